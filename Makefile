@@ -1,0 +1,50 @@
+# Displacement Toolkit: developer commands.  `make demo` and `make test` set themselves up.
+SHELL := /bin/bash
+SYSTEM_PYTHON := /usr/bin/python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PLUGIN_LINK := .build/plugins/displacement_toolkit
+export QT_QPA_PLATFORM := offscreen
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup test test-unit test-fast demo bench package lint qgis-process clean
+
+setup: $(VENV)/.setup-done $(PLUGIN_LINK)
+
+$(VENV)/.setup-done: requirements-dev.txt scripts/setup_system.sh
+	bash scripts/setup_system.sh
+	test -x $(PY) || $(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -c "import numpy, scipy; from osgeo import gdal_array; import qgis.core" \
+	  || { echo "setup: the venv cannot import numpy/scipy/GDAL/QGIS from Debian"; exit 1; }
+	touch $@
+
+$(PLUGIN_LINK):
+	mkdir -p .build/plugins
+	ln -sfn ../.. $(PLUGIN_LINK)
+
+# All tests: core unit tests, Processing tests (pytest-qgis), qgis_process CLI tests, GUI tests.
+test: setup
+	$(PY) -m pytest
+
+test-unit: setup
+	$(PY) -m pytest tests/unit
+
+demo: setup
+	$(PY) demo/run_demo.py --output demo_output
+
+bench: setup
+	$(PY) benchmarks/run_all.py
+
+package: setup
+	$(PY) scripts/package.py
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+# Run qgis_process with the plugin from this checkout: make qgis-process ARGS="list"
+qgis-process: setup
+	scripts/qgis_process.sh $(ARGS)
+
+clean:
+	rm -rf .build .qgis-settings demo_output dist .pytest_cache

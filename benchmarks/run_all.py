@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""`make bench`: run every benchmarks/bench_*.py and rebuild docs/benchmarks.md.
+
+Each benchmark script writes its own Markdown section to
+``benchmarks/results/<name>.md`` (measured numbers, machine, date, the peers
+measured in the same run).  This script runs them one after another (they
+time things: never in parallel) and concatenates the sections.
+``python benchmarks/run_all.py bench_offset_tracking`` runs only that one.
+"""
+
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+
+def main(argv):
+    names = argv or sorted(p.stem for p in HERE.glob("bench_*.py"))
+    failed = []
+    for name in names:
+        print(f"== {name}")
+        started = time.perf_counter()
+        proc = subprocess.run([sys.executable, str(HERE / f"{name}.py")], cwd=REPO)
+        print(f"   {name}: exit {proc.returncode} after {time.perf_counter() - started:.0f} s")
+        if proc.returncode != 0:
+            failed.append(name)
+    sections = [p.read_text() for p in sorted((HERE / "results").glob("*.md"))]
+    header = (
+        "# Benchmarks\n\n"
+        "Measured with `make bench` (benchmarks/run_all.py); each section says when and on what.\n"
+        f"Machine of the last full run: {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}.\n\n"
+    )
+    (REPO / "docs" / "benchmarks.md").write_text(header + "\n".join(sections))
+    if failed:
+        print("benchmarks failed: " + ", ".join(failed))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,433 @@
+"""Raster input and output through GDAL, block by block, with NaN as nodata.
+
+Reading
+    :func:`raster_info` describes any GDAL source (GeoTIFF, VRT, ENVI, HDF5
+    subdatasets, ...). :func:`read_block` reads a window of one band as
+    ``float32`` (real data) or ``complex64`` (complex data) with the band's
+    nodata value replaced by NaN, never by 0.
+
+Writing
+    :class:`RasterWriter` writes a tiled, DEFLATE-compressed GeoTIFF with NaN
+    as nodata, the source's CRS and geotransform, band descriptions and
+    metadata (units, quantity, convention, parameters).  It writes to a hidden
+    temporary file next to the target and renames it only when everything was
+    written, so a failed or cancelled run never leaves a file that looks
+    complete.  It also keeps a bounded random sample of each band's values, so
+    that a colour ramp can be chosen without reading the output again.
+
+Memory
+    :func:`block_rows` chooses how many rows to process at once for a memory
+    budget; :func:`iter_blocks` walks a raster in such row blocks.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import uuid
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+from osgeo import gdal, osr
+
+gdal.UseExceptions()
+osr.UseExceptions()
+
+#: Default memory budget for one block of one band, in bytes.
+DEFAULT_BLOCK_BYTES = 32 * 1024 * 1024
+
+#: Number of values kept per band to estimate percentiles for styling.
+STAT_SAMPLE_SIZE = 65536
+
+GTIFF_OPTIONS = (
+    "TILED=YES",
+    "BLOCKXSIZE=256",
+    "BLOCKYSIZE=256",
+    "COMPRESS=DEFLATE",
+    "BIGTIFF=IF_SAFER",
+)
+
+_COMPLEX_TYPES = {gdal.GDT_CInt16, gdal.GDT_CInt32, gdal.GDT_CFloat32, gdal.GDT_CFloat64}
+
+
+class RasterError(ValueError):
+    """A raster cannot be opened, read or written; the message says which and why."""
+
+
+@dataclass
+class RasterInfo:
+    """What a raster is: size, grid, CRS, band types, nodata, metadata."""
+
+    path: str
+    width: int
+    height: int
+    band_count: int
+    geotransform: Tuple[float, float, float, float, float, float]
+    crs_wkt: str
+    data_types: List[str]
+    nodata: List[Optional[float]]
+    descriptions: List[str]
+    band_metadata: List[Dict[str, str]] = field(default_factory=list)
+    metadata: Dict[str, str] = field(default_factory=dict)
+    has_geotransform: bool = True
+
+    @property
+    def shape(self) -> Tuple[int, int]:
+        """(rows, columns)."""
+        return (self.height, self.width)
+
+    def is_complex(self, band: int) -> bool:
+        """True when ``band`` (1-based) holds complex samples (e.g. an SLC)."""
+        return self.data_types[band - 1].startswith("C")
+
+    def same_grid(self, other: "RasterInfo", tolerance: float = 1e-6) -> bool:
+        """True when both rasters share size, geotransform (to ``tolerance``
+        pixels) and CRS."""
+        if (self.width, self.height) != (other.width, other.height):
+            return False
+        if not same_crs(self.crs_wkt, other.crs_wkt):
+            return False
+        a, b = self.geotransform, other.geotransform
+        scale = max(abs(a[1]), abs(a[5]), 1e-300)
+        return all(abs(x - y) <= tolerance * scale for x, y in zip(a, b))
+
+
+def same_crs(wkt_a: str, wkt_b: str) -> bool:
+    """True when two WKT strings name the same coordinate reference system
+    (both empty counts as the same)."""
+    if not wkt_a and not wkt_b:
+        return True
+    if not wkt_a or not wkt_b:
+        return False
+    a, b = osr.SpatialReference(), osr.SpatialReference()
+    a.ImportFromWkt(wkt_a)
+    b.ImportFromWkt(wkt_b)
+    return bool(a.IsSame(b))
+
+
+def open_raster(path: str, update: bool = False) -> gdal.Dataset:
+    """Open ``path`` with GDAL or raise :class:`RasterError` naming the file."""
+    if not path:
+        raise RasterError("no raster path given")
+    try:
+        ds = gdal.Open(str(path), gdal.GA_Update if update else gdal.GA_ReadOnly)
+    except RuntimeError as exc:
+        raise RasterError(f"cannot open raster {path!r}: {exc}") from exc
+    if ds is None:
+        raise RasterError(f"cannot open raster {path!r}")
+    if ds.RasterCount == 0:
+        sub = ds.GetSubDatasets()
+        hint = f"; it has subdatasets, e.g. {sub[0][0]!r}" if sub else ""
+        raise RasterError(f"{path!r} has no raster bands{hint}")
+    return ds
+
+
+def raster_info(path: str) -> RasterInfo:
+    """Describe the raster at ``path`` (see :class:`RasterInfo`)."""
+    ds = open_raster(path)
+    bands = [ds.GetRasterBand(i + 1) for i in range(ds.RasterCount)]
+    gt = ds.GetGeoTransform(can_return_null=True)
+    return RasterInfo(
+        path=str(path),
+        width=ds.RasterXSize,
+        height=ds.RasterYSize,
+        band_count=ds.RasterCount,
+        geotransform=tuple(gt) if gt else (0.0, 1.0, 0.0, 0.0, 0.0, 1.0),
+        crs_wkt=ds.GetProjection() or "",
+        data_types=[gdal.GetDataTypeName(b.DataType) for b in bands],
+        nodata=[b.GetNoDataValue() for b in bands],
+        descriptions=[b.GetDescription() for b in bands],
+        band_metadata=[dict(b.GetMetadata() or {}) for b in bands],
+        metadata=dict(ds.GetMetadata() or {}),
+        has_geotransform=gt is not None,
+    )
+
+
+def check_band(info: RasterInfo, band: int) -> None:
+    """Raise :class:`RasterError` unless ``band`` (1-based) exists in ``info``."""
+    if not 1 <= int(band) <= info.band_count:
+        raise RasterError(
+            f"band {band} does not exist in {info.path!r}, which has "
+            f"{info.band_count} band{'s' if info.band_count != 1 else ''}"
+        )
+
+
+def read_block(
+    path_or_ds,
+    band: int = 1,
+    row: int = 0,
+    col: int = 0,
+    rows: Optional[int] = None,
+    cols: Optional[int] = None,
+) -> np.ndarray:
+    """Read a window of one band with nodata as NaN.
+
+    Real bands come back as ``float32``; complex bands (CInt16, CFloat32, ...)
+    as ``complex64`` with nodata samples set to ``nan+nanj``.  Integer data
+    are converted after the nodata comparison, so a nodata of 0 in a
+    ``UInt16`` band still becomes NaN.  ``rows``/``cols`` default to the rest
+    of the raster.
+    """
+    ds = path_or_ds if isinstance(path_or_ds, gdal.Dataset) else open_raster(path_or_ds)
+    if not 1 <= band <= ds.RasterCount:
+        raise RasterError(f"band {band} does not exist (the raster has {ds.RasterCount})")
+    b = ds.GetRasterBand(band)
+    rows = ds.RasterYSize - row if rows is None else rows
+    cols = ds.RasterXSize - col if cols is None else cols
+    raw = b.ReadAsArray(col, row, cols, rows)
+    if raw is None:
+        raise RasterError(f"failed to read band {band} window ({row}, {col}, {rows}, {cols})")
+    nodata = b.GetNoDataValue()
+    if b.DataType in _COMPLEX_TYPES:
+        out = raw.astype(np.complex64, copy=False)
+        if nodata is not None and not math.isnan(nodata):
+            mask = raw.real == nodata
+            if np.any(mask):
+                out = out.copy() if out is raw else out
+                out[mask] = np.complex64(complex(np.nan, np.nan))
+        return out
+    out = raw.astype(np.float32, copy=True)
+    if nodata is not None and not math.isnan(nodata):
+        out[raw == nodata] = np.nan
+    return out
+
+
+def block_rows(width: int, bytes_per_pixel: int = 8, budget: int = DEFAULT_BLOCK_BYTES) -> int:
+    """Rows per block so that one block of ``width`` columns fits ``budget`` bytes (at least 1)."""
+    return max(1, int(budget // max(1, width * bytes_per_pixel)))
+
+
+def iter_blocks(height: int, rows_per_block: int) -> Iterator[Tuple[int, int]]:
+    """Yield ``(first_row, n_rows)`` covering ``height`` rows in blocks."""
+    for start in range(0, height, rows_per_block):
+        yield start, min(rows_per_block, height - start)
+
+
+class RasterWriter:
+    """Write a float32 GeoTIFF block by block; commit atomically on success.
+
+    Use as a context manager::
+
+        with RasterWriter(out, width, height, gt, wkt, bands=1,
+                          descriptions=["LOS displacement"],
+                          band_metadata=[{"units": "m", "quantity": "los_displacement"}]) as w:
+            for r0, n in iter_blocks(height, 512):
+                w.write(1, r0, block)
+
+    Leaving the ``with`` block because of an exception (including
+    :class:`~.progress.OperationCancelled`) deletes the temporary file and
+    leaves no output.  ``stats(band)`` gives min, max and percentiles of the
+    values written (from a bounded random sample).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        width: int,
+        height: int,
+        geotransform: Sequence[float],
+        crs_wkt: str,
+        bands: int = 1,
+        descriptions: Optional[Sequence[str]] = None,
+        band_metadata: Optional[Sequence[Dict[str, str]]] = None,
+        metadata: Optional[Dict[str, str]] = None,
+        data_type: int = gdal.GDT_Float32,
+    ):
+        if width <= 0 or height <= 0:
+            raise RasterError(f"cannot write an empty raster ({width} x {height}) to {path!r}")
+        self.path = os.path.abspath(str(path))
+        folder = os.path.dirname(self.path)
+        os.makedirs(folder, exist_ok=True)
+        self._tmp = os.path.join(
+            folder, f".{os.path.basename(self.path)}.{uuid.uuid4().hex[:8]}.partial.tif"
+        )
+        driver = gdal.GetDriverByName("GTiff")
+        options = list(GTIFF_OPTIONS)
+        if data_type in (gdal.GDT_Float32, gdal.GDT_Float64):
+            options.append("PREDICTOR=3")
+        self._ds = driver.Create(self._tmp, int(width), int(height), int(bands), data_type, options)
+        if self._ds is None:
+            raise RasterError(f"cannot create {path!r}")
+        self._ds.SetGeoTransform(tuple(float(v) for v in geotransform))
+        if crs_wkt:
+            self._ds.SetProjection(crs_wkt)
+        if metadata:
+            self._ds.SetMetadata({str(k): str(v) for k, v in metadata.items()})
+        self.width, self.height, self.bands = int(width), int(height), int(bands)
+        self._is_float = data_type in (
+            gdal.GDT_Float32, gdal.GDT_Float64, gdal.GDT_CFloat32, gdal.GDT_CFloat64)
+        for i in range(bands):
+            b = self._ds.GetRasterBand(i + 1)
+            if self._is_float:
+                b.SetNoDataValue(float("nan"))
+            if descriptions and i < len(descriptions) and descriptions[i]:
+                b.SetDescription(str(descriptions[i]))
+            if band_metadata and i < len(band_metadata) and band_metadata[i]:
+                b.SetMetadata({str(k): str(v) for k, v in band_metadata[i].items()})
+                units = band_metadata[i].get("units")
+                if units:
+                    b.SetUnitType(str(units))
+        self._rng = np.random.default_rng(0)
+        self._samples: List[List[np.ndarray]] = [[] for _ in range(bands)]
+        self._sampled: List[int] = [0] * bands
+        self._valid: List[int] = [0] * bands
+        self._written: List[int] = [0] * bands
+        self._closed = False
+
+    def write(self, band: int, row: int, block: np.ndarray, col: int = 0) -> None:
+        """Write ``block`` (2-D) into ``band`` (1-based) at (``row``, ``col``)."""
+        block = np.asarray(block)
+        if block.ndim != 2:
+            raise RasterError("blocks must be 2-D arrays")
+        self._ds.GetRasterBand(band).WriteArray(block, col, row)
+        self._written[band - 1] += block.size
+        if np.iscomplexobj(block):
+            block = np.abs(block)
+        if self._is_float:
+            finite = block[np.isfinite(block)]
+        else:
+            finite = block.ravel()
+        self._valid[band - 1] += finite.size
+        if finite.size:
+            quota = max(1, STAT_SAMPLE_SIZE * block.size // max(1, self.width * self.height))
+            take = finite if finite.size <= quota else self._rng.choice(finite, quota, replace=False)
+            self._samples[band - 1].append(np.asarray(take, dtype=np.float64))
+
+    def valid_count(self, band: int) -> int:
+        """How many finite values were written to ``band`` so far."""
+        return self._valid[band - 1]
+
+    def stats(self, band: int) -> Dict[str, float]:
+        """min, max, p2, p98, max_abs_p98 and valid count of the values written to ``band``."""
+        parts = self._samples[band - 1]
+        if not parts:
+            return {"valid": 0}
+        values = np.concatenate(parts)
+        p2, p98 = np.percentile(values, [2, 98])
+        return {
+            "valid": self._valid[band - 1],
+            "min": float(values.min()),
+            "max": float(values.max()),
+            "p2": float(p2),
+            "p98": float(p98),
+            "abs_p98": float(np.percentile(np.abs(values), 98)),
+        }
+
+    def commit(self) -> str:
+        """Flush, close and move the finished file to its final path."""
+        if self._closed:
+            return self.path
+        for i in range(self.bands):
+            st = self.stats(i + 1)
+            if st.get("valid"):
+                self._ds.GetRasterBand(i + 1).SetStatistics(
+                    st["min"], st["max"], float("nan"), float("nan")
+                )
+        self._ds.FlushCache()
+        self._ds = None
+        self._closed = True
+        if os.path.exists(self.path):
+            remove_raster(self.path)
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Close and delete the temporary file; nothing is left behind."""
+        if self._closed:
+            return
+        self._ds = None
+        self._closed = True
+        remove_raster(self._tmp)
+
+    def __enter__(self) -> "RasterWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+        return False
+
+
+def remove_raster(path: str) -> None:
+    """Delete a raster and its GDAL side-car files (``.aux.xml``, ``.ovr``, ``.qml``) if present."""
+    for candidate in (path, path + ".aux.xml", path + ".ovr", os.path.splitext(path)[0] + ".qml"):
+        try:
+            os.remove(candidate)
+        except FileNotFoundError:
+            pass
+
+
+def write_array(
+    path: str,
+    array: np.ndarray,
+    geotransform: Sequence[float],
+    crs_wkt: str,
+    descriptions: Optional[Sequence[str]] = None,
+    band_metadata: Optional[Sequence[Dict[str, str]]] = None,
+    metadata: Optional[Dict[str, str]] = None,
+) -> str:
+    """Write a whole 2-D (one band) or 3-D (bands, rows, cols) array; small rasters and tests."""
+    arr = np.asarray(array)
+    if arr.ndim == 2:
+        arr = arr[np.newaxis]
+    data_type = gdal.GDT_Float32
+    if np.iscomplexobj(arr):
+        data_type = gdal.GDT_CFloat32
+    with RasterWriter(
+        path, arr.shape[2], arr.shape[1], geotransform, crs_wkt, arr.shape[0],
+        descriptions, band_metadata, metadata, data_type=data_type,
+    ) as w:
+        for i in range(arr.shape[0]):
+            w.write(i + 1, 0, arr[i])
+    return path
+
+
+def crs_from_epsg(code: int) -> str:
+    """WKT of an EPSG code (convenience for scripts and tests)."""
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(int(code))
+    return srs.ExportToWkt()
+
+
+def pixel_size_metres(info: RasterInfo) -> Tuple[float, float]:
+    """Approximate ground size of one pixel (x, y) in metres.
+
+    Projected CRS: the geotransform steps times the CRS linear unit.
+    Geographic CRS: degrees converted on the WGS84 sphere-equivalent radius
+    (6 371 008.8 m) at the raster's centre latitude.  No CRS: the raw steps.
+    """
+    gt = info.geotransform
+    dx, dy = math.hypot(gt[1], gt[2]), math.hypot(gt[4], gt[5])
+    if not info.crs_wkt:
+        return dx, dy
+    srs = osr.SpatialReference()
+    srs.ImportFromWkt(info.crs_wkt)
+    if srs.IsGeographic():
+        radius = 6371008.8
+        lat = gt[3] + gt[5] * info.height / 2.0
+        k = math.pi / 180.0 * radius
+        return dx * k * math.cos(math.radians(lat)), dy * k
+    unit = srs.GetLinearUnits() or 1.0
+    return dx * unit, dy * unit
+
+
+def pixel_to_map(geotransform: Sequence[float], col, row):
+    """Map coordinates of fractional pixel position (``col``, ``row``); (0, 0) is the
+    upper-left corner of the first pixel, (0.5, 0.5) its centre."""
+    gt = geotransform
+    return gt[0] + col * gt[1] + row * gt[2], gt[3] + col * gt[4] + row * gt[5]
+
+
+def map_to_pixel(geotransform: Sequence[float], x, y):
+    """Fractional (col, row) of map coordinates (inverse of :func:`pixel_to_map`)."""
+    gt = geotransform
+    det = gt[1] * gt[5] - gt[2] * gt[4]
+    if det == 0:
+        raise RasterError("the geotransform is singular")
+    dx, dy = np.asarray(x) - gt[0], np.asarray(y) - gt[3]
+    col = (gt[5] * dx - gt[2] * dy) / det
+    row = (-gt[4] * dx + gt[1] * dy) / det
+    return col, row

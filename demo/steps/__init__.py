@@ -1,0 +1,5 @@
+"""Demo steps, in the order `make demo` runs them (module names in demo/steps/)."""
+
+STEPS = [
+    "provider",
+]

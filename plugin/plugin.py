@@ -1,0 +1,99 @@
+"""The QGIS plugin class: provider registration, menu and toolbar.
+
+``initProcessing`` registers the provider (``qgis_process`` and headless
+use call only this); ``initGui`` calls it and adds the "Displacement
+Toolkit" menu under Raster and a toolbar; ``unload`` removes all of it.
+The constructor never touches ``iface``: it is ``None`` under
+``qgis_process``.
+"""
+
+import os
+from functools import partial
+
+from qgis.core import QgsApplication
+from qgis.PyQt.QtCore import QUrl
+from qgis.PyQt.QtGui import QDesktopServices, QIcon
+from qgis.PyQt.QtWidgets import QAction
+
+from ..processing_provider.provider import ICON_PATH, DisplacementProvider
+
+CONVENTIONS_DOC = os.path.join(os.path.dirname(os.path.dirname(__file__)), "docs", "conventions.md")
+MENU_NAME = "&Displacement Toolkit"
+TOOLBAR_NAME = "Displacement Toolkit"
+TOOLBAR_OBJECT_NAME = "DisplacementToolkitToolbar"
+
+
+class DisplacementToolkitPlugin:
+    """Entry object created by :func:`displacement_toolkit.classFactory`."""
+
+    def __init__(self, iface):
+        self.iface = iface
+        self.provider = None
+        self.actions = []
+        self.toolbar = None
+        self.extra_ui = []  # objects with an ``unload()`` added by ui/ modules
+
+    # --- Processing -----------------------------------------------------
+    def initProcessing(self):  # noqa: N802 (QGIS API)
+        """Register the ``displacement`` provider once."""
+        if self.provider is not None:
+            return
+        self.provider = DisplacementProvider()
+        QgsApplication.processingRegistry().addProvider(self.provider)
+
+    # --- GUI ------------------------------------------------------------
+    def initGui(self):  # noqa: N802 (QGIS API)
+        self.initProcessing()
+        if self.iface is None:
+            return
+        self.toolbar = self.iface.addToolBar(TOOLBAR_NAME)
+        self.toolbar.setObjectName(TOOLBAR_OBJECT_NAME)
+        for algorithm in self.provider.algorithms():
+            self.add_action(
+                algorithm.displayName(),
+                partial(self.open_algorithm_dialog, algorithm.id()),
+                icon=algorithm.icon(),
+                tooltip=algorithm.shortDescription() or algorithm.displayName(),
+            )
+        self.add_action("Conventions and Help", self.open_conventions, toolbar=False)
+
+    def add_action(self, text, callback, icon=None, tooltip=None, toolbar=True):
+        """Add an action to the plugin menu (under Raster) and, optionally, the toolbar."""
+        action = QAction(icon or QIcon(ICON_PATH), text, self.iface.mainWindow())
+        action.setObjectName("DisplacementToolkit_" + "".join(c for c in text if c.isalnum()))
+        if tooltip:
+            action.setToolTip(tooltip)
+        action.triggered.connect(callback)
+        self.iface.addPluginToRasterMenu(MENU_NAME, action)
+        if toolbar and self.toolbar is not None:
+            self.toolbar.addAction(action)
+        self.actions.append(action)
+        return action
+
+    def open_algorithm_dialog(self, algorithm_id):
+        """Open the Processing dialog of ``algorithm_id``."""
+        import processing
+
+        processing.execAlgorithmDialog(algorithm_id, {})
+
+    def open_conventions(self):
+        """Open docs/conventions.md (signs, units, angles) in the system viewer."""
+        QDesktopServices.openUrl(QUrl.fromLocalFile(CONVENTIONS_DOC))
+
+    def unload(self):
+        for item in self.extra_ui:
+            item.unload()
+        self.extra_ui = []
+        if self.iface is not None:
+            for action in self.actions:
+                self.iface.removePluginRasterMenu(MENU_NAME, action)
+                if self.toolbar is not None:
+                    self.toolbar.removeAction(action)
+                action.deleteLater()
+            if self.toolbar is not None:
+                self.toolbar.deleteLater()
+        self.actions = []
+        self.toolbar = None
+        if self.provider is not None:
+            QgsApplication.processingRegistry().removeProvider(self.provider)
+            self.provider = None

@@ -1,0 +1,1 @@
+"""The Processing provider ``displacement`` and one module per algorithm."""

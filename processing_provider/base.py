@@ -1,0 +1,196 @@
+"""Shared base class of the toolkit's Processing algorithms.
+
+An algorithm subclasses :class:`DisplacementAlgorithm`, sets ``NAME``,
+``DISPLAY_NAME``, ``GROUP``, ``GROUP_ID`` and ``HELP``, declares its
+parameters in ``initAlgorithm`` and implements :meth:`compute`.  The base class
+
+* turns core errors (``ValueError``) into ``QgsProcessingException``;
+* honours cancel: core code raises ``OperationCancelled`` through the
+  :class:`~displacement_toolkit.core.progress.Monitor` made by
+  :meth:`monitor`, and every output registered with :meth:`track_output`
+  is then deleted, as on any failure, so no half-written file remains;
+* styles finished rasters (``.qml`` next to the file plus a layer
+  post-processor when results are loaded in the desktop).
+
+Algorithms are thin glue: parameters -> core -> outputs.  They work from
+file paths with GDAL and never touch the interface (they may run off the
+GUI thread).
+"""
+
+import os
+
+from qgis.core import (
+    QgsProcessingAlgorithm,
+    QgsProcessingException,
+    QgsProcessingParameterBand,
+    QgsRasterLayer,
+)
+from qgis.PyQt.QtCore import QCoreApplication
+from qgis.PyQt.QtGui import QIcon
+
+from ..core.progress import Monitor, OperationCancelled
+from ..core.raster_io import RasterError, raster_info, remove_raster
+from .provider import ICON_PATH
+from .styling import RasterStylePostProcessor, style_path, write_raster_style
+
+CONVENTIONS_NOTE = (
+    "Conventions (docs/conventions.md): offsets = position in secondary minus position in "
+    "reference (pixels; +x = range/columns, +y = azimuth/rows); LOS positive toward the "
+    "satellite; heading clockwise from north; incidence from the vertical; NaN is nodata."
+)
+
+HELP_URL = "https://github.com/displacement-toolkit/displacement_toolkit/blob/main/docs/conventions.md"
+
+
+def band_parameter(name, description, parent_layer_parameter, default=1):
+    """A band chooser that may be omitted (then ``default``): QGIS 3.22 rejects a missing
+    non-optional band even when it has a default, which breaks ``qgis_process`` calls."""
+    return QgsProcessingParameterBand(
+        name, description, default, parent_layer_parameter, optional=True)
+
+
+def parameter_error(name, value, problem, fix):
+    """A ``QgsProcessingException`` that names the parameter, the value and the fix."""
+    return QgsProcessingException(f"{name} = {value!r}: {problem}. {fix}")
+
+
+class DisplacementAlgorithm(QgsProcessingAlgorithm):
+    """Base class: naming, help, error handling, cancel, output cleanup and styling."""
+
+    NAME = ""
+    DISPLAY_NAME = ""
+    GROUP = ""
+    GROUP_ID = ""
+    HELP = ""
+
+    def __init__(self):
+        super().__init__()
+        self._tracked_outputs = []
+
+    # --- identity -------------------------------------------------------
+    def name(self):
+        return self.NAME
+
+    def displayName(self):  # noqa: N802
+        return self.tr(self.DISPLAY_NAME)
+
+    def group(self):
+        return self.tr(self.GROUP)
+
+    def groupId(self):  # noqa: N802
+        return self.GROUP_ID
+
+    def shortHelpString(self):  # noqa: N802
+        return self.tr(self.HELP.strip()) + "\n\n" + CONVENTIONS_NOTE
+
+    def helpUrl(self):  # noqa: N802
+        return HELP_URL
+
+    def icon(self):
+        return QIcon(ICON_PATH)
+
+    def createInstance(self):  # noqa: N802
+        return type(self)()
+
+    def tr(self, text):
+        return QCoreApplication.translate("DisplacementToolkit", text)
+
+    # --- running --------------------------------------------------------
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        self._tracked_outputs = []
+        try:
+            return self.compute(parameters, context, feedback)
+        except OperationCancelled:
+            self._remove_tracked_outputs()
+            raise QgsProcessingException("Cancelled by the user: no output was written.") from None
+        except QgsProcessingException:
+            self._remove_tracked_outputs()
+            raise
+        except (RasterError, ValueError) as exc:
+            self._remove_tracked_outputs()
+            raise QgsProcessingException(str(exc)) from exc
+        except Exception:
+            self._remove_tracked_outputs()
+            raise
+
+    def compute(self, parameters, context, feedback):
+        """Compute and return the results dictionary (subclasses implement)."""
+        raise QgsProcessingException(f"{self.NAME} does not implement compute()")
+
+    def monitor(self, feedback):
+        """A core :class:`Monitor` reporting to ``feedback`` (progress 0..100, cancel, log)."""
+        return Monitor(
+            progress=lambda fraction: feedback.setProgress(100.0 * fraction),
+            is_cancelled=feedback.isCanceled,
+            log=feedback.pushInfo,
+        )
+
+    def track_output(self, path):
+        """Register an output file to delete if the run fails or is cancelled."""
+        if path:
+            self._tracked_outputs.append(path)
+        return path
+
+    def _remove_tracked_outputs(self):
+        for path in self._tracked_outputs:
+            remove_raster(path)
+        self._tracked_outputs = []
+
+    # --- parameters -----------------------------------------------------
+    def raster_path(self, parameters, name, context, required=True):
+        """File path of a raster parameter, readable by GDAL (or ``None`` if optional and unset)."""
+        layer = self.parameterAsRasterLayer(parameters, name, context)
+        if layer is None:
+            if required:
+                raise parameter_error(name, parameters.get(name), "no raster layer given",
+                                      "Choose a raster layer or a file GDAL can open")
+            return None
+        if layer.providerType() != "gdal":
+            raise parameter_error(
+                name, layer.name(), f"the layer comes from the '{layer.providerType()}' provider",
+                "Save it to a GeoTIFF first (Export > Save As)")
+        return layer.source()
+
+    def raster_band(self, parameters, name, context, info, band_parameter):
+        """Validated 1-based band number of ``band_parameter`` for the raster ``info``."""
+        band = self.parameterAsInt(parameters, band_parameter, context)
+        if not 1 <= band <= info.band_count:
+            raise parameter_error(
+                band_parameter, band,
+                f"{name} ({os.path.basename(info.path)}) has {info.band_count} band(s)",
+                f"Choose a band from 1 to {info.band_count}")
+        return band
+
+    def raster_info(self, path, name):
+        """:func:`raster_info` with errors that name the parameter."""
+        try:
+            return raster_info(path)
+        except RasterError as exc:
+            raise parameter_error(name, path, str(exc), "Check the file") from exc
+
+    def output_raster_path(self, parameters, name, context):
+        """Destination path of a raster output (GeoTIFF), registered for cleanup."""
+        path = self.parameterAsOutputLayer(parameters, name, context)
+        if not path:
+            return None
+        if not path.lower().endswith((".tif", ".tiff")):
+            raise parameter_error(name, path, "outputs are written as GeoTIFF",
+                                  "Give a file name ending in .tif")
+        return self.track_output(path)
+
+    # --- outputs --------------------------------------------------------
+    def finish_raster(self, path, context, kind, units, stats, layer_name=None, band=1):
+        """Style a finished raster: ``.qml`` next to it and a post-processor for the desktop."""
+        if not path:
+            return
+        write_raster_style(path, kind, units, stats, band)
+        if context.willLoadLayerOnCompletion(path):
+            details = context.layerToLoadOnCompletionDetails(path)
+            if layer_name:
+                details.name = layer_name
+            details.setPostProcessor(RasterStylePostProcessor.create(style_path(path), layer_name))
+
+
+def load_raster_layer(path, name=None):
+    """A :class:`QgsRasterLayer` for ``path`` (tests and dialogs)."""
+    return QgsRasterLayer(path, name or os.path.basename(path), "gdal")

@@ -1,0 +1,134 @@
+import math
+import os
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+from displacement_toolkit.core import raster_io as rio
+from displacement_toolkit.core.progress import OperationCancelled
+
+GT = (500000.0, 30.0, 0.0, 4000000.0, 0.0, -30.0)
+WKT = rio.crs_from_epsg(32633)
+
+
+def test_round_trip_keeps_grid_units_metadata_and_nan(tmp_path):
+    data = np.arange(12, dtype=np.float32).reshape(3, 4)
+    data[1, 2] = np.nan
+    path = str(tmp_path / "a.tif")
+    rio.write_array(path, data, GT, WKT, descriptions=["LOS displacement"],
+                    band_metadata=[{"units": "m", "quantity": "los_displacement"}],
+                    metadata={"convention": "LOS positive toward the satellite"})
+    info = rio.raster_info(path)
+    assert info.shape == (3, 4) and info.geotransform == GT
+    assert rio.same_crs(info.crs_wkt, WKT)
+    assert info.descriptions == ["LOS displacement"]
+    assert info.band_metadata[0]["units"] == "m"
+    assert info.metadata["convention"].startswith("LOS positive")
+    assert math.isnan(info.nodata[0])
+    back = rio.read_block(path)
+    assert np.array_equal(np.isnan(back), np.isnan(data))
+    assert np.allclose(back[~np.isnan(back)], data[~np.isnan(data)])
+    ds = gdal.Open(path)
+    assert ds.GetMetadata("IMAGE_STRUCTURE")["COMPRESSION"] == "DEFLATE"
+    assert ds.GetRasterBand(1).GetUnitType() == "m"
+
+
+def test_integer_nodata_becomes_nan_never_zero(tmp_path):
+    path = str(tmp_path / "int.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(path, 3, 2, 1, gdal.GDT_Int16)
+    ds.GetRasterBand(1).WriteArray(np.array([[0, 5, -9999], [7, -9999, 0]], dtype=np.int16))
+    ds.GetRasterBand(1).SetNoDataValue(-9999)
+    ds = None
+    out = rio.read_block(path)
+    assert out.dtype == np.float32
+    assert np.isnan(out[0, 2]) and np.isnan(out[1, 1])
+    assert out[0, 0] == 0 and out[1, 0] == 7
+
+
+def test_complex_band_reads_as_complex_with_window(tmp_path):
+    z = (np.arange(20).reshape(4, 5) + 1j * np.arange(20).reshape(4, 5)[::-1]).astype(np.complex64)
+    path = str(tmp_path / "slc.tif")
+    rio.write_array(path, z, GT, WKT)
+    info = rio.raster_info(path)
+    assert info.is_complex(1)
+    win = rio.read_block(path, 1, row=1, col=2, rows=2, cols=3)
+    assert win.dtype == np.complex64 and np.array_equal(win, z[1:3, 2:5])
+
+
+def test_cint16_band_with_nodata(tmp_path):
+    path = str(tmp_path / "cint.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(path, 2, 1, 1, gdal.GDT_CInt16)
+    ds.GetRasterBand(1).WriteArray(np.array([[3 + 4j, 0]], dtype=np.complex64))
+    ds.GetRasterBand(1).SetNoDataValue(0)
+    ds = None
+    out = rio.read_block(path)
+    assert out[0, 0] == 3 + 4j and np.isnan(out[0, 1].real)
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    path = tmp_path / "out.tif"
+    with pytest.raises(OperationCancelled):
+        with rio.RasterWriter(str(path), 10, 10, GT, WKT) as w:
+            w.write(1, 0, np.ones((5, 10), np.float32))
+            raise OperationCancelled("stop")
+    assert os.listdir(tmp_path) == []
+
+
+def test_writer_is_atomic_until_commit(tmp_path):
+    path = tmp_path / "out.tif"
+    with rio.RasterWriter(str(path), 4, 4, GT, WKT) as w:
+        w.write(1, 0, np.ones((4, 4), np.float32))
+        assert not path.exists()
+    assert path.exists() and len(os.listdir(tmp_path)) == 1
+
+
+def test_writer_statistics_use_finite_values_only(tmp_path):
+    values = np.linspace(-2.0, 4.0, 10000, dtype=np.float32).reshape(100, 100)
+    values[:10] = np.nan
+    with rio.RasterWriter(str(tmp_path / "s.tif"), 100, 100, GT, WKT) as w:
+        for r0, n in rio.iter_blocks(100, 7):
+            w.write(1, r0, values[r0:r0 + n])
+        st = w.stats(1)
+    finite = values[np.isfinite(values)]
+    assert st["valid"] == finite.size
+    assert st["min"] == pytest.approx(finite.min()) and st["max"] == pytest.approx(finite.max())
+    assert st["p98"] == pytest.approx(np.percentile(finite, 98), abs=0.05)
+
+
+def test_blocks_cover_the_raster_exactly():
+    blocks = list(rio.iter_blocks(1001, rio.block_rows(2000, 8, budget=8 * 2000 * 100)))
+    assert blocks[0] == (0, 100) and blocks[-1] == (1000, 1)
+    assert sum(n for _, n in blocks) == 1001
+
+
+def test_bad_band_and_missing_file_messages(tmp_path):
+    path = str(tmp_path / "one.tif")
+    rio.write_array(path, np.zeros((2, 2)), GT, WKT)
+    with pytest.raises(rio.RasterError, match="band 2 does not exist.*1 band"):
+        rio.check_band(rio.raster_info(path), 2)
+    with pytest.raises(rio.RasterError, match="nothere.tif"):
+        rio.raster_info(str(tmp_path / "nothere.tif"))
+
+
+def test_pixel_size_in_metres_for_projected_and_geographic():
+    utm = rio.RasterInfo("x", 10, 10, 1, GT, WKT, ["Float32"], [None], [""])
+    assert rio.pixel_size_metres(utm) == pytest.approx((30.0, 30.0))
+    step = 0.000462963  # 1/2160 degree, a common MintPy geocoding step
+    geo = rio.RasterInfo("y", 10, 10, 1, (-155.3, step, 0, 19.4 + 10 * step / 2, 0, -step),
+                         rio.crs_from_epsg(4326), ["Float32"], [None], [""])
+    dx, dy = rio.pixel_size_metres(geo)
+    assert dy == pytest.approx(51.48, abs=0.05)
+    assert dx == pytest.approx(51.48 * math.cos(math.radians(19.4)), abs=0.05)
+
+
+def test_pixel_map_round_trip():
+    col, row = rio.map_to_pixel(GT, *rio.pixel_to_map(GT, 12.25, 7.5))
+    assert (col, row) == pytest.approx((12.25, 7.5))
+
+
+def test_same_grid_tolerates_rounding_only():
+    a = rio.RasterInfo("a", 5, 5, 1, GT, WKT, ["Float32"], [None], [""])
+    b = rio.RasterInfo("b", 5, 5, 1, tuple(v * (1 + 1e-13) for v in GT), WKT, ["Float32"], [None], [""])
+    c = rio.RasterInfo("c", 5, 5, 1, (GT[0] + 15, *GT[1:]), WKT, ["Float32"], [None], [""])
+    assert a.same_grid(b) and not a.same_grid(c)

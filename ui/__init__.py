@@ -1,0 +1,1 @@
+"""Dialogs, dock widgets and map tools of the Displacement Toolkit."""
