@@ -1,10 +1,16 @@
 """The list of the provider's algorithms.
 
-Algorithm ids (``displacement:<name>``) are a public interface: users'
+Algorithm ids (``displacement:<NAME>``) are a public interface: users'
 models and scripts call them, so keep them stable once released.
+Add an algorithm with one import line and one list entry below.
 """
 
 
 def algorithm_classes():
     """All algorithm classes of the provider, in toolbox order."""
-    return []
+    # -- imports (one line per algorithm module) --
+    # -- end of imports --
+    return [
+        # -- algorithms (one entry per algorithm) --
+        # -- end of algorithms --
+    ]
