@@ -132,3 +132,20 @@ def test_same_grid_tolerates_rounding_only():
     b = rio.RasterInfo("b", 5, 5, 1, tuple(v * (1 + 1e-13) for v in GT), WKT, ["Float32"], [None], [""])
     c = rio.RasterInfo("c", 5, 5, 1, (GT[0] + 15, *GT[1:]), WKT, ["Float32"], [None], [""])
     assert a.same_grid(b) and not a.same_grid(c)
+
+
+def test_reads_vrt_and_envi_sources_with_nodata(tmp_path):
+    data = np.array([[1.0, -9999.0], [3.0, 4.0]], dtype=np.float32)
+    envi = str(tmp_path / "phase.img")
+    ds = gdal.GetDriverByName("ENVI").Create(envi, 2, 2, 1, gdal.GDT_Float32)
+    ds.SetGeoTransform(GT)
+    ds.GetRasterBand(1).WriteArray(data)
+    ds.GetRasterBand(1).SetNoDataValue(-9999.0)
+    ds = None
+    vrt = str(tmp_path / "phase.vrt")
+    gdal.Translate(vrt, envi, format="VRT")
+    for path in (envi, vrt):
+        info = rio.raster_info(path)
+        assert info.geotransform == GT
+        out = rio.read_block(path)
+        assert np.isnan(out[0, 1]) and out[1, 1] == 4.0
