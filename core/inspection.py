@@ -1,0 +1,502 @@
+"""Interactive inspection of displacement rasters (Qt-free logic of the Inspector dock).
+
+Sampling
+    :func:`sample_point` gives, for one band, the **median of the finite values
+    of the pixels whose centres lie within ``radius`` pixels of the centre of
+    the pixel containing the map point** (radius 0 = that pixel alone).
+    :func:`sample_series` does it for every band of a dated raster (a time
+    series, see :mod:`.dates`) and returns the dates with the values.
+
+Velocity
+    :func:`linear_velocity` fits ``value = v · (t − t0) + c`` by ordinary least
+    squares over an optional date range (inclusive), with t in decimal years
+    (:func:`.dates.decimal_year`). ``v`` is in the raster's unit per year
+    (m → m/yr); its standard error comes from the fit residuals.
+
+Re-referencing
+    :func:`rereference_raster` writes a NEW raster where every band is the
+    source band minus the reference value of that band (the radius median at
+    the reference point), so the reference point becomes zero. The source is
+    never modified.  Units are unchanged.
+
+Guided-dialog previews
+    :func:`window_grid` lays the offset-tracking window centres over an image;
+    :func:`estimate_offset_tracking` estimates output size and run time;
+    :func:`observation_vectors` / :func:`design_condition` give the unit vectors
+    (east, north, up; conventions of :mod:`.geometry`) of each decomposition
+    track and the condition number of the system.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import dates as _dates
+from .geometry import (
+    along_track_unit_vector,
+    los_azimuth_to_heading,
+    los_unit_vector,
+    los_unit_vector_from_heading,
+)
+from .raster_io import (
+    RasterError,
+    RasterWriter,
+    block_rows,
+    iter_blocks,
+    map_to_pixel,
+    open_raster,
+    raster_info,
+    read_block,
+)
+
+#: Dataset metadata keys shown as "pixel geometry" when present (degrees).
+GEOMETRY_KEYS = ("incidence_angle", "incidence", "heading", "heading_angle", "los_azimuth",
+                 "look_direction", "orbit_direction", "platform", "track")
+
+
+# --------------------------------------------------------------------------- sampling
+def pixel_of(geotransform: Sequence[float], x: float, y: float) -> Tuple[int, int]:
+    """(col, row) of the pixel containing map point (``x``, ``y``)."""
+    col, row = map_to_pixel(geotransform, x, y)
+    return int(math.floor(float(col))), int(math.floor(float(row)))
+
+
+def _window(info, col: int, row: int, radius: float):
+    n = int(math.floor(max(0.0, float(radius))))
+    c0, r0 = max(0, col - n), max(0, row - n)
+    c1, r1 = min(info.width, col + n + 1), min(info.height, row + n + 1)
+    return c0, r0, c1, r1
+
+
+def _disk_median(block: np.ndarray, c0: int, r0: int, col: int, row: int, radius: float) -> float:
+    rr, cc = np.mgrid[r0:r0 + block.shape[0], c0:c0 + block.shape[1]]
+    r = max(0.0, float(radius))
+    inside = (cc - col) ** 2 + (rr - row) ** 2 <= r * r + 1e-9
+    values = block[inside]
+    values = values[np.isfinite(values)]
+    return float(np.median(values)) if values.size else math.nan
+
+
+def sample_point(path_or_info, x: float, y: float, band: int = 1, radius: float = 0.0) -> float:
+    """Median of the finite values of ``band`` within ``radius`` pixels of the pixel
+    containing map point (``x``, ``y``) (coordinates in the raster's CRS).
+
+    Returns NaN when the point is outside the raster or no pixel of the disk
+    holds a finite value.  The value is in the band's unit (metadata ``units``).
+    """
+    return sample_point_bands(path_or_info, x, y, [band], radius)[0]
+
+
+def sample_point_bands(path_or_info, x: float, y: float, bands: Optional[Sequence[int]] = None,
+                       radius: float = 0.0) -> List[float]:
+    """:func:`sample_point` for several bands (default: all), reading one small window."""
+    info = path_or_info if hasattr(path_or_info, "geotransform") else raster_info(path_or_info)
+    bands = list(range(1, info.band_count + 1)) if bands is None else list(bands)
+    col, row = pixel_of(info.geotransform, x, y)
+    if not (0 <= col < info.width and 0 <= row < info.height):
+        return [math.nan] * len(bands)
+    c0, r0, c1, r1 = _window(info, col, row, radius)
+    ds = open_raster(info.path)
+    out = []
+    for b in bands:
+        block = read_block(ds, b, r0, c0, r1 - r0, c1 - c0)
+        if np.iscomplexobj(block):
+            block = np.abs(block)
+        out.append(_disk_median(block, c0, r0, col, row, radius))
+    return out
+
+
+@dataclass
+class BandDescription:
+    """What a band holds, for display: unit, quantity, name and date."""
+
+    band: int
+    units: str = ""
+    quantity: str = ""
+    name: str = ""
+    date: Optional[_dt.date] = None
+
+
+def describe_bands(info) -> List[BandDescription]:
+    """Unit (metadata ``units`` or GDAL unit type, kept in ``units``), quantity and date of every band."""
+    dates = _dates.band_dates(info.band_metadata, info.descriptions, info.path)
+    out = []
+    for i in range(info.band_count):
+        meta = info.band_metadata[i] if i < len(info.band_metadata) else {}
+        out.append(BandDescription(
+            band=i + 1,
+            units=str(meta.get("units", "") or meta.get("unit", "")),
+            quantity=str(meta.get("quantity", "")),
+            name=info.descriptions[i] if i < len(info.descriptions) else "",
+            date=dates[i],
+        ))
+    return out
+
+
+def is_time_series(info) -> bool:
+    """True for a raster with at least two bands that all carry a date."""
+    if info.band_count < 2:
+        return False
+    return all(d is not None for d in _dates.band_dates(info.band_metadata, info.descriptions))
+
+
+def pixel_geometry(info) -> Dict[str, str]:
+    """Viewing-geometry items of the dataset metadata (incidence, heading, ...) when known."""
+    meta = {k.lower(): v for k, v in info.metadata.items()}
+    return {k: meta[k] for k in GEOMETRY_KEYS if k in meta}
+
+
+def format_value(value: float, units: str = "", digits: int = 4) -> str:
+    """``"-0.01234 m"``; ``"no data"`` for NaN."""
+    if value is None or not math.isfinite(value):
+        return "no data"
+    return f"{value:.{digits}g} {units}".strip()
+
+
+@dataclass
+class Series:
+    """Values of a dated raster at one place: dates, values (band unit), and where."""
+
+    dates: List[_dt.date]
+    values: np.ndarray
+    units: str = ""
+    x: float = math.nan
+    y: float = math.nan
+    radius: float = 0.0
+    label: str = ""
+    reference_date: Optional[_dt.date] = None
+    extra: Dict[str, str] = field(default_factory=dict)
+
+    def decimal_years(self) -> np.ndarray:
+        return np.array([_dates.decimal_year(d) for d in self.dates], dtype=np.float64)
+
+
+def sample_series(path_or_info, x: float, y: float, radius: float = 0.0, label: str = "") -> Series:
+    """Values of every dated band at map point (``x``, ``y``) (radius median), sorted by date.
+
+    Raises ValueError when the raster is not a time series (bands without dates).
+    """
+    info = path_or_info if hasattr(path_or_info, "geotransform") else raster_info(path_or_info)
+    bands = describe_bands(info)
+    if any(b.date is None for b in bands):
+        raise ValueError(f"{info.path!r} is not a time series: some bands have no 'date' metadata")
+    values = np.array(sample_point_bands(info, x, y, None, radius), dtype=np.float64)
+    order = sorted(range(len(bands)), key=lambda i: bands[i].date)
+    units = next((b.units for b in bands if b.units), "")
+    return Series(
+        dates=[bands[i].date for i in order], values=values[order], units=units, x=float(x),
+        y=float(y), radius=float(radius), label=label or f"({x:.6g}, {y:.6g})",
+        reference_date=_dates.reference_date(info.metadata, info.path),
+    )
+
+
+# --------------------------------------------------------------------------- velocity
+@dataclass
+class VelocityFit:
+    """Linear fit of a series: ``value = velocity * (t - t0) + intercept``, t in decimal years."""
+
+    velocity: float   # series unit per year
+    intercept: float  # series unit, value of the line at t0
+    t0: float         # decimal year of the first date used
+    sigma: float      # standard error of the velocity (NaN with 2 points)
+    count: int
+    start: _dt.date
+    end: _dt.date
+
+    def line(self, years) -> np.ndarray:
+        """Fitted values at decimal years ``years``."""
+        return self.velocity * (np.asarray(years, dtype=np.float64) - self.t0) + self.intercept
+
+
+def linear_velocity(dates: Sequence, values: Sequence[float], start=None, end=None) -> VelocityFit:
+    """Least-squares velocity (value unit per year) of ``values`` at ``dates`` using the finite
+    values dated within [``start``, ``end``] (inclusive; None = open).
+
+    Raises ValueError with fewer than two usable values or when they share one date.
+    """
+    days = [_dates.parse_date(d) for d in dates]
+    y = np.asarray(values, dtype=np.float64)
+    lo = _dates.parse_date(start) if start is not None else None
+    hi = _dates.parse_date(end) if end is not None else None
+    keep = np.array([(lo is None or d >= lo) and (hi is None or d <= hi) for d in days], dtype=bool)
+    keep &= np.isfinite(y)
+    if keep.sum() < 2:
+        raise ValueError("a velocity needs at least two valid values in the chosen date range")
+    used = [d for d, k in zip(days, keep) if k]
+    t = np.array([_dates.decimal_year(d) for d in used])
+    y = y[keep]
+    t0 = float(t.min())
+    tc = t - t0
+    if np.ptp(tc) == 0:
+        raise ValueError("a velocity needs values on at least two different dates")
+    a = np.column_stack([tc, np.ones_like(tc)])
+    coef, *_ = np.linalg.lstsq(a, y, rcond=None)
+    n = y.size
+    sigma = math.nan
+    if n > 2:
+        resid = y - a @ coef
+        s2 = float(resid @ resid) / (n - 2)
+        sigma = math.sqrt(s2 / float(((tc - tc.mean()) ** 2).sum()))
+    return VelocityFit(float(coef[0]), float(coef[1]), t0, sigma, int(n), min(used), max(used))
+
+
+def velocity_unit(units: str) -> str:
+    """``'m'`` -> ``'m/yr'`` (empty stays empty)."""
+    return f"{units}/yr" if units else "/yr"
+
+
+def write_series_csv(path: str, series: Sequence[Series]) -> str:
+    """Write series as CSV rows ``label,x,y,radius_px,date,decimal_year,value,units``."""
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["label", "x", "y", "radius_px", "date", "decimal_year", "value", "units"])
+        for s in series:
+            for d, v in zip(s.dates, s.values):
+                w.writerow([s.label, repr(s.x), repr(s.y), repr(s.radius), d.isoformat(),
+                            f"{_dates.decimal_year(d):.6f}",
+                            "" if not math.isfinite(v) else repr(float(v)), s.units])
+    return path
+
+
+# --------------------------------------------------------------------------- re-reference
+@dataclass
+class RereferenceResult:
+    """A re-referenced raster: its path, the subtracted value of each band (band unit) and
+    the writer statistics of each output band (for styling)."""
+
+    path: str
+    reference_values: List[float]
+    stats: List[Dict[str, float]]
+
+
+def rereference_raster(source: str, output: str, x: float, y: float, radius: float = 0.0,
+                       monitor=None) -> RereferenceResult:
+    """Write ``output``: every band of ``source`` minus its value at the reference point.
+
+    The reference value of each band is the radius median at map point (``x``,
+    ``y``) (CRS of the source).  Metadata, descriptions and units are kept;
+    ``reference_point`` (``"x y"``), ``reference_radius_px`` and per-band
+    ``reference_value`` are added.
+    Raises ValueError when the point is outside the raster or a band has no
+    valid value there.  The source is only read.
+    """
+    info = raster_info(source)
+    if any(info.is_complex(b) for b in range(1, info.band_count + 1)):
+        raise ValueError(f"{source!r} holds complex bands: re-reference a real displacement raster")
+    col, row = pixel_of(info.geotransform, x, y)
+    if not (0 <= col < info.width and 0 <= row < info.height):
+        raise ValueError(f"the reference point ({x:.6g}, {y:.6g}) is outside {source!r}")
+    refs = sample_point_bands(info, x, y, None, radius)
+    bad = [i + 1 for i, v in enumerate(refs) if not math.isfinite(v)]
+    if bad:
+        raise ValueError(
+            f"the reference point ({x:.6g}, {y:.6g}) has no valid value in band(s) {bad}: "
+            "choose a point on valid data or a larger radius")
+    band_meta = []
+    for i in range(info.band_count):
+        meta = dict(info.band_metadata[i]) if i < len(info.band_metadata) else {}
+        meta["reference_value"] = repr(refs[i])
+        band_meta.append(meta)
+    metadata = dict(info.metadata)
+    metadata.update({"reference_point": f"{x!r} {y!r}", "reference_radius_px": repr(float(radius)),
+                     "rereferenced_from": info.path})
+    rows = block_rows(info.width, 4 * max(1, info.band_count))
+    ds = open_raster(source)
+    total = max(1, info.band_count * info.height)
+    done = 0
+    with RasterWriter(output, info.width, info.height, info.geotransform, info.crs_wkt,
+                      info.band_count, info.descriptions, band_meta, metadata) as writer:
+        for b in range(1, info.band_count + 1):
+            for r0, n in iter_blocks(info.height, rows):
+                block = read_block(ds, b, r0, 0, n, info.width)
+                writer.write(b, r0, block - np.float32(refs[b - 1]))
+                done += n
+                if monitor is not None:
+                    monitor.update(done / total)
+        stats = [writer.stats(b) for b in range(1, info.band_count + 1)]
+    return RereferenceResult(writer.path, refs, stats)
+
+
+# --------------------------------------------------------------------------- offset tracking
+@dataclass
+class WindowGrid:
+    """Centres of the matching windows (pixel coordinates, 0-based pixel indices)."""
+
+    cols: np.ndarray
+    rows: np.ndarray
+
+    @property
+    def shape(self) -> Tuple[int, int]:
+        return (self.rows.size, self.cols.size)
+
+    @property
+    def count(self) -> int:
+        return int(self.rows.size * self.cols.size)
+
+
+def window_grid(width: int, height: int, window_x: int, window_y: int, search_x: int,
+                search_y: int, step_x: int, step_y: int) -> WindowGrid:
+    """Window centres whose window plus search margin stays inside the image.
+
+    Window ``w`` pixels wide, searched ``±s`` pixels: the first centre is at
+    column ``w//2 + s``, then every ``step`` pixels while ``c + (w - w//2) + s <= width``.
+    Raises ValueError for non-positive sizes or when no window fits.
+    """
+    for name, v in (("window_x", window_x), ("window_y", window_y), ("step_x", step_x),
+                    ("step_y", step_y)):
+        if int(v) < 1:
+            raise ValueError(f"{name} must be at least 1 pixel, not {v}")
+    if search_x < 0 or search_y < 0:
+        raise ValueError("the search distance cannot be negative")
+
+    def axis(size, w, s, step):
+        first = w // 2 + s
+        last = size - (w - w // 2) - s
+        if last < first:
+            return np.zeros(0, dtype=np.int64)
+        return np.arange(first, last + 1, step, dtype=np.int64)
+
+    cols = axis(int(width), int(window_x), int(search_x), int(step_x))
+    rows = axis(int(height), int(window_y), int(search_y), int(step_y))
+    if cols.size == 0 or rows.size == 0:
+        raise ValueError(
+            f"no window of {window_x} x {window_y} pixels with a ±{search_x}/±{search_y} search "
+            f"fits in a {width} x {height} image: use smaller windows or search distances")
+    return WindowGrid(cols, rows)
+
+
+def seconds_per_window(window_x: int, window_y: int, search_x: int, search_y: int,
+                       repeats: int = 5) -> float:
+    """Measured time (s) of one FFT cross-correlation of a window against its search area on
+    this machine (the core cost of offset tracking), the median over ``repeats`` runs."""
+    ny, nx = int(window_y) + 2 * int(search_y), int(window_x) + 2 * int(search_x)
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((ny, nx)).astype(np.float32)
+    b = rng.standard_normal((ny, nx)).astype(np.float32)
+    times = []
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        c = np.fft.irfft2(np.fft.rfft2(a) * np.conj(np.fft.rfft2(b)), s=a.shape)
+        np.unravel_index(int(np.argmax(c)), c.shape)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+@dataclass
+class OffsetTrackingEstimate:
+    windows: int
+    grid_shape: Tuple[int, int]
+    output_bytes: int
+    seconds: float
+
+
+def estimate_offset_tracking(width: int, height: int, window_x: int, window_y: int,
+                             search_x: int, search_y: int, step_x: int, step_y: int,
+                             output_bands: int = 3, seconds_each: Optional[float] = None,
+                             overhead: float = 1.5) -> OffsetTrackingEstimate:
+    """Number of windows, output size (uncompressed float32 bytes, an upper bound of the
+    compressed GeoTIFF) and run time (s): windows × measured correlation time × ``overhead``
+    (reading, sub-pixel refinement, writing)."""
+    grid = window_grid(width, height, window_x, window_y, search_x, search_y, step_x, step_y)
+    if seconds_each is None:
+        seconds_each = seconds_per_window(window_x, window_y, search_x, search_y)
+    size = grid.count * int(output_bands) * 4
+    return OffsetTrackingEstimate(grid.count, grid.shape, size, grid.count * seconds_each * overhead)
+
+
+def format_bytes(n: float) -> str:
+    """``1536`` -> ``'1.5 KiB'``."""
+    n = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024.0
+    return f"{n:.1f} GiB"
+
+
+def format_seconds(s: float) -> str:
+    """``95`` -> ``'1 min 35 s'``."""
+    if s < 1:
+        return "< 1 s"
+    s = int(round(s))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    return f"{s // 3600} h {(s % 3600) // 60} min"
+
+
+# --------------------------------------------------------------------------- decomposition
+OBSERVATION_KINDS = ("los", "range_offset", "azimuth_offset")
+COMPONENT_INDEX = {"east": 0, "north": 1, "up": 2}
+
+
+def observation_vector(kind: str, incidence_deg: float, angle_deg: float,
+                       convention: str = "heading", look_direction: str = "right"):
+    """Unit vector (east, north, up) that a track of ``kind`` measures.
+
+    ``kind``: ``los`` (positive toward the satellite), ``range_offset`` (positive
+    away from it) or ``azimuth_offset`` (positive along the flight direction).
+    ``angle_deg`` is the heading (clockwise from north) when ``convention`` is
+    ``heading``, or the LOS azimuth (anti-clockwise from north) when ``los_azimuth``.
+    """
+    kind = str(kind).lower()
+    if kind not in OBSERVATION_KINDS:
+        raise ValueError(f"observation kind must be one of {OBSERVATION_KINDS}, not {kind!r}")
+    conv = str(convention).lower()
+    if conv == "heading":
+        heading = float(angle_deg)
+        los = los_unit_vector_from_heading(incidence_deg, heading, look_direction)
+    elif conv == "los_azimuth":
+        los = los_unit_vector(incidence_deg, angle_deg)
+        heading = float(los_azimuth_to_heading(angle_deg, look_direction))
+    else:
+        raise ValueError(f"angle convention must be 'heading' or 'los_azimuth', not {convention!r}")
+    if kind == "los":
+        vec = los
+    elif kind == "range_offset":
+        vec = tuple(-c for c in los)
+    else:
+        vec = along_track_unit_vector(heading)
+    return np.array([float(c) for c in vec])
+
+
+def design_condition(vectors: Sequence[Sequence[float]], components: Sequence[str] = ("east", "north", "up"),
+                     sigmas: Optional[Sequence[float]] = None) -> Dict[str, float]:
+    """Condition of the decomposition system whose rows are the track unit vectors
+    restricted to ``components``, each row divided by its sigma (weighted system).
+
+    Returns ``{"condition": κ₂, "rank": r, "unknowns": m, "observations": n}``;
+    κ = inf when the system is rank deficient (the components cannot be separated).
+    """
+    idx = [COMPONENT_INDEX[str(c).lower()] for c in components]
+    g = np.asarray(vectors, dtype=np.float64).reshape(-1, 3)[:, idx]
+    if sigmas is not None:
+        s = np.asarray(sigmas, dtype=np.float64).reshape(-1, 1)
+        if np.any(~(s > 0)):
+            raise ValueError("every sigma must be positive")
+        g = g / s
+    n, m = g.shape
+    if n == 0:
+        return {"condition": math.inf, "rank": 0, "unknowns": m, "observations": 0}
+    sv = np.linalg.svd(g, compute_uv=False)
+    rank = int(np.sum(sv > sv.max() * 1e-10)) if sv.size and sv.max() > 0 else 0
+    cond = float(sv.max() / sv.min()) if rank == m and n >= m else math.inf
+    return {"condition": cond, "rank": rank, "unknowns": m, "observations": n}
+
+
+__all__ = [
+    "BandDescription", "OffsetTrackingEstimate", "RasterError", "Series", "VelocityFit",
+    "RereferenceResult", "WindowGrid", "describe_bands", "design_condition", "estimate_offset_tracking",
+    "format_bytes", "format_seconds", "format_value", "is_time_series", "linear_velocity",
+    "observation_vector", "pixel_geometry", "pixel_of", "rereference_raster", "sample_point",
+    "sample_point_bands", "sample_series", "seconds_per_window", "velocity_unit", "window_grid",
+    "write_series_csv",
+]

@@ -1,0 +1,237 @@
+"""core.inspection: sampling, velocity fits, re-referencing and guided-dialog previews."""
+
+import csv
+import datetime as dt
+import hashlib
+import math
+
+import numpy as np
+import pytest
+
+from displacement_toolkit.core import inspection as ins
+from displacement_toolkit.core.dates import decimal_year
+from displacement_toolkit.core.raster_io import crs_from_epsg, raster_info, read_block, write_array
+
+GT = (500000.0, 30.0, 0.0, 4000000.0, 0.0, -30.0)
+WKT = crs_from_epsg(32633)
+
+
+def centre(col, row):
+    """Map coordinates of the centre of pixel (col, row) of GT."""
+    return GT[0] + (col + 0.5) * GT[1], GT[3] + (row + 0.5) * GT[5]
+
+
+@pytest.fixture
+def field_path(tmp_path):
+    rows, cols = np.mgrid[0:20, 0:30]
+    data = (rows * 100 + cols).astype(np.float32)
+    return write_array(str(tmp_path / "field.tif"), data, GT, WKT,
+                       band_metadata=[{"units": "mm", "quantity": "los_displacement"}])
+
+
+def test_single_pixel_value_and_outside(field_path):
+    x, y = centre(7, 4)
+    assert ins.sample_point(field_path, x, y) == 407.0
+    # any point inside the pixel, not only its centre
+    assert ins.sample_point(field_path, x + 14.0, y - 14.0) == 407.0
+    assert ins.pixel_of(GT, x + 16.0, y) == (8, 4)
+    assert math.isnan(ins.sample_point(field_path, GT[0] - 1.0, GT[3] - 1.0))
+
+
+def test_radius_median_ignores_a_spike_and_nodata(tmp_path):
+    rows, cols = np.mgrid[0:20, 0:30]
+    data = (rows * 100 + cols).astype(np.float32)
+    data[4, 7] = 5000.0                 # spike at the clicked pixel
+    path = write_array(str(tmp_path / "spike.tif"), data, GT, WKT)
+    x, y = centre(7, 4)
+    # disk of radius 1: 307, 406, 5000, 408, 507 -> median 408
+    assert ins.sample_point(path, x, y, radius=1) == 408.0
+    data[3, 7] = np.nan
+    data[5, 7] = np.nan
+    path = write_array(str(tmp_path / "holes.tif"), data, GT, WKT)
+    # 406, 5000, 408 -> 408
+    assert ins.sample_point(path, x, y, radius=1) == 408.0
+    # radius 1.5 adds the diagonals 306, 308, 506, 508: median of
+    # [306, 308, 406, 408, 506, 508, 5000] = 408
+    assert ins.sample_point(path, x, y, radius=1.5) == 408.0
+    # at the corner the disk is clipped: (0,0)=0, (1,0)=1, (0,1)=100 -> 1
+    assert ins.sample_point(path, *centre(0, 0), radius=1) == 1.0
+
+
+def test_describe_bands_reads_units_quantity_and_dates(tmp_path):
+    path = write_array(
+        str(tmp_path / "ts.tif"), np.zeros((2, 3, 3), np.float32), GT, WKT,
+        descriptions=["a", "b"],
+        band_metadata=[{"units": "m", "quantity": "los_displacement", "date": "2020-01-01"},
+                       {"units": "m", "quantity": "los_displacement", "date": "2020-02-01"}],
+        metadata={"reference_date": "2019-12-20", "incidence_angle": "34.0"})
+    info = raster_info(path)
+    bands = ins.describe_bands(info)
+    assert [(b.units, b.quantity, b.date) for b in bands] == [
+        ("m", "los_displacement", dt.date(2020, 1, 1)), ("m", "los_displacement", dt.date(2020, 2, 1))]
+    assert ins.is_time_series(info)
+    assert ins.pixel_geometry(info) == {"incidence_angle": "34.0"}
+    assert ins.format_value(-0.012345678, "m") == "-0.01235 m"
+    assert ins.format_value(float("nan"), "m") == "no data"
+
+
+def make_series(tmp_path, shuffle=False):
+    days = [dt.date(2020, 1, 1) + dt.timedelta(days=12 * k) for k in range(8)]
+    velocity = -0.05  # m/yr
+    t = np.array([decimal_year(d) for d in days])
+    values = velocity * (t - t[0])
+    order = list(range(8))
+    if shuffle:
+        order = [3, 0, 7, 1, 5, 2, 6, 4]
+    cube = np.stack([np.full((6, 5), values[i], np.float32) for i in order])
+    cube[:, 2, 2] += 0.5   # a different pixel
+    path = write_array(str(tmp_path / "series.tif"), cube, GT, WKT,
+                       band_metadata=[{"units": "m", "quantity": "los_displacement",
+                                       "date": days[i].isoformat()} for i in order],
+                       metadata={"reference_date": "2020-01-01"})
+    return path, days, values, velocity
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_series_sorted_by_date_and_velocity(tmp_path, shuffle):
+    path, days, values, velocity = make_series(tmp_path, shuffle)
+    s = ins.sample_series(path, *centre(1, 1), radius=0)
+    assert s.dates == days
+    np.testing.assert_allclose(s.values, values, atol=1e-7)
+    assert s.units == "m" and s.reference_date == dt.date(2020, 1, 1)
+    fit = ins.linear_velocity(s.dates, s.values)
+    assert fit.velocity == pytest.approx(velocity, abs=1e-6)
+    assert fit.count == 8 and fit.sigma == pytest.approx(0.0, abs=1e-5)
+    other = ins.sample_series(path, *centre(2, 2))
+    np.testing.assert_allclose(other.values, values + 0.5, atol=1e-6)
+
+
+def test_velocity_date_range_and_noise():
+    days = [dt.date(2021, 1, 1) + dt.timedelta(days=30 * k) for k in range(12)]
+    t = np.array([decimal_year(d) for d in days])
+    rng = np.random.default_rng(3)
+    y = 12.0 * (t - t[0]) + rng.normal(0, 0.5, t.size)
+    y[8:] += 40.0  # a step after the 8th date
+    fit = ins.linear_velocity(days, y, end=days[7])
+    slope, intercept = np.polyfit(t[:8] - t[0], y[:8], 1)
+    assert fit.velocity == pytest.approx(slope, rel=1e-10)
+    assert fit.intercept == pytest.approx(intercept, rel=1e-10)
+    assert fit.count == 8 and fit.end == days[7]
+    # standard error from residuals, as numpy's covariance estimate
+    _, cov = np.polyfit(t[:8] - t[0], y[:8], 1, cov="unscaled")
+    resid = y[:8] - np.polyval([slope, intercept], t[:8] - t[0])
+    assert fit.sigma == pytest.approx(math.sqrt(cov[0, 0] * (resid @ resid) / 6), rel=1e-8)
+    assert fit.line([t[0]])[0] == pytest.approx(intercept)
+    with pytest.raises(ValueError, match="at least two"):
+        ins.linear_velocity(days, y, start=days[11])
+    assert ins.velocity_unit("mm") == "mm/yr"
+
+
+def test_series_csv_round_trip(tmp_path):
+    path, days, values, _ = make_series(tmp_path)
+    s = ins.sample_series(path, *centre(1, 1), label="P1")
+    out = ins.write_series_csv(str(tmp_path / "s.csv"), [s])
+    with open(out, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 8 and rows[0]["label"] == "P1" and rows[0]["units"] == "m"
+    np.testing.assert_allclose([float(r["value"]) for r in rows], values, atol=1e-7)
+    assert [r["date"] for r in rows] == [d.isoformat() for d in days]
+
+
+def _md5(path):
+    return hashlib.md5(open(path, "rb").read()).hexdigest()
+
+
+def test_rereference_writes_a_new_raster(tmp_path, field_path):
+    before = _md5(field_path)
+    x, y = centre(7, 4)
+    out = str(tmp_path / "reref.tif")
+    result = ins.rereference_raster(field_path, out, x, y, radius=1)
+    assert result.reference_values == [407.0]
+    data = read_block(out)
+    rows, cols = np.mgrid[0:20, 0:30]
+    np.testing.assert_array_equal(data, rows * 100 + cols - 407.0)
+    assert data[4, 7] == 0.0
+    info = raster_info(out)
+    assert info.band_metadata[0]["units"] == "mm"
+    assert info.band_metadata[0]["quantity"] == "los_displacement"
+    assert float(info.band_metadata[0]["reference_value"]) == 407.0
+    assert info.metadata["reference_point"] == f"{x!r} {y!r}"
+    assert _md5(field_path) == before
+    assert result.stats[0]["valid"] == 600
+    with pytest.raises(ValueError, match="outside"):
+        ins.rereference_raster(field_path, str(tmp_path / "no.tif"), 0.0, 0.0)
+
+
+def test_rereference_time_series_per_band(tmp_path):
+    path, days, values, _ = make_series(tmp_path)
+    out = str(tmp_path / "ts_ref.tif")
+    ins.rereference_raster(path, out, *centre(2, 2))
+    s = ins.sample_series(out, *centre(0, 0))
+    np.testing.assert_allclose(s.values, -0.5, atol=1e-6)
+    assert ins.is_time_series(raster_info(out))
+
+
+def test_rereference_refuses_a_point_without_data(tmp_path):
+    data = np.ones((5, 5), np.float32)
+    data[2, 2] = np.nan
+    path = write_array(str(tmp_path / "hole.tif"), data, GT, WKT)
+    with pytest.raises(ValueError, match="no valid value"):
+        ins.rereference_raster(path, str(tmp_path / "o.tif"), *centre(2, 2))
+    assert not (tmp_path / "o.tif").exists()
+
+
+def test_window_grid_fits_the_image():
+    g = ins.window_grid(100, 60, 32, 16, 4, 2, 16, 8)
+    # columns: first 16 + 4 = 20, last 100 - 16 - 4 = 80 -> 20, 36, 52, 68
+    np.testing.assert_array_equal(g.cols, [20, 36, 52, 68])
+    # rows: first 8 + 2 = 10, last 60 - 8 - 2 = 50 -> 10, 18, ..., 50
+    np.testing.assert_array_equal(g.rows, np.arange(10, 51, 8))
+    assert g.count == 4 * 6 and g.shape == (6, 4)
+    assert (g.cols - 16 - 4).min() >= 0 and (g.cols + 16 + 4).max() <= 100
+    with pytest.raises(ValueError, match="fits"):
+        ins.window_grid(30, 30, 32, 32, 4, 4, 8, 8)
+    with pytest.raises(ValueError, match="at least 1"):
+        ins.window_grid(30, 30, 8, 8, 0, 0, 0, 8)
+
+
+def test_offset_tracking_estimate():
+    e = ins.estimate_offset_tracking(100, 60, 32, 16, 4, 2, 16, 8, output_bands=3,
+                                     seconds_each=0.01, overhead=2.0)
+    assert e.windows == 24 and e.grid_shape == (6, 4)
+    assert e.output_bytes == 24 * 3 * 4
+    assert e.seconds == pytest.approx(24 * 0.01 * 2.0)
+    assert ins.seconds_per_window(32, 32, 8, 8, repeats=2) > 0
+    assert ins.format_bytes(1536) == "1.5 KiB" and ins.format_bytes(12) == "12 B"
+    assert ins.format_seconds(95) == "1 min 35 s" and ins.format_seconds(0.2) == "< 1 s"
+
+
+def test_observation_vectors_follow_the_conventions():
+    asc = ins.observation_vector("los", 34.0, -12.0)
+    np.testing.assert_allclose(asc, [-0.546973, -0.116263, 0.829038], atol=1e-6)
+    same = ins.observation_vector("los", 34.0, 102.0, convention="los_azimuth")
+    np.testing.assert_allclose(same, asc, atol=1e-12)
+    np.testing.assert_allclose(ins.observation_vector("range_offset", 34.0, -12.0), -asc)
+    h = math.radians(-12.0)
+    np.testing.assert_allclose(ins.observation_vector("azimuth_offset", 34.0, -12.0),
+                               [math.sin(h), math.cos(h), 0.0], atol=1e-12)
+    np.testing.assert_allclose(
+        ins.observation_vector("azimuth_offset", 34.0, 102.0, convention="los_azimuth"),
+        [math.sin(h), math.cos(h), 0.0], atol=1e-12)
+    with pytest.raises(ValueError):
+        ins.observation_vector("phase", 34.0, -12.0)
+
+
+def test_design_condition():
+    asc = ins.observation_vector("los", 34.0, -12.0)
+    dsc = ins.observation_vector("los", 39.0, -168.0)
+    eu = ins.design_condition([asc, dsc], ("east", "up"))
+    g = np.array([[asc[0], asc[2]], [dsc[0], dsc[2]]])
+    assert eu["condition"] == pytest.approx(np.linalg.cond(g), rel=1e-10)
+    assert eu["rank"] == 2
+    enu = ins.design_condition([asc, dsc], ("east", "north", "up"))
+    assert math.isinf(enu["condition"]) and enu["rank"] == 2
+    identity = ins.design_condition(np.eye(3), ("east", "north", "up"))
+    assert identity["condition"] == pytest.approx(1.0)
+    weighted = ins.design_condition(np.eye(3), ("east", "north", "up"), sigmas=[1.0, 1.0, 4.0])
+    assert weighted["condition"] == pytest.approx(4.0)
