@@ -1,0 +1,685 @@
+"""Common pixel grids: plan one grid for several rasters and warp rasters onto it.
+
+Every algorithm that combines rasters pixel by pixel (common grid,
+decomposition, GNSS comparison, time series, LOS to vertical with an
+incidence raster on another grid) uses this module, so that all of them
+agree on the same grid for the same inputs.
+
+Conventions
+    * A grid is north-up: geotransform ``(x0, rx, 0, y0, 0, -ry)`` with
+      ``rx, ry > 0`` in target-CRS units (degrees for a geographic CRS).
+    * **Target-aligned pixels**: :func:`plan_grid` puts pixel edges on integer
+      multiples of the resolution (like ``gdalwarp -tap``), so repeated and
+      separate runs give the same grid.  With a ``reference`` raster in the
+      target CRS and at the reference's resolution, edges are aligned to the
+      reference's own pixel edges instead, and ``extent="reference",
+      resolution="reference"`` reproduces its grid exactly.
+    * Extents grow outward to whole pixels (an input's footprint is never cut).
+    * Resampling is done only by GDAL's warper (``gdal.Warp``).  Nodata and
+      NaN source pixels are excluded from every kernel (never averaged in as
+      numbers); a target pixel with no valid source is NaN.  Outputs are
+      float32 with NaN nodata.
+    * Metres on a geographic CRS: converted at the extent's centre latitude
+      on the sphere of radius 6 371 008.8 m (the same as
+      :func:`~.raster_io.pixel_size_metres`): ``dlat = m / (R·π/180)``,
+      ``dlon = dlat / cos(lat)``, so pixels are square on the ground there.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import uuid
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+from osgeo import gdal, osr
+
+from .progress import OperationCancelled, ensure_monitor
+from .raster_io import (
+    GTIFF_OPTIONS,
+    RasterError,
+    RasterInfo,
+    check_band,
+    open_raster,
+    pixel_size_metres,
+    raster_info,
+    read_block,
+    remove_raster,
+    same_crs,
+)
+
+gdal.UseExceptions()
+osr.UseExceptions()
+
+#: Radius used to convert degrees to metres (mean Earth radius, as raster_io).
+EARTH_RADIUS_M = 6371008.8
+
+EXTENT_CHOICES = ("intersection", "union", "reference")
+RESOLUTION_CHOICES = ("coarsest", "finest", "reference")
+
+#: User-facing resampling names -> GDAL names.
+RESAMPLING = {
+    "average": "average",
+    "bilinear": "bilinear",
+    "cubic": "cubic",
+    "nearest": "near",
+    "near": "near",
+    "median": "med",
+    "med": "med",
+}
+RESAMPLING_CHOICES = ("average", "bilinear", "cubic", "nearest", "median")
+
+_EPS = 1e-6  # fraction of a pixel below which an edge counts as already aligned
+
+InfoLike = Union[RasterInfo, str]
+
+
+# --------------------------------------------------------------------------- GridSpec
+@dataclass(frozen=True)
+class GridSpec:
+    """A north-up target pixel grid: CRS (WKT), GDAL geotransform and size."""
+
+    crs_wkt: str
+    geotransform: tuple
+    width: int
+    height: int
+
+    def __post_init__(self):
+        gt = tuple(float(v) for v in self.geotransform)
+        object.__setattr__(self, "geotransform", gt)
+        object.__setattr__(self, "width", int(self.width))
+        object.__setattr__(self, "height", int(self.height))
+        if self.width <= 0 or self.height <= 0:
+            raise ValueError(f"a grid needs at least one pixel, not {self.width} x {self.height}")
+        if gt[2] != 0.0 or gt[4] != 0.0 or gt[1] <= 0.0 or gt[5] >= 0.0:
+            raise ValueError(f"a grid must be north-up (x0, rx>0, 0, y0, 0, -ry<0), not {gt}")
+
+    @classmethod
+    def from_info(cls, info: RasterInfo) -> "GridSpec":
+        """The grid of an existing (north-up) raster."""
+        return cls(info.crs_wkt, tuple(info.geotransform), info.width, info.height)
+
+    # -- derived values
+    @property
+    def resolution(self) -> Tuple[float, float]:
+        """(rx, ry) pixel size in CRS units, both positive."""
+        return (self.geotransform[1], -self.geotransform[5])
+
+    @property
+    def extent(self) -> Tuple[float, float, float, float]:
+        """(xmin, ymin, xmax, ymax) in CRS units (outer pixel edges)."""
+        gt = self.geotransform
+        return (gt[0], gt[3] + gt[5] * self.height, gt[0] + gt[1] * self.width, gt[3])
+
+    @property
+    def shape(self) -> Tuple[int, int]:
+        """(rows, columns)."""
+        return (self.height, self.width)
+
+    def is_geographic(self) -> bool:
+        """True when the CRS is geographic (resolution in degrees)."""
+        return _is_geographic(self.crs_wkt)
+
+    def matches(self, info: RasterInfo, tolerance: float = 1e-6) -> bool:
+        """True when ``info`` is on this grid: same size, same CRS, geotransform equal to
+        ``tolerance`` pixels (i.e. the same grid up to rounding)."""
+        if (int(info.width), int(info.height)) != (self.width, self.height):
+            return False
+        if not same_crs(self.crs_wkt, info.crs_wkt):
+            return False
+        a, b = self.geotransform, tuple(info.geotransform)
+        rx, ry = self.resolution
+        tol = (tolerance * rx,) * 3 + (tolerance * ry,) * 3
+        order = range(6)
+        return all(abs(a[i] - b[i]) <= tol[i] for i in order)
+
+    def resolution_metres(self) -> Tuple[float, float]:
+        """Approximate ground size (x, y) of one pixel in metres (at the centre latitude
+        for a geographic CRS; raw steps without a CRS)."""
+        return pixel_size_metres(self.to_info())
+
+    def to_info(self, path: str = "") -> RasterInfo:
+        """A band-less :class:`RasterInfo` describing this grid (for grid-only helpers)."""
+        return RasterInfo(path=path, width=self.width, height=self.height, band_count=0,
+                          geotransform=self.geotransform, crs_wkt=self.crs_wkt, data_types=[],
+                          nodata=[], descriptions=[])
+
+    def describe(self) -> str:
+        """One line for logs: CRS, extent, size, resolution in CRS units and in metres."""
+        xmin, ymin, xmax, ymax = self.extent
+        rx, ry = self.resolution
+        mx, my = self.resolution_metres()
+        unit = _unit_name(self.crs_wkt)
+        return (
+            f"CRS {crs_name(self.crs_wkt)}; extent xmin {xmin:.10g}, ymin {ymin:.10g}, "
+            f"xmax {xmax:.10g}, ymax {ymax:.10g}; size {self.width} x {self.height} pixels; "
+            f"resolution {rx:.10g} x {ry:.10g} {unit} (about {mx:.4g} m x {my:.4g} m)"
+        )
+
+    def bounds_options(self) -> Dict[str, object]:
+        """``gdal.Warp`` keyword arguments that produce exactly this grid."""
+        rx, ry = self.resolution
+        return {
+            "outputBounds": self.extent,
+            "xRes": rx,
+            "yRes": ry,
+            "dstSRS": self.crs_wkt or None,
+        }
+
+
+# --------------------------------------------------------------------------- CRS helpers
+def _srs(wkt: str) -> osr.SpatialReference:
+    srs = osr.SpatialReference()
+    srs.ImportFromWkt(wkt)
+    srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    return srs
+
+
+def _is_geographic(wkt: str) -> bool:
+    return bool(wkt) and bool(_srs(wkt).IsGeographic())
+
+
+def _unit_name(wkt: str) -> str:
+    if not wkt:
+        return "pixel units"
+    srs = _srs(wkt)
+    if srs.IsGeographic():
+        return "degrees"
+    name = srs.GetLinearUnitsName() or "m"
+    return {"metre": "m", "meter": "m", "Meter": "m"}.get(name, name)
+
+
+def crs_name(wkt: str) -> str:
+    """A short CRS label, e.g. ``EPSG:32633 (WGS 84 / UTM zone 33N)``; ``none`` without CRS."""
+    if not wkt:
+        return "none"
+    srs = _srs(wkt)
+    name = srs.GetName() or "unnamed"
+    auth, code = srs.GetAuthorityName(None), srs.GetAuthorityCode(None)
+    return f"{auth}:{code} ({name})" if auth and code else name
+
+
+def metres_to_crs_units(metres_xy: Tuple[float, float], crs_wkt: str,
+                        centre_latitude: float = 0.0) -> Tuple[float, float]:
+    """Convert a resolution in metres to CRS units.
+
+    Geographic CRS: ``dlat = my / (R·π/180)``, ``dlon = mx / (R·π/180·cos(lat))``
+    at ``centre_latitude`` (degrees), R = 6 371 008.8 m.  Projected CRS: divided
+    by the CRS linear unit (1 for metres).  No CRS: unchanged.
+    """
+    mx, my = float(metres_xy[0]), float(metres_xy[1])
+    if not crs_wkt:
+        return mx, my
+    srs = _srs(crs_wkt)
+    if srs.IsGeographic():
+        k = math.pi / 180.0 * EARTH_RADIUS_M
+        coslat = math.cos(math.radians(centre_latitude))
+        if coslat < 1e-6:
+            raise ValueError(f"cannot convert metres to degrees of longitude at latitude "
+                             f"{centre_latitude:g}")
+        return mx / (k * coslat), my / k
+    unit = srs.GetLinearUnits() or 1.0
+    return mx / unit, my / unit
+
+
+# --------------------------------------------------------------------------- planning
+def _as_info(item: InfoLike) -> RasterInfo:
+    return item if isinstance(item, RasterInfo) else raster_info(str(item))
+
+
+def _footprint(info: RasterInfo, target_wkt: str):
+    """(xmin, ymin, xmax, ymax, rx, ry) of ``info`` in the target CRS.
+
+    Same CRS and north-up: exact.  Otherwise GDAL's suggested warp output (what
+    ``gdalwarp -t_srs`` would choose), so footprints agree with the warper.
+    """
+    if not info.has_geotransform:
+        raise ValueError(f"{info.path!r} has no geotransform: it is not georeferenced "
+                         "(geocode it first)")
+    gt = info.geotransform
+    north_up = gt[2] == 0.0 and gt[4] == 0.0 and gt[1] > 0 and gt[5] < 0
+    if north_up and same_crs(info.crs_wkt, target_wkt):
+        return (gt[0], gt[3] + gt[5] * info.height, gt[0] + gt[1] * info.width, gt[3],
+                gt[1], -gt[5])
+    if target_wkt and not info.crs_wkt:
+        raise ValueError(f"{info.path!r} has no CRS, so it cannot be reprojected to "
+                         f"{crs_name(target_wkt)}: assign its CRS first")
+    src = open_raster(info.path)
+    try:
+        vrt = gdal.Warp("", src, format="VRT", dstSRS=target_wkt or None)
+    except RuntimeError as exc:
+        raise ValueError(f"cannot transform {info.path!r} to {crs_name(target_wkt)}: {exc}") from exc
+    vgt = vrt.GetGeoTransform()
+    w, h = vrt.RasterXSize, vrt.RasterYSize
+    vrt = None
+    return (vgt[0], vgt[3] + vgt[5] * h, vgt[0] + vgt[1] * w, vgt[3], vgt[1], -vgt[5])
+
+
+def _index(value: float, origin: float, step: float, up: bool) -> int:
+    k = (value - origin) / step
+    nearest = round(k)
+    if abs(k - nearest) < _EPS:
+        return int(nearest)
+    return int(math.ceil(k)) if up else int(math.floor(k))
+
+
+def _pair(value, name) -> Tuple[float, float]:
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be one number or (x, y), not {value!r}")
+        rx, ry = float(value[0]), float(value[1])
+    else:
+        rx = ry = float(value)
+    if not (rx > 0 and ry > 0 and math.isfinite(rx) and math.isfinite(ry)):
+        raise ValueError(f"{name} must be positive and finite, not {value!r}")
+    return rx, ry
+
+
+def plan_grid(
+    infos: Sequence[InfoLike],
+    extent: Union[str, Sequence[float]] = "intersection",
+    resolution: Union[str, float, Sequence[float]] = "coarsest",
+    resolution_in_metres: bool = False,
+    target_crs_wkt: Optional[str] = None,
+    reference: Optional[Union[InfoLike, int]] = None,
+    log: Optional[Callable[[str], None]] = None,
+) -> GridSpec:
+    """Plan one north-up grid covering ``infos`` (RasterInfo objects or paths).
+
+    extent
+        ``"intersection"`` (default; area covered by every input), ``"union"``
+        (covered by any input), ``"reference"`` (the reference raster's footprint)
+        or ``(xmin, ymin, xmax, ymax)`` in target-CRS units.
+    resolution
+        ``"coarsest"`` (default; largest pixel per axis among the inputs),
+        ``"finest"``, ``"reference"``, or a number / ``(rx, ry)``.  Inputs in
+        another CRS contribute the resolution GDAL suggests for them in the
+        target CRS.
+    resolution_in_metres
+        A numeric ``resolution`` is in metres: converted to target-CRS units
+        (for a geographic CRS at the centre latitude of the planned extent).
+    target_crs_wkt
+        Target CRS; default the reference's CRS, else the first input's.
+    reference
+        Optional raster (RasterInfo, path, or index into ``infos``) whose grid
+        the result aligns to (see module docstring).
+    log
+        Optional callable receiving plain-text notes (e.g. the metre conversion).
+
+    Raises ValueError for no inputs, no overlap, a missing reference, or a
+    resolution that is not positive.
+    """
+    note = log or (lambda _msg: None)
+    items = [_as_info(i) for i in infos]
+    ref = None
+    if reference is not None:
+        ref = items[reference] if isinstance(reference, int) else _as_info(reference)
+    if not items and ref is None:
+        raise ValueError("no rasters given: a common grid needs at least one raster")
+    if target_crs_wkt:
+        target = target_crs_wkt
+    elif ref is not None:
+        target = ref.crs_wkt
+    else:
+        target = items[0].crs_wkt
+    if not target and any(i.crs_wkt for i in items + ([ref] if ref else [])):
+        raise ValueError("some inputs have a CRS and the target has none: give a target CRS "
+                         "or assign the missing CRS")
+
+    prints = [_footprint(i, target) for i in items]
+    ref_print = _footprint(ref, target) if ref is not None else None
+
+    # -- extent (before snapping)
+    if isinstance(extent, str):
+        mode = extent.lower()
+        if mode == "intersection":
+            if not prints:
+                raise ValueError("extent 'intersection' needs input rasters")
+            xmin = max(p[0] for p in prints)
+            ymin = max(p[1] for p in prints)
+            xmax = min(p[2] for p in prints)
+            ymax = min(p[3] for p in prints)
+            if not (xmax > xmin and ymax > ymin):
+                names = ", ".join(os.path.basename(i.path) for i in items)
+                raise ValueError(
+                    f"the rasters do not overlap ({names}), so their intersection is empty: "
+                    "use extent 'union' or check that they cover the same area and have the "
+                    "right CRS")
+        elif mode == "union":
+            if not prints:
+                raise ValueError("extent 'union' needs input rasters")
+            xmin = min(p[0] for p in prints)
+            ymin = min(p[1] for p in prints)
+            xmax = max(p[2] for p in prints)
+            ymax = max(p[3] for p in prints)
+        elif mode == "reference":
+            if ref_print is None:
+                raise ValueError("extent 'reference' needs a reference raster")
+            xmin, ymin, xmax, ymax = ref_print[:4]
+        else:
+            raise ValueError(f"extent must be one of {', '.join(EXTENT_CHOICES)} or "
+                             f"(xmin, ymin, xmax, ymax), not {extent!r}")
+    else:
+        try:
+            xmin, ymin, xmax, ymax = (float(v) for v in extent)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"a custom extent is (xmin, ymin, xmax, ymax), not {extent!r}") from exc
+        if not (xmax > xmin and ymax > ymin):
+            raise ValueError(f"the custom extent {extent!r} is empty (need xmax > xmin and "
+                             "ymax > ymin)")
+
+    # -- resolution
+    if isinstance(resolution, str):
+        mode = resolution.lower()
+        source = prints if prints else [ref_print]
+        if mode == "coarsest":
+            rx, ry = max(p[4] for p in source), max(p[5] for p in source)
+        elif mode == "finest":
+            rx, ry = min(p[4] for p in source), min(p[5] for p in source)
+        elif mode == "reference":
+            if ref_print is None:
+                raise ValueError("resolution 'reference' needs a reference raster")
+            rx, ry = ref_print[4], ref_print[5]
+        else:
+            raise ValueError(f"resolution must be one of {', '.join(RESOLUTION_CHOICES)} or a "
+                             f"positive number, not {resolution!r}")
+    else:
+        rx, ry = _pair(resolution, "resolution")
+        if resolution_in_metres:
+            lat = 0.5 * (ymin + ymax)
+            mx, my = rx, ry
+            rx, ry = metres_to_crs_units((mx, my), target, lat)
+            if _is_geographic(target):
+                note(f"resolution {mx:g} m x {my:g} m converted at the extent's centre latitude "
+                     f"{lat:.6f} deg to {rx:.10g} deg (longitude) x {ry:.10g} deg (latitude)")
+            else:
+                note(f"resolution {mx:g} m x {my:g} m = {rx:.10g} x {ry:.10g} "
+                     f"{_unit_name(target)} in {crs_name(target)}")
+
+    # -- alignment: reference edges if same CRS and resolution, else multiples of the resolution
+    ox = oy = 0.0
+    if ref is not None and same_crs(ref.crs_wkt, target):
+        rgt = ref.geotransform
+        if (abs(rgt[1] - rx) <= _EPS * rx and abs(-rgt[5] - ry) <= _EPS * ry
+                and rgt[2] == 0.0 and rgt[4] == 0.0):
+            ox, oy = rgt[0], rgt[3]
+            rx, ry = rgt[1], -rgt[5]
+    ix0 = _index(xmin, ox, rx, up=False)
+    ix1 = _index(xmax, ox, rx, up=True)
+    iy0 = _index(ymin, oy, ry, up=False)
+    iy1 = _index(ymax, oy, ry, up=True)
+    width, height = max(1, ix1 - ix0), max(1, iy1 - iy0)
+    gt = (ox + ix0 * rx, rx, 0.0, oy + iy1 * ry, 0.0, -ry)
+    return GridSpec(target or "", gt, width, height)
+
+
+# --------------------------------------------------------------------------- warping
+def gdal_resampling(name: str) -> str:
+    """GDAL name of a resampling method (``average``, ``bilinear``, ``cubic``,
+    ``nearest``, ``median``); raises ValueError for others."""
+    key = str(name).lower()
+    if key not in RESAMPLING:
+        raise ValueError(f"unknown resampling {name!r}: use one of {', '.join(RESAMPLING_CHOICES)}")
+    return RESAMPLING[key]
+
+
+def choose_resampling(info: RasterInfo, grid: GridSpec) -> str:
+    """``average`` when the grid's pixels are larger than the raster's (coarsening,
+    compared in metres), else ``bilinear``."""
+    sx, sy = pixel_size_metres(info)
+    gx, gy = grid.resolution_metres()
+    return "average" if (gx > sx * (1 + 1e-9) or gy > sy * (1 + 1e-9)) else "bilinear"
+
+
+def _source_nodata(ds: gdal.Dataset) -> Optional[str]:
+    """``srcNodata`` for gdal.Warp: each band's nodata, NaN for float bands without one.
+
+    Returns None when no band has a nodata value and none is a float band.
+    """
+    values = []
+    for i in range(ds.RasterCount):
+        band = ds.GetRasterBand(i + 1)
+        nd = band.GetNoDataValue()
+        if nd is not None:
+            values.append("nan" if math.isnan(nd) else repr(float(nd)))
+        elif band.DataType in (gdal.GDT_Float32, gdal.GDT_Float64):
+            values.append("nan")
+        else:
+            values.append(None)
+    if all(v is None for v in values):
+        return None
+    # an integer band without nodata: use a value it cannot hold so nothing is masked
+    return " ".join(v if v is not None else "nan" for v in values)
+
+
+def _band_subset(ds: gdal.Dataset, bands: Optional[Sequence[int]], path: str) -> gdal.Dataset:
+    if bands is None:
+        return ds
+    info_count = ds.RasterCount
+    for b in bands:
+        if not 1 <= int(b) <= info_count:
+            raise RasterError(f"band {b} does not exist in {path!r}, which has {info_count} "
+                              f"band{'s' if info_count != 1 else ''}")
+    if list(bands) == list(range(1, info_count + 1)):
+        return ds
+    return gdal.Translate("", ds, format="VRT", bandList=[int(b) for b in bands])
+
+
+def warp_options(ds: gdal.Dataset, grid: GridSpec, resampling: str, **extra) -> gdal.WarpOptions:
+    """The ``gdal.WarpOptions`` used for every warp onto ``grid`` (float32 output,
+    source nodata/NaN excluded, NaN destination nodata)."""
+    kwargs = dict(grid.bounds_options())
+    kwargs.update(
+        resampleAlg=gdal_resampling(resampling),
+        outputType=gdal.GDT_Float32,
+        srcNodata=_source_nodata(ds),
+        dstNodata="nan",
+    )
+    if not grid.crs_wkt:
+        kwargs.pop("dstSRS")
+    kwargs.update(extra)
+    return gdal.WarpOptions(**kwargs)
+
+
+def warp_to_grid(
+    path: str,
+    grid: GridSpec,
+    bands: Optional[Sequence[int]] = None,
+    resampling: str = "average",
+    output_path: Optional[str] = None,
+    monitor=None,
+) -> str:
+    """Warp ``bands`` (1-based; default all) of ``path`` onto ``grid`` with GDAL; return the path.
+
+    Output: tiled, DEFLATE-compressed float32 GeoTIFF (the RasterWriter options),
+    NaN nodata, band descriptions and metadata (units, quantity, ...) copied from
+    the source, plus ``resampling`` and ``source`` items.  Written to a hidden
+    temporary file and renamed when complete, so a failure or cancel leaves
+    nothing.  Values are exactly those of ``gdal.Warp`` with the same bounds,
+    resolution, resampling, ``srcNodata`` (the band's nodata, NaN for float
+    bands without one) and ``dstNodata=nan``.  ``output_path`` None: a new file
+    in the system temporary folder (the caller deletes it).
+    """
+    mon = ensure_monitor(monitor)
+    info = raster_info(path)
+    src_bands = list(range(1, info.band_count + 1)) if bands is None else [int(b) for b in bands]
+    for b in src_bands:
+        check_band(info, b)
+    gdal_resampling(resampling)
+    src = _band_subset(open_raster(path), src_bands, path)
+    if output_path is None:
+        fd, output_path = tempfile.mkstemp(suffix=".tif", prefix="grid_")
+        os.close(fd)
+    output_path = os.path.abspath(str(output_path))
+    folder = os.path.dirname(output_path)
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{os.path.basename(output_path)}.{uuid.uuid4().hex[:8]}.partial.tif")
+
+    cancelled = []
+
+    def _progress(fraction, _message, _data):
+        try:
+            mon.update(fraction)
+        except OperationCancelled as exc:
+            cancelled.append(exc)
+            return 0
+        return 1
+
+    options = warp_options(
+        src, grid, resampling,
+        format="GTiff",
+        creationOptions=list(GTIFF_OPTIONS) + ["PREDICTOR=3"],
+        callback=_progress,
+    )
+    try:
+        try:
+            out = gdal.Warp(tmp, src, options=options)
+        except RuntimeError as exc:
+            if cancelled:
+                raise cancelled[0] from None
+            raise RasterError(f"GDAL could not warp {path!r} onto the grid: {exc}") from exc
+        if cancelled:
+            raise cancelled[0]
+        if out is None:
+            raise RasterError(f"GDAL could not warp {path!r} onto the grid")
+        if tuple(out.GetGeoTransform()) != grid.geotransform:
+            out.SetGeoTransform(grid.geotransform)  # remove last-bit rounding of the warper
+        if (out.RasterXSize, out.RasterYSize) != (grid.width, grid.height):
+            raise RasterError(f"GDAL produced {out.RasterXSize} x {out.RasterYSize} pixels instead "
+                              f"of {grid.width} x {grid.height}")
+        gdal_name = gdal_resampling(resampling)
+        for i, b in enumerate(src_bands):
+            band = out.GetRasterBand(i + 1)
+            meta = dict(info.band_metadata[b - 1]) if b - 1 < len(info.band_metadata) else {}
+            meta["resampling"] = gdal_name
+            meta["source_band"] = str(b)
+            band.SetMetadata({str(k): str(v) for k, v in meta.items()})
+            if info.descriptions[b - 1]:
+                band.SetDescription(info.descriptions[b - 1])
+            if meta.get("units"):
+                band.SetUnitType(str(meta["units"]))
+        ds_meta = dict(info.metadata)
+        ds_meta["source"] = os.path.basename(path)
+        ds_meta["grid"] = grid.describe()
+        out.SetMetadata({str(k): str(v) for k, v in ds_meta.items()})
+        out.FlushCache()
+        out = None
+        src = None
+        if os.path.exists(output_path):
+            remove_raster(output_path)
+        os.replace(tmp, output_path)
+    except BaseException:
+        out = None
+        remove_raster(tmp)
+        raise
+    mon.update(1.0)
+    return output_path
+
+
+def sample_stats(path: str, band: int = 1, size: int = 512) -> Dict[str, float]:
+    """min, max, p2, p98, abs_p98 and an estimated valid count of ``band``, from a decimated
+    read (at most ``size`` x ``size`` samples): what the styling needs, without reading
+    the whole raster.  Same keys as :meth:`RasterWriter.stats`."""
+    ds = open_raster(path)
+    check_band(raster_info(path), band)
+    b = ds.GetRasterBand(band)
+    bx, by = min(size, ds.RasterXSize), min(size, ds.RasterYSize)
+    raw = b.ReadAsArray(0, 0, ds.RasterXSize, ds.RasterYSize, buf_xsize=bx, buf_ysize=by)
+    values = raw.astype(np.float64)
+    nd = b.GetNoDataValue()
+    if nd is not None and not math.isnan(nd):
+        values[raw == nd] = np.nan
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return {"valid": 0}
+    p2, p98 = np.percentile(finite, [2, 98])
+    return {
+        "valid": int(round(finite.size * (ds.RasterXSize * ds.RasterYSize) / float(bx * by))),
+        "min": float(finite.min()),
+        "max": float(finite.max()),
+        "p2": float(p2),
+        "p98": float(p98),
+        "abs_p98": float(np.percentile(np.abs(finite), 98)),
+    }
+
+
+# --------------------------------------------------------------------------- lazy reading
+class GridReader:
+    """Read one band of a raster resampled onto ``grid``, row block by row block.
+
+    When the raster is already on the grid it is read directly; otherwise
+    through an in-memory warped VRT (``gdal.Warp(format="VRT")`` with the same
+    options as :func:`warp_to_grid`), so only the requested rows are warped and
+    memory stays bounded.  Values: float32, NaN nodata.  Use as a context manager
+    or call :meth:`close`.
+    """
+
+    def __init__(self, path: str, grid: GridSpec, band: int = 1, resampling: str = "bilinear"):
+        self.path = str(path)
+        self.grid = grid
+        self.band = int(band)
+        self.info = raster_info(self.path)
+        check_band(self.info, self.band)
+        self.resampling = gdal_resampling(resampling)
+        self.direct = grid.matches(self.info)
+        self._src = open_raster(self.path)
+        self._vrt = None
+        if self.direct:
+            self._ds = self._src
+            self._band_index = self.band
+        else:
+            sub = _band_subset(self._src, [self.band], self.path)
+            self._sub = sub
+            try:
+                self._vrt = gdal.Warp("", sub, options=warp_options(sub, grid, resampling, format="VRT"))
+            except RuntimeError as exc:
+                raise RasterError(f"GDAL cannot resample {self.path!r} onto the grid: {exc}") from exc
+            if self._vrt is None:
+                raise RasterError(f"GDAL cannot resample {self.path!r} onto the grid")
+            if (self._vrt.RasterXSize, self._vrt.RasterYSize) != (grid.width, grid.height):
+                raise RasterError(f"warped VRT of {self.path!r} has the wrong size")
+            self._ds = self._vrt
+            self._band_index = 1
+
+    def read(self, row: int, rows: int) -> np.ndarray:
+        """Rows ``row .. row+rows-1`` of the resampled band: float32 ``(rows, grid.width)``."""
+        if row < 0 or rows <= 0 or row + rows > self.grid.height:
+            raise ValueError(f"rows {row}..{row + rows - 1} are outside the grid "
+                             f"(0..{self.grid.height - 1})")
+        if self._ds is None:
+            raise ValueError("the GridReader is closed")
+        block = read_block(self._ds, self._band_index, row, 0, rows, self.grid.width)
+        if np.iscomplexobj(block):
+            raise RasterError(f"{self.path!r} band {self.band} is complex; GridReader reads real bands")
+        return block
+
+    def close(self) -> None:
+        """Release the GDAL datasets."""
+        self._ds = None
+        self._vrt = None
+        self._sub = None
+        self._src = None
+
+    def __enter__(self) -> "GridReader":
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self.close()
+        return False
+
+
+def describe_inputs(infos: Sequence[InfoLike]) -> List[str]:
+    """One log line per raster: name, CRS, size and resolution (CRS units and metres)."""
+    lines = []
+    for item in infos:
+        info = _as_info(item)
+        gt = info.geotransform
+        mx, my = pixel_size_metres(info)
+        lines.append(
+            f"{os.path.basename(info.path)}: CRS {crs_name(info.crs_wkt)}, {info.width} x "
+            f"{info.height} pixels, {info.band_count} band(s), resolution {abs(gt[1]):.10g} x "
+            f"{abs(gt[5]):.10g} {_unit_name(info.crs_wkt)} (about {mx:.4g} m x {my:.4g} m)")
+    return lines
