@@ -1,0 +1,369 @@
+"""Decomposition of LOS, range-offset and azimuth-offset observations into east, north, up.
+
+Every pixel has ``n`` observations ``y_k`` (``n`` = 2..4), each the projection
+of the ground motion ``d = (east, north, up)`` on a unit vector ``g_k``::
+
+    y_k = g_k · d + noise_k          (noise_k has standard deviation sigma_k)
+
+The kinds of observation and their unit vectors (docs/conventions.md,
+:mod:`.geometry`):
+
+``los``
+    LOS displacement, **positive toward the satellite**: ``g`` is the
+    ground→satellite unit vector ``(−sin θ·sin α, sin θ·cos α, cos θ)``.
+``range_offset``
+    Range offset in length units, **positive when the range increases**
+    (away from the satellite, as offset tracking writes it): ``g`` = −LOS vector.
+``azimuth_offset``
+    Along-track (azimuth) offset or MAI in length units, **positive along the
+    flight direction**: ``g = (sin h, cos h, 0)`` with ``h`` the heading.
+
+The unknowns depend on the component model (``COMPONENT_MODELS``):
+
+``east_up``
+    east and up, north assumed zero (Wright et al. 2004; MintPy
+    ``asc_desc2horz_vert.py``).  When the true north motion ``N`` is not zero
+    it leaks into the solution: the estimate is ``(E, U) + b·N`` with
+    ``b = G⁻¹ g_north`` (see :func:`model_response`); for the worked
+    Sentinel-1 pair below ``b = (−0.019372, −0.153019)``, i.e. 1 cm of true
+    northward motion appears as −0.19 mm east and −1.53 mm up.
+``horizontal_up``
+    the horizontal motion along a given azimuth φ (clockwise from north,
+    degrees, like a heading: 90 = east; MintPy's ``--az`` is anti-clockwise,
+    MintPy −90 = ours 90) and up; motion perpendicular to φ is assumed zero.
+``east_north_up``
+    all three components; needs at least three independent geometries
+    (e.g. ascending LOS + descending LOS + an azimuth offset).
+
+Per pixel the weighted least-squares solution is
+``x = (GᵀWG)⁻¹ GᵀW y`` with ``W = diag(1/sigma²)`` (``W = I`` when no sigma is
+given), its covariance ``(GᵀWG)⁻¹`` (1-sigma = square root of the diagonal, in
+the units of the observations; without sigma it is the unit-less noise
+amplification, the sigma of each component per unit observation sigma), and,
+when ``n > m``, the weighted RMS misfit ``sqrt(Σ w r² / Σ w)`` of the
+residuals ``r = y − G x`` (units of the observations).
+
+Conditioning: a pixel is set to NaN when the 2-norm condition number of the
+*unweighted* design matrix ``G`` (rows are unit vectors, so it is a property
+of the geometry alone) exceeds ``max_condition``
+(default :data:`DEFAULT_MAX_CONDITION` = 10).  The condition number bounds
+how much observation noise is amplified; an ascending/descending Sentinel-1
+pair has about 1.4 for east + up (1.5 for east + north + up with an ascending
+azimuth offset), two ascending tracks of 34° and 44° incidence about 11.5;
+LOS-only east + north + up is singular.
+
+All of this is vectorised over blocks of pixels: arrays of shape
+``(pixels, observations, components)``; there is no per-pixel Python.
+
+Worked Sentinel-1 example (MintPy 1.6.4 numbers): ascending θ = 34°,
+h = −12° → g = (−0.546973, −0.116263, 0.829038); descending θ = 39°,
+h = −168° → g = (0.615568, −0.130843, 0.777146).  Ground motion
+(E, N, U) = (0.010, 0, −0.020) m → LOS −0.022050 m and −0.009387 m; the
+east + up solution of those two numbers is (0.010, −0.020) m.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import geometry
+
+#: Observation kinds (see the module docstring for signs).
+KINDS = ("los", "range_offset", "azimuth_offset")
+
+#: How the two angle inputs of an observation are given.
+#: ``heading``: (incidence θ, heading h) in degrees, heading clockwise from north.
+#: ``los_azimuth``: (incidence θ, LOS azimuth α) in degrees, MintPy ``azimuthAngle`` /
+#: ISCE2 ``los.rdr`` band 2 (ground→satellite, from north, anti-clockwise).
+#: ``hyp3``: (``lv_theta``, ``lv_phi``) in radians (HyP3).
+#: ``unit_vector``: (east, north) components of the ground→satellite unit vector
+#: (LiCSBAS ``E.geo``/``N.geo``, OPERA ``los_east``/``los_north``); up = sqrt(1 − e² − n²).
+ANGLE_CONVENTIONS = ("heading", "los_azimuth", "hyp3", "unit_vector")
+
+#: Component models and the names of their components, in output order.
+COMPONENT_MODELS = {
+    "east_up": ("east", "up"),
+    "horizontal_up": ("horizontal", "up"),
+    "east_north_up": ("east", "north", "up"),
+}
+
+#: Pixels whose geometry has a larger 2-norm condition number are NaN.
+DEFAULT_MAX_CONDITION = 10.0
+
+
+def _check_choice(value, choices, what):
+    if value not in choices:
+        raise ValueError(f"unknown {what} {value!r}: use one of {', '.join(choices)}")
+    return value
+
+
+def incidence_and_heading(a, b, convention: str = "heading", look_direction: str = "right"):
+    """Incidence θ and heading h (degrees) from the two angle inputs of ``convention``.
+
+    See :data:`ANGLE_CONVENTIONS` for what ``a`` and ``b`` are.  Conversions
+    are those of :mod:`.geometry`.
+    """
+    _check_choice(convention, ANGLE_CONVENTIONS, "angle convention")
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if convention == "heading":
+        return a, b
+    if convention == "los_azimuth":
+        return a, geometry.los_azimuth_to_heading(b, look_direction)
+    if convention == "hyp3":
+        inc, az = geometry.hyp3_to_incidence_azimuth(a, b)
+    else:
+        up = geometry.up_from_horizontal_unit_vector(a, b)
+        inc, az = geometry.unit_vector_to_incidence_azimuth(a, b, up)
+    return inc, geometry.los_azimuth_to_heading(az, look_direction)
+
+
+def observation_unit_vector(kind: str, a, b, convention: str = "heading",
+                            look_direction: str = "right"):
+    """Unit vector (east, north, up) of one observation kind (see :data:`KINDS`).
+
+    ``a``, ``b``: the two angle inputs in ``convention`` (:data:`ANGLE_CONVENTIONS`);
+    arrays broadcast.  For ``unit_vector`` and a LOS observation the given
+    components are used as they are (up from sqrt(1 − e² − n²)).
+    Returns a tuple of three float64 arrays.
+    """
+    _check_choice(kind, KINDS, "observation kind")
+    if convention == "unit_vector" and kind != "azimuth_offset":
+        e = np.asarray(a, dtype=np.float64)
+        n = np.asarray(b, dtype=np.float64)
+        u = geometry.up_from_horizontal_unit_vector(e, n)
+        return (e, n, u) if kind == "los" else (-e, -n, -u)
+    inc, heading = incidence_and_heading(a, b, convention, look_direction)
+    if kind == "los":
+        return geometry.los_unit_vector_from_heading(inc, heading, look_direction)
+    if kind == "range_offset":
+        return geometry.range_unit_vector_from_heading(inc, heading, look_direction)
+    return geometry.along_track_unit_vector(heading)
+
+
+def component_basis(model: str, horizontal_azimuth: Optional[float] = None) -> np.ndarray:
+    """Matrix (m, 3): row j is the ENU direction of unknown component j of ``model``.
+
+    ``horizontal_azimuth`` (degrees, clockwise from north, 90 = east) is
+    required for ``horizontal_up``.
+    """
+    _check_choice(model, tuple(COMPONENT_MODELS), "component model")
+    if model == "east_up":
+        return np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    if model == "east_north_up":
+        return np.eye(3)
+    if horizontal_azimuth is None or not np.isfinite(horizontal_azimuth):
+        raise ValueError("the horizontal + up model needs a horizontal azimuth (degrees from north)")
+    phi = np.radians(float(horizontal_azimuth))
+    return np.array([[np.sin(phi), np.cos(phi), 0.0], [0.0, 0.0, 1.0]])
+
+
+def design_matrix(unit_vectors, basis) -> np.ndarray:
+    """Design matrix ``G`` (pixels, n_obs, m) from unit vectors (pixels, n_obs, 3)
+    and a component basis (m, 3): ``G[p, k, j] = g_k(p) · basis_j``."""
+    u = np.asarray(unit_vectors, dtype=np.float64)
+    return u @ np.asarray(basis, dtype=np.float64).T
+
+
+def _normal_matrix(G, w):
+    """``GᵀWG`` for stacked G (P, n, m) and weights w (P, n) or None -> (P, m, m)."""
+    wG = G if w is None else G * w[..., None]
+    return np.matmul(np.swapaxes(wG, 1, 2), G)
+
+
+def _inverse_symmetric(N):
+    """Inverse and determinant of stacked symmetric matrices (P, m, m) by the adjugate
+    (m = 1, 2, 3; fast and exact enough for the well-conditioned systems kept),
+    ``np.linalg`` otherwise."""
+    m = N.shape[-1]
+    if m == 1:
+        det = N[:, 0, 0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (1.0 / det)[:, None, None], det
+    if m == 2:
+        a, b, c = N[:, 0, 0], N[:, 0, 1], N[:, 1, 1]
+        det = a * c - b * b
+        adj = np.empty_like(N)
+        adj[:, 0, 0], adj[:, 1, 1] = c, a
+        adj[:, 0, 1] = adj[:, 1, 0] = -b
+    elif m == 3:
+        a, b, c = N[:, 0, 0], N[:, 0, 1], N[:, 0, 2]
+        d, e, f = N[:, 1, 1], N[:, 1, 2], N[:, 2, 2]
+        adj = np.empty_like(N)
+        adj[:, 0, 0] = d * f - e * e
+        adj[:, 0, 1] = adj[:, 1, 0] = c * e - b * f
+        adj[:, 0, 2] = adj[:, 2, 0] = b * e - c * d
+        adj[:, 1, 1] = a * f - c * c
+        adj[:, 1, 2] = adj[:, 2, 1] = b * c - a * e
+        adj[:, 2, 2] = a * d - b * b
+        det = a * adj[:, 0, 0] + b * adj[:, 0, 1] + c * adj[:, 0, 2]
+    else:
+        det = np.linalg.det(N)
+        inv = np.full_like(N, np.nan)
+        ok = np.abs(det) > 0
+        inv[ok] = np.linalg.inv(N[ok])
+        return inv, det
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return adj / det[:, None, None], det
+
+
+def _symmetric_eigen_extremes(N):
+    """Largest and smallest eigenvalues of stacked symmetric PSD matrices (P, m, m),
+    closed form for m ≤ 3 (trigonometric solution for 3 × 3), ``eigvalsh`` otherwise."""
+    m = N.shape[-1]
+    if m == 1:
+        return N[:, 0, 0], N[:, 0, 0]
+    if m == 2:
+        a, b, c = N[:, 0, 0], N[:, 0, 1], N[:, 1, 1]
+        mid = 0.5 * (a + c)
+        rad = np.sqrt(0.25 * (a - c) ** 2 + b * b)
+        return mid + rad, mid - rad
+    if m == 3:
+        a, b, c = N[:, 0, 0], N[:, 0, 1], N[:, 0, 2]
+        d, e, f = N[:, 1, 1], N[:, 1, 2], N[:, 2, 2]
+        q = (a + d + f) / 3.0
+        p1 = b * b + c * c + e * e
+        p2 = (a - q) ** 2 + (d - q) ** 2 + (f - q) ** 2 + 2.0 * p1
+        p = np.sqrt(p2 / 6.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inv_p = np.where(p > 0, 1.0 / p, 0.0)
+        aa, dd, ff = (a - q) * inv_p, (d - q) * inv_p, (f - q) * inv_p
+        bb, cc, ee = b * inv_p, c * inv_p, e * inv_p
+        det_b = aa * (dd * ff - ee * ee) - bb * (bb * ff - ee * cc) + cc * (bb * ee - dd * cc)
+        phi = np.arccos(np.clip(0.5 * det_b, -1.0, 1.0)) / 3.0
+        largest = q + 2.0 * p * np.cos(phi)
+        smallest = q + 2.0 * p * np.cos(phi + 2.0 * np.pi / 3.0)
+        return largest, smallest
+    ev = np.linalg.eigvalsh(N)
+    return ev[:, -1], ev[:, 0]
+
+
+def condition_number(G) -> np.ndarray:
+    """2-norm condition number of each stacked design matrix G (P, n, m):
+    ``sqrt(λmax/λmin)`` of ``GᵀG``; ``inf`` for a rank-deficient geometry."""
+    G = np.asarray(G, dtype=np.float64)
+    largest, smallest = _symmetric_eigen_extremes(_normal_matrix(G, None))
+    tiny = largest * 1e-13
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(smallest > tiny, np.sqrt(largest / np.maximum(smallest, tiny)), np.inf)
+
+
+@dataclass
+class WlsResult:
+    """Per-pixel solution of :func:`solve_wls`.
+
+    ``x``, ``sigma``: (P, m) components and their propagated 1-sigma (NaN where
+    not solved); ``residual``: (P,) weighted RMS misfit (NaN when n ≤ m);
+    ``condition``: (P,) condition number of the geometry; ``missing``: (P,)
+    True where an observation (or its sigma) was missing; ``ill_conditioned``:
+    (P,) True where the geometry exceeded ``max_condition``.
+    """
+
+    x: np.ndarray
+    sigma: np.ndarray
+    residual: np.ndarray
+    condition: np.ndarray
+    missing: np.ndarray
+    ill_conditioned: np.ndarray
+
+    @property
+    def solved(self) -> np.ndarray:
+        return ~(self.missing | self.ill_conditioned)
+
+
+def solve_wls(G, y, sigma=None, max_condition: float = DEFAULT_MAX_CONDITION) -> WlsResult:
+    """Weighted least squares for stacked small systems, one per pixel.
+
+    Parameters
+    ----------
+    G:
+        Design matrices (P, n, m) (or (1, n, m), shared by all pixels).
+    y:
+        Observations (P, n), any length unit (all the same).
+    sigma:
+        1-sigma of the observations (P, n) or (n,) in the same unit, or None
+        (equal weights).  Non-positive or NaN sigma counts as missing.
+    max_condition:
+        Pixels whose geometry has a larger condition number are NaN.
+
+    A pixel with any NaN observation (or angle) is NaN (``missing``).
+    """
+    G = np.asarray(G, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim != 2:
+        raise ValueError("observations must have shape (pixels, observations)")
+    P, n = y.shape
+    if G.ndim != 3 or G.shape[1] != n:
+        raise ValueError(f"design matrix of shape {G.shape} does not match {n} observations")
+    m = G.shape[2]
+    if n < m:
+        raise ValueError(f"{n} observations cannot determine {m} components")
+    G = np.broadcast_to(G, (P, n, m))
+    missing = ~np.isfinite(y).all(axis=1) | ~np.isfinite(G).all(axis=(1, 2))
+    w = None
+    if sigma is not None:
+        s = np.broadcast_to(np.asarray(sigma, dtype=np.float64), (P, n))
+        bad = ~(np.isfinite(s) & (s > 0))
+        missing |= bad.any(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = np.where(bad, 0.0, 1.0 / np.where(bad, 1.0, s) ** 2)
+    # work only on the pixels that have everything
+    idx = np.flatnonzero(~missing)
+    Gs, ys = G[idx], y[idx]
+    ws = None if w is None else w[idx]
+    cond = np.full(P, np.nan)
+    cond_s = condition_number(Gs) if idx.size else np.empty(0)
+    cond[idx] = cond_s
+    ok = cond_s <= max_condition
+    ill = np.zeros(P, dtype=bool)
+    ill[idx[~ok]] = True
+    idx, Gs, ys = idx[ok], Gs[ok], ys[ok]
+    ws = None if ws is None else ws[ok]
+
+    x = np.full((P, m), np.nan)
+    sig = np.full((P, m), np.nan)
+    res = np.full(P, np.nan)
+    if idx.size:
+        N = _normal_matrix(Gs, ws)
+        wy = ys if ws is None else ys * ws
+        rhs = np.matmul(np.swapaxes(Gs, 1, 2), wy[..., None])[..., 0]
+        inv, _ = _inverse_symmetric(N)
+        xs = np.matmul(inv, rhs[..., None])[..., 0]
+        x[idx] = xs
+        sig[idx] = np.sqrt(np.clip(np.diagonal(inv, axis1=1, axis2=2), 0.0, None))
+        if n > m:
+            r = ys - np.matmul(Gs, xs[..., None])[..., 0]
+            if ws is None:
+                res[idx] = np.sqrt(np.mean(r * r, axis=1))
+            else:
+                res[idx] = np.sqrt(np.sum(ws * r * r, axis=1) / np.sum(ws, axis=1))
+    return WlsResult(x, sig, res, cond, missing, ill)
+
+
+def model_response(unit_vectors, basis, sigma=None) -> np.ndarray:
+    """How a true ENU motion maps into the estimated components (bias of a reduced model).
+
+    ``unit_vectors``: (n, 3); ``basis``: (m, 3) from :func:`component_basis`;
+    ``sigma``: (n,) or None.  Returns R (m, 3) with ``estimate = R @ (E, N, U)``
+    for noise-free observations.  For the full model R = I; for ``east_up``
+    the middle column is the north leakage ``b = G⁻¹ g_north``.
+    """
+    U = np.asarray(unit_vectors, dtype=np.float64)
+    G = U @ np.asarray(basis, dtype=np.float64).T
+    w = np.ones(U.shape[0]) if sigma is None else 1.0 / np.asarray(sigma, dtype=np.float64) ** 2
+    N = G.T @ (G * w[:, None])
+    return np.linalg.solve(N, G.T @ (U * w[:, None]))
+
+
+def stack_unit_vectors(vectors: Sequence[Tuple[np.ndarray, np.ndarray, np.ndarray]], size: int):
+    """Stack per-observation unit vectors (each a tuple (e, n, u) of arrays or scalars,
+    broadcastable to ``size`` pixels) into an array (size, n_obs, 3)."""
+    out = np.empty((size, len(vectors), 3))
+    for k, (e, n, u) in enumerate(vectors):
+        out[:, k, 0] = np.broadcast_to(np.ravel(e), (size,)) if np.ndim(e) else e
+        out[:, k, 1] = np.broadcast_to(np.ravel(n), (size,)) if np.ndim(n) else n
+        out[:, k, 2] = np.broadcast_to(np.ravel(u), (size,)) if np.ndim(u) else u
+    return out

@@ -1,0 +1,303 @@
+"""Decomposition of LOS / range offsets / azimuth offsets into east, north, up (core)."""
+
+import numpy as np
+import pytest
+
+from displacement_toolkit.core import decomposition as d
+from displacement_toolkit.core import geometry as g
+
+# Worked Sentinel-1 example, numbers from MintPy 1.6.4 (get_unit_vector4component_of_interest)
+ASC_VEC = (-0.546973, -0.116263, 0.829038)   # theta 34, heading -12
+DESC_VEC = (0.615568, -0.130843, 0.777146)   # theta 39, heading -168
+
+
+def _s1_geometry(shape, seed=0):
+    """Per-pixel Sentinel-1-like angles: incidence 30-46 deg across range, heading ~ -12 / -168."""
+    rows, cols = shape
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(30.0, 46.0, cols)[None, :].repeat(rows, 0)
+    asc_inc = ramp + rng.uniform(-0.2, 0.2, shape)
+    desc_inc = ramp[:, ::-1] + rng.uniform(-0.2, 0.2, shape)
+    asc_head = -12.0 + np.linspace(-0.6, 0.6, rows)[:, None] + 0 * ramp
+    desc_head = -168.0 + np.linspace(0.6, -0.6, rows)[:, None] + 0 * ramp
+    return asc_inc, asc_head, desc_inc, desc_head
+
+
+def _enu_field(shape):
+    rows, cols = shape
+    yy, xx = np.mgrid[0:rows, 0:cols] / max(rows, cols)
+    east = 0.03 * np.sin(3 * xx) * np.cos(2 * yy)
+    north = 0.02 * np.cos(4 * xx + yy)
+    up = -0.05 * np.exp(-((xx - 0.5) ** 2 + (yy - 0.5) ** 2) * 8)
+    return east, north, up
+
+
+def _solve(kinds_angles, observations, model, sigma=None, azimuth=None, **kw):
+    """Helper: unit vectors -> design matrix -> solve_wls on flattened pixels."""
+    size = np.asarray(observations[0]).size
+    vectors = [d.observation_unit_vector(kind, a, b) for kind, a, b in kinds_angles]
+    U = d.stack_unit_vectors(vectors, size)
+    G = d.design_matrix(U, d.component_basis(model, azimuth))
+    y = np.stack([np.ravel(o) for o in observations], axis=1)
+    s = None if sigma is None else np.stack(
+        [np.broadcast_to(np.ravel(v), (size,)) for v in sigma], axis=1)
+    return d.solve_wls(G, y, s, **kw)
+
+
+# --- the worked example ---------------------------------------------------------------------
+
+def test_worked_example_unit_vectors_and_los():
+    asc = d.observation_unit_vector("los", 34.0, -12.0)
+    desc = d.observation_unit_vector("los", 39.0, -168.0)
+    assert asc == pytest.approx(ASC_VEC, abs=1e-6)
+    assert desc == pytest.approx(DESC_VEC, abs=1e-6)
+    enu = np.array([0.010, 0.0, -0.020])
+    assert np.dot(asc, enu) == pytest.approx(-0.022050, abs=1e-6)
+    assert np.dot(desc, enu) == pytest.approx(-0.009387, abs=1e-6)
+
+
+def test_worked_example_east_up_solution_is_exact():
+    res = _solve([("los", 34.0, -12.0), ("los", 39.0, -168.0)],
+                 [np.array([np.dot(ASC_VEC, (0.010, 0, -0.020))]),
+                  np.array([np.dot(DESC_VEC, (0.010, 0, -0.020))])], "east_up")
+    # the MintPy unit vectors are rounded to 1e-6, so the inverse is exact to ~1e-8
+    assert res.x[0] == pytest.approx([0.010, -0.020], abs=2e-8)
+    # with our own unit vectors the round trip is exact to float64 precision
+    los = [np.array([g.project_enu(0.010, 0.0, -0.020, g.los_unit_vector_from_heading(34, -12))]),
+           np.array([g.project_enu(0.010, 0.0, -0.020, g.los_unit_vector_from_heading(39, -168))])]
+    res = _solve([("los", 34.0, -12.0), ("los", 39.0, -168.0)], los, "east_up")
+    assert res.x[0] == pytest.approx([0.010, -0.020], abs=1e-15)
+    pair = np.array([ASC_VEC, DESC_VEC])[:, [0, 2]]
+    assert res.condition[0] == pytest.approx(np.linalg.cond(pair), rel=1e-5)
+    assert np.isnan(res.residual[0])  # not over-determined
+
+
+def test_north_bias_of_the_east_up_model_matches_the_documented_formula():
+    # bias b = G^-1 g_north from the MintPy unit vectors, computed independently here
+    G = np.array([[ASC_VEC[0], ASC_VEC[2]], [DESC_VEC[0], DESC_VEC[2]]])
+    b = np.linalg.solve(G, [ASC_VEC[1], DESC_VEC[1]])
+    assert b == pytest.approx([-0.019372, -0.153019], abs=2e-6)  # the numbers in the docs
+    north = 0.010
+    truth = np.array([0.010, north, -0.020])
+    res = _solve([("los", 34.0, -12.0), ("los", 39.0, -168.0)],
+                 [np.array([np.dot(ASC_VEC, truth)]), np.array([np.dot(DESC_VEC, truth)])],
+                 "east_up")
+    assert res.x[0] - [0.010, -0.020] == pytest.approx(b * north, abs=1e-8)
+    # 1 cm north -> -0.19 mm east, -1.53 mm up
+    assert (res.x[0] - [0.010, -0.020]) * 1000 == pytest.approx([-0.194, -1.530], abs=1e-3)
+    R = d.model_response(np.array([ASC_VEC, DESC_VEC]), d.component_basis("east_up"))
+    assert R == pytest.approx(np.array([[1, b[0], 0], [0, b[1], 1]]), abs=1e-9)
+
+
+# --- round trips on per-pixel Sentinel-1 geometry ---------------------------------------------
+
+def test_round_trip_east_up_per_pixel_geometry():
+    shape = (40, 60)
+    ai, ah, di, dh = _s1_geometry(shape)
+    east, _, up = _enu_field(shape)
+    asc = g.project_enu(east, 0.0, up, g.los_unit_vector_from_heading(ai, ah))
+    desc = g.project_enu(east, 0.0, up, g.los_unit_vector_from_heading(di, dh))
+    res = _solve([("los", ai, ah), ("los", di, dh)], [asc, desc], "east_up")
+    assert res.solved.all()
+    assert res.x[:, 0].reshape(shape) == pytest.approx(east, abs=1e-15)
+    assert res.x[:, 1].reshape(shape) == pytest.approx(up, abs=1e-15)
+
+
+def test_round_trip_with_north_leaks_as_documented():
+    shape = (20, 30)
+    ai, ah, di, dh = _s1_geometry(shape)
+    east, north, up = _enu_field(shape)
+    va, vd = g.los_unit_vector_from_heading(ai, ah), g.los_unit_vector_from_heading(di, dh)
+    res = _solve([("los", ai, ah), ("los", di, dh)],
+                 [g.project_enu(east, north, up, va), g.project_enu(east, north, up, vd)], "east_up")
+    # per pixel: estimate = truth + b * north, b = G^-1 g_north (2x2 solved with numpy)
+    G = np.stack([np.stack([va[0], va[2]], -1), np.stack([vd[0], vd[2]], -1)], -2).reshape(-1, 2, 2)
+    b = np.linalg.solve(G, np.stack([va[1], vd[1]], -1).reshape(-1, 2, 1))[..., 0]
+    err = res.x - np.stack([east.ravel(), up.ravel()], 1)
+    assert err == pytest.approx(b * north.reshape(-1, 1), abs=1e-15)
+    assert np.abs(err[:, 1]).max() > 1e-3  # the bias is real: millimetres of fake uplift
+
+
+def test_round_trip_east_north_up_from_los_and_azimuth_offset():
+    shape = (20, 30)
+    ai, ah, di, dh = _s1_geometry(shape)
+    east, north, up = _enu_field(shape)
+    asc = g.project_enu(east, north, up, g.los_unit_vector_from_heading(ai, ah))
+    desc = g.project_enu(east, north, up, g.los_unit_vector_from_heading(di, dh))
+    azi = g.project_enu(east, north, up, g.along_track_unit_vector(ah))  # positive along flight
+    res = _solve([("los", ai, ah), ("los", di, dh), ("azimuth_offset", ai, ah)],
+                 [asc, desc, azi], "east_north_up")
+    assert res.solved.all()
+    for j, truth in enumerate((east, north, up)):
+        assert res.x[:, j].reshape(shape) == pytest.approx(truth, abs=1e-15)
+    # asc LOS + desc LOS + asc range offset: the range offset is parallel to the asc LOS,
+    # north is not resolved -> every pixel NaN, flagged ill-conditioned
+    rng_a = -asc
+    res2 = _solve([("los", ai, ah), ("los", di, dh), ("range_offset", ai, ah)],
+                  [asc, desc, rng_a], "east_north_up")
+    assert res2.ill_conditioned.all() and np.isnan(res2.x).all()
+    assert np.isinf(res2.condition).all()
+
+
+def test_los_only_cannot_give_north():
+    with pytest.raises(ValueError, match="2 observations cannot determine 3"):
+        _solve([("los", 34, -12), ("los", 39, -168)], [np.zeros(1), np.zeros(1)], "east_north_up")
+
+
+def test_four_observations_range_and_azimuth_offsets():
+    shape = (10, 12)
+    ai, ah, di, dh = _s1_geometry(shape)
+    east, north, up = _enu_field(shape)
+    # range offsets: positive = range increase = away from the satellite
+    rng_a = -g.project_enu(east, north, up, g.los_unit_vector_from_heading(ai, ah))
+    rng_d = -g.project_enu(east, north, up, g.los_unit_vector_from_heading(di, dh))
+    az_a = g.project_enu(east, north, up, g.along_track_unit_vector(ah))
+    az_d = g.project_enu(east, north, up, g.along_track_unit_vector(dh))
+    res = _solve([("range_offset", ai, ah), ("range_offset", di, dh),
+                  ("azimuth_offset", ai, ah), ("azimuth_offset", di, dh)],
+                 [rng_a, rng_d, az_a, az_d], "east_north_up")
+    for j, truth in enumerate((east, north, up)):
+        assert res.x[:, j].reshape(shape) == pytest.approx(truth, abs=1e-15)
+    assert np.nanmax(res.residual) < 1e-15
+    # subsidence of 1 m seen as range increase by both tracks
+    r = _solve([("range_offset", 34, -12), ("range_offset", 39, -168)],
+               [np.array([np.cos(np.radians(34))]), np.array([np.cos(np.radians(39))])], "east_up")
+    assert r.x[0] == pytest.approx([0.0, -1.0], abs=1e-12)
+
+
+def test_horizontal_along_azimuth_plus_up():
+    shape = (8, 9)
+    ai, ah, di, dh = _s1_geometry(shape)
+    phi = 60.0  # clockwise from north
+    hz = np.linspace(-0.02, 0.03, ai.size).reshape(shape)
+    up = np.linspace(0.01, -0.04, ai.size).reshape(shape)
+    e, n = hz * np.sin(np.radians(phi)), hz * np.cos(np.radians(phi))
+    obs = [g.project_enu(e, n, up, g.los_unit_vector_from_heading(ai, ah)),
+           g.project_enu(e, n, up, g.los_unit_vector_from_heading(di, dh))]
+    res = _solve([("los", ai, ah), ("los", di, dh)], obs, "horizontal_up", azimuth=phi)
+    assert res.x[:, 0] == pytest.approx(hz.ravel(), abs=1e-14)
+    assert res.x[:, 1] == pytest.approx(up.ravel(), abs=1e-14)
+    # azimuth 90 is east: the same as the east + up model
+    assert d.component_basis("horizontal_up", 90.0) == pytest.approx(d.component_basis("east_up"))
+    with pytest.raises(ValueError, match="horizontal azimuth"):
+        d.component_basis("horizontal_up", None)
+
+
+# --- angle conventions ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", d.KINDS)
+@pytest.mark.parametrize("look", ["right", "left"])
+def test_every_convention_gives_the_same_unit_vector(kind, look):
+    inc, head = np.array([31.0, 38.5, 45.0]), np.array([-12.0, -168.0, -190.0])
+    ref = np.array(d.observation_unit_vector(kind, inc, head, "heading", look))
+    alpha = g.heading_to_los_azimuth(head, look)
+    got = d.observation_unit_vector(kind, inc, alpha, "los_azimuth", look)
+    assert np.array(got) == pytest.approx(ref, abs=1e-12)
+    e, n, u = g.los_unit_vector(inc, alpha)
+    lv_theta, lv_phi = np.arctan2(u, np.hypot(e, n)), np.arctan2(n, e)
+    assert np.array(d.observation_unit_vector(kind, lv_theta, lv_phi, "hyp3", look)) == \
+        pytest.approx(ref, abs=1e-12)
+    assert np.array(d.observation_unit_vector(kind, e, n, "unit_vector", look)) == \
+        pytest.approx(ref, abs=1e-12)
+
+
+def test_mintpy_los_azimuth_pins_the_worked_example():
+    # ISCE2/MintPy: asc azimuthAngle 102, desc -102
+    assert d.observation_unit_vector("los", 34.0, 102.0, "los_azimuth") == pytest.approx(ASC_VEC, abs=1e-6)
+    assert d.observation_unit_vector("los", 39.0, -102.0, "los_azimuth") == pytest.approx(DESC_VEC, abs=1e-6)
+    assert d.observation_unit_vector("azimuth_offset", 34.0, 102.0, "los_azimuth") == pytest.approx(
+        (np.sin(np.radians(-12)), np.cos(np.radians(-12)), 0.0), abs=1e-12)
+    with pytest.raises(ValueError, match="unknown angle convention"):
+        d.observation_unit_vector("los", 34, 102, "degrees")
+    with pytest.raises(ValueError, match="unknown observation kind"):
+        d.observation_unit_vector("phase", 34, 102)
+
+
+# --- masking, conditioning, uncertainty --------------------------------------------------------
+
+def test_nan_in_one_observation_masks_only_that_pixel():
+    shape = (6, 7)
+    ai, ah, di, dh = _s1_geometry(shape)
+    east, _, up = _enu_field(shape)
+    asc = g.project_enu(east, 0, up, g.los_unit_vector_from_heading(ai, ah))
+    desc = g.project_enu(east, 0, up, g.los_unit_vector_from_heading(di, dh))
+    asc[2, 3] = np.nan
+    ai[4, 4] = np.nan  # a missing angle too
+    res = _solve([("los", ai, ah), ("los", di, dh)], [asc, desc], "east_up")
+    assert res.missing.sum() == 2
+    assert np.isnan(res.x.reshape(*shape, 2)[2, 3]).all()
+    assert np.isnan(res.x.reshape(*shape, 2)[4, 4]).all()
+    ok = res.solved.reshape(shape)
+    assert res.x[:, 0].reshape(shape)[ok] == pytest.approx(east[ok], abs=1e-15)
+
+
+def test_two_ascending_tracks_are_ill_conditioned_nan_not_garbage():
+    inc = np.array([34.0, 36.0])
+    res = _solve([("los", inc, -12.0), ("los", inc + 10.0, -12.5)],
+                 [np.array([0.01, 0.01]), np.array([0.012, 0.02])], "east_up")
+    assert res.ill_conditioned.all()
+    assert np.isnan(res.x).all() and np.isnan(res.sigma).all()
+    assert (res.condition > d.DEFAULT_MAX_CONDITION).all()
+    # the threshold is a parameter
+    res = _solve([("los", inc, -12.0), ("los", inc + 10.0, -12.5)],
+                 [np.array([0.01, 0.01]), np.array([0.012, 0.02])], "east_up", max_condition=1e3)
+    assert np.isfinite(res.x).all()
+
+
+def test_condition_number_and_inverse_match_numpy():
+    rng = np.random.default_rng(3)
+    for n, m in ((2, 2), (3, 2), (3, 3), (4, 3)):
+        G = rng.normal(size=(200, n, m))
+        assert d.condition_number(G) == pytest.approx(np.linalg.cond(G), rel=1e-7)
+        N = np.swapaxes(G, 1, 2) @ G
+        inv, det = d._inverse_symmetric(N)
+        assert inv == pytest.approx(np.linalg.inv(N), rel=1e-8, abs=1e-10)
+        assert det == pytest.approx(np.linalg.det(N), rel=1e-9)
+
+
+def test_weighted_residual_by_hand():
+    # three LOS observations for east + up; one inconsistent by 3 mm
+    vec = [g.los_unit_vector_from_heading(34, -12), g.los_unit_vector_from_heading(39, -168),
+           g.los_unit_vector_from_heading(44, -12)]
+    y = np.array([[g.project_enu(0.01, 0, -0.02, v) for v in vec]])
+    y[0, 2] += 0.003
+    sigma = np.array([0.001, 0.002, 0.004])
+    G = np.array([[[v[0], v[2]] for v in vec]])
+    res = d.solve_wls(G, y, sigma)
+    W = np.diag(1 / sigma ** 2)
+    x = np.linalg.solve(G[0].T @ W @ G[0], G[0].T @ W @ y[0])
+    r = y[0] - G[0] @ x
+    assert res.x[0] == pytest.approx(x, abs=1e-14)
+    assert res.residual[0] == pytest.approx(np.sqrt(np.sum(r ** 2 / sigma ** 2) / np.sum(1 / sigma ** 2)),
+                                            rel=1e-12)
+    assert res.sigma[0] == pytest.approx(np.sqrt(np.diag(np.linalg.inv(G[0].T @ W @ G[0]))), rel=1e-12)
+
+
+def test_sigma_propagation_matches_monte_carlo():
+    rng = np.random.default_rng(42)
+    trials = 40000
+    kinds = [("los", 34.0, -12.0), ("los", 39.0, -168.0), ("azimuth_offset", 34.0, -12.0),
+             ("los", 44.0, -168.0)]
+    sig = np.array([0.004, 0.006, 0.05, 0.008])
+    truth = np.array([0.2, -0.5, -0.8])
+    vecs = np.array([d.observation_unit_vector(*k) for k in kinds])
+    clean = vecs @ truth
+    noisy = clean[None, :] + rng.normal(size=(trials, 4)) * sig
+    res = _solve(kinds, [noisy[:, k] for k in range(4)], "east_north_up",
+                 sigma=[np.full(trials, s) for s in sig])
+    assert res.solved.all()
+    mc_std = res.x.std(axis=0)
+    assert res.x.mean(axis=0) == pytest.approx(truth, abs=4 * mc_std.max() / np.sqrt(trials))
+    # standard error of a std estimate ~ 1/sqrt(2 trials) = 0.35 %
+    assert mc_std == pytest.approx(res.sigma[0], rel=0.015)
+    # and the weighted residual has the expected size: E[chi2] = n - m
+    chi2 = np.sum(((noisy - res.x @ vecs.T) / sig) ** 2, axis=1)
+    assert chi2.mean() == pytest.approx(1.0, rel=0.03)
+
+
+def test_bad_sigma_counts_as_missing():
+    res = _solve([("los", 34.0, -12.0), ("los", 39.0, -168.0)],
+                 [np.array([0.01, 0.02, 0.0]), np.array([0.0, 0.01, 0.01])], "east_up",
+                 sigma=[np.array([0.001, 0.0, np.nan]), np.array([0.002, 0.002, 0.002])])
+    assert res.missing.tolist() == [False, True, True]
+    assert np.isfinite(res.x[0]).all()
