@@ -21,10 +21,8 @@ Re-referencing
 
 Guided-dialog previews
     :func:`window_grid` lays the offset-tracking window centres over an image;
-    :func:`estimate_offset_tracking` estimates output size and run time;
-    :func:`observation_vectors` / :func:`design_condition` give the unit vectors
-    (east, north, up; conventions of :mod:`.geometry`) of each decomposition
-    track and the condition number of the system.
+    :func:`estimate_offset_tracking` estimates output size and run time.
+    (The decomposition dialog's preview uses :mod:`.decomposition` directly.)
 """
 
 from __future__ import annotations
@@ -39,12 +37,6 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import dates as _dates
-from .geometry import (
-    along_track_unit_vector,
-    los_azimuth_to_heading,
-    los_unit_vector,
-    los_unit_vector_from_heading,
-)
 from .raster_io import (
     RasterError,
     RasterWriter,
@@ -433,70 +425,11 @@ def format_seconds(s: float) -> str:
     return f"{s // 3600} h {(s % 3600) // 60} min"
 
 
-# --------------------------------------------------------------------------- decomposition
-OBSERVATION_KINDS = ("los", "range_offset", "azimuth_offset")
-COMPONENT_INDEX = {"east": 0, "north": 1, "up": 2}
-
-
-def observation_vector(kind: str, incidence_deg: float, angle_deg: float,
-                       convention: str = "heading", look_direction: str = "right"):
-    """Unit vector (east, north, up) that a track of ``kind`` measures.
-
-    ``kind``: ``los`` (positive toward the satellite), ``range_offset`` (positive
-    away from it) or ``azimuth_offset`` (positive along the flight direction).
-    ``angle_deg`` is the heading (clockwise from north) when ``convention`` is
-    ``heading``, or the LOS azimuth (anti-clockwise from north) when ``los_azimuth``.
-    """
-    kind = str(kind).lower()
-    if kind not in OBSERVATION_KINDS:
-        raise ValueError(f"observation kind must be one of {OBSERVATION_KINDS}, not {kind!r}")
-    conv = str(convention).lower()
-    if conv == "heading":
-        heading = float(angle_deg)
-        los = los_unit_vector_from_heading(incidence_deg, heading, look_direction)
-    elif conv == "los_azimuth":
-        los = los_unit_vector(incidence_deg, angle_deg)
-        heading = float(los_azimuth_to_heading(angle_deg, look_direction))
-    else:
-        raise ValueError(f"angle convention must be 'heading' or 'los_azimuth', not {convention!r}")
-    if kind == "los":
-        vec = los
-    elif kind == "range_offset":
-        vec = tuple(-c for c in los)
-    else:
-        vec = along_track_unit_vector(heading)
-    return np.array([float(c) for c in vec])
-
-
-def design_condition(vectors: Sequence[Sequence[float]], components: Sequence[str] = ("east", "north", "up"),
-                     sigmas: Optional[Sequence[float]] = None) -> Dict[str, float]:
-    """Condition of the decomposition system whose rows are the track unit vectors
-    restricted to ``components``, each row divided by its sigma (weighted system).
-
-    Returns ``{"condition": κ₂, "rank": r, "unknowns": m, "observations": n}``;
-    κ = inf when the system is rank deficient (the components cannot be separated).
-    """
-    idx = [COMPONENT_INDEX[str(c).lower()] for c in components]
-    g = np.asarray(vectors, dtype=np.float64).reshape(-1, 3)[:, idx]
-    if sigmas is not None:
-        s = np.asarray(sigmas, dtype=np.float64).reshape(-1, 1)
-        if np.any(~(s > 0)):
-            raise ValueError("every sigma must be positive")
-        g = g / s
-    n, m = g.shape
-    if n == 0:
-        return {"condition": math.inf, "rank": 0, "unknowns": m, "observations": 0}
-    sv = np.linalg.svd(g, compute_uv=False)
-    rank = int(np.sum(sv > sv.max() * 1e-10)) if sv.size and sv.max() > 0 else 0
-    cond = float(sv.max() / sv.min()) if rank == m and n >= m else math.inf
-    return {"condition": cond, "rank": rank, "unknowns": m, "observations": n}
-
-
 __all__ = [
     "BandDescription", "OffsetTrackingEstimate", "RasterError", "Series", "VelocityFit",
-    "RereferenceResult", "WindowGrid", "describe_bands", "design_condition", "estimate_offset_tracking",
+    "RereferenceResult", "WindowGrid", "describe_bands", "estimate_offset_tracking",
     "format_bytes", "format_seconds", "format_value", "is_time_series", "linear_velocity",
-    "observation_vector", "pixel_geometry", "pixel_of", "rereference_raster", "sample_point",
+    "pixel_geometry", "pixel_of", "rereference_raster", "sample_point",
     "sample_point_bands", "sample_series", "seconds_per_window", "velocity_unit", "window_grid",
     "write_series_csv",
 ]

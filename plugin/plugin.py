@@ -55,7 +55,18 @@ class DisplacementToolkitPlugin:
                 icon=algorithm.icon(),
                 tooltip=algorithm.shortDescription() or algorithm.displayName(),
             )
+        self.init_interactive_ui()
         self.add_action("Conventions and Help", self.open_conventions, toolbar=False)
+
+    def init_interactive_ui(self):
+        """The Displacement Inspector dock (ui/inspector_dock.py), unloaded through extra_ui."""
+        from ..ui.inspector_dock import InspectorController, inspector_icon
+
+        self.inspector = InspectorController(self.iface)
+        self.extra_ui.append(self.inspector)
+        self.add_action("Displacement Inspector", self.inspector.show, icon=inspector_icon(),
+                        tooltip="Values with units, time series, velocity and reference point "
+                                "at the clicked pixel")
 
     def add_action(self, text, callback, icon=None, tooltip=None, toolbar=True):
         """Add an action to the plugin menu (under Raster) and, optionally, the toolbar."""

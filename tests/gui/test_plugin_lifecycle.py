@@ -63,9 +63,10 @@ def test_load_unload_reload_leaves_no_duplicates(qgis_iface, qgis_app, qgis_proc
         plugin = qgis.utils.plugins[name]
         assert len(_providers()) == 1
         assert len(_providers()[0].algorithms()) == n_algorithms
-        assert len(plugin.actions) == n_algorithms + 1  # + Conventions and Help
+        # + Displacement Inspector (menu and toolbar) + Conventions and Help (menu only)
+        assert len(plugin.actions) == n_algorithms + 2
         live = [t for t in _toolbars(qgis_iface) if t is plugin.toolbar]
-        assert len(live) == 1 and len(live[0].actions()) == n_algorithms
+        assert len(live) == 1 and len(live[0].actions()) == n_algorithms + 1
         assert qgis_iface.addPluginToRasterMenu.call_count == len(plugin.actions) * (round_ + 1)
         menu_names = {c.args[0] for c in qgis_iface.addPluginToRasterMenu.call_args_list}
         assert menu_names == {"&Displacement Toolkit"}

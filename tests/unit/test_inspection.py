@@ -204,34 +204,3 @@ def test_offset_tracking_estimate():
     assert ins.seconds_per_window(32, 32, 8, 8, repeats=2) > 0
     assert ins.format_bytes(1536) == "1.5 KiB" and ins.format_bytes(12) == "12 B"
     assert ins.format_seconds(95) == "1 min 35 s" and ins.format_seconds(0.2) == "< 1 s"
-
-
-def test_observation_vectors_follow_the_conventions():
-    asc = ins.observation_vector("los", 34.0, -12.0)
-    np.testing.assert_allclose(asc, [-0.546973, -0.116263, 0.829038], atol=1e-6)
-    same = ins.observation_vector("los", 34.0, 102.0, convention="los_azimuth")
-    np.testing.assert_allclose(same, asc, atol=1e-12)
-    np.testing.assert_allclose(ins.observation_vector("range_offset", 34.0, -12.0), -asc)
-    h = math.radians(-12.0)
-    np.testing.assert_allclose(ins.observation_vector("azimuth_offset", 34.0, -12.0),
-                               [math.sin(h), math.cos(h), 0.0], atol=1e-12)
-    np.testing.assert_allclose(
-        ins.observation_vector("azimuth_offset", 34.0, 102.0, convention="los_azimuth"),
-        [math.sin(h), math.cos(h), 0.0], atol=1e-12)
-    with pytest.raises(ValueError):
-        ins.observation_vector("phase", 34.0, -12.0)
-
-
-def test_design_condition():
-    asc = ins.observation_vector("los", 34.0, -12.0)
-    dsc = ins.observation_vector("los", 39.0, -168.0)
-    eu = ins.design_condition([asc, dsc], ("east", "up"))
-    g = np.array([[asc[0], asc[2]], [dsc[0], dsc[2]]])
-    assert eu["condition"] == pytest.approx(np.linalg.cond(g), rel=1e-10)
-    assert eu["rank"] == 2
-    enu = ins.design_condition([asc, dsc], ("east", "north", "up"))
-    assert math.isinf(enu["condition"]) and enu["rank"] == 2
-    identity = ins.design_condition(np.eye(3), ("east", "north", "up"))
-    assert identity["condition"] == pytest.approx(1.0)
-    weighted = ins.design_condition(np.eye(3), ("east", "north", "up"), sigmas=[1.0, 1.0, 4.0])
-    assert weighted["condition"] == pytest.approx(4.0)

@@ -1,0 +1,265 @@
+"""The Displacement Inspector dock: menu action, clicks, time-series plot, reference point."""
+
+import csv
+import datetime as dt
+import hashlib
+import os
+
+import numpy as np
+import pytest
+from qgis.core import (
+    QgsApplication,
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsPointXY,
+    QgsProject,
+    QgsRasterLayer,
+    QgsRectangle,
+)
+from qgis.gui import QgsMapMouseEvent
+from qgis.PyQt.QtCore import QEvent, QPoint, Qt
+
+from displacement_toolkit.core.dates import decimal_year
+from displacement_toolkit.core.raster_io import raster_info, read_block
+
+pytestmark = pytest.mark.gui
+
+GT = (500000.0, 30.0, 0.0, 4000000.0, 0.0, -30.0)
+ROWS, COLS = 40, 50
+DAYS = [dt.date(2020, 1, 5) + dt.timedelta(days=12 * k) for k in range(7)]
+VELOCITY = -0.036  # m/yr, pixel (col 10, row 12) of the series
+
+
+def centre(col, row):
+    return GT[0] + (col + 0.5) * GT[1], GT[3] + (row + 0.5) * GT[5]
+
+
+def los_field():
+    r, c = np.mgrid[0:ROWS, 0:COLS]
+    return (0.001 * c - 0.002 * r).astype(np.float32)   # metres
+
+
+def series_cube():
+    t = np.array([decimal_year(d) for d in DAYS])
+    r, c = np.mgrid[0:ROWS, 0:COLS]
+    # each pixel moves at VELOCITY * (1 + col/100); offset 0.01 m * row
+    rate = VELOCITY * (1.0 + c / 100.0)
+    return np.stack([(rate * (tk - t[0]) + 0.01 * r).astype(np.float32) for tk in t])
+
+
+@pytest.fixture
+def layers(make_raster, qgis_new_project, qgis_canvas):
+    los = make_raster(los_field(), "los.tif", geotransform=GT,
+                      band_metadata=[{"units": "m", "quantity": "los_displacement"}],
+                      descriptions=["LOS displacement"],
+                      metadata={"incidence_angle": "34.0", "heading": "-12.0"})
+    ts = make_raster(series_cube(), "series.tif", geotransform=GT,
+                     band_metadata=[{"units": "m", "quantity": "los_displacement",
+                                     "date": d.isoformat()} for d in DAYS],
+                     metadata={"reference_date": DAYS[0].isoformat()})
+    plain = make_raster(np.ones((ROWS, COLS), np.float32), "plain.tif", geotransform=GT)
+    out = {}
+    for name, path in (("los", los), ("series", ts), ("plain", plain)):
+        layer = QgsRasterLayer(path, name, "gdal")
+        assert layer.isValid()
+        QgsProject.instance().addMapLayer(layer)
+        out[name] = layer
+    qgis_canvas.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:32633"))
+    qgis_canvas.resize(600, 500)
+    qgis_canvas.setExtent(QgsRectangle(GT[0], GT[3] + ROWS * GT[5], GT[0] + COLS * GT[1], GT[3]))
+    qgis_canvas.refresh()
+    return out
+
+
+@pytest.fixture
+def dock(qgis_canvas, layers, tmp_path):
+    from displacement_toolkit.ui.inspector_dock import InspectorDock
+
+    widget = InspectorDock(qgis_canvas)
+    widget.folder_edit.setText(str(tmp_path / "reref"))
+    yield widget
+    widget.set_tool_active(False)
+    widget.disconnect_project()
+    widget.deleteLater()
+
+
+def click(canvas, tool, x, y, button=Qt.MouseButton.LeftButton):
+    """Release the mouse on the canvas at map coordinates (x, y), as a user click does."""
+    tool.canvasReleaseEvent(mouse_event(canvas, QEvent.Type.MouseButtonRelease, x, y, button))
+
+
+def mouse_event(canvas, kind, x, y, button):
+    event = QgsMapMouseEvent(canvas, kind, QPoint(0, 0), button, button,
+                             Qt.KeyboardModifier.NoModifier)
+    event.setMapPoint(QgsPointXY(x, y))  # also sets the pixel position accordingly
+    return event
+
+
+def test_dock_opens_from_the_menu_and_unloads(qgis_iface, qgis_processing, layers):
+    from displacement_toolkit.plugin.plugin import DisplacementToolkitPlugin
+
+    registry = QgsApplication.processingRegistry()
+    existing = registry.providerById("displacement")
+    plugin = DisplacementToolkitPlugin(qgis_iface)
+    plugin.provider = existing  # reuse the session's provider (initProcessing keeps it)
+    plugin.initGui()
+    try:
+        action = next(a for a in plugin.actions if a.text() == "Displacement Inspector")
+        assert action in plugin.toolbar.actions()
+        action.trigger()
+        dock = plugin.inspector.dock
+        assert dock is not None and not dock.isHidden()
+        assert qgis_iface.mapCanvas().mapTool() is dock.map_tool
+        names = [dock.layer_list.item(i).text() for i in range(dock.layer_list.count())]
+        assert sorted(names) == ["los", "plain", "series"]
+        # displacement layers (units/quantity metadata) are ticked, others not
+        assert sorted(layer.name() for layer in dock.checked_layers()) == ["los", "series"]
+        action.trigger()  # a second trigger reuses the dock
+        assert plugin.inspector.dock is dock
+    finally:
+        if existing is not None:
+            plugin.provider = None  # leave the session provider registered
+        plugin.unload()
+    assert plugin.inspector.dock is None
+    assert qgis_iface.mapCanvas().mapTool() is not dock.map_tool
+
+
+def test_click_shows_the_value_with_units(dock, qgis_canvas):
+    dock.set_tool_active(True)
+    x, y = centre(20, 7)
+    click(qgis_canvas, dock.map_tool, x + 5.0, y - 5.0)
+    rows = {r["layer"]: r for r in dock.last_values}
+    truth = 0.001 * 20 - 0.002 * 7
+    assert rows["los"]["value"] == pytest.approx(truth, abs=1e-7)
+    assert rows["los"]["units"] == "m" and rows["los"]["quantity"] == "los_displacement"
+    assert rows["los"]["text"] == f"{truth:.4g} m"
+    assert "incidence_angle 34.0" in rows["los"]["geometry"]
+    table = dock.table_text()
+    assert ["los", "1 LOS displacement", f"{truth:.4g} m", "los_displacement"] == table[0][:4]
+    assert "plain" not in rows  # not ticked
+    # a radius median: 3x3-ish disk of a linear field keeps the centre value
+    dock.radius_spin.setValue(2.0)
+    click(qgis_canvas, dock.map_tool, x, y)
+    assert {r["layer"]: r for r in dock.last_values}["los"]["value"] == pytest.approx(truth, abs=1e-7)
+    # right clicks are ignored
+    dock.last_values = []
+    click(qgis_canvas, dock.map_tool, x, y, Qt.MouseButton.RightButton)
+    assert dock.last_values == []
+
+
+def test_click_in_another_canvas_crs(dock, qgis_canvas, layers):
+    wgs84 = QgsCoordinateReferenceSystem("EPSG:4326")
+    to_geo = QgsCoordinateTransform(layers["los"].crs(), wgs84, QgsProject.instance())
+    p = to_geo.transform(QgsPointXY(*centre(33, 21)))
+    dock.inspect_point(p, crs=wgs84)
+    rows = {r["layer"]: r for r in dock.last_values}
+    assert rows["los"]["value"] == pytest.approx(0.001 * 33 - 0.002 * 21, abs=1e-7)
+
+
+def test_hover_updates_values_without_plotting(dock, qgis_canvas):
+    dock.hover_check.setChecked(True)
+    x, y = centre(4, 30)
+    dock.map_tool.canvasMoveEvent(
+        mouse_event(qgis_canvas, QEvent.Type.MouseMove, x, y, Qt.MouseButton.NoButton))
+    rows = {r["layer"]: r for r in dock.last_values}
+    assert rows["los"]["value"] == pytest.approx(0.004 - 0.060, abs=1e-7)
+    assert dock.plot.series == []
+
+
+def test_time_series_plot_velocity_and_csv(dock, qgis_canvas, tmp_path):
+    cube = series_cube()
+    click(qgis_canvas, dock.map_tool, *centre(10, 12))
+    assert len(dock.plot.series) == 1
+    label, days, values = dock.plot.plotted_points()[0]
+    assert days == DAYS
+    np.testing.assert_allclose(values, cube[:, 12, 10], atol=1e-7)
+    # the matplotlib line carries the same points
+    assert dock.plot.available
+    line = dock.plot.axes.get_lines()[0]
+    np.testing.assert_allclose(line.get_ydata(), cube[:, 12, 10], atol=1e-7)
+    assert len(line.get_xdata()) == len(DAYS)
+    # table row of the series: last date with units
+    row = {r["layer"]: r for r in dock.last_values}["series"]
+    assert row["date"] == DAYS[-1] and row["units"] == "m"
+    assert row["value"] == pytest.approx(cube[-1, 12, 10], abs=1e-7)
+    # velocity of the clicked pixel: VELOCITY * (1 + 10/100) m/yr
+    fit = dock.last_fit
+    assert fit.velocity == pytest.approx(VELOCITY * 1.1, rel=1e-4)
+    assert "m/yr" in dock.velocity_label.text()
+    # a second pixel is overlaid; the fit follows the newest one
+    click(qgis_canvas, dock.map_tool, *centre(40, 3))
+    assert len(dock.plot.series) == 2
+    np.testing.assert_allclose(dock.plot.series[1].values, cube[:, 3, 40], atol=1e-7)
+    assert dock.last_fit.velocity == pytest.approx(VELOCITY * 1.4, rel=1e-4)
+    # fit over a date range: 3 dates
+    dock.set_fit_range(DAYS[2], DAYS[4])
+    assert dock.last_fit.count == 3 and dock.last_fit.start == DAYS[2]
+    # CSV export of both series
+    path = dock.export_csv(str(tmp_path / "series.csv"))
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 2 * len(DAYS)
+    np.testing.assert_allclose([float(r["value"]) for r in rows[:7]], cube[:, 12, 10], atol=1e-7)
+    # without overlay a click replaces the series
+    dock.overlay_check.setChecked(False)
+    click(qgis_canvas, dock.map_tool, *centre(1, 1))
+    assert len(dock.plot.series) == 1
+    dock.clear_series()
+    assert dock.plot.series == [] and dock.last_fit is not None
+
+
+def test_without_matplotlib_values_still_work(qgis_canvas, layers):
+    from displacement_toolkit.ui.inspector_dock import InspectorDock
+    from displacement_toolkit.ui.timeseries_plot import MATPLOTLIB_MISSING
+
+    dock = InspectorDock(qgis_canvas, use_matplotlib=False)
+    try:
+        assert not dock.plot.available and dock.plot.message.text() == MATPLOTLIB_MISSING
+        dock.inspect_point(QgsPointXY(*centre(10, 12)))
+        assert len(dock.plot.series) == 1
+        assert dock.last_fit.velocity == pytest.approx(VELOCITY * 1.1, rel=1e-4)
+    finally:
+        dock.disconnect_project()
+        dock.deleteLater()
+
+
+def _md5(path):
+    return hashlib.md5(open(path, "rb").read()).hexdigest()
+
+
+def test_reference_point_creates_a_new_layer(dock, qgis_canvas, layers, tmp_path):
+    source = layers["los"].source()
+    before = _md5(source)
+    n_layers = len(QgsProject.instance().mapLayers())
+    dock.select_layer(layers["los"])
+    dock.radius_spin.setValue(1.0)
+    dock.reference_button.setChecked(True)
+    assert dock.reference_mode and qgis_canvas.mapTool() is dock.map_tool
+    click(qgis_canvas, dock.map_tool, *centre(25, 10))
+    assert not dock.reference_mode and not dock.reference_button.isChecked()
+    assert len(QgsProject.instance().mapLayers()) == n_layers + 1
+    new = [la for la in QgsProject.instance().mapLayers().values()
+           if la.name().startswith("los (ref")]
+    assert len(new) == 1 and new[0].isValid()
+    path = new[0].source()
+    assert os.path.dirname(path) == str(tmp_path / "reref")
+    ref = 0.001 * 25 - 0.002 * 10   # median of a linear field over a symmetric disk
+    np.testing.assert_allclose(read_block(path), los_field() - np.float32(ref), atol=1e-6)
+    assert read_block(path)[10, 25] == pytest.approx(0.0, abs=1e-7)
+    info = raster_info(path)
+    assert info.band_metadata[0]["units"] == "m"
+    assert float(info.band_metadata[0]["reference_value"]) == pytest.approx(ref, abs=1e-7)
+    assert os.path.exists(os.path.splitext(path)[0] + ".qml")
+    assert _md5(source) == before
+    # the new layer is listed (ticked: it carries units) and a click reads zero there
+    dock.inspect_point(QgsPointXY(*centre(25, 10)))
+    values = {r["layer"]: r["value"] for r in dock.last_values}
+    assert values[new[0].name()] == pytest.approx(0.0, abs=1e-7)
+
+
+def test_reference_point_outside_the_data_is_refused(dock, layers):
+    n_layers = len(QgsProject.instance().mapLayers())
+    dock.select_layer(layers["los"])
+    assert dock.create_reference_layer(QgsPointXY(0.0, 0.0)) is None
+    assert "outside" in dock.reference_label.text()
+    assert len(QgsProject.instance().mapLayers()) == n_layers

@@ -1,0 +1,527 @@
+"""The Displacement Inspector: a dock widget and its map tool.
+
+Click on the map (or hover, when enabled) to see, for every ticked raster
+layer, the value under the cursor with its unit and quantity (band metadata
+``units``/``quantity``), the median over an adjustable radius, and the
+viewing geometry when the dataset records it.  For time-series layers (dated
+bands, see docs/conventions.md) the dock plots displacement against date at
+each clicked pixel (several pixels overlaid), fits a linear velocity over a
+chosen date range and exports the plotted series to CSV.  "Set reference
+point" makes the next click create a NEW re-referenced layer (every band minus
+its value at the point); the source layer is never modified.
+
+The numerics live in :mod:`..core.inspection`; this module is only Qt glue.
+"""
+
+import datetime as dt
+import math
+import os
+import tempfile
+
+from qgis.core import (
+    QgsApplication,
+    QgsCoordinateTransform,
+    QgsPointXY,
+    QgsProject,
+    QgsRasterLayer,
+)
+from qgis.PyQt.QtCore import QDate, Qt
+from qgis.PyQt.QtGui import QIcon
+from qgis.PyQt.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QDateEdit,
+    QDockWidget,
+    QDoubleSpinBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core import inspection
+from ..core.raster_io import RasterError, raster_info
+from .map_tool import InspectorMapTool
+from .timeseries_plot import TimeSeriesPlot
+
+DOCK_OBJECT_NAME = "DisplacementInspectorDock"
+LAYER_ID_ROLE = Qt.ItemDataRole.UserRole
+
+
+def _raster_path(layer):
+    """GDAL path of a raster layer from the gdal provider (None otherwise)."""
+    if not isinstance(layer, QgsRasterLayer) or layer.providerType() != "gdal":
+        return None
+    return layer.source().split("|")[0]
+
+
+def _looks_like_displacement(info):
+    return any(m.get("units") or m.get("quantity") for m in info.band_metadata)
+
+
+class InspectorDock(QDockWidget):
+    """The dock widget (values table, time-series plot, velocity, reference point)."""
+
+    COLUMNS = ("layer", "band", "value", "quantity", "geometry")
+
+    def __init__(self, canvas, parent=None, use_matplotlib=True):
+        super().__init__("Displacement Inspector", parent)
+        self.setObjectName(DOCK_OBJECT_NAME)
+        self.canvas = canvas
+        self.project = QgsProject.instance()
+        self.map_tool = InspectorMapTool(canvas)
+        self.map_tool.picked.connect(self.on_picked)
+        self.map_tool.hovered.connect(self.on_hovered)
+        self.last_point = None
+        self.last_values = []   # dicts: layer, band, value, units, quantity, text, date
+        self.last_reference = None
+        self.last_fit = None
+        self.reference_mode = False
+        self._build(use_matplotlib)
+        self.refresh_layers()
+        self.project.layersAdded.connect(self.refresh_layers)
+        self.project.layersRemoved.connect(self.refresh_layers)
+
+    # ------------------------------------------------------------------ UI
+    def _build(self, use_matplotlib):
+        body = QWidget(self)
+        outer = QVBoxLayout(body)
+
+        bar = QHBoxLayout()
+        self.pick_button = QToolButton()
+        self.pick_button.setText("Pick on map")
+        self.pick_button.setCheckable(True)
+        self.pick_button.setToolTip("Click on the map to read the values under the cursor")
+        self.pick_button.toggled.connect(self.set_tool_active)
+        bar.addWidget(self.pick_button)
+        self.hover_check = QCheckBox("Hover")
+        self.hover_check.setToolTip("Update the values while the mouse moves (no plot)")
+        self.hover_check.toggled.connect(self._set_hover)
+        bar.addWidget(self.hover_check)
+        bar.addWidget(QLabel("Radius"))
+        self.radius_spin = QDoubleSpinBox()
+        self.radius_spin.setRange(0.0, 50.0)
+        self.radius_spin.setDecimals(1)
+        self.radius_spin.setSingleStep(1.0)
+        self.radius_spin.setSuffix(" px")
+        self.radius_spin.setToolTip("Median over the pixels within this radius (0 = the pixel)")
+        bar.addWidget(self.radius_spin)
+        bar.addStretch(1)
+        outer.addLayout(bar)
+
+        self.point_label = QLabel("Click on the map (Pick on map).")
+        self.point_label.setWordWrap(True)
+        outer.addWidget(self.point_label)
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        self.layer_list = QListWidget()
+        self.layer_list.setToolTip("Layers to inspect (ticked); the selected one is re-referenced")
+        self.layer_list.setMaximumHeight(110)
+        splitter.addWidget(self.layer_list)
+
+        self.table = QTableWidget(0, len(self.COLUMNS))
+        self.table.setHorizontalHeaderLabels([c.capitalize() for c in self.COLUMNS])
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().setVisible(False)
+        splitter.addWidget(self.table)
+
+        series_box = QGroupBox("Time series at the clicked pixels")
+        sl = QVBoxLayout(series_box)
+        self.plot = TimeSeriesPlot(use_matplotlib=use_matplotlib)
+        sl.addWidget(self.plot)
+        fit_row = QHBoxLayout()
+        self.whole_range_check = QCheckBox("Fit whole series")
+        self.whole_range_check.setChecked(True)
+        self.whole_range_check.toggled.connect(self.update_fit)
+        fit_row.addWidget(self.whole_range_check)
+        self.start_edit = QDateEdit()
+        self.end_edit = QDateEdit()
+        for edit in (self.start_edit, self.end_edit):
+            edit.setDisplayFormat("yyyy-MM-dd")
+            edit.setCalendarPopup(True)
+            edit.dateChanged.connect(self.update_fit)
+            fit_row.addWidget(edit)
+        sl.addLayout(fit_row)
+        self.velocity_label = QLabel("Velocity: —")
+        sl.addWidget(self.velocity_label)
+        buttons = QHBoxLayout()
+        self.overlay_check = QCheckBox("Overlay pixels")
+        self.overlay_check.setChecked(True)
+        buttons.addWidget(self.overlay_check)
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.clicked.connect(self.clear_series)
+        buttons.addWidget(self.clear_button)
+        self.export_button = QPushButton("Export CSV…")
+        self.export_button.clicked.connect(lambda: self.export_csv())
+        buttons.addWidget(self.export_button)
+        buttons.addStretch(1)
+        sl.addLayout(buttons)
+        splitter.addWidget(series_box)
+        outer.addWidget(splitter, 1)
+
+        ref_box = QGroupBox("Reference point")
+        rl = QVBoxLayout(ref_box)
+        row = QHBoxLayout()
+        self.reference_button = QPushButton("Set reference point…")
+        self.reference_button.setCheckable(True)
+        self.reference_button.setToolTip(
+            "The next click creates a NEW layer: the selected layer minus its value there")
+        self.reference_button.toggled.connect(self.set_reference_mode)
+        row.addWidget(self.reference_button)
+        self.folder_edit = QLineEdit()
+        self.folder_edit.setPlaceholderText("output folder (empty: temporary folder)")
+        row.addWidget(self.folder_edit, 1)
+        browse = QToolButton()
+        browse.setText("…")
+        browse.clicked.connect(self._browse_folder)
+        row.addWidget(browse)
+        rl.addLayout(row)
+        self.reference_label = QLabel("")
+        self.reference_label.setWordWrap(True)
+        rl.addWidget(self.reference_label)
+        outer.addWidget(ref_box)
+        self.setWidget(body)
+
+    def _browse_folder(self):
+        folder = QFileDialog.getExistingDirectory(self, "Folder for re-referenced layers")
+        if folder:
+            self.folder_edit.setText(folder)
+
+    def _set_hover(self, on):
+        self.map_tool.hover = bool(on)
+
+    def set_tool_active(self, on=True):
+        """Make the inspector's map tool the canvas tool (or release it)."""
+        if on:
+            self.canvas.setMapTool(self.map_tool)
+        elif self.canvas.mapTool() is self.map_tool:
+            self.canvas.unsetMapTool(self.map_tool)
+        if self.pick_button.isChecked() != bool(on):
+            self.pick_button.setChecked(bool(on))
+
+    # ------------------------------------------------------------------ layers
+    def refresh_layers(self, *_args):
+        """List the project's GDAL raster layers; keep ticks, tick displacement layers by default."""
+        previous = {self.layer_list.item(i).data(LAYER_ID_ROLE): self.layer_list.item(i).checkState()
+                    for i in range(self.layer_list.count())}
+        selected = self.selected_layer_id()
+        self.layer_list.clear()
+        for layer in self.project.mapLayers().values():
+            path = _raster_path(layer)
+            if path is None:
+                continue
+            try:
+                info = raster_info(path)
+            except RasterError:
+                continue
+            item = QListWidgetItem(layer.name())
+            item.setData(LAYER_ID_ROLE, layer.id())
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            state = previous.get(layer.id())
+            if state is None:
+                state = Qt.CheckState.Checked if _looks_like_displacement(info) else Qt.CheckState.Unchecked
+            item.setCheckState(state)
+            if inspection.is_time_series(info):
+                item.setToolTip(f"time series of {info.band_count} dated bands")
+            self.layer_list.addItem(item)
+            if layer.id() == selected:
+                self.layer_list.setCurrentItem(item)
+
+    def checked_layers(self):
+        out = []
+        for i in range(self.layer_list.count()):
+            item = self.layer_list.item(i)
+            if item.checkState() == Qt.CheckState.Checked:
+                layer = self.project.mapLayer(item.data(LAYER_ID_ROLE))
+                if layer is not None:
+                    out.append(layer)
+        return out
+
+    def set_layer_checked(self, layer, checked=True):
+        for i in range(self.layer_list.count()):
+            item = self.layer_list.item(i)
+            if item.data(LAYER_ID_ROLE) == layer.id():
+                item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+
+    def selected_layer_id(self):
+        item = self.layer_list.currentItem()
+        return item.data(LAYER_ID_ROLE) if item is not None else None
+
+    def select_layer(self, layer):
+        for i in range(self.layer_list.count()):
+            if self.layer_list.item(i).data(LAYER_ID_ROLE) == layer.id():
+                self.layer_list.setCurrentRow(i)
+
+    # ------------------------------------------------------------------ picking
+    def _canvas_crs(self):
+        return self.canvas.mapSettings().destinationCrs()
+
+    def _to_layer(self, point, layer, crs=None):
+        source = crs or self._canvas_crs()
+        target = layer.crs()
+        if not source.isValid() or not target.isValid() or source == target:
+            return QgsPointXY(point)
+        return QgsCoordinateTransform(source, target, self.project).transform(QgsPointXY(point))
+
+    def on_picked(self, point):
+        if self.reference_mode:
+            self.create_reference_layer(point)
+        else:
+            self.inspect_point(point)
+
+    def on_hovered(self, point):
+        if not self.reference_mode:
+            self.inspect_point(point, plot=False)
+
+    def inspect_point(self, point, crs=None, plot=True):
+        """Read every ticked layer at ``point`` (canvas CRS unless ``crs`` is given).
+
+        Fills the values table; for time-series layers adds the series to the
+        plot (when ``plot``) and updates the velocity.  Returns the rows as dicts.
+        """
+        radius = self.radius_spin.value()
+        self.last_point = QgsPointXY(point)
+        crs_name = (crs or self._canvas_crs()).authid()
+        self.point_label.setText(f"x = {point.x():.6g}, y = {point.y():.6g} {crs_name}  "
+                                 f"(radius {radius:g} px)")
+        rows = []
+        new_series = []
+        for layer in self.checked_layers():
+            path = _raster_path(layer)
+            try:
+                info = raster_info(path)
+            except RasterError:
+                continue
+            p = self._to_layer(point, layer, crs)
+            bands = inspection.describe_bands(info)
+            geometry = ", ".join(f"{k} {v}" for k, v in inspection.pixel_geometry(info).items())
+            if inspection.is_time_series(info):
+                series = inspection.sample_series(
+                    info, p.x(), p.y(), radius, label=f"{layer.name()} ({p.x():.6g}, {p.y():.6g})")
+                new_series.append(series)
+                last = len(series.dates) - 1
+                quantity = next((b.quantity for b in bands if b.quantity), "")
+                rows.append(self._row(layer, f"{series.dates[last].isoformat()} "
+                                      f"({len(series.dates)} dates)", float(series.values[last]),
+                                      series.units, quantity, geometry, series.dates[last]))
+                continue
+            values = inspection.sample_point_bands(info, p.x(), p.y(), None, radius)
+            for b, value in zip(bands, values):
+                label = f"{b.band}" + (f" {b.name}" if b.name else "")
+                rows.append(self._row(layer, label, value, b.units, b.quantity, geometry, b.date))
+        self._fill_table(rows)
+        self.last_values = rows
+        if plot and new_series:
+            if not self.overlay_check.isChecked():
+                self.plot.clear()
+            first_time = not self.plot.series
+            for s in new_series:
+                self.plot.add_series(s)
+            if first_time:
+                self._reset_date_range()
+            self.update_fit()
+        return rows
+
+    @staticmethod
+    def _row(layer, band, value, units, quantity, geometry, date):
+        return {"layer": layer.name(), "layer_id": layer.id(), "band": band, "value": value,
+                "units": units, "quantity": quantity, "geometry": geometry, "date": date,
+                "text": inspection.format_value(value, units)}
+
+    def _fill_table(self, rows):
+        self.table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            cells = (row["layer"], str(row["band"]), row["text"], row["quantity"], row["geometry"])
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if c == 2:
+                    item.setTextAlignment(int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter))
+                self.table.setItem(r, c, item)
+
+    def table_text(self):
+        """The values table as a list of rows of strings (tests, copy)."""
+        return [[self.table.item(r, c).text() for c in range(self.table.columnCount())]
+                for r in range(self.table.rowCount())]
+
+    # ------------------------------------------------------------------ series / velocity
+    def _reset_date_range(self):
+        days = [d for s in self.plot.series for d in s.dates]
+        if not days:
+            return
+        lo, hi = min(days), max(days)
+        for edit, day in ((self.start_edit, lo), (self.end_edit, hi)):
+            edit.blockSignals(True)
+            edit.setDate(QDate(day.year, day.month, day.day))
+            edit.blockSignals(False)
+
+    def fit_range(self):
+        """(start, end) dates of the velocity fit; (None, None) for the whole series."""
+        if self.whole_range_check.isChecked():
+            return None, None
+        s, e = self.start_edit.date(), self.end_edit.date()
+        return dt.date(s.year(), s.month(), s.day()), dt.date(e.year(), e.month(), e.day())
+
+    def set_fit_range(self, start, end):
+        """Fit only between ``start`` and ``end`` (datetime.date, inclusive)."""
+        self.whole_range_check.setChecked(False)
+        self.start_edit.setDate(QDate(start.year, start.month, start.day))
+        self.end_edit.setDate(QDate(end.year, end.month, end.day))
+        self.update_fit()
+
+    def update_fit(self, *_args):
+        """Fit a velocity to the most recent series; returns the core VelocityFit or None."""
+        self.start_edit.setEnabled(not self.whole_range_check.isChecked())
+        self.end_edit.setEnabled(not self.whole_range_check.isChecked())
+        if not self.plot.series:
+            self.velocity_label.setText("Velocity: —")
+            self.plot.set_fit(None, None)
+            return None
+        series = self.plot.series[-1]
+        start, end = self.fit_range()
+        try:
+            fit = inspection.linear_velocity(series.dates, series.values, start, end)
+        except ValueError as exc:
+            self.velocity_label.setText(f"Velocity: {exc}")
+            self.plot.set_fit(None, None)
+            return None
+        unit = inspection.velocity_unit(series.units)
+        sigma = "" if not math.isfinite(fit.sigma) else f" ± {fit.sigma:.3g}"
+        self.velocity_label.setText(
+            f"Velocity: {fit.velocity:.4g}{sigma} {unit} ({fit.count} dates, "
+            f"{fit.start.isoformat()} to {fit.end.isoformat()}) at {series.label}")
+        self.plot.set_fit(fit, series)
+        self.last_fit = fit
+        return fit
+
+    def clear_series(self):
+        self.plot.clear()
+        self.update_fit()
+
+    def export_csv(self, path=None):
+        """Write the plotted series to ``path`` (asks for one when None); returns the path."""
+        if not self.plot.series:
+            self.velocity_label.setText("Nothing to export: click on a time-series layer first.")
+            return None
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Export time series", "", "CSV (*.csv)")
+            if not path:
+                return None
+        return inspection.write_series_csv(path, self.plot.series)
+
+    # ------------------------------------------------------------------ reference point
+    def set_reference_mode(self, on=True):
+        self.reference_mode = bool(on)
+        if on:
+            self.set_tool_active(True)
+            self.reference_label.setText("Click the reference point on the map.")
+        if self.reference_button.isChecked() != bool(on):
+            self.reference_button.setChecked(bool(on))
+
+    def _reference_target(self):
+        layer = self.project.mapLayer(self.selected_layer_id() or "")
+        if _raster_path(layer):
+            return layer
+        checked = self.checked_layers()
+        return checked[0] if checked else None
+
+    def output_folder(self):
+        folder = self.folder_edit.text().strip()
+        if not folder:
+            folder = tempfile.mkdtemp(prefix="displacement_reref_")
+        os.makedirs(folder, exist_ok=True)
+        return folder
+
+    def create_reference_layer(self, point, layer=None, crs=None):
+        """Write ``layer`` (default: the selected, else first ticked layer) minus its value at
+        ``point`` to a new GeoTIFF, style it, add it to the project and return the new layer."""
+        from ..processing_provider.styling import DIVERGING, write_raster_style
+
+        layer = layer or self._reference_target()
+        self.set_reference_mode(False)
+        if layer is None:
+            self.reference_label.setText("No raster layer to re-reference: tick or select one.")
+            return None
+        path = _raster_path(layer)
+        p = self._to_layer(point, layer, crs)
+        base = os.path.splitext(os.path.basename(path))[0]
+        folder = self.output_folder()
+        out = os.path.join(folder, f"{base}_ref_{p.x():.0f}_{p.y():.0f}.tif")
+        k = 1
+        while os.path.exists(out):
+            k += 1
+            out = os.path.join(folder, f"{base}_ref_{p.x():.0f}_{p.y():.0f}_{k}.tif")
+        radius = self.radius_spin.value()
+        try:
+            result = inspection.rereference_raster(path, out, p.x(), p.y(), radius)
+        except (ValueError, RasterError) as exc:
+            self.reference_label.setText(f"Not re-referenced: {exc}")
+            return None
+        units = next((d.units for d in inspection.describe_bands(raster_info(out)) if d.units), "")
+        write_raster_style(out, DIVERGING, units, result.stats[-1], band=len(result.stats))
+        new_layer = QgsRasterLayer(out, f"{layer.name()} (ref {p.x():.6g}, {p.y():.6g})", "gdal")
+        self.project.addMapLayer(new_layer)
+        values = ", ".join(inspection.format_value(v, units) for v in result.reference_values[:3])
+        more = " …" if len(result.reference_values) > 3 else ""
+        self.reference_label.setText(f"New layer {new_layer.name()}: subtracted {values}{more}. {out}")
+        self.last_reference = result
+        return new_layer
+
+    # ------------------------------------------------------------------ lifecycle
+    def closeEvent(self, event):  # noqa: N802 (Qt API)
+        self.set_tool_active(False)
+        super().closeEvent(event)
+
+    def disconnect_project(self):
+        for signal in (self.project.layersAdded, self.project.layersRemoved):
+            try:
+                signal.disconnect(self.refresh_layers)
+            except (TypeError, RuntimeError):
+                pass
+
+
+class InspectorController:
+    """Owns the dock and its menu action; the plugin calls :meth:`unload`."""
+
+    def __init__(self, iface):
+        self.iface = iface
+        self.dock = None
+
+    def show(self):
+        """Create the dock on first use, show it and activate its map tool."""
+        if self.dock is None:
+            self.dock = InspectorDock(self.iface.mapCanvas(), self.iface.mainWindow())
+            self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        self.dock.refresh_layers()
+        self.dock.show()
+        self.dock.raise_()
+        self.dock.set_tool_active(True)
+        return self.dock
+
+    def unload(self):
+        if self.dock is None:
+            return
+        self.dock.set_tool_active(False)
+        self.dock.disconnect_project()
+        self.iface.removeDockWidget(self.dock)
+        self.dock.deleteLater()
+        self.dock = None
+
+
+def inspector_icon():
+    return QIcon(QgsApplication.iconPath("mActionIdentify.svg"))
+
+
+__all__ = ["InspectorController", "InspectorDock"]
