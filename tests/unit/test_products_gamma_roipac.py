@@ -1,0 +1,120 @@
+"""GAMMA and ROI_PAC readers on real PyRate Envisat interferograms (tests/data/pyrate_sydney_envisat).
+
+Truth: the same interferogram exists in three independent encodings (ROI_PAC little-endian
+RMG + .rsc, GAMMA big-endian + .par, PyRate GeoTIFF); numbers must agree between them and
+with the parameter files read by hand here.
+"""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from displacement_toolkit.core import geometry as geo
+from displacement_toolkit.core.products import ProductError, open_product
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "pyrate_sydney_envisat"
+ROIPAC = DATA / "geo_060619-061002.unw"
+GAMMA = DATA / "20060619-20061002_utm.unw"
+TIF = DATA / "geo_060619-061002_unw.tif"
+STEP = 0.000833333
+
+
+def raw_roipac_phase():
+    raw = np.fromfile(ROIPAC, "<f4").reshape(72, 2, 47)[:, 1, :].astype(np.float32)
+    raw[raw == 0] = np.nan
+    return raw
+
+
+def test_roipac_reads_phase_band_georeferencing_dates_and_wavelength():
+    p = open_product(str(ROIPAC))
+    assert p.processor == "ROI_PAC"
+    assert (p.width, p.height) == (47, 72)
+    assert p.geotransform == pytest.approx((150.91, STEP, 0.0, -34.17, 0.0, -STEP))
+    assert "WGS 84" in p.crs_wkt
+    phase = p.read("unwrapped_phase")
+    np.testing.assert_array_equal(phase, raw_roipac_phase())
+    assert np.isnan(phase).sum() == 89            # the zeros of the file
+    layer = p.layer("unwrapped_phase")
+    assert layer.units == "rad"
+    assert [d.isoformat() for d in layer.date_pair] == ["2006-06-19", "2006-10-02"]
+    assert p.reference_date.isoformat() == "2006-06-19"
+    assert p.wavelength() == pytest.approx(0.0562356424)
+    # a window read matches the full read
+    np.testing.assert_array_equal(p.read("unwrapped_phase", 1, 10, 5, 7, 9), phase[10:17, 5:14])
+
+
+def test_roipac_without_incidence_names_the_parameter_to_set():
+    p = open_product(str(ROIPAC))
+    with pytest.raises(ProductError, match="set the incidence angle parameter"):
+        p.incidence()
+    with pytest.raises(ProductError, match="heading"):
+        p.los_azimuth()
+
+
+def test_gamma_reads_the_same_phase_big_endian_with_pixel_centre_corner():
+    g = open_product(str(GAMMA))
+    r = open_product(str(ROIPAC))
+    assert g.processor == "GAMMA"
+    np.testing.assert_array_equal(g.read("unwrapped_phase"), r.read("unwrapped_phase"))
+    # PyRate copied X_FIRST into corner_lon; GAMMA's corner is a pixel centre
+    assert g.geotransform == pytest.approx(
+        (150.91 - STEP / 2, STEP, 0.0, -34.17 + STEP / 2, 0.0, -STEP), abs=1e-12)
+    assert [d.isoformat() for d in g.layer("unwrapped_phase").date_pair] == ["2006-06-19", "2006-10-02"]
+
+
+def test_gamma_geometry_from_slc_par_and_inc_raster():
+    g = open_product(str(GAMMA))
+    geom = g.geometry
+    assert geom.heading == pytest.approx(193.1522256)
+    assert geom.look_direction == "right"
+    assert geom.wavelength == pytest.approx(299792458.0 / 5.334694994e9)
+    inc = g.incidence()
+    assert inc.shape == (72, 47)
+    np.testing.assert_allclose(inc, 22.9671, atol=1e-4)   # the .inc raster (degrees here)
+    az = g.los_azimuth()
+    np.testing.assert_allclose(az, 90.0 - 193.1522256 + 360.0 - 360.0, atol=1e-9)
+    e, n, u = g.los_unit_vector(0, 0, 2, 2)
+    e0, n0, u0 = geo.los_unit_vector_from_heading(22.9671, 193.1522256, "right")
+    np.testing.assert_allclose(e, e0, atol=1e-6)
+    np.testing.assert_allclose(n, n0, atol=1e-6)
+    np.testing.assert_allclose(u, u0, atol=1e-6)
+    # descending right-looking Envisat: the satellite is to the east, LOS east component > 0
+    assert float(e0) > 0.35
+
+
+def test_pyrate_geotiff_agrees_with_roipac():
+    t = open_product(str(TIF))
+    r = open_product(str(ROIPAC))
+    assert t.geotransform == pytest.approx(r.geotransform)
+    layer = t.layers[0]
+    assert layer.units == "rad"
+    np.testing.assert_array_equal(t.read(layer.name), r.read("unwrapped_phase"))
+    assert t.geometry.wavelength == pytest.approx(0.05623564240081464)
+
+
+def test_truncated_gamma_file_is_reported_with_its_name(tmp_path):
+    for name in ("20060619_utm_dem.par", "20060619_slc.par"):
+        shutil.copy(DATA / name, tmp_path / name)
+    bad = tmp_path / "20060619-20061002_utm.unw"
+    bad.write_bytes(GAMMA.read_bytes()[:5000])
+    with pytest.raises(ProductError, match=r"20060619-20061002_utm\.unw.*truncated"):
+        open_product(str(bad))
+
+
+def test_rsc_without_width_is_reported(tmp_path):
+    shutil.copy(ROIPAC, tmp_path / ROIPAC.name)
+    text = (DATA / (ROIPAC.name + ".rsc")).read_text().replace("WIDTH", "WIDTHX")
+    (tmp_path / (ROIPAC.name + ".rsc")).write_text(text)
+    with pytest.raises(ProductError, match=r"\.rsc.*WIDTH is missing"):
+        open_product(str(tmp_path / ROIPAC.name))
+
+
+def test_gamma_dem_par_without_corner_is_reported(tmp_path):
+    shutil.copy(GAMMA, tmp_path / GAMMA.name)
+    lines = [ln for ln in (DATA / "20060619_utm_dem.par").read_text().splitlines()
+             if not ln.startswith(("post_lat", "post_lon"))]
+    (tmp_path / "20060619_utm_dem.par").write_text("\n".join(lines))
+    with pytest.raises(ProductError, match="post_lat"):
+        open_product(str(tmp_path / GAMMA.name))
