@@ -9,8 +9,14 @@ Add an algorithm with one import line and one list entry below.
 def algorithm_classes():
     """All algorithm classes of the provider, in toolbox order."""
     # -- imports (one line per algorithm module) --
+    from .load_product import LoadProductAlgorithm
+    from .gnss_los_comparison import GnssLosComparison
+    from .gnss_timeseries_comparison import GnssTimeseriesComparison
     # -- end of imports --
     return [
         # -- algorithms (one entry per algorithm) --
+        LoadProductAlgorithm,
+        GnssLosComparison,
+        GnssTimeseriesComparison,
         # -- end of algorithms --
     ]

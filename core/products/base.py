@@ -106,7 +106,7 @@ class Geometry:
         for key in ("incidence", "los_azimuth", "heading", "wavelength"):
             value = getattr(self, key)
             if value is not None:
-                out[f"geometry_{key}"] = f"{float(value):.6f}"
+                out[f"geometry_{key}"] = f"{float(value):.12g}"
         for key in ("incidence_layer", "los_azimuth_layer"):
             value = getattr(self, key)
             if value:

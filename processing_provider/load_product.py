@@ -1,0 +1,153 @@
+"""displacement:load_product — open a processor's product and write one styled,
+georeferenced GeoTIFF per layer (time series as one multi-band raster with dated bands)."""
+
+import os
+import re
+
+from qgis.core import (
+    QgsProcessingContext,
+    QgsProcessingOutputMultipleLayers,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterString,
+)
+
+from ..core.dates import DATE_KEY, REFERENCE_DATE_KEY, format_date
+from ..core.products import open_product
+from ..core.raster_io import RasterWriter, block_rows, iter_blocks
+from .base import DisplacementAlgorithm, parameter_error
+from .styling import DIVERGING, SEQUENTIAL
+
+HELP = """
+Reads what an InSAR processor wrote, with no conversion step, and writes one GeoTIFF per
+layer into the output folder: georeferenced, NaN as nodata, styled, with units, quantity,
+dates and viewing geometry in the band and dataset metadata (visible in Layer Properties
+> Information).
+
+Input: a MintPy HDF5 file (velocity.h5, timeseries.h5, geometryGeo.h5, geometryRadar.h5,
+temporalCoherence.h5, maskTempCoh.h5), an ISCE2 image (los.rdr, filt_topophase.unw.geo,
+dense_offsets.bil; pick the data file or its .xml), a SNAP BEAM-DIMAP .dim, a LiCSBAS cum.h5
+or LiCSAR/LiCSBAS GeoTIFF, a HyP3 InSAR product (.zip or one of its GeoTIFFs), a GAMMA
+(with *dem.par) or ROI_PAC (with .rsc) raster, an OPERA DISP-S1 or CSLC-S1 static HDF5,
+a Sentinel-1 annotation XML (incidence interpolated from the geolocation grid), or any
+GDAL raster.
+
+Layers: comma-separated layer names to write (default: all layers of the product itself;
+geometry layers read from neighbouring files, e.g. a geometryGeo.h5 next to velocity.h5,
+are written only when named).
+
+Units: as the processor stores them (m, m/yr, mm, mm/yr, rad, deg, pixel); LOS
+displacement positive toward the satellite; phase as stored (LOS toward the satellite =
+-phase x wavelength / 4 pi for ROI_PAC, GAMMA, ISCE2, HyP3, LiCSAR). Time series are one
+raster with band metadata 'date' (YYYY-MM-DD) and dataset metadata 'reference_date'.
+Geometry metadata: geometry_incidence, geometry_heading, geometry_los_azimuth (degrees),
+geometry_wavelength (m), geometry_look_direction, or the per-pixel layer names.
+See docs/formats.md for what is read from each product.
+"""
+
+
+def _safe(name):
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "layer"
+
+
+class LoadProductAlgorithm(DisplacementAlgorithm):
+    NAME = "load_product"
+    DISPLAY_NAME = "Load product (MintPy, ISCE2, SNAP, LiCSBAS, HyP3, GAMMA, OPERA, ...)"
+    GROUP = "Input and output"
+    GROUP_ID = "io"
+    HELP = HELP
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.addParameter(QgsProcessingParameterFile(
+            "INPUT", "Product file (HDF5, .dim, .xml, .unw, .tif, .zip, ...)",
+            behavior=QgsProcessingParameterFile.Behavior.File))
+        self.addParameter(QgsProcessingParameterString(
+            "LAYERS", "Layers to write (comma-separated; empty = all layers of the product)",
+            defaultValue="", optional=True))
+        self.addParameter(QgsProcessingParameterFolderDestination("OUTPUT_FOLDER", "Output folder"))
+        self.addOutput(QgsProcessingOutputMultipleLayers("OUTPUT_LAYERS", "Loaded layers"))
+
+    def compute(self, parameters, context, feedback):
+        path = self.parameterAsFile(parameters, "INPUT", context)
+        if not path:
+            raise parameter_error("INPUT", path, "no product file given", "Choose a product file")
+        try:
+            product = open_product(path)
+        except ValueError as exc:
+            raise parameter_error("INPUT", path, str(exc), "Check the file and its companions "
+                                  "(.rsc, .par, .xml, .data folder) and docs/formats.md") from exc
+        wanted = [s.strip() for s in (self.parameterAsString(parameters, "LAYERS", context) or "")
+                  .split(",") if s.strip()]
+        if wanted:
+            unknown = [w for w in wanted if w not in product.layer_names]
+            if unknown:
+                raise parameter_error("LAYERS", ",".join(unknown), "not a layer of this product",
+                                      f"Choose among: {', '.join(product.layer_names)}")
+            layers = [product.layer(w) for w in wanted]
+        else:
+            layers = [layer for layer in product.layers if "auxiliary" not in layer.metadata]
+        folder = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
+        os.makedirs(folder, exist_ok=True)
+        feedback.pushInfo(f"{product.processor} {product.product_type}: {product.width} x "
+                          f"{product.height} px, layers {', '.join(product.layer_names)}")
+        if not product.has_geotransform:
+            feedback.pushWarning("The product is in radar geometry: written with pixel coordinates "
+                                 "and no CRS")
+        stem = _safe(os.path.splitext(os.path.basename(path.rstrip("/")))[0])
+        dataset_meta = self._dataset_metadata(product, path)
+        monitor = self.monitor(feedback)
+        total = sum(layer.bands for layer in layers) or 1
+        done = 0
+        outputs = []
+        for layer in layers:
+            out = self.track_output(os.path.join(folder, f"{stem}_{_safe(layer.name)}.tif"))
+            meta = dict(dataset_meta)
+            if layer.reference_date:
+                meta[REFERENCE_DATE_KEY] = format_date(layer.reference_date)
+            if layer.date_pair:
+                meta["date_pair"] = "/".join(format_date(d) for d in layer.date_pair)
+            meta["layer"] = layer.name
+            band_meta, descriptions = [], []
+            for b in range(1, layer.bands + 1):
+                item = {"units": layer.units, "quantity": layer.quantity}
+                if layer.convention:
+                    item["convention"] = layer.convention
+                if layer.dates and layer.dates[b - 1] is not None:
+                    item[DATE_KEY] = format_date(layer.dates[b - 1])
+                if layer.date_pair:
+                    item["date_pair"] = meta["date_pair"]
+                band_meta.append(item)
+                descriptions.append(layer.band_description(b))
+            rows = block_rows(product.width, 8)
+            with RasterWriter(out, product.width, product.height, product.geotransform,
+                              product.crs_wkt, layer.bands, descriptions, band_meta, meta) as w:
+                for b in range(1, layer.bands + 1):
+                    for r0, n in iter_blocks(product.height, rows):
+                        w.write(b, r0, product.read(layer.name, b, r0, 0, n, product.width))
+                        monitor.update((done + (r0 + n) / product.height) / total)
+                    done += 1
+                stats = w.stats(layer.bands)
+            kind = DIVERGING if layer.kind == "diverging" else SEQUENTIAL
+            name = f"{stem} {layer.name}"
+            if context.project() is not None:
+                context.addLayerToLoadOnCompletion(
+                    out, QgsProcessingContext.LayerDetails(name, context.project(), "OUTPUT_LAYERS"))
+            self.finish_raster(out, context, kind, layer.units, stats, layer_name=name,
+                               band=layer.bands)
+            feedback.pushInfo(f"{layer.name}: {layer.bands} band(s), {layer.units or 'no unit'} -> {out}")
+            outputs.append(out)
+        return {"OUTPUT_LAYERS": outputs}
+
+    @staticmethod
+    def _dataset_metadata(product, path):
+        meta = {"processor": product.processor, "product_type": product.product_type,
+                "source": os.path.abspath(path)}
+        meta.update(product.geometry.as_metadata())
+        if product.reference_point:
+            meta["reference_point"] = ",".join(
+                f"{k}={v}" for k, v in sorted(product.reference_point.items()))
+        for key in ("WAVELENGTH", "HEADING", "ORBIT_DIRECTION", "PLATFORM", "pass", "PASS",
+                    "Reference Granule", "Secondary Granule", "frame_id"):
+            if key in product.metadata:
+                meta[f"product_{_safe(key)}"] = product.metadata[key]
+        return meta
