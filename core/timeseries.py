@@ -1,0 +1,883 @@
+"""Displacement time series: reading, date selection, cumulative displacement,
+velocity fits and re-referencing.
+
+A **stack** (:class:`Stack`) is a displacement time series on one grid: one
+2-D layer per acquisition date, read block by block.  It comes from
+
+* a multi-band raster whose bands carry the metadata item ``date``
+  (``YYYY-MM-DD``) and whose dataset metadata item ``reference_date`` names the
+  date the displacements are relative to (the toolkit's dated-band convention,
+  :mod:`.dates`);
+* a list of single-date rasters, the date of each from its band metadata or its
+  file name (``displacement_20160711_20160723.tif`` = reference 2016-07-11,
+  acquisition 2016-07-23), or a folder of such rasters.  All must be on one
+  grid (same size, geotransform and CRS): resample them first with
+  ``displacement:common_grid`` otherwise.
+
+Dates are UTC calendar days: ``2016-07-23T16:04:31`` and ``20160723`` are the
+same acquisition (:func:`.dates.parse_date`).
+
+When every source names the same reference date and that date is not one of
+the bands, the stack gains an **implicit reference epoch**: the displacement
+at the reference date is zero by definition (MintPy stores that epoch as a
+band of zeros; products written as one file per acquisition do not).  The
+output metadata say so (``implicit_reference_epoch``).
+
+Units: values stay in the unit of the input (band metadata ``units`` or the
+GDAL unit type; ``m`` when none is given).  Velocities are in that unit per
+year, a year being 365.25 days (:data:`.units.DAYS_PER_YEAR`).  Signs are those
+of the input (LOS positive toward the satellite in the toolkit's convention,
+docs/conventions.md).  NaN is nodata everywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import glob
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from osgeo import gdal, ogr, osr
+
+from . import dates as _dates
+from .progress import ensure_monitor
+from .raster_io import (
+    RasterError,
+    RasterInfo,
+    RasterWriter,
+    block_rows,
+    iter_blocks,
+    map_to_pixel,
+    open_raster,
+    raster_info,
+    read_block,
+)
+from .units import DAYS_PER_YEAR, normalize_unit
+
+gdal.UseExceptions()
+ogr.UseExceptions()
+osr.UseExceptions()
+
+#: Raster file extensions taken from a folder given as a time series.
+RASTER_EXTENSIONS = (".tif", ".tiff", ".vrt", ".img", ".nc")
+
+#: Default memory budget of one block of a stack (all dates), in bytes.
+STACK_BLOCK_BYTES = 64 * 1024 * 1024
+
+#: Above this many distinct validity patterns in one block, the velocity fit uses
+#: masked normal equations (one small solve per pixel, vectorised) instead of one
+#: pseudo-inverse per pattern.
+MAX_PATTERNS = 256
+
+COMMON_GRID_HINT = ("resample them onto one grid first with displacement:common_grid "
+                    "(Displacement Toolkit > common grid)")
+
+
+# --------------------------------------------------------------------------- the stack
+@dataclass
+class Epoch:
+    """One date of a stack: where its values come from (``path``/``band``), or
+    ``path=None`` for the implicit reference epoch (zeros)."""
+
+    date: Optional[_dt.date]
+    path: Optional[str]
+    band: int = 1
+    description: str = ""
+    metadata: Dict[str, str] = field(default_factory=dict)
+
+    @property
+    def implicit(self) -> bool:
+        return self.path is None
+
+
+class Stack:
+    """A displacement time series on one grid (see the module docstring).
+
+    Attributes: ``epochs`` (sorted by date when dated), ``width``, ``height``,
+    ``geotransform``, ``crs_wkt``, ``units``, ``quantity``, ``reference_date``
+    (or None), ``metadata`` (dataset metadata of the first source), ``sources``
+    (input paths).  :meth:`read` and :meth:`read_block` return float32 with NaN
+    nodata.
+    """
+
+    def __init__(self, epochs: List[Epoch], grid: RasterInfo, units: str, quantity: str = "",
+                 reference_date: Optional[_dt.date] = None, metadata: Optional[Dict[str, str]] = None,
+                 sources: Sequence[str] = (), units_assumed: bool = False):
+        self.epochs = list(epochs)
+        self.width, self.height = grid.width, grid.height
+        self.geotransform = tuple(grid.geotransform)
+        self.crs_wkt = grid.crs_wkt
+        self.units = units
+        self.quantity = quantity
+        self.reference_date = reference_date
+        self.metadata = dict(metadata or {})
+        self.sources = list(sources)
+        self.units_assumed = units_assumed
+        self._datasets: Dict[str, gdal.Dataset] = {}
+
+    @property
+    def dates(self) -> List[Optional[_dt.date]]:
+        return [e.date for e in self.epochs]
+
+    @property
+    def count(self) -> int:
+        return len(self.epochs)
+
+    @property
+    def dated(self) -> bool:
+        return all(d is not None for d in self.dates)
+
+    @property
+    def has_implicit_reference(self) -> bool:
+        return any(e.implicit for e in self.epochs)
+
+    def _ds(self, path: str) -> gdal.Dataset:
+        ds = self._datasets.get(path)
+        if ds is None:
+            ds = open_raster(path)
+            self._datasets[path] = ds
+        return ds
+
+    def read(self, index: int, row: int = 0, rows: Optional[int] = None) -> np.ndarray:
+        """Rows ``row .. row+rows-1`` of epoch ``index`` (0-based): float32 (rows, width)."""
+        rows = self.height - row if rows is None else rows
+        epoch = self.epochs[index]
+        if epoch.implicit:
+            return np.zeros((rows, self.width), dtype=np.float32)
+        block = read_block(self._ds(epoch.path), epoch.band, row, 0, rows, self.width)
+        if np.iscomplexobj(block):
+            raise RasterError(f"{epoch.path!r} band {epoch.band} is complex: a time series "
+                              "holds real displacements")
+        return block
+
+    def read_block(self, indices: Optional[Sequence[int]], row: int, rows: int) -> np.ndarray:
+        """Epochs ``indices`` (default all) of rows ``row .. row+rows-1``: (len, rows, width)."""
+        indices = range(self.count) if indices is None else indices
+        return np.stack([self.read(i, row, rows) for i in indices])
+
+    def block_rows(self, layers: int) -> int:
+        """Rows per block for ``layers`` float64 layers within :data:`STACK_BLOCK_BYTES`."""
+        return block_rows(self.width, 8 * max(1, layers), STACK_BLOCK_BYTES)
+
+    def close(self) -> None:
+        self._datasets.clear()
+
+    def span(self) -> str:
+        """``2016-07-11 .. 2016-09-21 (6 dates)``."""
+        d = [x for x in self.dates if x is not None]
+        if not d:
+            return f"{self.count} undated layers"
+        return f"{min(d).isoformat()} .. {max(d).isoformat()} ({len(d)} dates)"
+
+    def describe(self) -> str:
+        ref = self.reference_date.isoformat() if self.reference_date else "unknown"
+        extra = ", implicit zero epoch at the reference date" if self.has_implicit_reference else ""
+        return (f"{self.span()}, {self.width} x {self.height} pixels, units {self.units}"
+                f"{' (assumed)' if self.units_assumed else ''}, reference date {ref}{extra}")
+
+
+def _units_of(info: RasterInfo, band: int) -> Optional[str]:
+    meta = info.band_metadata[band - 1] if band - 1 < len(info.band_metadata) else {}
+    candidates = [meta.get("units"), meta.get("unit"), meta.get("UNIT"), info.metadata.get("UNIT")]
+    try:
+        ds = open_raster(info.path)
+        candidates.append(ds.GetRasterBand(band).GetUnitType())
+    except RasterError:
+        pass
+    for value in candidates:
+        if value:
+            try:
+                return normalize_unit(value)
+            except ValueError:
+                continue
+    return None
+
+
+def expand_sources(paths: Sequence[str]) -> List[str]:
+    """Input paths with folders replaced by the rasters they contain (sorted by name)."""
+    out: List[str] = []
+    for p in paths:
+        p = str(p)
+        if os.path.isdir(p):
+            found = sorted(f for f in glob.glob(os.path.join(p, "*"))
+                           if f.lower().endswith(RASTER_EXTENSIONS))
+            if not found:
+                raise ValueError(f"the folder {p!r} holds no raster ({', '.join(RASTER_EXTENSIONS)})")
+            out.extend(found)
+        else:
+            out.append(p)
+    return out
+
+
+def open_stack(paths: Sequence[str], require_dates: bool = True, units: Optional[str] = None,
+               add_reference_epoch: bool = True) -> Stack:
+    """Open a time series from one dated multi-band raster, a list of rasters or a folder.
+
+    ``require_dates``: every band must carry a date (else ValueError naming the
+    band); with False, undated layers are allowed (then the input order is kept).
+    ``units``: override the input unit (``m``, ``cm``, ``mm``, ``m/yr``...);
+    default the band metadata, else ``m``.
+    ``add_reference_epoch``: add the implicit zero epoch at the reference date
+    (module docstring).  Raises ValueError when rasters are on different grids,
+    two layers share a date, units or reference dates differ.
+    """
+    paths = expand_sources(paths)
+    if not paths:
+        raise ValueError("no raster given")
+    epochs: List[Epoch] = []
+    grid: Optional[RasterInfo] = None
+    found_units: List[Tuple[str, Optional[str]]] = []
+    refs: Dict[str, Optional[_dt.date]] = {}
+    quantity = ""
+    for path in paths:
+        info = raster_info(path)
+        if grid is None:
+            grid = info
+        elif not grid.same_grid(info):
+            raise ValueError(
+                f"{os.path.basename(path)} ({info.width} x {info.height} pixels, origin "
+                f"{info.geotransform[0]:.10g}, {info.geotransform[3]:.10g}, pixel "
+                f"{info.geotransform[1]:.6g} x {info.geotransform[5]:.6g}) is not on the grid of "
+                f"{os.path.basename(grid.path)} ({grid.width} x {grid.height} pixels, origin "
+                f"{grid.geotransform[0]:.10g}, {grid.geotransform[3]:.10g}, pixel "
+                f"{grid.geotransform[1]:.6g} x {grid.geotransform[5]:.6g}): {COMMON_GRID_HINT}")
+        for b in range(1, info.band_count + 1):
+            if info.is_complex(b):
+                raise ValueError(f"{os.path.basename(path)} band {b} is complex: a time series "
+                                 "holds real displacements")
+        band_dates = _dates.band_dates(info.band_metadata, info.descriptions, path)
+        refs[path] = _dates.reference_date(info.metadata, path)
+        for b, day in enumerate(band_dates, start=1):
+            if day is None and require_dates:
+                raise ValueError(
+                    f"{os.path.basename(path)} band {b} has no date: give each band the metadata "
+                    "item 'date' (YYYY-MM-DD) or name single-date files like "
+                    "displacement_<reference>_<date>.tif (YYYYMMDD)")
+            meta = dict(info.band_metadata[b - 1]) if b - 1 < len(info.band_metadata) else {}
+            quantity = quantity or meta.get("quantity", "")
+            epochs.append(Epoch(day, path, b, info.descriptions[b - 1], meta))
+            found_units.append((f"{os.path.basename(path)} band {b}", _units_of(info, b)))
+    assert grid is not None
+    # units
+    units_assumed = False
+    if units:
+        unit = normalize_unit(units)
+    else:
+        known = {u for _, u in found_units if u}
+        if len(known) > 1:
+            detail = ", ".join(f"{name}: {u}" for name, u in found_units if u)
+            raise ValueError(f"the layers have different units ({detail}): convert them to one unit")
+        unit = known.pop() if known else "m"
+        units_assumed = not known and not any(u for _, u in found_units)
+    # dates
+    dated = all(e.date is not None for e in epochs)
+    if dated:
+        seen: Dict[_dt.date, Epoch] = {}
+        for e in epochs:
+            if e.date in seen:
+                other = seen[e.date]
+                raise ValueError(
+                    f"two layers have the date {e.date.isoformat()}: "
+                    f"{os.path.basename(other.path)} band {other.band} and "
+                    f"{os.path.basename(e.path)} band {e.band}; give each date once")
+            seen[e.date] = e
+        epochs.sort(key=lambda e: e.date)
+    distinct_refs = {r for r in refs.values() if r is not None}
+    if len(distinct_refs) > 1:
+        detail = ", ".join(f"{os.path.basename(p)}: {r.isoformat()}" for p, r in refs.items() if r)
+        raise ValueError(f"the rasters are relative to different reference dates ({detail}): "
+                         "re-reference them in time to one date first")
+    ref = distinct_refs.pop() if distinct_refs else None
+    if ref is not None and any(r is None for r in refs.values()) and len(paths) > 1:
+        ref = None  # partly unknown: do not guess
+    if dated and ref is not None and add_reference_epoch and ref not in {e.date for e in epochs}:
+        epochs.append(Epoch(ref, None, 0, f"reference epoch {ref.isoformat()} (zero by definition)",
+                            {}))
+        epochs.sort(key=lambda e: e.date)
+    return Stack(epochs, grid, unit, quantity, ref, raster_info(paths[0]).metadata, paths,
+                 units_assumed)
+
+
+# --------------------------------------------------------------------------- date selection
+@dataclass
+class Selection:
+    """An acquisition chosen for a requested date: index in the stack, the acquisition's
+    date and its distance from the request in days (acquisition − requested)."""
+
+    requested: _dt.date
+    index: int
+    date: _dt.date
+    offset_days: int
+
+    def describe(self) -> str:
+        if self.offset_days == 0:
+            return f"{self.requested.isoformat()} (exact acquisition)"
+        return (f"{self.requested.isoformat()} -> nearest acquisition {self.date.isoformat()} "
+                f"({self.offset_days:+d} days)")
+
+
+def _span_text(days: Sequence[_dt.date]) -> str:
+    return f"{min(days).isoformat()} to {max(days).isoformat()}"
+
+
+def nearest_acquisition(dates: Sequence, requested, name: str = "date") -> Selection:
+    """The acquisition nearest to ``requested`` (a tie goes to the earlier one).
+
+    ``requested`` must lie within the span of ``dates`` (first to last
+    acquisition, inclusive): a date outside the series raises ValueError
+    naming ``name`` and the span.
+    """
+    days = [_dates.parse_date(d) for d in dates]
+    if not days:
+        raise ValueError("the time series has no dates")
+    want = _dates.parse_date(requested)
+    if want < min(days) or want > max(days):
+        raise ValueError(f"{name} {want.isoformat()} is outside the time series "
+                         f"({_span_text(days)}): choose a date within it")
+    best = min(range(len(days)), key=lambda i: (abs((days[i] - want).days), days[i]))
+    return Selection(want, best, days[best], (days[best] - want).days)
+
+
+def check_date_range(start, end, dates: Sequence, start_name: str = "START_DATE",
+                     end_name: str = "END_DATE") -> Tuple[_dt.date, _dt.date]:
+    """Parsed (start, end); ValueError when start is not before end or both fall
+    outside the series."""
+    a, b = _dates.parse_date(start), _dates.parse_date(end)
+    if a >= b:
+        raise ValueError(f"{start_name} {a.isoformat()} is not before {end_name} {b.isoformat()}: "
+                         "give a start date earlier than the end date")
+    return a, b
+
+
+# --------------------------------------------------------------------------- writing helpers
+def _band_meta(units: str, quantity: str, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    meta = {"units": units, "quantity": quantity}
+    if extra:
+        meta.update({k: str(v) for k, v in extra.items()})
+    return meta
+
+
+def _base_metadata(stack: Stack, software: str) -> Dict[str, str]:
+    meta = {"source": ";".join(os.path.basename(s) for s in stack.sources)[:2000],
+            "software": software}
+    if stack.reference_date:
+        meta["source_reference_date"] = stack.reference_date.isoformat()
+    if stack.has_implicit_reference:
+        meta["implicit_reference_epoch"] = stack.reference_date.isoformat()
+    if stack.units_assumed:
+        meta["units_assumed"] = f"{stack.units} (the input carries no unit)"
+    return meta
+
+
+def _velocity_quantity(quantity: str) -> str:
+    q = quantity or "displacement"
+    return q.replace("displacement", "velocity") if "displacement" in q else f"{q}_velocity"
+
+
+def _convention(stack: Stack) -> str:
+    for e in stack.epochs:
+        if e.metadata.get("convention"):
+            return e.metadata["convention"]
+    return stack.metadata.get("convention", "")
+
+
+# --------------------------------------------------------------------------- cumulative
+@dataclass
+class CumulativeResult:
+    path: str
+    start: Selection
+    end: Selection
+    units: str
+    stats: Dict[str, float]
+
+
+def cumulative_displacement(stack: Stack, start, end, output: str, monitor=None) -> CumulativeResult:
+    """Write ``output``: displacement from ``start`` to ``end`` = value at the acquisition
+    nearest to ``end`` minus value at the acquisition nearest to ``start``.
+
+    Both requested dates must lie within the series; the chosen acquisitions
+    are recorded in the output metadata (``start_date``, ``end_date``,
+    ``start_date_requested``, ``end_date_requested``).  Unit: the stack's
+    length unit; sign: that of the input (positive = toward the satellite for
+    LOS).  NaN where either date is NaN.  Raises ValueError when start is not
+    before end, a date is outside the series, or both map to one acquisition.
+    """
+    monitor = ensure_monitor(monitor)
+    if not stack.dated:
+        raise ValueError("the input has layers without dates: a cumulative displacement needs a dated series")
+    a, b = check_date_range(start, end, stack.dates)
+    s0 = nearest_acquisition(stack.dates, a, "START_DATE")
+    s1 = nearest_acquisition(stack.dates, b, "END_DATE")
+    if s0.index == s1.index:
+        raise ValueError(
+            f"START_DATE {a.isoformat()} and END_DATE {b.isoformat()} both select the acquisition "
+            f"{s0.date.isoformat()}: choose dates further apart (acquisitions: "
+            f"{', '.join(d.isoformat() for d in stack.dates)})")
+    days = (s1.date - s0.date).days
+    meta = _base_metadata(stack, "displacement_toolkit cumulative_displacement")
+    meta.update({
+        "start_date": s0.date.isoformat(), "end_date": s1.date.isoformat(),
+        "start_date_requested": a.isoformat(), "end_date_requested": b.isoformat(),
+        "reference_date": s0.date.isoformat(), "date": s1.date.isoformat(),
+        "interval_days": str(days),
+    })
+    quantity = stack.quantity or "displacement"
+    band_meta = _band_meta(stack.units, quantity, {
+        "date": s1.date.isoformat(), "reference_date": s0.date.isoformat(),
+        "convention": _convention(stack)})
+    desc = f"displacement {s0.date.isoformat()} to {s1.date.isoformat()} ({stack.units})"
+    rows = stack.block_rows(3)
+    with RasterWriter(output, stack.width, stack.height, stack.geotransform, stack.crs_wkt, 1,
+                      [desc], [band_meta], meta) as w:
+        for r0, n in iter_blocks(stack.height, rows):
+            w.write(1, r0, stack.read(s1.index, r0, n) - stack.read(s0.index, r0, n))
+            monitor.update((r0 + n) / stack.height)
+        stats = w.stats(1)
+    return CumulativeResult(w.path, s0, s1, stack.units, stats)
+
+
+# --------------------------------------------------------------------------- velocity model
+def years_since(dates: Sequence, origin) -> np.ndarray:
+    """Time of each date since ``origin`` in years of 365.25 days (float64)."""
+    o = _dates.parse_date(origin)
+    return np.array([(_dates.parse_date(d) - o).days / DAYS_PER_YEAR for d in dates],
+                    dtype=np.float64)
+
+
+def design_matrix(dates: Sequence, origin, seasonal: bool = False,
+                  steps: Sequence = ()) -> Tuple[np.ndarray, List[str]]:
+    """Design matrix of the displacement model and the names of its columns.
+
+    ``d(t) = c + v·t [+ a1·cos 2πt + b1·sin 2πt + a2·cos 4πt + b2·sin 4πt]
+    [+ Σ s_k·H(t − t_k)]`` with t in years (365.25 days) since ``origin``,
+    H the Heaviside step: 1 for acquisitions **on or after** the step date
+    (an event on an acquisition day is taken to precede the acquisition),
+    0 before.  Columns: ``offset``, ``velocity``, ``annual_cos``,
+    ``annual_sin``, ``semiannual_cos``, ``semiannual_sin``, ``step_YYYY-MM-DD``.
+    """
+    days = [_dates.parse_date(d) for d in dates]
+    t = years_since(days, origin)
+    cols = [np.ones_like(t), t]
+    names = ["offset", "velocity"]
+    if seasonal:
+        for k, label in ((1, "annual"), (2, "semiannual")):
+            cols += [np.cos(2 * np.pi * k * t), np.sin(2 * np.pi * k * t)]
+            names += [f"{label}_cos", f"{label}_sin"]
+    for s in steps:
+        sd = _dates.parse_date(s)
+        cols.append(np.array([1.0 if d >= sd else 0.0 for d in days]))
+        names.append(f"step_{sd.isoformat()}")
+    return np.column_stack(cols), names
+
+
+@dataclass
+class FitResult:
+    """Per-pixel least-squares fit of :func:`fit_pixels`.
+
+    ``coef``: (p, P) model coefficients (series unit; velocity per year);
+    ``sigma``: (p, P) 1-sigma of each coefficient from the residuals,
+    ``sqrt(s² · [(AᵀA)⁻¹]_jj)`` with ``s² = Σr²/(n − p)``; ``rms``: (P,)
+    ``sqrt(Σr²/n)``; ``count``: (P,) valid acquisitions used.  NaN where a
+    pixel has fewer than p + 1 valid acquisitions or a singular sub-system.
+    """
+
+    coef: np.ndarray
+    sigma: np.ndarray
+    rms: np.ndarray
+    count: np.ndarray
+    patterns: int = 0
+
+
+def fit_pixels(A: np.ndarray, Y: np.ndarray, max_patterns: int = MAX_PATTERNS) -> FitResult:
+    """Least squares ``Y[:, j] ≈ A @ x_j`` for every pixel j, NaN values skipped per pixel.
+
+    ``A``: (n, p) design matrix shared by all pixels; ``Y``: (n, P) observations.
+    Pixels are grouped by their pattern of valid acquisitions and each group is
+    solved at once with one pseudo-inverse (exact least squares).  With more
+    than ``max_patterns`` patterns, the masked normal equations
+    ``(Aᵀ M_j A) x_j = Aᵀ M_j y_j`` are solved for all pixels in one batched
+    call instead (same solution for well-conditioned systems).
+    """
+    A = np.asarray(A, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    n, p = A.shape
+    P = Y.shape[1]
+    valid = np.isfinite(Y)
+    count = valid.sum(axis=0)
+    coef = np.full((p, P), np.nan)
+    sigma = np.full((p, P), np.nan)
+    rms = np.full(P, np.nan)
+    enough = count >= p + 1
+    if not enough.any():
+        return FitResult(coef, sigma, rms, count, 0)
+    cols = np.flatnonzero(enough)
+    packed = np.packbits(valid[:, cols], axis=0)  # (ceil(n/8), P') bytes
+    keys, inverse = np.unique(packed.T, axis=0, return_inverse=True)
+    inverse = np.asarray(inverse).reshape(-1)
+    if keys.shape[0] <= max_patterns:
+        for k in range(keys.shape[0]):
+            members = cols[inverse == k]
+            rows = valid[:, members[0]]
+            Ak = A[rows]
+            if np.linalg.matrix_rank(Ak) < p:
+                continue
+            pinv = np.linalg.pinv(Ak)
+            yk = Y[rows][:, members]
+            xk = pinv @ yk
+            r = yk - Ak @ xk
+            rss = np.einsum("ij,ij->j", r, r)
+            m = rows.sum()
+            cov = pinv @ pinv.T  # (AᵀA)⁻¹
+            s2 = rss / (m - p)
+            coef[:, members] = xk
+            sigma[:, members] = np.sqrt(np.outer(np.diag(cov), s2))
+            rms[members] = np.sqrt(rss / m)
+        return FitResult(coef, sigma, rms, count, int(keys.shape[0]))
+    # masked normal equations, vectorised over pixels
+    W = valid[:, cols].astype(np.float64)            # (n, P')
+    Yz = np.where(valid[:, cols], Y[:, cols], 0.0)
+    N = np.einsum("ip,iq,ij->jpq", A, A, W)           # (P', p, p)
+    rhs = np.einsum("ip,ij->jp", A, Yz)                # (P', p)
+    cond = np.linalg.cond(N)
+    ok = np.isfinite(cond) & (cond < 1e12)
+    if ok.any():
+        Ninv = np.linalg.inv(N[ok])
+        x = np.einsum("jpq,jq->jp", Ninv, rhs[ok])     # (P'', p)
+        r = (Yz[:, ok] - A @ x.T) * W[:, ok]
+        rss = np.einsum("ij,ij->j", r, r)
+        m = W[:, ok].sum(axis=0)
+        s2 = rss / (m - p)
+        idx = cols[ok]
+        coef[:, idx] = x.T
+        sigma[:, idx] = np.sqrt(np.diagonal(Ninv, axis1=1, axis2=2).T * s2)
+        rms[idx] = np.sqrt(rss / m)
+    return FitResult(coef, sigma, rms, count, int(keys.shape[0]))
+
+
+@dataclass
+class VelocityResult:
+    """Outputs of :func:`timeseries_velocity`: paths, the acquisitions used, the model
+    columns and the statistics of each written raster (for styling)."""
+
+    paths: Dict[str, str]
+    dates: List[_dt.date]
+    columns: List[str]
+    units: str
+    velocity_units: str
+    stats: Dict[str, Dict[str, float]]
+    valid_pixels: int
+
+
+def timeseries_velocity(stack: Stack, start, end, velocity_path: str,
+                        sigma_path: Optional[str] = None, rms_path: Optional[str] = None,
+                        seasonal: bool = False, steps: Sequence = (), monitor=None) -> VelocityResult:
+    """Least-squares velocity of every pixel over the acquisitions in [``start``, ``end``].
+
+    Model (:func:`design_matrix`): offset + velocity·t, optionally annual and
+    semi-annual sine/cosine terms (``seasonal``) and Heaviside steps at the
+    dates ``steps`` (events; they must fall inside the range with acquisitions
+    on both sides).  Outputs, all NaN where a pixel has fewer than p + 1 valid
+    acquisitions (p = number of model terms):
+
+    * ``velocity_path``: velocity in the stack unit per year (m → m/yr);
+    * ``sigma_path``: its 1-sigma from the residuals (same unit);
+    * ``rms_path``: RMS of the residuals (stack unit).
+
+    The acquisitions used, the model and its terms are written in the metadata.
+    Raises ValueError for START after END, a range outside the series, fewer
+    than p + 1 acquisitions in the range or an ill-posed step.
+    """
+    monitor = ensure_monitor(monitor)
+    if not stack.dated:
+        raise ValueError("the input has layers without dates: a velocity needs a dated series")
+    a, b = check_date_range(start, end, stack.dates)
+    dates = stack.dates
+    first, last = min(dates), max(dates)
+    for name, day in (("START_DATE", a), ("END_DATE", b)):
+        if day < first or day > last:
+            raise ValueError(f"{name} {day.isoformat()} is outside the time series "
+                             f"({first.isoformat()} to {last.isoformat()}): choose a date within it")
+    used = [i for i, d in enumerate(dates) if a <= d <= b]
+    used_dates = [dates[i] for i in used]
+    step_days = sorted({_dates.parse_date(s) for s in steps})
+    for s in step_days:
+        before = sum(1 for d in used_dates if d < s)
+        after = sum(1 for d in used_dates if d >= s)
+        if before == 0 or after == 0:
+            raise ValueError(
+                f"STEP_DATES {s.isoformat()}: the step needs acquisitions both before and on/after "
+                f"it within {a.isoformat()} .. {b.isoformat()} ({before} before, {after} after): "
+                "remove it or widen the date range")
+    A, names = design_matrix(used_dates, used_dates[0] if used_dates else a, seasonal, step_days)
+    p = len(names)
+    if len(used) < p + 1:
+        model = "offset + velocity" + (" + annual + semi-annual terms" if seasonal else "") + \
+            (f" + {len(step_days)} step(s)" if step_days else "")
+        raise ValueError(
+            f"{len(used)} acquisition(s) between START_DATE {a.isoformat()} and END_DATE "
+            f"{b.isoformat()} are too few for the model {model} ({p} terms): it needs at least "
+            f"{p + 1} to estimate the terms and their uncertainty; widen the range or "
+            "simplify the model")
+    if np.linalg.matrix_rank(A) < p:
+        raise ValueError(f"the model {', '.join(names)} cannot be separated with the acquisitions "
+                         f"{', '.join(d.isoformat() for d in used_dates)}: simplify the model")
+    vunit = f"{stack.units}/yr"
+    meta = _base_metadata(stack, "displacement_toolkit timeseries_velocity")
+    meta.update({
+        "start_date_requested": a.isoformat(), "end_date_requested": b.isoformat(),
+        "start_date": used_dates[0].isoformat(), "end_date": used_dates[-1].isoformat(),
+        "acquisitions": ",".join(d.isoformat() for d in used_dates),
+        "acquisition_count": str(len(used)),
+        "model": " + ".join(names), "seasonal": str(bool(seasonal)),
+        "steps": ",".join(s.isoformat() for s in step_days),
+        "time_origin": used_dates[0].isoformat(), "year_days": str(DAYS_PER_YEAR),
+    })
+    conv = _convention(stack)
+    vq = _velocity_quantity(stack.quantity)
+    outputs = [("velocity", velocity_path, vunit, vq, "velocity"),
+               ("sigma", sigma_path, vunit, f"{vq}_sigma", "velocity 1-sigma (from residuals)"),
+               ("rms", rms_path, stack.units, "rms_residual", "RMS residual of the fit")]
+    writers = {}
+    paths, stats = {}, {}
+    try:
+        for key, path, unit, quantity, label in outputs:
+            if not path:
+                continue
+            writers[key] = RasterWriter(
+                path, stack.width, stack.height, stack.geotransform, stack.crs_wkt, 1,
+                [f"{label} ({unit})"], [_band_meta(unit, quantity, {"convention": conv})],
+                dict(meta))
+        rows = stack.block_rows(len(used) + 2 * p)
+        valid_pixels = 0
+        for r0, n in iter_blocks(stack.height, rows):
+            Y = stack.read_block(used, r0, n).reshape(len(used), -1)
+            fit = fit_pixels(A, Y)
+            valid_pixels += int(np.isfinite(fit.coef[1]).sum())
+            blocks = {"velocity": fit.coef[1], "sigma": fit.sigma[1], "rms": fit.rms}
+            for key, w in writers.items():
+                w.write(1, r0, blocks[key].reshape(n, stack.width).astype(np.float32))
+            monitor.update((r0 + n) / stack.height)
+        for key, w in writers.items():
+            stats[key] = w.stats(1)
+            paths[key] = w.commit()
+    except BaseException:
+        for w in writers.values():
+            w.abort()
+        raise
+    return VelocityResult(paths, used_dates, names, stack.units, vunit, stats, valid_pixels)
+
+
+# --------------------------------------------------------------------------- re-referencing
+def transform_point(x: float, y: float, from_wkt: str, to_wkt: str) -> Tuple[float, float]:
+    """Map point (``x``, ``y``) from CRS ``from_wkt`` to ``to_wkt`` (x = easting or longitude).
+    Empty WKT on either side = no transformation."""
+    if not from_wkt or not to_wkt:
+        return float(x), float(y)
+    a, b = osr.SpatialReference(), osr.SpatialReference()
+    a.ImportFromWkt(from_wkt)
+    b.ImportFromWkt(to_wkt)
+    if a.IsSame(b):
+        return float(x), float(y)
+    for s in (a, b):
+        s.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    tx, ty, _ = osr.CoordinateTransformation(a, b).TransformPoint(float(x), float(y))
+    return float(tx), float(ty)
+
+
+def wgs84_wkt() -> str:
+    s = osr.SpatialReference()
+    s.ImportFromEPSG(4326)
+    return s.ExportToWkt()
+
+
+@dataclass
+class Reference:
+    """Where the reference is: ``kind`` (``point``, ``gnss_station``, ``polygon``), a
+    description for metadata, and the value subtracted from each layer (stack unit)."""
+
+    kind: str
+    values: List[float]
+    metadata: Dict[str, str]
+    pixels: int = 0
+
+    def describe(self) -> str:
+        return self.metadata.get("reference", self.kind)
+
+
+def _disk_mask(rows, cols, row: int, col: int, radius: float) -> np.ndarray:
+    """True for the pixels (rows x cols) whose centres are within ``radius`` pixels of (row, col)."""
+    rr, cc = np.meshgrid(rows, cols, indexing="ij")
+    return (cc - col) ** 2 + (rr - row) ** 2 <= radius * radius + 1e-9
+
+
+def point_reference(stack: Stack, x: float, y: float, point_wkt: str = "", radius: float = 0.0,
+                    kind: str = "point", label: str = "") -> Reference:
+    """Reference values at a map point: for every layer, the **median** of the finite values
+    of the pixels whose centres lie within ``radius`` pixels of the pixel containing
+    the point (radius 0 = that pixel), as the Inspector samples (:mod:`.inspection`).
+
+    (``x``, ``y``) are in the CRS ``point_wkt`` (empty = the stack's CRS) and are
+    transformed to the stack's CRS.  Raises ValueError when the point is outside
+    the raster or a layer has no valid value there.
+    """
+    px, py = transform_point(x, y, point_wkt, stack.crs_wkt) if point_wkt else (float(x), float(y))
+    fc, fr = map_to_pixel(stack.geotransform, px, py)
+    col, row = int(math.floor(float(fc))), int(math.floor(float(fr)))
+    where = label or f"({x:.10g}, {y:.10g})"
+    if not (0 <= col < stack.width and 0 <= row < stack.height):
+        raise ValueError(f"the reference {where} is outside the raster (pixel column {col}, row "
+                         f"{row} of {stack.width} x {stack.height}): choose a point inside it")
+    rad = max(0.0, float(radius))
+    n = int(math.floor(rad))
+    r0, r1 = max(0, row - n), min(stack.height, row + n + 1)
+    c0, c1 = max(0, col - n), min(stack.width, col + n + 1)
+    rows, cols = np.arange(r0, r1), np.arange(c0, c1)
+    inside = _disk_mask(rows, cols, row, col, rad)
+    values, counts = [], []
+    for i in range(stack.count):
+        block = stack.read(i, r0, r1 - r0)[:, c0:c1]
+        v = block[inside]
+        v = v[np.isfinite(v)]
+        counts.append(v.size)
+        values.append(float(np.median(v)) if v.size else math.nan)
+    bad = [stack.epochs[i] for i, v in enumerate(values) if not math.isfinite(v)]
+    if bad:
+        which = ", ".join(e.date.isoformat() if e.date else f"band {e.band}" for e in bad[:5])
+        raise ValueError(f"the reference {where} has no valid value within {rad:g} pixel(s) on "
+                         f"{which}: choose a point on valid data or a larger radius")
+    meta = {"reference_kind": kind, "reference_point": f"{px!r} {py!r}",
+            "reference_pixel": f"{row} {col}", "reference_radius_px": f"{rad:g}",
+            "reference": f"{kind} {where} = pixel row {row}, column {col}, median within {rad:g} px"}
+    if point_wkt:
+        meta["reference_point_input"] = f"{x!r} {y!r}"
+    return Reference(kind, values, meta, int(min(counts)))
+
+
+def polygon_reference(stack: Stack, polygon_wkt: str, polygon_crs_wkt: str = "",
+                      all_touched: bool = False) -> Reference:
+    """Reference values = **mean** of the finite values of each layer over the pixels of a
+    polygon (WKT, in CRS ``polygon_crs_wkt``; empty = the stack's CRS).
+
+    The polygon is rasterised onto the stack grid with GDAL (pixels whose
+    centre lies inside; ``all_touched`` for every pixel it touches).  Raises
+    ValueError when the polygon covers no pixel or a layer has no valid value
+    inside it.
+    """
+    geom = ogr.CreateGeometryFromWkt(polygon_wkt)
+    if geom is None or geom.IsEmpty():
+        raise ValueError("the reference polygon is empty")
+    if geom.GetDimension() != 2:
+        raise ValueError(f"the reference geometry is a {geom.GetGeometryName()}, not a polygon")
+    if polygon_crs_wkt and stack.crs_wkt:
+        src, dst = osr.SpatialReference(), osr.SpatialReference()
+        src.ImportFromWkt(polygon_crs_wkt)
+        dst.ImportFromWkt(stack.crs_wkt)
+        if not src.IsSame(dst):
+            for s in (src, dst):
+                s.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+            geom.Transform(osr.CoordinateTransformation(src, dst))
+    # rasterise over the stack grid (a byte mask; the grid size bounds memory)
+    mem = gdal.GetDriverByName("MEM").Create("", stack.width, stack.height, 1, gdal.GDT_Byte)
+    mem.SetGeoTransform(stack.geotransform)
+    if stack.crs_wkt:
+        mem.SetProjection(stack.crs_wkt)
+    ods = ogr.GetDriverByName("Memory").CreateDataSource("ref")
+    srs = None
+    if stack.crs_wkt:
+        srs = osr.SpatialReference()
+        srs.ImportFromWkt(stack.crs_wkt)
+    lyr = ods.CreateLayer("polygon", srs, ogr.wkbUnknown)
+    feat = ogr.Feature(lyr.GetLayerDefn())
+    feat.SetGeometry(geom)
+    lyr.CreateFeature(feat)
+    options = ["ALL_TOUCHED=TRUE"] if all_touched else []
+    gdal.RasterizeLayer(mem, [1], lyr, burn_values=[1], options=options)
+    mask = mem.GetRasterBand(1).ReadAsArray().astype(bool)
+    rows_any = np.flatnonzero(mask.any(axis=1))
+    if rows_any.size == 0:
+        raise ValueError("the reference polygon covers no pixel centre of the raster: draw it over "
+                         "the raster (or larger than one pixel)")
+    r0, r1 = int(rows_any[0]), int(rows_any[-1]) + 1
+    cols_any = np.flatnonzero(mask.any(axis=0))
+    c0, c1 = int(cols_any[0]), int(cols_any[-1]) + 1
+    sub = mask[r0:r1, c0:c1]
+    values, counts = [], []
+    for i in range(stack.count):
+        v = stack.read(i, r0, r1 - r0)[:, c0:c1][sub]
+        v = v[np.isfinite(v)]
+        counts.append(v.size)
+        values.append(float(np.mean(v, dtype=np.float64)) if v.size else math.nan)
+    bad = [stack.epochs[i] for i, v in enumerate(values) if not math.isfinite(v)]
+    if bad:
+        which = ", ".join(e.date.isoformat() if e.date else f"band {e.band}" for e in bad[:5])
+        raise ValueError(f"the reference polygon holds no valid value on {which}: draw it over "
+                         "valid data")
+    env = geom.GetEnvelope()
+    meta = {"reference_kind": "polygon", "reference_polygon_pixels": str(int(sub.sum())),
+            "reference_polygon_bounds": f"{env[0]!r} {env[2]!r} {env[1]!r} {env[3]!r}",
+            "reference_polygon_wkt": geom.ExportToWkt()[:4000],
+            "reference": f"mean over a polygon of {int(sub.sum())} pixels (rows {r0}..{r1 - 1}, "
+                         f"columns {c0}..{c1 - 1})"}
+    return Reference("polygon", values, meta, int(min(counts)))
+
+
+@dataclass
+class RereferenceResult:
+    path: str
+    reference: Reference
+    stats: List[Dict[str, float]]
+    bands: int
+
+
+def rereference(stack: Stack, reference: Reference, output: str, monitor=None) -> RereferenceResult:
+    """Write ``output``: every layer of the stack minus its reference value, so that the
+    reference becomes zero.  Units, dates, descriptions and metadata are kept; the
+    reference used is added (``reference_*`` items, per-band ``reference_value``).
+
+    A single multi-band input keeps its bands; a list of rasters becomes one
+    multi-band raster (one band per raster, in date order when dated).  The
+    implicit zero reference epoch (if any) is not written.  Sources are only read.
+    """
+    monitor = ensure_monitor(monitor)
+    keep = [i for i, e in enumerate(stack.epochs) if not e.implicit]
+    meta = dict(stack.metadata) if len(stack.sources) == 1 else {}
+    meta.update(_base_metadata(stack, "displacement_toolkit rereference"))
+    meta.pop("implicit_reference_epoch", None)
+    meta.update(reference.metadata)
+    if stack.reference_date:
+        meta["reference_date"] = stack.reference_date.isoformat()
+    descs, band_meta = [], []
+    for i in keep:
+        e = stack.epochs[i]
+        m = dict(e.metadata)
+        m.setdefault("units", stack.units)
+        if e.date is not None:
+            m["date"] = e.date.isoformat()
+        m["reference_value"] = repr(reference.values[i])
+        band_meta.append(m)
+        descs.append(e.description or (e.date.isoformat() if e.date else os.path.basename(e.path)))
+    rows = stack.block_rows(2)
+    total = max(1, len(keep) * stack.height)
+    done = 0
+    with RasterWriter(output, stack.width, stack.height, stack.geotransform, stack.crs_wkt,
+                      len(keep), descs, band_meta, meta) as w:
+        for out_band, i in enumerate(keep, start=1):
+            ref = np.float32(reference.values[i])
+            for r0, n in iter_blocks(stack.height, rows):
+                w.write(out_band, r0, stack.read(i, r0, n) - ref)
+                done += n
+                monitor.update(done / total)
+        stats = [w.stats(b) for b in range(1, len(keep) + 1)]
+    return RereferenceResult(w.path, reference, stats, len(keep))
+
+
+__all__ = [
+    "COMMON_GRID_HINT", "CumulativeResult", "Epoch", "FitResult", "Reference", "RereferenceResult",
+    "Selection", "Stack", "VelocityResult", "check_date_range", "cumulative_displacement",
+    "design_matrix", "expand_sources", "fit_pixels", "nearest_acquisition", "open_stack",
+    "point_reference", "polygon_reference", "rereference", "timeseries_velocity",
+    "transform_point", "wgs84_wkt", "years_since",
+]
