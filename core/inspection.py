@@ -49,8 +49,10 @@ from .raster_io import (
 )
 
 #: Dataset metadata keys shown as "pixel geometry" when present (degrees).
-GEOMETRY_KEYS = ("incidence_angle", "incidence", "heading", "heading_angle", "los_azimuth",
-                 "look_direction", "orbit_direction", "platform", "track")
+GEOMETRY_KEYS = ("geometry_incidence", "geometry_los_azimuth", "geometry_heading",
+                 "geometry_look_direction", "incidence_angle", "incidence", "heading",
+                 "heading_angle", "los_azimuth", "look_direction", "orbit_direction", "platform",
+                 "track")
 
 
 # --------------------------------------------------------------------------- sampling
@@ -425,10 +427,88 @@ def format_seconds(s: float) -> str:
     return f"{s // 3600} h {(s % 3600) // 60} min"
 
 
+# --------------------------------------------------------------------------- guided dialogs
+_INCIDENCE_KEYS = ("geometry_incidence", "incidence_angle", "incidence", "incidenceangle",
+                   "incidence_mid_swath")
+_HEADING_KEYS = ("geometry_heading", "heading", "heading_angle", "platformheading")
+_LOS_AZIMUTH_KEYS = ("geometry_los_azimuth", "los_azimuth", "azimuthangle")
+_LOOK_KEYS = ("geometry_look_direction", "look_direction", "antenna_side")
+
+
+def _first_float(meta: Dict[str, str], keys) -> Optional[float]:
+    for key in keys:
+        if key in meta:
+            try:
+                value = float(meta[key])
+            except (TypeError, ValueError):
+                continue
+            if math.isfinite(value):
+                return value
+    return None
+
+
+def guess_track(info, band: int = 1) -> Dict[str, object]:
+    """What a decomposition track is, from product metadata (toolkit imports write
+    ``geometry_incidence``/``geometry_heading``/``geometry_los_azimuth``/
+    ``geometry_look_direction``; plain ``incidence_angle``/``heading`` also work).
+
+    Returns ``kind`` (``los``, ``range_offset``, ``azimuth_offset`` from the band's
+    ``quantity``, default ``los``), ``incidence`` (degrees from the vertical or None),
+    ``heading`` (degrees clockwise from north or None; converted from a LOS azimuth with
+    :func:`.geometry.los_azimuth_to_heading` when only that is known), ``look_direction``
+    and ``sigma`` (None).
+    """
+    from .geometry import los_azimuth_to_heading
+
+    meta = {str(k).lower(): v for k, v in info.metadata.items()}
+    bmeta = info.band_metadata[band - 1] if band - 1 < len(info.band_metadata) else {}
+    quantity = str(bmeta.get("quantity", "")).lower()
+    kind = "los"
+    if "range" in quantity and "offset" in quantity:
+        kind = "range_offset"
+    elif ("azimuth" in quantity or "along" in quantity) and "offset" in quantity:
+        kind = "azimuth_offset"
+    look = "right"
+    for key in _LOOK_KEYS:
+        if str(meta.get(key, "")).lower() in ("right", "left"):
+            look = str(meta[key]).lower()
+            break
+    heading = _first_float(meta, _HEADING_KEYS)
+    if heading is None:
+        azimuth = _first_float(meta, _LOS_AZIMUTH_KEYS)
+        if azimuth is not None:
+            heading = float(los_azimuth_to_heading(azimuth, look))
+    return {"kind": kind, "incidence": _first_float(meta, _INCIDENCE_KEYS), "heading": heading,
+            "look_direction": look, "sigma": None}
+
+
+def read_overview(path: str, band: int = 1, max_size: int = 400) -> Tuple[np.ndarray, float]:
+    """A decimated copy of ``band`` at most ``max_size`` pixels on its longer side (GDAL
+    nearest-neighbour resampling, overviews used when present), nodata as NaN, magnitude
+    for complex data.  Returns ``(array, scale)`` with ``scale`` = full-resolution pixels
+    per overview pixel."""
+    ds = open_raster(path)
+    b = ds.GetRasterBand(int(band))
+    w, h = ds.RasterXSize, ds.RasterYSize
+    scale = max(1.0, max(w, h) / float(max_size))
+    bw, bh = max(1, int(round(w / scale))), max(1, int(round(h / scale)))
+    raw = b.ReadAsArray(0, 0, w, h, buf_xsize=bw, buf_ysize=bh)
+    if raw is None:
+        raise RasterError(f"cannot read band {band} of {path!r}")
+    if np.iscomplexobj(raw):
+        raw = np.abs(raw)
+    out = raw.astype(np.float32)
+    nodata = b.GetNoDataValue()
+    if nodata is not None and not math.isnan(nodata):
+        out[raw == nodata] = np.nan
+    return out, w / float(bw)
+
+
 __all__ = [
     "BandDescription", "OffsetTrackingEstimate", "RasterError", "Series", "VelocityFit",
     "RereferenceResult", "WindowGrid", "describe_bands", "estimate_offset_tracking",
-    "format_bytes", "format_seconds", "format_value", "is_time_series", "linear_velocity",
+    "format_bytes", "format_seconds", "format_value", "guess_track", "is_time_series",
+    "linear_velocity", "read_overview",
     "pixel_geometry", "pixel_of", "rereference_raster", "sample_point",
     "sample_point_bands", "sample_series", "seconds_per_window", "velocity_unit", "window_grid",
     "write_series_csv",

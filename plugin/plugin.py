@@ -59,7 +59,8 @@ class DisplacementToolkitPlugin:
         self.add_action("Conventions and Help", self.open_conventions, toolbar=False)
 
     def init_interactive_ui(self):
-        """The Displacement Inspector dock (ui/inspector_dock.py), unloaded through extra_ui."""
+        """The Displacement Inspector dock (ui/inspector_dock.py, unloaded through extra_ui)
+        and the guided dialogs (ui/decomposition_dialog.py, ui/offset_tracking_dialog.py)."""
         from ..ui.inspector_dock import InspectorController, inspector_icon
 
         self.inspector = InspectorController(self.iface)
@@ -67,6 +68,24 @@ class DisplacementToolkitPlugin:
         self.add_action("Displacement Inspector", self.inspector.show, icon=inspector_icon(),
                         tooltip="Values with units, time series, velocity and reference point "
                                 "at the clicked pixel")
+        self.add_action("Decomposition (guided)", self.open_decomposition_dialog, toolbar=False,
+                        tooltip="Tracks table with a live preview of the unit vectors and the "
+                                "condition of the system; runs displacement:decompose")
+        self.add_action("Offset Tracking (guided)", self.open_offset_tracking_dialog, toolbar=False,
+                        tooltip="Preview of the window grid, run-time and size estimate; runs "
+                                "displacement:offset_tracking")
+
+    def open_decomposition_dialog(self):
+        from ..ui.decomposition_dialog import DecompositionDialog
+
+        self._guided_dialog = DecompositionDialog(self.iface.mainWindow())
+        self._guided_dialog.show()
+
+    def open_offset_tracking_dialog(self):
+        from ..ui.offset_tracking_dialog import OffsetTrackingDialog
+
+        self._guided_dialog = OffsetTrackingDialog(self.iface.mainWindow())
+        self._guided_dialog.show()
 
     def add_action(self, text, callback, icon=None, tooltip=None, toolbar=True):
         """Add an action to the plugin menu (under Raster) and, optionally, the toolbar."""

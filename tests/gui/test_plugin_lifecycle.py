@@ -63,8 +63,9 @@ def test_load_unload_reload_leaves_no_duplicates(qgis_iface, qgis_app, qgis_proc
         plugin = qgis.utils.plugins[name]
         assert len(_providers()) == 1
         assert len(_providers()[0].algorithms()) == n_algorithms
-        # + Displacement Inspector (menu and toolbar) + Conventions and Help (menu only)
-        assert len(plugin.actions) == n_algorithms + 2
+        # + Displacement Inspector (menu and toolbar), Decomposition (guided), Offset Tracking
+        # (guided) and Conventions and Help (menu only)
+        assert len(plugin.actions) == n_algorithms + 4
         live = [t for t in _toolbars(qgis_iface) if t is plugin.toolbar]
         assert len(live) == 1 and len(live[0].actions()) == n_algorithms + 1
         assert qgis_iface.addPluginToRasterMenu.call_count == len(plugin.actions) * (round_ + 1)

@@ -204,3 +204,41 @@ def test_offset_tracking_estimate():
     assert ins.seconds_per_window(32, 32, 8, 8, repeats=2) > 0
     assert ins.format_bytes(1536) == "1.5 KiB" and ins.format_bytes(12) == "12 B"
     assert ins.format_seconds(95) == "1 min 35 s" and ins.format_seconds(0.2) == "< 1 s"
+
+
+def test_guess_track_from_product_metadata(tmp_path):
+    from displacement_toolkit.core.geometry import los_azimuth_to_heading
+
+    def info_of(name, metadata, quantity="los_displacement"):
+        path = write_array(str(tmp_path / name), np.zeros((4, 4), np.float32), GT, WKT,
+                           band_metadata=[{"units": "m", "quantity": quantity}], metadata=metadata)
+        return raster_info(path)
+
+    g = ins.guess_track(info_of("a.tif", {"geometry_incidence": "34.000000",
+                                          "geometry_heading": "-12.000000"}))
+    assert g == {"kind": "los", "incidence": 34.0, "heading": -12.0, "look_direction": "right",
+                 "sigma": None}
+    # only a LOS azimuth (MintPy azimuthAngle 102 deg, right-looking) -> heading -12 deg
+    g = ins.guess_track(info_of("b.tif", {"incidence_angle": "39", "geometry_los_azimuth": "102"}))
+    assert g["incidence"] == 39.0
+    assert g["heading"] == pytest.approx(float(los_azimuth_to_heading(102.0, "right")))
+    assert g["heading"] == pytest.approx(-12.0)
+    g = ins.guess_track(info_of("c.tif", {"geometry_look_direction": "left",
+                                          "geometry_los_azimuth": "-78"}, "range_offset"))
+    assert g["kind"] == "range_offset" and g["look_direction"] == "left"
+    assert g["heading"] == pytest.approx(-12.0)   # -90 - h = -78 -> h = -12
+    assert ins.guess_track(info_of("d.tif", {}, "azimuth_offset")) == {
+        "kind": "azimuth_offset", "incidence": None, "heading": None, "look_direction": "right",
+        "sigma": None}
+
+
+def test_read_overview_decimates_with_nodata(tmp_path):
+    rows, cols = np.mgrid[0:100, 0:300]
+    data = (cols // 3).astype(np.float32)
+    data[:10, :30] = np.nan
+    path = write_array(str(tmp_path / "big.tif"), data, GT, WKT)
+    small, scale = ins.read_overview(path, max_size=100)
+    assert small.shape == (33, 100) and scale == pytest.approx(3.0)
+    # nearest neighbour: overview column j samples a full-resolution column in [3j, 3j+3)
+    np.testing.assert_array_equal(small[-1], np.arange(100))
+    assert np.isnan(small[0, 0]) and np.isfinite(small[-1, 0])

@@ -1,0 +1,277 @@
+"""Guided dialogs: the Processing parameters they build, their previews and estimates."""
+
+import math
+
+import numpy as np
+import pytest
+from qgis.core import (
+    QgsProcessingAlgorithm,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+    QgsProject,
+    QgsRasterLayer,
+)
+
+from displacement_toolkit.core import inspection
+from displacement_toolkit.ui import decomposition_dialog as dd
+from displacement_toolkit.ui import offset_tracking_dialog as od
+
+pytestmark = pytest.mark.gui
+
+ASC = (-0.546973, -0.116263, 0.829038)   # docs/conventions.md worked example
+DSC = (0.615568, -0.130843, 0.777146)
+
+
+class FakeDecompose(QgsProcessingAlgorithm):
+    """Declares the parameters of displacement:decompose with option texts in another order
+    than core's lists, to check that the dialogs look enum indices up by name."""
+
+    def name(self):
+        return "decompose"
+
+    def createInstance(self):  # noqa: N802
+        return FakeDecompose()
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        for k in (1, 2, 3, 4):
+            self.addParameter(QgsProcessingParameterRasterLayer(f"OBS_{k}", "obs", optional=k > 2))
+            self.addParameter(QgsProcessingParameterNumber(f"BAND_{k}", "band", optional=True))
+            self.addParameter(QgsProcessingParameterEnum(
+                f"KIND_{k}", "kind", ["Azimuth offset", "LOS displacement", "Range offset"],
+                optional=True))
+            for base in ("INCIDENCE", "HEADING", "SIGMA"):
+                self.addParameter(QgsProcessingParameterRasterLayer(f"{base}_{k}", base, optional=True))
+            for name in (f"INCIDENCE_ANGLE_{k}", f"HEADING_ANGLE_{k}", f"SIGMA_VALUE_{k}"):
+                self.addParameter(QgsProcessingParameterNumber(
+                    name, name, QgsProcessingParameterNumber.Type.Double, optional=True))
+        self.addParameter(QgsProcessingParameterEnum(
+            "ANGLE_CONVENTION", "c", ["LOS azimuth (MintPy)", "Heading", "HyP3", "Unit vector"]))
+        self.addParameter(QgsProcessingParameterEnum("LOOK_DIRECTION", "l", ["Left", "Right"]))
+        self.addParameter(QgsProcessingParameterEnum(
+            "COMPONENTS", "m", ["East + North + Up", "East + Up", "Horizontal + Up"]))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        return {}
+
+
+@pytest.fixture
+def fake_decompose():
+    alg = FakeDecompose()
+    alg.initAlgorithm()
+    return alg
+
+
+@pytest.fixture
+def tracks_layers(make_raster, qgis_new_project):
+    zeros = np.zeros((30, 40), np.float32)
+    asc = make_raster(zeros, "asc.tif", band_metadata=[{"units": "m", "quantity": "los_displacement"}],
+                      metadata={"geometry_incidence": "34.000000", "geometry_heading": "-12.000000",
+                                "geometry_look_direction": "right"})
+    dsc = make_raster(zeros, "dsc.tif", band_metadata=[{"units": "m", "quantity": "los_displacement"}],
+                      metadata={"incidence_angle": "39", "geometry_los_azimuth": "-102"})
+    inc = make_raster(np.full((30, 40), 39.0, np.float32), "inc.tif")
+    out = {}
+    for name, path in (("asc", asc), ("dsc", dsc), ("inc", inc)):
+        layer = QgsRasterLayer(path, name, "gdal")
+        QgsProject.instance().addMapLayer(layer)
+        out[name] = layer
+    return out
+
+
+# ------------------------------------------------------------------ decomposition
+def test_decomposition_parameters_pure():
+    tracks = [dd.Track("/d/asc.tif", 1, "los", 34.0, -12.0, 0.005),
+              dd.Track("/d/dsc.tif", 2, "los", "/d/inc.tif", -168.0, "/d/sigma.tif"),
+              dd.Track("/d/az.tif", 1, "azimuth_offset", None, -12.0)]
+    params = dd.decomposition_parameters(tracks, "heading", "right", "east_north_up",
+                                         outputs={"OUTPUT_EAST": "/o/e.tif"})
+    assert params == {
+        "OBS_1": "/d/asc.tif", "BAND_1": 1, "KIND_1": 0, "INCIDENCE_ANGLE_1": 34.0,
+        "HEADING_ANGLE_1": -12.0, "SIGMA_VALUE_1": 0.005,
+        "OBS_2": "/d/dsc.tif", "BAND_2": 2, "KIND_2": 0, "INCIDENCE_2": "/d/inc.tif",
+        "HEADING_ANGLE_2": -168.0, "SIGMA_2": "/d/sigma.tif",
+        "OBS_3": "/d/az.tif", "BAND_3": 1, "KIND_3": 2, "HEADING_ANGLE_3": -12.0,
+        "ANGLE_CONVENTION": 0, "LOOK_DIRECTION": 0, "COMPONENTS": 2,
+        "OUTPUT_EAST": "/o/e.tif"}
+    with pytest.raises(ValueError, match="2 to 4"):
+        dd.decomposition_parameters(tracks[:1])
+    with pytest.raises(ValueError, match="heading"):
+        dd.decomposition_parameters([tracks[0], dd.Track("/d/x.tif", 1, "los", 34.0, None)])
+
+
+def test_decomposition_parameters_follow_the_algorithm_options(fake_decompose):
+    tracks = [dd.Track("/d/asc.tif", 1, "los", 34.0, -12.0),
+              dd.Track("/d/dsc.tif", 1, "range_offset", 39.0, -168.0)]
+    params = dd.decomposition_parameters(tracks, "heading", "right", "east_up",
+                                         algorithm=fake_decompose)
+    assert (params["KIND_1"], params["KIND_2"]) == (1, 2)
+    assert params["ANGLE_CONVENTION"] == 1 and params["LOOK_DIRECTION"] == 1
+    assert params["COMPONENTS"] == 1
+    from displacement_toolkit.ui.common import unknown_parameters
+
+    assert unknown_parameters(fake_decompose, params) == []
+
+
+def test_geometry_preview_vectors_and_condition():
+    tracks = [dd.Track("a", 1, "los", 34.0, -12.0), dd.Track("b", 1, "los", 39.0, -168.0)]
+    vectors, cond = dd.geometry_preview(tracks, components="east_up")
+    np.testing.assert_allclose(vectors, [ASC, DSC], atol=1e-6)
+    g = np.array([[ASC[0], ASC[2]], [DSC[0], DSC[2]]])
+    assert cond == pytest.approx(np.linalg.cond(g), rel=1e-4)
+    assert 1.3 < cond < 1.5
+    _, cond3 = dd.geometry_preview(tracks, components="east_north_up")
+    assert math.isinf(cond3)
+    # an ascending azimuth offset makes east + north + up solvable
+    tracks.append(dd.Track("c", 1, "azimuth_offset", None, -12.0))
+    vectors, cond3 = dd.geometry_preview(tracks, components="east_north_up")
+    h = math.radians(-12.0)
+    np.testing.assert_allclose(vectors[2], [math.sin(h), math.cos(h), 0.0], atol=1e-12)
+    assert cond3 == pytest.approx(np.linalg.cond(vectors), rel=1e-6)
+    # LOS azimuth convention gives the same vectors
+    v2, _ = dd.geometry_preview([dd.Track("a", 1, "los", 34.0, 102.0)], convention="los_azimuth")
+    np.testing.assert_allclose(v2[0], ASC, atol=1e-6)
+
+
+def test_decomposition_dialog_fills_tracks_and_builds_parameters(tracks_layers, fake_decompose):
+    calls = []
+    dialog = dd.DecompositionDialog(runner=lambda alg, p: calls.append((alg, p)) or {"ok": 1},
+                                    lookup=lambda _id: fake_decompose)
+    assert len(dialog.rows) == 2
+    dialog.set_track(0, tracks_layers["asc"])
+    dialog.set_track(1, tracks_layers["dsc"])
+    # filled from metadata: asc heading -12, dsc incidence 39 and heading from LOS azimuth -102
+    t = dialog.tracks()
+    assert (t[0].incidence, t[0].heading) == (34.0, -12.0)
+    assert t[1].incidence == 39.0 and t[1].heading == pytest.approx(-168.0)
+    assert t[0].source == tracks_layers["asc"].source()
+    np.testing.assert_allclose(dialog.vectors, [ASC, DSC], atol=1e-6)
+    assert "Condition number for east + up" in dialog.preview_label.text()
+    assert f"{dialog.condition:.3g}" in dialog.preview_label.text()
+    # per-pixel incidence layer and a sigma on track 2
+    dialog.set_track(1, incidence=tracks_layers["inc"], sigma=0.004)
+    params = dialog.parameters()
+    assert params["INCIDENCE_2"] == tracks_layers["inc"].source()
+    assert "INCIDENCE_ANGLE_2" not in params and params["SIGMA_VALUE_2"] == 0.004
+    np.testing.assert_allclose(dialog.vectors[1], DSC, atol=1e-6)  # the layer is 39 deg everywhere
+    results = dialog.run()
+    assert results == {"ok": 1}
+    assert calls == [(dd.ALGORITHM_ID, params)]
+    # 3 components with two LOS tracks: flagged singular
+    dialog.components_combo.setCurrentIndex(dialog.components_combo.findData("east_north_up"))
+    assert math.isinf(dialog.condition) and "singular" in dialog.preview_label.text()
+    dialog.add_track()
+    dialog.add_track()
+    dialog.add_track()
+    assert len(dialog.rows) == dd.MAX_TRACKS
+    dialog.deleteLater()
+
+
+def test_decomposition_dialog_without_the_algorithm(tracks_layers):
+    dialog = dd.DecompositionDialog(runner=lambda *a: pytest.fail("must not run"),
+                                    lookup=lambda _id: None)
+    dialog.set_track(0, tracks_layers["asc"])
+    assert dialog.run() is None
+    assert "not available" in dialog.status_label.text()
+    dialog.deleteLater()
+
+
+# ------------------------------------------------------------------ offset tracking
+def test_offset_tracking_parameters_pure():
+    s = od.OffsetTrackingSettings("/r.tif", "/s.tif", 1, 2, 32, 16, 8, 4, 16, 8)
+    assert od.offset_tracking_parameters(s, {"OUTPUT": "/o.tif"}) == {
+        "REFERENCE": "/r.tif", "SECONDARY": "/s.tif", "BAND_REFERENCE": 1, "BAND_SECONDARY": 2,
+        "WINDOW_X": 32, "WINDOW_Y": 16, "SEARCH_X": 8, "SEARCH_Y": 4, "STEP_X": 16, "STEP_Y": 8,
+        "OUTPUT": "/o.tif"}
+    with pytest.raises(ValueError, match="reference"):
+        od.offset_tracking_parameters(od.OffsetTrackingSettings())
+
+
+class FakeOffsetTracking(QgsProcessingAlgorithm):
+    def name(self):
+        return "offset_tracking"
+
+    def createInstance(self):  # noqa: N802
+        return FakeOffsetTracking()
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        for name in ("REFERENCE", "SECONDARY"):
+            self.addParameter(QgsProcessingParameterRasterLayer(name, name))
+        for name in ("BAND_REFERENCE", "BAND_SECONDARY", "WINDOW_X", "WINDOW_Y", "SEARCH_X",
+                     "SEARCH_Y", "STEP_X", "STEP_Y"):
+            self.addParameter(QgsProcessingParameterNumber(name, name))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        return {}
+
+
+def test_offset_tracking_dialog_preview_and_estimate(make_raster, qgis_new_project):
+    rng = np.random.default_rng(1)
+    ref = make_raster(rng.random((150, 200)).astype(np.float32), "ref.tif")
+    sec = make_raster(rng.random((150, 200)).astype(np.float32), "sec.tif")
+    layers = [QgsRasterLayer(p, n, "gdal") for p, n in ((ref, "ref"), (sec, "sec"))]
+    for layer in layers:
+        QgsProject.instance().addMapLayer(layer)
+    calls = []
+    alg = FakeOffsetTracking()
+    alg.initAlgorithm()
+    dialog = od.OffsetTrackingDialog(runner=lambda a, p: calls.append((a, p)) or {"done": True},
+                                     measure=lambda *key: 0.002, lookup=lambda _id: alg)
+    dialog.reference_combo.setLayer(layers[0])
+    dialog.secondary_combo.setLayer(layers[1])
+    dialog.set_values(window_x=32, window_y=32, search_x=8, search_y=8, step_x=40, step_y=30)
+    # columns: first 16 + 8 = 24, last 200 - 16 - 8 = 176 -> 24, 64, 104, 144 (4)
+    # rows: first 24, last 150 - 24 = 126 -> 24, 54, 84, 114 (4)
+    np.testing.assert_array_equal(dialog.grid.cols, [24, 64, 104, 144])
+    np.testing.assert_array_equal(dialog.grid.rows, [24, 54, 84, 114])
+    e = dialog.estimate
+    assert e.windows == 16 and e.output_bytes == 16 * od.OUTPUT_BANDS * 4
+    assert e.seconds == pytest.approx(16 * 0.002 * 1.5)
+    assert "16 windows (4 rows × 4 columns)" in dialog.estimate_label.text()
+    # the preview is the image at full resolution (smaller than the preview size),
+    # with the window outlines drawn in yellow: left edge of window (24, 24) at column 8
+    image = dialog.preview_image
+    assert (image.width(), image.height()) == (200, 150)
+    edge = image.pixelColor(8, 24)
+    assert (edge.red(), edge.green(), edge.blue()) == (255, 210, 0)
+    inside = image.pixelColor(24, 24)
+    assert inside.red() == inside.green() == inside.blue()   # grey image, not outline
+    # the run passes exactly the dialog's parameters
+    assert dialog.run() == {"done": True}
+    assert calls == [(od.ALGORITHM_ID, od.offset_tracking_parameters(dialog.settings()))]
+    assert calls[0][1]["REFERENCE"] == ref and calls[0][1]["STEP_Y"] == 30
+    # a window too large for the image is reported, not run
+    dialog.set_values(window_x=400)
+    assert dialog.grid is None and "fits" in dialog.estimate_label.text()
+    dialog.deleteLater()
+
+
+def test_estimate_uses_the_measured_correlation_time():
+    each = inspection.seconds_per_window(64, 64, 16, 16, repeats=3)
+    e = inspection.estimate_offset_tracking(1000, 800, 64, 64, 16, 16, 32, 32, seconds_each=each)
+    assert e.seconds == pytest.approx(e.windows * each * 1.5)
+
+
+def test_dialogs_open_from_the_menu(qgis_iface, qgis_processing):
+    from qgis.core import QgsApplication
+
+    from displacement_toolkit.plugin.plugin import DisplacementToolkitPlugin
+
+    existing = QgsApplication.processingRegistry().providerById("displacement")
+    plugin = DisplacementToolkitPlugin(qgis_iface)
+    plugin.provider = existing  # reuse the session's provider (initProcessing keeps it)
+    plugin.initGui()
+    try:
+        actions = {a.text(): a for a in plugin.actions}
+        actions["Decomposition (guided)"].trigger()
+        assert isinstance(plugin._guided_dialog, dd.DecompositionDialog)
+        assert not plugin._guided_dialog.isHidden()
+        plugin._guided_dialog.close()
+        actions["Offset Tracking (guided)"].trigger()
+        assert isinstance(plugin._guided_dialog, od.OffsetTrackingDialog)
+        plugin._guided_dialog.close()
+        assert "Decomposition (guided)" not in [a.text() for a in plugin.toolbar.actions()]
+    finally:
+        if existing is not None:
+            plugin.provider = None  # leave the session provider registered
+        plugin.unload()

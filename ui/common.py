@@ -1,0 +1,70 @@
+"""Small helpers shared by the guided dialogs (Qt/QGIS glue only)."""
+
+import re
+
+from qgis.core import Qgis, QgsApplication, QgsMapLayerProxyModel, QgsRasterLayer
+
+#: Raster-layer filter of QgsMapLayerComboBox (QGIS 3.22 ... 4).
+RASTER_FILTER = getattr(getattr(Qgis, "LayerFilter", None), "RasterLayer", None)
+if RASTER_FILTER is None:
+    RASTER_FILTER = QgsMapLayerProxyModel.RasterLayer
+
+
+def layer_path(layer):
+    """GDAL path of a raster layer of the gdal provider, else None."""
+    if not isinstance(layer, QgsRasterLayer) or layer.providerType() != "gdal":
+        return None
+    return layer.source().split("|")[0]
+
+
+def find_algorithm(algorithm_id):
+    """The registered Processing algorithm ``algorithm_id`` or None (not landed / not loaded)."""
+    return QgsApplication.processingRegistry().algorithmById(algorithm_id)
+
+
+def _words(text):
+    return re.sub(r"[^a-z0-9]+", " ", str(text).lower()).split()
+
+
+def enum_index(algorithm, name, key, fallback_options):
+    """Index of the option of enum parameter ``name`` that names ``key`` (e.g. ``east_up``).
+
+    With the algorithm given, its own option texts are searched, comparing words
+    (``East + Up`` = ``east_up``), then options whose words start with the key's
+    words (``LOS displacement`` for ``los``); otherwise ``key``'s index in
+    ``fallback_options``.
+    """
+    options = None
+    if algorithm is not None:
+        definition = algorithm.parameterDefinition(name)
+        if definition is not None and hasattr(definition, "options"):
+            options = list(definition.options())
+    if not options:
+        return list(fallback_options).index(key)
+    wanted = _words(key)
+    for test in (lambda o: o == key, lambda o: _words(o) == wanted,
+                 lambda o: _words(o)[:len(wanted)] == wanted):
+        found = [i for i, option in enumerate(options) if test(option)]
+        if len(found) == 1:
+            return found[0]
+    raise ValueError(f"{name}: no single option names {key!r} (options: {options})")
+
+
+def unknown_parameters(algorithm, parameters):
+    """Names in ``parameters`` that ``algorithm`` does not define (empty if no algorithm)."""
+    if algorithm is None:
+        return []
+    names = {d.name() for d in algorithm.parameterDefinitions()}
+    names |= {d.name() for d in algorithm.destinationParameterDefinitions()}
+    return sorted(k for k in parameters if k not in names)
+
+
+def run_algorithm_dialog(algorithm_id, parameters):
+    """Open the Processing dialog of ``algorithm_id`` filled with ``parameters``.
+
+    The run is the toolbox's own (same results, recorded in the Processing
+    history).  Returns the results dict, or None when the user cancelled.
+    """
+    import processing
+
+    return processing.execAlgorithmDialog(algorithm_id, parameters)

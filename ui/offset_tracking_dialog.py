@@ -1,0 +1,261 @@
+"""Guided offset-tracking dialog: window grid preview, run-time and size estimate.
+
+The dialog draws the matching windows (and one search area) over a decimated
+view of the reference image, so the user sees how densely the image will be
+sampled, and estimates the number of windows, the output size and the run time
+(:func:`..core.inspection.estimate_offset_tracking`, which times the FFT
+correlation of one window on this machine).  "Run" opens the Processing dialog
+of ``displacement:offset_tracking`` filled with :func:`offset_tracking_parameters`
+(recorded in the Processing history like a toolbox run).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from qgis.gui import QgsMapLayerComboBox
+from qgis.PyQt.QtCore import QRectF, Qt
+from qgis.PyQt.QtGui import QColor, QImage, QPainter, QPen, QPixmap
+from qgis.PyQt.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+)
+
+from ..core.inspection import (
+    estimate_offset_tracking,
+    format_bytes,
+    format_seconds,
+    read_overview,
+    seconds_per_window,
+    window_grid,
+)
+from ..core.raster_io import RasterError, raster_info
+from .common import RASTER_FILTER, find_algorithm, layer_path, run_algorithm_dialog, unknown_parameters
+
+ALGORITHM_ID = "displacement:offset_tracking"
+#: Bands the estimate assumes per output pixel (range offset, azimuth offset, SNR).
+OUTPUT_BANDS = 3
+PREVIEW_SIZE = 360
+MAX_DRAWN_WINDOWS = 1500
+
+
+@dataclass
+class OffsetTrackingSettings:
+    """What the dialog collects; sizes in pixels of the reference image."""
+
+    reference: str = ""
+    secondary: str = ""
+    band_reference: int = 1
+    band_secondary: int = 1
+    window_x: int = 64
+    window_y: int = 64
+    search_x: int = 16
+    search_y: int = 16
+    step_x: int = 32
+    step_y: int = 32
+
+
+def offset_tracking_parameters(s: OffsetTrackingSettings, outputs=None) -> dict:
+    """Processing parameters of ``displacement:offset_tracking`` (REFERENCE, SECONDARY,
+    BAND_REFERENCE, BAND_SECONDARY, WINDOW_X/Y, SEARCH_X/Y, STEP_X/Y plus ``outputs``).
+    Raises ValueError for missing images or a grid that does not fit."""
+    if not s.reference or not s.secondary:
+        raise ValueError("choose a reference and a secondary image")
+    params = {
+        "REFERENCE": s.reference, "SECONDARY": s.secondary,
+        "BAND_REFERENCE": int(s.band_reference), "BAND_SECONDARY": int(s.band_secondary),
+        "WINDOW_X": int(s.window_x), "WINDOW_Y": int(s.window_y),
+        "SEARCH_X": int(s.search_x), "SEARCH_Y": int(s.search_y),
+        "STEP_X": int(s.step_x), "STEP_Y": int(s.step_y),
+    }
+    params.update(outputs or {})
+    return params
+
+
+def grey_image(array):
+    """A QImage (grayscale, 2-98 % stretch) of a 2-D float array; NaN is black."""
+    a = np.asarray(array, dtype=np.float64)
+    finite = a[np.isfinite(a)]
+    lo, hi = (np.percentile(finite, [2, 98]) if finite.size else (0.0, 1.0))
+    if not hi > lo:
+        hi = lo + 1.0
+    g = np.clip((a - lo) / (hi - lo) * 255.0, 0, 255)
+    g = np.where(np.isfinite(g), g, 0).astype(np.uint8)
+    g = np.ascontiguousarray(g)
+    h, w = g.shape
+    image = QImage(g.data, w, h, w, QImage.Format.Format_Grayscale8)
+    return image.copy()  # own the pixels (g is freed)
+
+
+class OffsetTrackingDialog(QDialog):
+    """Reference/secondary images, window parameters, preview, estimate, Run."""
+
+    def __init__(self, parent=None, runner=run_algorithm_dialog, measure=seconds_per_window,
+                 lookup=find_algorithm):
+        super().__init__(parent)
+        self.setWindowTitle("Offset tracking (guided)")
+        self.runner = runner
+        self.lookup = lookup
+        self.measure = measure
+        self._timing = {}
+        self._overview = {}
+        self.estimate = None
+        self.grid = None
+        self.preview_image = None
+        layout = QHBoxLayout(self)
+        left = QVBoxLayout()
+        form = QFormLayout()
+        self.reference_combo = QgsMapLayerComboBox()
+        self.secondary_combo = QgsMapLayerComboBox()
+        for combo in (self.reference_combo, self.secondary_combo):
+            combo.setFilters(RASTER_FILTER)
+            combo.setAllowEmptyLayer(True)
+            combo.setLayer(None)
+            combo.layerChanged.connect(self.update_preview)
+        self.band_reference = QSpinBox()
+        self.band_secondary = QSpinBox()
+        form.addRow("Reference image", self.reference_combo)
+        form.addRow("Band", self.band_reference)
+        form.addRow("Secondary image", self.secondary_combo)
+        form.addRow("Band", self.band_secondary)
+        self.spins = {}
+        defaults = OffsetTrackingSettings()
+        for name, label, low in (("window_x", "Window width (px)", 4), ("window_y", "Window height (px)", 4),
+                                 ("search_x", "Search ± x (px)", 0), ("search_y", "Search ± y (px)", 0),
+                                 ("step_x", "Step x (px)", 1), ("step_y", "Step y (px)", 1)):
+            spin = QSpinBox()
+            spin.setRange(low, 4096)
+            spin.setValue(getattr(defaults, name))
+            spin.valueChanged.connect(self.update_preview)
+            self.spins[name] = spin
+            form.addRow(label, spin)
+        for spin in (self.band_reference, self.band_secondary):
+            spin.setRange(1, 9999)
+        left.addLayout(form)
+        self.estimate_label = QLabel()
+        self.estimate_label.setWordWrap(True)
+        left.addWidget(self.estimate_label)
+        self.status_label = QLabel()
+        self.status_label.setWordWrap(True)
+        left.addWidget(self.status_label)
+        left.addStretch(1)
+        box = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.run_button = box.addButton("Run…", QDialogButtonBox.ButtonRole.AcceptRole)
+        box.accepted.connect(self.run)
+        box.rejected.connect(self.reject)
+        left.addWidget(box)
+        layout.addLayout(left)
+        self.preview_label = QLabel("Choose a reference image to preview the window grid.")
+        self.preview_label.setMinimumSize(PREVIEW_SIZE, PREVIEW_SIZE)
+        self.preview_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(self.preview_label, 1)
+        self.update_preview()
+
+    # ---------------------------------------------------------------- state
+    def settings(self) -> OffsetTrackingSettings:
+        values = {name: spin.value() for name, spin in self.spins.items()}
+        return OffsetTrackingSettings(
+            reference=layer_path(self.reference_combo.currentLayer()) or "",
+            secondary=layer_path(self.secondary_combo.currentLayer()) or "",
+            band_reference=self.band_reference.value(), band_secondary=self.band_secondary.value(),
+            **values)
+
+    def set_values(self, **values):
+        """Set window/search/step spin boxes by name (``window_x=32`` ...)."""
+        for name, value in values.items():
+            self.spins[name].setValue(int(value))
+        self.update_preview()
+
+    def parameters(self, outputs=None):
+        return offset_tracking_parameters(self.settings(), outputs)
+
+    def _seconds_each(self, s):
+        key = (s.window_x, s.window_y, s.search_x, s.search_y)
+        if key not in self._timing:
+            self._timing[key] = self.measure(*key)
+        return self._timing[key]
+
+    # ---------------------------------------------------------------- preview
+    def update_preview(self, *_args):
+        s = self.settings()
+        self.grid = None
+        self.estimate = None
+        if not s.reference:
+            self.estimate_label.setText("Choose a reference image.")
+            return
+        try:
+            info = raster_info(s.reference)
+            self.band_reference.setMaximum(info.band_count)
+            if s.secondary:
+                self.band_secondary.setMaximum(raster_info(s.secondary).band_count)
+            self.grid = window_grid(info.width, info.height, s.window_x, s.window_y, s.search_x,
+                                    s.search_y, s.step_x, s.step_y)
+            self.estimate = estimate_offset_tracking(
+                info.width, info.height, s.window_x, s.window_y, s.search_x, s.search_y,
+                s.step_x, s.step_y, output_bands=OUTPUT_BANDS, seconds_each=self._seconds_each(s))
+        except (ValueError, RasterError) as exc:
+            self.estimate_label.setText(f"<b>{exc}</b>")
+            self._draw(s, info if "info" in locals() else None)
+            return
+        e = self.estimate
+        self.estimate_label.setText(
+            f"{e.windows} windows ({e.grid_shape[0]} rows × {e.grid_shape[1]} columns); output "
+            f"{e.grid_shape[1]} × {e.grid_shape[0]} pixels × {OUTPUT_BANDS} bands ≈ "
+            f"{format_bytes(e.output_bytes)} uncompressed; estimated run time ≈ "
+            f"{format_seconds(e.seconds)} on this machine.")
+        self._draw(s, info)
+
+    def _draw(self, s, info):
+        if info is None:
+            return
+        key = (s.reference, s.band_reference)
+        if key not in self._overview:
+            self._overview[key] = read_overview(s.reference, s.band_reference, PREVIEW_SIZE)
+        array, scale = self._overview[key]
+        image = grey_image(array).convertToFormat(QImage.Format.Format_RGB32)
+        painter = QPainter(image)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        if self.grid is not None:
+            window_pen = QPen(QColor(255, 210, 0))
+            window_pen.setWidthF(1.0)
+            painter.setPen(window_pen)
+            cols, rows = self.grid.cols, self.grid.rows
+            every = max(1, int(np.ceil(np.sqrt(self.grid.count / MAX_DRAWN_WINDOWS))))
+            for r in rows[::every]:
+                for c in cols[::every]:
+                    painter.drawRect(QRectF((c - s.window_x / 2) / scale, (r - s.window_y / 2) / scale,
+                                            s.window_x / scale, s.window_y / scale))
+            search_pen = QPen(QColor(230, 40, 40))
+            search_pen.setWidthF(1.5)
+            painter.setPen(search_pen)
+            c, r = cols[len(cols) // 2], rows[len(rows) // 2]
+            painter.drawRect(QRectF((c - s.window_x / 2 - s.search_x) / scale,
+                                    (r - s.window_y / 2 - s.search_y) / scale,
+                                    (s.window_x + 2 * s.search_x) / scale,
+                                    (s.window_y + 2 * s.search_y) / scale))
+        painter.end()
+        self.preview_image = image
+        self.preview_label.setPixmap(QPixmap.fromImage(image))
+
+    # ---------------------------------------------------------------- run
+    def run(self):
+        algorithm = self.lookup(ALGORITHM_ID)
+        if algorithm is None:
+            self.status_label.setText(f"The algorithm {ALGORITHM_ID} is not available in this "
+                                      "installation (Processing provider not loaded).")
+            return None
+        try:
+            params = self.parameters()
+        except ValueError as exc:
+            self.status_label.setText(f"Cannot run: {exc}")
+            return None
+        for name in unknown_parameters(algorithm, params):
+            params.pop(name)
+        self.status_label.setText("Running through Processing (recorded in the history)…")
+        results = self.runner(ALGORITHM_ID, params)
+        self.status_label.setText("Done." if results else "Not run.")
+        return results
