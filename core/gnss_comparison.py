@@ -92,6 +92,22 @@ def _fractional_pixel(gt, x, y):
     return col, row
 
 
+def raster_units(path: str, band: int = 1) -> Optional[str]:
+    """Canonical unit of a raster band (metadata ``units``, else the GDAL unit type, e.g.
+    ``meters`` -> ``m``), or None when it records none or an unknown one."""
+    from .units import normalize_unit
+
+    ds = open_raster(path)
+    b = ds.GetRasterBand(int(band))
+    for candidate in ((b.GetMetadata() or {}).get("units"), b.GetUnitType()):
+        if candidate:
+            try:
+                return normalize_unit(candidate)
+            except ValueError:
+                continue
+    return None
+
+
 # --------------------------------------------------------------------- sampling
 @dataclass
 class Sample:

@@ -1,0 +1,191 @@
+"""displacement:gnss_los_comparison — InSAR LOS velocity against GNSS velocities projected to the LOS."""
+
+import math
+import os
+
+import numpy as np
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsFeature,
+    QgsFeatureSink,
+    QgsField,
+    QgsFields,
+    QgsGeometry,
+    QgsPointXY,
+    QgsProcessing,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterRasterLayer,
+    QgsWkbTypes,
+)
+from qgis.PyQt.QtCore import QVariant
+
+from ..core import gnss as core_gnss
+from ..core import units as core_units
+from ..core.gnss_comparison import compare_velocities
+from ..core.gnss_report import velocity_report
+from . import gnss_common as common
+from .base import DisplacementAlgorithm, band_parameter, parameter_error
+
+FORMATS = ["auto", "gage", "midas", "csv"]
+FORMAT_LABELS = ["Detect from the file", "GAGE/PBO .vel (m/yr)", "NGL/UNR MIDAS table (m/yr)",
+                 "CSV with named columns (GNSS_UNITS)"]
+GNSS_UNITS = ["m/yr", "cm/yr", "mm/yr"]
+
+FIELDS = [("station", QVariant.Type.String), ("lon", QVariant.Type.Double), ("lat", QVariant.Type.Double),
+          ("gnss_e", QVariant.Type.Double), ("gnss_n", QVariant.Type.Double),
+          ("gnss_u", QVariant.Type.Double),
+          ("gnss_los", QVariant.Type.Double), ("gnss_los_sigma", QVariant.Type.Double),
+          ("insar_los", QVariant.Type.Double), ("insar_spread", QVariant.Type.Double),
+          ("n_pixels", QVariant.Type.Int), ("residual", QVariant.Type.Double),
+          ("status", QVariant.Type.String), ("units", QVariant.Type.String)]
+
+
+def _value(v, scale=1000.0):
+    v = float(v)
+    return v * scale if math.isfinite(v) else None
+
+
+class GnssLosComparison(DisplacementAlgorithm):
+    NAME = "gnss_los_comparison"
+    DISPLAY_NAME = "Compare InSAR LOS velocity with GNSS"
+    GROUP = "GNSS"
+    GROUP_ID = "gnss"
+    HELP = """
+Compares an InSAR line-of-sight (LOS) velocity raster with GNSS station velocities projected into
+the LOS at each station.
+
+GNSS: a file (GAGE/PBO .vel, NGL/UNR MIDAS table, both in m/yr and read whole; or a CSV with a
+header and columns station, lon, lat, east, north, up and optional sig_east, sig_north, sig_up,
+in GNSS_UNITS; the field parameters rename the columns), or a point layer with the field
+parameters. Longitudes 0-360 are wrapped to -180..180; a latitude beyond 90 degrees is refused
+(swapped columns).
+
+Geometry at each station: LOS_ENU (ground-to-satellite unit vector bands east, north, up), or
+INCIDENCE and HEADING rasters, or INCIDENCE_ANGLE and HEADING_ANGLE; AZIMUTH_CONVENTION says
+whether the angle is a heading (clockwise from north) or a LOS azimuth (anti-clockwise from north,
+MintPy). Geometry rasters may be on another grid and CRS: they are sampled at the station pixel.
+
+InSAR at each station: median of the valid pixels within SAMPLE_RADIUS metres (default 100),
+with a robust spread (1.4826 x MAD) and the pixel count; stations outside the raster or with
+fewer than MIN_PIXELS valid pixels are kept in the output with their status.
+
+REFERENCE: none, a named station (InSAR shifted to match GNSS there), a best-fit constant
+(default) or a best-fit plane (offset and ramp). Residual = InSAR - GNSS after referencing.
+
+Outputs: OUTPUT points (fields in mm/yr: gnss_e/n/u, gnss_los, gnss_los_sigma, insar_los,
+insar_spread, residual; n_pixels, status) styled by residual; OUTPUT_REPORT HTML with the
+statistics N, bias, RMSE, r (Pearson correlation, not R squared) and the fitted slope, a scatter
+plot with error bars and the 1:1 line, and a residual map. LOS is positive toward the
+satellite. See docs/gnss_comparison.md and docs/conventions.md.
+"""
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.addParameter(QgsProcessingParameterRasterLayer("INSAR", "InSAR LOS velocity raster"))
+        self.addParameter(band_parameter("BAND", "InSAR band", "INSAR"))
+        self.addParameter(QgsProcessingParameterEnum(
+            "INSAR_UNITS", "InSAR units", common.INSAR_UNIT_CHOICES, defaultValue=0))
+        self.addParameter(QgsProcessingParameterFile(
+            "GNSS_FILE", "GNSS velocity file (.vel, MIDAS, CSV)", optional=True))
+        self.addParameter(QgsProcessingParameterEnum("GNSS_FORMAT", "GNSS file format", FORMAT_LABELS,
+                                                     defaultValue=0))
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            "GNSS_LAYER", "GNSS stations (point layer)", [QgsProcessing.SourceType.TypeVectorPoint],
+            optional=True))
+        common.add_field_parameters(self, "GNSS_LAYER")
+        self.addParameter(QgsProcessingParameterEnum(
+            "GNSS_UNITS", "GNSS units (CSV and point layer)", GNSS_UNITS, defaultValue=2))
+        common.add_geometry_parameters(self)
+        common.add_sampling_parameters(self)
+        common.add_reference_parameters(self)
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            "OUTPUT", "GNSS comparison", QgsProcessing.SourceType.TypeVectorPoint))
+        common.report_parameter(self)
+
+    def read_gnss(self, parameters, context, feedback):
+        units = GNSS_UNITS[self.parameterAsEnum(parameters, "GNSS_UNITS", context)]
+        mapping = common.field_mapping(self, parameters, context)
+        path = self.parameterAsFile(parameters, "GNSS_FILE", context)
+        has_layer = parameters.get("GNSS_LAYER") not in (None, "")
+        if path and has_layer:
+            raise parameter_error("GNSS_FILE", path, "both a GNSS file and a GNSS layer were given",
+                                  "Give only one of GNSS_FILE and GNSS_LAYER")
+        if path:
+            fmt = FORMATS[self.parameterAsEnum(parameters, "GNSS_FORMAT", context)]
+            try:
+                return core_gnss.read_velocities(path, fmt, units, mapping)
+            except ValueError as exc:
+                raise parameter_error("GNSS_FILE", path, str(exc), "Check the file and GNSS_FORMAT") from exc
+        if not has_layer:
+            raise parameter_error("GNSS_FILE", None, "no GNSS data given",
+                                  "Give GNSS_FILE or GNSS_LAYER with the field parameters")
+        read = common.read_point_layer(self, parameters, "GNSS_LAYER", context, mapping, feedback)
+        stations, lon, lat, cols = read
+        n = len(stations)
+        factor = core_units.unit_factor(units, "m/yr")
+        nan = np.full(n, np.nan)
+
+        def col(key):
+            return np.asarray(cols[key], float) * factor if key in cols else nan.copy()
+
+        return core_gnss.GnssVelocities(
+            station=stations, lon=core_gnss.wrap_longitude(lon), lat=np.asarray(lat, float),
+            east=col("east"), north=col("north"), up=col("up"), sig_east=col("sig_east"),
+            sig_north=col("sig_north"), sig_up=col("sig_up"), corr_en=np.zeros(n),
+            corr_eu=np.zeros(n), corr_nu=np.zeros(n), source=str(parameters.get("GNSS_LAYER")))
+
+    def compute(self, parameters, context, feedback):
+        insar = self.raster_path(parameters, "INSAR", context)
+        info = self.raster_info(insar, "INSAR")
+        band = self.raster_band(parameters, "INSAR", context, info, "BAND")
+        scale, insar_unit = common.insar_scale(self, parameters, context, info, band, "m/yr")
+        geom = common.geometry_from_parameters(self, parameters, context)
+        method, station = common.reference_from_parameters(self, parameters, context)
+        radius = self.parameterAsDouble(parameters, "SAMPLE_RADIUS", context)
+        min_pixels = self.parameterAsInt(parameters, "MIN_PIXELS", context)
+        report_path = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
+        gnss = self.read_gnss(parameters, context, feedback)
+        feedback.pushInfo(f"{len(gnss)} GNSS stations read")
+        monitor = self.monitor(feedback)
+        result = compare_velocities(gnss, insar, band, scale, geom, radius, min_pixels, method,
+                                    station, monitor)
+        counts = {s: result.status.count(s) for s in set(result.status)}
+        feedback.pushInfo("stations: " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+        st = result.stats
+        feedback.pushInfo(
+            f"N = {st['n']}, bias = {_value(st['bias'])} mm/yr, RMSE = {_value(st['rmse'])} mm/yr, "
+            f"r = {st['r']:.3f}, slope = {st['slope']:.3f}")
+
+        fields = QgsFields()
+        for name, kind in FIELDS:
+            fields.append(QgsField(name, kind))
+        sink, dest_id = self.parameterAsSink(parameters, "OUTPUT", context, fields, QgsWkbTypes.Type.Point,
+                                             QgsCoordinateReferenceSystem("EPSG:4326"))
+        if sink is None:
+            raise parameter_error("OUTPUT", parameters.get("OUTPUT"), "cannot create the output",
+                                  "Choose another destination")
+        for i, name in enumerate(result.station):
+            f = QgsFeature(fields)
+            f.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(float(result.lon[i]), float(result.lat[i]))))
+            f.setAttributes([
+                name, float(result.lon[i]), float(result.lat[i]), _value(result.gnss_e[i]),
+                _value(result.gnss_n[i]), _value(result.gnss_u[i]), _value(result.gnss_los[i]),
+                _value(result.gnss_los_sigma[i]), _value(result.insar_los[i]),
+                _value(result.insar_spread[i]), int(result.n_pixels[i]), _value(result.residual[i]),
+                result.status[i], "mm/yr"])
+            sink.addFeature(f, QgsFeatureSink.Flag.FastInsert)
+        common.style_point_output(self, dest_id, context, "residual",
+                                  [_value(r) for r in result.residual], "mm/yr", "GNSS LOS residual")
+        results = {"OUTPUT": dest_id, "N": st["n"], "BIAS": _value(st["bias"]), "RMSE": _value(st["rmse"]),
+                   "R": st["r"], "SLOPE": st["slope"]}
+        if report_path:
+            self.track_output(report_path)
+            velocity_report(result, report_path, {
+                "INSAR": f"{os.path.basename(insar)} band {band} ({insar_unit})",
+                "GNSS": gnss.source, "geometry": common.geometry_description(geom),
+                "SAMPLE_RADIUS": f"{radius:g} m", "MIN_PIXELS": str(min_pixels),
+                "REFERENCE": method + (f" ({station})" if station else "")})
+            results["OUTPUT_REPORT"] = report_path
+        return results

@@ -1,0 +1,251 @@
+"""displacement:gnss_timeseries_comparison — InSAR LOS displacement time series against GNSS daily series."""
+
+import glob
+import math
+import os
+
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsFeature,
+    QgsFeatureSink,
+    QgsField,
+    QgsFields,
+    QgsGeometry,
+    QgsPointXY,
+    QgsProcessing,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterString,
+    QgsWkbTypes,
+)
+from qgis.PyQt.QtCore import QVariant
+
+from ..core import gnss as core_gnss
+from ..core.dates import band_dates, format_date, parse_date, reference_date
+from ..core.gnss_comparison import compare_timeseries, insar_epochs
+from ..core.gnss_report import timeseries_report
+from . import gnss_common as common
+from .base import DisplacementAlgorithm, parameter_error
+
+GNSS_UNITS = ["m", "cm", "mm"]
+
+STATION_FIELDS = [("station", QVariant.Type.String), ("lon", QVariant.Type.Double),
+                  ("lat", QVariant.Type.Double), ("n_dates", QVariant.Type.Int),
+                  ("bias", QVariant.Type.Double), ("rmse", QVariant.Type.Double), ("r", QVariant.Type.Double),
+                  ("status", QVariant.Type.String), ("units", QVariant.Type.String)]
+TABLE_FIELDS = [("station", QVariant.Type.String), ("date", QVariant.Type.String),
+                ("gnss_los", QVariant.Type.Double), ("gnss_los_sigma", QVariant.Type.Double),
+                ("gnss_days", QVariant.Type.Int), ("insar_los", QVariant.Type.Double),
+                ("insar_spread", QVariant.Type.Double), ("n_pixels", QVariant.Type.Int),
+                ("residual", QVariant.Type.Double), ("units", QVariant.Type.String)]
+
+
+def _mm(v):
+    v = float(v)
+    return v * 1000.0 if math.isfinite(v) else None
+
+
+def _num(v):
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def _fields(spec):
+    fields = QgsFields()
+    for name, kind in spec:
+        fields.append(QgsField(name, kind))
+    return fields
+
+
+class GnssTimeseriesComparison(DisplacementAlgorithm):
+    NAME = "gnss_timeseries_comparison"
+    DISPLAY_NAME = "Compare InSAR LOS time series with GNSS"
+    GROUP = "GNSS"
+    GROUP_ID = "gnss"
+    HELP = """
+Compares an InSAR LOS displacement time series with GNSS daily position series projected into the
+LOS at each station.
+
+INSAR: one multi-band raster whose bands carry dates (band metadata 'date', or dates as band
+descriptions; dataset metadata 'reference_date'), or several single-date rasters such as
+displacement_<reference>_<date>.tif (the last date of the name is the band date, the first the
+reference). The InSAR reference date, if no band holds it, is a date with displacement 0.
+Dates compare as UTC calendar days whatever time of day they carry.
+
+GNSS: NGL/UNR .tenv3 files and/or CSV files (long format: station, date, lon, lat, east, north, up,
+optional sigmas, in GNSS_UNITS), given as GNSS_FILES and/or every .tenv3/.csv file of GNSS_FOLDER.
+
+On each InSAR date the GNSS LOS value is the median of the daily values within +-DAY_WINDOW days
+(default 3). InSAR and GNSS are both made relative to REFERENCE_DATE (default: the first InSAR
+date), then InSAR is referenced to GNSS date by date (REFERENCE: none, named station, best-fit
+constant (default), best-fit plane). InSAR at a station is the median of the valid pixels within
+SAMPLE_RADIUS metres. Geometry: LOS_ENU unit-vector raster, INCIDENCE/HEADING rasters or angles,
+sampled at each station (rasters may be on another grid and CRS).
+
+Outputs (mm): OUTPUT stations with per-station N, bias, RMSE, r (Pearson correlation, not R
+squared) and status (stations with no GNSS data near the InSAR dates are kept and flagged);
+OUTPUT_TABLE rows (station, date, gnss_los, insar_los, residual = InSAR - GNSS ...);
+OUTPUT_REPORT HTML with overall statistics and one plot per station. LOS is positive toward the
+satellite. See docs/gnss_comparison.md and docs/conventions.md.
+"""
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.addParameter(QgsProcessingParameterMultipleLayers(
+            "INSAR", "InSAR LOS displacement time series (dated bands or single-date rasters)",
+            QgsProcessing.SourceType.TypeRaster))
+        self.addParameter(QgsProcessingParameterEnum(
+            "INSAR_UNITS", "InSAR units", common.INSAR_UNIT_CHOICES, defaultValue=0))
+        self.addParameter(QgsProcessingParameterMultipleLayers(
+            "GNSS_FILES", "GNSS daily series files (.tenv3, CSV)", QgsProcessing.SourceType.TypeFile,
+            optional=True))
+        self.addParameter(QgsProcessingParameterFile(
+            "GNSS_FOLDER", "Folder of GNSS daily series (.tenv3, CSV)",
+            QgsProcessingParameterFile.Behavior.Folder, optional=True))
+        self.addParameter(QgsProcessingParameterEnum(
+            "GNSS_UNITS", "GNSS units (CSV)", GNSS_UNITS, defaultValue=0))
+        common.add_geometry_parameters(self)
+        self.addParameter(QgsProcessingParameterString(
+            "REFERENCE_DATE", "Reference date (YYYY-MM-DD; default: first InSAR date)", optional=True))
+        self.addParameter(QgsProcessingParameterNumber(
+            "DAY_WINDOW", "GNSS averaging half-window (days)", QgsProcessingParameterNumber.Type.Integer,
+            defaultValue=3, minValue=0, maxValue=60))
+        common.add_sampling_parameters(self)
+        common.add_reference_parameters(self)
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            "OUTPUT", "GNSS time-series comparison (stations)", QgsProcessing.SourceType.TypeVectorPoint))
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            "OUTPUT_TABLE", "GNSS time-series comparison (station, date table)",
+            QgsProcessing.SourceType.TypeVector, optional=True))
+        common.report_parameter(self)
+
+    def insar_layers(self, parameters, context):
+        layers = self.parameterAsLayerList(parameters, "INSAR", context)
+        if not layers:
+            raise parameter_error("INSAR", parameters.get("INSAR"), "no raster given",
+                                  "Give a multi-band raster with dated bands or single-date rasters")
+        entries, ref_dates, first = [], set(), None
+        for layer in layers:
+            if layer.providerType() != "gdal":
+                raise parameter_error("INSAR", layer.name(), "not a GDAL raster", "Save it as GeoTIFF first")
+            path = layer.source()
+            info = self.raster_info(path, "INSAR")
+            if first is None:
+                first = info
+            elif not first.same_grid(info):
+                raise parameter_error("INSAR", os.path.basename(path), "the rasters are not on the same grid",
+                                      f"Resample them to the grid of {os.path.basename(first.path)}")
+            dates = band_dates(info.band_metadata, info.descriptions, path)
+            for b, d in enumerate(dates):
+                if d is None:
+                    raise parameter_error(
+                        "INSAR", os.path.basename(path), f"band {b + 1} has no date",
+                        "Give bands a 'date' metadata item (YYYY-MM-DD) or name single-date files "
+                        "like displacement_<reference>_<date>.tif")
+                entries.append((path, b + 1, d))
+            ref = reference_date(info.metadata, path)
+            if ref is not None:
+                ref_dates.add(ref)
+        if len(ref_dates) > 1:
+            raise parameter_error("INSAR", ", ".join(sorted(format_date(d) for d in ref_dates)),
+                                  "the rasters have different reference dates",
+                                  "Give rasters relative to one reference date")
+        return entries, (ref_dates.pop() if ref_dates else None), first
+
+    def gnss_paths(self, parameters, context):
+        paths = list(self.parameterAsFileList(parameters, "GNSS_FILES", context))
+        folder = self.parameterAsFile(parameters, "GNSS_FOLDER", context)
+        if folder:
+            if not os.path.isdir(folder):
+                raise parameter_error("GNSS_FOLDER", folder, "not a folder", "Choose a folder")
+            found = sorted(glob.glob(os.path.join(folder, "*.tenv3"))
+                           + glob.glob(os.path.join(folder, "*.csv")))
+            if not found:
+                raise parameter_error("GNSS_FOLDER", folder, "no .tenv3 or .csv file in it",
+                                      "Choose the folder holding the GNSS series")
+            paths.extend(found)
+        if not paths:
+            raise parameter_error("GNSS_FILES", None, "no GNSS series given",
+                                  "Give GNSS_FILES or GNSS_FOLDER")
+        return paths
+
+    def compute(self, parameters, context, feedback):
+        entries, insar_ref, info = self.insar_layers(parameters, context)
+        scale, insar_unit = common.insar_scale(self, parameters, context, info, 1, "m")
+        geom = common.geometry_from_parameters(self, parameters, context)
+        method, station = common.reference_from_parameters(self, parameters, context)
+        radius = self.parameterAsDouble(parameters, "SAMPLE_RADIUS", context)
+        min_pixels = self.parameterAsInt(parameters, "MIN_PIXELS", context)
+        day_window = self.parameterAsInt(parameters, "DAY_WINDOW", context)
+        ref_text = (self.parameterAsString(parameters, "REFERENCE_DATE", context) or "").strip()
+        try:
+            ref_day = parse_date(ref_text) if ref_text else None
+        except ValueError as exc:
+            raise parameter_error("REFERENCE_DATE", ref_text, str(exc), "Use YYYY-MM-DD") from exc
+        units = GNSS_UNITS[self.parameterAsEnum(parameters, "GNSS_UNITS", context)]
+        paths = self.gnss_paths(parameters, context)
+        try:
+            series = core_gnss.read_series(paths, units)
+        except ValueError as exc:
+            raise parameter_error("GNSS_FILES", ", ".join(os.path.basename(p) for p in paths), str(exc),
+                                  "Check the GNSS files") from exc
+        epochs = insar_epochs(entries, insar_ref)
+        feedback.pushInfo(f"{len(series)} GNSS series; InSAR dates "
+                          + ", ".join(format_date(e.date) for e in epochs))
+        report_path = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
+        result = compare_timeseries(series, epochs, scale, geom, info.path, ref_day, radius, min_pixels,
+                                    method, station, day_window, self.monitor(feedback))
+        for name, status in zip(result.station, result.status):
+            if status != "ok":
+                feedback.pushWarning(f"station {name}: {status}")
+        st = result.stats
+        feedback.pushInfo(f"N = {st['n']}, bias = {_mm(st['bias'])} mm, RMSE = {_mm(st['rmse'])} mm, "
+                          f"r = {st['r']:.3f}")
+
+        fields = _fields(STATION_FIELDS)
+        sink, dest_id = self.parameterAsSink(parameters, "OUTPUT", context, fields, QgsWkbTypes.Type.Point,
+                                             QgsCoordinateReferenceSystem("EPSG:4326"))
+        if sink is None:
+            raise parameter_error("OUTPUT", parameters.get("OUTPUT"), "cannot create the output",
+                                  "Choose another destination")
+        for i, name in enumerate(result.station):
+            s = result.station_stats[i]
+            f = QgsFeature(fields)
+            f.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(float(result.lon[i]), float(result.lat[i]))))
+            f.setAttributes([name, float(result.lon[i]), float(result.lat[i]), int(s["n"]), _mm(s["bias"]),
+                             _mm(s["rmse"]), _num(s["r"]), result.status[i], "mm"])
+            sink.addFeature(f, QgsFeatureSink.Flag.FastInsert)
+        common.style_point_output(self, dest_id, context, "bias",
+                                  [_mm(s["bias"]) for s in result.station_stats], "mm",
+                                  "GNSS time-series bias")
+        results = {"OUTPUT": dest_id, "N": st["n"], "BIAS": _mm(st["bias"]), "RMSE": _mm(st["rmse"]),
+                   "R": st["r"], "REFERENCE_DATE": format_date(result.reference_date)}
+        if parameters.get("OUTPUT_TABLE") not in (None, ""):
+            tfields = _fields(TABLE_FIELDS)
+            table, table_id = self.parameterAsSink(
+                parameters, "OUTPUT_TABLE", context, tfields, QgsWkbTypes.Type.NoGeometry,
+                QgsCoordinateReferenceSystem())
+            if table is not None:
+                for i, name in enumerate(result.station):
+                    for k, d in enumerate(result.dates):
+                        f = QgsFeature(tfields)
+                        f.setAttributes([name, format_date(d), _mm(result.gnss_los[i, k]),
+                                         _mm(result.gnss_los_sigma[i, k]), int(result.gnss_count[i, k]),
+                                         _mm(result.insar_los[i, k]), _mm(result.insar_spread[i, k]),
+                                         int(result.n_pixels[i, k]), _mm(result.residual[i, k]), "mm"])
+                        table.addFeature(f, QgsFeatureSink.Flag.FastInsert)
+                results["OUTPUT_TABLE"] = table_id
+        if report_path:
+            self.track_output(report_path)
+            timeseries_report(result, report_path, {
+                "INSAR": f"{len(entries)} band(s) from {len({p for p, _, _ in entries})} raster(s) "
+                         f"({insar_unit})",
+                "GNSS": ", ".join(os.path.basename(p) for p in paths),
+                "geometry": common.geometry_description(geom), "SAMPLE_RADIUS": f"{radius:g} m",
+                "DAY_WINDOW": f"±{day_window} days",
+                "REFERENCE": method + (f" ({station})" if station else ""),
+                "REFERENCE_DATE": format_date(result.reference_date)})
+            results["OUTPUT_REPORT"] = report_path
+        return results

@@ -1,0 +1,144 @@
+"""displacement:gnss_los_comparison through processing.run: synthetic truth, file and layer inputs,
+styled output, HTML report, and clear errors that leave nothing behind."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from qgis.core import (
+    QgsFeature,
+    QgsField,
+    QgsGeometry,
+    QgsPointXY,
+    QgsProcessingException,
+    NULL,
+    QgsVectorLayer,
+)
+from qgis.PyQt.QtCore import QVariant
+
+from ..conftest import run_algorithm
+from ..unit.test_gnss_comparison import Scene
+
+ALG = "displacement:gnss_los_comparison"
+GAGE = Path(__file__).resolve().parents[1] / "data" / "gage_gnss_velocity" / "cwu.final_nam14.vel"
+
+
+def _csv(scene, path, scale=1000.0):
+    g = scene.gnss
+    rows = ["site,lon,lat,ve,vn,vu,sig_e,sig_n,sig_u"]
+    for i, s in enumerate(g.station):
+        values = [g.east[i], g.north[i], g.up[i], g.sig_east[i], g.sig_north[i], g.sig_up[i]]
+        rows.append(f"{s},{g.lon[i]:.10f},{g.lat[i]:.10f}," + ",".join(f"{v * scale:.9f}" for v in values))
+    Path(path).write_text("\n".join(rows) + "\n")
+    return str(path)
+
+
+def _features(path):
+    layer = QgsVectorLayer(str(path), "out", "ogr")
+    assert layer.isValid()
+    return {f["station"]: f for f in layer.getFeatures()}
+
+
+@pytest.fixture
+def scene(tmp_path):
+    return Scene(tmp_path, lambda x, y: 0.005 + 1e-6 * (x - 500000) + 0.0 * y)
+
+
+def test_csv_file_plane_reference_is_exact_and_styled(provider, scene, tmp_path):
+    out = tmp_path / "cmp.gpkg"
+    report = tmp_path / "cmp.html"
+    result = run_algorithm(ALG, {
+        "INSAR": scene.path, "GNSS_FILE": _csv(scene, tmp_path / "gnss.csv"), "GNSS_UNITS": 2,
+        "LOS_ENU": scene.geom, "SAMPLE_RADIUS": 10.0, "MIN_PIXELS": 1, "REFERENCE": 3,
+        "OUTPUT": str(out), "OUTPUT_REPORT": str(report)})
+    assert result["N"] == 12
+    assert result["RMSE"] < 2e-4  # mm/yr
+    assert result["R"] == pytest.approx(1.0, abs=1e-6)
+    feats = _features(out)
+    assert len(feats) == 12
+    for i, name in enumerate(scene.gnss.station):
+        f = feats[name]
+        assert f["gnss_los"] == pytest.approx(scene.los_true[i] * 1000, abs=1e-5)
+        assert f["insar_los"] == pytest.approx(scene.los_true[i] * 1000, abs=2e-4)
+        assert f["gnss_e"] == pytest.approx(scene.gnss.east[i] * 1000, abs=1e-6)
+        assert f["n_pixels"] == 1 and f["status"] == "ok" and f["units"] == "mm/yr"
+        assert f.geometry().asPoint().x() == pytest.approx(scene.lon[i], abs=1e-9)
+    qml = (tmp_path / "cmp.qml").read_text()
+    assert "graduatedSymbol" in qml and 'attr="residual"' in qml and "mm/yr" in qml
+    text = report.read_text()
+    assert text.count("data:image/png;base64,") == 2
+    assert "RMSE" in text and "Pearson" in text
+
+
+def test_point_layer_with_field_mapping_and_named_station(provider, scene, tmp_path):
+    layer = QgsVectorLayer("Point?crs=EPSG:4326", "gnss", "memory")
+    pr = layer.dataProvider()
+    pr.addAttributes([QgsField("code", QVariant.Type.String), QgsField("VE", QVariant.Type.Double),
+                      QgsField("VN", QVariant.Type.Double), QgsField("VU", QVariant.Type.Double)])
+    layer.updateFields()
+    g = scene.gnss
+    feats = []
+    for i, s in enumerate(g.station):
+        f = QgsFeature(layer.fields())
+        f.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(float(g.lon[i]), float(g.lat[i]))))
+        f.setAttributes([s, float(g.east[i]), float(g.north[i]), float(g.up[i])])
+        feats.append(f)
+    assert pr.addFeatures(feats)[0] and layer.featureCount() == 12
+    out = tmp_path / "layer.gpkg"
+    result = run_algorithm(ALG, {
+        "INSAR": scene.path, "GNSS_LAYER": layer, "STATION_FIELD": "code", "EAST_FIELD": "VE",
+        "NORTH_FIELD": "VN", "UP_FIELD": "VU", "GNSS_UNITS": 0, "LOS_ENU": scene.geom,
+        "SAMPLE_RADIUS": 10.0, "MIN_PIXELS": 1, "REFERENCE": 3, "OUTPUT": str(out)})
+    assert result["N"] == 12 and result["RMSE"] < 2e-4
+    got = _features(out)
+    assert got["S05"]["gnss_los_sigma"] == NULL  # no sigma fields mapped: no sigma, not 0
+    # a named station: residual 0 there, the constant ramp-free part elsewhere differs
+    result = run_algorithm(ALG, {
+        "INSAR": scene.path, "GNSS_LAYER": layer, "STATION_FIELD": "code", "EAST_FIELD": "VE",
+        "NORTH_FIELD": "VN", "UP_FIELD": "VU", "GNSS_UNITS": 0, "LOS_ENU": scene.geom,
+        "SAMPLE_RADIUS": 10.0, "MIN_PIXELS": 1, "REFERENCE": 1, "REFERENCE_STATION": "S04",
+        "OUTPUT": str(tmp_path / "named.gpkg")})
+    named = _features(tmp_path / "named.gpkg")
+    assert named["S04"]["residual"] == pytest.approx(0.0, abs=1e-6)
+    # the InSAR ramp (1e-6 /m = 1 mm/yr per km) remains: residual = ramp difference to S04
+    x = scene.gt[0] + (scene.cols + 0.5) * 50
+    expected = (x - x[4]) * 1e-6 * 1000
+    for i, name in enumerate(scene.gnss.station):
+        assert named[name]["residual"] == pytest.approx(expected[i], abs=2e-4)
+    missing = {"INSAR": scene.path, "GNSS_LAYER": layer, "STATION_FIELD": "code", "EAST_FIELD": "VE",
+               "NORTH_FIELD": "VN", "LOS_ENU": scene.geom, "OUTPUT": str(tmp_path / "m.gpkg")}
+    with pytest.raises(QgsProcessingException, match="UP_FIELD.*needs the up field"):
+        run_algorithm(ALG, missing)
+
+
+def test_gage_table_over_a_raster_far_away_says_all_outside(provider, tmp_path, make_raster):
+    # a velocity raster in the middle of the Atlantic: none of the 2194 stations is inside
+    path = make_raster(np.zeros((20, 20), np.float32), "atlantic.tif",
+                       geotransform=(500000.0, 100.0, 0.0, 3000000.0, 0.0, -100.0),
+                       band_metadata=[{"units": "mm/yr"}])
+    from osgeo import gdal
+    ds = gdal.Open(path, gdal.GA_Update)
+    from displacement_toolkit.core.raster_io import crs_from_epsg
+    ds.SetProjection(crs_from_epsg(32626))
+    ds = None
+    out = tmp_path / "none.gpkg"
+    report = tmp_path / "none.html"
+    with pytest.raises(QgsProcessingException, match="all 2194 GNSS stations lie outside"):
+        run_algorithm(ALG, {"INSAR": path, "GNSS_FILE": str(GAGE), "INCIDENCE_ANGLE": 35,
+                            "HEADING_ANGLE": -12, "OUTPUT": str(out), "OUTPUT_REPORT": str(report)})
+    assert not report.exists()
+
+
+def test_units_mismatch_and_missing_geometry(provider, scene, tmp_path):
+    csv = _csv(scene, tmp_path / "gnss.csv")
+    base = {"INSAR": scene.path, "GNSS_FILE": csv, "GNSS_UNITS": 2, "OUTPUT": str(tmp_path / "o.gpkg")}
+    with pytest.raises(QgsProcessingException, match="INSAR_UNITS = 'm': units mismatch"):
+        run_algorithm(ALG, {**base, "INSAR_UNITS": 1, "LOS_ENU": scene.geom})
+    with pytest.raises(QgsProcessingException, match="no LOS geometry"):
+        run_algorithm(ALG, base)
+    with pytest.raises(QgsProcessingException, match="REFERENCE_STATION.*no station was given"):
+        run_algorithm(ALG, {**base, "LOS_ENU": scene.geom, "REFERENCE": 1})
+    bad = tmp_path / "bad.csv"
+    bad.write_text("site,lon,lat,ve,vn\nA,1,2,3,4\n")
+    with pytest.raises(QgsProcessingException, match="GNSS_FILE.*missing column\\(s\\) up"):
+        run_algorithm(ALG, {**base, "GNSS_FILE": str(bad), "LOS_ENU": scene.geom})
