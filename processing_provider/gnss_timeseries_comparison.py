@@ -155,7 +155,7 @@ satellite. See docs/gnss_comparison.md and docs/conventions.md.
         return entries, (ref_dates.pop() if ref_dates else None), first
 
     def gnss_paths(self, parameters, context):
-        paths = list(self.parameterAsFileList(parameters, "GNSS_FILES", context))
+        paths = [p for p in self.parameterAsFileList(parameters, "GNSS_FILES", context) if p]
         folder = self.parameterAsFile(parameters, "GNSS_FOLDER", context)
         if folder:
             if not os.path.isdir(folder):

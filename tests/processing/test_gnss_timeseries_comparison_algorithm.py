@@ -1,0 +1,76 @@
+"""displacement:gnss_timeseries_comparison through processing.run on the real Kilauea data
+(single-date rasters + .tenv3 files) and on a dated multi-band raster; clear errors."""
+
+import glob
+from pathlib import Path
+
+import numpy as np
+import pytest
+from qgis.core import QgsProcessingException, QgsVectorLayer
+
+from displacement_toolkit.core.raster_io import raster_info, read_block, write_array
+
+from ..conftest import run_algorithm
+
+ALG = "displacement:gnss_timeseries_comparison"
+HAWAII = Path(__file__).resolve().parents[1] / "data" / "geepers_hawaii"
+RASTERS = sorted(glob.glob(str(HAWAII / "hawaii" / "displacement_*.tif")))
+TENV3 = sorted(glob.glob(str(HAWAII / "unr_tenv3" / "*.tenv3")))
+LOS_ENU = str(HAWAII / "hawaii" / "hawaii_los_enu.tif")
+
+
+def test_kilauea_single_date_rasters_and_tenv3_files(provider, tmp_path):
+    out, table, report = tmp_path / "st.gpkg", tmp_path / "table.gpkg", tmp_path / "ts.html"
+    result = run_algorithm(ALG, {
+        "INSAR": RASTERS, "GNSS_FILES": TENV3, "LOS_ENU": LOS_ENU, "REFERENCE": 2,
+        "OUTPUT": str(out), "OUTPUT_TABLE": str(table), "OUTPUT_REPORT": str(report)})
+    # measured: N = 35, bias 0, RMSE 12.17 mm, r 0.228 (see docs/gnss_comparison.md)
+    assert result["N"] == 35
+    assert result["RMSE"] == pytest.approx(12.17, abs=0.3)
+    assert result["R"] == pytest.approx(0.228, abs=0.03)
+    assert result["REFERENCE_DATE"] == "2016-07-11"
+    stations = {f["station"]: f for f in QgsVectorLayer(str(out), "s", "ogr").getFeatures()}
+    assert len(stations) == 10  # nothing dropped: the 3 without 2016 data are flagged
+    assert {s for s, f in stations.items() if f["status"] != "ok"} == {"DVLT", "PUHI", "PUHR"}
+    assert all(stations[s]["n_dates"] == 5 for s in ("AHUP", "HLNA", "OUTL"))
+    rows = list(QgsVectorLayer(str(table), "t", "ogr").getFeatures())
+    assert len(rows) == 10 * 6
+    hlna = {r["date"]: r for r in rows if r["station"] == "HLNA"}
+    assert hlna["2016-07-11"]["gnss_los"] == pytest.approx(0.0)
+    assert hlna["2016-07-23"]["gnss_los"] == pytest.approx(4.11, abs=0.05)
+    assert hlna["2016-07-23"]["gnss_days"] == 7
+    assert hlna["2016-07-23"]["n_pixels"] > 10  # median of a disc, not one pixel
+    # residual column = insar - gnss
+    r = hlna["2016-08-16"]
+    assert r["residual"] == pytest.approx(r["insar_los"] - r["gnss_los"], abs=1e-9)
+    text = report.read_text()
+    assert text.count("data:image/png;base64,") == 2 + 7
+    assert (tmp_path / "st.qml").exists()
+
+
+def test_multiband_dated_raster_matches_the_single_date_files(provider, tmp_path):
+    stack = np.stack([read_block(p, 1) for p in RASTERS])
+    info = raster_info(RASTERS[0])
+    dates = ["2016-07-23T16:04:31", "2016-08-04", "2016-08-16", "2016-09-09", "2016-09-21"]
+    path = write_array(str(tmp_path / "stack.tif"), stack, info.geotransform, info.crs_wkt,
+                       band_metadata=[{"date": d, "units": "m"} for d in dates],
+                       metadata={"reference_date": "2016-07-11"})
+    result = run_algorithm(ALG, {
+        "INSAR": [path], "GNSS_FOLDER": str(HAWAII / "unr_tenv3"), "LOS_ENU": LOS_ENU, "REFERENCE": 3,
+        "OUTPUT": str(tmp_path / "p.gpkg")})
+    assert result["N"] == 35
+    assert result["RMSE"] == pytest.approx(11.13, abs=0.3)  # plane referencing
+
+
+def test_errors_are_clear(provider, tmp_path):
+    base = {"INSAR": RASTERS, "GNSS_FILES": TENV3, "LOS_ENU": LOS_ENU, "OUTPUT": str(tmp_path / "e.gpkg")}
+    with pytest.raises(QgsProcessingException, match="REFERENCE_DATE 2016-07-12 is not an InSAR date"):
+        run_algorithm(ALG, {**base, "REFERENCE_DATE": "2016-07-12"})
+    with pytest.raises(QgsProcessingException, match="units mismatch"):
+        run_algorithm(ALG, {**base, "INSAR_UNITS": 4})
+    only_late = [p for p in TENV3 if Path(p).stem in ("DVLT", "PUHI", "PUHR")]
+    with pytest.raises(QgsProcessingException, match="no GNSS dates overlapping the InSAR dates: 3"):
+        run_algorithm(ALG, {**base, "GNSS_FILES": only_late})
+    with pytest.raises(QgsProcessingException, match="reference station HLNAX|'HLNAX' is not among"):
+        run_algorithm(ALG, {**base, "REFERENCE": 1, "REFERENCE_STATION": "HLNAX"})
+    assert not (tmp_path / "e.gpkg").exists()
