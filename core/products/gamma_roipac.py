@@ -38,6 +38,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
+from .. import geometry as geo
 from ..dates import dates_in_name
 from ._io import binary_reader, epsg_wkt, first_float, parse_key_value_file, wgs84_wkt
 from .base import DIVERGING, SEQUENTIAL, Geometry, Layer, Product, product_error
@@ -264,14 +265,16 @@ def open_gamma(path: str) -> Product:
             geometry.incidence_layer = "incidence_angle"
         elif key == "lv_theta":
             def inc_from_theta(band, row, col, rows, cols, _r=raster):
-                return np.float32(90.0) - _r(band, row, col, rows, cols)
+                theta = np.radians(_r(band, row, col, rows, cols))
+                return geo.hyp3_to_incidence_azimuth(theta, 0.0)[0].astype(np.float32)
             layers.append(Layer("incidence_angle", "incidence_angle", "deg", reader=inc_from_theta,
                                 kind=SEQUENTIAL, description="incidence angle (90 - lv_theta)",
                                 metadata={"auxiliary": os.path.basename(found[0])}))
             geometry.incidence_layer = "incidence_angle"
         elif key == "lv_phi":
             def az_from_phi(band, row, col, rows, cols, _r=raster):
-                return (_r(band, row, col, rows, cols) - np.float32(90.0) + 180.0) % 360.0 - 180.0
+                phi = np.radians(_r(band, row, col, rows, cols))
+                return geo.hyp3_to_incidence_azimuth(0.0, phi)[1].astype(np.float32)
             layers.append(Layer("los_azimuth", "los_azimuth", "deg", reader=az_from_phi,
                                 kind=SEQUENTIAL, description="LOS azimuth (lv_phi - 90)",
                                 metadata={"auxiliary": os.path.basename(found[0])}))

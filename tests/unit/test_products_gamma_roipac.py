@@ -118,3 +118,17 @@ def test_gamma_dem_par_without_corner_is_reported(tmp_path):
     (tmp_path / "20060619_utm_dem.par").write_text("\n".join(lines))
     with pytest.raises(ProductError, match="post_lat"):
         open_product(str(tmp_path / GAMMA.name))
+
+
+def test_gamma_lv_theta_and_lv_phi_rasters_in_radians(tmp_path):
+    """GAMMA look_vector output (radians): incidence = 90 deg - lv_theta, LOS azimuth = lv_phi - 90 deg."""
+    for name in ("20060619-20061002_utm.unw", "20060619_utm_dem.par", "20060619_slc.par"):
+        shutil.copy(DATA / name, tmp_path / name)
+    r, c = np.mgrid[0:72, 0:47]
+    incidence = 20.0 + 0.1 * c
+    np.radians(90.0 - incidence).astype(">f4").tofile(tmp_path / "20060619_utm.lv_theta")
+    np.radians(np.full((72, 47), 90.0 - 103.0)).astype(">f4").tofile(tmp_path / "20060619_utm.lv_phi")
+    g = open_product(str(tmp_path / GAMMA.name))
+    np.testing.assert_allclose(g.incidence(), incidence, atol=1e-4)
+    np.testing.assert_allclose(g.los_azimuth(), -103.0, atol=1e-4)
+    assert g.layer("incidence_angle").metadata["auxiliary"] == "20060619_utm.lv_theta"
