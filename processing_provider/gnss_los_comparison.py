@@ -13,6 +13,7 @@ from qgis.core import (
     QgsGeometry,
     QgsPointXY,
     QgsProcessing,
+    QgsProcessingOutputNumber,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
@@ -103,6 +104,9 @@ satellite. See docs/gnss_comparison.md and docs/conventions.md.
         self.addParameter(QgsProcessingParameterFeatureSink(
             "OUTPUT", "GNSS comparison", QgsProcessing.SourceType.TypeVectorPoint))
         common.report_parameter(self)
+        for name, label in (("N", "Stations compared"), ("BIAS", "Bias InSAR - GNSS (mm/yr)"),
+                            ("RMSE", "RMSE (mm/yr)"), ("R", "Pearson r"), ("SLOPE", "Fitted slope")):
+            self.addOutput(QgsProcessingOutputNumber(name, label))
 
     def read_gnss(self, parameters, context, feedback):
         units = GNSS_UNITS[self.parameterAsEnum(parameters, "GNSS_UNITS", context)]

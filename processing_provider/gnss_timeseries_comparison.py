@@ -13,6 +13,8 @@ from qgis.core import (
     QgsGeometry,
     QgsPointXY,
     QgsProcessing,
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFile,
@@ -120,6 +122,10 @@ satellite. See docs/gnss_comparison.md and docs/conventions.md.
             "OUTPUT_TABLE", "GNSS time-series comparison (station, date table)",
             QgsProcessing.SourceType.TypeVector, optional=True))
         common.report_parameter(self)
+        for name, label in (("N", "Station-date values compared"), ("BIAS", "Bias InSAR - GNSS (mm)"),
+                            ("RMSE", "RMSE (mm)"), ("R", "Pearson r")):
+            self.addOutput(QgsProcessingOutputNumber(name, label))
+        self.addOutput(QgsProcessingOutputString("REFERENCE_DATE", "Reference date"))
 
     def insar_layers(self, parameters, context):
         layers = self.parameterAsLayerList(parameters, "INSAR", context)
