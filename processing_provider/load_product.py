@@ -116,6 +116,8 @@ class LoadProductAlgorithm(DisplacementAlgorithm):
                     item[DATE_KEY] = format_date(layer.dates[b - 1])
                 if layer.date_pair:
                     item["date_pair"] = meta["date_pair"]
+                if layer.band_date_pairs:
+                    item["date_pair"] = "/".join(format_date(d) for d in layer.band_date_pairs[b - 1])
                 band_meta.append(item)
                 descriptions.append(layer.band_description(b))
             rows = block_rows(product.width, 8)

@@ -45,7 +45,8 @@ class Layer:
 
     ``dates``: one date per band for a time series (``None`` entries allowed);
     ``reference_date``: the date the displacements are relative to;
-    ``date_pair``: (reference, secondary) of an interferogram or offset pair.
+    ``date_pair``: (reference, secondary) of an interferogram or offset pair;
+    ``band_date_pairs``: one (reference, secondary) pair per band (interferogram stacks).
     ``kind``: ``diverging`` (signed displacement, velocity, phase, offsets) or
     ``sequential`` (quality, angles, masks) for styling.
     """
@@ -62,10 +63,14 @@ class Layer:
     kind: str = DIVERGING
     convention: str = ""
     metadata: Dict[str, str] = field(default_factory=dict)
+    band_date_pairs: Optional[List[Tuple[_dt.date, _dt.date]]] = None
 
     def band_description(self, band: int) -> str:
         """A readable description of band ``band`` (1-based)."""
         base = self.description or self.name
+        if self.band_date_pairs:
+            a, b = self.band_date_pairs[band - 1]
+            return f"{base} {a.isoformat()}_{b.isoformat()}"
         if self.dates and self.dates[band - 1] is not None:
             return f"{base} {self.dates[band - 1].isoformat()}"
         return base

@@ -26,6 +26,8 @@ from __future__ import annotations
 import os
 from typing import Dict, List, Optional
 
+import numpy as np
+
 from ..dates import parse_date
 from ._io import attr_str, epsg_wkt, h5_reader, open_h5, wgs84_wkt
 from .base import DIVERGING, SEQUENTIAL, Geometry, Layer, Product, product_error
@@ -46,6 +48,9 @@ DATASETS = {
     "shadowMask": ("shadow_mask", "1", SEQUENTIAL, "shadow/layover mask"),
     "waterMask": ("water_mask", "1", SEQUENTIAL, "water mask"),
     "intercept": ("intercept", "m", DIVERGING, "intercept"),
+    "unwrapPhase": ("unwrapped_phase", "rad", DIVERGING, "unwrapped phase"),
+    "coherence": ("coherence", "1", SEQUENTIAL, "coherence"),
+    "connectComponent": ("connected_component", "1", SEQUENTIAL, "connected components"),
     "residue": ("residue", "m", SEQUENTIAL, "residue"),
 }
 _UNITS = {"m/year": "m/yr", "m/yr": "m/yr", "mm/year": "mm/yr", "mm/yr": "mm/yr", "cm/year": "cm/yr",
@@ -117,9 +122,16 @@ def open_mintpy(path: str) -> Product:
         names = [n for n in f.keys() if hasattr(f[n], "shape")]
         shapes = {n: f[n].shape for n in names}
         dtypes = {n: f[n].dtype for n in names}
-        dates = None
+        dates = pairs = None
         if "date" in f:
-            dates = [parse_date(attr_str(d)) for d in f["date"][()]]
+            raw_dates = np.asarray(f["date"][()])
+            try:
+                if raw_dates.ndim == 2:   # ifgramStack.h5: (n_ifg, 2) reference/secondary
+                    pairs = [(parse_date(attr_str(a)), parse_date(attr_str(b))) for a, b in raw_dates]
+                else:
+                    dates = [parse_date(attr_str(d)) for d in raw_dates]
+            except ValueError as exc:
+                raise product_error(path, f"the 'date' dataset holds a non-date: {exc}") from exc
     for key in ("LENGTH", "WIDTH"):
         if key not in atr:
             raise product_error(path, f"MintPy attribute {key} is missing")
@@ -148,8 +160,13 @@ def open_mintpy(path: str) -> Product:
         if dtypes[name].kind == "b":
             layer_nodata = None
         bands = shape[0] if len(shape) == 3 else 1
-        layer_dates = None
-        if len(shape) == 3:
+        layer_dates = layer_pairs = None
+        if len(shape) == 3 and pairs is not None:
+            if len(pairs) != bands:
+                raise product_error(path, f"dataset {name!r} has {bands} slices but the 'date' "
+                                    f"dataset has {len(pairs)} date pairs")
+            layer_pairs = list(pairs)
+        elif len(shape) == 3:
             if dates is None or len(dates) != bands:
                 raise product_error(path, f"dataset {name!r} has {bands} slices but the 'date' "
                                     f"dataset has {0 if dates is None else len(dates)} dates")
@@ -157,8 +174,10 @@ def open_mintpy(path: str) -> Product:
         layer = Layer(name=name, quantity=quantity, units=units, kind=kind,
                       description=description, bands=bands, dates=layer_dates,
                       reference_date=ref_date if name in ("timeseries", "velocity") else None,
-                      reader=h5_reader(path, name, nodata=layer_nodata),
-                      convention="LOS positive toward the satellite" if kind == DIVERGING else "")
+                      reader=h5_reader(path, name, nodata=layer_nodata), band_date_pairs=layer_pairs,
+                      convention=("phase grows with range: LOS toward satellite = "
+                                  "-phase*wavelength/(4*pi)" if name == "unwrapPhase" else
+                                  "LOS positive toward the satellite" if kind == DIVERGING else ""))
         layers.append(layer)
     if not layers:
         raise product_error(path, f"no 2-D or 3-D dataset of {height} x {width} pixels; "

@@ -183,3 +183,22 @@ def test_malformed_files_are_reported(tmp_path, mintpy_dir):
         del f.attrs["Y_STEP"]
     with pytest.raises(ProductError, match="Y_STEP is missing"):
         open_product(path)
+
+
+def test_ifgram_stack_has_one_date_pair_per_band(tmp_path):
+    pairs = np.array([[b"20200101", b"20200113"], [b"20200101", b"20200125"], [b"20200113", b"20200125"]])
+    unw = np.stack([ramp(0.1), ramp(0.2), ramp(0.1)])
+    unw[1, 0, 0] = 0.0
+    datasets = {"unwrapPhase": unw, "coherence": np.full((3, H, W), 0.5, np.float32),
+                "date": pairs, "bperp": np.zeros(3, np.float32), "dropIfgram": np.ones(3, bool)}
+    path = write(tmp_path / "ifgramStack.h5", datasets,
+                 FILE_TYPE="ifgramStack", UNIT="radian", NO_DATA_VALUE="0")
+    p = open_product(path)
+    layer = p.layer("unwrapPhase")
+    assert (layer.bands, layer.units) == (3, "rad")
+    assert [(a.isoformat(), b.isoformat()) for a, b in layer.band_date_pairs] == [
+        ("2020-01-01", "2020-01-13"), ("2020-01-01", "2020-01-25"), ("2020-01-13", "2020-01-25")]
+    assert "-phase" in layer.convention
+    assert np.isnan(p.read("unwrapPhase", 2)[0, 0])
+    np.testing.assert_allclose(p.read("unwrapPhase", 2)[1:], ramp(0.2)[1:], rtol=1e-6)
+    assert layer.band_description(3).endswith("2020-01-13_2020-01-25")
