@@ -87,6 +87,8 @@ class Epoch:
     band: int = 1
     description: str = ""
     metadata: Dict[str, str] = field(default_factory=dict)
+    product: object = None   # a core.products Product when read through a product reader
+    layer: str = ""
 
     @property
     def implicit(self) -> bool:
@@ -147,6 +149,8 @@ class Stack:
         epoch = self.epochs[index]
         if epoch.implicit:
             return np.zeros((rows, self.width), dtype=np.float32)
+        if epoch.product is not None:
+            return epoch.product.read(epoch.layer, epoch.band, row, 0, rows, self.width)
         block = read_block(self._ds(epoch.path), epoch.band, row, 0, rows, self.width)
         if np.iscomplexobj(block):
             raise RasterError(f"{epoch.path!r} band {epoch.band} is complex: a time series "
@@ -233,7 +237,16 @@ def open_stack(paths: Sequence[str], require_dates: bool = True, units: Optional
     refs: Dict[str, Optional[_dt.date]] = {}
     quantity = ""
     for path in paths:
-        info = raster_info(path)
+        product = _open_product_series(path)
+        if product is not None:
+            prod, layer = product
+            info = RasterInfo(path, prod.width, prod.height, layer.bands, prod.geotransform,
+                              prod.crs_wkt, ["Float32"] * layer.bands, [None] * layer.bands,
+                              [layer.band_description(b) for b in range(1, layer.bands + 1)],
+                              [{} for _ in range(layer.bands)], dict(prod.metadata),
+                              prod.has_geotransform)
+        else:
+            info = raster_info(path)
         if grid is None:
             grid = info
         elif not grid.same_grid(info):
@@ -244,6 +257,17 @@ def open_stack(paths: Sequence[str], require_dates: bool = True, units: Optional
                 f"{os.path.basename(grid.path)} ({grid.width} x {grid.height} pixels, origin "
                 f"{grid.geotransform[0]:.10g}, {grid.geotransform[3]:.10g}, pixel "
                 f"{grid.geotransform[1]:.6g} x {grid.geotransform[5]:.6g}): {COMMON_GRID_HINT}")
+        if product is not None:
+            prod, layer = product
+            refs[path] = layer.reference_date or prod.reference_date
+            quantity = quantity or layer.quantity
+            for b, day in enumerate(layer.dates, start=1):
+                epochs.append(Epoch(day, path, b, info.descriptions[b - 1],
+                                    {"quantity": layer.quantity, "units": layer.units,
+                                     "convention": layer.convention}, prod, layer.name))
+                found_units.append((f"{os.path.basename(path)} {layer.name} {b}",
+                                    _normalize_or_none(layer.units)))
+            continue
         for b in range(1, info.band_count + 1):
             if info.is_complex(b):
                 raise ValueError(f"{os.path.basename(path)} band {b} is complex: a time series "
@@ -297,8 +321,37 @@ def open_stack(paths: Sequence[str], require_dates: bool = True, units: Optional
         epochs.append(Epoch(ref, None, 0, f"reference epoch {ref.isoformat()} (zero by definition)",
                             {}))
         epochs.sort(key=lambda e: e.date)
-    return Stack(epochs, grid, unit, quantity, ref, raster_info(paths[0]).metadata, paths,
-                 units_assumed)
+    return Stack(epochs, grid, unit, quantity, ref, dict(grid.metadata), paths, units_assumed)
+
+
+def _normalize_or_none(unit: Optional[str]) -> Optional[str]:
+    try:
+        return normalize_unit(unit) if unit else None
+    except ValueError:
+        return None
+
+
+#: Files opened through the product readers (core.products) rather than as GDAL rasters.
+PRODUCT_EXTENSIONS = (".h5", ".he5", ".hdf5")
+
+
+def _open_product_series(path: str):
+    """(Product, Layer) of the dated displacement layer of an HDF5 product (MintPy
+    ``timeseries.h5``, LiCSBAS ``cum.h5``...), or None for any other file."""
+    if not str(path).lower().endswith(PRODUCT_EXTENSIONS):
+        return None
+    from .products import open_product
+
+    prod = open_product(path)
+    dated = [layer for layer in prod.layers if layer.dates and layer.bands >= 2]
+    if not dated:
+        raise ValueError(f"{os.path.basename(path)} holds no time series (no layer with one date "
+                         f"per slice); its layers: {', '.join(prod.layer_names)}")
+    preferred = [layer for layer in dated if "displacement" in layer.quantity]
+    layer = (preferred or dated)[0]
+    if any(d is None for d in layer.dates):
+        raise ValueError(f"{os.path.basename(path)} layer {layer.name!r} has slices without a date")
+    return prod, layer
 
 
 # --------------------------------------------------------------------------- date selection
@@ -756,6 +809,50 @@ def point_reference(stack: Stack, x: float, y: float, point_wkt: str = "", radiu
     return Reference(kind, values, meta, int(min(counts)))
 
 
+def gnss_station_position(path: str, station: str = "") -> Tuple[str, float, float]:
+    """(name, longitude, latitude) of a GNSS station (WGS84 degrees) from a GNSS file read
+    by :mod:`.gnss`: an NGL ``.tenv3`` series (one station; ``station`` optional, else it
+    must match) or a velocity table (GAGE ``.vel``, MIDAS, CSV with station/lon/lat
+    columns; ``station`` required).  Raises ValueError naming the station and file."""
+    from . import gnss
+
+    name = str(station or "").strip()
+    base = os.path.basename(str(path))
+    if str(path).lower().endswith((".tenv3", ".tenv")):
+        series = gnss.read_tenv3(path)
+        if name and series.station.upper() != name.upper():
+            raise ValueError(f"{base} holds station {series.station}, not {name}")
+        return series.station, float(series.lon), float(series.lat)
+    if not name:
+        raise ValueError(f"{base} is a GNSS table: name the station to use as the reference")
+    try:
+        table = gnss.read_velocities(path)
+    except ValueError as exc:
+        try:
+            found = gnss.read_series([path])
+        except ValueError:
+            raise exc from None
+        for s in found:
+            if s.station.upper() == name.upper():
+                return s.station, float(s.lon), float(s.lat)
+        raise ValueError(f"station {name!r} is not in {base} (stations: "
+                         f"{', '.join(s.station for s in found[:20])})") from None
+    i = table.index(name)
+    return table.station[i], float(table.lon[i]), float(table.lat[i])
+
+
+def gnss_reference(stack: Stack, path: str, station: str = "", radius: float = 0.0) -> Reference:
+    """:func:`point_reference` at the position of a GNSS station (:func:`gnss_station_position`):
+    the InSAR values are referenced to the pixel(s) at the station, so that they can be
+    compared with (or tied to) that station's GNSS series."""
+    name, lon, lat = gnss_station_position(path, station)
+    ref = point_reference(stack, lon, lat, wgs84_wkt(), radius, kind="gnss_station",
+                          label=f"GNSS station {name} (lon {lon:.6f}, lat {lat:.6f})")
+    ref.metadata.update({"reference_station": name, "reference_station_lonlat": f"{lon!r} {lat!r}",
+                         "reference_station_file": os.path.basename(str(path))})
+    return ref
+
+
 def polygon_reference(stack: Stack, polygon_wkt: str, polygon_crs_wkt: str = "",
                       all_touched: bool = False) -> Reference:
     """Reference values = **mean** of the finite values of each layer over the pixels of a
@@ -877,7 +974,8 @@ def rereference(stack: Stack, reference: Reference, output: str, monitor=None) -
 __all__ = [
     "COMMON_GRID_HINT", "CumulativeResult", "Epoch", "FitResult", "Reference", "RereferenceResult",
     "Selection", "Stack", "VelocityResult", "check_date_range", "cumulative_displacement",
-    "design_matrix", "expand_sources", "fit_pixels", "nearest_acquisition", "open_stack",
+    "design_matrix", "expand_sources", "fit_pixels", "gnss_reference", "gnss_station_position",
+    "nearest_acquisition", "open_stack",
     "point_reference", "polygon_reference", "rereference", "timeseries_velocity",
     "transform_point", "wgs84_wkt", "years_since",
 ]

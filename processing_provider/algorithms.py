@@ -12,11 +12,17 @@ def algorithm_classes():
     from .load_product import LoadProductAlgorithm
     from .gnss_los_comparison import GnssLosComparison
     from .gnss_timeseries_comparison import GnssTimeseriesComparison
+    from .cumulative_displacement import CumulativeDisplacement
+    from .timeseries_velocity import TimeseriesVelocity
+    from .rereference import Rereference
     # -- end of imports --
     return [
         # -- algorithms (one entry per algorithm) --
         LoadProductAlgorithm,
         GnssLosComparison,
         GnssTimeseriesComparison,
+        CumulativeDisplacement,
+        TimeseriesVelocity,
+        Rereference,
         # -- end of algorithms --
     ]

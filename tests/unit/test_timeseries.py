@@ -383,3 +383,41 @@ def test_kilauea_rereference_to_a_point_zeroes_it_in_every_file(tmp_path):
     info = raster_info(out.path)
     assert info.metadata["reference_date"] == "2016-07-11"
     assert info.band_metadata[4]["date"] == "2016-09-21"
+
+
+# ---------------------------------------------------------------- MintPy timeseries.h5
+def _mintpy_timeseries(path, cube, dates, ref_date):
+    import h5py
+
+    h, w = cube.shape[1:]
+    with h5py.File(path, "w") as f:
+        attrs = {"FILE_TYPE": "timeseries", "UNIT": "m", "REF_DATE": ref_date,
+                 "LENGTH": str(h), "WIDTH": str(w), "X_FIRST": "-155.3", "Y_FIRST": "19.5",
+                 "X_STEP": "0.001", "Y_STEP": "-0.001", "X_UNIT": "degrees", "Y_UNIT": "degrees",
+                 "REF_Y": "1", "REF_X": "1"}
+        for k, v in attrs.items():
+            f.attrs[k] = v
+        f.create_dataset("timeseries", data=cube.astype(np.float32))
+        f.create_dataset("date", data=np.array([d.strftime("%Y%m%d").encode() for d in dates]))
+        f.create_dataset("bperp", data=np.zeros(len(dates), np.float32))
+    return str(path)
+
+
+def test_mintpy_timeseries_h5_velocity_and_cumulative(tmp_path):
+    dates = _dates("2019-01-06", 12, 40)
+    t = ts.years_since(dates, dates[0])
+    rows, cols = 5, 6
+    vfield = np.linspace(-0.03, 0.02, rows * cols).reshape(rows, cols)
+    cube = np.stack([vfield * tk + 0.004 * np.cos(2 * np.pi * tk) for tk in t])
+    cube -= cube[0]                                 # relative to REF_DATE = first date
+    src = _mintpy_timeseries(tmp_path / "timeseries.h5", cube, dates, dates[0].strftime("%Y%m%d"))
+    stack = ts.open_stack([src])
+    assert stack.dates == dates and stack.reference_date == dates[0]
+    assert stack.units == "m" and not stack.has_implicit_reference
+    assert stack.geotransform == pytest.approx((-155.3, 0.001, 0, 19.5, 0, -0.001))
+    res = ts.timeseries_velocity(stack, dates[0], dates[-1], str(tmp_path / "v.tif"),
+                                 seasonal=True)
+    assert read_block(res.paths["velocity"]) == pytest.approx(vfield, abs=2e-6)
+    c = ts.cumulative_displacement(stack, dates[3], dates[30], str(tmp_path / "c.tif"))
+    assert read_block(c.path) == pytest.approx(cube[30] - cube[3], abs=1e-6)
+    assert raster_info(c.path).band_metadata[0]["units"] == "m"

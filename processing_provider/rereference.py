@@ -1,0 +1,114 @@
+"""displacement:rereference — re-reference a displacement/velocity raster or a time series
+to a point, a GNSS station or the mean of a polygon."""
+
+from qgis.core import (
+    QgsProcessingOutputString,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterGeometry,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterPoint,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterString,
+    QgsWkbTypes,
+)
+
+from ..core import timeseries as ts
+from .base import DisplacementAlgorithm, parameter_error
+from .styling import DIVERGING
+from .timeseries_common import GROUP, GROUP_ID, INPUT_HELP, add_series_parameters, open_series
+
+HELP = f"""
+Re-references displacements or velocities: every band (every date of a time series) minus
+its value at the reference, so the reference becomes zero. Give exactly one reference:
+
+REFERENCE_POINT: a point in any CRS (it is transformed to the raster's CRS); the reference
+value of each band is the median of the valid pixels whose centres lie within
+REFERENCE_RADIUS pixels of the pixel containing the point (0 = that pixel), as the
+Inspector samples.
+GNSS_FILE (+ GNSS_STATION): the position of a GNSS station (NGL .tenv3 file, or a GAGE .vel,
+MIDAS or CSV velocity table with the station name), used as the reference point with the
+same radius median.
+REFERENCE_POLYGON: the mean of the valid pixels whose centres lie inside the polygon
+(rasterised on the raster's grid).
+
+Input: a single raster (any number of bands, dated or not, e.g. a velocity) keeps its bands
+and metadata; several rasters (on one grid) or a timeseries.h5 become one multi-band raster,
+one band per date. {INPUT_HELP}
+
+Output: same unit as the input, NaN nodata, diverging ramp. The reference used is written in
+the output metadata (reference_kind, reference_point in the raster's CRS, reference_pixel,
+reference_radius_px, reference_station, reference_polygon_wkt) and each band's subtracted
+value in its metadata (reference_value). The sources are never modified. See
+docs/timeseries.md.
+"""
+
+
+class Rereference(DisplacementAlgorithm):
+    NAME = "rereference"
+    DISPLAY_NAME = "Re-reference to a point, GNSS station or polygon"
+    GROUP = GROUP
+    GROUP_ID = GROUP_ID
+    HELP = HELP
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        add_series_parameters(self, "Displacement or velocity raster(s)")
+        self.addParameter(QgsProcessingParameterPoint(
+            "REFERENCE_POINT", "Reference point (any CRS)", optional=True))
+        self.addParameter(QgsProcessingParameterNumber(
+            "REFERENCE_RADIUS", "Radius of the median around the point or station (pixels)",
+            QgsProcessingParameterNumber.Type.Double, defaultValue=0.0, optional=True,
+            minValue=0.0))
+        self.addParameter(QgsProcessingParameterFile(
+            "GNSS_FILE", "or: GNSS file giving the station position (.tenv3, .vel, MIDAS, CSV)",
+            behavior=QgsProcessingParameterFile.Behavior.File, optional=True))
+        self.addParameter(QgsProcessingParameterString(
+            "GNSS_STATION", "GNSS station name (required for a velocity table)", defaultValue="",
+            optional=True))
+        self.addParameter(QgsProcessingParameterGeometry(
+            "REFERENCE_POLYGON", "or: reference polygon (mean inside)",
+            geometryTypes=[QgsWkbTypes.GeometryType.PolygonGeometry], optional=True))
+        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Re-referenced"))
+        self.addOutput(QgsProcessingOutputString("REFERENCE", "Reference used"))
+
+    def compute(self, parameters, context, feedback):
+        has_point = parameters.get("REFERENCE_POINT") not in (None, "")
+        gnss_file = self.parameterAsFile(parameters, "GNSS_FILE", context)
+        station = (self.parameterAsString(parameters, "GNSS_STATION", context) or "").strip()
+        has_polygon = parameters.get("REFERENCE_POLYGON") not in (None, "")
+        chosen = [n for n, ok in (("REFERENCE_POINT", has_point), ("GNSS_FILE", bool(gnss_file)),
+                                  ("REFERENCE_POLYGON", has_polygon)) if ok]
+        if len(chosen) != 1:
+            raise parameter_error(
+                "REFERENCE_POINT", parameters.get("REFERENCE_POINT"),
+                "give exactly one reference (now: " + (", ".join(chosen) or "none") + ")",
+                "Set one of REFERENCE_POINT, GNSS_FILE (+ GNSS_STATION) or REFERENCE_POLYGON")
+        if station and not gnss_file:
+            raise parameter_error("GNSS_STATION", station, "a station name needs GNSS_FILE",
+                                  "Give the GNSS file that holds the station")
+        radius = self.parameterAsDouble(parameters, "REFERENCE_RADIUS", context)
+        stack = open_series(self, parameters, context, require_dates=False,
+                            add_reference_epoch=False)
+        feedback.pushInfo(f"Input: {stack.describe()}")
+        try:
+            if has_point:
+                point = self.parameterAsPoint(parameters, "REFERENCE_POINT", context)
+                crs = self.parameterAsPointCrs(parameters, "REFERENCE_POINT", context)
+                wkt = crs.toWkt() if crs.isValid() else ""
+                ref = ts.point_reference(stack, point.x(), point.y(), wkt, radius)
+            elif gnss_file:
+                ref = ts.gnss_reference(stack, gnss_file, station, radius)
+            else:
+                geom = self.parameterAsGeometry(parameters, "REFERENCE_POLYGON", context)
+                crs = self.parameterAsGeometryCrs(parameters, "REFERENCE_POLYGON", context)
+                wkt = crs.toWkt() if crs.isValid() else ""
+                ref = ts.polygon_reference(stack, geom.asWkt(), wkt)
+        except ValueError as exc:
+            raise parameter_error(chosen[0], parameters.get(chosen[0]), str(exc),
+                                  "Choose a reference over valid pixels of the input") from exc
+        feedback.pushInfo(f"Reference: {ref.describe()}")
+        out = self.output_raster_path(parameters, "OUTPUT", context)
+        res = ts.rereference(stack, ref, out, self.monitor(feedback))
+        stack.close()
+        self.finish_raster(out, context, DIVERGING, stack.units, res.stats[0],
+                           layer_name="Re-referenced")
+        return {"OUTPUT": out, "REFERENCE": ref.describe()}

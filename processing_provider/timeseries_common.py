@@ -1,0 +1,108 @@
+"""Parameters shared by the time-series algorithms (cumulative displacement, velocity,
+re-referencing): the input series, its unit, and date parameters.  Glue only: the
+numerics are in core/timeseries.py."""
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterString,
+)
+
+from ..core import timeseries as ts
+from ..core.dates import parse_date
+from .base import parameter_error
+
+GROUP = "Time series"
+GROUP_ID = "timeseries"
+
+UNIT_CHOICES = ["from the input metadata (m when absent)", "m", "cm", "mm"]
+
+INPUT_HELP = (
+    "Input: one dated multi-band raster (band metadata 'date' = YYYY-MM-DD, dataset metadata "
+    "'reference_date'; e.g. from displacement:load_product), or several single-date rasters "
+    "(date from the band metadata or the file name, e.g. displacement_20160711_20160723.tif = "
+    "reference 2016-07-11, acquisition 2016-07-23) all on one grid (else resample them with "
+    "displacement:common_grid), or a MintPy timeseries.h5 (or another HDF5 time series the "
+    "toolkit reads) as INPUT_FILE. When all inputs share a reference date that is not one of "
+    "the acquisitions, the series starts with that date at zero displacement. Dates are UTC "
+    "calendar days: 2016-07-23T16:04:31, 20160723 and 2016-07-23 are the same acquisition."
+)
+
+
+def add_series_parameters(alg, description="Displacement time series (dated rasters)"):
+    """INPUT (rasters), INPUT_FILE (HDF5 series) and INPUT_UNITS."""
+    alg.addParameter(QgsProcessingParameterMultipleLayers(
+        "INPUT", description, QgsProcessing.SourceType.TypeRaster, optional=True))
+    alg.addParameter(QgsProcessingParameterFile(
+        "INPUT_FILE", "or: time-series file (MintPy timeseries.h5, LiCSBAS cum.h5)",
+        behavior=QgsProcessingParameterFile.Behavior.File, optional=True,
+        fileFilter="HDF5 time series (*.h5 *.he5 *.hdf5);;All files (*.*)"))
+    alg.addParameter(QgsProcessingParameterEnum(
+        "INPUT_UNITS", "Unit of the input values", UNIT_CHOICES, defaultValue=0, optional=True))
+
+
+def series_paths(alg, parameters, context):
+    """Paths of INPUT layers and INPUT_FILE, validated."""
+    paths = []
+    for layer in alg.parameterAsLayerList(parameters, "INPUT", context) or []:
+        if layer.providerType() != "gdal":
+            raise parameter_error("INPUT", layer.name(),
+                                  f"the layer comes from the '{layer.providerType()}' provider",
+                                  "Save it to a GeoTIFF first (Export > Save As)")
+        paths.append(layer.source())
+    extra = alg.parameterAsFile(parameters, "INPUT_FILE", context)
+    if extra:
+        paths.append(extra)
+    if not paths:
+        raise parameter_error("INPUT", parameters.get("INPUT"), "no time series given",
+                              "Choose dated rasters as INPUT or a timeseries.h5 as INPUT_FILE")
+    return paths
+
+
+def open_series(alg, parameters, context, require_dates=True, add_reference_epoch=True):
+    """The core :class:`~..core.timeseries.Stack` of the inputs; errors name INPUT."""
+    paths = series_paths(alg, parameters, context)
+    index = alg.parameterAsEnum(parameters, "INPUT_UNITS", context) if "INPUT_UNITS" in parameters \
+        else 0
+    units = None if index <= 0 else UNIT_CHOICES[index]
+    try:
+        return ts.open_stack(paths, require_dates=require_dates, units=units,
+                             add_reference_epoch=add_reference_epoch)
+    except ValueError as exc:
+        value = paths if len(paths) > 1 else paths[0]
+        raise parameter_error("INPUT", value, str(exc),
+                              "Check the inputs (see the algorithm help)") from exc
+
+
+def date_parameter(alg, parameters, name, context, required=True):
+    """A date string parameter parsed as a calendar day (None when optional and empty)."""
+    text = (alg.parameterAsString(parameters, name, context) or "").strip()
+    if not text:
+        if required:
+            raise parameter_error(name, text, "no date given", "Give a date as YYYY-MM-DD or YYYYMMDD")
+        return None
+    try:
+        return parse_date(text)
+    except ValueError as exc:
+        raise parameter_error(name, text, str(exc), "Give a date as YYYY-MM-DD or YYYYMMDD") from exc
+
+
+def date_list_parameter(alg, parameters, name, context):
+    """Comma- or space-separated dates (empty list when not given)."""
+    text = (alg.parameterAsString(parameters, name, context) or "").strip()
+    out = []
+    for part in text.replace(";", ",").replace(" ", ",").split(","):
+        if not part.strip():
+            continue
+        try:
+            out.append(parse_date(part.strip()))
+        except ValueError as exc:
+            raise parameter_error(name, text, str(exc),
+                                  "Give dates as YYYY-MM-DD separated by commas") from exc
+    return out
+
+
+def add_date_parameter(alg, name, description, optional=False):
+    alg.addParameter(QgsProcessingParameterString(name, description, optional=optional))

@@ -1,0 +1,99 @@
+"""displacement:timeseries_velocity — least-squares velocity over a date range."""
+
+from qgis.core import (
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterString,
+)
+
+from ..core import timeseries as ts
+from .base import DisplacementAlgorithm
+from .styling import DIVERGING, SEQUENTIAL
+from .timeseries_common import (
+    GROUP,
+    GROUP_ID,
+    INPUT_HELP,
+    add_date_parameter,
+    add_series_parameters,
+    date_list_parameter,
+    date_parameter,
+    open_series,
+)
+
+HELP = f"""
+Least-squares velocity of every pixel over the acquisitions between START_DATE and END_DATE
+(inclusive; both must lie within the series).
+
+Model: d(t) = c + v t, plus optionally annual and semi-annual terms (a1 cos 2 pi t + b1 sin
+2 pi t + a2 cos 4 pi t + b2 sin 4 pi t) and a step (Heaviside) at each of STEP_DATES (events
+such as earthquakes; acquisitions on or after a step date are shifted). t in years of 365.25
+days. A pixel needs at least as many valid acquisitions as model terms plus one (2 terms
+for the linear model, 6 with seasonal terms, plus one per step), else it is NaN; too few
+acquisitions in the range for the model is an error.
+
+Outputs: VELOCITY in the input unit per year (m -> m/yr), diverging ramp; VELOCITY_SIGMA,
+the 1-sigma of the velocity from the fit residuals, s sqrt([(A^T A)^-1]_vv) with s^2 = sum of
+squared residuals / (n - p) (same unit); RMS_RESIDUAL, sqrt(sum of squared residuals / n)
+in the input unit (both sequential ramps). The acquisitions used and the model are in the
+output metadata.
+
+{INPUT_HELP}
+
+See docs/timeseries.md.
+"""
+
+
+class TimeseriesVelocity(DisplacementAlgorithm):
+    NAME = "timeseries_velocity"
+    DISPLAY_NAME = "Velocity over a date range (time series)"
+    GROUP = GROUP
+    GROUP_ID = GROUP_ID
+    HELP = HELP
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        add_series_parameters(self)
+        add_date_parameter(self, "START_DATE", "Start date (YYYY-MM-DD)")
+        add_date_parameter(self, "END_DATE", "End date (YYYY-MM-DD)")
+        self.addParameter(QgsProcessingParameterBoolean(
+            "SEASONAL", "Estimate annual and semi-annual terms", defaultValue=False, optional=True))
+        self.addParameter(QgsProcessingParameterString(
+            "STEP_DATES", "Step (event) dates, comma-separated YYYY-MM-DD", defaultValue="",
+            optional=True))
+        self.addParameter(QgsProcessingParameterRasterDestination("VELOCITY", "Velocity"))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            "VELOCITY_SIGMA", "Velocity 1-sigma", optional=True, createByDefault=True))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            "RMS_RESIDUAL", "RMS residual", optional=True, createByDefault=True))
+        self.addOutput(QgsProcessingOutputString("START_DATE_USED", "First acquisition used"))
+        self.addOutput(QgsProcessingOutputString("END_DATE_USED", "Last acquisition used"))
+        self.addOutput(QgsProcessingOutputNumber("ACQUISITIONS", "Acquisitions used"))
+        self.addOutput(QgsProcessingOutputNumber("VALID_PIXELS", "Pixels with a velocity"))
+
+    def compute(self, parameters, context, feedback):
+        start = date_parameter(self, parameters, "START_DATE", context)
+        end = date_parameter(self, parameters, "END_DATE", context)
+        steps = date_list_parameter(self, parameters, "STEP_DATES", context)
+        seasonal = self.parameterAsBool(parameters, "SEASONAL", context)
+        stack = open_series(self, parameters, context)
+        feedback.pushInfo(f"Time series: {stack.describe()}")
+        paths = {key: self.output_raster_path(parameters, name, context)
+                 for key, name in (("velocity", "VELOCITY"), ("sigma", "VELOCITY_SIGMA"),
+                                   ("rms", "RMS_RESIDUAL"))}
+        res = ts.timeseries_velocity(stack, start, end, paths["velocity"], paths["sigma"],
+                                     paths["rms"], seasonal, steps, self.monitor(feedback))
+        stack.close()
+        feedback.pushInfo(f"Model: {' + '.join(res.columns)}; {len(res.dates)} acquisitions "
+                          f"{res.dates[0]} .. {res.dates[-1]}; {res.valid_pixels} pixels solved")
+        styles = {"velocity": (DIVERGING, res.velocity_units, "Velocity"),
+                  "sigma": (SEQUENTIAL, res.velocity_units, "Velocity 1-sigma"),
+                  "rms": (SEQUENTIAL, res.units, "RMS residual")}
+        for key, (kind, units, label) in styles.items():
+            if paths[key]:
+                self.finish_raster(paths[key], context, kind, units, res.stats[key],
+                                   layer_name=f"{label} {res.dates[0]} to {res.dates[-1]}")
+        return {"VELOCITY": paths["velocity"], "VELOCITY_SIGMA": paths["sigma"],
+                "RMS_RESIDUAL": paths["rms"], "START_DATE_USED": res.dates[0].isoformat(),
+                "END_DATE_USED": res.dates[-1].isoformat(), "ACQUISITIONS": len(res.dates),
+                "VALID_PIXELS": res.valid_pixels}
