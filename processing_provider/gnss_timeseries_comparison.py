@@ -73,7 +73,8 @@ LOS at each station.
 
 INSAR: one multi-band raster whose bands carry dates (band metadata 'date', or dates as band
 descriptions; dataset metadata 'reference_date'), or several single-date rasters such as
-displacement_<reference>_<date>.tif (the last date of the name is the band date, the first the
+displacement_REFDATE_DATE.tif, e.g. displacement_20160711_20160723.tif (the last date of the name is
+the band date, the first the
 reference). The InSAR reference date, if no band holds it, is a date with displacement 0.
 Dates compare as UTC calendar days whatever time of day they carry.
 
