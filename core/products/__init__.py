@@ -46,7 +46,7 @@ def open_product(path: str) -> Product:
     """
     if not path:
         raise ProductError("no product path given")
-    path = str(path)
+    path = _strip_gdal_prefix(str(path))
     if not os.path.exists(path) and not path.startswith("/vsi"):
         raise ProductError(f"{path}: no such file or folder")
     lower = path.lower()
@@ -103,6 +103,18 @@ def open_product(path: str) -> Product:
     from .generic import open_generic
 
     return open_generic(path)
+
+
+def _strip_gdal_prefix(path: str) -> str:
+    """The file of a GDAL subdataset name (``HDF5:"/d/velocity.h5"://velocity``, as a QGIS
+    layer source reads) or of a layer source with options (``file.tif|layername=x``)."""
+    for prefix in ("HDF5:", "NETCDF:"):
+        if path.upper().startswith(prefix):
+            rest = path[len(prefix):]
+            if rest.startswith('"'):
+                return rest[1:rest.index('"', 1)]
+            return rest.split(":", 1)[0]
+    return path.split("|", 1)[0]
 
 
 def _open_hdf5(path: str) -> Product:

@@ -84,3 +84,25 @@ def test_unknown_layer_and_bad_file_are_refused(provider, mintpy_dir, tmp_path):
     bad.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
     with pytest.raises(QgsProcessingException, match=r"INPUT = .*broken\.h5"):
         run_algorithm("displacement:load_product", {"INPUT": str(bad), "OUTPUT_FOLDER": str(out)})
+
+
+def test_outputs_open_again_as_products_with_dates_and_geometry(provider, mintpy_dir, tmp_path):  # noqa: F811
+    """Round trip: what load_product writes is read back by open_product (generic reader)."""
+    from displacement_toolkit.core.products import open_product
+
+    res = run_algorithm("displacement:load_product", {
+        "INPUT": str(mintpy_dir / "timeseries.h5"), "OUTPUT_FOLDER": str(tmp_path / "ts")})
+    back = open_product(res["OUTPUT_LAYERS"][0])
+    layer = back.layers[0]
+    assert layer.bands == 4 and layer.units == "m" and layer.quantity == "los_displacement"
+    assert [d.isoformat() for d in layer.dates] == ["2020-01-01", "2020-01-13", "2020-01-25", "2020-02-06"]
+    assert back.reference_date.isoformat() == "2020-01-01"
+    np.testing.assert_allclose(back.read(layer.name, 3), ramp(0.002), rtol=1e-6)
+    res = run_algorithm("displacement:load_product", {
+        "INPUT": str(mintpy_dir / "velocity.h5"), "LAYERS": "velocity", "OUTPUT_FOLDER": str(tmp_path / "v")})
+    back = open_product(res["OUTPUT_LAYERS"][0])
+    assert back.geometry.heading == pytest.approx(-12.1)
+    assert back.geometry.look_direction == "right"
+    np.testing.assert_allclose(back.los_azimuth(0, 0, 1, 1), 102.1)
+    with pytest.raises(ValueError, match="set the incidence angle parameter"):
+        back.incidence()   # the per-pixel incidence stayed in geometryGeo.h5 (not written)

@@ -202,3 +202,9 @@ def test_ifgram_stack_has_one_date_pair_per_band(tmp_path):
     assert np.isnan(p.read("unwrapPhase", 2)[0, 0])
     np.testing.assert_allclose(p.read("unwrapPhase", 2)[1:], ramp(0.2)[1:], rtol=1e-6)
     assert layer.band_description(3).endswith("2020-01-13_2020-01-25")
+
+
+def test_a_gdal_subdataset_name_opens_the_product(mintpy_dir):
+    """QGIS shows a MintPy dataset loaded through GDAL's HDF5 driver with this source."""
+    p = open_product(f'HDF5:"{mintpy_dir / "velocity.h5"}"://velocity')
+    assert p.processor == "MintPy" and p.geometry.incidence_layer == "incidenceAngle"
