@@ -8,10 +8,10 @@ Sampling
     series, see :mod:`.dates`) and returns the dates with the values.
 
 Velocity
-    :func:`linear_velocity` fits ``value = v · (t − t0) + c`` by ordinary least
-    squares over an optional date range (inclusive), with t in decimal years
-    (:func:`.dates.decimal_year`). ``v`` is in the raster's unit per year
-    (m → m/yr); its standard error comes from the fit residuals.
+    :func:`linear_velocity` fits ``value = v · t + c`` by ordinary least squares
+    over an optional date range (inclusive), with t the time since the first date
+    used in years of 365.25 days (as :mod:`.units`). ``v`` is in the raster's unit
+    per year (m → m/yr); its standard error comes from the fit residuals.
 
 Re-referencing
     :func:`rereference_raster` writes a NEW raster where every band is the
@@ -194,24 +194,27 @@ def sample_series(path_or_info, x: float, y: float, radius: float = 0.0, label: 
 # --------------------------------------------------------------------------- velocity
 @dataclass
 class VelocityFit:
-    """Linear fit of a series: ``value = velocity * (t - t0) + intercept``, t in decimal years."""
+    """Linear fit of a series: ``value = velocity * t + intercept`` with t the time since
+    ``origin`` in years of 365.25 days (the toolkit's velocity year, :mod:`.units`)."""
 
     velocity: float   # series unit per year
-    intercept: float  # series unit, value of the line at t0
-    t0: float         # decimal year of the first date used
+    intercept: float  # series unit, value of the line at ``origin``
+    origin: _dt.date  # first date used
     sigma: float      # standard error of the velocity (NaN with 2 points)
     count: int
     start: _dt.date
     end: _dt.date
 
-    def line(self, years) -> np.ndarray:
-        """Fitted values at decimal years ``years``."""
-        return self.velocity * (np.asarray(years, dtype=np.float64) - self.t0) + self.intercept
+    def line(self, days) -> np.ndarray:
+        """Fitted values at the given dates."""
+        t = np.array([_dates.years_between(self.origin, d) for d in days], dtype=np.float64)
+        return self.velocity * t + self.intercept
 
 
 def linear_velocity(dates: Sequence, values: Sequence[float], start=None, end=None) -> VelocityFit:
-    """Least-squares velocity (value unit per year) of ``values`` at ``dates`` using the finite
-    values dated within [``start``, ``end``] (inclusive; None = open).
+    """Least-squares velocity (value unit per year of 365.25 days) of ``values`` at ``dates``
+    (calendar days, UTC) using the finite values dated within [``start``, ``end``]
+    (inclusive; None = open).
 
     Raises ValueError with fewer than two usable values or when they share one date.
     """
@@ -224,10 +227,9 @@ def linear_velocity(dates: Sequence, values: Sequence[float], start=None, end=No
     if keep.sum() < 2:
         raise ValueError("a velocity needs at least two valid values in the chosen date range")
     used = [d for d, k in zip(days, keep) if k]
-    t = np.array([_dates.decimal_year(d) for d in used])
+    origin = min(used)
+    tc = np.array([_dates.years_between(origin, d) for d in used], dtype=np.float64)
     y = y[keep]
-    t0 = float(t.min())
-    tc = t - t0
     if np.ptp(tc) == 0:
         raise ValueError("a velocity needs values on at least two different dates")
     a = np.column_stack([tc, np.ones_like(tc)])
@@ -238,7 +240,7 @@ def linear_velocity(dates: Sequence, values: Sequence[float], start=None, end=No
         resid = y - a @ coef
         s2 = float(resid @ resid) / (n - 2)
         sigma = math.sqrt(s2 / float(((tc - tc.mean()) ** 2).sum()))
-    return VelocityFit(float(coef[0]), float(coef[1]), t0, sigma, int(n), min(used), max(used))
+    return VelocityFit(float(coef[0]), float(coef[1]), origin, sigma, int(n), origin, max(used))
 
 
 def velocity_unit(units: str) -> str:

@@ -52,6 +52,7 @@ from qgis.PyQt.QtWidgets import (
 
 from ..core import inspection
 from ..core.raster_io import RasterError, raster_info
+from ..core.units import unit_factor
 from .map_tool import InspectorMapTool
 from .timeseries_plot import TimeSeriesPlot
 
@@ -64,6 +65,26 @@ def _raster_path(layer):
     if not isinstance(layer, QgsRasterLayer) or layer.providerType() != "gdal":
         return None
     return layer.source().split("|")[0]
+
+
+def _xy(point):
+    """``(502115, 3998175)``: whole units for projected coordinates, 6 digits otherwise."""
+    def one(v):
+        return f"{v:.0f}" if abs(v) >= 1e4 else f"{v:.6g}"
+    return f"({one(point.x())}, {one(point.y())})"
+
+
+def _geometry_text(items):
+    """``{"geometry_incidence": "34.000000"}`` -> ``"incidence 34"`` (degrees for angles)."""
+    parts = []
+    for key, value in items.items():
+        name = key[len("geometry_"):] if key.startswith("geometry_") else key
+        try:
+            text = f"{float(value):g}°"
+        except ValueError:
+            text = str(value)
+        parts.append(f"{name.replace('_', ' ')} {text}")
+    return ", ".join(parts)
 
 
 def _looks_like_displacement(info):
@@ -156,6 +177,7 @@ class InspectorDock(QDockWidget):
             fit_row.addWidget(edit)
         sl.addLayout(fit_row)
         self.velocity_label = QLabel("Velocity: —")
+        self.velocity_label.setWordWrap(True)
         sl.addWidget(self.velocity_label)
         buttons = QHBoxLayout()
         self.overlay_check = QCheckBox("Overlay pixels")
@@ -170,6 +192,7 @@ class InspectorDock(QDockWidget):
         buttons.addStretch(1)
         sl.addLayout(buttons)
         splitter.addWidget(series_box)
+        splitter.setStretchFactor(2, 3)
         outer.addWidget(splitter, 1)
 
         ref_box = QGroupBox("Reference point")
@@ -295,8 +318,7 @@ class InspectorDock(QDockWidget):
         radius = self.radius_spin.value()
         self.last_point = QgsPointXY(point)
         crs_name = (crs or self._canvas_crs()).authid()
-        self.point_label.setText(f"x = {point.x():.6g}, y = {point.y():.6g} {crs_name}  "
-                                 f"(radius {radius:g} px)")
+        self.point_label.setText(f"{_xy(point)} {crs_name}  (radius {radius:g} px)")
         rows = []
         new_series = []
         for layer in self.checked_layers():
@@ -307,10 +329,10 @@ class InspectorDock(QDockWidget):
                 continue
             p = self._to_layer(point, layer, crs)
             bands = inspection.describe_bands(info)
-            geometry = ", ".join(f"{k} {v}" for k, v in inspection.pixel_geometry(info).items())
+            geometry = _geometry_text(inspection.pixel_geometry(info))
             if inspection.is_time_series(info):
                 series = inspection.sample_series(
-                    info, p.x(), p.y(), radius, label=f"{layer.name()} ({p.x():.6g}, {p.y():.6g})")
+                    info, p.x(), p.y(), radius, label=f"{layer.name()} {_xy(p)}")
                 new_series.append(series)
                 last = len(series.dates) - 1
                 quantity = next((b.quantity for b in bands if b.quantity), "")
@@ -399,9 +421,14 @@ class InspectorDock(QDockWidget):
             return None
         unit = inspection.velocity_unit(series.units)
         sigma = "" if not math.isfinite(fit.sigma) else f" ± {fit.sigma:.3g}"
+        text = f"{fit.velocity:.4g}{sigma} {unit}"
+        if series.units in ("m", "cm"):  # also in mm/yr, the usual reading unit
+            factor = unit_factor(unit, "mm/yr")
+            mm_sigma = "" if not math.isfinite(fit.sigma) else f" ± {fit.sigma * factor:.2f}"
+            text = f"{fit.velocity * factor:.2f}{mm_sigma} mm/yr ({text})"
         self.velocity_label.setText(
-            f"Velocity: {fit.velocity:.4g}{sigma} {unit} ({fit.count} dates, "
-            f"{fit.start.isoformat()} to {fit.end.isoformat()}) at {series.label}")
+            f"Velocity: {text} from {fit.count} dates, {fit.start.isoformat()} to "
+            f"{fit.end.isoformat()}, at {series.label}")
         self.plot.set_fit(fit, series)
         self.last_fit = fit
         return fit
@@ -471,7 +498,7 @@ class InspectorDock(QDockWidget):
             return None
         units = next((d.units for d in inspection.describe_bands(raster_info(out)) if d.units), "")
         write_raster_style(out, DIVERGING, units, result.stats[-1], band=len(result.stats))
-        new_layer = QgsRasterLayer(out, f"{layer.name()} (ref {p.x():.6g}, {p.y():.6g})", "gdal")
+        new_layer = QgsRasterLayer(out, f"{layer.name()} (ref {_xy(p)[1:-1]})", "gdal")
         self.project.addMapLayer(new_layer)
         values = ", ".join(inspection.format_value(v, units) for v in result.reference_values[:3])
         more = " …" if len(result.reference_values) > 3 else ""

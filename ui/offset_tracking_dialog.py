@@ -202,11 +202,13 @@ class OffsetTrackingDialog(QDialog):
             self._draw(s, info if "info" in locals() else None)
             return
         e = self.estimate
+        run_time = format_seconds(e.seconds)
+        run_time = run_time if run_time.startswith("<") else "≈ " + run_time
         self.estimate_label.setText(
             f"{e.windows} windows ({e.grid_shape[0]} rows × {e.grid_shape[1]} columns); output "
             f"{e.grid_shape[1]} × {e.grid_shape[0]} pixels × {OUTPUT_BANDS} bands ≈ "
-            f"{format_bytes(e.output_bytes)} uncompressed; estimated run time ≈ "
-            f"{format_seconds(e.seconds)} on this machine.")
+            f"{format_bytes(e.output_bytes)} uncompressed; estimated run time {run_time} "
+            "on this machine.")
         self._draw(s, info)
 
     def _draw(self, s, info):

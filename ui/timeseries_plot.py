@@ -7,7 +7,6 @@ and velocity fits still work).
 
 from qgis.PyQt.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from ..core.dates import decimal_year
 from ..core.inspection import velocity_unit
 
 
@@ -92,20 +91,23 @@ class TimeSeriesPlot(QWidget):
             return
         ax = self.axes
         ax.clear()
+        import matplotlib.dates as mdates
+
         units = ""
         for s in self.series:
             ax.plot(s.dates, s.values, marker="o", markersize=3, linewidth=1, label=s.label)
             units = units or s.units
         if self.fit is not None and self.fit_series is not None:
-            years = [decimal_year(self.fit.start), decimal_year(self.fit.end)]
-            ax.plot([self.fit.start, self.fit.end], self.fit.line(years), linestyle="--",
+            ends = [self.fit.start, self.fit.end]
+            ax.plot(ends, self.fit.line(ends), linestyle="--",
                     color="black", linewidth=1.2,
                     label=f"fit {self.fit.velocity:.3g} {velocity_unit(self.fit_series.units)}")
         ax.axhline(0.0, color="#999999", linewidth=0.6)
-        ax.set_xlabel("date")
         ax.set_ylabel(f"displacement ({units})" if units else "displacement")
         ax.grid(True, linewidth=0.3)
         if self.series:
-            ax.legend(fontsize="small", loc="best")
-        ax.tick_params(axis="x", labelrotation=30)
+            ax.legend(fontsize="x-small", loc="best", framealpha=0.7)
+        locator = mdates.AutoDateLocator(maxticks=6)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         self.canvas.draw_idle()
