@@ -37,6 +37,8 @@ DATASETS = {
     "velocity": ("los_velocity", None, DIVERGING, "LOS velocity"),
     "velocityStd": ("los_velocity_std", None, SEQUENTIAL, "LOS velocity standard deviation"),
     "timeseries": ("los_displacement", None, DIVERGING, "LOS displacement"),
+    "displacement": ("los_displacement", "m", DIVERGING, "LOS displacement"),
+    "avgSpatialCoherence": ("coherence", "1", SEQUENTIAL, "average spatial coherence"),
     "temporalCoherence": ("temporal_coherence", "1", SEQUENTIAL, "temporal coherence"),
     "mask": ("mask", "1", SEQUENTIAL, "mask (1 = valid)"),
     "incidenceAngle": ("incidence_angle", "deg", SEQUENTIAL, "incidence angle"),
@@ -53,6 +55,7 @@ DATASETS = {
     "connectComponent": ("connected_component", "1", SEQUENTIAL, "connected components"),
     "residue": ("residue", "m", SEQUENTIAL, "residue"),
 }
+HDFEOS = "HDFEOS/GRIDS/timeseries"
 _UNITS = {"m/year": "m/yr", "m/yr": "m/yr", "mm/year": "mm/yr", "mm/yr": "mm/yr", "cm/year": "cm/yr",
           "m": "m", "mm": "mm", "cm": "cm", "radian": "rad", "degree": "deg", "1": "1"}
 
@@ -119,12 +122,25 @@ def open_mintpy(path: str) -> Product:
     """Open a MintPy HDF5 file (see the module docstring)."""
     with open_h5(path) as f:
         atr = {k: attr_str(v) for k, v in f.attrs.items()}
-        names = [n for n in f.keys() if hasattr(f[n], "shape")]
-        shapes = {n: f[n].shape for n in names}
-        dtypes = {n: f[n].dtype for n in names}
+        # HDF-EOS5 (save_hdfeos5.py): HDFEOS/GRIDS/timeseries/{observation,quality,geometry}/*
+        groups = [f]
+        if HDFEOS in f:
+            groups = [f[f"{HDFEOS}/{g}"] for g in ("observation", "quality", "geometry")
+                      if f"{HDFEOS}/{g}" in f]
+        names, h5paths, shapes, dtypes = [], {}, {}, {}
+        date_ds = None
+        for g in groups:
+            for n, item in g.items():
+                if not hasattr(item, "shape"):
+                    continue
+                if n == "date":
+                    date_ds = item
+                    continue
+                names.append(n)
+                h5paths[n], shapes[n], dtypes[n] = item.name, item.shape, item.dtype
         dates = pairs = None
-        if "date" in f:
-            raw_dates = np.asarray(f["date"][()])
+        if date_ds is not None:
+            raw_dates = np.asarray(date_ds[()])
             try:
                 if raw_dates.ndim == 2:   # ifgramStack.h5: (n_ifg, 2) reference/secondary
                     pairs = [(parse_date(attr_str(a)), parse_date(attr_str(b))) for a, b in raw_dates]
@@ -145,7 +161,7 @@ def open_mintpy(path: str) -> Product:
     layers: List[Layer] = []
     for name in names:
         shape = shapes[name]
-        if name in ("date", "bperp") or len(shape) not in (2, 3):
+        if name in ("bperp",) or len(shape) not in (2, 3):
             continue
         if shape[-2:] != (height, width):
             raise product_error(path, f"dataset {name!r} has shape {shape}, but LENGTH x WIDTH "
@@ -173,8 +189,10 @@ def open_mintpy(path: str) -> Product:
             layer_dates = list(dates)
         layer = Layer(name=name, quantity=quantity, units=units, kind=kind,
                       description=description, bands=bands, dates=layer_dates,
-                      reference_date=ref_date if name in ("timeseries", "velocity") else None,
-                      reader=h5_reader(path, name, nodata=layer_nodata), band_date_pairs=layer_pairs,
+                      reference_date=ref_date if name in ("timeseries", "velocity", "displacement")
+                      else None,
+                      reader=h5_reader(path, h5paths[name], nodata=layer_nodata),
+                      band_date_pairs=layer_pairs,
                       convention=("phase grows with range: LOS toward satellite = "
                                   "-phase*wavelength/(4*pi)" if name == "unwrapPhase" else
                                   "LOS positive toward the satellite" if kind == DIVERGING else ""))

@@ -208,3 +208,32 @@ def test_a_gdal_subdataset_name_opens_the_product(mintpy_dir):
     """QGIS shows a MintPy dataset loaded through GDAL's HDF5 driver with this source."""
     p = open_product(f'HDF5:"{mintpy_dir / "velocity.h5"}"://velocity')
     assert p.processor == "MintPy" and p.geometry.incidence_layer == "incidenceAngle"
+
+
+def test_hdfeos5_product(tmp_path):
+    """MintPy save_hdfeos5.py layout: HDFEOS/GRIDS/timeseries/{observation,quality,geometry}."""
+    path = tmp_path / "S1_IW12_128_0593_0597_20200101_20200206.he5"
+    with h5py.File(path, "w") as f:
+        for k, v in {**GEO_ATTRS, "FILE_TYPE": "HDFEOS", "REF_DATE": "20200101", "UNIT": "m"}.items():
+            f.attrs[k] = v
+        g = f.create_group("HDFEOS/GRIDS/timeseries")
+        obs = g.create_group("observation")
+        obs.create_dataset("displacement", data=np.stack([ramp(0.0), ramp(0.001), ramp(0.002), ramp(0.003)]))
+        obs.create_dataset("date", data=np.array(DATES))
+        obs.create_dataset("bperp", data=np.zeros(4, np.float32))
+        q = g.create_group("quality")
+        q.create_dataset("temporalCoherence", data=np.full((H, W), 0.95, np.float32))
+        q.create_dataset("mask", data=np.ones((H, W), bool))
+        geom = g.create_group("geometry")
+        geom.create_dataset("incidenceAngle", data=np.full((H, W), 38.0, np.float32))
+        geom.create_dataset("azimuthAngle", data=np.full((H, W), -102.0, np.float32))
+        geom.create_dataset("height", data=ramp(5.0))
+    p = open_product(str(path))
+    d = p.layer("displacement")
+    assert d.bands == 4 and d.units == "m" and d.reference_date.isoformat() == "2020-01-01"
+    assert [x.isoformat() for x in d.dates][-1] == "2020-02-06"
+    np.testing.assert_allclose(p.read("displacement", 2), ramp(0.001), rtol=1e-6)
+    np.testing.assert_allclose(p.incidence(), 38.0)
+    np.testing.assert_allclose(p.los_azimuth(), -102.0)
+    assert p.geotransform == pytest.approx((-155.3, 0.001, 0.0, 19.5, 0.0, -0.001))
+    assert {"temporalCoherence", "mask", "height"} <= set(p.layer_names)
