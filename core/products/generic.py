@@ -1,5 +1,6 @@
 """Any other GDAL raster: the toolkit's own outputs (band metadata ``units``, ``quantity``,
-``date``; dataset ``reference_date``) and PyRate GeoTIFFs (``DATA_UNITS``,
+``date``; dataset ``reference_date``), 3-band LOS unit-vector rasters (east, north, up
+bands, e.g. geepers/OPERA ``los_enu.tif``) and PyRate GeoTIFFs (``DATA_UNITS``,
 ``FIRST_DATE``/``SECOND_DATE``, ``WAVELENGTH_METRES``, ``INCIDENCE_DEGREES``).
 
 A multi-band raster whose bands all carry dates is one time-series layer; otherwise
@@ -23,6 +24,20 @@ def _float(meta, key):
         return float(meta[key]) if meta.get(key) not in (None, "") else None
     except ValueError:
         return None
+
+
+def _enu_bands(descriptions, band_meta) -> bool:
+    """True for a 3-band LOS unit-vector raster (bands east, north, up/vertical), recognised
+    from the band descriptions (e.g. "East component of line of sight unit vector") or the
+    ``quantity`` items los_east/los_north/los_up."""
+    if len(descriptions) != 3:
+        return False
+    quantities = [m.get("quantity", "") for m in band_meta]
+    if quantities == ["los_east", "los_north", "los_up"]:
+        return True
+    text = [d.lower() for d in descriptions]
+    return (all(("line of sight" in t or "los" in t) for t in text) and text[0].startswith("east")
+            and text[1].startswith("north") and text[2].startswith(("up", "vertical")))
 
 
 def open_generic(path: str) -> Product:
@@ -65,6 +80,12 @@ def open_generic(path: str) -> Product:
                                 date_pair=pair, reference_date=ref,
                                 kind=DIVERGING if any(s in quantity for s in _SIGNED) else SEQUENTIAL,
                                 convention=m.get("convention", "")))
+        enu = _enu_bands(descriptions, band_meta)
+        if enu:
+            for layer, comp in zip(layers, ("los_east", "los_north", "los_up")):
+                layer.name = layer.quantity = comp
+                layer.units = layer.units or "1"
+                layer.kind = SEQUENTIAL
         names = [layer.name for layer in layers]
         if len(set(names)) != len(names):
             for i, layer in enumerate(layers):
@@ -76,6 +97,9 @@ def open_generic(path: str) -> Product:
         wavelength=_float(meta, "geometry_wavelength") or _float(meta, "WAVELENGTH_METRES"),
         look_direction=meta.get("geometry_look_direction") or None,
         source=meta.get("geometry_source", "") or ("metadata" if meta else ""))
+    if n == 3 and _enu_bands(descriptions, band_meta):
+        geometry.enu_layers = ("los_east", "los_north", "los_up")
+        geometry.source = "east/north/up bands of " + os.path.basename(path)
     processor = meta.get("INSAR_PROCESSOR") or meta.get("processor") or "GDAL"
     return Product(path, processor, meta.get("product_type", "raster"), width, height,
                    tuple(gt) if gt else (0.0, 1.0, 0.0, 0.0, 0.0, 1.0), wkt, layers, geometry,
