@@ -142,3 +142,31 @@ def test_units_mismatch_and_missing_geometry(provider, scene, tmp_path):
     bad.write_text("site,lon,lat,ve,vn\nA,1,2,3,4\n")
     with pytest.raises(QgsProcessingException, match="GNSS_FILE.*missing column\\(s\\) up"):
         run_algorithm(ALG, {**base, "GNSS_FILE": str(bad), "LOS_ENU": scene.geom})
+
+
+def test_csv_columns_named_with_the_field_parameters_and_midas(provider, scene, tmp_path):
+    g = scene.gnss
+    csv = tmp_path / "renamed.csv"
+    rows = ["code;longitude;latitude;VEL_E;VEL_N;VEL_U"]
+    rows += [f"{s};{g.lon[i]:.10f};{g.lat[i]:.10f};{g.east[i]:.10f};{g.north[i]:.10f};{g.up[i]:.10f}"
+             for i, s in enumerate(g.station)]
+    csv.write_text("\n".join(rows) + "\n")
+    base = {"INSAR": scene.path, "LOS_ENU": scene.geom, "SAMPLE_RADIUS": 10.0, "MIN_PIXELS": 1,
+            "REFERENCE": 3}
+    result = run_algorithm(ALG, {**base, "GNSS_FILE": str(csv), "GNSS_FORMAT": 3, "GNSS_UNITS": 0,
+                                 "STATION_FIELD": "code", "EAST_FIELD": "VEL_E", "NORTH_FIELD": "VEL_N",
+                                 "UP_FIELD": "VEL_U", "OUTPUT": str(tmp_path / "renamed.gpkg")})
+    assert result["N"] == 12 and result["RMSE"] < 2e-4
+    # the same stations as a MIDAS table (m/yr, lon 0-360)
+    midas = tmp_path / "midas.IGS14.txt"
+    lines = [f"{s} MIDAS5 2008.0 2024.0 16.0 5800 5790 5000 {g.east[i]:.10f} {g.north[i]:.10f} "
+             f"{g.up[i]:.10f} 0.0003 0.0002 0.0009 0.1 0.2 0.3 0.05 0.04 0.06 0.002 0.002 0.004 1 "
+             f"{g.lat[i]:.10f} {g.lon[i] % 360:.10f} 100.0" for i, s in enumerate(g.station)]
+    midas.write_text("\n".join(lines) + "\n")
+    result = run_algorithm(ALG, {**base, "GNSS_FILE": str(midas), "OUTPUT": str(tmp_path / "midas.gpkg")})
+    assert result["N"] == 12 and result["RMSE"] < 2e-4
+    feats = _features(tmp_path / "midas.gpkg")
+    # sigma: sqrt(sum (u_i sigma_i)^2) with the unit vector at the station
+    ve, vn, vu = (c[0] for c in scene.station_vec)
+    expected = np.sqrt((ve * 0.3) ** 2 + (vn * 0.2) ** 2 + (vu * 0.9) ** 2)  # mm/yr, no correlations
+    assert feats["S00"]["gnss_los_sigma"] == pytest.approx(expected, rel=1e-5)

@@ -120,6 +120,8 @@ class Scene:
         from displacement_toolkit.core.geometry import los_unit_vector_from_heading
         e, n, u = los_unit_vector_from_heading(inc, head)
         self.geom = write_array(str(tmp_path / "los_enu.tif"), np.stack([e, n, u]), self.ggt, WGS84)
+        self.incidence = write_array(str(tmp_path / "inc.tif"), inc, self.ggt, WGS84)
+        self.heading = write_array(str(tmp_path / "head.tif"), head, self.ggt, WGS84)
         self.vec = (e, n, u)
         # stations at pixel centres spread over the scene
         rng = np.random.default_rng(3)
@@ -134,6 +136,7 @@ class Scene:
         gi = np.floor((self.ggt[3] - self.lat) / 0.01).astype(int)
         gj = np.floor((self.lon - self.ggt[0]) / 0.01).astype(int)
         ve, vn, vu = e[gi, gj], n[gi, gj], u[gi, gj]
+        self.station_vec = (ve, vn, vu)
         los_true = field[self.rows, self.cols]
         ge = rng.normal(0, 0.01, 12)
         gn = rng.normal(0, 0.01, 12)
@@ -168,6 +171,15 @@ def test_synthetic_velocities_agree_exactly_after_referencing(tmp_path, referenc
     html = gnss_report.velocity_report(res, str(tmp_path / "r.html"), {"INSAR": "vel.tif"})
     text = Path(html).read_text()
     assert text.count("data:image/png;base64,") == 2 and "RMSE" in text and "mm/yr" in text
+
+
+def test_incidence_and_heading_rasters_on_another_crs(tmp_path):
+    scene = Scene(tmp_path, lambda x, y: 0.0 * x + 0.02)
+    geom = gc.LosGeometry(incidence_path=scene.incidence, azimuth_path=scene.heading, azimuth_kind="heading")
+    res = gc.compare_velocities(scene.gnss, scene.path, 1, 1.0, geom, radius=10.0, min_pixels=1,
+                                reference="constant")
+    assert res.gnss_los == pytest.approx(scene.los_true, abs=1e-7)  # float32 angles
+    assert res.stats["rmse"] < 3e-7
 
 
 def test_wrong_geometry_is_not_exact(tmp_path):
