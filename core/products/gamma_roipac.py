@@ -7,8 +7,9 @@ ROI_PAC (``geo_060619-061002.unw`` + ``.unw.rsc``)
     The ``.rsc`` gives ``WIDTH``, ``FILE_LENGTH``, ``X_FIRST``/``Y_FIRST`` (upper-left
     corner of the first pixel, as GDAL's ROI_PAC driver and MintPy use them),
     ``X_STEP``/``Y_STEP``, ``WAVELENGTH`` (m), ``DATE12`` (``yymmdd-yymmdd``) and, in full
-    ROI_PAC files, ``HEADING_DEG``.  Phase 0 is nodata (ROI_PAC/snaphu write 0 where
-    nothing was unwrapped; PyRate and MintPy read it so).
+    ROI_PAC files, ``HEADING_DEG``.  A ``.rsc`` with ``PROCESSOR gamma`` (written by MintPy's
+    prep_gamma.py next to a GAMMA raster) means one big-endian band.  Phase 0 is nodata
+    (ROI_PAC/snaphu write 0 where nothing was unwrapped; PyRate and MintPy read it so).
 
 GAMMA (``20060619-20061002_utm.unw``)
     One big-endian float32 array (phase in radians; 0 = nodata) with no header.  Its grid
@@ -111,10 +112,15 @@ def open_roipac(path: str) -> Product:
         pair = _pair_from_name(path)
     layers: List[Layer] = []
     size = os.path.getsize(path)
-    if ext in (".unw", ".cor", ".hgt", ".msk") and size >= 2 * width * height * 4:
+    # MintPy's prep_gamma.py writes a .rsc (PROCESSOR = gamma) next to GAMMA's big-endian,
+    # single-band rasters; ROI_PAC's own are little-endian RMG (two bands side by side)
+    gamma = rsc.get("PROCESSOR", "").strip().lower() == "gamma"
+    dtype = ">f4" if gamma else "<f4"
+    processor = "GAMMA" if gamma else "ROI_PAC"
+    if ext in (".unw", ".cor", ".hgt", ".msk") and size >= 2 * width * height * 4 and not gamma:
         quantity, units, kind, desc = _quantity(path)
-        amp = binary_reader(path, width, height, "<f4", 2, "BIL", nodata=0.0, band_map=[1])
-        second = binary_reader(path, width, height, "<f4", 2, "BIL", nodata=0.0, band_map=[2])
+        amp = binary_reader(path, width, height, dtype, 2, "BIL", nodata=0.0, band_map=[1])
+        second = binary_reader(path, width, height, dtype, 2, "BIL", nodata=0.0, band_map=[2])
         layers.append(Layer("amplitude", "amplitude", "1", reader=amp, kind=SEQUENTIAL,
                             description="amplitude", date_pair=pair))
         if ext == ".unw":
@@ -124,8 +130,13 @@ def open_roipac(path: str) -> Product:
                                 description=desc, date_pair=pair))
     else:
         quantity, units, kind, desc = _quantity(path)
-        layers.append(Layer(quantity, quantity, units, kind=kind, description=desc, date_pair=pair,
-                            reader=binary_reader(path, width, height, "<f4", 1, "BSQ")))
+        nodata = 0.0 if ext in (".unw", ".cor", ".cc") else None
+        reader = binary_reader(path, width, height, dtype, 1, "BSQ", nodata=nodata)
+        if ext == ".unw":
+            layers.append(_phase_layer(reader, pair))
+        else:
+            layers.append(Layer(quantity, quantity, units, kind=kind, description=desc,
+                                date_pair=pair, reader=reader))
     if "X_FIRST" in rsc:
         try:
             gt = (float(rsc["X_FIRST"]), float(rsc["X_STEP"]), 0.0,
@@ -139,7 +150,7 @@ def open_roipac(path: str) -> Product:
     geometry = Geometry(wavelength=float(rsc["WAVELENGTH"]) if "WAVELENGTH" in rsc else None,
                         heading=heading, look_direction="right" if heading is not None else None,
                         source=os.path.basename(rsc_path))
-    return Product(path, "ROI_PAC", "interferogram" if ext == ".unw" else ext.lstrip("."),
+    return Product(path, processor, "interferogram" if ext == ".unw" else ext.lstrip("."),
                    width, height, gt, wkt, layers, geometry, rsc,
                    reference_date=pair[0] if pair else None, has_geotransform=has_gt)
 

@@ -132,3 +132,18 @@ def test_gamma_lv_theta_and_lv_phi_rasters_in_radians(tmp_path):
     np.testing.assert_allclose(g.incidence(), incidence, atol=1e-4)
     np.testing.assert_allclose(g.los_azimuth(), -103.0, atol=1e-4)
     assert g.layer("incidence_angle").metadata["auxiliary"] == "20060619_utm.lv_theta"
+
+
+def test_gamma_raster_with_a_mintpy_prep_gamma_rsc(tmp_path):
+    """MintPy's prep_gamma.py writes <file>.rsc (PROCESSOR gamma) next to GAMMA's big-endian file."""
+    unw = tmp_path / GAMMA.name
+    shutil.copy(GAMMA, unw)
+    (tmp_path / (GAMMA.name + ".rsc")).write_text(
+        "WIDTH 47\nFILE_LENGTH 72\nX_FIRST 150.91\nY_FIRST -34.17\nX_STEP 0.000833333\n"
+        "Y_STEP -0.000833333\nX_UNIT degrees\nY_UNIT degrees\nWAVELENGTH 0.0562356424\n"
+        "PROCESSOR gamma\nDATE12 060619-061002\nHEADING_DEG 193.1522256\n")
+    p = open_product(str(unw))
+    assert p.processor == "GAMMA"
+    np.testing.assert_array_equal(p.read("unwrapped_phase"), raw_roipac_phase())
+    assert p.geotransform == pytest.approx(open_product(str(ROIPAC)).geotransform)
+    assert p.geometry.heading == pytest.approx(193.1522256)
