@@ -367,3 +367,382 @@ def stack_unit_vectors(vectors: Sequence[Tuple[np.ndarray, np.ndarray, np.ndarra
         out[:, k, 1] = np.broadcast_to(np.ravel(n), (size,)) if np.ndim(n) else n
         out[:, k, 2] = np.broadcast_to(np.ravel(u), (size,)) if np.ndim(u) else u
     return out
+
+
+# =========================================================================== rasters
+
+#: Output keys of :func:`decompose` and what they hold.
+OUTPUT_KEYS = ("east", "north", "up", "horizontal", "sigma", "residual")
+
+_QUANTITY = {
+    "east": ("east_displacement", "positive east"),
+    "north": ("north_displacement", "positive north"),
+    "up": ("up_displacement", "positive up"),
+    "horizontal": ("horizontal_displacement", "positive along the horizontal azimuth"),
+}
+
+#: Grid choices of :func:`decompose` (or pass a :class:`~.grid.GridSpec`).
+GRID_CHOICES = ("first", "coarsest", "custom")
+
+
+@dataclass
+class Observation:
+    """One observation raster and its geometry for :func:`decompose`.
+
+    ``path``/``band``: the observation (length or velocity unit from its band
+    metadata ``units``).  ``kind``: one of :data:`KINDS`.  ``incidence`` and
+    ``heading``: the two geometry inputs of the angle convention (see
+    :data:`ANGLE_CONVENTIONS`; for ``unit_vector`` they are the east and north
+    components), each a raster path or a constant; ``incidence`` may be None
+    for an ``azimuth_offset`` in the ``heading`` convention.  ``sigma``: 1-sigma
+    raster path or constant in the observation's unit, or None.  ``name``:
+    used in messages (e.g. ``OBS_1``).
+    """
+
+    path: str
+    band: int = 1
+    kind: str = "los"
+    incidence: object = None
+    heading: object = None
+    sigma: object = None
+    incidence_band: int = 1
+    heading_band: int = 1
+    sigma_band: int = 1
+    name: str = ""
+
+
+@dataclass
+class DecompositionSummary:
+    """What :func:`decompose` did: grid, unit, pixel counts, output paths and statistics."""
+
+    grid: object
+    units: str
+    model: str
+    components: Tuple[str, ...]
+    pixels: int = 0
+    solved: int = 0
+    missing: int = 0
+    ill_conditioned: int = 0
+    max_condition: float = DEFAULT_MAX_CONDITION
+    sigma_units: str = ""
+    outputs: dict = None
+    stats: dict = None
+    notes: list = None
+
+
+def _band_units(path: str, band: int) -> str:
+    """The ``units`` metadata item (or GDAL unit type) of a band, '' when absent."""
+    from .raster_io import open_raster
+
+    ds = open_raster(path)  # keep the dataset alive while its band is used
+    b = ds.GetRasterBand(int(band))
+    unit = (b.GetMetadata() or {}).get("units") or b.GetUnitType() or ""
+    b = ds = None
+    return unit.strip()
+
+
+def check_units(observations: Sequence[Observation]) -> Tuple[str, list]:
+    """Common unit of the observations (and raster sigmas); ValueError when they differ.
+
+    Returns ``(unit, notes)``; ``unit`` is '' when no raster records one.
+    Observations without a recorded unit are assumed to share the others' (noted).
+    """
+    from . import units as _units
+
+    found = []
+    notes = []
+    for k, obs in enumerate(observations):
+        name = obs.name or f"observation {k + 1}"
+        raw = _band_units(obs.path, obs.band)
+        if raw:
+            try:
+                unit = _units.normalize_unit(raw)
+            except ValueError:
+                raise ValueError(
+                    f"{name} ({obs.path}) is in {raw!r}, not a length or velocity: convert it to "
+                    "m, cm, mm (or m/yr, cm/yr, mm/yr) first (e.g. phase to LOS with "
+                    "displacement:los_to_vertical)") from None
+            found.append((name, unit))
+        else:
+            notes.append(f"{name} records no unit: assumed to be in the same unit as the others")
+        if isinstance(obs.sigma, str) and obs.sigma:
+            raw_s = _band_units(obs.sigma, obs.sigma_band)
+            if raw_s:
+                found.append((f"{name} sigma", _units.normalize_unit(raw_s)))
+    distinct = sorted({u for _, u in found})
+    if len(distinct) > 1:
+        listing = ", ".join(f"{n} in {u}" for n, u in found)
+        raise ValueError(
+            f"the observations do not share one unit ({listing}): convert them to one unit "
+            "first (every observation and sigma must be in the same unit)")
+    return (distinct[0] if distinct else ""), notes
+
+
+def plan_decomposition_grid(observations: Sequence[Observation], grid="first",
+                            resolution_m: Optional[float] = None, crs_wkt: Optional[str] = None,
+                            log=None):
+    """The common grid of the observations (see :mod:`.grid`).
+
+    ``first``: the first observation's CRS, resolution and pixel alignment;
+    ``coarsest``: the coarsest resolution of the observations in the first
+    observation's CRS; ``custom``: ``resolution_m`` metres in ``crs_wkt``
+    (default the first observation's CRS).  The extent is always the
+    intersection of the observations.  A :class:`~.grid.GridSpec` is used as is.
+    """
+    from . import grid as _grid
+
+    if isinstance(grid, _grid.GridSpec):
+        return grid
+    paths = [o.path for o in observations]
+    if grid == "first":
+        return _grid.plan_grid(paths, "intersection", "reference", reference=0, log=log)
+    if grid == "coarsest":
+        return _grid.plan_grid(paths, "intersection", "coarsest", log=log)
+    if grid == "custom":
+        if not resolution_m or resolution_m <= 0:
+            raise ValueError("a custom grid needs a positive resolution in metres")
+        return _grid.plan_grid(paths, "intersection", float(resolution_m), resolution_in_metres=True,
+                               target_crs_wkt=crs_wkt or None, log=log)
+    raise ValueError(f"unknown grid {grid!r}: use one of {', '.join(GRID_CHOICES)}")
+
+
+class _Input:
+    """A constant or a raster read block-wise on the grid."""
+
+    def __init__(self, value, band, grid_spec, what):
+        from . import grid as _grid
+        from .raster_io import raster_info
+
+        self.reader = None
+        self.value = None
+        if isinstance(value, str) and value:
+            info = raster_info(value)
+            method = _grid.choose_resampling(info, grid_spec)
+            self.reader = _grid.GridReader(value, grid_spec, int(band), method)
+        elif value is None or (isinstance(value, str) and not value):
+            self.value = None
+        else:
+            v = float(value)
+            if not np.isfinite(v):
+                raise ValueError(f"{what} = {value!r} is not a finite number")
+            self.value = v
+        self.what = what
+
+    def read(self, row, rows):
+        if self.reader is not None:
+            return self.reader.read(row, rows).astype(np.float64).ravel()
+        return self.value
+
+    def close(self):
+        if self.reader is not None:
+            self.reader.close()
+
+
+def decompose(
+    observations: Sequence[Observation],
+    outputs: dict,
+    model: str = "east_up",
+    horizontal_azimuth: Optional[float] = None,
+    convention: str = "heading",
+    look_direction: str = "right",
+    grid="first",
+    grid_resolution_m: Optional[float] = None,
+    grid_crs_wkt: Optional[str] = None,
+    max_condition: float = DEFAULT_MAX_CONDITION,
+    parameters: Optional[dict] = None,
+    block_pixels: int = 262144,
+    monitor=None,
+) -> DecompositionSummary:
+    """Decompose 2–4 observation rasters into the components of ``model``, block by block.
+
+    observations
+        :class:`Observation` list (two to four).  All must share one unit
+        (ValueError otherwise); outputs are in that unit.
+    outputs
+        ``{key: path}`` for keys in :data:`OUTPUT_KEYS`: ``east``, ``north``,
+        ``up``, ``horizontal`` (components of the model; others are ignored),
+        ``sigma`` (one band per component, propagated 1-sigma; unit-less noise
+        amplification when no sigma is given), ``residual`` (weighted RMS misfit,
+        written only when there are more observations than components).
+    model, horizontal_azimuth
+        See :data:`COMPONENT_MODELS` and :func:`component_basis`.
+    convention, look_direction
+        How the geometry inputs are given (:data:`ANGLE_CONVENTIONS`), right- or
+        left-looking sensor.
+    grid, grid_resolution_m, grid_crs_wkt
+        See :func:`plan_decomposition_grid`.  Observations, angles and sigmas
+        are resampled onto it by GDAL (:class:`~.grid.GridReader`; average when
+        coarsening, else bilinear).  Note: heading rasters are interpolated as
+        numbers, so a heading raster must not wrap around ±180° (Sentinel-1
+        headings −12°/−168° do not).
+    max_condition
+        Pixels whose geometry condition number exceeds it are NaN (counted).
+
+    A pixel with a missing observation, angle or sigma is NaN (counted).
+    Raises ValueError when no pixel at all can be solved.
+    """
+    from .grid import describe_inputs
+    from .progress import ensure_monitor
+    from .raster_io import RasterWriter, raster_info
+
+    mon = ensure_monitor(monitor)
+    _check_choice(model, tuple(COMPONENT_MODELS), "component model")
+    _check_choice(convention, ANGLE_CONVENTIONS, "angle convention")
+    geometry._check_look(look_direction)
+    n = len(observations)
+    if not 2 <= n <= 4:
+        raise ValueError(f"decomposition needs two to four observations, not {n}")
+    components = COMPONENT_MODELS[model]
+    m = len(components)
+    if n < m:
+        raise ValueError(
+            f"the {' + '.join(components)} model needs at least {m} observations with independent "
+            f"geometries (e.g. ascending LOS + descending LOS + an azimuth offset); {n} given")
+    basis = component_basis(model, horizontal_azimuth)
+    for k, obs in enumerate(observations):
+        name = obs.name or f"observation {k + 1}"
+        _check_choice(obs.kind, KINDS, f"kind of {name}")
+        info = raster_info(obs.path)
+        if not 1 <= int(obs.band) <= info.band_count:
+            raise ValueError(f"{name}: band {obs.band} does not exist in {obs.path!r} "
+                             f"({info.band_count} band(s))")
+        needs_a = not (obs.kind == "azimuth_offset" and convention == "heading")
+        if obs.heading is None or (needs_a and obs.incidence is None):
+            what = ("east and north unit-vector components" if convention == "unit_vector"
+                    else "incidence and heading/azimuth")
+            raise ValueError(f"{name} ({obs.kind}) needs its geometry: give the {what} "
+                             "(a raster or a constant)")
+    sig_given = [obs.sigma is not None and obs.sigma != "" for obs in observations]
+    if any(sig_given) and not all(sig_given):
+        missing = ", ".join(o.name or f"observation {k + 1}"
+                            for k, (o, s) in enumerate(zip(observations, sig_given)) if not s)
+        raise ValueError(f"sigma is given for some observations but not for {missing}: give a "
+                         "sigma (raster or constant) for every observation, or for none")
+    weighted = all(sig_given)
+    unit, notes = check_units(observations)
+    for note in notes:
+        mon.info(note)
+    for line in describe_inputs([o.path for o in observations]):
+        mon.info(line)
+    spec = plan_decomposition_grid(observations, grid, grid_resolution_m, grid_crs_wkt, mon.info)
+    mon.info(f"common grid: {spec.describe()}")
+
+    inputs = []
+    try:
+        for k, obs in enumerate(observations):
+            name = obs.name or f"observation {k + 1}"
+            inputs.append((
+                _Input(obs.path, obs.band, spec, name),
+                _Input(obs.incidence, obs.incidence_band, spec, f"{name} incidence")
+                if obs.incidence is not None else None,
+                _Input(obs.heading, obs.heading_band, spec, f"{name} heading"),
+                _Input(obs.sigma, obs.sigma_band, spec, f"{name} sigma") if weighted else None,
+            ))
+        for k, (src, *_rest) in enumerate(inputs):
+            if src.reader is not None and not src.reader.direct:
+                mon.info(f"{observations[k].name or f'observation {k + 1}'} is resampled onto "
+                         f"the grid ({src.reader.resampling})")
+        return _decompose_blocks(observations, inputs, outputs, spec, model, components, basis,
+                                 convention, look_direction, weighted, unit, max_condition,
+                                 parameters, block_pixels, mon, RasterWriter, notes)
+    finally:
+        for group in inputs:
+            for item in group:
+                if item is not None:
+                    item.close()
+
+
+def _decompose_blocks(observations, inputs, outputs, spec, model, components, basis, convention,
+                      look, weighted, unit, max_condition, parameters, block_pixels, mon,
+                      RasterWriter, notes):
+    n, m = len(observations), len(components)
+    width, height = spec.width, spec.height
+    rows_per_block = max(1, int(block_pixels) // max(1, width))
+    sigma_units = unit if weighted else "1"
+    meta = {"model": model, "components": ",".join(components), "angle_convention": convention,
+            "look_direction": look, "max_condition": repr(float(max_condition)),
+            "observations": "; ".join(f"{o.name or k + 1}: {o.kind} {o.path} band {o.band}"
+                                      for k, o in enumerate(observations))}
+    if parameters:
+        meta.update({f"param_{k}": str(v) for k, v in parameters.items()})
+    writers = {}
+    summary = DecompositionSummary(grid=spec, units=unit, model=model, components=components,
+                                   max_condition=float(max_condition), sigma_units=sigma_units,
+                                   outputs={}, stats={}, notes=list(notes))
+    try:
+        for comp in components:
+            path = outputs.get(comp)
+            if path:
+                quantity, convention_text = _QUANTITY[comp]
+                writers[comp] = RasterWriter(
+                    path, width, height, spec.geotransform, spec.crs_wkt, 1,
+                    descriptions=[f"{comp} displacement ({unit or 'unit of the inputs'})"],
+                    band_metadata=[{"units": unit, "quantity": quantity,
+                                    "convention": convention_text}],
+                    metadata=meta)
+        if outputs.get("sigma"):
+            writers["sigma"] = RasterWriter(
+                outputs["sigma"], width, height, spec.geotransform, spec.crs_wkt, m,
+                descriptions=[f"1-sigma of {c}" for c in components],
+                band_metadata=[{"units": sigma_units, "quantity": f"{c}_sigma",
+                                "convention": "propagated 1-sigma" if weighted else
+                                "noise amplification per unit observation sigma (no sigma given)"}
+                               for c in components],
+                metadata=meta)
+        if outputs.get("residual"):
+            if n > m:
+                writers["residual"] = RasterWriter(
+                    outputs["residual"], width, height, spec.geotransform, spec.crs_wkt, 1,
+                    descriptions=["weighted RMS misfit"],
+                    band_metadata=[{"units": unit, "quantity": "weighted_rms_residual",
+                                    "convention": "sqrt(sum(w r^2) / sum(w)), w = 1/sigma^2"}],
+                    metadata=meta)
+            else:
+                summary.notes.append(
+                    f"no residual raster: {n} observations for {m} components is not over-determined")
+
+        for r0 in range(0, height, rows_per_block):
+            rows = min(rows_per_block, height - r0)
+            P = rows * width
+            vectors, ys, sigmas = [], [], []
+            for obs, (src, inc, head, sig) in zip(observations, inputs):
+                ys.append(src.read(r0, rows))
+                a = inc.read(r0, rows) if inc is not None else 0.0
+                vectors.append(observation_unit_vector(obs.kind, a, head.read(r0, rows),
+                                                       convention, look))
+                if sig is not None:
+                    sigmas.append(np.broadcast_to(sig.read(r0, rows), (P,)))
+            U = stack_unit_vectors(vectors, P)
+            G = design_matrix(U, basis)
+            y = np.stack(ys, axis=1)
+            s = np.stack(sigmas, axis=1) if weighted else None
+            res = solve_wls(G, y, s, max_condition)
+            summary.pixels += P
+            summary.missing += int(res.missing.sum())
+            summary.ill_conditioned += int(res.ill_conditioned.sum())
+            summary.solved += int(res.solved.sum())
+            for j, comp in enumerate(components):
+                if comp in writers:
+                    writers[comp].write(1, r0, res.x[:, j].reshape(rows, width).astype(np.float32))
+                if "sigma" in writers:
+                    writers["sigma"].write(j + 1, r0,
+                                           res.sigma[:, j].reshape(rows, width).astype(np.float32))
+            if "residual" in writers:
+                writers["residual"].write(1, r0, res.residual.reshape(rows, width).astype(np.float32))
+            mon.update((r0 + rows) / height)
+
+        if summary.solved == 0:
+            raise ValueError(
+                f"no pixel could be solved: {summary.missing} of {summary.pixels} pixels miss an "
+                f"observation, angle or sigma, and {summary.ill_conditioned} have nearly parallel "
+                f"geometries (condition number above {max_condition:g}); check that the "
+                "observations overlap and that their geometries differ (e.g. ascending and "
+                "descending)")
+        for key, w in writers.items():
+            summary.stats[key] = [w.stats(b + 1) for b in range(w.bands)]
+            summary.outputs[key] = w.commit()
+    except BaseException:
+        for w in writers.values():
+            w.abort()
+        raise
+    return summary

@@ -301,3 +301,204 @@ def test_bad_sigma_counts_as_missing():
                  sigma=[np.array([0.001, 0.0, np.nan]), np.array([0.002, 0.002, 0.002])])
     assert res.missing.tolist() == [False, True, True]
     assert np.isfinite(res.x[0]).all()
+
+
+# --- rasters: grids, units, masking (core.decompose on GeoTIFFs) ---------------------------------
+
+from osgeo import osr  # noqa: E402
+
+from displacement_toolkit.core.raster_io import crs_from_epsg, read_block, write_array  # noqa: E402
+
+UTM33, UTM34 = crs_from_epsg(32633), crs_from_epsg(32634)
+X0, Y0 = 700000.0, 5000000.0
+
+
+def _truth(x, y):
+    """A linear ENU field of map coordinates (UTM 33N, metres) -> metres."""
+    east = 0.010 + 2e-6 * (x - X0) - 1e-6 * (y - Y0)
+    north = -0.004 + 1e-6 * (x - X0)
+    up = -0.020 + 1.5e-6 * (y - Y0) + 0.5e-6 * (x - X0)
+    return east, north, up
+
+
+def _centres(gt, shape):
+    rows, cols = shape
+    c, r = np.meshgrid(np.arange(cols) + 0.5, np.arange(rows) + 0.5)
+    return gt[0] + c * gt[1], gt[3] + r * gt[5]
+
+
+def _los_raster(tmp_path, name, gt, shape, inc, head, kind="los", crs=UTM33, units="m",
+                north=True, to_utm33=None):
+    x, y = _centres(gt, shape)
+    if to_utm33 is not None:
+        x, y = to_utm33(x, y)
+    e, n, u = _truth(x, y)
+    if not north:
+        n = 0.0 * n
+    vec = d.observation_unit_vector(kind, inc, head)
+    values = (e * vec[0] + n * vec[1] + u * vec[2]).astype(np.float32)
+    path = str(tmp_path / name)
+    write_array(path, values, gt, crs, band_metadata=[{"units": units}] if units else None)
+    return path, values
+
+
+def _read(path, band=1):
+    return read_block(path, band).astype(np.float64)
+
+
+def test_rasters_round_trip_on_grids_differing_by_rounding(tmp_path):
+    shape = (30, 40)
+    gt_a = (X0, 30.0, 0.0, Y0, 0.0, -30.0)
+    gt_d = (X0 + 1e-9, 30.0 * (1 + 1e-12), 0.0, Y0, 0.0, -30.0 * (1 - 1e-12))
+    inc_a = np.linspace(30, 46, 40)[None].repeat(30, 0).astype(np.float32)
+    inc_path = str(tmp_path / "inc_asc.tif")
+    write_array(inc_path, inc_a, gt_a, UTM33)
+    asc, _ = _los_raster(tmp_path, "asc.tif", gt_a, shape, inc_a.astype(np.float64), -12.0, north=False)
+    desc, _ = _los_raster(tmp_path, "desc.tif", gt_d, shape, 39.0, -168.0, north=False)
+    obs = [d.Observation(asc, kind="los", incidence=inc_path, heading=-12.0, name="OBS_1"),
+           d.Observation(desc, kind="los", incidence=39.0, heading=-168.0, name="OBS_2")]
+    out = {"east": str(tmp_path / "e.tif"), "up": str(tmp_path / "u.tif"),
+           "north": str(tmp_path / "n.tif"), "sigma": str(tmp_path / "s.tif"),
+           "residual": str(tmp_path / "r.tif")}
+    s = d.decompose(obs, out, "east_up")
+    assert (s.grid.width, s.grid.height) == (40, 30) and s.solved == 1200 and s.units == "m"
+    assert set(s.outputs) == {"east", "up", "sigma"}  # north not in the model, residual n == m
+    x, y = _centres(s.grid.geotransform, shape)
+    e, _, u = _truth(x, y)
+    assert _read(s.outputs["east"]) == pytest.approx(e, abs=2e-8)  # float32 inputs
+    assert _read(s.outputs["up"]) == pytest.approx(u, abs=2e-8)
+    from displacement_toolkit.core.raster_io import raster_info
+    info = raster_info(s.outputs["up"])
+    assert info.band_metadata[0]["units"] == "m" and info.band_metadata[0]["quantity"] == "up_displacement"
+    assert raster_info(s.outputs["sigma"]).band_count == 2
+    assert raster_info(s.outputs["sigma"]).band_metadata[0]["units"] == "1"  # no sigma given
+
+
+def test_rasters_in_different_utm_zones_partial_overlap_three_observations(tmp_path):
+    # around 18 E (the 33/34 boundary), 45 N
+    geo = osr.SpatialReference()
+    geo.ImportFromEPSG(4326)
+    geo.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    s33, s34 = (osr.SpatialReference(wkt=w) for w in (UTM33, UTM34))
+    for s_ in (s33, s34):
+        s_.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    to33 = osr.CoordinateTransformation(geo, s33).TransformPoint(18.0, 45.0)
+    to34 = osr.CoordinateTransformation(geo, s34).TransformPoint(18.0, 45.0)
+    t34_33 = osr.CoordinateTransformation(s34, s33)
+
+    def to_utm33(x, y):
+        pts = np.array(t34_33.TransformPoints(np.column_stack([x.ravel(), y.ravel()])))
+        return pts[:, 0].reshape(x.shape), pts[:, 1].reshape(x.shape)
+
+    global X0, Y0
+    saved = (X0, Y0)
+    X0, Y0 = round(to33[0], -2), round(to33[1], -2)
+    try:
+        shape = (24, 30)
+        gt_a = (X0 - 1500.0, 100.0, 0.0, Y0 + 1200.0, 0.0, -100.0)
+        gt_az = (X0 - 500.0, 100.0, 0.0, Y0 + 1200.0, 0.0, -100.0)  # partial overlap (shifted)
+        x34, y34 = round(to34[0], -2), round(to34[1], -2)
+        gt_d = (x34 - 1500.0, 100.0, 0.0, y34 + 1200.0, 0.0, -100.0)
+        asc, _ = _los_raster(tmp_path, "asc.tif", gt_a, shape, 34.0, -12.0)
+        azi, _ = _los_raster(tmp_path, "az.tif", gt_az, shape, 34.0, -12.0, kind="azimuth_offset")
+        desc, _ = _los_raster(tmp_path, "desc.tif", gt_d, shape, 39.0, -168.0, crs=UTM34,
+                              to_utm33=to_utm33)
+        obs = [d.Observation(asc, incidence=34.0, heading=-12.0, name="OBS_1"),
+               d.Observation(desc, incidence=39.0, heading=-168.0, name="OBS_2"),
+               d.Observation(azi, kind="azimuth_offset", heading=-12.0, name="OBS_3")]
+        out = {k: str(tmp_path / f"{k}.tif") for k in ("east", "north", "up", "residual")}
+        s = d.decompose(obs, out, "east_north_up")
+        assert s.grid.width == 20  # intersection of the shifted footprints (30 - 10 columns)
+        assert s.missing > 0 and s.solved > 0.5 * s.pixels  # the warped edge of zone 34 is NaN
+        x, y = _centres(s.grid.geotransform, s.grid.shape)
+        truth = _truth(x, y)
+        for key, t in zip(("east", "north", "up"), truth):
+            got = _read(s.outputs[key])
+            ok = np.isfinite(got)
+            assert ok.sum() == s.solved
+            # bilinear across UTM zones; GDAL's warper uses its approximate transformer
+            # (error up to 0.125 pixel = 12.5 m, i.e. 2.5e-5 m of this field's 2e-6 m/m gradient)
+            assert got[ok] == pytest.approx(t[ok], abs=3e-5)
+        assert "residual" not in s.outputs  # 3 observations, 3 components: nothing to misfit
+        assert any("not over-determined" in note for note in s.notes)
+    finally:
+        X0, Y0 = saved
+
+
+def test_rasters_differing_in_resolution_and_extent_four_observations_with_sigma(tmp_path):
+    # pixel edges on multiples of 60 m, so 'coarsest' is a clean 2 x 2 average
+    fine = (702000.0, 30.0, 0.0, 5000040.0, 0.0, -30.0)
+    coarse = (702060.0, 60.0, 0.0, 4999980.0, 0.0, -60.0)
+    a, _ = _los_raster(tmp_path, "a.tif", fine, (40, 40), 34.0, -12.0)
+    b, _ = _los_raster(tmp_path, "b.tif", coarse, (16, 16), 39.0, -168.0)
+    c, _ = _los_raster(tmp_path, "c.tif", fine, (40, 40), 34.0, -12.0, kind="azimuth_offset")
+    dd, _ = _los_raster(tmp_path, "d.tif", coarse, (16, 16), 39.0, -168.0, kind="range_offset")
+    sig_path = str(tmp_path / "sig.tif")
+    write_array(sig_path, np.full((16, 16), 0.02, np.float32), coarse, UTM33,
+                band_metadata=[{"units": "m"}])
+    obs = [d.Observation(a, incidence=34.0, heading=-12.0, sigma=0.005),
+           d.Observation(b, incidence=39.0, heading=-168.0, sigma=0.006),
+           d.Observation(c, kind="azimuth_offset", heading=-12.0, sigma=sig_path),
+           d.Observation(dd, kind="range_offset", incidence=39.0, heading=-168.0, sigma=0.01)]
+    out = {k: str(tmp_path / f"{k}.tif") for k in ("east", "north", "up", "sigma")}
+    s = d.decompose(obs, out, "east_north_up", grid="coarsest")
+    assert s.grid.resolution == (60.0, 60.0)
+    assert s.grid.extent == (702060.0, 4999020.0, 703020.0, 4999980.0)
+    x, y = _centres(s.grid.geotransform, s.grid.shape)
+    for key, t in zip(("east", "north", "up"), _truth(x, y)):
+        assert _read(s.outputs[key]) == pytest.approx(t, abs=1e-7)  # 2x2 average of a linear field
+    vecs = np.array([d.observation_unit_vector(*k) for k in
+                     (("los", 34, -12), ("los", 39, -168), ("azimuth_offset", 34, -12),
+                      ("range_offset", 39, -168))])
+    W = np.diag(1 / np.array([0.005, 0.006, 0.02, 0.01]) ** 2)
+    expected = np.sqrt(np.diag(np.linalg.inv(vecs.T @ W @ vecs)))
+    for j in range(3):
+        assert _read(s.outputs["sigma"], j + 1) == pytest.approx(expected[j], rel=1e-6)
+
+
+def test_units_mismatch_is_an_error(tmp_path):
+    gt = (X0, 30.0, 0.0, Y0, 0.0, -30.0)
+    a, _ = _los_raster(tmp_path, "a.tif", gt, (5, 5), 34.0, -12.0, units="m")
+    b, _ = _los_raster(tmp_path, "b.tif", gt, (5, 5), 39.0, -168.0, units="mm")
+    obs = [d.Observation(a, incidence=34.0, heading=-12.0, name="OBS_1"),
+           d.Observation(b, incidence=39.0, heading=-168.0, name="OBS_2")]
+    with pytest.raises(ValueError, match="do not share one unit.*OBS_1 in m, OBS_2 in mm"):
+        d.decompose(obs, {"east": str(tmp_path / "e.tif")})
+    assert not (tmp_path / "e.tif").exists()
+    c, _ = _los_raster(tmp_path, "c.tif", gt, (5, 5), 39.0, -168.0, units="rad")
+    obs[1] = d.Observation(c, incidence=39.0, heading=-168.0, name="OBS_2")
+    with pytest.raises(ValueError, match="not a length or velocity"):
+        d.decompose(obs, {"east": str(tmp_path / "e.tif")})
+    obs[1] = d.Observation(a, incidence=39.0, heading=-168.0, name="OBS_2", sigma=0.01)
+    with pytest.raises(ValueError, match="sigma is given for some observations but not for OBS_1"):
+        d.decompose(obs, {"east": str(tmp_path / "e.tif")})
+
+
+def test_nan_and_ill_conditioned_pixels_are_nan_and_counted(tmp_path):
+    gt = (X0, 30.0, 0.0, Y0, 0.0, -30.0)
+    a, va = _los_raster(tmp_path, "a.tif", gt, (6, 8), 34.0, -12.0, north=False)
+    va[1, 2] = np.nan
+    write_array(a, va, gt, UTM33, band_metadata=[{"units": "m"}])
+    # second track: descending on the left half, a second ascending track on the right half
+    head = np.where(np.arange(8)[None] < 4, -168.0, -13.0).repeat(6, 0)
+    inc = np.where(np.arange(8)[None] < 4, 39.0, 42.0).repeat(6, 0)
+    x, y = _centres(gt, (6, 8))
+    e, _, u = _truth(x, y)
+    vec = d.observation_unit_vector("los", inc, head)
+    b = str(tmp_path / "b.tif")
+    write_array(b, (e * vec[0] + u * vec[2]).astype(np.float32), gt, UTM33, band_metadata=[{"units": "m"}])
+    hp, ip = str(tmp_path / "head.tif"), str(tmp_path / "inc.tif")
+    write_array(hp, head.astype(np.float32), gt, UTM33)
+    write_array(ip, inc.astype(np.float32), gt, UTM33)
+    obs = [d.Observation(a, incidence=34.0, heading=-12.0), d.Observation(b, incidence=ip, heading=hp)]
+    s = d.decompose(obs, {"up": str(tmp_path / "u.tif")})
+    assert (s.missing, s.ill_conditioned, s.solved) == (1, 24, 23)
+    got = _read(s.outputs["up"])
+    assert np.isnan(got[:, 4:]).all() and np.isnan(got[1, 2])
+    ok = np.isfinite(got)
+    assert got[ok] == pytest.approx(u[ok], abs=2e-8)
+    # only nearly parallel geometries: a clear error, nothing written
+    obs = [d.Observation(a, incidence=34.0, heading=-12.0), d.Observation(b, incidence=42.0, heading=-13.0)]
+    with pytest.raises(ValueError, match="no pixel could be solved.*nearly parallel"):
+        d.decompose(obs, {"up": str(tmp_path / "u2.tif")})
+    assert not (tmp_path / "u2.tif").exists()
