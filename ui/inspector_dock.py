@@ -8,7 +8,8 @@ bands, see docs/conventions.md) the dock plots displacement against date at
 each clicked pixel (several pixels overlaid), fits a linear velocity over a
 chosen date range and exports the plotted series to CSV.  "Set reference
 point" makes the next click create a NEW re-referenced layer (every band minus
-its value at the point); the source layer is never modified.
+its value at the point, through ``displacement:rereference`` when registered);
+the source layer is never modified.
 
 The numerics live in :mod:`..core.inspection`; this module is only Qt glue.
 """
@@ -22,11 +23,15 @@ from qgis.core import (
     QgsApplication,
     QgsCoordinateTransform,
     QgsPointXY,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
     QgsProject,
     QgsRasterLayer,
 )
+from qgis.gui import QgsVertexMarker
 from qgis.PyQt.QtCore import QDate, Qt
-from qgis.PyQt.QtGui import QIcon
+from qgis.PyQt.QtGui import QColor, QIcon
 from qgis.PyQt.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -53,10 +58,17 @@ from qgis.PyQt.QtWidgets import (
 from ..core import inspection
 from ..core.raster_io import RasterError, raster_info
 from ..core.units import unit_factor
+from .common import find_algorithm
 from .map_tool import InspectorMapTool
 from .timeseries_plot import TimeSeriesPlot
 
 DOCK_OBJECT_NAME = "DisplacementInspectorDock"
+#: Processing algorithm of the reference-point action when registered (issue 11);
+#: core.inspection.rereference_raster (same arithmetic) otherwise.
+REREFERENCE_ID = "displacement:rereference"
+#: matplotlib's default colour cycle, so map markers match the curves.
+SERIES_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+                  "#7f7f7f", "#bcbd22", "#17becf")
 LAYER_ID_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -108,6 +120,8 @@ class InspectorDock(QDockWidget):
         self.last_values = []   # dicts: layer, band, value, units, quantity, text, date
         self.last_reference = None
         self.last_fit = None
+        self.markers = []
+        self.use_algorithm = True
         self.reference_mode = False
         self._build(use_matplotlib)
         self.refresh_layers()
@@ -349,9 +363,11 @@ class InspectorDock(QDockWidget):
         if plot and new_series:
             if not self.overlay_check.isChecked():
                 self.plot.clear()
+                self.remove_markers()
             first_time = not self.plot.series
             for s in new_series:
                 self.plot.add_series(s)
+            self._add_marker(point, crs, len(self.plot.series) - 1)
             if first_time:
                 self._reset_date_range()
             self.update_fit()
@@ -368,10 +384,7 @@ class InspectorDock(QDockWidget):
         for r, row in enumerate(rows):
             cells = (row["layer"], str(row["band"]), row["text"], row["quantity"], row["geometry"])
             for c, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if c == 2:
-                    item.setTextAlignment(int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter))
-                self.table.setItem(r, c, item)
+                self.table.setItem(r, c, QTableWidgetItem(text))
 
     def table_text(self):
         """The values table as a list of rows of strings (tests, copy)."""
@@ -435,7 +448,27 @@ class InspectorDock(QDockWidget):
 
     def clear_series(self):
         self.plot.clear()
+        self.remove_markers()
         self.update_fit()
+
+    def _add_marker(self, point, crs, index):
+        """Mark a plotted pixel on the map, in the colour of its curve."""
+        p = QgsPointXY(point)
+        target = self._canvas_crs()
+        if crs is not None and crs.isValid() and target.isValid() and crs != target:
+            p = QgsCoordinateTransform(crs, target, self.project).transform(p)
+        marker = QgsVertexMarker(self.canvas)
+        marker.setCenter(p)
+        marker.setColor(QColor(SERIES_COLOURS[index % len(SERIES_COLOURS)]))
+        marker.setIconType(QgsVertexMarker.IconType.ICON_CIRCLE)
+        marker.setIconSize(12)
+        marker.setPenWidth(3)
+        self.markers.append(marker)
+
+    def remove_markers(self):
+        for marker in self.markers:
+            self.canvas.scene().removeItem(marker)
+        self.markers = []
 
     def export_csv(self, path=None):
         """Write the plotted series to ``path`` (asks for one when None); returns the path."""
@@ -491,13 +524,18 @@ class InspectorDock(QDockWidget):
             k += 1
             out = os.path.join(folder, f"{base}_ref_{p.x():.0f}_{p.y():.0f}_{k}.tif")
         radius = self.radius_spin.value()
+        algorithm = find_algorithm(REREFERENCE_ID) if self.use_algorithm else None
         try:
-            result = inspection.rereference_raster(path, out, p.x(), p.y(), radius)
-        except (ValueError, RasterError) as exc:
+            if algorithm is not None:
+                result = self._rereference_with_algorithm(path, p, layer.crs(), radius, out)
+            else:
+                result = inspection.rereference_raster(path, out, p.x(), p.y(), radius)
+        except (ValueError, RasterError, QgsProcessingException) as exc:
             self.reference_label.setText(f"Not re-referenced: {exc}")
             return None
         units = next((d.units for d in inspection.describe_bands(raster_info(out)) if d.units), "")
-        write_raster_style(out, DIVERGING, units, result.stats[-1], band=len(result.stats))
+        if algorithm is None:  # the algorithm writes its own style
+            write_raster_style(out, DIVERGING, units, result.stats[-1], band=len(result.stats))
         new_layer = QgsRasterLayer(out, f"{layer.name()} (ref {_xy(p)[1:-1]})", "gdal")
         self.project.addMapLayer(new_layer)
         values = ", ".join(inspection.format_value(v, units) for v in result.reference_values[:3])
@@ -506,12 +544,27 @@ class InspectorDock(QDockWidget):
         self.last_reference = result
         return new_layer
 
+    def _rereference_with_algorithm(self, path, point, crs, radius, out):
+        """Run ``displacement:rereference`` (same radius median as the dock) on ``path``."""
+        import processing
+
+        text = f"{point.x()!r},{point.y()!r}" + (f" [{crs.authid()}]" if crs.authid() else "")
+        context = QgsProcessingContext()
+        context.setProject(self.project)
+        processing.run(REREFERENCE_ID, {"INPUT": [path], "REFERENCE_POINT": text,
+                                        "REFERENCE_RADIUS": float(radius), "OUTPUT": out},
+                       context=context, feedback=QgsProcessingFeedback(), is_child_algorithm=True)
+        info = raster_info(out)
+        values = [float(m.get("reference_value", "nan")) for m in info.band_metadata]
+        return inspection.RereferenceResult(out, values, [])
+
     # ------------------------------------------------------------------ lifecycle
     def closeEvent(self, event):  # noqa: N802 (Qt API)
         self.set_tool_active(False)
         super().closeEvent(event)
 
     def disconnect_project(self):
+        self.remove_markers()
         for signal in (self.project.layersAdded, self.project.layersRemoved):
             try:
                 signal.disconnect(self.refresh_layers)

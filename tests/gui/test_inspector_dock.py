@@ -199,12 +199,16 @@ def test_time_series_plot_velocity_and_csv(dock, qgis_canvas, tmp_path):
         rows = list(csv.DictReader(fh))
     assert len(rows) == 2 * len(DAYS)
     np.testing.assert_allclose([float(r["value"]) for r in rows[:7]], cube[:, 12, 10], atol=1e-7)
+    # each plotted pixel is marked on the map in the colour of its curve
+    assert len(dock.markers) == 2
+    colours = [la.get_color() for la in dock.plot.axes.get_lines()[:2]]
+    assert [m.color().name() for m in dock.markers] == colours
     # without overlay a click replaces the series
     dock.overlay_check.setChecked(False)
     click(qgis_canvas, dock.map_tool, *centre(1, 1))
-    assert len(dock.plot.series) == 1
+    assert len(dock.plot.series) == 1 and len(dock.markers) == 1
     dock.clear_series()
-    assert dock.plot.series == [] and dock.last_fit is not None
+    assert dock.plot.series == [] and dock.markers == [] and dock.last_fit is not None
 
 
 def test_without_matplotlib_values_still_work(qgis_canvas, layers):
@@ -226,7 +230,21 @@ def _md5(path):
     return hashlib.md5(open(path, "rb").read()).hexdigest()
 
 
-def test_reference_point_creates_a_new_layer(dock, qgis_canvas, layers, tmp_path):
+@pytest.fixture(params=["algorithm", "core"])
+def reference_path(request, dock):
+    """Both ways of the reference action: displacement:rereference (issue 11) and the
+    dock's own core.inspection fallback (used when the algorithm is not registered)."""
+    if request.param == "algorithm":
+        from displacement_toolkit.ui.common import find_algorithm
+        from displacement_toolkit.ui.inspector_dock import REREFERENCE_ID
+
+        request.getfixturevalue("provider")
+        assert find_algorithm(REREFERENCE_ID) is not None
+    dock.use_algorithm = request.param == "algorithm"
+    return request.param
+
+
+def test_reference_point_creates_a_new_layer(dock, qgis_canvas, layers, tmp_path, reference_path):
     source = layers["los"].source()
     before = _md5(source)
     n_layers = len(QgsProject.instance().mapLayers())
@@ -256,9 +274,25 @@ def test_reference_point_creates_a_new_layer(dock, qgis_canvas, layers, tmp_path
     assert values[new[0].name()] == pytest.approx(0.0, abs=1e-7)
 
 
-def test_reference_point_outside_the_data_is_refused(dock, layers):
+def test_reference_point_outside_the_data_is_refused(dock, layers, reference_path):
     n_layers = len(QgsProject.instance().mapLayers())
     dock.select_layer(layers["los"])
     assert dock.create_reference_layer(QgsPointXY(0.0, 0.0)) is None
     assert "outside" in dock.reference_label.text()
     assert len(QgsProject.instance().mapLayers()) == n_layers
+
+
+def test_reference_point_on_a_time_series(dock, layers, reference_path):
+    from displacement_toolkit.core.inspection import describe_bands, is_time_series
+
+    dock.select_layer(layers["series"])
+    new = dock.create_reference_layer(QgsPointXY(*centre(10, 12)))
+    assert new is not None and new.isValid()
+    cube = series_cube()
+    path = new.source()
+    for k in range(len(DAYS)):
+        np.testing.assert_allclose(read_block(path, k + 1), cube[k] - cube[k, 12, 10], atol=1e-6)
+    info = raster_info(path)
+    assert is_time_series(info)
+    assert [b.date for b in describe_bands(info)] == DAYS
+    np.testing.assert_allclose(dock.last_reference.reference_values, cube[:, 12, 10], atol=1e-7)
