@@ -2,7 +2,6 @@
 georeferenced GeoTIFF per layer (time series as one multi-band raster with dated bands)."""
 
 import os
-import re
 
 from qgis.core import (
     QgsProcessingContext,
@@ -12,9 +11,8 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from ..core.dates import DATE_KEY, REFERENCE_DATE_KEY, format_date
 from ..core.products import open_product
-from ..core.raster_io import RasterWriter, block_rows, iter_blocks
+from ..core.products.export import default_layers, safe_name, write_layer
 from .base import DisplacementAlgorithm, parameter_error
 from .styling import DIVERGING, SEQUENTIAL
 
@@ -44,10 +42,6 @@ Geometry metadata: geometry_incidence, geometry_heading, geometry_los_azimuth (d
 geometry_wavelength (m), geometry_look_direction, or the per-pixel layer names.
 See docs/formats.md for what is read from each product.
 """
-
-
-def _safe(name):
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "layer"
 
 
 class LoadProductAlgorithm(DisplacementAlgorithm):
@@ -85,7 +79,7 @@ class LoadProductAlgorithm(DisplacementAlgorithm):
                                       f"Choose among: {', '.join(product.layer_names)}")
             layers = [product.layer(w) for w in wanted]
         else:
-            layers = [layer for layer in product.layers if "auxiliary" not in layer.metadata]
+            layers = default_layers(product)
         folder = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
         os.makedirs(folder, exist_ok=True)
         feedback.pushInfo(f"{product.processor} {product.product_type}: {product.width} x "
@@ -93,42 +87,16 @@ class LoadProductAlgorithm(DisplacementAlgorithm):
         if not product.has_geotransform:
             feedback.pushWarning("The product is in radar geometry: written with pixel coordinates "
                                  "and no CRS")
-        stem = _safe(os.path.splitext(os.path.basename(path.rstrip("/")))[0])
-        dataset_meta = self._dataset_metadata(product, path)
+        stem = safe_name(os.path.splitext(os.path.basename(path.rstrip("/")))[0])
         monitor = self.monitor(feedback)
         total = sum(layer.bands for layer in layers) or 1
         done = 0
         outputs = []
         for layer in layers:
-            out = self.track_output(os.path.join(folder, f"{stem}_{_safe(layer.name)}.tif"))
-            meta = dict(dataset_meta)
-            if layer.reference_date:
-                meta[REFERENCE_DATE_KEY] = format_date(layer.reference_date)
-            if layer.date_pair:
-                meta["date_pair"] = "/".join(format_date(d) for d in layer.date_pair)
-            meta["layer"] = layer.name
-            band_meta, descriptions = [], []
-            for b in range(1, layer.bands + 1):
-                item = {"units": layer.units, "quantity": layer.quantity}
-                if layer.convention:
-                    item["convention"] = layer.convention
-                if layer.dates and layer.dates[b - 1] is not None:
-                    item[DATE_KEY] = format_date(layer.dates[b - 1])
-                if layer.date_pair:
-                    item["date_pair"] = meta["date_pair"]
-                if layer.band_date_pairs:
-                    item["date_pair"] = "/".join(format_date(d) for d in layer.band_date_pairs[b - 1])
-                band_meta.append(item)
-                descriptions.append(layer.band_description(b))
-            rows = block_rows(product.width, 8)
-            with RasterWriter(out, product.width, product.height, product.geotransform,
-                              product.crs_wkt, layer.bands, descriptions, band_meta, meta) as w:
-                for b in range(1, layer.bands + 1):
-                    for r0, n in iter_blocks(product.height, rows):
-                        w.write(b, r0, product.read(layer.name, b, r0, 0, n, product.width))
-                        monitor.update((done + (r0 + n) / product.height) / total)
-                    done += 1
-                stats = w.stats(layer.bands)
+            out = self.track_output(os.path.join(folder, f"{stem}_{safe_name(layer.name)}.tif"))
+            sub = monitor.sub(done / total, (done + layer.bands) / total)
+            stats = write_layer(product, layer.name, out, sub)
+            done += layer.bands
             kind = DIVERGING if layer.kind == "diverging" else SEQUENTIAL
             name = f"{stem} {layer.name}"
             if context.project() is not None:
@@ -139,17 +107,3 @@ class LoadProductAlgorithm(DisplacementAlgorithm):
             feedback.pushInfo(f"{layer.name}: {layer.bands} band(s), {layer.units or 'no unit'} -> {out}")
             outputs.append(out)
         return {"OUTPUT_LAYERS": outputs}
-
-    @staticmethod
-    def _dataset_metadata(product, path):
-        meta = {"processor": product.processor, "product_type": product.product_type,
-                "source": os.path.abspath(path)}
-        meta.update(product.geometry.as_metadata())
-        if product.reference_point:
-            meta["reference_point"] = ",".join(
-                f"{k}={v}" for k, v in sorted(product.reference_point.items()))
-        for key in ("WAVELENGTH", "HEADING", "ORBIT_DIRECTION", "PLATFORM", "pass", "PASS",
-                    "Reference Granule", "Secondary Granule", "frame_id"):
-            if key in product.metadata:
-                meta[f"product_{_safe(key)}"] = product.metadata[key]
-        return meta
