@@ -469,6 +469,7 @@ class TimeseriesComparison:
     stats: Dict[str, float]
     reference: str
     daily: Dict[str, Tuple[List[_dt.date], np.ndarray]] = field(default_factory=dict)
+    skipped_dates: List[Tuple[_dt.date, str]] = field(default_factory=list)
     day_window: int = DEFAULT_DAY_WINDOW
     crs_wkt: str = ""
     units: str = "m"
@@ -512,7 +513,9 @@ def compare_timeseries(series: Sequence[GnssSeries], epochs: Sequence[InsarEpoch
     each date the GNSS LOS value is the median of the daily LOS values within
     ± ``day_window`` days.  Then, date by date, InSAR is referenced to GNSS with
     ``reference``.  Stations with no GNSS value on the reference date or on any
-    other date get status :data:`STATUS_NO_DATES` (kept, with NaN values).
+    other date get status :data:`STATUS_NO_DATES` (kept, with NaN values).  A date
+    that cannot be referenced (e.g. the reference station has no GNSS value near it,
+    or fewer than 3 stations for a plane) is left out, listed in ``skipped_dates``.
     """
     if reference not in REFERENCES:
         raise ValueError(f"unknown REFERENCE {reference!r}: use one of {', '.join(REFERENCES)}")
@@ -591,15 +594,26 @@ def compare_timeseries(series: Sequence[GnssSeries], epochs: Sequence[InsarEpoch
         raise ValueError(f"reference station {names[ref_index]} cannot be compared "
                          f"({status[ref_index]}): choose another REFERENCE")
 
-    # referencing, date by date
+    # referencing, date by date; a date that cannot be referenced is left out (and listed)
+    skipped = []
     for k in range(nd):
         if k == k_ref:
             continue
         col = insar[:, k]
         if not np.isfinite(col + gnss[:, k]).any():
+            skipped.append((dates[k], "no station has both InSAR and GNSS values"))
+            insar[:, k] = np.nan
             continue
-        shift, _ = fit_reference(col, gnss[:, k], x, y, reference, ref_index)
+        try:
+            shift, _ = fit_reference(col, gnss[:, k], x, y, reference, ref_index)
+        except ValueError as exc:
+            skipped.append((dates[k], str(exc)))
+            insar[:, k] = np.nan
+            continue
         insar[:, k] = col + shift
+    if len(skipped) == nd - 1:
+        raise ValueError("no InSAR date could be compared: " + "; ".join(
+            f"{format_date(d)}: {why}" for d, why in skipped))
     gnss[~valid] = np.nan
     residual = insar - gnss
     other = np.array([k != k_ref for k in range(nd)])
@@ -611,4 +625,5 @@ def compare_timeseries(series: Sequence[GnssSeries], epochs: Sequence[InsarEpoch
         gnss_los=gnss, gnss_los_sigma=gsig, gnss_count=gcount, insar_los=insar,
         insar_spread=spread, n_pixels=npix, residual=residual, status=status,
         station_stats=station_stats, stats=agreement(insar[:, other], gnss[:, other]),
-        reference=reference, daily=daily, day_window=day_window, crs_wkt=info.crs_wkt)
+        reference=reference, daily=daily, day_window=day_window, crs_wkt=info.crs_wkt,
+        skipped_dates=skipped)

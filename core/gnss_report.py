@@ -169,6 +169,8 @@ def timeseries_report(result, path: str, inputs: Dict[str, str]) -> str:
              f"residual = InSAR − GNSS after referencing (REFERENCE = {html.escape(result.reference)}, "
              f"date by date). Values in {unit}.</p>",
              _station_rows(["input", "value"], sorted(inputs.items())),
+             "".join(f"<p>Date {format_date(d)} left out: {html.escape(why)}</p>"
+                     for d, why in getattr(result, "skipped_dates", [])),
              "<h2>Agreement (all stations and dates except the reference date)</h2>",
              stats_table(result.stats, unit)]
     k_other = [k for k, d in enumerate(result.dates) if d != result.reference_date]

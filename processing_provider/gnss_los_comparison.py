@@ -170,6 +170,8 @@ satellite. See docs/gnss_comparison.md and docs/conventions.md.
         if sink is None:
             raise parameter_error("OUTPUT", parameters.get("OUTPUT"), "cannot create the output",
                                   "Choose another destination")
+        if os.path.isfile(str(dest_id).split("|")[0]):
+            self.track_output(str(dest_id).split("|")[0])
         for i, name in enumerate(result.station):
             f = QgsFeature(fields)
             f.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(float(result.lon[i]), float(result.lat[i]))))

@@ -204,6 +204,8 @@ satellite. See docs/gnss_comparison.md and docs/conventions.md.
         report_path = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
         result = compare_timeseries(series, epochs, scale, geom, info.path, ref_day, radius, min_pixels,
                                     method, station, day_window, self.monitor(feedback))
+        for day, why in result.skipped_dates:
+            feedback.pushWarning(f"date {format_date(day)} left out: {why}")
         for name, status in zip(result.station, result.status):
             if status != "ok":
                 feedback.pushWarning(f"station {name}: {status}")
@@ -217,6 +219,8 @@ satellite. See docs/gnss_comparison.md and docs/conventions.md.
         if sink is None:
             raise parameter_error("OUTPUT", parameters.get("OUTPUT"), "cannot create the output",
                                   "Choose another destination")
+        if os.path.isfile(str(dest_id).split("|")[0]):
+            self.track_output(str(dest_id).split("|")[0])
         for i, name in enumerate(result.station):
             s = result.station_stats[i]
             f = QgsFeature(fields)
@@ -235,6 +239,8 @@ satellite. See docs/gnss_comparison.md and docs/conventions.md.
                 parameters, "OUTPUT_TABLE", context, tfields, QgsWkbTypes.Type.NoGeometry,
                 QgsCoordinateReferenceSystem())
             if table is not None:
+                if os.path.isfile(str(table_id).split("|")[0]):
+                    self.track_output(str(table_id).split("|")[0])
                 for i, name in enumerate(result.station):
                     for k, d in enumerate(result.dates):
                         f = QgsFeature(tfields)

@@ -74,3 +74,14 @@ def test_errors_are_clear(provider, tmp_path):
     with pytest.raises(QgsProcessingException, match="reference station HLNAX|'HLNAX' is not among"):
         run_algorithm(ALG, {**base, "REFERENCE": 1, "REFERENCE_STATION": "HLNAX"})
     assert not (tmp_path / "e.gpkg").exists()
+
+
+def test_cancel_leaves_nothing(provider, tmp_path):
+    from qgis.core import QgsProcessingFeedback
+    feedback = QgsProcessingFeedback()
+    feedback.cancel()
+    out, report = tmp_path / "c.gpkg", tmp_path / "c.html"
+    with pytest.raises(QgsProcessingException, match="Cancelled"):
+        run_algorithm(ALG, {"INSAR": RASTERS, "GNSS_FILES": TENV3, "LOS_ENU": LOS_ENU,
+                            "OUTPUT": str(out), "OUTPUT_REPORT": str(report)}, feedback=feedback)
+    assert not out.exists() and not report.exists()
