@@ -170,3 +170,11 @@ def test_csv_columns_named_with_the_field_parameters_and_midas(provider, scene, 
     ve, vn, vu = (c[0] for c in scene.station_vec)
     expected = np.sqrt((ve * 0.3) ** 2 + (vn * 0.2) ** 2 + (vu * 0.9) ** 2)  # mm/yr, no correlations
     assert feats["S00"]["gnss_los_sigma"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_report_is_an_html_output_for_the_results_viewer(provider):
+    for alg_id in (ALG, "displacement:gnss_timeseries_comparison"):
+        alg = provider.algorithm(alg_id.split(":")[1])
+        kinds = {o.name(): o.type() for o in alg.outputDefinitions()}
+        assert kinds["OUTPUT_REPORT"] == "outputHtml"
+        assert kinds["RMSE"] == "outputNumber"
