@@ -9,7 +9,8 @@ toward the satellite, relative to ``identification/reference_datetime``),
 ``water_mask``, ``timeseries_inversion_residuals``; coordinates ``x``/``y`` (pixel
 *centres*, metres) and ``spatial_ref`` (attribute ``crs_wkt``); group
 ``identification`` (``reference_datetime``, ``secondary_datetime``, ``frame_id``).
-Nodata: each dataset's ``_FillValue`` (NaN for floats).
+Nodata: each dataset's ``_FillValue`` (NaN for floats).  A layer stored with a leading
+time axis of length 1 (time, y, x) is read as its single slice.
 
 CSLC-S1 / DISP-S1 static layers: ``data/los_east``, ``data/los_north`` (ground→satellite
 unit-vector components; up = √(1 − e² − n²)), ``data/layover_shadow_mask``,
@@ -89,15 +90,17 @@ def open_opera(path: str) -> Product:
         entries = []
         container = f[group] if group else f
         for name, ds in container.items():
-            if not hasattr(ds, "shape") or ds.ndim != 2:
+            if not hasattr(ds, "shape") or ds.ndim not in (2, 3):
                 continue
-            if ds.shape != (height, width):
+            if ds.ndim == 3 and ds.shape[0] != 1:
+                continue
+            if ds.shape[-2:] != (height, width):
                 raise product_error(path, f"dataset {group}{name!r} has shape {ds.shape} but the "
                                     f"x/y coordinates give {height} x {width}")
             fill = ds.attrs.get("_FillValue")
             fill = None if fill is None else float(np.asarray(fill).ravel()[0])
             units = attr_str(ds.attrs["units"]) if "units" in ds.attrs else None
-            entries.append((name, fill, units, ds.dtype.kind))
+            entries.append((name, fill, units, 0 if ds.ndim == 3 else None))
     dx, dy = x[1] - x[0], y[1] - y[0]
     gt = (x[0] - dx / 2.0, dx, 0.0, y[0] - dy / 2.0, 0.0, dy)
     ref = sec = None
@@ -106,7 +109,7 @@ def open_opera(path: str) -> Product:
     if ident.get("secondary_datetime"):
         sec = parse_date(ident["secondary_datetime"])
     layers: List[Layer] = []
-    for name, fill, units, _kind_char in entries:
+    for name, fill, units, index in entries:
         quantity, default_units, kind = KNOWN.get(name, (name, "", SEQUENTIAL))
         if units in ("meters", "metre", "metres", "meter"):
             units = "m"
@@ -117,7 +120,7 @@ def open_opera(path: str) -> Product:
         nodata = fill if fill is not None and not np.isnan(fill) else None
         signed = kind == DIVERGING
         layers.append(Layer(name, quantity, units or default_units, kind=kind,
-                            reader=h5_reader(path, f"{group}{name}", nodata=nodata),
+                            reader=h5_reader(path, f"{group}{name}", index=index, nodata=nodata),
                             description=name.replace("_", " "),
                             date_pair=(ref, sec) if signed and ref and sec else None,
                             dates=[sec] if signed and sec else None,

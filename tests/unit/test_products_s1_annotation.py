@@ -99,3 +99,14 @@ def test_missing_heading_is_named(tmp_path):
     bad.write_text(text[:start] + text[end:])
     with pytest.raises(ProductError, match="platformHeading"):
         open_product(str(bad))
+
+
+def test_geometry_summary_is_the_median_of_sampled_rows():
+    p = open_product(str(XML))
+    summary = p.geometry_summary()
+    inc = p.read("incidence_angle")
+    step = max(1, p.height // 256)
+    sampled = inc[step // 2::step]
+    assert summary["incidence"] == pytest.approx(float(np.nanmedian(sampled)), abs=1e-4)
+    assert summary["los_azimuth"] == pytest.approx(-104.3487801656898)
+    assert summary["heading"] == pytest.approx(-165.6512198343102)

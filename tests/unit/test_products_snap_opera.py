@@ -229,3 +229,14 @@ def test_opera_shape_mismatch_and_unknown_hdf5(tmp_path):
         f.create_dataset("foo", data=np.zeros((2, 2)))
     with pytest.raises(ProductError, match=r"other\.h5.*not a MintPy, LiCSBAS cum\.h5 or OPERA"):
         open_product(str(tmp_path / "other.h5"))
+
+
+def test_opera_layer_with_a_time_axis_of_one(tmp_path):
+    path = write_disp(tmp_path / "disp.h5")
+    with h5py.File(path, "a") as f:
+        data = f["displacement"][()]
+        del f["displacement"]
+        f.create_dataset("displacement", data=data[np.newaxis])
+    p = open_product(path)
+    v = p.read("displacement")
+    assert v.shape == (H, W) and v[3, 5] == pytest.approx(0.005)
