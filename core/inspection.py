@@ -261,6 +261,36 @@ def write_series_csv(path: str, series: Sequence[Series]) -> str:
     return path
 
 
+# --------------------------------------------------------------------------- GNSS stations
+#: Fields of a GNSS comparison table (displacement:gnss_timeseries_comparison OUTPUT_TABLE).
+STATION_TABLE_FIELDS = ("station", "date", "gnss_los", "insar_los")
+
+
+def _number(value) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return v if math.isfinite(v) else math.nan
+
+
+def station_series(rows, station: str) -> Tuple[Series, Series]:
+    """GNSS LOS and InSAR LOS series of ``station`` from comparison-table rows (dicts with
+    ``station``, ``date``, ``gnss_los``, ``insar_los`` and optionally ``units``), sorted by
+    date; empty values become NaN.  Raises ValueError when the station has no rows."""
+    picked = [r for r in rows if str(r.get("station")) == str(station)]
+    if not picked:
+        raise ValueError(f"station {station!r} has no rows in the comparison table")
+    picked.sort(key=lambda r: _dates.parse_date(r["date"]))
+    days = [_dates.parse_date(r["date"]) for r in picked]
+    units = next((str(r["units"]) for r in picked if r.get("units")), "")
+    gnss = Series(days, np.array([_number(r.get("gnss_los")) for r in picked]), units,
+                  label=f"GNSS LOS {station}")
+    insar = Series(days, np.array([_number(r.get("insar_los")) for r in picked]), units,
+                   label=f"InSAR LOS {station}")
+    return gnss, insar
+
+
 # --------------------------------------------------------------------------- re-reference
 @dataclass
 class RereferenceResult:
@@ -512,6 +542,7 @@ __all__ = [
     "format_bytes", "format_seconds", "format_value", "guess_track", "is_time_series",
     "linear_velocity", "read_overview",
     "pixel_geometry", "pixel_of", "rereference_raster", "sample_point",
-    "sample_point_bands", "sample_series", "seconds_per_window", "velocity_unit", "window_grid",
+    "sample_point_bands", "sample_series", "station_series", "seconds_per_window",
+    "velocity_unit", "window_grid",
     "write_series_csv",
 ]

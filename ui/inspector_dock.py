@@ -6,7 +6,8 @@ layer, the value under the cursor with its unit and quantity (band metadata
 viewing geometry when the dataset records it.  For time-series layers (dated
 bands, see docs/conventions.md) the dock plots displacement against date at
 each clicked pixel (several pixels overlaid), fits a linear velocity over a
-chosen date range and exports the plotted series to CSV.  "Set reference
+chosen date range and exports the plotted series to CSV.  A click on a GNSS
+station of a comparison layer plots its GNSS LOS series with the InSAR values.  "Set reference
 point" makes the next click create a NEW re-referenced layer (every band minus
 its value at the point, through ``displacement:rereference`` when registered);
 the source layer is never modified.
@@ -19,15 +20,20 @@ import math
 import os
 import tempfile
 
+import numpy as np
 from qgis.core import (
     QgsApplication,
     QgsCoordinateTransform,
+    QgsExpression,
+    QgsFeatureRequest,
     QgsPointXY,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
     QgsProject,
     QgsRasterLayer,
+    QgsRectangle,
+    QgsVectorLayer,
 )
 from qgis.gui import QgsVertexMarker
 from qgis.PyQt.QtCore import QDate, Qt
@@ -77,6 +83,23 @@ def _raster_path(layer):
     if not isinstance(layer, QgsRasterLayer) or layer.providerType() != "gdal":
         return None
     return layer.source().split("|")[0]
+
+
+def _is_station_layer(layer):
+    return (isinstance(layer, QgsVectorLayer) and layer.isSpatial()
+            and "station" in layer.fields().names() and not _is_station_table(layer))
+
+
+def _is_station_table(layer):
+    return (isinstance(layer, QgsVectorLayer)
+            and all(name in layer.fields().names() for name in inspection.STATION_TABLE_FIELDS))
+
+
+def _is_number(value):
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def _xy(point):
@@ -358,6 +381,23 @@ class InspectorDock(QDockWidget):
             for b, value in zip(bands, values):
                 label = f"{b.band}" + (f" {b.name}" if b.name else "")
                 rows.append(self._row(layer, label, value, b.units, b.quantity, geometry, b.date))
+        station = self.find_station(point, crs)
+        if station is not None:
+            layer, feature, gnss_rows = station
+            name = str(feature["station"])
+            stats = ", ".join(f"{key} {feature[key]:.3g}" for key in ("bias", "rmse", "r")
+                              if key in feature.fields().names() and _is_number(feature[key]))
+            try:
+                gnss, insar = inspection.station_series(gnss_rows, name)
+            except ValueError:
+                gnss = None
+            if gnss is not None:
+                new_series.extend([gnss, insar])
+                finite = np.flatnonzero(np.isfinite(gnss.values))
+                last = int(finite[-1]) if finite.size else len(gnss.values) - 1
+                rows.append(self._row(layer, f"station {name} {gnss.dates[last].isoformat()}",
+                                      float(gnss.values[last]), gnss.units, "gnss_los", stats,
+                                      gnss.dates[last]))
         self._fill_table(rows)
         self.last_values = rows
         if plot and new_series:
@@ -372,6 +412,54 @@ class InspectorDock(QDockWidget):
                 self._reset_date_range()
             self.update_fit()
         return rows
+
+    # ------------------------------------------------------------------ GNSS stations
+    STATION_TOLERANCE_PX = 8
+
+    def find_station(self, point, crs=None):
+        """The GNSS station nearest to ``point`` within a few screen pixels, in a point layer
+        with a ``station`` field, with the rows of a comparison table layer (fields station,
+        date, gnss_los, insar_los; ``displacement:gnss_timeseries_comparison``).
+        Returns ``(station_layer, feature, table_rows)`` or None."""
+        stations = [la for la in self.project.mapLayers().values() if _is_station_layer(la)]
+        tables = [la for la in self.project.mapLayers().values() if _is_station_table(la)]
+        if not stations or not tables:
+            return None
+        canvas_crs = self._canvas_crs()
+        p = QgsPointXY(point)
+        if crs is not None and crs.isValid() and canvas_crs.isValid() and crs != canvas_crs:
+            p = QgsCoordinateTransform(crs, canvas_crs, self.project).transform(p)
+        half = self.STATION_TOLERANCE_PX * max(self.canvas.mapUnitsPerPixel(), 1e-12)
+        rect = QgsRectangle(p.x() - half, p.y() - half, p.x() + half, p.y() + half)
+        best = None
+        for layer in stations:
+            search, centre = rect, p
+            if canvas_crs.isValid() and layer.crs().isValid() and layer.crs() != canvas_crs:
+                to_layer = QgsCoordinateTransform(canvas_crs, layer.crs(), self.project)
+                search = to_layer.transformBoundingBox(rect)
+                centre = to_layer.transform(p)
+            for feature in layer.getFeatures(QgsFeatureRequest().setFilterRect(search)):
+                geometry = feature.geometry()
+                if geometry is None or geometry.isEmpty():
+                    continue
+                d = geometry.centroid().asPoint().distance(centre)
+                if best is None or d < best[0]:
+                    best = (d, layer, feature)
+        if best is None:
+            return None
+        _, layer, feature = best
+        name = str(feature["station"])
+        rows = []
+        expression = f'"station" = {QgsExpression.quotedValue(name)}'
+        for table in tables:
+            names = table.fields().names()
+            for f in table.getFeatures(QgsFeatureRequest().setFilterExpression(expression)):
+                row = {}
+                for key in names:
+                    value = f[key]
+                    row[key] = value.toPyDate() if hasattr(value, "toPyDate") else value
+                rows.append(row)
+        return layer, feature, rows
 
     @staticmethod
     def _row(layer, band, value, units, quantity, geometry, date):

@@ -296,3 +296,48 @@ def test_reference_point_on_a_time_series(dock, layers, reference_path):
     assert is_time_series(info)
     assert [b.date for b in describe_bands(info)] == DAYS
     np.testing.assert_allclose(dock.last_reference.reference_values, cube[:, 12, 10], atol=1e-7)
+
+
+def test_gnss_station_series_with_the_insar_points(dock, qgis_canvas, layers):
+    from qgis.core import QgsFeature, QgsGeometry, QgsVectorLayer
+
+    wgs84 = QgsCoordinateReferenceSystem("EPSG:4326")
+    to_geo = QgsCoordinateTransform(layers["los"].crs(), wgs84, QgsProject.instance())
+    stations = QgsVectorLayer(
+        "Point?crs=EPSG:4326&field=station:string&field=bias:double&field=rmse:double"
+        "&field=r:double&field=units:string", "gnss stations", "memory")
+    table = QgsVectorLayer(
+        "None?field=station:string&field=date:string&field=gnss_los:double"
+        "&field=insar_los:double&field=units:string", "gnss table", "memory")
+    for name, col, row in (("P123", 30, 20), ("FAR", 2, 2)):
+        f = QgsFeature(stations.fields())
+        f.setAttributes([name, 0.4, 1.2, 0.98, "mm"])
+        f.setGeometry(QgsGeometry.fromPointXY(to_geo.transform(QgsPointXY(*centre(col, row)))))
+        stations.dataProvider().addFeatures([f])
+    values = {"P123": [(d, -2.0 * k, -2.2 * k) for k, d in enumerate(DAYS[:4])],
+              "FAR": [(DAYS[0], 9.0, 9.0), (DAYS[1], 8.0, 8.0)]}
+    for name, series in values.items():
+        for d, g, i in reversed(series):  # unsorted on purpose
+            f = QgsFeature(table.fields())
+            f.setAttributes([name, d.isoformat(), g, i, "mm"])
+            table.dataProvider().addFeatures([f])
+    QgsProject.instance().addMapLayers([stations, table])
+    x, y = centre(30, 20)
+    click(qgis_canvas, dock.map_tool, x + 10.0, y - 10.0)
+    labels = [s.label for s in dock.plot.series]
+    assert "GNSS LOS P123" in labels and "InSAR LOS P123" in labels
+    gnss = dock.plot.series[labels.index("GNSS LOS P123")]
+    insar = dock.plot.series[labels.index("InSAR LOS P123")]
+    assert gnss.dates == DAYS[:4] and insar.dates == DAYS[:4]
+    np.testing.assert_allclose(gnss.values, [0.0, -2.0, -4.0, -6.0])
+    np.testing.assert_allclose(insar.values, [0.0, -2.2, -4.4, -6.6])
+    row = {r["layer"]: r for r in dock.last_values}["gnss stations"]
+    assert row["band"] == f"station P123 {DAYS[3].isoformat()}"
+    assert row["text"] == "-6 mm" and row["quantity"] == "gnss_los"
+    assert row["geometry"] == "bias 0.4, rmse 1.2, r 0.98"
+    # the raster layers are still read at the same click
+    assert {r["layer"]: r for r in dock.last_values}["los"]["value"] == pytest.approx(
+        0.001 * 30 - 0.002 * 20, abs=1e-7)
+    # away from every station: no station row
+    click(qgis_canvas, dock.map_tool, *centre(45, 35))
+    assert "gnss stations" not in {r["layer"] for r in dock.last_values}

@@ -241,3 +241,20 @@ def test_read_overview_decimates_with_nodata(tmp_path):
     # nearest neighbour: overview column j samples a full-resolution column in [3j, 3j+3)
     np.testing.assert_array_equal(small[-1], np.arange(100))
     assert np.isnan(small[0, 0]) and np.isfinite(small[-1, 0])
+
+
+def test_station_series_from_a_comparison_table():
+    rows = [
+        {"station": "B", "date": "2020-01-13", "gnss_los": 1.0, "insar_los": 2.0, "units": "mm"},
+        {"station": "A", "date": "2020-01-25", "gnss_los": -3.5, "insar_los": None, "units": "mm"},
+        {"station": "A", "date": "2020-01-01", "gnss_los": 0.0, "insar_los": 0.0, "units": "mm"},
+        {"station": "A", "date": "2020-01-13", "gnss_los": -1.5, "insar_los": -2.0, "units": "mm"},
+    ]
+    gnss, insar = ins.station_series(rows, "A")
+    assert gnss.dates == [dt.date(2020, 1, 1), dt.date(2020, 1, 13), dt.date(2020, 1, 25)]
+    np.testing.assert_array_equal(gnss.values, [0.0, -1.5, -3.5])
+    np.testing.assert_array_equal(insar.values[:2], [0.0, -2.0])
+    assert math.isnan(insar.values[2])
+    assert gnss.units == insar.units == "mm" and gnss.label == "GNSS LOS A"
+    with pytest.raises(ValueError, match="no rows"):
+        ins.station_series(rows, "C")
