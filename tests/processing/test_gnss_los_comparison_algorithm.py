@@ -178,3 +178,48 @@ def test_report_is_an_html_output_for_the_results_viewer(provider):
         kinds = {o.name(): o.type() for o in alg.outputDefinitions()}
         assert kinds["OUTPUT_REPORT"] == "outputHtml"
         assert kinds["RMSE"] == "outputNumber"
+
+
+def test_kilauea_velocities(provider, tmp_path):
+    """Real data: a LOS velocity raster fitted (least squares, test-side) to the 6 Kilauea epochs
+    2016-07-11..09-21, against GNSS velocities fitted to the UNR daily series over the same span.
+    Measured: N = 7; constant reference RMSE 20.8 mm/yr, r 0.845, slope 1.05; plane 13.4 mm/yr, r 0.93."""
+    import datetime as dt
+    import glob
+
+    from displacement_toolkit.core.dates import dates_in_name
+    from displacement_toolkit.core.gnss import read_tenv3
+    from displacement_toolkit.core.raster_io import raster_info, read_block, write_array
+
+    hawaii = Path(__file__).resolve().parents[1] / "data" / "geepers_hawaii"
+    files = sorted(glob.glob(str(hawaii / "hawaii" / "displacement_*.tif")))
+    start, end = dt.date(2016, 7, 11), dt.date(2016, 9, 21)
+    t = np.array([0.0] + [(dates_in_name(f)[-1] - start).days / 365.25 for f in files])
+    stack = np.stack([np.zeros((400, 400))] + [read_block(f, 1) for f in files]).reshape(6, -1)
+    design = np.column_stack([np.ones_like(t), t])
+    velocity = np.linalg.lstsq(design, stack, rcond=None)[0][1].reshape(400, 400)
+    info = raster_info(files[0])
+    vel_path = write_array(str(tmp_path / "vel.tif"), velocity, info.geotransform, info.crs_wkt,
+                           band_metadata=[{"units": "m/yr"}])
+    rows = ["station,lon,lat,east,north,up"]
+    for path in sorted(glob.glob(str(hawaii / "unr_tenv3" / "*.tenv3"))):
+        s = read_tenv3(path)
+        days = s.ordinals()
+        sel = (days >= start.toordinal()) & (days <= end.toordinal())
+        if sel.sum() < 10:
+            continue
+        years = (days[sel] - start.toordinal()) / 365.25
+        v = [np.polyfit(years, c[sel], 1)[0] for c in (s.east, s.north, s.up)]
+        rows.append(f"{s.station},{s.lon},{s.lat},{v[0]},{v[1]},{v[2]}")
+    csv = tmp_path / "gnss_vel.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    base = {"INSAR": vel_path, "GNSS_FILE": str(csv), "GNSS_UNITS": 0,
+            "LOS_ENU": str(hawaii / "hawaii" / "hawaii_los_enu.tif")}
+    const = run_algorithm(ALG, {**base, "REFERENCE": 2, "OUTPUT": str(tmp_path / "c.gpkg")})
+    assert const["N"] == 7
+    assert const["RMSE"] == pytest.approx(20.8, abs=1.0)
+    assert const["R"] == pytest.approx(0.845, abs=0.03)
+    assert const["SLOPE"] == pytest.approx(1.05, abs=0.05)
+    plane = run_algorithm(ALG, {**base, "REFERENCE": 3, "OUTPUT": str(tmp_path / "p.gpkg")})
+    assert plane["RMSE"] == pytest.approx(13.4, abs=1.0)
+    assert plane["R"] == pytest.approx(0.93, abs=0.03)
