@@ -15,6 +15,7 @@ def algorithm_classes():
     from .cumulative_displacement import CumulativeDisplacement
     from .timeseries_velocity import TimeseriesVelocity
     from .rereference import Rereference
+    from .decompose import DecomposeAlgorithm
     # -- end of imports --
     return [
         # -- algorithms (one entry per algorithm) --
@@ -24,5 +25,6 @@ def algorithm_classes():
         CumulativeDisplacement,
         TimeseriesVelocity,
         Rereference,
+        DecomposeAlgorithm,
         # -- end of algorithms --
     ]

@@ -1,0 +1,297 @@
+"""``displacement:decompose``: LOS, range and azimuth offsets into east, north, up (thin glue)."""
+
+from qgis.core import (
+    QgsProcessingParameterCrs,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+)
+
+from ..core import decomposition as dec
+from .base import DisplacementAlgorithm, band_parameter, parameter_error
+from .styling import DIVERGING, SEQUENTIAL
+
+SLOTS = (1, 2, 3, 4)
+KIND_LABELS = [
+    "LOS displacement (positive toward the satellite)",
+    "Range offset in length units (positive = range increase, away from the satellite)",
+    "Azimuth (along-track) offset in length units (positive along the flight direction)",
+]
+CONVENTION_LABELS = [
+    "Incidence + heading (degrees; heading clockwise from north)",
+    "Incidence + LOS azimuth (degrees; MintPy azimuthAngle / ISCE2 los.rdr band 2: "
+    "ground-to-satellite, from north, anti-clockwise)",
+    "HyP3 lv_theta + lv_phi (radians)",
+    "LOS unit vector east + north components (LiCSBAS E.geo/N.geo, OPERA los_east/los_north)",
+]
+LOOK_LABELS = ["Right (Sentinel-1, default)", "Left"]
+MODEL_KEYS = ("east_up", "horizontal_up", "east_north_up")
+MODEL_LABELS = [
+    "East + up (north assumed zero)",
+    "Horizontal along HORIZONTAL_AZIMUTH + up",
+    "East + north + up (needs three independent geometries)",
+]
+GRID_KEYS = ("first", "coarsest", "custom")
+GRID_LABELS = [
+    "First observation's grid (its CRS, pixel size and alignment)",
+    "Coarsest resolution of the observations",
+    "Custom: GRID_RESOLUTION metres in GRID_CRS",
+]
+OUTPUTS = {
+    "east": ("OUTPUT_EAST", "East"),
+    "north": ("OUTPUT_NORTH", "North"),
+    "up": ("OUTPUT_UP", "Up"),
+    "horizontal": ("OUTPUT_HORIZONTAL", "Horizontal"),
+    "sigma": ("OUTPUT_SIGMA", "1-sigma"),
+    "residual": ("OUTPUT_RESIDUAL", "Weighted RMS residual"),
+}
+
+
+def _paragraphs(text):
+    """Plain-text help: lines joined within paragraphs, paragraphs separated by a blank line."""
+    return "\n\n".join(" ".join(line.strip() for line in block.splitlines())
+                       for block in text.strip().split("\n\n"))
+
+
+class DecomposeAlgorithm(DisplacementAlgorithm):
+    NAME = "decompose"
+    DISPLAY_NAME = "Decompose LOS and offsets into east, north, up"
+    GROUP = "Decomposition"
+    GROUP_ID = "decomposition"
+    HELP = _paragraphs("""
+    Combines two to four observations (ascending and descending LOS, range offsets, azimuth
+    offsets) into east + up, horizontal-along-an-azimuth + up, or east + north + up, per pixel
+    by weighted least squares, with the propagated 1-sigma of each component.
+
+    Observation slots 1 and 2 are required, 3 and 4 optional. For slot k: OBS_k and BAND_k the
+    observation; KIND_k its kind: LOS (positive toward the satellite), range offset (positive =
+    range increase = away from the satellite, as offset tracking writes it) or azimuth offset
+    (positive along the flight direction); INCIDENCE_k (raster) or INCIDENCE_ANGLE_k (constant)
+    and HEADING_k (raster) or HEADING_ANGLE_k (constant) its geometry in ANGLE_CONVENTION;
+    INCIDENCE_BAND_k / HEADING_BAND_k select bands (ISCE2 los.rdr: incidence band 1, LOS azimuth
+    band 2); SIGMA_k (raster) or SIGMA_VALUE_k (constant) its 1-sigma in the observation's unit
+    (give sigma for all observations or none; without sigma all weigh the same and OUTPUT_SIGMA
+    is the unit-less noise amplification).
+
+    ANGLE_CONVENTION: incidence + heading in degrees (heading clockwise from north, Sentinel-1
+    ascending about -12, descending about -168; default); incidence + LOS azimuth in degrees
+    (MintPy azimuthAngle, ISCE2 los.rdr band 2; ground-to-satellite, from north, anti-clockwise;
+    right-looking: azimuth = 90 - heading); HyP3 lv_theta + lv_phi in radians; or the east and
+    north components of the ground-to-satellite LOS unit vector (LiCSBAS E.geo/N.geo, OPERA
+    los_east/los_north; up = sqrt(1 - e^2 - n^2)). An azimuth offset needs only the heading (in
+    the incidence + heading convention). LOOK_DIRECTION: right (default) or left.
+
+    COMPONENTS: east + up with north assumed zero (default; true north motion leaks into the
+    result: for the Sentinel-1 pair theta 34/39 deg, 1 cm north appears as -0.19 mm east and
+    -1.53 mm up); horizontal along HORIZONTAL_AZIMUTH (degrees clockwise from north, 90 = east;
+    MintPy's anti-clockwise -90) + up; or east + north + up (needs three independent geometries,
+    e.g. ascending LOS + descending LOS + an azimuth offset).
+
+    All observations go onto one grid (GRID: the first observation's grid, the coarsest
+    resolution, or GRID_RESOLUTION metres in GRID_CRS; extent = intersection of the
+    observations), resampled by GDAL (average when coarsening, else bilinear). They must share
+    one unit (band metadata 'units'); outputs are in that unit. A pixel missing an observation,
+    angle or sigma, or whose geometry has a condition number above MAX_CONDITION (default 10;
+    nearly parallel geometries such as two ascending tracks), is NaN and counted in the log.
+
+    Outputs: OUTPUT_EAST, OUTPUT_NORTH (east + north + up), OUTPUT_UP, OUTPUT_HORIZONTAL
+    (horizontal model), OUTPUT_SIGMA (one band per component), OUTPUT_RESIDUAL (weighted RMS
+    misfit, only with more observations than components). Details, the worked Sentinel-1 example
+    and a figure: docs/decomposition.md.
+""")
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        for k in SLOTS:
+            optional = k > 2
+            tag = f" (slot {k}{', optional' if optional else ''})"
+            self.addParameter(QgsProcessingParameterRasterLayer(
+                f"OBS_{k}", f"Observation {k}{tag}", optional=optional))
+            self.addParameter(band_parameter(f"BAND_{k}", f"Observation {k} band", f"OBS_{k}"))
+            self.addParameter(QgsProcessingParameterEnum(
+                f"KIND_{k}", f"Observation {k} kind", KIND_LABELS, defaultValue=0))
+            self.addParameter(QgsProcessingParameterRasterLayer(
+                f"INCIDENCE_{k}", f"Observation {k} incidence raster (or first geometry input)",
+                optional=True))
+            self.addParameter(QgsProcessingParameterNumber(
+                f"INCIDENCE_ANGLE_{k}", f"Observation {k} constant incidence (or first geometry input)",
+                QgsProcessingParameterNumber.Double, defaultValue=None, optional=True))
+            self.addParameter(QgsProcessingParameterRasterLayer(
+                f"HEADING_{k}", f"Observation {k} heading raster (or second geometry input)",
+                optional=True))
+            self.addParameter(QgsProcessingParameterNumber(
+                f"HEADING_ANGLE_{k}", f"Observation {k} constant heading (or second geometry input)",
+                QgsProcessingParameterNumber.Double, defaultValue=None, optional=True))
+            self.addParameter(QgsProcessingParameterRasterLayer(
+                f"SIGMA_{k}", f"Observation {k} 1-sigma raster (same unit)", optional=True))
+            self.addParameter(QgsProcessingParameterNumber(
+                f"SIGMA_VALUE_{k}", f"Observation {k} constant 1-sigma (same unit)",
+                QgsProcessingParameterNumber.Double, defaultValue=None, optional=True, minValue=0.0))
+            for name, label, parent in ((f"INCIDENCE_BAND_{k}", "incidence raster band", f"INCIDENCE_{k}"),
+                                        (f"HEADING_BAND_{k}", "heading raster band", f"HEADING_{k}")):
+                param = band_parameter(name, f"Observation {k} {label}", parent)
+                param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+                self.addParameter(param)
+        self.addParameter(QgsProcessingParameterEnum(
+            "ANGLE_CONVENTION", "Angle convention of the geometry inputs", CONVENTION_LABELS,
+            defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum(
+            "LOOK_DIRECTION", "Look direction", LOOK_LABELS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum(
+            "COMPONENTS", "Components", MODEL_LABELS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber(
+            "HORIZONTAL_AZIMUTH", "Horizontal azimuth (degrees clockwise from north; horizontal model)",
+            QgsProcessingParameterNumber.Double, defaultValue=90.0, minValue=-360.0, maxValue=360.0))
+        self.addParameter(QgsProcessingParameterEnum("GRID", "Common grid", GRID_LABELS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber(
+            "GRID_RESOLUTION", "Custom grid resolution (metres)", QgsProcessingParameterNumber.Double,
+            defaultValue=None, optional=True, minValue=0.0))
+        self.addParameter(QgsProcessingParameterCrs(
+            "GRID_CRS", "Custom grid CRS (default: the first observation's)", optional=True))
+        cond = QgsProcessingParameterNumber(
+            "MAX_CONDITION", "Maximum condition number of the geometry (larger -> NaN)",
+            QgsProcessingParameterNumber.Double, defaultValue=dec.DEFAULT_MAX_CONDITION, minValue=1.0)
+        cond.setFlags(cond.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(cond)
+        for key, (name, label) in OUTPUTS.items():
+            self.addParameter(QgsProcessingParameterRasterDestination(
+                name, f"{label} ({'when solved' if key in ('north', 'horizontal') else 'output'})",
+                optional=True, createByDefault=True))
+
+    # --- parameter helpers ----------------------------------------------------
+    @staticmethod
+    def _given(parameters, name):
+        value = parameters.get(name)
+        return value is not None and value != ""
+
+    def _raster_or_constant(self, parameters, context, raster_name, value_name, band_name=None):
+        """(value, band): a raster path or a float, or (None, 1) when neither is given."""
+        path = self.raster_path(parameters, raster_name, context, required=False)
+        has_value = self._given(parameters, value_name)
+        if path and has_value:
+            raise parameter_error(value_name, parameters.get(value_name),
+                                  f"both {raster_name} and {value_name} are given",
+                                  "Give the raster or the constant, not both")
+        if path:
+            band = 1
+            if band_name:
+                info = self.raster_info(path, raster_name)
+                band = self.raster_band(parameters, raster_name, context, info, band_name)
+            return path, band
+        if has_value:
+            return self.parameterAsDouble(parameters, value_name, context), 1
+        return None, 1
+
+    def _observations(self, parameters, context, convention):
+        observations = []
+        for k in SLOTS:
+            path = self.raster_path(parameters, f"OBS_{k}", context, required=k <= 2)
+            if not path:
+                extra = [n for n in (f"INCIDENCE_{k}", f"INCIDENCE_ANGLE_{k}", f"HEADING_{k}",
+                                     f"HEADING_ANGLE_{k}", f"SIGMA_{k}", f"SIGMA_VALUE_{k}")
+                         if self._given(parameters, n)]
+                if extra:
+                    raise parameter_error(extra[0], parameters.get(extra[0]),
+                                          f"slot {k} has geometry or sigma but no observation",
+                                          f"Give OBS_{k} or leave slot {k} empty")
+                continue
+            info = self.raster_info(path, f"OBS_{k}")
+            band = self.raster_band(parameters, f"OBS_{k}", context, info, f"BAND_{k}")
+            kind = dec.KINDS[self.parameterAsEnum(parameters, f"KIND_{k}", context)]
+            inc, inc_band = self._raster_or_constant(parameters, context, f"INCIDENCE_{k}",
+                                                     f"INCIDENCE_ANGLE_{k}", f"INCIDENCE_BAND_{k}")
+            head, head_band = self._raster_or_constant(parameters, context, f"HEADING_{k}",
+                                                       f"HEADING_ANGLE_{k}", f"HEADING_BAND_{k}")
+            sigma, _ = self._raster_or_constant(parameters, context, f"SIGMA_{k}", f"SIGMA_VALUE_{k}")
+            needs_inc = not (kind == "azimuth_offset" and convention == "heading")
+            if head is None or (needs_inc and inc is None):
+                missing = f"HEADING_{k}" if head is None else f"INCIDENCE_{k}"
+                raise parameter_error(
+                    missing, None, f"observation {k} ({kind}) needs its geometry",
+                    f"Give {missing} (raster) or {missing.replace('_', '_ANGLE_', 1)} (constant) "
+                    "in the chosen ANGLE_CONVENTION")
+            if isinstance(inc, str) and inc == head and inc_band == head_band:
+                raise parameter_error(
+                    f"HEADING_BAND_{k}", head_band,
+                    f"INCIDENCE_{k} and HEADING_{k} are the same band of the same raster",
+                    "Choose the band that holds the second geometry input (ISCE2 los.rdr: band 2)")
+            if isinstance(sigma, float) and not sigma > 0:
+                raise parameter_error(f"SIGMA_VALUE_{k}", sigma, "a 1-sigma must be positive",
+                                      "Give a positive value in the observation's unit")
+            observations.append(dec.Observation(
+                path=path, band=band, kind=kind, incidence=inc, heading=head, sigma=sigma,
+                incidence_band=inc_band, heading_band=head_band, name=f"OBS_{k}"))
+        return observations
+
+    # --- run ----------------------------------------------------------------------
+    def compute(self, parameters, context, feedback):
+        convention = dec.ANGLE_CONVENTIONS[self.parameterAsEnum(parameters, "ANGLE_CONVENTION", context)]
+        look = ("right", "left")[self.parameterAsEnum(parameters, "LOOK_DIRECTION", context)]
+        model = MODEL_KEYS[self.parameterAsEnum(parameters, "COMPONENTS", context)]
+        grid = GRID_KEYS[self.parameterAsEnum(parameters, "GRID", context)]
+        observations = self._observations(parameters, context, convention)
+        components = dec.COMPONENT_MODELS[model]
+        if len(observations) < len(components):
+            raise parameter_error(
+                "COMPONENTS", MODEL_LABELS[MODEL_KEYS.index(model)],
+                f"{len(observations)} observations cannot determine {len(components)} components",
+                "Add a third observation with another geometry (e.g. an azimuth offset) or "
+                "choose east + up")
+        resolution = None
+        crs_wkt = None
+        if grid == "custom":
+            if not self._given(parameters, "GRID_RESOLUTION") or \
+                    not self.parameterAsDouble(parameters, "GRID_RESOLUTION", context) > 0:
+                raise parameter_error("GRID_RESOLUTION", parameters.get("GRID_RESOLUTION"),
+                                      "a custom grid needs a resolution",
+                                      "Give the pixel size in metres")
+            resolution = self.parameterAsDouble(parameters, "GRID_RESOLUTION", context)
+            crs = self.parameterAsCrs(parameters, "GRID_CRS", context)
+            crs_wkt = crs.toWkt() if crs.isValid() else None
+        azimuth = self.parameterAsDouble(parameters, "HORIZONTAL_AZIMUTH", context)
+        max_condition = self.parameterAsDouble(parameters, "MAX_CONDITION", context)
+
+        wanted = set(components) | {"sigma", "residual"}
+        paths = {}
+        skipped = []
+        for key, (name, _label) in OUTPUTS.items():
+            path = self.output_raster_path(parameters, name, context)
+            if key in wanted and path:
+                paths[key] = path
+            elif path:
+                skipped.append(path)
+        used = {k: v for k, v in parameters.items() if not str(k).startswith("OUTPUT")}
+        summary = dec.decompose(
+            observations, paths, model=model, horizontal_azimuth=azimuth, convention=convention,
+            look_direction=look, grid=grid, grid_resolution_m=resolution, grid_crs_wkt=crs_wkt,
+            max_condition=max_condition, parameters=used, monitor=self.monitor(feedback))
+        skipped += [p for k, p in paths.items() if k not in summary.outputs]
+        if skipped:  # outputs this model does not produce: do not try to load them
+            layers = context.layersToLoadOnCompletion()
+            for p in skipped:
+                layers.pop(p, None)
+            context.setLayersToLoadOnCompletion(layers)
+        for note in summary.notes:
+            feedback.pushInfo(note)
+        feedback.pushInfo(
+            f"{summary.solved} of {summary.pixels} pixels solved; {summary.missing} missing an "
+            f"observation, angle or sigma; {summary.ill_conditioned} ill-conditioned (condition "
+            f"number above {summary.max_condition:g}). Unit: {summary.units or 'not recorded'}.")
+        if summary.ill_conditioned:
+            feedback.pushWarning(
+                f"{summary.ill_conditioned} pixels have nearly parallel geometries (condition "
+                f"number above {summary.max_condition:g}) and are NaN: the observations cannot "
+                "separate the components there")
+        results = {}
+        unit = summary.units
+        for key, path in summary.outputs.items():
+            name, label = OUTPUTS[key]
+            if key in components:
+                kind, units = DIVERGING, unit
+            else:
+                kind, units = SEQUENTIAL, summary.sigma_units if key == "sigma" else unit
+            stats = summary.stats[key][0]
+            self.finish_raster(path, context, kind, units, stats, layer_name=f"{label} ({model})")
+            results[name] = path
+        return results

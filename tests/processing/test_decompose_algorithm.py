@@ -1,0 +1,154 @@
+"""displacement:decompose through processing.run (worked example, per-pixel geometry, errors)."""
+
+import os
+
+import numpy as np
+import pytest
+from qgis.core import QgsProcessingException, QgsProcessingFeedback
+
+from displacement_toolkit.core import geometry as g
+from displacement_toolkit.core.raster_io import raster_info, read_block
+
+from ..conftest import run_algorithm
+
+ALG = "displacement:decompose"
+M = [{"units": "m"}]
+
+
+class LogFeedback(QgsProcessingFeedback):
+    def __init__(self):
+        super().__init__()
+        self.infos, self.warnings = [], []
+
+    def pushInfo(self, info):  # noqa: N802
+        self.infos.append(info)
+
+    def pushWarning(self, warning):  # noqa: N802
+        self.warnings.append(warning)
+
+
+def _outputs(tmp_path, *keys):
+    return {f"OUTPUT_{k}": str(tmp_path / f"{k.lower()}.tif") for k in keys}
+
+
+def test_worked_sentinel1_example(provider, make_raster, tmp_path):
+    enu = (0.010, 0.0, -0.020)
+    asc = np.full((6, 7), g.project_enu(*enu, g.los_unit_vector_from_heading(34, -12)), np.float32)
+    desc = np.full((6, 7), g.project_enu(*enu, g.los_unit_vector_from_heading(39, -168)), np.float32)
+    assert asc[0, 0] == pytest.approx(-0.022050, abs=1e-6)
+    assert desc[0, 0] == pytest.approx(-0.009387, abs=1e-6)
+    params = {
+        "OBS_1": make_raster(asc, "asc.tif", band_metadata=M), "INCIDENCE_ANGLE_1": 34.0,
+        "HEADING_ANGLE_1": -12.0, "SIGMA_VALUE_1": 0.003,
+        "OBS_2": make_raster(desc, "desc.tif", band_metadata=M), "INCIDENCE_ANGLE_2": 39.0,
+        "HEADING_ANGLE_2": -168.0, "SIGMA_VALUE_2": 0.004,
+        **_outputs(tmp_path, "EAST", "NORTH", "UP", "SIGMA", "RESIDUAL"),
+    }
+    feedback = LogFeedback()
+    result = run_algorithm(ALG, params, feedback=feedback)
+    east = read_block(result["OUTPUT_EAST"])
+    up = read_block(result["OUTPUT_UP"])
+    assert east == pytest.approx(np.full((6, 7), 0.010), abs=1e-8)
+    assert up == pytest.approx(np.full((6, 7), -0.020), abs=1e-8)
+    # sigma: sqrt(diag((G^T W G)^-1)) with the MintPy unit vectors
+    G = np.array([[-0.546973, 0.829038], [0.615568, 0.777146]])
+    W = np.diag([1 / 0.003 ** 2, 1 / 0.004 ** 2])
+    expected = np.sqrt(np.diag(np.linalg.inv(G.T @ W @ G)))
+    sigma_path = result["OUTPUT_SIGMA"]
+    assert read_block(sigma_path, 1)[0, 0] == pytest.approx(expected[0], rel=1e-5)
+    assert read_block(sigma_path, 2)[0, 0] == pytest.approx(expected[1], rel=1e-5)
+    info = raster_info(result["OUTPUT_UP"])
+    assert info.band_metadata[0]["units"] == "m"
+    assert info.band_metadata[0]["quantity"] == "up_displacement"
+    assert os.path.exists(str(tmp_path / "up.qml")) and os.path.exists(str(tmp_path / "sigma.qml"))
+    # north is not part of the east + up model, residual needs > 2 observations
+    assert not result.get("OUTPUT_NORTH") and not os.path.exists(str(tmp_path / "north.tif"))
+    assert not result.get("OUTPUT_RESIDUAL")
+    assert any("42 of 42 pixels solved" in line for line in feedback.infos)
+
+
+def test_per_pixel_isce2_los_rdr_three_observations_east_north_up(provider, make_raster, tmp_path):
+    shape = (12, 15)
+    inc_a = np.linspace(30, 46, 15)[None].repeat(12, 0)
+    inc_d = inc_a[:, ::-1]
+    az_a = g.heading_to_los_azimuth(-12.0 + np.zeros(shape))   # 102
+    az_d = g.heading_to_los_azimuth(-168.0 + np.zeros(shape))  # -102
+    yy, xx = np.mgrid[0:12, 0:15]
+    e, n, u = 0.3 * np.cos(xx / 5.0), -0.5 + 0.02 * yy, -0.8 + 0.01 * xx
+    los_a = g.project_enu(e, n, u, g.los_unit_vector(inc_a, az_a))
+    los_d = g.project_enu(e, n, u, g.los_unit_vector(inc_d, az_d))
+    azi = g.project_enu(e, n, u, g.along_track_unit_vector(-12.0))
+    rng_d = -los_d  # a range offset (positive away from the satellite) as a 4th observation
+    rdr_a = make_raster(np.stack([inc_a, az_a]).astype(np.float32), "los_a.rdr.tif")
+    rdr_d = make_raster(np.stack([inc_d, az_d]).astype(np.float32), "los_d.rdr.tif")
+    params = {
+        "ANGLE_CONVENTION": 1, "COMPONENTS": 2,
+        "OBS_1": make_raster(los_a.astype(np.float32), "a.tif", band_metadata=M),
+        "INCIDENCE_1": rdr_a, "HEADING_1": rdr_a, "HEADING_BAND_1": 2,
+        "OBS_2": make_raster(los_d.astype(np.float32), "d.tif", band_metadata=M),
+        "INCIDENCE_2": rdr_d, "HEADING_2": rdr_d, "HEADING_BAND_2": 2,
+        "OBS_3": make_raster(azi.astype(np.float32), "az.tif", band_metadata=M), "KIND_3": 2,
+        "INCIDENCE_ANGLE_3": 34.0, "HEADING_ANGLE_3": 102.0,  # LOS azimuth -> heading -12
+        "OBS_4": make_raster(rng_d.astype(np.float32), "rg.tif", band_metadata=M), "KIND_4": 1,
+        "INCIDENCE_4": rdr_d, "HEADING_4": rdr_d, "HEADING_BAND_4": 2,
+        **_outputs(tmp_path, "EAST", "NORTH", "UP", "SIGMA", "RESIDUAL"),
+    }
+    result = run_algorithm(ALG, params)
+    assert read_block(result["OUTPUT_EAST"]) == pytest.approx(e, abs=2e-7)
+    assert read_block(result["OUTPUT_NORTH"]) == pytest.approx(n, abs=2e-7)
+    assert read_block(result["OUTPUT_UP"]) == pytest.approx(u, abs=2e-7)
+    assert np.nanmax(read_block(result["OUTPUT_RESIDUAL"])) < 1e-6
+    assert raster_info(result["OUTPUT_SIGMA"]).band_count == 3
+    # the same band of the same raster for both angles is caught
+    params["HEADING_BAND_1"] = 1
+    with pytest.raises(QgsProcessingException, match="HEADING_BAND_1 = 1.*same band"):
+        run_algorithm(ALG, params)
+
+
+def test_horizontal_model_and_ill_conditioned_warning(provider, make_raster, tmp_path):
+    shape = (4, 10)
+    h, u = 0.02, -0.03
+    phi = 75.0
+    e, n = h * np.sin(np.radians(phi)), h * np.cos(np.radians(phi))
+    a = np.full(shape, g.project_enu(e, n, u, g.los_unit_vector_from_heading(34, -12)), np.float32)
+    # second track: descending on the left half, ascending (nearly parallel) on the right half
+    head = np.where(np.arange(10) < 5, -168.0, -12.5)[None].repeat(4, 0)
+    inc = np.where(np.arange(10) < 5, 39.0, 41.0)[None].repeat(4, 0)
+    b = g.project_enu(e, n, u, g.los_unit_vector_from_heading(inc, head)).astype(np.float32)
+    params = {
+        "COMPONENTS": 1, "HORIZONTAL_AZIMUTH": phi,
+        "OBS_1": make_raster(a, "a.tif", band_metadata=M), "INCIDENCE_ANGLE_1": 34.0,
+        "HEADING_ANGLE_1": -12.0,
+        "OBS_2": make_raster(b, "b.tif", band_metadata=M),
+        "INCIDENCE_2": make_raster(inc.astype(np.float32), "inc.tif"),
+        "HEADING_2": make_raster(head.astype(np.float32), "head.tif"),
+        **_outputs(tmp_path, "HORIZONTAL", "UP"),
+    }
+    feedback = LogFeedback()
+    result = run_algorithm(ALG, params, feedback=feedback)
+    hz, up = read_block(result["OUTPUT_HORIZONTAL"]), read_block(result["OUTPUT_UP"])
+    assert hz[:, :5] == pytest.approx(np.full((4, 5), h), abs=1e-8)
+    assert up[:, :5] == pytest.approx(np.full((4, 5), u), abs=1e-8)
+    assert np.isnan(hz[:, 5:]).all() and np.isnan(up[:, 5:]).all()
+    assert any("20 pixels have nearly parallel geometries" in w for w in feedback.warnings)
+
+
+def test_clear_errors(provider, make_raster, tmp_path):
+    a = make_raster(np.zeros((3, 3), np.float32), "a.tif", band_metadata=M)
+    mm = make_raster(np.zeros((3, 3), np.float32), "mm.tif", band_metadata=[{"units": "mm"}])
+    base = {"OBS_1": a, "INCIDENCE_ANGLE_1": 34.0, "HEADING_ANGLE_1": -12.0,
+            "OBS_2": mm, "INCIDENCE_ANGLE_2": 39.0, "HEADING_ANGLE_2": -168.0,
+            **_outputs(tmp_path, "EAST", "UP")}
+    with pytest.raises(QgsProcessingException, match="OBS_1 in m, OBS_2 in mm"):
+        run_algorithm(ALG, base)
+    assert not os.path.exists(str(tmp_path / "east.tif"))
+    p = dict(base, OBS_2=a)
+    del p["HEADING_ANGLE_2"]
+    with pytest.raises(QgsProcessingException, match="HEADING_2.*needs its geometry"):
+        run_algorithm(ALG, p)
+    with pytest.raises(QgsProcessingException, match="sigma is given for some.*not for OBS_2"):
+        run_algorithm(ALG, dict(base, OBS_2=a, SIGMA_VALUE_1=0.01))
+    with pytest.raises(QgsProcessingException, match="COMPONENTS.*2 observations cannot determine 3"):
+        run_algorithm(ALG, dict(base, OBS_2=a, COMPONENTS=2))
+    with pytest.raises(QgsProcessingException, match="INCIDENCE_ANGLE_3.*no observation"):
+        run_algorithm(ALG, dict(base, OBS_2=a, INCIDENCE_ANGLE_3=30.0))
