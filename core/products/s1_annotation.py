@@ -148,7 +148,10 @@ def incidence_at_lonlat(ann: Annotation, lon, lat) -> np.ndarray:
     geolocation grid; NaN outside the footprint."""
     from scipy.interpolate import LinearNDInterpolator
 
-    interp = LinearNDInterpolator(np.column_stack([ann.longitude, ann.latitude]), ann.incidence)
+    interp = getattr(ann, "_lonlat_interpolator", None)
+    if interp is None:   # the triangulation is built once per annotation
+        interp = LinearNDInterpolator(np.column_stack([ann.longitude, ann.latitude]), ann.incidence)
+        ann._lonlat_interpolator = interp
     lon, lat = np.broadcast_arrays(np.asarray(lon, dtype=np.float64),
                                    np.asarray(lat, dtype=np.float64))
     return interp(lon, lat)
