@@ -38,6 +38,9 @@ def test_scene_constants():
     assert ann.wavelength == pytest.approx(299792458.0 / 5.405000454334350e9)
     assert (ann.samples, ann.lines) == (21632, 13509)
     assert ann.line.size == 210
+    # ESA's own incidenceAngleMidSwath agrees with the interpolated grid at mid-range (0.04 deg)
+    mid = radar_incidence(ann, ann.lines / 2, ann.samples / 2)
+    assert mid == pytest.approx(ann.incidence_mid_swath, abs=0.05)
     p = open_product(str(XML))
     assert p.geometry.look_direction == "right"
     # right-looking descending: LOS azimuth = 90 - h = 255.65 = -104.35 deg
