@@ -244,6 +244,10 @@ class RasterWriter:
         )
         driver = gdal.GetDriverByName("GTiff")
         options = list(GTIFF_OPTIONS)
+        if int(bands) > 1:
+            # bands are written (and usually read) one at a time: with the default pixel
+            # interleave every band access would decompress the tiles of all bands
+            options.append("INTERLEAVE=BAND")
         if data_type in (gdal.GDT_Float32, gdal.GDT_Float64):
             options.append("PREDICTOR=3")
         self._ds = driver.Create(self._tmp, int(width), int(height), int(bands), data_type, options)
