@@ -971,11 +971,256 @@ def rereference(stack: Stack, reference: Reference, output: str, monitor=None) -
     return RereferenceResult(w.path, reference, stats, len(keep))
 
 
+# --------------------------------------------------------------------------- asc/desc series
+def common_dates(date_lists: Sequence[Sequence], step_days: int = 0) -> List[_dt.date]:
+    """Target dates for combining several series: within the span they all cover
+    (latest first date .. earliest last date), either the union of their dates
+    (``step_days`` = 0) or every ``step_days`` days from the start of that span.
+    Raises ValueError when the series do not overlap in time."""
+    lists = [[_dates.parse_date(d) for d in dl] for dl in date_lists]
+    if any(not dl for dl in lists):
+        raise ValueError("a track has no dates")
+    lo = max(min(dl) for dl in lists)
+    hi = min(max(dl) for dl in lists)
+    if lo > hi:
+        spans = "; ".join(f"{min(dl).isoformat()} to {max(dl).isoformat()}" for dl in lists)
+        raise ValueError(f"the tracks do not overlap in time ({spans}): they need a common period")
+    if step_days and step_days > 0:
+        out, d = [], lo
+        while d <= hi:
+            out.append(d)
+            d += _dt.timedelta(days=int(step_days))
+        return out
+    return sorted({d for dl in lists for d in dl if lo <= d <= hi})
+
+
+def interpolation_weights(source_dates: Sequence, targets: Sequence):
+    """Linear interpolation in time (calendar days) of a series acquired on
+    ``source_dates`` (sorted) at ``targets``: arrays ``i0``, ``i1`` (bracketing
+    acquisitions), ``w0``, ``w1`` (weights, w0 + w1 = 1; an exact date has w1 = 0)
+    and ``inside`` (False outside the series' span: never extrapolated)."""
+    src = np.array([_dates.parse_date(d).toordinal() for d in source_dates], dtype=np.float64)
+    tgt = np.array([_dates.parse_date(d).toordinal() for d in targets], dtype=np.float64)
+    if np.any(np.diff(src) <= 0):
+        raise ValueError("the source dates must be sorted and distinct")
+    inside = (tgt >= src[0]) & (tgt <= src[-1])
+    i1 = np.clip(np.searchsorted(src, tgt, side="left"), 0, src.size - 1)
+    exact = src[i1] == tgt
+    i0 = np.where(exact, i1, np.clip(i1 - 1, 0, src.size - 1))
+    span = src[i1] - src[i0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w1 = np.where(span > 0, (tgt - src[i0]) / np.where(span > 0, span, 1.0), 0.0)
+    w1 = np.where(inside, w1, np.nan)
+    return i0, i1, 1.0 - w1, w1, inside
+
+
+def interpolate_in_time(source_dates: Sequence, values: np.ndarray, targets: Sequence) -> np.ndarray:
+    """``values`` (n_dates, ...) linearly interpolated in time at ``targets`` ->
+    (n_targets, ...).  NaN outside the span of ``source_dates`` (never
+    extrapolated) and wherever a bracketing value with a non-zero weight is NaN."""
+    v = np.asarray(values, dtype=np.float64)
+    i0, i1, w0, w1, inside = interpolation_weights(source_dates, targets)
+    shape = (-1,) + (1,) * (v.ndim - 1)
+    a, b = v[i0], v[i1]
+    w0r, w1r = w0.reshape(shape), w1.reshape(shape)
+    out = w0r * a + np.where(w1r > 0, w1r * b, 0.0)
+    out = np.where(np.isnan(a) | ((w1r > 0) & np.isnan(b)), np.nan, out)
+    out[~inside] = np.nan
+    return out
+
+
+@dataclass
+class Track:
+    """One LOS time series of a decomposition: its rasters (``paths``, as for
+    :func:`open_stack`), its viewing geometry and its noise.
+
+    Geometry: constant ``incidence`` (degrees from the vertical) and ``heading``
+    (degrees clockwise from north, ``look_direction`` right/left), or
+    ``enu_path``, a 3-band raster of the ground→satellite LOS unit vector
+    (east, north, up) on any grid (resampled onto the common grid).
+    ``sigma``: 1-sigma of one displacement value of this track (its unit);
+    0 = unknown (equal weights).  LOS positive toward the satellite.
+    """
+
+    paths: Sequence[str]
+    incidence: Optional[float] = None
+    heading: Optional[float] = None
+    look_direction: str = "right"
+    enu_path: Optional[str] = None
+    sigma: float = 0.0
+    name: str = ""
+
+
+@dataclass
+class DecomposeResult:
+    paths: Dict[str, str]
+    dates: List[_dt.date]
+    units: str
+    stats: Dict[str, Dict[str, float]]
+    grid: object
+    max_gap_days: List[int]
+
+
+def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
+                         sigma_east_path: Optional[str] = None, sigma_up_path: Optional[str] = None,
+                         step_days: int = 0, resampling: str = "bilinear",
+                         max_condition: Optional[float] = None, monitor=None) -> DecomposeResult:
+    """East and up time series from two or more LOS time series on different dates and grids.
+
+    1. Grid: :func:`.grid.plan_grid` of the tracks (intersection, coarsest
+       resolution); each layer is read through :class:`.grid.GridReader`
+       (``resampling``).
+    2. Dates: :func:`common_dates` (the union of the acquisitions within the
+       period all tracks cover, or every ``step_days`` days).
+    3. Each track is interpolated linearly in time onto those dates
+       (:func:`interpolate_in_time`; never extrapolated) and shifted so that it is
+       zero at the first common date, which becomes the reference date of the
+       outputs (each track was relative to its own reference date).
+    4. Per date and pixel, :func:`.decomposition.solve_wls` with the ``east_up``
+       model (north motion assumed zero; its leakage is described in
+       :mod:`.decomposition`), weights 1/sigma² of the interpolated values
+       (sigma·sqrt(w0² + w1²)).
+
+    Outputs (one band per common date, band metadata ``date``, dataset
+    ``reference_date``): east and up displacement (unit of the first track,
+    east positive eastward, up positive upward) and optionally their 1-sigma
+    (same unit; without track sigmas the noise amplification, unit 1).
+    The interpolation error (linear interpolation of the true motion between
+    acquisitions h days apart) is at most h²/8 · max|d''| and is not in the sigma
+    (docs/timeseries.md).
+    """
+    from . import decomposition as dec
+    from . import grid as _grid
+    from .units import unit_factor
+
+    monitor = ensure_monitor(monitor)
+    if len(tracks) < 2:
+        raise ValueError("a decomposition needs at least two tracks (e.g. ascending and descending)")
+    stacks: List[Stack] = []
+    for k, tr in enumerate(tracks):
+        st = open_stack(tr.paths)
+        if any(e.product is not None for e in st.epochs):
+            raise ValueError(f"track {k + 1}: HDF5 series are not resampled here; write them as a "
+                             "dated GeoTIFF with displacement:load_product first")
+        stacks.append(st)
+    units = stacks[0].units
+    factors = [unit_factor(st.units, units) for st in stacks]
+    targets = common_dates([st.dates for st in stacks], step_days)
+    if len(targets) < 2:
+        raise ValueError(f"the tracks share only {len(targets)} date(s) of common period: "
+                         "a time series needs at least two")
+    infos = [raster_info(next(e.path for e in st.epochs if not e.implicit)) for st in stacks]
+    grid = _grid.plan_grid(infos, extent="intersection", resolution="coarsest")
+    # geometry per track: constants or per-pixel ENU readers
+    geoms = []
+    for k, tr in enumerate(tracks):
+        if tr.enu_path:
+            readers = [_grid.GridReader(tr.enu_path, grid, b, "bilinear") for b in (1, 2, 3)]
+            geoms.append(("raster", readers))
+        else:
+            if tr.incidence is None or tr.heading is None:
+                raise ValueError(f"track {k + 1}: give its incidence and heading, or a LOS "
+                                 "unit-vector raster")
+            geoms.append(("const", dec.observation_unit_vector("los", tr.incidence, tr.heading,
+                                                               "heading", tr.look_direction)))
+    readers = []
+    for st in stacks:
+        readers.append([None if e.implicit else _grid.GridReader(e.path, grid, e.band, resampling)
+                        for e in st.epochs])
+    weights = [interpolation_weights(st.dates, targets) for st in stacks]
+    sig_obs = []
+    for tr, (_, _, w0, w1, _), f in zip(tracks, weights, factors):
+        s = float(tr.sigma or 0.0) * f
+        sig_obs.append(s * np.sqrt(w0 ** 2 + w1 ** 2) if s > 0 else None)
+    use_sigma = all(s is not None for s in sig_obs)
+    basis = dec.component_basis("east_up")
+    max_cond = dec.DEFAULT_MAX_CONDITION if max_condition is None else float(max_condition)
+    gaps = []
+    for st, (i0, i1, _, _, _) in zip(stacks, weights):
+        d = [st.dates[a] for a in i0], [st.dates[b] for b in i1]
+        gaps.append(max((b - a).days for a, b in zip(*d)))
+    ref_day = targets[0]
+    meta = {"software": "displacement_toolkit timeseries_decompose",
+            "reference_date": ref_day.isoformat(), "model": "east_up (north assumed zero)",
+            "interpolation": "linear in time, not extrapolated; each track shifted to zero at "
+                             "the reference date",
+            "dates": ",".join(d.isoformat() for d in targets),
+            "resampling": resampling, "max_condition": f"{max_cond:g}"}
+    for k, (tr, st, gap) in enumerate(zip(tracks, stacks, gaps), start=1):
+        meta[f"track{k}"] = (f"{tr.name or ';'.join(os.path.basename(p) for p in st.sources)[:500]}: "
+                             f"{st.span()}, source reference {st.reference_date}, "
+                             f"max gap {gap} days")
+        if not tr.enu_path:
+            meta[f"track{k}_geometry"] = f"incidence {tr.incidence} deg, heading {tr.heading} deg"
+        else:
+            meta[f"track{k}_geometry"] = os.path.basename(tr.enu_path)
+    sig_unit = units if use_sigma else "1"
+    outputs = [("east", east_path, units, "east_displacement", "east"),
+               ("up", up_path, units, "up_displacement", "up"),
+               ("sigma_east", sigma_east_path, sig_unit, "east_displacement_sigma", "east 1-sigma"),
+               ("sigma_up", sigma_up_path, sig_unit, "up_displacement_sigma", "up 1-sigma")]
+    writers, paths, stats = {}, {}, {}
+    T = len(targets)
+    try:
+        for key, path, unit, quantity, label in outputs:
+            if not path:
+                continue
+            writers[key] = RasterWriter(
+                path, grid.width, grid.height, grid.geotransform, grid.crs_wkt, T,
+                [f"{label} {d.isoformat()} ({unit})" for d in targets],
+                [_band_meta(unit, quantity, {"date": d.isoformat(),
+                                             "reference_date": ref_day.isoformat()})
+                 for d in targets], dict(meta))
+        n_layers = sum(st.count for st in stacks) + 6 * T
+        rows = block_rows(grid.width, 8 * n_layers, STACK_BLOCK_BYTES)
+        for r0, n in iter_blocks(grid.height, rows):
+            P = n * grid.width
+            obs = np.empty((T, P, len(tracks)))
+            for k, (st, rd, f) in enumerate(zip(stacks, readers, factors)):
+                cube = np.stack([np.zeros((n, grid.width), np.float32) if r is None else r.read(r0, n)
+                                 for r in rd]).reshape(st.count, P).astype(np.float64) * f
+                series = interpolate_in_time(st.dates, cube, targets)
+                obs[:, :, k] = series - series[0]
+            vecs = []
+            for kind, g in geoms:
+                if kind == "const":
+                    vecs.append(tuple(float(c) for c in g))
+                else:
+                    vecs.append(tuple(r.read(r0, n).reshape(P).astype(np.float64) for r in g))
+            G = dec.design_matrix(dec.stack_unit_vectors(vecs, P), basis)
+            for t in range(T):
+                sigma = np.array([s[t] for s in sig_obs]) if use_sigma else None
+                res = dec.solve_wls(G, obs[t], sigma, max_cond)
+                blocks = {"east": res.x[:, 0], "up": res.x[:, 1],
+                          "sigma_east": res.sigma[:, 0], "sigma_up": res.sigma[:, 1]}
+                for key, w in writers.items():
+                    w.write(t + 1, r0, blocks[key].reshape(n, grid.width).astype(np.float32))
+            monitor.update((r0 + n) / grid.height)
+        for key, w in writers.items():
+            stats[key] = w.stats(T)   # the last date: the largest displacements
+            paths[key] = w.commit()
+    except BaseException:
+        for w in writers.values():
+            w.abort()
+        raise
+    finally:
+        for rd in readers:
+            for r in rd:
+                if r is not None:
+                    r.close()
+        for kind, g in geoms:
+            if kind == "raster":
+                for r in g:
+                    r.close()
+    return DecomposeResult(paths, targets, units, stats, grid, gaps)
+
+
 __all__ = [
     "COMMON_GRID_HINT", "CumulativeResult", "Epoch", "FitResult", "Reference", "RereferenceResult",
     "Selection", "Stack", "VelocityResult", "check_date_range", "cumulative_displacement",
     "design_matrix", "expand_sources", "fit_pixels", "gnss_reference", "gnss_station_position",
     "nearest_acquisition", "open_stack",
     "point_reference", "polygon_reference", "rereference", "timeseries_velocity",
-    "transform_point", "wgs84_wkt", "years_since",
+    "transform_point", "wgs84_wkt", "years_since", "Track", "DecomposeResult", "common_dates",
+    "interpolation_weights", "interpolate_in_time", "timeseries_decompose",
 ]

@@ -421,3 +421,104 @@ def test_mintpy_timeseries_h5_velocity_and_cumulative(tmp_path):
     c = ts.cumulative_displacement(stack, dates[3], dates[30], str(tmp_path / "c.tif"))
     assert read_block(c.path) == pytest.approx(cube[30] - cube[3], abs=1e-6)
     assert raster_info(c.path).band_metadata[0]["units"] == "m"
+
+
+# ---------------------------------------------------------------- interpolation and asc/desc
+def test_interpolation_in_time_is_linear_and_never_extrapolates():
+    src = [dt.date(2020, 1, 1), dt.date(2020, 1, 13), dt.date(2020, 1, 25)]
+    values = np.array([[0.0, 1.0], [12.0, np.nan], [36.0, 3.0]])
+    targets = ["2019-12-31", "2020-01-01", "2020-01-04", "20200113", "2020-01-19", "2020-01-25",
+               "2020-01-26"]
+    out = interpolate = ts.interpolate_in_time(src, values, targets)
+    assert np.isnan(out[0]).all() and np.isnan(out[-1]).all()        # outside: NaN
+    assert out[1:6, 0] == pytest.approx([0.0, 3.0, 12.0, 24.0, 36.0])
+    # a NaN at 01-13 spoils only the dates that lean on it
+    assert out[1, 1] == 1.0 and out[5, 1] == 3.0
+    assert np.isnan(interpolate[2:5, 1]).all()
+    assert ts.common_dates([src, ["2020-01-05", "2020-01-17", "2020-01-29"]]) == [
+        dt.date(2020, 1, 5), dt.date(2020, 1, 13), dt.date(2020, 1, 17), dt.date(2020, 1, 25)]
+    assert ts.common_dates([src, ["2020-01-05", "2020-01-29"]], step_days=10) == [
+        dt.date(2020, 1, 5), dt.date(2020, 1, 15), dt.date(2020, 1, 25)]
+    with pytest.raises(ValueError, match="do not overlap in time"):
+        ts.common_dates([src, ["2021-01-05", "2021-01-29"]])
+
+
+ASC = (34.0, -12.0)       # incidence, heading (docs/conventions.md worked example)
+DESC = (39.0, -168.0)
+
+
+def _enu_history(kind):
+    """East/up displacement (m) as functions of time in years."""
+    if kind == "linear":
+        return (lambda t: 0.02 * t), (lambda t: -0.035 * t)
+    return (lambda t: 0.02 * t + 0.006 * np.sin(2 * np.pi * t)), \
+        (lambda t: -0.035 * t + 0.01 * np.cos(2 * np.pi * t))
+
+
+def _track(tmp_path, name, geometry, start, step, n, east, up, gt, scale):
+    from displacement_toolkit.core.geometry import los_unit_vector_from_heading
+
+    g = np.array(los_unit_vector_from_heading(*geometry))
+    t0 = dt.date(2020, 1, 1)
+    dates = _dates(start, step, n)
+    t = np.array([(d - t0).days / 365.25 for d in dates])
+    los = g[0] * east(t) + g[2] * up(t)
+    los = los - los[0]                       # relative to the track's own first date
+    cube = los[:, None, None] * scale[None]
+    return _write_series(tmp_path / f"{name}.tif", cube, dates, reference=dates[0].isoformat(),
+                         gt=gt), dates, g
+
+
+@pytest.mark.parametrize("history", ["linear", "seasonal"])
+def test_asc_desc_series_on_different_dates_and_grids_recover_east_and_up(tmp_path, history):
+    east, up = _enu_history(history)
+    rows, cols = 12, 14
+    cc = np.arange(cols)[None, :] * np.ones((rows, 1))
+    scale = 1.0 + 0.02 * cc                       # spatially linear: exact under bilinear
+    gt_a = (500000.0, 30.0, 0.0, 4000000.0, 0.0, -30.0)
+    gt_d = (500015.0, 30.0, 0.0, 3999985.0, 0.0, -30.0)   # half a pixel off
+    a, da, ga = _track(tmp_path, "asc", ASC, "2020-01-03", 12, 40, east, up, gt_a, scale)
+    scale_d = 1.0 + 0.02 * (cc + 0.5)             # same physical field on the shifted grid
+    d, dd, gd = _track(tmp_path, "desc", DESC, "2020-01-08", 12, 40, east, up, gt_d, scale_d)
+    res = ts.timeseries_decompose(
+        [ts.Track([a], *ASC, sigma=0.004), ts.Track([d], *DESC, sigma=0.004)],
+        str(tmp_path / "east.tif"), str(tmp_path / "up.tif"),
+        str(tmp_path / "se.tif"), str(tmp_path / "su.tif"))
+    assert res.dates[0] == dt.date(2020, 1, 8) and res.dates[-1] == da[-1]
+    assert len(res.dates) == 78                  # union of both tracks' dates in the overlap
+    info = raster_info(res.paths["east"])
+    assert info.band_count == 78 and info.metadata["reference_date"] == "2020-01-08"
+    assert info.band_metadata[5]["date"] == res.dates[5].isoformat()
+    assert info.band_metadata[5]["units"] == "m"
+    t = np.array([(x - dt.date(2020, 1, 1)).days / 365.25 for x in res.dates])
+    true_e = east(t) - east(t[0])
+    true_u = up(t) - up(t[0])
+    # interior pixels (away from the half-pixel edge) on the output grid
+    ocol0 = (res.grid.geotransform[0] - gt_a[0]) / 30     # the planned grid may be shifted
+    E = np.stack([read_block(res.paths["east"], b + 1) for b in range(78)])[:, 2:-2, 2:-2]
+    U = np.stack([read_block(res.paths["up"], b + 1) for b in range(78)])[:, 2:-2, 2:-2]
+    s = (1.0 + 0.02 * (np.arange(res.grid.width) + ocol0))[None, 2:-2]
+    err_e = np.abs(E - true_e[:, None, None] * s[None])
+    err_u = np.abs(U - true_u[:, None, None] * s[None])
+    if history == "linear":
+        assert err_e.max() < 2e-6 and err_u.max() < 2e-6      # float32 storage only
+    else:
+        # linear interpolation error bound: h^2/8 max|LOS''|, twice (the date itself and
+        # the shift to the reference date), mapped through the inverse of the 2x2 system
+        h = 12 / 365.25
+        w = 2 * np.pi
+        los_dd = [abs(g[0]) * 0.006 * w * w + abs(g[2]) * 0.01 * w * w for g in (ga, gd)]
+        e_interp = 2 * h * h / 8 * max(los_dd) * s.max()
+        ginv = np.linalg.inv(np.array([[ga[0], ga[2]], [gd[0], gd[2]]]))
+        bound = np.abs(ginv).sum(axis=1).max() * e_interp
+        assert err_e.max() < bound and err_u.max() < bound
+        assert max(err_e.max(), err_u.max()) > 0.1 * bound     # the bound is not vacuous
+        assert bound < 0.0015                                  # about 1 mm for 12-day sampling
+    # sigma: the LOS sigma through interpolation weights and the 2x2 inverse
+    se = read_block(res.paths["sigma_east"], 1)
+    inv = np.linalg.inv(np.array([[ga[0], ga[2]], [gd[0], gd[2]]]))
+    # first common date: desc exact (weight 1), asc interpolated 7/12 of the way from 01-03
+    w1 = 5 / 12
+    sig = np.array([0.004 * math.hypot(1 - w1, w1), 0.004])
+    expected = math.sqrt(inv[0, 0] ** 2 * sig[0] ** 2 + inv[0, 1] ** 2 * sig[1] ** 2)
+    assert np.nanmedian(se) == pytest.approx(expected, rel=1e-5)
