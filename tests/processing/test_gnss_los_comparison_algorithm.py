@@ -223,3 +223,30 @@ def test_kilauea_velocities(provider, tmp_path):
     plane = run_algorithm(ALG, {**base, "REFERENCE": 3, "OUTPUT": str(tmp_path / "p.gpkg")})
     assert plane["RMSE"] == pytest.approx(13.4, abs=1.0)
     assert plane["R"] == pytest.approx(0.93, abs=0.03)
+
+
+def test_output_opens_styled_by_residual(provider, scene, tmp_path):
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback
+
+    from displacement_toolkit.processing_provider.gnss_common import (
+        PointStylePostProcessor,
+        residual_renderer,
+    )
+
+    out = tmp_path / "styled.gpkg"
+    run_algorithm(ALG, {"INSAR": scene.path, "GNSS_FILE": _csv(scene, tmp_path / "g.csv"), "GNSS_UNITS": 2,
+                        "LOS_ENU": scene.geom, "SAMPLE_RADIUS": 10.0, "MIN_PIXELS": 1, "REFERENCE": 0,
+                        "OUTPUT": str(out)})
+    layer = QgsVectorLayer(str(out), "styled", "ogr")  # picks up styled.qml
+    renderer = layer.renderer()
+    assert renderer.type() == "graduatedSymbol" and renderer.classAttribute() == "residual"
+    ranges = renderer.ranges()
+    assert len(ranges) == 7
+    assert ranges[0].lowerValue() == pytest.approx(-ranges[-1].upperValue())
+    # the post-processor used when QGIS loads the result applies the same renderer
+    plain = QgsVectorLayer(str(out), "plain", "ogr")
+    post = PointStylePostProcessor.create(residual_renderer("residual", [-2.0, 1.0], "mm/yr"))
+    post.postProcessLayer(plain, QgsProcessingContext(), QgsProcessingFeedback())
+    assert plain.renderer().type() == "graduatedSymbol"
+    assert plain.renderer().ranges()[-1].upperValue() == pytest.approx(2.0, rel=1e-6)
+    assert plain.renderer().ranges()[0].label().endswith("mm/yr")
