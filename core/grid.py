@@ -509,7 +509,9 @@ def warp_to_grid(
     for b in src_bands:
         check_band(info, b)
     gdal_resampling(resampling)
-    src = _band_subset(open_raster(path), src_bands, path)
+    # GDAL 3.6 bindings do not keep a VRT's source alive: hold both, release derived first
+    base = open_raster(path)
+    src = _band_subset(base, src_bands, path)
     if output_path is None:
         fd, output_path = tempfile.mkstemp(suffix=".tif", prefix="grid_")
         os.close(fd)
@@ -518,13 +520,13 @@ def warp_to_grid(
     os.makedirs(folder, exist_ok=True)
     tmp = os.path.join(folder, f".{os.path.basename(output_path)}.{uuid.uuid4().hex[:8]}.partial.tif")
 
-    cancelled = []
+    state = {"cancelled": False}
 
     def _progress(fraction, _message, _data):
         try:
             mon.update(fraction)
-        except OperationCancelled as exc:
-            cancelled.append(exc)
+        except OperationCancelled:
+            state["cancelled"] = True
             return 0
         return 1
 
@@ -534,15 +536,15 @@ def warp_to_grid(
         creationOptions=list(GTIFF_OPTIONS) + ["PREDICTOR=3"],
         callback=_progress,
     )
+    out, error = _run_warp(tmp, src, options)
+    options = None
     try:
-        try:
-            out = gdal.Warp(tmp, src, options=options)
-        except RuntimeError as exc:
-            if cancelled:
-                raise cancelled[0] from None
-            raise RasterError(f"GDAL could not warp {path!r} onto the grid: {exc}") from exc
-        if cancelled:
-            raise cancelled[0]
+        # raised here, outside any handler, so no traceback keeps GDAL's frames (and their
+        # datasets) alive in a reference cycle
+        if state["cancelled"]:
+            raise OperationCancelled("cancelled by the user")
+        if error is not None:
+            raise RasterError(f"GDAL could not warp {path!r} onto the grid: {error}")
         if out is None:
             raise RasterError(f"GDAL could not warp {path!r} onto the grid")
         if tuple(out.GetGeoTransform()) != grid.geotransform:
@@ -561,6 +563,7 @@ def warp_to_grid(
                 band.SetDescription(info.descriptions[b - 1])
             if meta.get("units"):
                 band.SetUnitType(str(meta["units"]))
+            band = None
         ds_meta = dict(info.metadata)
         ds_meta["source"] = os.path.basename(path)
         ds_meta["grid"] = grid.describe()
@@ -568,15 +571,26 @@ def warp_to_grid(
         out.FlushCache()
         out = None
         src = None
+        base = None
         if os.path.exists(output_path):
             remove_raster(output_path)
         os.replace(tmp, output_path)
     except BaseException:
         out = None
+        src = None
+        base = None
         remove_raster(tmp)
         raise
     mon.update(1.0)
     return output_path
+
+
+def _run_warp(destination: str, src: gdal.Dataset, options: gdal.WarpOptions):
+    """``gdal.Warp`` returning (dataset or None, error message or None), never raising."""
+    try:
+        return gdal.Warp(destination, src, options=options), None
+    except RuntimeError as exc:
+        return None, str(exc)
 
 
 def sample_stats(path: str, band: int = 1, size: int = 512) -> Dict[str, float]:
@@ -627,6 +641,7 @@ class GridReader:
         self.direct = grid.matches(self.info)
         self._src = open_raster(self.path)
         self._vrt = None
+        self._sub = None
         if self.direct:
             self._ds = self._src
             self._band_index = self.band
@@ -657,11 +672,18 @@ class GridReader:
         return block
 
     def close(self) -> None:
-        """Release the GDAL datasets."""
+        """Release the GDAL datasets (derived ones first: GDAL 3.6 bindings do not keep a
+        VRT's source alive)."""
         self._ds = None
         self._vrt = None
         self._sub = None
         self._src = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 (interpreter shutdown)
+            pass
 
     def __enter__(self) -> "GridReader":
         return self
