@@ -191,7 +191,10 @@ def test_kilauea_velocities(provider, tmp_path):
     from displacement_toolkit.core.gnss import read_tenv3
     from displacement_toolkit.core.raster_io import raster_info, read_block, write_array
 
-    hawaii = Path(__file__).resolve().parents[1] / "data" / "geepers_hawaii"
+    import shutil
+
+    hawaii = tmp_path / "geepers_hawaii"  # a copy: QGIS writes .aux.xml next to loaded rasters
+    shutil.copytree(Path(__file__).resolve().parents[1] / "data" / "geepers_hawaii", hawaii)
     files = sorted(glob.glob(str(hawaii / "hawaii" / "displacement_*.tif")))
     start, end = dt.date(2016, 7, 11), dt.date(2016, 9, 21)
     t = np.array([0.0] + [(dates_in_name(f)[-1] - start).days / 365.25 for f in files])

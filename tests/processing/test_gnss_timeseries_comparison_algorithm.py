@@ -2,6 +2,7 @@
 (single-date rasters + .tenv3 files) and on a dated multi-band raster; clear errors."""
 
 import glob
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +14,20 @@ from displacement_toolkit.core.raster_io import raster_info, read_block, write_a
 from ..conftest import run_algorithm
 
 ALG = "displacement:gnss_timeseries_comparison"
-HAWAII = Path(__file__).resolve().parents[1] / "data" / "geepers_hawaii"
-RASTERS = sorted(glob.glob(str(HAWAII / "hawaii" / "displacement_*.tif")))
-TENV3 = sorted(glob.glob(str(HAWAII / "unr_tenv3" / "*.tenv3")))
-LOS_ENU = str(HAWAII / "hawaii" / "hawaii_los_enu.tif")
+DATA = Path(__file__).resolve().parents[1] / "data" / "geepers_hawaii"
+HAWAII = RASTERS = TENV3 = LOS_ENU = None
+
+
+@pytest.fixture(autouse=True, scope="module")
+def kilauea_copy(tmp_path_factory):
+    """Work on a copy: QGIS writes .aux.xml statistics next to rasters it loads as layers."""
+    global HAWAII, RASTERS, TENV3, LOS_ENU
+    HAWAII = tmp_path_factory.mktemp("kilauea") / "geepers_hawaii"
+    shutil.copytree(DATA, HAWAII)
+    RASTERS = sorted(glob.glob(str(HAWAII / "hawaii" / "displacement_*.tif")))
+    TENV3 = sorted(glob.glob(str(HAWAII / "unr_tenv3" / "*.tenv3")))
+    LOS_ENU = str(HAWAII / "hawaii" / "hawaii_los_enu.tif")
+    yield
 
 
 def test_kilauea_single_date_rasters_and_tenv3_files(provider, tmp_path):
