@@ -234,14 +234,24 @@ def _md5(path):
 def reference_path(request, dock):
     """Both ways of the reference action: displacement:rereference (issue 11) and the
     dock's own core.inspection fallback (used when the algorithm is not registered)."""
+    own = None
     if request.param == "algorithm":
+        from displacement_toolkit.processing_provider.provider import DisplacementProvider
         from displacement_toolkit.ui.common import find_algorithm
         from displacement_toolkit.ui.inspector_dock import REREFERENCE_ID
 
-        request.getfixturevalue("provider")
+        request.getfixturevalue("qgis_processing")
+        registry = QgsApplication.processingRegistry()
+        # not the session `provider` fixture: the lifecycle tests that run after these
+        # remove every displacement provider, which would delete the session's one
+        if registry.providerById("displacement") is None:
+            own = DisplacementProvider()
+            assert registry.addProvider(own)
         assert find_algorithm(REREFERENCE_ID) is not None
     dock.use_algorithm = request.param == "algorithm"
-    return request.param
+    yield request.param
+    if own is not None:
+        QgsApplication.processingRegistry().removeProvider(own)
 
 
 def test_reference_point_creates_a_new_layer(dock, qgis_canvas, layers, tmp_path, reference_path):
