@@ -1118,9 +1118,15 @@ def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
             readers = [_grid.GridReader(tr.enu_path, grid, b, "bilinear") for b in (1, 2, 3)]
             geoms.append(("raster", readers))
         else:
+            md = stacks[k].metadata
+            if tr.incidence is None and md.get("geometry_incidence"):
+                tr.incidence = float(md["geometry_incidence"])      # written by load_product
+            if tr.heading is None and md.get("geometry_heading"):
+                tr.heading = float(md["geometry_heading"])
             if tr.incidence is None or tr.heading is None:
                 raise ValueError(f"track {k + 1}: give its incidence and heading, or a LOS "
-                                 "unit-vector raster")
+                                 "unit-vector raster (the raster carries no geometry_incidence / "
+                                 "geometry_heading metadata)")
             geoms.append(("const", dec.observation_unit_vector("los", tr.incidence, tr.heading,
                                                                "heading", tr.look_direction)))
     readers = []

@@ -15,7 +15,9 @@ def algorithm_classes():
     from .cumulative_displacement import CumulativeDisplacement
     from .timeseries_velocity import TimeseriesVelocity
     from .rereference import Rereference
+    from .timeseries_decompose import TimeseriesDecompose
     from .decompose import DecomposeAlgorithm
+    from .common_grid import CommonGrid
     # -- end of imports --
     return [
         # -- algorithms (one entry per algorithm) --
@@ -25,6 +27,8 @@ def algorithm_classes():
         CumulativeDisplacement,
         TimeseriesVelocity,
         Rereference,
+        TimeseriesDecompose,
         DecomposeAlgorithm,
+        CommonGrid,
         # -- end of algorithms --
     ]
