@@ -168,87 +168,104 @@ def design_matrix(unit_vectors, basis) -> np.ndarray:
     return u @ np.asarray(basis, dtype=np.float64).T
 
 
-def _normal_matrix(G, w):
-    """``GᵀWG`` for stacked G (P, n, m) and weights w (P, n) or None -> (P, m, m)."""
-    wG = G if w is None else G * w[..., None]
-    return np.matmul(np.swapaxes(wG, 1, 2), G)
+def _sym_inverse_entries(Nd, m):
+    """Inverse of symmetric m × m matrices given as entries ``Nd[(i, j)]`` (i ≤ j; arrays
+    or scalars that broadcast), by the adjugate (m ≤ 3).  Returns (entries of the
+    inverse, determinant)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if m == 1:
+            det = Nd[0, 0]
+            return {(0, 0): 1.0 / det}, det
+        if m == 2:
+            a, b, c = Nd[0, 0], Nd[0, 1], Nd[1, 1]
+            det = a * c - b * b
+            inv_det = 1.0 / det
+            return {(0, 0): c * inv_det, (0, 1): -b * inv_det, (1, 1): a * inv_det}, det
+        a, b, c = Nd[0, 0], Nd[0, 1], Nd[0, 2]
+        d, e, f = Nd[1, 1], Nd[1, 2], Nd[2, 2]
+        c00 = d * f - e * e
+        c01 = c * e - b * f
+        c02 = b * e - c * d
+        det = a * c00 + b * c01 + c * c02
+        inv_det = 1.0 / det
+        return {(0, 0): c00 * inv_det, (0, 1): c01 * inv_det, (0, 2): c02 * inv_det,
+                (1, 1): (a * f - c * c) * inv_det, (1, 2): (b * c - a * e) * inv_det,
+                (2, 2): (a * d - b * b) * inv_det}, det
 
 
-def _inverse_symmetric(N):
-    """Inverse and determinant of stacked symmetric matrices (P, m, m) by the adjugate
-    (m = 1, 2, 3; fast and exact enough for the well-conditioned systems kept),
-    ``np.linalg`` otherwise."""
-    m = N.shape[-1]
-    if m == 1:
-        det = N[:, 0, 0]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return (1.0 / det)[:, None, None], det
-    if m == 2:
-        a, b, c = N[:, 0, 0], N[:, 0, 1], N[:, 1, 1]
-        det = a * c - b * b
-        adj = np.empty_like(N)
-        adj[:, 0, 0], adj[:, 1, 1] = c, a
-        adj[:, 0, 1] = adj[:, 1, 0] = -b
-    elif m == 3:
-        a, b, c = N[:, 0, 0], N[:, 0, 1], N[:, 0, 2]
-        d, e, f = N[:, 1, 1], N[:, 1, 2], N[:, 2, 2]
-        adj = np.empty_like(N)
-        adj[:, 0, 0] = d * f - e * e
-        adj[:, 0, 1] = adj[:, 1, 0] = c * e - b * f
-        adj[:, 0, 2] = adj[:, 2, 0] = b * e - c * d
-        adj[:, 1, 1] = a * f - c * c
-        adj[:, 1, 2] = adj[:, 2, 1] = b * c - a * e
-        adj[:, 2, 2] = a * d - b * b
-        det = a * adj[:, 0, 0] + b * adj[:, 0, 1] + c * adj[:, 0, 2]
-    else:
-        det = np.linalg.det(N)
-        inv = np.full_like(N, np.nan)
-        ok = np.abs(det) > 0
-        inv[ok] = np.linalg.inv(N[ok])
-        return inv, det
+def _sym_eigen_extremes_entries(Nd, m):
+    """Largest and smallest eigenvalues of symmetric PSD m × m matrices given as entries,
+    closed form (m ≤ 3; trigonometric solution for 3 × 3)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return adj / det[:, None, None], det
-
-
-def _symmetric_eigen_extremes(N):
-    """Largest and smallest eigenvalues of stacked symmetric PSD matrices (P, m, m),
-    closed form for m ≤ 3 (trigonometric solution for 3 × 3), ``eigvalsh`` otherwise."""
-    m = N.shape[-1]
-    if m == 1:
-        return N[:, 0, 0], N[:, 0, 0]
-    if m == 2:
-        a, b, c = N[:, 0, 0], N[:, 0, 1], N[:, 1, 1]
-        mid = 0.5 * (a + c)
-        rad = np.sqrt(0.25 * (a - c) ** 2 + b * b)
-        return mid + rad, mid - rad
-    if m == 3:
-        a, b, c = N[:, 0, 0], N[:, 0, 1], N[:, 0, 2]
-        d, e, f = N[:, 1, 1], N[:, 1, 2], N[:, 2, 2]
+        if m == 1:
+            return Nd[0, 0], Nd[0, 0]
+        if m == 2:
+            a, b, c = Nd[0, 0], Nd[0, 1], Nd[1, 1]
+            mid = 0.5 * (a + c)
+            rad = np.sqrt(0.25 * (a - c) ** 2 + b * b)
+            return mid + rad, mid - rad
+        a, b, c = Nd[0, 0], Nd[0, 1], Nd[0, 2]
+        d, e, f = Nd[1, 1], Nd[1, 2], Nd[2, 2]
         q = (a + d + f) / 3.0
-        p1 = b * b + c * c + e * e
-        p2 = (a - q) ** 2 + (d - q) ** 2 + (f - q) ** 2 + 2.0 * p1
+        p2 = (a - q) ** 2 + (d - q) ** 2 + (f - q) ** 2 + 2.0 * (b * b + c * c + e * e)
         p = np.sqrt(p2 / 6.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            inv_p = np.where(p > 0, 1.0 / p, 0.0)
+        inv_p = np.where(p > 0, 1.0 / np.where(p > 0, p, 1.0), 0.0)
         aa, dd, ff = (a - q) * inv_p, (d - q) * inv_p, (f - q) * inv_p
         bb, cc, ee = b * inv_p, c * inv_p, e * inv_p
         det_b = aa * (dd * ff - ee * ee) - bb * (bb * ff - ee * cc) + cc * (bb * ee - dd * cc)
         phi = np.arccos(np.clip(0.5 * det_b, -1.0, 1.0)) / 3.0
-        largest = q + 2.0 * p * np.cos(phi)
-        smallest = q + 2.0 * p * np.cos(phi + 2.0 * np.pi / 3.0)
-        return largest, smallest
-    ev = np.linalg.eigvalsh(N)
-    return ev[:, -1], ev[:, 0]
+        return q + 2.0 * p * np.cos(phi), q + 2.0 * p * np.cos(phi + 2.0 * np.pi / 3.0)
+
+
+def _entries(N):
+    m = N.shape[-1]
+    return {(i, j): N[:, i, j] for i in range(m) for j in range(i, m)}
+
+
+def _inverse_symmetric(N):
+    """Inverse and determinant of stacked symmetric matrices (P, m, m), m ≤ 3 by the
+    adjugate, ``np.linalg`` otherwise."""
+    m = N.shape[-1]
+    if m > 3:
+        return np.linalg.inv(N), np.linalg.det(N)
+    inv_d, det = _sym_inverse_entries(_entries(N), m)
+    inv = np.empty_like(N)
+    for (i, j), v in inv_d.items():
+        inv[:, i, j] = inv[:, j, i] = v
+    return inv, det
+
+
+def _cond_from_entries(Nd, m):
+    largest, smallest = _sym_eigen_extremes_entries(Nd, m)
+    tiny = largest * 1e-13
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(smallest > tiny, np.sqrt(largest / np.maximum(smallest, tiny)), np.inf)
+
+
+def _normal_entries(cols, w, m):
+    """``GᵀWG`` entries from design-matrix columns ``cols[k][j]`` (observation k, component j)."""
+    Nd = {}
+    for i in range(m):
+        for j in range(i, m):
+            acc = 0.0
+            for k, row in enumerate(cols):
+                term = row[i] * row[j]
+                acc = acc + (term if w is None else w[k] * term)
+            Nd[i, j] = acc
+    return Nd
 
 
 def condition_number(G) -> np.ndarray:
     """2-norm condition number of each stacked design matrix G (P, n, m):
     ``sqrt(λmax/λmin)`` of ``GᵀG``; ``inf`` for a rank-deficient geometry."""
     G = np.asarray(G, dtype=np.float64)
-    largest, smallest = _symmetric_eigen_extremes(_normal_matrix(G, None))
-    tiny = largest * 1e-13
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(smallest > tiny, np.sqrt(largest / np.maximum(smallest, tiny)), np.inf)
+    m = G.shape[2]
+    if m > 3:
+        ev = np.linalg.eigvalsh(np.swapaxes(G, 1, 2) @ G)
+        with np.errstate(divide="ignore"):
+            return np.where(ev[:, 0] > ev[:, -1] * 1e-13, np.sqrt(ev[:, -1] / ev[:, 0]), np.inf)
+    cols = [[G[:, k, j] for j in range(m)] for k in range(G.shape[1])]
+    return np.asarray(_cond_from_entries(_normal_entries(cols, None, m), m))
 
 
 @dataclass
@@ -272,6 +289,90 @@ class WlsResult:
     @property
     def solved(self) -> np.ndarray:
         return ~(self.missing | self.ill_conditioned)
+
+
+def solve_columns(cols, ys, sigmas=None, max_condition: float = DEFAULT_MAX_CONDITION,
+                  size: Optional[int] = None) -> WlsResult:
+    """:func:`solve_wls` on columns: the fast path used block by block.
+
+    ``cols[k][j]``: design-matrix entry (observation k, component j), each a 1-D
+    array of the pixels or a scalar (a geometry shared by all pixels);
+    ``ys[k]``: 1-D observations; ``sigmas``: list of 1-D arrays or scalars, or
+    None.  Every operation is a whole-array numpy operation on 1-D arrays (no
+    stacked tiny matrices, no per-pixel Python).
+    """
+    n, m = len(cols), len(cols[0])
+    if n < m:
+        raise ValueError(f"{n} observations cannot determine {m} components")
+    P = int(size if size is not None else np.size(ys[0]))
+    ys = [np.broadcast_to(np.asarray(v, dtype=np.float64).ravel(), (P,)) for v in ys]
+    missing = np.zeros(P, dtype=bool)
+    for v in ys:
+        missing |= np.isnan(v)
+    for row in cols:
+        for v in row:
+            if np.ndim(v):
+                missing |= np.isnan(v)
+            elif not np.isfinite(v):
+                missing[:] = True
+    w = None
+    if sigmas is not None:
+        w = []
+        for s in sigmas:
+            s = np.asarray(s, dtype=np.float64)
+            bad = ~(s > 0) | ~np.isfinite(s)
+            if np.ndim(s):
+                missing |= bad
+            elif bad:
+                missing[:] = True
+            with np.errstate(divide="ignore", invalid="ignore"):
+                w.append(1.0 / (s * s))
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        cond = np.broadcast_to(_cond_from_entries(_normal_entries(cols, None, m), m), (P,))
+        ill = ~missing & ~(cond <= max_condition)
+        Nd = _normal_entries(cols, w, m)
+        inv, _ = _sym_inverse_entries(Nd, m)
+        rhs = []
+        for j in range(m):
+            acc = 0.0
+            for k in range(n):
+                term = cols[k][j] * ys[k]
+                acc = acc + (term if w is None else w[k] * term)
+            rhs.append(acc)
+
+        def inv_ij(i, j):
+            return inv[(i, j) if i <= j else (j, i)]
+
+        bad = missing | ill
+        x = np.empty((P, m))
+        sig = np.empty((P, m))
+        xs = []
+        for i in range(m):
+            acc = 0.0
+            for j in range(m):
+                acc = acc + inv_ij(i, j) * rhs[j]
+            xs.append(acc)
+            x[:, i] = acc
+            sig[:, i] = np.sqrt(np.maximum(inv_ij(i, i), 0.0))
+        x[bad] = np.nan
+        sig[bad] = np.nan
+        res = np.full(P, np.nan)
+        if n > m:
+            num, den = 0.0, 0.0
+            for k in range(n):
+                r = ys[k]
+                for j in range(m):
+                    r = r - cols[k][j] * xs[j]
+                if w is None:
+                    num = num + r * r
+                    den = den + 1.0
+                else:
+                    num = num + w[k] * r * r
+                    den = den + w[k]
+            res = np.broadcast_to(np.sqrt(num / den), (P,)).copy()
+            res[bad] = np.nan
+    cond = np.where(missing, np.nan, cond)
+    return WlsResult(x, sig, res, cond, missing, ill)
 
 
 def solve_wls(G, y, sigma=None, max_condition: float = DEFAULT_MAX_CONDITION) -> WlsResult:
@@ -301,46 +402,15 @@ def solve_wls(G, y, sigma=None, max_condition: float = DEFAULT_MAX_CONDITION) ->
     m = G.shape[2]
     if n < m:
         raise ValueError(f"{n} observations cannot determine {m} components")
+    if m > 3:
+        raise ValueError("at most three components (east, north, up)")
     G = np.broadcast_to(G, (P, n, m))
-    missing = ~np.isfinite(y).all(axis=1) | ~np.isfinite(G).all(axis=(1, 2))
-    w = None
+    cols = [[G[:, k, j] for j in range(m)] for k in range(n)]
+    sig = None
     if sigma is not None:
         s = np.broadcast_to(np.asarray(sigma, dtype=np.float64), (P, n))
-        bad = ~(np.isfinite(s) & (s > 0))
-        missing |= bad.any(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            w = np.where(bad, 0.0, 1.0 / np.where(bad, 1.0, s) ** 2)
-    # work only on the pixels that have everything
-    idx = np.flatnonzero(~missing)
-    Gs, ys = G[idx], y[idx]
-    ws = None if w is None else w[idx]
-    cond = np.full(P, np.nan)
-    cond_s = condition_number(Gs) if idx.size else np.empty(0)
-    cond[idx] = cond_s
-    ok = cond_s <= max_condition
-    ill = np.zeros(P, dtype=bool)
-    ill[idx[~ok]] = True
-    idx, Gs, ys = idx[ok], Gs[ok], ys[ok]
-    ws = None if ws is None else ws[ok]
-
-    x = np.full((P, m), np.nan)
-    sig = np.full((P, m), np.nan)
-    res = np.full(P, np.nan)
-    if idx.size:
-        N = _normal_matrix(Gs, ws)
-        wy = ys if ws is None else ys * ws
-        rhs = np.matmul(np.swapaxes(Gs, 1, 2), wy[..., None])[..., 0]
-        inv, _ = _inverse_symmetric(N)
-        xs = np.matmul(inv, rhs[..., None])[..., 0]
-        x[idx] = xs
-        sig[idx] = np.sqrt(np.clip(np.diagonal(inv, axis1=1, axis2=2), 0.0, None))
-        if n > m:
-            r = ys - np.matmul(Gs, xs[..., None])[..., 0]
-            if ws is None:
-                res[idx] = np.sqrt(np.mean(r * r, axis=1))
-            else:
-                res[idx] = np.sqrt(np.sum(ws * r * r, axis=1) / np.sum(ws, axis=1))
-    return WlsResult(x, sig, res, cond, missing, ill)
+        sig = [s[:, k] for k in range(n)]
+    return solve_columns(cols, [y[:, k] for k in range(n)], sig, max_condition, P)
 
 
 def model_response(unit_vectors, basis, sigma=None) -> np.ndarray:
@@ -356,6 +426,20 @@ def model_response(unit_vectors, basis, sigma=None) -> np.ndarray:
     w = np.ones(U.shape[0]) if sigma is None else 1.0 / np.asarray(sigma, dtype=np.float64) ** 2
     N = G.T @ (G * w[:, None])
     return np.linalg.solve(N, G.T @ (U * w[:, None]))
+
+
+def _design_row(vector, basis):
+    """Design-matrix row of one observation: ``[g · basis_j for j]`` (arrays or scalars),
+    skipping zero basis coefficients so a constant geometry stays a scalar."""
+    row = []
+    for b in np.asarray(basis, dtype=np.float64):
+        acc = 0.0
+        for coef, comp in zip(b, vector):
+            if coef != 0.0:
+                comp = comp if np.ndim(comp) else float(comp)
+                acc = acc + (comp if coef == 1.0 else coef * comp)
+        row.append(acc)
+    return row
 
 
 def stack_unit_vectors(vectors: Sequence[Tuple[np.ndarray, np.ndarray, np.ndarray]], size: int):
@@ -704,19 +788,15 @@ def _decompose_blocks(observations, inputs, outputs, spec, model, components, ba
         for r0 in range(0, height, rows_per_block):
             rows = min(rows_per_block, height - r0)
             P = rows * width
-            vectors, ys, sigmas = [], [], []
+            cols, ys, sigmas = [], [], []
             for obs, (src, inc, head, sig) in zip(observations, inputs):
                 ys.append(src.read(r0, rows))
                 a = inc.read(r0, rows) if inc is not None else 0.0
-                vectors.append(observation_unit_vector(obs.kind, a, head.read(r0, rows),
-                                                       convention, look))
+                vec = observation_unit_vector(obs.kind, a, head.read(r0, rows), convention, look)
+                cols.append(_design_row(vec, basis))
                 if sig is not None:
-                    sigmas.append(np.broadcast_to(sig.read(r0, rows), (P,)))
-            U = stack_unit_vectors(vectors, P)
-            G = design_matrix(U, basis)
-            y = np.stack(ys, axis=1)
-            s = np.stack(sigmas, axis=1) if weighted else None
-            res = solve_wls(G, y, s, max_condition)
+                    sigmas.append(sig.read(r0, rows))
+            res = solve_columns(cols, ys, sigmas if weighted else None, max_condition, P)
             summary.pixels += P
             summary.missing += int(res.missing.sum())
             summary.ill_conditioned += int(res.ill_conditioned.sum())
