@@ -253,3 +253,28 @@ def test_output_opens_styled_by_residual(provider, scene, tmp_path):
     assert plain.renderer().type() == "graduatedSymbol"
     assert plain.renderer().ranges()[-1].upperValue() == pytest.approx(2.0, rel=1e-6)
     assert plain.renderer().ranges()[0].label().endswith("mm/yr")
+
+
+def test_point_layer_in_a_projected_crs(provider, scene, tmp_path):
+    """Stations given in UTM 33N (the layer's CRS) are transformed to lon/lat, then to each raster."""
+    layer = QgsVectorLayer("Point?crs=EPSG:32633&field=name:string&field=e:double&field=n:double"
+                           "&field=u:double&field=su:double", "utm", "memory")
+    g = scene.gnss
+    feats = []
+    for i, s in enumerate(g.station):
+        f = QgsFeature(layer.fields())
+        x = scene.gt[0] + (scene.cols[i] + 0.5) * 50
+        y = scene.gt[3] - (scene.rows[i] + 0.5) * 50
+        f.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(float(x), float(y))))
+        f.setAttributes([s, float(g.east[i]) * 1000, float(g.north[i]) * 1000, float(g.up[i]) * 1000, 2.0])
+        feats.append(f)
+    assert layer.dataProvider().addFeatures(feats)[0]
+    out = tmp_path / "utm.gpkg"
+    result = run_algorithm(ALG, {
+        "INSAR": scene.path, "GNSS_LAYER": layer, "STATION_FIELD": "name", "EAST_FIELD": "e",
+        "NORTH_FIELD": "n", "UP_FIELD": "u", "SIG_UP_FIELD": "su", "GNSS_UNITS": 2,
+        "LOS_ENU": scene.geom, "SAMPLE_RADIUS": 10.0, "MIN_PIXELS": 1, "REFERENCE": 3, "OUTPUT": str(out)})
+    assert result["N"] == 12 and result["RMSE"] < 2e-4
+    got = _features(out)
+    assert got["S07"]["lon"] == pytest.approx(scene.lon[7], abs=1e-9)
+    assert got["S07"]["lat"] == pytest.approx(scene.lat[7], abs=1e-9)
