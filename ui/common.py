@@ -1,7 +1,5 @@
 """Small helpers shared by the guided dialogs (Qt/QGIS glue only)."""
 
-import re
-
 from qgis.core import Qgis, QgsApplication, QgsMapLayerProxyModel, QgsRasterLayer
 
 #: Raster-layer filter of QgsMapLayerComboBox (QGIS 3.22 ... 4).
@@ -20,34 +18,6 @@ def layer_path(layer):
 def find_algorithm(algorithm_id):
     """The registered Processing algorithm ``algorithm_id`` or None (not landed / not loaded)."""
     return QgsApplication.processingRegistry().algorithmById(algorithm_id)
-
-
-def _words(text):
-    return re.sub(r"[^a-z0-9]+", " ", str(text).lower()).split()
-
-
-def enum_index(algorithm, name, key, fallback_options):
-    """Index of the option of enum parameter ``name`` that names ``key`` (e.g. ``east_up``).
-
-    With the algorithm given, its own option texts are searched, comparing words
-    (``East + Up`` = ``east_up``), then options whose words start with the key's
-    words (``LOS displacement`` for ``los``); otherwise ``key``'s index in
-    ``fallback_options``.
-    """
-    options = None
-    if algorithm is not None:
-        definition = algorithm.parameterDefinition(name)
-        if definition is not None and hasattr(definition, "options"):
-            options = list(definition.options())
-    if not options:
-        return list(fallback_options).index(key)
-    wanted = _words(key)
-    for test in (lambda o: o == key, lambda o: _words(o) == wanted,
-                 lambda o: _words(o)[:len(wanted)] == wanted):
-        found = [i for i, option in enumerate(options) if test(option)]
-        if len(found) == 1:
-            return found[0]
-    raise ValueError(f"{name}: no single option names {key!r} (options: {options})")
 
 
 def unknown_parameters(algorithm, parameters):

@@ -38,7 +38,6 @@ from ..core.inspection import guess_track, read_overview
 from ..core.raster_io import RasterError, raster_info
 from .common import (
     RASTER_FILTER,
-    enum_index,
     find_algorithm,
     layer_path,
     run_algorithm_dialog,
@@ -77,15 +76,15 @@ class Track:
 
 def decomposition_parameters(tracks: List[Track], convention: str = "heading",
                              look_direction: str = "right", components: str = "east_up",
-                             horizontal_azimuth: Optional[float] = None, outputs=None,
-                             algorithm=None) -> dict:
+                             horizontal_azimuth: Optional[float] = None, outputs=None) -> dict:
     """Processing parameters of ``displacement:decompose`` for ``tracks``.
 
     Slots ``k = 1..n``: ``OBS_k``, ``BAND_k``, ``KIND_k``, ``INCIDENCE_k`` (layer) or
     ``INCIDENCE_ANGLE_k`` (degrees), ``HEADING_k`` or ``HEADING_ANGLE_k``, ``SIGMA_k`` or
     ``SIGMA_VALUE_k``; then ``ANGLE_CONVENTION``, ``LOOK_DIRECTION``, ``COMPONENTS``
-    (enum indices, looked up in the registered algorithm's options when it is given)
-    and the ``outputs`` dict (e.g. ``{"OUTPUT_EAST": path}``) as given.
+    (enum indices into the lists the algorithm indexes: core.decomposition KINDS and
+    ANGLE_CONVENTIONS, right/left, the algorithm's MODEL_KEYS), ``HORIZONTAL_AZIMUTH`` for
+    the horizontal + up model, and the ``outputs`` dict (e.g. ``{"OUTPUT_EAST": path}``).
     Raises ValueError for a track list the algorithm cannot take.
     """
     if not MIN_TRACKS <= len(tracks) <= MAX_TRACKS:
@@ -99,7 +98,7 @@ def decomposition_parameters(tracks: List[Track], convention: str = "heading",
             raise ValueError(f"track {k}: unknown kind {t.kind!r}")
         params[f"OBS_{k}"] = t.source
         params[f"BAND_{k}"] = int(t.band)
-        params[f"KIND_{k}"] = enum_index(algorithm, f"KIND_{k}", t.kind, dec.KINDS)
+        params[f"KIND_{k}"] = dec.KINDS.index(t.kind)
         for what, value, layer_name, value_name in (
                 ("incidence", t.incidence, f"INCIDENCE_{k}", f"INCIDENCE_ANGLE_{k}"),
                 ("heading", t.heading, f"HEADING_{k}", f"HEADING_ANGLE_{k}"),
@@ -110,17 +109,23 @@ def decomposition_parameters(tracks: List[Track], convention: str = "heading",
                 params[value_name] = float(value)
             elif what == "heading" or (what == "incidence" and t.kind != "azimuth_offset"):
                 raise ValueError(f"track {k} needs its {what} (a constant or an angle layer)")
-    params["ANGLE_CONVENTION"] = enum_index(algorithm, "ANGLE_CONVENTION", convention,
-                                            dec.ANGLE_CONVENTIONS)
-    params["LOOK_DIRECTION"] = enum_index(algorithm, "LOOK_DIRECTION", look_direction,
-                                          LOOK_DIRECTIONS)
-    params["COMPONENTS"] = enum_index(algorithm, "COMPONENTS", components,
-                                      tuple(dec.COMPONENT_MODELS))
+    params["ANGLE_CONVENTION"] = dec.ANGLE_CONVENTIONS.index(convention)
+    params["LOOK_DIRECTION"] = LOOK_DIRECTIONS.index(look_direction)
+    params["COMPONENTS"] = model_keys().index(components)
     if components == "horizontal_up":
         params["HORIZONTAL_AZIMUTH"] = float(horizontal_azimuth if horizontal_azimuth is not None
                                              else 90.0)
     params.update(outputs or {})
     return params
+
+
+def model_keys():
+    """Component models in the order of the algorithm's COMPONENTS options."""
+    try:
+        from ..processing_provider.decompose import MODEL_KEYS
+    except ImportError:  # the algorithm module is not part of this installation
+        return tuple(dec.COMPONENT_MODELS)
+    return tuple(MODEL_KEYS)
 
 
 def representative(value: Angle) -> float:
@@ -364,8 +369,7 @@ class DecompositionDialog(QDialog):
 
     def parameters(self, outputs=None):
         """The Processing parameters of the current state (ValueError when incomplete)."""
-        return decomposition_parameters(self.tracks(), outputs=outputs, algorithm=self.algorithm,
-                                        **self.settings())
+        return decomposition_parameters(self.tracks(), outputs=outputs, **self.settings())
 
     # ---------------------------------------------------------------- preview
     def update_preview(self, *_args):

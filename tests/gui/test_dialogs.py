@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from qgis.core import (
     QgsProcessingAlgorithm,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
     QgsProject,
@@ -23,52 +22,37 @@ ASC = (-0.546973, -0.116263, 0.829038)   # docs/conventions.md worked example
 DSC = (0.615568, -0.130843, 0.777146)
 
 
-class FakeDecompose(QgsProcessingAlgorithm):
-    """Declares the parameters of displacement:decompose with option texts in another order
-    than core's lists, to check that the dialogs look enum indices up by name."""
-
-    def name(self):
-        return "decompose"
-
-    def createInstance(self):  # noqa: N802
-        return FakeDecompose()
-
-    def initAlgorithm(self, config=None):  # noqa: N802
-        for k in (1, 2, 3, 4):
-            self.addParameter(QgsProcessingParameterRasterLayer(f"OBS_{k}", "obs", optional=k > 2))
-            self.addParameter(QgsProcessingParameterNumber(f"BAND_{k}", "band", optional=True))
-            self.addParameter(QgsProcessingParameterEnum(
-                f"KIND_{k}", "kind", ["Azimuth offset", "LOS displacement", "Range offset"],
-                optional=True))
-            for base in ("INCIDENCE", "HEADING", "SIGMA"):
-                self.addParameter(QgsProcessingParameterRasterLayer(f"{base}_{k}", base, optional=True))
-            for name in (f"INCIDENCE_ANGLE_{k}", f"HEADING_ANGLE_{k}", f"SIGMA_VALUE_{k}"):
-                self.addParameter(QgsProcessingParameterNumber(
-                    name, name, QgsProcessingParameterNumber.Type.Double, optional=True))
-        self.addParameter(QgsProcessingParameterEnum(
-            "ANGLE_CONVENTION", "c", ["LOS azimuth (MintPy)", "Heading", "HyP3", "Unit vector"]))
-        self.addParameter(QgsProcessingParameterEnum("LOOK_DIRECTION", "l", ["Left", "Right"]))
-        self.addParameter(QgsProcessingParameterEnum(
-            "COMPONENTS", "m", ["East + North + Up", "East + Up", "Horizontal + Up"]))
-
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        return {}
-
-
 @pytest.fixture
-def fake_decompose():
-    alg = FakeDecompose()
-    alg.initAlgorithm()
-    return alg
+def registered(qgis_processing):
+    """The toolkit's algorithms registered (a provider of our own when none is: the session
+    `provider` fixture must not be created before the lifecycle tests remove providers)."""
+    from qgis.core import QgsApplication
+
+    from displacement_toolkit.processing_provider.provider import DisplacementProvider
+
+    registry = QgsApplication.processingRegistry()
+    own = None
+    if registry.providerById("displacement") is None:
+        own = DisplacementProvider()
+        assert registry.addProvider(own)
+    yield registry
+    if own is not None:
+        registry.removeProvider(own)
+
+
+EAST = 0.010 + 0.0001 * np.arange(40)[None, :] * np.ones((30, 1))   # metres
+UP = -0.020 + 0.0002 * np.arange(30)[:, None] * np.ones((1, 40))
 
 
 @pytest.fixture
 def tracks_layers(make_raster, qgis_new_project):
-    zeros = np.zeros((30, 40), np.float32)
-    asc = make_raster(zeros, "asc.tif", band_metadata=[{"units": "m", "quantity": "los_displacement"}],
+    asc_los = (EAST * ASC[0] + UP * ASC[2]).astype(np.float32)   # north = 0
+    dsc_los = (EAST * DSC[0] + UP * DSC[2]).astype(np.float32)
+    meta = [{"units": "m", "quantity": "los_displacement"}]
+    asc = make_raster(asc_los, "asc.tif", band_metadata=meta,
                       metadata={"geometry_incidence": "34.000000", "geometry_heading": "-12.000000",
                                 "geometry_look_direction": "right"})
-    dsc = make_raster(zeros, "dsc.tif", band_metadata=[{"units": "m", "quantity": "los_displacement"}],
+    dsc = make_raster(dsc_los, "dsc.tif", band_metadata=meta,
                       metadata={"incidence_angle": "39", "geometry_los_azimuth": "-102"})
     inc = make_raster(np.full((30, 40), 39.0, np.float32), "inc.tif")
     out = {}
@@ -92,7 +76,7 @@ def test_decomposition_parameters_pure():
         "OBS_2": "/d/dsc.tif", "BAND_2": 2, "KIND_2": 0, "INCIDENCE_2": "/d/inc.tif",
         "HEADING_ANGLE_2": -168.0, "SIGMA_2": "/d/sigma.tif",
         "OBS_3": "/d/az.tif", "BAND_3": 1, "KIND_3": 2, "HEADING_ANGLE_3": -12.0,
-        "ANGLE_CONVENTION": 0, "LOOK_DIRECTION": 0, "COMPONENTS": 2,
+        "ANGLE_CONVENTION": 0, "LOOK_DIRECTION": 0, "COMPONENTS": dd.model_keys().index("east_north_up"),
         "OUTPUT_EAST": "/o/e.tif"}
     with pytest.raises(ValueError, match="2 to 4"):
         dd.decomposition_parameters(tracks[:1])
@@ -100,17 +84,30 @@ def test_decomposition_parameters_pure():
         dd.decomposition_parameters([tracks[0], dd.Track("/d/x.tif", 1, "los", 34.0, None)])
 
 
-def test_decomposition_parameters_follow_the_algorithm_options(fake_decompose):
-    tracks = [dd.Track("/d/asc.tif", 1, "los", 34.0, -12.0),
-              dd.Track("/d/dsc.tif", 1, "range_offset", 39.0, -168.0)]
-    params = dd.decomposition_parameters(tracks, "heading", "right", "east_up",
-                                         algorithm=fake_decompose)
-    assert (params["KIND_1"], params["KIND_2"]) == (1, 2)
-    assert params["ANGLE_CONVENTION"] == 1 and params["LOOK_DIRECTION"] == 1
-    assert params["COMPONENTS"] == 1
+def test_parameters_name_the_real_algorithm_options(registered):
+    """Every parameter the dialog builds exists in displacement:decompose, and each enum
+    index points at the option that names the chosen key."""
     from displacement_toolkit.ui.common import unknown_parameters
 
-    assert unknown_parameters(fake_decompose, params) == []
+    alg = registered.algorithmById(dd.ALGORITHM_ID)
+    assert alg is not None
+    tracks = [dd.Track("/d/asc.tif", 1, "los", 34.0, -12.0, 0.005),
+              dd.Track("/d/dsc.tif", 1, "range_offset", "/d/inc.tif", -168.0, "/d/s.tif"),
+              dd.Track("/d/az.tif", 1, "azimuth_offset", None, -12.0)]
+    params = dd.decomposition_parameters(tracks, "los_azimuth", "left", "horizontal_up", 75.0,
+                                         outputs={"OUTPUT_EAST": "/o/e.tif", "OUTPUT_UP": "/o/u.tif"})
+    assert unknown_parameters(alg, params) == []
+
+    def option(name):
+        return alg.parameterDefinition(name).options()[params[name]].lower()
+
+    assert option("KIND_1").startswith("los displacement")
+    assert option("KIND_2").startswith("range offset")
+    assert option("KIND_3").startswith("azimuth (along-track) offset")
+    assert option("ANGLE_CONVENTION").startswith("incidence + los azimuth")
+    assert option("LOOK_DIRECTION").startswith("left")
+    assert option("COMPONENTS").startswith("horizontal")
+    assert params["HORIZONTAL_AZIMUTH"] == 75.0
 
 
 def test_geometry_preview_vectors_and_condition():
@@ -133,10 +130,9 @@ def test_geometry_preview_vectors_and_condition():
     np.testing.assert_allclose(v2[0], ASC, atol=1e-6)
 
 
-def test_decomposition_dialog_fills_tracks_and_builds_parameters(tracks_layers, fake_decompose):
+def test_decomposition_dialog_fills_tracks_and_builds_parameters(tracks_layers, registered):
     calls = []
-    dialog = dd.DecompositionDialog(runner=lambda alg, p: calls.append((alg, p)) or {"ok": 1},
-                                    lookup=lambda _id: fake_decompose)
+    dialog = dd.DecompositionDialog(runner=lambda alg, p: calls.append((alg, p)) or {"ok": 1})
     assert len(dialog.rows) == 2
     dialog.set_track(0, tracks_layers["asc"])
     dialog.set_track(1, tracks_layers["dsc"])
@@ -164,6 +160,27 @@ def test_decomposition_dialog_fills_tracks_and_builds_parameters(tracks_layers, 
     dialog.add_track()
     dialog.add_track()
     assert len(dialog.rows) == dd.MAX_TRACKS
+    dialog.deleteLater()
+
+
+def test_decomposition_dialog_runs_the_algorithm_to_the_truth(tracks_layers, registered, tmp_path):
+    """The dialog's parameters, run through Processing, give back the east and up fields
+    the two LOS layers were made from (same results as the toolbox)."""
+    import processing
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback
+
+    from displacement_toolkit.core.raster_io import read_block
+
+    dialog = dd.DecompositionDialog(runner=lambda *a: pytest.fail("not the dialog path"))
+    dialog.set_track(0, tracks_layers["asc"])
+    dialog.set_track(1, tracks_layers["dsc"])
+    outputs = {"OUTPUT_EAST": str(tmp_path / "east.tif"), "OUTPUT_UP": str(tmp_path / "up.tif")}
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    result = processing.run(dd.ALGORITHM_ID, dialog.parameters(outputs), context=context,
+                            feedback=QgsProcessingFeedback(), is_child_algorithm=True)
+    np.testing.assert_allclose(read_block(result["OUTPUT_EAST"]), EAST, atol=2e-6)
+    np.testing.assert_allclose(read_block(result["OUTPUT_UP"]), UP, atol=2e-6)
     dialog.deleteLater()
 
 
