@@ -1,0 +1,179 @@
+"""Offset tracking core: known shifts and fields on synthetic speckle (core.synthetic_sar)."""
+
+import numpy as np
+import pytest
+
+from displacement_toolkit.core import offset_tracking as ot
+from displacement_toolkit.core import synthetic_sar as s
+from displacement_toolkit.core.progress import Monitor, OperationCancelled
+from displacement_toolkit.core.raster_io import pixel_to_map
+
+FINE = ot.TrackingParameters(coarse_search=False)
+
+
+def _errors(res, tx, ty):
+    return res.dx - tx, res.dy - ty
+
+
+def test_integer_shift_complex():
+    ref, sec = s.speckle_pair((256, 256), 3.0, -2.0, coherence=1.0, seed=1)
+    res = ot.track_offsets(ref, sec, FINE)
+    assert res.dx.shape == (6, 6)
+    np.testing.assert_allclose(res.dx, 3.0, atol=0.002)
+    np.testing.assert_allclose(res.dy, -2.0, atol=0.002)
+    assert np.all(res.peak > 0.99)
+
+
+@pytest.mark.parametrize("frac", [0.1, 0.25, 0.5])
+def test_subpixel_shift_complex_coherence_095(frac):
+    ref, sec = s.speckle_pair((320, 320), 1.0 + frac, -frac, coherence=0.95, seed=7)
+    res = ot.track_offsets(ref, sec, FINE)
+    ex, ey = _errors(res, 1.0 + frac, -frac)
+    assert np.all(np.isfinite(ex))
+    assert abs(np.mean(ex)) < 0.003 and abs(np.mean(ey)) < 0.003      # no pixel locking
+    assert np.sqrt(np.mean(ex ** 2)) < 0.008 and np.sqrt(np.mean(ey ** 2)) < 0.008
+
+
+def test_sigma_agrees_with_measured_error_within_factor_1_5():
+    ref, sec = s.speckle_pair((448, 448), 0.37, 0.21, coherence=0.9, seed=11)
+    res = ot.track_offsets(ref, sec, FINE)
+    ex, ey = _errors(res, 0.37, 0.21)
+    for err, sig in ((ex, res.sigma_x), (ey, res.sigma_y)):
+        ratio = np.sqrt(np.mean(err ** 2)) / np.sqrt(np.mean(sig ** 2))
+        assert 1 / 1.5 < ratio < 1.5, ratio
+
+
+def test_tops_like_azimuth_ramp_is_removed():
+    ref, sec = s.speckle_pair((256, 256), 0.3, 0.45, coherence=0.95, azimuth_ramp_cycles=0.35,
+                              azimuth_ramp_rate=0.0005, seed=3)
+    res = ot.track_offsets(ref, sec, FINE)
+    ex, ey = _errors(res, 0.3, 0.45)
+    assert np.sqrt(np.mean(ex ** 2)) < 0.01 and np.sqrt(np.mean(ey ** 2)) < 0.01
+
+
+def test_amplitude_not_aliased_and_complex_beats_detected_amplitude():
+    ref, sec = s.amplitude_pair((256, 256), 0.4, -0.3, kind="smooth", seed=5)
+    res = ot.track_offsets(ref, sec, FINE)
+    ex, ey = _errors(res, 0.4, -0.3)
+    assert np.max(np.abs(ex)) < 0.005 and np.max(np.abs(ey)) < 0.005
+    # detecting an aliased SLC first loses the sub-pixel information; the complex path keeps it
+    cref, csec = s.speckle_pair((256, 256), 0.4, -0.3, seed=5)
+    amp = ot.track_offsets(np.abs(cref), np.abs(csec), FINE)
+    cpx = ot.track_offsets(cref, csec, FINE)
+    rmse_amp = np.sqrt(np.mean((amp.dx - 0.4) ** 2))
+    rmse_cpx = np.sqrt(np.mean((cpx.dx - 0.4) ** 2))
+    assert rmse_amp > 0.03 and rmse_cpx < 0.003
+
+
+def test_smooth_field_and_fault():
+    shape = (384, 384)
+    dx, dy = s.smooth_field(shape, amplitude=1.5, wavelength=768)
+    ref, sec = s.speckle_pair(shape, dx, dy, coherence=0.98, seed=2)
+    res = ot.track_offsets(ref, sec, FINE)
+    c, r = np.meshgrid(res.centre_cols - 0.5, res.centre_rows - 0.5)   # pixel-index coordinates
+    tdx, tdy = s.smooth_field(shape, 1.5, 768)
+    # truth at the window centre, evaluated in the reference frame (field is tiny-gradient)
+    truth_x = ot.ndimage.map_coordinates(tdx, [r.ravel(), c.ravel()], order=1).reshape(c.shape)
+    truth_y = ot.ndimage.map_coordinates(tdy, [r.ravel(), c.ravel()], order=1).reshape(c.shape)
+    assert np.sqrt(np.mean((res.dx - truth_x) ** 2)) < 0.02
+    assert np.sqrt(np.mean((res.dy - truth_y) ** 2)) < 0.02
+    # fault: dy = -1 west of column 191.5 and +1 east of it
+    fx, fy = s.fault_field(shape, slip=2.0)
+    ref, sec = s.speckle_pair(shape, fx, fy, coherence=0.98, seed=4)
+    res = ot.track_offsets(ref, sec, FINE)
+    west = res.centre_cols + 32 <= 192          # the whole window lies west of the fault
+    east = res.centre_cols - 32 >= 192
+    np.testing.assert_allclose(res.dy[:, west], -1.0, atol=0.02)
+    np.testing.assert_allclose(res.dy[:, east], 1.0, atol=0.02)
+    np.testing.assert_allclose(res.dx[:, west | east], 0.0, atol=0.02)
+
+
+def test_nodata_zeros_and_nan_give_nan_windows():
+    ref, sec = s.speckle_pair((256, 256), 0.5, 0.5, seed=6)
+    sec = sec.copy()
+    sec[:, :70] = 0                              # swath border of zeros
+    ref = ref.copy()
+    ref[200, 200] = np.nan
+    res = ot.track_offsets(ref, sec, FINE)
+    left = res.centre_cols - 32 - 8 < 70          # search area touches the zeros
+    assert np.all(np.isnan(res.dx[:, left])) and np.all(np.isnan(res.snr[:, left]))
+    hit = (np.abs(res.centre_rows[:, None] - 200.5) < 32) & (np.abs(res.centre_cols - 200.5) < 32)
+    assert np.all(np.isnan(res.dx[hit]))
+    ok = ~left[None, :] & ~hit
+    np.testing.assert_allclose(res.dx[ok], 0.5, atol=0.003)
+
+
+def test_low_coherence_is_flagged_by_snr():
+    good = ot.track_offsets(*s.speckle_pair((256, 256), 0.2, 0.2, coherence=0.95, seed=8), FINE)
+    bad = ot.track_offsets(*s.speckle_pair((256, 256), 0.2, 0.2, coherence=0.1, seed=8), FINE)
+    assert np.min(good.snr) > 20 and np.nanmedian(bad.snr) < 6
+    p = ot.TrackingParameters(coarse_search=False, snr_threshold=8.0)
+    masked = ot.track_offsets(*s.speckle_pair((256, 256), 0.2, 0.2, coherence=0.1, seed=8), p)
+    assert np.mean(np.isnan(masked.dx)) > 0.8
+    assert np.all(np.isnan(masked.dx) == np.isnan(masked.snr))
+
+
+def test_coarse_search_recovers_large_shift_with_defaults():
+    ref, sec = s.speckle_pair((448, 448), 23.4, -11.6, coherence=0.95, seed=9)
+    res = ot.track_offsets(ref, sec, ot.TrackingParameters())
+    assert res.coarse_offset[0] == pytest.approx(23.4, abs=2) and \
+        res.coarse_offset[1] == pytest.approx(-11.6, abs=2)
+    ok = np.isfinite(res.dx)
+    assert ok.sum() >= 25
+    np.testing.assert_allclose(res.dx[ok], 23.4, atol=0.02)
+    np.testing.assert_allclose(res.dy[ok], -11.6, atol=0.02)
+    # without the coarse pass the ±8 search cannot see it: nothing trustworthy
+    p = ot.TrackingParameters(coarse_search=False, gross_x=23, gross_y=-12)
+    res2 = ot.track_offsets(ref, sec, p)
+    np.testing.assert_allclose(res2.dx[np.isfinite(res2.dx)], 23.4, atol=0.02)
+
+
+def test_ramp_removal_and_outlier_filter():
+    shape = (320, 448)
+    y, x = np.mgrid[0:shape[0], 0:shape[1]].astype(float)
+    ref, sec = s.speckle_pair(shape, 0.2 + 0.002 * x, -0.1 + 0.001 * y, coherence=0.98, seed=1)
+    res = ot.track_offsets(ref, sec, ot.TrackingParameters(coarse_search=False, ramp="linear"))
+    assert np.sqrt(np.nanmean(res.dx ** 2)) < 0.02 and np.sqrt(np.nanmean(res.dy ** 2)) < 0.02
+    assert res.ramp_coefficients["dx"][1] == pytest.approx(0.002, rel=0.1)
+    res = ot.track_offsets(ref, sec, ot.TrackingParameters(coarse_search=False, ramp="constant"))
+    assert np.nanmean(res.dx) == pytest.approx(0.0, abs=1e-9)
+    # outlier filter: one corrupted window is removed, the others stay
+    dx = np.zeros((5, 5))
+    dy = np.zeros((5, 5))
+    dx[2, 2] = 3.0
+    flagged = ot.filter_outliers(dx, dy, 1.0)
+    assert flagged[2, 2] and flagged.sum() == 1
+
+
+def test_output_geotransform_centres_first_pixel_on_first_window():
+    p = ot.TrackingParameters(window_x=64, window_y=32, search_x=8, search_y=4, step_x=32,
+                              step_y=16)
+    gt = (500000.0, 2.3, 0.0, 4000000.0, 0.0, -14.0)
+    ogt = ot.output_geotransform(gt, p)
+    cols, rows = ot.output_grid(1000, 500, p)
+    assert cols[0] == 8 + 32 and rows[0] == 4 + 16
+    for i, j in ((0, 0), (3, 5)):
+        expected = pixel_to_map(gt, cols[j], rows[i])
+        got = pixel_to_map(ogt, j + 0.5, i + 0.5)
+        assert got == pytest.approx(expected)
+    assert ogt[1] == pytest.approx(2.3 * 32) and ogt[5] == pytest.approx(-14.0 * 16)
+
+
+def test_cancel_and_bad_input():
+    ref, sec = s.speckle_pair((256, 256), 0.0, 0.0, seed=1)
+    with pytest.raises(OperationCancelled):
+        ot.track_offsets(ref, sec, FINE, monitor=Monitor(is_cancelled=lambda: True))
+    with pytest.raises(ValueError, match="co-register"):
+        ot.track_offsets(ref, sec[:200], FINE)
+    with pytest.raises(ValueError, match="WINDOW_X"):
+        ot.track_offsets(ref, sec, ot.TrackingParameters(window_x=300))
+    with pytest.raises(ValueError, match="STEP_Y"):
+        ot.track_offsets(ref, sec, ot.TrackingParameters(step_y=0))
+    with pytest.raises(ValueError, match="RAMP"):
+        ot.track_offsets(ref, sec, ot.TrackingParameters(ramp="cubic"))
+
+
+def test_direction_convention():
+    assert ot.offset_direction(1.0, 0.0) == pytest.approx(90.0)
+    assert ot.offset_direction(0.0, 1.0) == pytest.approx(180.0)
+    assert ot.offset_direction(0.0, -1.0) == pytest.approx(0.0)
