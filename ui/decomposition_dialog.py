@@ -34,6 +34,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core import decomposition as dec
+from ..core.geometry import heading_to_los_azimuth
 from ..core.inspection import guess_track, read_overview
 from ..core.raster_io import RasterError, raster_info
 from .common import (
@@ -50,6 +51,17 @@ KIND_LABELS = {"los": "LOS displacement", "range_offset": "range offset",
                "azimuth_offset": "azimuth offset"}
 LOOK_DIRECTIONS = ("right", "left")
 UNSET_ANGLE = -361.0  # minimum of the heading spin box, shown as "—" (not set)
+#: Per angle convention: combo text, the two input columns, the first input's range.
+CONVENTION_TEXT = {
+    "heading": ("incidence + heading (clockwise from north)", "Incidence (°)", "Heading (°)",
+                (0.0, 90.0)),
+    "los_azimuth": ("incidence + LOS azimuth (anti-clockwise, MintPy/ISCE2)", "Incidence (°)",
+                    "LOS azimuth (°)", (0.0, 90.0)),
+    "hyp3": ("HyP3 lv_theta + lv_phi (radians)", "lv_theta (rad)", "lv_phi (rad)",
+             (UNSET_ANGLE, 360.0)),
+    "unit_vector": ("LOS unit vector east + north (LiCSBAS, OPERA)", "LOS east", "LOS north",
+                    (UNSET_ANGLE, 360.0)),
+}
 #: Conditions above this are flagged (same default as the algorithm's NaN threshold).
 CONDITION_LIMIT = dec.DEFAULT_MAX_CONDITION
 
@@ -205,10 +217,9 @@ class DecompositionDialog(QDialog):
 
         form = QFormLayout()
         self.convention_combo = QComboBox()
-        for key in ("heading", "los_azimuth"):
-            self.convention_combo.addItem(
-                {"heading": "incidence + heading (clockwise from north)",
-                 "los_azimuth": "incidence + LOS azimuth (anti-clockwise, MintPy/ISCE2)"}[key], key)
+        for key in dec.ANGLE_CONVENTIONS:
+            self.convention_combo.addItem(CONVENTION_TEXT[key][0], key)
+        self.convention_combo.currentIndexChanged.connect(self._convention_changed)
         self.look_combo = QComboBox()
         for key in LOOK_DIRECTIONS:
             self.look_combo.addItem(f"{key}-looking", key)
@@ -267,7 +278,7 @@ class DecompositionDialog(QDialog):
             combo.setLayer(None)
             spin = QDoubleSpinBox()
             spin.setRange(low, high)
-            spin.setDecimals(3)
+            spin.setDecimals(6)
             spin.setSpecialValueText("—")  # the minimum means "not set"
             spin.setValue(low)
             row[what + "_layer"] = combo
@@ -289,8 +300,27 @@ class DecompositionDialog(QDialog):
         for key in ("incidence_layer", "heading_layer"):
             row[key].layerChanged.connect(self.update_preview)
         self.rows.append(row)
+        self._set_first_range(row, *CONVENTION_TEXT[self.convention_combo.currentData()][3])
         self.update_preview()
         return row
+
+    def _convention_changed(self, *_args):
+        """Relabel the two angle columns and set the first input's range for the convention."""
+        _, first, second, (low, high) = CONVENTION_TEXT[self.convention_combo.currentData()]
+        labels = list(self.COLUMNS)
+        labels[3], labels[4] = first.split(" (")[0] + " layer", first
+        labels[5], labels[6] = second.split(" (")[0] + " layer", second
+        self.table.setHorizontalHeaderLabels(labels)
+        for row in self.rows:
+            self._set_first_range(row, low, high)
+
+    @staticmethod
+    def _set_first_range(row, low, high):
+        spin = row["incidence"]
+        unset = spin.value() == spin.minimum()
+        spin.setRange(low, high)
+        if unset:
+            spin.setValue(low)
 
     def remove_track(self):
         if len(self.rows) <= MIN_TRACKS:
@@ -334,14 +364,16 @@ class DecompositionDialog(QDialog):
         row["band"].setMaximum(info.band_count)
         guess = guess_track(info, row["band"].value())
         row["kind"].setCurrentIndex(row["kind"].findData(guess["kind"]))
-        if new_layer:
+        convention = self.convention_combo.currentData()
+        if new_layer and convention in ("heading", "los_azimuth"):
             if guess["incidence"] is not None:
                 row["incidence"].setValue(guess["incidence"])
             if guess["heading"] is not None:
-                row["heading"].setValue(guess["heading"])
-                self.convention_combo.setCurrentIndex(self.convention_combo.findData("heading"))
-            look = self.look_combo.findData(guess["look_direction"])
-            self.look_combo.setCurrentIndex(look)
+                angle = guess["heading"]
+                if convention == "los_azimuth":
+                    angle = float(heading_to_los_azimuth(angle, guess["look_direction"]))
+                row["heading"].setValue(angle)
+            self.look_combo.setCurrentIndex(self.look_combo.findData(guess["look_direction"]))
         self.update_preview()
 
     # ---------------------------------------------------------------- state

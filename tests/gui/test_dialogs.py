@@ -184,6 +184,28 @@ def test_decomposition_dialog_runs_the_algorithm_to_the_truth(tracks_layers, reg
     dialog.deleteLater()
 
 
+def test_decomposition_dialog_other_angle_conventions(tracks_layers):
+    dialog = dd.DecompositionDialog(runner=lambda *a: None, lookup=lambda _id: None)
+    dialog.convention_combo.setCurrentIndex(dialog.convention_combo.findData("unit_vector"))
+    header = [dialog.table.horizontalHeaderItem(c).text() for c in range(3, 7)]
+    assert header == ["LOS east layer", "LOS east", "LOS north layer", "LOS north"]
+    # metadata angles are not unit-vector components: the row keeps the user's values
+    dialog.set_track(0, tracks_layers["asc"], incidence=ASC[0], heading=ASC[1])
+    dialog.set_track(1, tracks_layers["dsc"], incidence=DSC[0], heading=DSC[1])
+    assert dialog.convention_combo.currentData() == "unit_vector"
+    t = dialog.tracks()
+    assert (t[0].incidence, t[0].heading) == (ASC[0], ASC[1])
+    np.testing.assert_allclose(dialog.vectors, [ASC, DSC], atol=2e-6)
+    assert dialog.parameters()["ANGLE_CONVENTION"] == 3
+    # LOS azimuth convention: a layer's heading metadata is converted (right-looking)
+    dialog.convention_combo.setCurrentIndex(dialog.convention_combo.findData("los_azimuth"))
+    dialog.set_track(0, tracks_layers["dsc"])
+    dialog.set_track(0, tracks_layers["asc"])
+    assert dialog.tracks()[0].heading == pytest.approx(102.0)   # alpha = 90 - h
+    np.testing.assert_allclose(dialog.vectors[0], ASC, atol=1e-6)
+    dialog.deleteLater()
+
+
 def test_decomposition_dialog_without_the_algorithm(tracks_layers):
     dialog = dd.DecompositionDialog(runner=lambda *a: pytest.fail("must not run"),
                                     lookup=lambda _id: None)
