@@ -690,7 +690,7 @@ def decompose(
         if not 1 <= int(obs.band) <= info.band_count:
             raise ValueError(f"{name}: band {obs.band} does not exist in {obs.path!r} "
                              f"({info.band_count} band(s))")
-        needs_a = not (obs.kind == "azimuth_offset" and convention == "heading")
+        needs_a = not (obs.kind == "azimuth_offset" and convention != "unit_vector")
         if obs.heading is None or (needs_a and obs.incidence is None):
             what = ("east and north unit-vector components" if convention == "unit_vector"
                     else "incidence and heading/azimuth")

@@ -80,8 +80,9 @@ class DecomposeAlgorithm(DisplacementAlgorithm):
     (MintPy azimuthAngle, ISCE2 los.rdr band 2; ground-to-satellite, from north, anti-clockwise;
     right-looking: azimuth = 90 - heading); HyP3 lv_theta + lv_phi in radians; or the east and
     north components of the ground-to-satellite LOS unit vector (LiCSBAS E.geo/N.geo, OPERA
-    los_east/los_north; up = sqrt(1 - e^2 - n^2)). An azimuth offset needs only the heading (in
-    the incidence + heading convention). LOOK_DIRECTION: right (default) or left.
+    los_east/los_north; up = sqrt(1 - e^2 - n^2)). An azimuth offset needs only the second input
+    (heading, LOS azimuth or lv_phi), except in the unit-vector convention.
+    LOOK_DIRECTION: right (default) or left.
 
     COMPONENTS: east + up with north assumed zero (default; true north motion leaks into the
     result: for the Sentinel-1 pair theta 34/39 deg, 1 cm north appears as -0.19 mm east and
@@ -204,7 +205,7 @@ class DecomposeAlgorithm(DisplacementAlgorithm):
             head, head_band = self._raster_or_constant(parameters, context, f"HEADING_{k}",
                                                        f"HEADING_ANGLE_{k}", f"HEADING_BAND_{k}")
             sigma, _ = self._raster_or_constant(parameters, context, f"SIGMA_{k}", f"SIGMA_VALUE_{k}")
-            needs_inc = not (kind == "azimuth_offset" and convention == "heading")
+            needs_inc = not (kind == "azimuth_offset" and convention != "unit_vector")
             if head is None or (needs_inc and inc is None):
                 missing = f"HEADING_{k}" if head is None else f"INCIDENCE_{k}"
                 raise parameter_error(

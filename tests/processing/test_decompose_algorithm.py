@@ -88,7 +88,7 @@ def test_per_pixel_isce2_los_rdr_three_observations_east_north_up(provider, make
         "OBS_2": make_raster(los_d.astype(np.float32), "d.tif", band_metadata=M),
         "INCIDENCE_2": rdr_d, "HEADING_2": rdr_d, "HEADING_BAND_2": 2,
         "OBS_3": make_raster(azi.astype(np.float32), "az.tif", band_metadata=M), "KIND_3": 2,
-        "INCIDENCE_ANGLE_3": 34.0, "HEADING_ANGLE_3": 102.0,  # LOS azimuth -> heading -12
+        "HEADING_ANGLE_3": 102.0,  # LOS azimuth -> heading -12; no incidence needed
         "OBS_4": make_raster(rng_d.astype(np.float32), "rg.tif", band_metadata=M), "KIND_4": 1,
         "INCIDENCE_4": rdr_d, "HEADING_4": rdr_d, "HEADING_BAND_4": 2,
         **_outputs(tmp_path, "EAST", "NORTH", "UP", "SIGMA", "RESIDUAL"),

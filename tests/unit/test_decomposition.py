@@ -207,6 +207,10 @@ def test_mintpy_los_azimuth_pins_the_worked_example():
     assert d.observation_unit_vector("los", 39.0, -102.0, "los_azimuth") == pytest.approx(DESC_VEC, abs=1e-6)
     assert d.observation_unit_vector("azimuth_offset", 34.0, 102.0, "los_azimuth") == pytest.approx(
         (np.sin(np.radians(-12)), np.cos(np.radians(-12)), 0.0), abs=1e-12)
+    # azimuth offsets need no incidence (the algorithm passes 0) except for unit vectors
+    along = (np.sin(np.radians(-12)), np.cos(np.radians(-12)), 0.0)
+    assert d.observation_unit_vector("azimuth_offset", 0.0, 102.0, "los_azimuth") == pytest.approx(along)
+    assert d.observation_unit_vector("azimuth_offset", 0.0, np.radians(192.0), "hyp3") == pytest.approx(along)
     with pytest.raises(ValueError, match="unknown angle convention"):
         d.observation_unit_vector("los", 34, 102, "degrees")
     with pytest.raises(ValueError, match="unknown observation kind"):
