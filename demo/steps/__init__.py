@@ -2,4 +2,6 @@
 
 STEPS = [
     "provider",
+    "earthquake_data",
+    "kilauea_gnss",
 ]
