@@ -353,7 +353,8 @@ def rereference_raster(source: str, output: str, x: float, y: float, radius: flo
 # --------------------------------------------------------------------------- offset tracking
 @dataclass
 class WindowGrid:
-    """Centres of the matching windows (pixel coordinates, 0-based pixel indices)."""
+    """Window centres as fractional pixel positions (GDAL convention: (0, 0) is the
+    upper-left corner of the first pixel), exactly those of :mod:`.offset_tracking`."""
 
     cols: np.ndarray
     rows: np.ndarray
@@ -367,52 +368,52 @@ class WindowGrid:
         return int(self.rows.size * self.cols.size)
 
 
+def _tracking_parameters(window_x, window_y, search_x, search_y, step_x, step_y):
+    from .offset_tracking import TrackingParameters
+
+    return TrackingParameters(window_x=int(window_x), window_y=int(window_y),
+                              search_x=int(search_x), search_y=int(search_y),
+                              step_x=int(step_x), step_y=int(step_y))
+
+
 def window_grid(width: int, height: int, window_x: int, window_y: int, search_x: int,
                 search_y: int, step_x: int, step_y: int) -> WindowGrid:
-    """Window centres whose window plus search margin stays inside the image.
+    """The offset-tracking window grid of a ``width`` x ``height`` reference image
+    (:func:`.offset_tracking.output_grid`: window tops at ``search + k * step`` while the
+    window and its search margin fit).  Raises ValueError with the algorithm's own message
+    for settings it would refuse (:meth:`.offset_tracking.TrackingParameters.validate`)."""
+    from .offset_tracking import output_grid
 
-    Window ``w`` pixels wide, searched ``±s`` pixels: the first centre is at
-    column ``w//2 + s``, then every ``step`` pixels while ``c + (w - w//2) + s <= width``.
-    Raises ValueError for non-positive sizes or when no window fits.
-    """
-    for name, v in (("window_x", window_x), ("window_y", window_y), ("step_x", step_x),
-                    ("step_y", step_y)):
-        if int(v) < 1:
-            raise ValueError(f"{name} must be at least 1 pixel, not {v}")
-    if search_x < 0 or search_y < 0:
-        raise ValueError("the search distance cannot be negative")
-
-    def axis(size, w, s, step):
-        first = w // 2 + s
-        last = size - (w - w // 2) - s
-        if last < first:
-            return np.zeros(0, dtype=np.int64)
-        return np.arange(first, last + 1, step, dtype=np.int64)
-
-    cols = axis(int(width), int(window_x), int(search_x), int(step_x))
-    rows = axis(int(height), int(window_y), int(search_y), int(step_y))
-    if cols.size == 0 or rows.size == 0:
-        raise ValueError(
-            f"no window of {window_x} x {window_y} pixels with a ±{search_x}/±{search_y} search "
-            f"fits in a {width} x {height} image: use smaller windows or search distances")
-    return WindowGrid(cols, rows)
+    p = _tracking_parameters(window_x, window_y, search_x, search_y, step_x, step_y)
+    p.validate(int(width), int(height))
+    cols, rows = output_grid(int(width), int(height), p)
+    return WindowGrid(np.asarray(cols, dtype=np.float64), np.asarray(rows, dtype=np.float64))
 
 
 def seconds_per_window(window_x: int, window_y: int, search_x: int, search_y: int,
-                       repeats: int = 5) -> float:
-    """Measured time (s) of one FFT cross-correlation of a window against its search area on
-    this machine (the core cost of offset tracking), the median over ``repeats`` runs."""
-    ny, nx = int(window_y) + 2 * int(search_y), int(window_x) + 2 * int(search_x)
+                       is_complex: bool = False, batch: int = 16, repeats: int = 2) -> float:
+    """Measured time (s) per window of :func:`.offset_tracking.correlate_batch` (the fine
+    pass of the algorithm, default settings) on random chips of these sizes on this
+    machine: the best of ``repeats`` runs of a ``batch`` of windows, divided by ``batch``."""
+    from .offset_tracking import CHIP_MARGIN, correlate_batch
+
+    p = _tracking_parameters(window_x, window_y, search_x, search_y, 1, 1)
+    m = CHIP_MARGIN if p.oversample > 1 else 0
     rng = np.random.default_rng(0)
-    a = rng.standard_normal((ny, nx)).astype(np.float32)
-    b = rng.standard_normal((ny, nx)).astype(np.float32)
-    times = []
-    for _ in range(max(1, repeats)):
+    shape_r = (int(batch), p.window_y + 2 * m, p.window_x + 2 * m)
+    shape_s = (int(batch), p.window_y + 2 * p.search_y + 2 * m, p.window_x + 2 * p.search_x + 2 * m)
+    if is_complex:
+        ref = (rng.standard_normal(shape_r) + 1j * rng.standard_normal(shape_r)).astype(np.complex64)
+        sec = (rng.standard_normal(shape_s) + 1j * rng.standard_normal(shape_s)).astype(np.complex64)
+    else:
+        ref = rng.random(shape_r).astype(np.float32)
+        sec = rng.random(shape_s).astype(np.float32)
+    best = math.inf
+    for _ in range(max(1, int(repeats))):
         t0 = time.perf_counter()
-        c = np.fft.irfft2(np.fft.rfft2(a) * np.conj(np.fft.rfft2(b)), s=a.shape)
-        np.unravel_index(int(np.argmax(c)), c.shape)
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+        correlate_batch(ref, sec, p, is_complex, m)
+        best = min(best, time.perf_counter() - t0)
+    return best / int(batch)
 
 
 @dataclass
@@ -423,16 +424,21 @@ class OffsetTrackingEstimate:
     seconds: float
 
 
+#: Factor on the fine-pass correlation time for reading, the coarse pass, filters and writing.
+RUN_TIME_OVERHEAD = 1.3
+
+
 def estimate_offset_tracking(width: int, height: int, window_x: int, window_y: int,
                              search_x: int, search_y: int, step_x: int, step_y: int,
                              output_bands: int = 3, seconds_each: Optional[float] = None,
-                             overhead: float = 1.5) -> OffsetTrackingEstimate:
-    """Number of windows, output size (uncompressed float32 bytes, an upper bound of the
-    compressed GeoTIFF) and run time (s): windows × measured correlation time × ``overhead``
-    (reading, sub-pixel refinement, writing)."""
+                             overhead: float = RUN_TIME_OVERHEAD,
+                             is_complex: bool = False) -> OffsetTrackingEstimate:
+    """Number of windows (= output pixels), output size (uncompressed float32 bytes, an
+    upper bound of the compressed GeoTIFF) and run time (s): windows x measured time per
+    window (:func:`seconds_per_window` unless ``seconds_each`` is given) x ``overhead``."""
     grid = window_grid(width, height, window_x, window_y, search_x, search_y, step_x, step_y)
     if seconds_each is None:
-        seconds_each = seconds_per_window(window_x, window_y, search_x, search_y)
+        seconds_each = seconds_per_window(window_x, window_y, search_x, search_y, is_complex)
     size = grid.count * int(output_bands) * 4
     return OffsetTrackingEstimate(grid.count, grid.shape, size, grid.count * seconds_each * overhead)
 

@@ -3,8 +3,10 @@
 The dialog draws the matching windows (and one search area) over a decimated
 view of the reference image, so the user sees how densely the image will be
 sampled, and estimates the number of windows, the output size and the run time
-(:func:`..core.inspection.estimate_offset_tracking`, which times the FFT
-correlation of one window on this machine).  "Run" opens the Processing dialog
+(:func:`..core.inspection.estimate_offset_tracking`, which times the
+algorithm's own correlation, :func:`..core.offset_tracking.correlate_batch`, on a
+batch of windows of that size on this machine).  The grid is the algorithm's
+(:func:`..core.offset_tracking.output_grid`).  "Run" opens the Processing dialog
 of ``displacement:offset_tracking`` filled with :func:`offset_tracking_parameters`
 (recorded in the Processing history like a toolbox run).
 """
@@ -124,8 +126,8 @@ class OffsetTrackingDialog(QDialog):
         form.addRow("Band", self.band_secondary)
         self.spins = {}
         defaults = OffsetTrackingSettings()
-        for name, label, low in (("window_x", "Window width (px)", 4), ("window_y", "Window height (px)", 4),
-                                 ("search_x", "Search ± x (px)", 0), ("search_y", "Search ± y (px)", 0),
+        for name, label, low in (("window_x", "Window width (px)", 8), ("window_y", "Window height (px)", 8),
+                                 ("search_x", "Search ± x (px)", 1), ("search_y", "Search ± y (px)", 1),
                                  ("step_x", "Step x (px)", 1), ("step_y", "Step y (px)", 1)):
             spin = QSpinBox()
             spin.setRange(low, 4096)
@@ -173,8 +175,8 @@ class OffsetTrackingDialog(QDialog):
     def parameters(self, outputs=None):
         return offset_tracking_parameters(self.settings(), outputs)
 
-    def _seconds_each(self, s):
-        key = (s.window_x, s.window_y, s.search_x, s.search_y)
+    def _seconds_each(self, s, is_complex):
+        key = (s.window_x, s.window_y, s.search_x, s.search_y, bool(is_complex))
         if key not in self._timing:
             self._timing[key] = self.measure(*key)
         return self._timing[key]
@@ -196,7 +198,8 @@ class OffsetTrackingDialog(QDialog):
                                     s.search_y, s.step_x, s.step_y)
             self.estimate = estimate_offset_tracking(
                 info.width, info.height, s.window_x, s.window_y, s.search_x, s.search_y,
-                s.step_x, s.step_y, output_bands=OUTPUT_BANDS, seconds_each=self._seconds_each(s))
+                s.step_x, s.step_y, output_bands=OUTPUT_BANDS,
+                seconds_each=self._seconds_each(s, info.is_complex(s.band_reference)))
         except (ValueError, RasterError) as exc:
             self.estimate_label.setText(f"<b>{exc}</b>")
             self._draw(s, info if "info" in locals() else None)

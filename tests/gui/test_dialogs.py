@@ -265,7 +265,7 @@ def test_offset_tracking_dialog_preview_and_estimate(make_raster, qgis_new_proje
     np.testing.assert_array_equal(dialog.grid.rows, [24, 54, 84, 114])
     e = dialog.estimate
     assert e.windows == 16 and e.output_bytes == 16 * od.OUTPUT_BANDS * 4
-    assert e.seconds == pytest.approx(16 * 0.002 * 1.5)
+    assert e.seconds == pytest.approx(16 * 0.002 * inspection.RUN_TIME_OVERHEAD)
     assert "16 windows (4 rows × 4 columns)" in dialog.estimate_label.text()
     # the preview is the image at full resolution (smaller than the preview size),
     # with the window outlines drawn in yellow: left edge of window (24, 24) at column 8
@@ -281,14 +281,14 @@ def test_offset_tracking_dialog_preview_and_estimate(make_raster, qgis_new_proje
     assert calls[0][1]["REFERENCE"] == ref and calls[0][1]["STEP_Y"] == 30
     # a window too large for the image is reported, not run
     dialog.set_values(window_x=400)
-    assert dialog.grid is None and "fits" in dialog.estimate_label.text()
+    assert dialog.grid is None and "needs 416 columns" in dialog.estimate_label.text()
     dialog.deleteLater()
 
 
 def test_estimate_uses_the_measured_correlation_time():
-    each = inspection.seconds_per_window(64, 64, 16, 16, repeats=3)
+    each = inspection.seconds_per_window(64, 64, 16, 16, batch=4, repeats=1)
     e = inspection.estimate_offset_tracking(1000, 800, 64, 64, 16, 16, 32, 32, seconds_each=each)
-    assert e.seconds == pytest.approx(e.windows * each * 1.5)
+    assert e.seconds == pytest.approx(e.windows * each * inspection.RUN_TIME_OVERHEAD)
 
 
 def test_dialogs_open_from_the_menu(qgis_iface, qgis_processing):

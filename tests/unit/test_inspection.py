@@ -180,18 +180,26 @@ def test_rereference_refuses_a_point_without_data(tmp_path):
     assert not (tmp_path / "o.tif").exists()
 
 
-def test_window_grid_fits_the_image():
+def test_window_grid_is_the_algorithm_grid():
+    from displacement_toolkit.core.offset_tracking import TrackingParameters, output_grid
+
     g = ins.window_grid(100, 60, 32, 16, 4, 2, 16, 8)
-    # columns: first 16 + 4 = 20, last 100 - 16 - 4 = 80 -> 20, 36, 52, 68
+    # window tops: 4, 20, 36, 52 (52 + 32 + 4 = 88 <= 100; 68 + 36 > 100); centres = top + 16
     np.testing.assert_array_equal(g.cols, [20, 36, 52, 68])
-    # rows: first 8 + 2 = 10, last 60 - 8 - 2 = 50 -> 10, 18, ..., 50
+    # rows: tops 2, 10, ..., 42 (42 + 16 + 2 = 60); centres = top + 8
     np.testing.assert_array_equal(g.rows, np.arange(10, 51, 8))
     assert g.count == 4 * 6 and g.shape == (6, 4)
     assert (g.cols - 16 - 4).min() >= 0 and (g.cols + 16 + 4).max() <= 100
-    with pytest.raises(ValueError, match="fits"):
+    # odd windows: fractional centres, as the algorithm's output grid
+    g = ins.window_grid(101, 77, 33, 17, 5, 3, 10, 9)
+    cols, rows = output_grid(101, 77, TrackingParameters(33, 17, 5, 3, 10, 9))
+    np.testing.assert_array_equal(g.cols, cols)
+    np.testing.assert_array_equal(g.rows, rows)
+    assert g.cols[0] == 5 + 16.5
+    with pytest.raises(ValueError, match="needs 40 columns"):
         ins.window_grid(30, 30, 32, 32, 4, 4, 8, 8)
-    with pytest.raises(ValueError, match="at least 1"):
-        ins.window_grid(30, 30, 8, 8, 0, 0, 0, 8)
+    with pytest.raises(ValueError, match="STEP_X"):
+        ins.window_grid(30, 30, 8, 8, 1, 1, 0, 8)
 
 
 def test_offset_tracking_estimate():
@@ -200,7 +208,9 @@ def test_offset_tracking_estimate():
     assert e.windows == 24 and e.grid_shape == (6, 4)
     assert e.output_bytes == 24 * 3 * 4
     assert e.seconds == pytest.approx(24 * 0.01 * 2.0)
-    assert ins.seconds_per_window(32, 32, 8, 8, repeats=2) > 0
+    real = ins.seconds_per_window(32, 32, 8, 8, batch=4, repeats=1)
+    cplx = ins.seconds_per_window(32, 32, 8, 8, is_complex=True, batch=4, repeats=1)
+    assert 0 < real < 1 and 0 < cplx < 1
     assert ins.format_bytes(1536) == "1.5 KiB" and ins.format_bytes(12) == "12 B"
     assert ins.format_seconds(95) == "1 min 35 s" and ins.format_seconds(0.2) == "< 1 s"
 
