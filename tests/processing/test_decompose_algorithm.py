@@ -152,3 +152,40 @@ def test_clear_errors(provider, make_raster, tmp_path):
         run_algorithm(ALG, dict(base, OBS_2=a, COMPONENTS=2))
     with pytest.raises(QgsProcessingException, match="INCIDENCE_ANGLE_3.*no observation"):
         run_algorithm(ALG, dict(base, OBS_2=a, INCIDENCE_ANGLE_3=30.0))
+
+
+def _pair(make_raster, shape=(40, 30)):
+    enu = (0.010, 0.0, -0.020)
+    asc = np.full(shape, g.project_enu(*enu, g.los_unit_vector_from_heading(34, -12)), np.float32)
+    desc = np.full(shape, g.project_enu(*enu, g.los_unit_vector_from_heading(39, -168)), np.float32)
+    return {"OBS_1": make_raster(asc, "asc.tif", band_metadata=M), "INCIDENCE_ANGLE_1": 34.0,
+            "HEADING_ANGLE_1": -12.0,
+            "OBS_2": make_raster(desc, "desc.tif", band_metadata=M), "INCIDENCE_ANGLE_2": 39.0,
+            "HEADING_ANGLE_2": -168.0}
+
+
+def test_loaded_results_are_styled_and_unsolved_outputs_not_loaded(provider, make_raster, tmp_path,
+                                                                   qgis_iface):
+    import processing
+    from qgis.core import QgsProject
+
+    QgsProject.instance().removeAllMapLayers()
+    params = dict(_pair(make_raster), **_outputs(tmp_path, "EAST", "NORTH", "UP", "HORIZONTAL",
+                                                 "SIGMA", "RESIDUAL"))
+    processing.runAndLoadResults(ALG, params)
+    layers = {lyr.name(): lyr for lyr in QgsProject.instance().mapLayers().values()}
+    assert set(layers) == {"East (east_up)", "Up (east_up)", "1-sigma (east_up)"}
+    assert all(lyr.renderer().type() == "singlebandpseudocolor" for lyr in layers.values())
+    assert not any(os.path.exists(str(tmp_path / f"{k}.tif")) for k in ("north", "horizontal", "residual"))
+    QgsProject.instance().removeAllMapLayers()
+
+
+def test_cancel_leaves_no_output(provider, make_raster, tmp_path):
+    from displacement_toolkit.processing_provider.decompose import DecomposeAlgorithm
+
+    feedback = QgsProcessingFeedback()
+    feedback.progressChanged.connect(lambda p: feedback.cancel() if p > 0 else None)
+    params = dict(_pair(make_raster, (600, 600)), **_outputs(tmp_path, "EAST", "UP", "SIGMA"))
+    with pytest.raises(QgsProcessingException, match="Cancelled"):
+        run_algorithm(DecomposeAlgorithm().create(), params, feedback=feedback)  # 2 blocks
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(("east", "up", "sigma", ".east", ".up"))]
