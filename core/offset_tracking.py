@@ -666,3 +666,62 @@ def offset_direction(dx, dy):
     (north for a north-up raster) for a raster whose rows increase downward:
     +x (right) = 90, +y (down) = 180.  Works on arrays."""
     return np.degrees(np.arctan2(dx, -np.asarray(dy))) % 360.0
+
+
+#: Metadata items (dataset or band, case-insensitive) giving the pixel size in metres of
+#: radar-geometry rasters (MintPy/ISCE2 attribute names).
+PIXEL_SIZE_KEYS = (("RANGE_PIXEL_SIZE", "AZIMUTH_PIXEL_SIZE"), ("PIXEL_SIZE_X", "PIXEL_SIZE_Y"))
+
+
+def resolve_pixel_size(info, pixel_size_x: Optional[float] = None,
+                       pixel_size_y: Optional[float] = None) -> Tuple[Optional[float],
+                                                                      Optional[float], str]:
+    """Ground pixel size (x, y) in metres and where it came from.
+
+    Order: the given values (> 0); the raster metadata items of :data:`PIXEL_SIZE_KEYS`;
+    the geotransform when the raster has a CRS (:func:`raster_io.pixel_size_metres`).
+    A raster without CRS (radar geometry) and without metadata gives ``(None, None, ...)``."""
+    from .raster_io import pixel_size_metres
+    px = float(pixel_size_x) if pixel_size_x and pixel_size_x > 0 else None
+    py = float(pixel_size_y) if pixel_size_y and pixel_size_y > 0 else None
+    if px and py:
+        return px, py, "parameters"
+    meta = {k.upper(): v for k, v in (info.metadata or {}).items()}
+    for bm in info.band_metadata or []:
+        for k, v in bm.items():
+            meta.setdefault(k.upper(), v)
+    for kx, ky in PIXEL_SIZE_KEYS:
+        try:
+            mx, my = float(meta[kx]), float(meta[ky])
+        except (KeyError, ValueError):
+            continue
+        if mx > 0 and my > 0:
+            return px or mx, py or my, "metadata"
+    if info.crs_wkt and info.has_geotransform:
+        gx, gy = pixel_size_metres(info)
+        return px or gx, py or gy, "geotransform"
+    return px, py, "unknown"
+
+
+def window_map_positions(geotransform: Sequence[float], result: TrackingResult
+                         ) -> Tuple[np.ndarray, np.ndarray]:
+    """Map coordinates (x, y) of every window centre, arrays on the output grid."""
+    cc, rr = np.meshgrid(result.centre_cols, result.centre_rows)
+    gt = geotransform
+    return gt[0] + cc * gt[1] + rr * gt[2], gt[3] + cc * gt[4] + rr * gt[5]
+
+
+def vector_attributes(dx: np.ndarray, dy: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Magnitude (unit of dx, dy) and direction (:func:`offset_direction`, degrees)."""
+    return np.hypot(dx, dy), offset_direction(dx, dy)
+
+
+def valid_windows(result: TrackingResult) -> Tuple[np.ndarray, np.ndarray]:
+    """(row, col) indices of the windows with a measurement in both axes."""
+    return np.nonzero(np.isfinite(result.dx) & np.isfinite(result.dy))
+
+
+def offsets_in_metres(result: TrackingResult, pixel_size_x: float, pixel_size_y: float
+                      ) -> Tuple[np.ndarray, np.ndarray]:
+    """Offsets in metres: ``dx * pixel_size_x``, ``dy * pixel_size_y`` (ground pixel sizes)."""
+    return result.dx * float(pixel_size_x), result.dy * float(pixel_size_y)

@@ -18,6 +18,7 @@ def algorithm_classes():
     from .timeseries_decompose import TimeseriesDecompose
     from .decompose import DecomposeAlgorithm
     from .common_grid import CommonGrid
+    from .offset_tracking import OffsetTracking
     # -- end of imports --
     return [
         # -- algorithms (one entry per algorithm) --
@@ -30,5 +31,6 @@ def algorithm_classes():
         TimeseriesDecompose,
         DecomposeAlgorithm,
         CommonGrid,
+        OffsetTracking,
         # -- end of algorithms --
     ]
