@@ -189,6 +189,7 @@ class OffsetTrackingDialog(QDialog):
         if not s.reference:
             self.estimate_label.setText("Choose a reference image.")
             return
+        info = None
         try:
             info = raster_info(s.reference)
             self.band_reference.setMaximum(info.band_count)
@@ -202,7 +203,7 @@ class OffsetTrackingDialog(QDialog):
                 seconds_each=self._seconds_each(s, info.is_complex(s.band_reference)))
         except (ValueError, RasterError) as exc:
             self.estimate_label.setText(f"<b>{exc}</b>")
-            self._draw(s, info if "info" in locals() else None)
+            self._draw(s, info)
             return
         e = self.estimate
         run_time = format_seconds(e.seconds)
