@@ -199,7 +199,7 @@ def make_track(name, spec, out, crs, log=print):
     meta = {
         "track": name, "heading_deg": f"{spec['heading']:g}",
         "incidence_mid_deg": f"{spec['incidence']:g}", "look_direction": "right",
-        "range_pixel_size_m": f"{RANGE_PIXEL:g}", "azimuth_pixel_size_m": f"{AZIMUTH_PIXEL:g}",
+        "RANGE_PIXEL_SIZE": f"{RANGE_PIXEL:g}", "AZIMUTH_PIXEL_SIZE": f"{AZIMUTH_PIXEL:g}",
         "geometry": "radar (rows = azimuth along flight, columns = slant range); affine ground "
                     "geotransform, flat Earth (scripts/make_sample_data.py)",
         "synthetic": "yes",
