@@ -506,3 +506,25 @@ def test_nan_and_ill_conditioned_pixels_are_nan_and_counted(tmp_path):
     with pytest.raises(ValueError, match="no pixel could be solved.*nearly parallel"):
         d.decompose(obs, {"up": str(tmp_path / "u2.tif")})
     assert not (tmp_path / "u2.tif").exists()
+
+
+def test_custom_grid_in_metres_on_another_crs(tmp_path):
+    gt = (702000.0, 30.0, 0.0, 5000040.0, 0.0, -30.0)
+    a, _ = _los_raster(tmp_path, "a.tif", gt, (40, 40), 34.0, -12.0, north=False)
+    b, _ = _los_raster(tmp_path, "b.tif", gt, (40, 40), 39.0, -168.0, north=False)
+    obs = [d.Observation(a, incidence=34.0, heading=-12.0), d.Observation(b, incidence=39.0, heading=-168.0)]
+    s = d.decompose(obs, {"up": str(tmp_path / "u.tif")}, grid="custom", grid_resolution_m=90.0)
+    assert s.grid.resolution == (90.0, 90.0)
+    x, y = _centres(s.grid.geotransform, s.grid.shape)
+    got = _read(s.outputs["up"])
+    assert got.shape == (14, 14) and np.isfinite(got).all()  # 1200 m / 90 m, outward
+    # the last row and column are only partly covered (averages of fewer source pixels);
+    # the others are full 3 x 3 averages of the linear field = its value at the centre
+    assert got[:-1, :-1] == pytest.approx(_truth(x, y)[2][:-1, :-1], abs=1e-7)
+    with pytest.raises(ValueError, match="custom grid needs a positive resolution"):
+        d.decompose(obs, {"up": str(tmp_path / "u2.tif")}, grid="custom")
+    # geographic target CRS, metres converted at the centre latitude
+    s = d.decompose(obs, {"up": str(tmp_path / "u3.tif")}, grid="custom", grid_resolution_m=90.0,
+                    grid_crs_wkt=crs_from_epsg(4326))
+    assert s.grid.is_geographic() and s.grid.resolution[1] == pytest.approx(90.0 / 111195.08, rel=1e-5)
+    assert s.solved > 0
