@@ -544,15 +544,18 @@ class FitResult:
     patterns: int = 0
 
 
-def fit_pixels(A: np.ndarray, Y: np.ndarray, max_patterns: int = MAX_PATTERNS) -> FitResult:
+def fit_pixels(A: np.ndarray, Y: np.ndarray, max_patterns: int = MAX_PATTERNS,
+               min_group: int = 32) -> FitResult:
     """Least squares ``Y[:, j] ≈ A @ x_j`` for every pixel j, NaN values skipped per pixel.
 
     ``A``: (n, p) design matrix shared by all pixels; ``Y``: (n, P) observations.
     Pixels are grouped by their pattern of valid acquisitions and each group is
-    solved at once with one pseudo-inverse (exact least squares).  With more
-    than ``max_patterns`` patterns, the masked normal equations
-    ``(Aᵀ M_j A) x_j = Aᵀ M_j y_j`` are solved for all pixels in one batched
-    call instead (same solution for well-conditioned systems).
+    solved at once with one pseudo-inverse (exact least squares).  When there are
+    more than ``max_patterns`` patterns, only the patterns shared by at least
+    ``min_group`` pixels are solved that way; the other pixels go through the
+    masked normal equations ``(Aᵀ M_j A) x_j = Aᵀ M_j y_j``, all in one batched
+    solve (the same solution for the well-conditioned systems kept; a pixel whose
+    normalised normal matrix has a determinant below 1e-12 is left NaN).
     """
     A = np.asarray(A, dtype=np.float64)
     Y = np.asarray(Y, dtype=np.float64)
@@ -568,46 +571,59 @@ def fit_pixels(A: np.ndarray, Y: np.ndarray, max_patterns: int = MAX_PATTERNS) -
         return FitResult(coef, sigma, rms, count, 0)
     cols = np.flatnonzero(enough)
     packed = np.packbits(valid[:, cols], axis=0)  # (ceil(n/8), P') bytes
-    keys, inverse = np.unique(packed.T, axis=0, return_inverse=True)
+    keys, inverse, sizes = np.unique(packed.T, axis=0, return_inverse=True, return_counts=True)
     inverse = np.asarray(inverse).reshape(-1)
-    if keys.shape[0] <= max_patterns:
-        for k in range(keys.shape[0]):
-            members = cols[inverse == k]
-            rows = valid[:, members[0]]
-            Ak = A[rows]
-            if np.linalg.matrix_rank(Ak) < p:
-                continue
-            pinv = np.linalg.pinv(Ak)
-            yk = Y[rows][:, members]
-            xk = pinv @ yk
-            r = yk - Ak @ xk
-            rss = np.einsum("ij,ij->j", r, r)
-            m = rows.sum()
-            cov = pinv @ pinv.T  # (AᵀA)⁻¹
-            s2 = rss / (m - p)
-            coef[:, members] = xk
-            sigma[:, members] = np.sqrt(np.outer(np.diag(cov), s2))
-            rms[members] = np.sqrt(rss / m)
-        return FitResult(coef, sigma, rms, count, int(keys.shape[0]))
-    # masked normal equations, vectorised over pixels
-    W = valid[:, cols].astype(np.float64)            # (n, P')
-    Yz = np.where(valid[:, cols], Y[:, cols], 0.0)
-    N = np.einsum("ip,iq,ij->jpq", A, A, W)           # (P', p, p)
-    rhs = np.einsum("ip,ij->jp", A, Yz)                # (P', p)
-    cond = np.linalg.cond(N)
-    ok = np.isfinite(cond) & (cond < 1e12)
-    if ok.any():
-        Ninv = np.linalg.inv(N[ok])
-        x = np.einsum("jpq,jq->jp", Ninv, rhs[ok])     # (P'', p)
-        r = (Yz[:, ok] - A @ x.T) * W[:, ok]
+    grouped = np.ones(keys.shape[0], dtype=bool) if keys.shape[0] <= max_patterns \
+        else sizes >= max(1, int(min_group))
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    for k in np.flatnonzero(grouped):
+        members = cols[order[bounds[k]:bounds[k + 1]]]
+        rows = valid[:, members[0]]
+        Ak = A[rows]
+        if np.linalg.matrix_rank(Ak) < p:
+            continue
+        pinv = np.linalg.pinv(Ak)
+        yk = Y[np.ix_(rows, members)]
+        xk = pinv @ yk
+        r = yk - Ak @ xk
         rss = np.einsum("ij,ij->j", r, r)
-        m = W[:, ok].sum(axis=0)
-        s2 = rss / (m - p)
-        idx = cols[ok]
-        coef[:, idx] = x.T
-        sigma[:, idx] = np.sqrt(np.diagonal(Ninv, axis1=1, axis2=2).T * s2)
-        rms[idx] = np.sqrt(rss / m)
+        m = rows.sum()
+        cov = pinv @ pinv.T  # (AᵀA)⁻¹
+        coef[:, members] = xk
+        sigma[:, members] = np.sqrt(np.outer(np.diag(cov), rss / (m - p)))
+        rms[members] = np.sqrt(rss / m)
+    rest = cols[~grouped[inverse]]
+    if rest.size:
+        _normal_equations(A, Y[:, rest], valid[:, rest], rest, coef, sigma, rms)
     return FitResult(coef, sigma, rms, count, int(keys.shape[0]))
+
+
+def _normal_equations(A, Y, valid, idx, coef, sigma, rms) -> None:
+    """Masked normal equations for the pixels ``idx`` (columns of Y), written in place."""
+    n, p = A.shape
+    W = valid.astype(np.float64)                                   # (n, P)
+    Yz = np.where(valid, Y, 0.0)
+    AA = (A[:, :, None] * A[:, None, :]).reshape(n, p * p)         # outer products a_i a_iᵀ
+    N = (AA.T @ W).T.reshape(-1, p, p)                             # Σ_i w_ij a_i a_iᵀ
+    rhs = (A.T @ Yz).T                                             # (P, p)
+    d = np.sqrt(np.einsum("jpp->jp", N))
+    ok = np.all(d > 0, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        C = N / (d[:, :, None] * d[:, None, :])                    # unit diagonal
+    sign, logdet = np.linalg.slogdet(np.where(ok[:, None, None], C, np.eye(p)))
+    ok &= (sign > 0) & (logdet > math.log(1e-12))
+    if not ok.any():
+        return
+    Ninv = np.linalg.inv(C[ok]) / (d[ok][:, :, None] * d[ok][:, None, :])
+    x = np.einsum("jpq,jq->jp", Ninv, rhs[ok])                     # (P'', p)
+    r = (Yz[:, ok] - A @ x.T) * W[:, ok]
+    rss = np.einsum("ij,ij->j", r, r)
+    m = W[:, ok].sum(axis=0)
+    sel = idx[ok]
+    coef[:, sel] = x.T
+    sigma[:, sel] = np.sqrt(np.einsum("jpp->jp", Ninv).T * (rss / (m - p)))
+    rms[sel] = np.sqrt(rss / m)
 
 
 @dataclass

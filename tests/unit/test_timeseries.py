@@ -94,7 +94,8 @@ def test_nan_patterns_are_handled_per_pixel_by_both_solvers():
     Y[:, 0] = np.nan               # a pixel with no data
     Y[:-3, 1] = np.nan             # a pixel with 3 values: too few for 6 terms
     grouped = ts.fit_pixels(A, Y, max_patterns=10 ** 6)
-    normal = ts.fit_pixels(A, Y, max_patterns=0)
+    normal = ts.fit_pixels(A, Y, max_patterns=0, min_group=10 ** 9)
+    hybrid = ts.fit_pixels(A, Y, max_patterns=0, min_group=3)
     assert grouped.patterns > 100
     for fit in (grouped, normal):
         assert np.isnan(fit.coef[1, :2]).all()
@@ -103,6 +104,8 @@ def test_nan_patterns_are_handled_per_pixel_by_both_solvers():
         assert np.median(err) < 1e-3
     assert normal.coef[:, 2:] == pytest.approx(grouped.coef[:, 2:], abs=1e-9)
     assert normal.sigma[:, 2:] == pytest.approx(grouped.sigma[:, 2:], rel=1e-6)
+    assert hybrid.coef[:, 2:] == pytest.approx(grouped.coef[:, 2:], abs=1e-9)
+    assert hybrid.rms[2:] == pytest.approx(grouped.rms[2:], rel=1e-6)
     # each pixel equals an independent lstsq on its own valid values
     for j in (5, 77, 401):
         ok = np.isfinite(Y[:, j])
