@@ -520,6 +520,35 @@ def guess_track(info, band: int = 1) -> Dict[str, object]:
             "look_direction": look, "sigma": None}
 
 
+def geometry_layer_files(info) -> Dict[str, str]:
+    """Per-pixel geometry rasters named by a product's metadata (``geometry_incidence_layer``,
+    ``geometry_los_azimuth_layer``) found next to the raster, as ``displacement:load_product``
+    writes them (``<stem>_<layer>.tif`` in the same folder; the file sharing the longest
+    prefix with the raster's name wins).  Returns ``{"incidence": path, "los_azimuth":
+    path}`` for those that exist."""
+    import glob
+    import os
+    import re
+
+    folder = os.path.dirname(os.path.abspath(info.path))
+    base = os.path.basename(info.path)
+    meta = {str(k).lower(): v for k, v in info.metadata.items()}
+    found = {}
+    for key in ("incidence", "los_azimuth"):
+        name = meta.get(f"geometry_{key}_layer")
+        if not name:
+            continue
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name)).strip("_") or "layer"
+        candidates = [p for p in glob.glob(os.path.join(glob.escape(folder), f"*{safe}.tif"))
+                      if os.path.basename(p) in (f"{safe}.tif",) or
+                      os.path.basename(p).endswith(f"_{safe}.tif")]
+        candidates = [p for p in candidates if os.path.basename(p) != base]
+        if candidates:
+            found[key] = max(sorted(candidates),
+                             key=lambda p: len(os.path.commonprefix([os.path.basename(p), base])))
+    return found
+
+
 def read_overview(path: str, band: int = 1, max_size: int = 400) -> Tuple[np.ndarray, float]:
     """A decimated copy of ``band`` at most ``max_size`` pixels on its longer side (GDAL
     nearest-neighbour resampling, overviews used when present), nodata as NaN, magnitude
@@ -545,7 +574,7 @@ def read_overview(path: str, band: int = 1, max_size: int = 400) -> Tuple[np.nda
 __all__ = [
     "BandDescription", "OffsetTrackingEstimate", "RasterError", "Series", "VelocityFit",
     "RereferenceResult", "WindowGrid", "describe_bands", "estimate_offset_tracking",
-    "format_bytes", "format_seconds", "format_value", "guess_track", "is_time_series",
+    "format_bytes", "format_seconds", "format_value", "geometry_layer_files", "guess_track", "is_time_series",
     "linear_velocity", "read_overview",
     "pixel_geometry", "pixel_of", "rereference_raster", "sample_point",
     "sample_point_bands", "sample_series", "station_series", "seconds_per_window",

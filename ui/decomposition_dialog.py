@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import List, Optional, Union
 
 import numpy as np
+from qgis.core import QgsProject
 from qgis.gui import QgsMapLayerComboBox
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import (
@@ -35,7 +36,7 @@ from qgis.PyQt.QtWidgets import (
 
 from ..core import decomposition as dec
 from ..core.geometry import heading_to_los_azimuth
-from ..core.inspection import guess_track, read_overview
+from ..core.inspection import geometry_layer_files, guess_track, read_overview
 from ..core.raster_io import RasterError, raster_info
 from .common import (
     RASTER_FILTER,
@@ -374,7 +375,28 @@ class DecompositionDialog(QDialog):
                     angle = float(heading_to_los_azimuth(angle, guess["look_direction"]))
                 row["heading"].setValue(angle)
             self.look_combo.setCurrentIndex(self.look_combo.findData(guess["look_direction"]))
+            self._fill_geometry_layers(row, info, convention)
         self.update_preview()
+
+    def _fill_geometry_layers(self, row, info, convention):
+        """Per-pixel incidence (and, with the LOS azimuth convention, LOS azimuth) rasters
+        written next to the layer by load_product, when they are layers of the project."""
+        wanted = {"incidence": "incidence_layer"}
+        if convention == "los_azimuth":
+            wanted["los_azimuth"] = "heading_layer"
+        missing = []
+        for key, path in geometry_layer_files(info).items():
+            if key not in wanted:
+                continue
+            layer = next((la for la in QgsProject.instance().mapLayers().values()
+                          if layer_path(la) == path), None)
+            if layer is None:
+                missing.append(path)
+            else:
+                row[wanted[key]].setLayer(layer)
+        if missing:
+            self.status_label.setText("Per-pixel geometry found next to the layer (add it to the "
+                                      "project to use it): " + ", ".join(missing))
 
     # ---------------------------------------------------------------- state
     def tracks(self) -> List[Track]:

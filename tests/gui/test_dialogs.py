@@ -314,3 +314,32 @@ def test_dialogs_open_from_the_menu(qgis_iface, qgis_processing):
         if existing is not None:
             plugin.provider = None  # leave the session provider registered
         plugin.unload()
+
+
+def test_decomposition_dialog_uses_per_pixel_geometry_written_next_to_the_product(
+        make_raster, qgis_new_project):
+    zeros = np.zeros((30, 40), np.float32)
+    meta = {"geometry_incidence_layer": "incidenceAngle", "geometry_los_azimuth_layer": "azimuthAngle",
+            "geometry_look_direction": "right"}
+    vel = make_raster(zeros, "velocity_velocity.tif", metadata=meta,
+                      band_metadata=[{"units": "m/yr", "quantity": "los_velocity"}])
+    inc = make_raster(np.full((30, 40), 34.0, np.float32), "velocity_incidenceAngle.tif")
+    az = make_raster(np.full((30, 40), 102.0, np.float32), "velocity_azimuthAngle.tif")
+    layers = {}
+    for name, path in (("vel", vel), ("inc", inc)):
+        layers[name] = QgsRasterLayer(path, name, "gdal")
+        QgsProject.instance().addMapLayer(layers[name])
+    dialog = dd.DecompositionDialog(runner=lambda *a: None, lookup=lambda _id: None)
+    dialog.convention_combo.setCurrentIndex(dialog.convention_combo.findData("los_azimuth"))
+    dialog.set_track(0, layers["vel"])
+    t = dialog.tracks()[0]
+    assert t.incidence == inc and t.heading is None
+    assert az in dialog.status_label.text()   # found, but not a layer of the project yet
+    layers["az"] = QgsRasterLayer(az, "az", "gdal")
+    QgsProject.instance().addMapLayer(layers["az"])
+    dialog.set_track(0, layers["inc"])
+    dialog.set_track(0, layers["vel"])
+    t = dialog.tracks()[0]
+    assert (t.incidence, t.heading) == (inc, az)
+    np.testing.assert_allclose(dialog.vectors[0], ASC, atol=1e-6)   # medians 34 and 102 deg
+    dialog.deleteLater()

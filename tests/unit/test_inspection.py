@@ -268,3 +268,17 @@ def test_station_series_from_a_comparison_table():
     assert gnss.units == insar.units == "mm" and gnss.label == "GNSS LOS A"
     with pytest.raises(ValueError, match="no rows"):
         ins.station_series(rows, "C")
+
+
+def test_geometry_layer_files_next_to_a_loaded_product(tmp_path):
+    zeros = np.zeros((4, 4), np.float32)
+    meta = {"geometry_incidence_layer": "incidenceAngle", "geometry_los_azimuth_layer": "azimuthAngle"}
+    vel = write_array(str(tmp_path / "velocity_velocity.tif"), zeros, GT, WKT, metadata=meta)
+    inc = write_array(str(tmp_path / "velocity_incidenceAngle.tif"), zeros, GT, WKT)
+    write_array(str(tmp_path / "other_incidenceAngle.tif"), zeros, GT, WKT)
+    write_array(str(tmp_path / "velocity_notincidenceAngle2.tif"), zeros, GT, WKT)
+    found = ins.geometry_layer_files(raster_info(vel))
+    assert found == {"incidence": inc}   # no azimuthAngle file: not reported
+    az = write_array(str(tmp_path / "azimuthAngle.tif"), zeros, GT, WKT)
+    assert ins.geometry_layer_files(raster_info(vel)) == {"incidence": inc, "los_azimuth": az}
+    assert ins.geometry_layer_files(raster_info(inc)) == {}
