@@ -3,5 +3,7 @@
 STEPS = [
     "provider",
     "earthquake_data",
+    "earthquake_offsets",
+    "earthquake_decomposition",
     "kilauea_gnss",
 ]
