@@ -39,8 +39,9 @@ from ..core.raster_io import RasterError, raster_info
 from .common import RASTER_FILTER, find_algorithm, layer_path, run_algorithm_dialog, unknown_parameters
 
 ALGORITHM_ID = "displacement:offset_tracking"
-#: Bands the estimate assumes per output pixel (range offset, azimuth offset, SNR).
-OUTPUT_BANDS = 3
+#: Float32 bands the algorithm writes by default per output pixel: OUTPUT_X, OUTPUT_Y,
+#: OUTPUT_SNR and the two bands of OUTPUT_SIGMA.
+OUTPUT_BANDS = 5
 PREVIEW_SIZE = 360
 MAX_DRAWN_WINDOWS = 1500
 
@@ -53,10 +54,10 @@ class OffsetTrackingSettings:
     secondary: str = ""
     band_reference: int = 1
     band_secondary: int = 1
-    window_x: int = 64
+    window_x: int = 64   # defaults of displacement:offset_tracking (core TrackingParameters)
     window_y: int = 64
-    search_x: int = 16
-    search_y: int = 16
+    search_x: int = 8
+    search_y: int = 8
     step_x: int = 32
     step_y: int = 32
 

@@ -343,3 +343,51 @@ def test_decomposition_dialog_uses_per_pixel_geometry_written_next_to_the_produc
     assert (t.incidence, t.heading) == (inc, az)
     np.testing.assert_allclose(dialog.vectors[0], ASC, atol=1e-6)   # medians 34 and 102 deg
     dialog.deleteLater()
+
+
+def test_offset_tracking_dialog_runs_the_algorithm_on_its_previewed_grid(
+        make_raster, qgis_new_project, registered, tmp_path):
+    """The dialog's parameters exist in displacement:offset_tracking, and its run returns
+    the known shift on exactly the grid the dialog previewed."""
+    import processing
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback
+    from scipy.ndimage import gaussian_filter
+
+    from displacement_toolkit.core.raster_io import raster_info, read_block
+    from displacement_toolkit.ui.common import unknown_parameters
+
+    rng = np.random.default_rng(5)
+    texture = gaussian_filter(rng.random((200, 240)), 1.2).astype(np.float32)
+    ref = make_raster(texture, "ref_ot.tif")
+    sec = make_raster(np.roll(texture, (2, 3), (0, 1)), "sec_ot.tif")   # dy = +2, dx = +3
+    layers = [QgsRasterLayer(p, n, "gdal") for p, n in ((ref, "ref"), (sec, "sec"))]
+    for layer in layers:
+        QgsProject.instance().addMapLayer(layer)
+    dialog = od.OffsetTrackingDialog(runner=lambda *a: pytest.fail("not the dialog path"),
+                                     measure=lambda *key: 0.001)
+    dialog.reference_combo.setLayer(layers[0])
+    dialog.secondary_combo.setLayer(layers[1])
+    dialog.set_values(window_x=32, window_y=32, search_x=8, search_y=8, step_x=24, step_y=24)
+    alg = registered.algorithmById(od.ALGORITHM_ID)
+    outputs = {"OUTPUT_X": str(tmp_path / "dx.tif"), "OUTPUT_Y": str(tmp_path / "dy.tif")}
+    params = dialog.parameters(outputs)
+    assert unknown_parameters(alg, params) == []
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    result = processing.run(od.ALGORITHM_ID, {**params, "COARSE_SEARCH": False}, context=context,
+                            feedback=QgsProcessingFeedback(), is_child_algorithm=True)
+    info = raster_info(result["OUTPUT_X"])
+    # (200 - 32 - 16) // 24 + 1 = 7 rows, (240 - 32 - 16) // 24 + 1 = 9 columns
+    assert (info.height, info.width) == dialog.grid.shape == (7, 9)
+    assert dialog.estimate.windows == info.width * info.height
+    # the previewed window centres are the output pixel centres on the map
+    from displacement_toolkit.core.raster_io import pixel_to_map
+
+    ref_gt = raster_info(ref).geotransform
+    for j, i in ((0, 0), (8, 6)):
+        expected = pixel_to_map(ref_gt, dialog.grid.cols[j], dialog.grid.rows[i])
+        assert pixel_to_map(info.geotransform, j + 0.5, i + 0.5) == pytest.approx(expected)
+    dx, dy = read_block(result["OUTPUT_X"]), read_block(result["OUTPUT_Y"])
+    assert np.nanmedian(dx) == pytest.approx(3.0, abs=0.05)
+    assert np.nanmedian(dy) == pytest.approx(2.0, abs=0.05)
+    dialog.deleteLater()
