@@ -31,10 +31,21 @@ INPUT_HELP = (
 )
 
 
+def raster_source_type():
+    """The raster layer type of QgsProcessingParameterMultipleLayers: QgsProcessing.SourceType
+    up to QGIS 3.x, Qgis.ProcessingSourceType in QGIS 4 (the old enum was removed)."""
+    scoped = getattr(QgsProcessing, "SourceType", None)
+    if scoped is not None and hasattr(scoped, "TypeRaster"):
+        return scoped.TypeRaster
+    from qgis.core import Qgis
+
+    return Qgis.ProcessingSourceType.Raster
+
+
 def add_series_parameters(alg, description="Displacement time series (dated rasters)"):
     """INPUT (rasters), INPUT_FILE (HDF5 series) and INPUT_UNITS."""
     alg.addParameter(QgsProcessingParameterMultipleLayers(
-        "INPUT", description, QgsProcessing.SourceType.TypeRaster, optional=True))
+        "INPUT", description, raster_source_type(), optional=True))
     alg.addParameter(QgsProcessingParameterFile(
         "INPUT_FILE", "or: time-series file (MintPy timeseries.h5, LiCSBAS cum.h5)",
         behavior=QgsProcessingParameterFile.Behavior.File, optional=True,

@@ -2,7 +2,6 @@
 series acquired on different dates and grids."""
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
     QgsProcessingParameterEnum,
@@ -17,7 +16,7 @@ from ..core.decomposition import DEFAULT_MAX_CONDITION
 from ..core.grid import RESAMPLING_CHOICES
 from .base import DisplacementAlgorithm, parameter_error
 from .styling import DIVERGING, SEQUENTIAL
-from .timeseries_common import GROUP, GROUP_ID
+from .timeseries_common import GROUP, GROUP_ID, raster_source_type
 
 TRACKS = 3
 LOOK = ["right", "left"]
@@ -64,7 +63,7 @@ class TimeseriesDecompose(DisplacementAlgorithm):
             optional = k > 2
             self.addParameter(QgsProcessingParameterMultipleLayers(
                 f"TRACK_{k}", f"Track {k}: LOS displacement time series (dated rasters)",
-                QgsProcessing.SourceType.TypeRaster, optional=optional))
+                raster_source_type(), optional=optional))
             self.addParameter(QgsProcessingParameterNumber(
                 f"INCIDENCE_{k}", f"Track {k}: incidence (degrees from the vertical)",
                 QgsProcessingParameterNumber.Type.Double, optional=True, minValue=0.0,

@@ -82,3 +82,23 @@ def test_rasters_on_different_grids_are_refused(provider, tmp_path):
             "INPUT": [str(a), str(b)], "START_DATE": "2020-01-01", "END_DATE": "2020-01-25",
             "OUTPUT": str(out)})
     assert not out.exists()
+
+
+def test_mintpy_timeseries_h5_as_input_file(provider, tmp_path):
+    from ..unit.test_timeseries import _dates, _mintpy_timeseries
+
+    dates = _dates("2020-01-01", 12, 8)
+    cube = np.stack([np.full((5, 6), 0.002 * k) for k in range(8)])
+    cube[5, 0, 0] = np.nan
+    src = _mintpy_timeseries(tmp_path / "timeseries.h5", cube, dates, "20200101")
+    out = str(tmp_path / "c.tif")
+    res = run_algorithm(CumulativeDisplacement().create(), {
+        "INPUT_FILE": src, "START_DATE": "20200113", "END_DATE": "2020-03-01", "OUTPUT": out})
+    assert (res["START_DATE_USED"], res["END_DATE_USED"]) == ("2020-01-13", "2020-03-01")
+    got = read_block(out)
+    assert np.isnan(got[0, 0]) and np.isnan(got).sum() == 1
+    assert np.nanmax(np.abs(got - 0.002 * 4)) < 1e-7
+    info = raster_info(out)
+    assert info.band_metadata[0]["units"] == "m"
+    assert info.band_metadata[0]["quantity"] == "los_displacement"
+    assert info.geotransform[0] == pytest.approx(-155.3)
