@@ -37,12 +37,13 @@ Method (per batch of windows)
    secondary (weighted mean and energy), from three FFT correlations.
 3. Integer peak on the oversampled grid, then the NCC is evaluated at
    fractional lags by a matrix-multiply DFT of the three cross spectra
-   (Guizar-Sicairos et al. 2008) on a grid of spacing 0.25 then
-   ``1/correlation_oversample`` pixel, and a quadratic fit on the 3 x 3
-   neighbourhood of the finest maximum removes the grid quantisation.
-   Because the *tapered* reference is what is shifted, the band-limited
-   interpolation of the correlation is exact up to the taper's spectral
-   leakage, and the estimator does not lock to integer pixels.
+   (Guizar-Sicairos et al. 2008) on 3 x 3 grids of spacing 0.25, 1/16 and
+   finally ``1/correlation_oversample`` pixel, each centred on the previous
+   estimate, with a quadratic fit at each stage (a Newton step on the
+   band-limited NCC surface; no grid quantisation).  Because the *tapered*
+   reference is what is shifted, the band-limited interpolation of the
+   correlation is exact up to the taper's spectral leakage, and the
+   estimator does not lock to integer pixels.
 4. SNR = peak NCC / mean |NCC| of the search surface outside ±2 pixels of the
    peak.  sigma (per axis, pixels) = sqrt(K (1 - rho) / (N |c''|)) with rho the
    peak NCC, c'' the NCC curvature at the peak (per pixel²), N the number of
@@ -76,7 +77,7 @@ COARSE_WINDOW = 32
 COARSE_SEARCH = 16
 COARSE_STEP = 16
 #: Extra pixels cut around each chip before oversampling (cropped afterwards).
-CHIP_MARGIN = 8
+CHIP_MARGIN = 4
 #: Width of the cosine edges of the reference taper, in original pixels.
 TAPER_PIXELS = 3.0
 #: Windows per vectorised batch (memory: see :func:`memory_bound`).
@@ -328,49 +329,46 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, p: TrackingPar
     absn = np.where(far, np.abs(np.clip(ncc, -1, 1)), 0.0)
     mean_far = absn.sum(axis=(1, 2)) / np.maximum(far.sum(axis=(1, 2)), 1)
     # sub-pixel: zoom with matrix-multiply DFT
-    spectra = spectra.astype(np.complex128)
     cy, cx = ky.astype(np.float64), kx.astype(np.float64)
-    steps = [0.25 * o]
+    # Newton-like zoom: NCC on a 3 x 3 grid of spacing 0.25 oversampled samples around the
+    # integer peak, quadratic fit, then again on 3 x 3 grids of spacing 1/16 and o / cor_ovs
+    # (1 / CORRELATION_OVERSAMPLE pixel) centred on the previous estimate; the last fit gives
+    # the peak, its value and curvature.
     fine = o / float(p.correlation_oversample)
-    while steps[-1] / 8.0 > fine:
-        steps.append(steps[-1] / 8.0)
-    steps.append(min(fine, steps[-1]))
-    if len(steps) > 1 and steps[-1] == steps[-2]:
-        steps.pop()
-    half = 4
-    grid = np.arange(-half, half + 1, dtype=np.float64)
-    for i, d in enumerate(steps):
+    # stage 0: the best of a 5 x 5 grid of spacing 0.25 around the integer peak (within 1/8)
+    g5 = np.arange(-2, 3) * 0.25
+    ty, tx = cy[:, None] + g5[None, :], cx[:, None] + g5[None, :]
+    c = _ncc_from(_dft_eval(spectra, ty, tx, (ny, nx)), rnorm, wsum)
+    c[~np.isfinite(c)] = -2.0
+    j, l_ = np.unravel_index(c.reshape(b, -1).argmax(axis=1), (5, 5))
+    cy, cx = ty[np.arange(b), j], tx[np.arange(b), l_]
+    steps = [d for d in (0.0625,) if d > fine] + [fine]
+    grid = np.array([-1.0, 0.0, 1.0])
+    for d in steps:
         ty = cy[:, None] + d * grid[None, :]
         tx = cx[:, None] + d * grid[None, :]
-        vals = _dft_eval(spectra, ty, tx, (ny, nx))
-        c = _ncc_from(vals, rnorm, wsum)                                    # (B, J, L)
+        c = _ncc_from(_dft_eval(spectra, ty, tx, (ny, nx)), rnorm, wsum)   # (B, 3, 3)
         c[~np.isfinite(c)] = -2.0
-        j, l_ = np.unravel_index(c.reshape(b, -1).argmax(axis=1), c.shape[1:])
-        if i < len(steps) - 1:
-            cy, cx = ty[np.arange(b), j], tx[np.arange(b), l_]
-            continue
-        # quadratic refinement on the 3x3 around the finest maximum
-        jc = np.clip(j, 1, 2 * half - 1)
-        lc = np.clip(l_, 1, 2 * half - 1)
-        ib = np.arange(b)
-        f00 = c[ib, jc, lc]
-        fy1, fy_1 = c[ib, jc + 1, lc], c[ib, jc - 1, lc]
-        fx1, fx_1 = c[ib, jc, lc + 1], c[ib, jc, lc - 1]
-        fxy = (c[ib, jc + 1, lc + 1] - c[ib, jc + 1, lc - 1] - c[ib, jc - 1, lc + 1]
-               + c[ib, jc - 1, lc - 1]) / 4.0
+        f00 = c[:, 1, 1]
+        fy1, fy_1 = c[:, 2, 1], c[:, 0, 1]
+        fx1, fx_1 = c[:, 1, 2], c[:, 1, 0]
+        fxy = (c[:, 2, 2] - c[:, 2, 0] - c[:, 0, 2] + c[:, 0, 0]) / 4.0
         gy, gx = (fy1 - fy_1) / 2.0, (fx1 - fx_1) / 2.0
         hyy, hxx = fy1 - 2 * f00 + fy_1, fx1 - 2 * f00 + fx_1
         det = hyy * hxx - fxy * fxy
         ok = (det > 0) & (hyy < 0)
         uy = np.where(ok, -(hxx * gy - fxy * gx) / np.where(ok, det, 1.0), 0.0)
         ux = np.where(ok, -(hyy * gx - fxy * gy) / np.where(ok, det, 1.0), 0.0)
-        uy = np.clip(uy, -1.0, 1.0)
-        ux = np.clip(ux, -1.0, 1.0)
-        best_y = ty[ib, jc] + d * uy
-        best_x = tx[ib, lc] + d * ux
+        # without a concave fit, step toward the best sample of the grid
+        j, l_ = np.unravel_index(c.reshape(b, -1).argmax(axis=1), (3, 3))
+        uy = np.where(ok, np.clip(uy, -4.0, 4.0), j - 1.0)
+        ux = np.where(ok, np.clip(ux, -4.0, 4.0), l_ - 1.0)
+        cy = cy + d * uy
+        cx = cx + d * ux
         peak = f00 + 0.5 * (gy * uy + gx * ux)
         curv_y = -hyy / (d * d) * o * o        # per pixel^2
         curv_x = -hxx / (d * d) * o * o
+    best_y, best_x = cy, cx
     dy = (best_y - sfy) / o
     dx = (best_x - sfx) / o
     peak = np.where(np.isfinite(peak), peak, peak_int)
