@@ -19,6 +19,7 @@ def algorithm_classes():
     from .decompose import DecomposeAlgorithm
     from .common_grid import CommonGrid
     from .offset_tracking import OffsetTracking
+    from .los_to_vertical import LosToVertical
     # -- end of imports --
     return [
         # -- algorithms (one entry per algorithm) --
@@ -32,5 +33,6 @@ def algorithm_classes():
         DecomposeAlgorithm,
         CommonGrid,
         OffsetTracking,
+        LosToVertical,
         # -- end of algorithms --
     ]

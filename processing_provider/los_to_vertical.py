@@ -1,0 +1,195 @@
+"""displacement:los_to_vertical: phase/LOS conversion and projection on one direction (core.los)."""
+
+import os
+
+from qgis.core import (
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+)
+
+from ..core import los as core_los
+from .base import DisplacementAlgorithm, band_parameter, parameter_error
+from .styling import DIVERGING
+
+QUANTITY_KEYS = ["los_displacement", "los_velocity", "phase"]
+QUANTITY_LABELS = ["LOS displacement", "LOS velocity (per year)", "Unwrapped phase (radians)"]
+LENGTH_UNITS = ["m", "cm", "mm"]
+WAVELENGTH_KEYS = ["sentinel1", "alos2", "terrasarx", "custom"]
+WAVELENGTH_LABELS = [
+    f"Sentinel-1 C band ({core_los.WAVELENGTHS['sentinel1']} m)",
+    f"ALOS-2 / NISAR L band ({core_los.WAVELENGTHS['alos2']} m)",
+    f"TerraSAR-X X band ({core_los.WAVELENGTHS['terrasarx']} m)",
+    "Custom (WAVELENGTH)",
+]
+PHASE_KEYS = ["isce2", "mintpy", "snap", "gamma", "roipac"]
+PHASE_LABELS = ["ISCE2 (LOS = -lambda/4pi * phase)", "MintPy unwrapPhase (LOS = -lambda/4pi * phase)",
+                "SNAP (LOS = -lambda/4pi * phase)", "GAMMA (LOS = -lambda/4pi * phase)",
+                "ROI_PAC (LOS = +lambda/4pi * phase)"]
+ANGLE_UNIT_KEYS = ["auto", "degrees", "radians"]
+DIRECTION_KEYS = ["vertical", "east", "custom"]
+DIRECTION_LABELS = ["Vertical (positive up)", "East-west horizontal (positive east; needs HEADING)",
+                    "Custom direction (AZIMUTH and PLUNGE)"]
+
+
+class LosToVertical(DisplacementAlgorithm):
+    NAME = "los_to_vertical"
+    DISPLAY_NAME = "LOS to vertical (or any one direction)"
+    GROUP = "Grids and geometry"
+    GROUP_ID = "grids"
+    HELP = """
+Converts unwrapped phase or LOS displacement/velocity into displacement along one direction: vertical (default), east-west, or a custom direction. Assumption: all motion is along that direction; with a single viewing geometry the other components are unknown and assumed zero. With two or more geometries use the decomposition algorithm (displacement:decompose) instead.
+
+INPUT and BAND: the raster. QUANTITY: LOS displacement (INPUT_UNITS m, cm or mm), LOS velocity (m/yr, cm/yr or mm/yr) or unwrapped phase in radians. LOS is positive toward the satellite.
+Phase: LOS = s * WAVELENGTH / (4 pi) * phase, with the sign s of the processor that wrote it (PHASE_SIGN): s = -1 for ISCE2, MintPy unwrapPhase, SNAP and GAMMA (positive phase = motion away from the satellite), s = +1 for ROI_PAC. So with ISCE2 a phase of -4 pi / wavelength * 0.01 is 1 cm toward the satellite. WAVELENGTH_PRESET: Sentinel-1 C band 0.05546576 m (default), ALOS-2 / NISAR L band, TerraSAR-X X band, or a custom WAVELENGTH in metres (must be positive).
+Incidence: an INCIDENCE raster (INCIDENCE_BAND; e.g. MintPy incidenceAngle, ISCE2 los.rdr band 1, SNAP incidence_angle), resampled (bilinear) onto the input grid when the grids differ, or a constant INCIDENCE_ANGLE in degrees. The incidence is measured at the ground from the vertical and must be in [0, 90). INCIDENCE_UNITS auto (default) detects radians from the values (all below pi/2); values declared in degrees that are radians, or the reverse, are converted and the log says so.
+DIRECTION: vertical: d_up = d_los / cos(incidence). East-west: d_east = d_los / (-sin(incidence) sin(LOS azimuth)), needs HEADING (flight direction, degrees clockwise from north, e.g. -12 for Sentinel-1 ascending, -168 descending) and LOOK_DIRECTION. Custom: AZIMUTH (degrees clockwise from north) and PLUNGE (degrees below the horizontal, positive down, e.g. a landslide moving downslope); needs HEADING unless PLUNGE is +-90.
+MAX_AMPLIFICATION (default 5): pixels where |1 / sensitivity| exceeds it are NaN (the projection would amplify noise too much); the count is logged and returned as MASKED_PIXELS.
+Outputs: OUTPUT in OUTPUT_UNITS (per year for velocity), optional OUTPUT_LOS (LOS displacement in metres when the input is phase). Band metadata record quantity, units, convention, wavelength, phase convention and incidence source. NaN and nodata propagate. See docs/los_to_vertical.md.
+"""  # noqa: E501 (plain-text help: one paragraph per line)
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        double = QgsProcessingParameterNumber.Type.Double
+        self.addParameter(QgsProcessingParameterRasterLayer("INPUT", "Input raster (LOS or phase)"))
+        self.addParameter(band_parameter("BAND", "Band", "INPUT"))
+        self.addParameter(QgsProcessingParameterEnum("QUANTITY", "Quantity", QUANTITY_LABELS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum(
+            "INPUT_UNITS", "Input units (per year for velocity; ignored for phase)", LENGTH_UNITS,
+            defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum(
+            "WAVELENGTH_PRESET", "Wavelength (phase input)", WAVELENGTH_LABELS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber(
+            "WAVELENGTH", "Custom wavelength (m)", double, optional=True))
+        self.addParameter(QgsProcessingParameterEnum(
+            "PHASE_SIGN", "Phase sign convention (processor)", PHASE_LABELS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            "INCIDENCE", "Incidence angle raster", optional=True))
+        self.addParameter(band_parameter("INCIDENCE_BAND", "Incidence band", "INCIDENCE"))
+        self.addParameter(QgsProcessingParameterEnum(
+            "INCIDENCE_UNITS", "Incidence raster units", ANGLE_UNIT_KEYS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber(
+            "INCIDENCE_ANGLE", "Constant incidence angle (degrees)", double, optional=True))
+        self.addParameter(QgsProcessingParameterEnum(
+            "DIRECTION", "Direction", DIRECTION_LABELS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber(
+            "HEADING", "Heading (degrees clockwise from north)", double, optional=True))
+        self.addParameter(QgsProcessingParameterEnum(
+            "LOOK_DIRECTION", "Look direction", ["right", "left"], defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber(
+            "AZIMUTH", "Custom direction azimuth (degrees clockwise from north)", double, defaultValue=0.0))
+        self.addParameter(QgsProcessingParameterNumber(
+            "PLUNGE", "Custom direction plunge (degrees below horizontal)", double, defaultValue=0.0,
+            minValue=-90.0, maxValue=90.0))
+        self.addParameter(QgsProcessingParameterNumber(
+            "MAX_AMPLIFICATION", "Maximum amplification |1/sensitivity|", double, defaultValue=5.0,
+            minValue=1.0))
+        self.addParameter(QgsProcessingParameterEnum(
+            "OUTPUT_UNITS", "Output units (per year for velocity)", LENGTH_UNITS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Projected displacement"))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            "OUTPUT_LOS", "LOS displacement (m, phase input only)", optional=True, createByDefault=False))
+        self.addOutput(QgsProcessingOutputNumber("MASKED_PIXELS", "Pixels masked by MAX_AMPLIFICATION"))
+
+    @staticmethod
+    def _optional_number(parameters, name):
+        value = parameters.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise parameter_error(name, value, "not a number", "Give a number") from None
+
+    def compute(self, parameters, context, feedback):
+        path = self.raster_path(parameters, "INPUT", context)
+        info = self.raster_info(path, "INPUT")
+        band = self.raster_band(parameters, "INPUT", context, info, "BAND")
+        quantity = QUANTITY_KEYS[self.parameterAsEnum(parameters, "QUANTITY", context)]
+        length = LENGTH_UNITS[self.parameterAsEnum(parameters, "INPUT_UNITS", context)]
+        input_units = core_los.output_unit_for(quantity, length) if quantity != "phase" else "m"
+        output_units = core_los.output_unit_for(
+            quantity, LENGTH_UNITS[self.parameterAsEnum(parameters, "OUTPUT_UNITS", context)])
+
+        wavelength, convention = None, PHASE_KEYS[self.parameterAsEnum(parameters, "PHASE_SIGN", context)]
+        if quantity == "phase":
+            preset = WAVELENGTH_KEYS[self.parameterAsEnum(parameters, "WAVELENGTH_PRESET", context)]
+            custom = self._optional_number(parameters, "WAVELENGTH")
+            if preset == "custom" or custom is not None:
+                if custom is None:
+                    raise parameter_error("WAVELENGTH", None, "the custom wavelength is not given",
+                                          "Give WAVELENGTH in metres, e.g. 0.05546576")
+                try:
+                    wavelength = core_los.check_wavelength(custom)
+                except ValueError as exc:
+                    raise parameter_error("WAVELENGTH", custom, str(exc), "Give a positive wavelength "
+                                          "in metres") from exc
+            else:
+                wavelength = core_los.WAVELENGTHS[preset]
+            feedback.pushInfo(f"Phase -> LOS: wavelength {wavelength} m, {convention} convention: "
+                              f"LOS = {core_los.phase_sign(convention):+.0f} * wavelength / (4 pi) * phase "
+                              "(positive toward the satellite)")
+
+        inc_path = self.raster_path(parameters, "INCIDENCE", context, required=False)
+        constant = self._optional_number(parameters, "INCIDENCE_ANGLE")
+        if inc_path:
+            inc_info = self.raster_info(inc_path, "INCIDENCE")
+            inc_band = self.raster_band(parameters, "INCIDENCE", context, inc_info, "INCIDENCE_BAND")
+            incidence = inc_path
+            if constant is not None:
+                feedback.pushInfo("Both INCIDENCE and INCIDENCE_ANGLE are given: the raster is used.")
+        elif constant is not None:
+            inc_band = 1
+            try:
+                core_los.check_incidence_values([constant], "INCIDENCE_ANGLE")
+            except ValueError as exc:
+                raise parameter_error("INCIDENCE_ANGLE", constant, str(exc),
+                                      "Give the incidence in degrees, 0 <= angle < 90") from exc
+            incidence = constant
+        else:
+            raise parameter_error("INCIDENCE", None, "no incidence is given",
+                                  "Choose an INCIDENCE raster or give INCIDENCE_ANGLE in degrees")
+        inc_units = ANGLE_UNIT_KEYS[self.parameterAsEnum(parameters, "INCIDENCE_UNITS", context)]
+
+        direction = DIRECTION_KEYS[self.parameterAsEnum(parameters, "DIRECTION", context)]
+        heading = self._optional_number(parameters, "HEADING")
+        azimuth = self.parameterAsDouble(parameters, "AZIMUTH", context)
+        plunge = self.parameterAsDouble(parameters, "PLUNGE", context)
+        if heading is None and core_los.needs_heading(direction, plunge):
+            raise parameter_error("HEADING", None, f"the {direction} direction needs the satellite heading",
+                                  "Give HEADING in degrees clockwise from north (Sentinel-1 ascending "
+                                  "about -12, descending about -168)")
+        look = ["right", "left"][self.parameterAsEnum(parameters, "LOOK_DIRECTION", context)]
+        max_amp = self.parameterAsDouble(parameters, "MAX_AMPLIFICATION", context)
+
+        out = self.output_raster_path(parameters, "OUTPUT", context)
+        los_out = self.output_raster_path(parameters, "OUTPUT_LOS", context) if quantity == "phase" else None
+        if not los_out and parameters.get("OUTPUT_LOS") and quantity != "phase":
+            feedback.pushInfo("OUTPUT_LOS is written only for phase input; skipped.")
+        try:
+            result = core_los.los_to_direction(
+                path, out, band=band, quantity=quantity, input_units=input_units,
+                output_units=output_units, incidence=incidence, incidence_band=inc_band,
+                incidence_units=inc_units, direction=direction, heading_deg=heading,
+                look_direction=look, azimuth_deg=azimuth, plunge_deg=plunge, wavelength=wavelength,
+                phase_convention=convention, max_amplification=max_amp, los_output_path=los_out,
+                monitor=self.monitor(feedback))
+        except ValueError as exc:
+            if "incidence raster" in str(exc):
+                raise parameter_error("INCIDENCE", inc_path, str(exc), "Check the incidence band and "
+                                      "units") from exc
+            raise
+        for note in result["notes"]:
+            feedback.pushInfo(note)
+        feedback.pushInfo(f"Incidence: {result['incidence_source']}; output {result['quantity']} in "
+                          f"{result['units']}")
+        name = os.path.splitext(os.path.basename(path))[0]
+        self.finish_raster(out, context, DIVERGING, result["units"], result["stats"],
+                           layer_name=f"{name} {direction} ({result['units']})")
+        results = {"OUTPUT": out, "MASKED_PIXELS": result["masked"]}
+        if los_out:
+            self.finish_raster(los_out, context, DIVERGING, "m", result["los_stats"],
+                               layer_name=f"{name} LOS (m)")
+            results["OUTPUT_LOS"] = los_out
+        return results
