@@ -97,3 +97,16 @@ def test_bad_input_is_a_clear_error_and_nothing_is_written(provider, tmp_path, p
     with pytest.raises(QgsProcessingException, match=message):
         run_algorithm(TimeseriesVelocity().create(), {**base, **params})
     assert not list(tmp_path.iterdir())
+
+
+def test_cancel_leaves_none_of_the_three_outputs(provider, tmp_path):
+    from qgis.core import QgsProcessingFeedback
+
+    outs = {k: str(tmp_path / f"{k}.tif") for k in ("VELOCITY", "VELOCITY_SIGMA", "RMS_RESIDUAL")}
+    feedback = QgsProcessingFeedback()
+    feedback.progressChanged.connect(lambda p: feedback.cancel() if p > 0 else None)
+    with pytest.raises(QgsProcessingException, match="Cancelled"):
+        run_algorithm(TimeseriesVelocity().create(), {
+            "INPUT": KILAUEA, "START_DATE": "2016-07-11", "END_DATE": "2016-09-21", **outs},
+            feedback=feedback)
+    assert not list(tmp_path.iterdir())

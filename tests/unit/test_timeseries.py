@@ -525,3 +525,28 @@ def test_asc_desc_series_on_different_dates_and_grids_recover_east_and_up(tmp_pa
     sig = np.array([0.004 * math.hypot(1 - w1, w1), 0.004])
     expected = math.sqrt(inv[0, 0] ** 2 * sig[0] ** 2 + inv[0, 1] ** 2 * sig[1] ** 2)
     assert np.nanmedian(se) == pytest.approx(expected, rel=1e-5)
+
+
+def test_gnss_station_from_a_velocity_table_is_the_reference_point(tmp_path):
+    # a velocity raster in WGS84 (0.001 degree pixels) and a CSV velocity table
+    gt = (-155.30, 0.001, 0.0, 19.40, 0.0, -0.001)
+    rr, cc = np.mgrid[0:20, 0:30]
+    vel = (0.001 * rr + 0.0001 * cc).astype(np.float32)
+    src = tmp_path / "velocity.tif"
+    write_array(str(src), vel, gt, crs_from_epsg(4326),
+                band_metadata=[{"units": "m/yr", "quantity": "los_velocity"}])
+    table = tmp_path / "stations.csv"
+    table.write_text("station,lon,lat,east,north,up\n"
+                     "FAR1,-150.0,10.0,0.01,0.0,0.0\n"
+                     "NEAR,-155.2875,19.3925,0.01,0.0,0.0\n")   # pixel row 7, column 12
+    stack = ts.open_stack([str(src)], require_dates=False)
+    ref = ts.gnss_reference(stack, str(table), "near", radius=0)
+    assert ref.metadata["reference_station"] == "NEAR"
+    assert ref.metadata["reference_pixel"] == "7 12"
+    assert ref.values[0] == pytest.approx(0.001 * 7 + 0.0001 * 12, abs=1e-7)
+    with pytest.raises(ValueError, match="station 'XYZ' is not in"):
+        ts.gnss_reference(stack, str(table), "XYZ")
+    with pytest.raises(ValueError, match="outside the raster"):
+        ts.gnss_reference(stack, str(table), "FAR1")
+    with pytest.raises(ValueError, match="name the station"):
+        ts.gnss_reference(stack, str(table), "")
