@@ -892,9 +892,22 @@ def polygon_reference(stack: Stack, polygon_wkt: str, polygon_crs_wkt: str = "",
             for s in (src, dst):
                 s.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
             geom.Transform(osr.CoordinateTransformation(src, dst))
-    # rasterise over the stack grid (a byte mask; the grid size bounds memory)
-    mem = gdal.GetDriverByName("MEM").Create("", stack.width, stack.height, 1, gdal.GDT_Byte)
-    mem.SetGeoTransform(stack.geotransform)
+    # rasterise over the window of the grid that the polygon's envelope covers (memory is
+    # bounded by the polygon, not by the raster)
+    xmin, xmax, ymin, ymax = geom.GetEnvelope()
+    cs, rs = map_to_pixel(stack.geotransform, np.array([xmin, xmin, xmax, xmax]),
+                          np.array([ymin, ymax, ymin, ymax]))
+    wc0 = max(0, int(math.floor(float(np.min(cs)))) - 1)
+    wr0 = max(0, int(math.floor(float(np.min(rs)))) - 1)
+    wc1 = min(stack.width, int(math.ceil(float(np.max(cs)))) + 1)
+    wr1 = min(stack.height, int(math.ceil(float(np.max(rs)))) + 1)
+    if wc1 <= wc0 or wr1 <= wr0:
+        raise ValueError("the reference polygon covers no pixel centre of the raster: draw it over "
+                         "the raster (or larger than one pixel)")
+    gt = stack.geotransform
+    wx, wy = gt[0] + wc0 * gt[1] + wr0 * gt[2], gt[3] + wc0 * gt[4] + wr0 * gt[5]
+    mem = gdal.GetDriverByName("MEM").Create("", wc1 - wc0, wr1 - wr0, 1, gdal.GDT_Byte)
+    mem.SetGeoTransform((wx, gt[1], gt[2], wy, gt[4], gt[5]))
     if stack.crs_wkt:
         mem.SetProjection(stack.crs_wkt)
     ods = ogr.GetDriverByName("Memory").CreateDataSource("ref")
@@ -913,10 +926,12 @@ def polygon_reference(stack: Stack, polygon_wkt: str, polygon_crs_wkt: str = "",
     if rows_any.size == 0:
         raise ValueError("the reference polygon covers no pixel centre of the raster: draw it over "
                          "the raster (or larger than one pixel)")
-    r0, r1 = int(rows_any[0]), int(rows_any[-1]) + 1
     cols_any = np.flatnonzero(mask.any(axis=0))
-    c0, c1 = int(cols_any[0]), int(cols_any[-1]) + 1
-    sub = mask[r0:r1, c0:c1]
+    mr0, mr1 = int(rows_any[0]), int(rows_any[-1]) + 1
+    mc0, mc1 = int(cols_any[0]), int(cols_any[-1]) + 1
+    mask = mask[mr0:mr1, mc0:mc1]
+    r0, r1, c0, c1 = wr0 + mr0, wr0 + mr1, wc0 + mc0, wc0 + mc1
+    sub = mask
     values, counts = [], []
     for i in range(stack.count):
         v = stack.read(i, r0, r1 - r0)[:, c0:c1][sub]

@@ -331,6 +331,14 @@ def test_polygon_reference_is_the_mean_over_the_rasterised_polygon(tmp_path):
     assert np.nanmean(read_block(out.path)[2:6, 3:8]) == pytest.approx(0.0, abs=1e-3)
     with pytest.raises(ValueError, match="covers no pixel"):
         ts.polygon_reference(stack, "POLYGON((0 0,1 0,1 1,0 1,0 0))", UTM33N)
+    # partly outside the raster (left edge), given in WGS84: rows 8..10, columns 0..1 inside
+    corners = [(GT[0] - 5 * 30, GT[3] - 11 * 30), (GT[0] + 2 * 30, GT[3] - 11 * 30),
+               (GT[0] + 2 * 30, GT[3] - 8 * 30), (GT[0] - 5 * 30, GT[3] - 8 * 30)]
+    ll = [ts.transform_point(x, y, UTM33N, crs_from_epsg(4326)) for x, y in corners]
+    wkt = "POLYGON((" + ",".join(f"{lon!r} {lat!r}" for lon, lat in ll + ll[:1]) + "))"
+    ref = ts.polygon_reference(stack, wkt, crs_from_epsg(4326))
+    assert ref.metadata["reference_polygon_pixels"] == "6"
+    assert ref.values[0] == pytest.approx(data[8:11, 0:2].mean(), abs=1e-4)
 
 
 # ---------------------------------------------------------------- the real Kilauea series
