@@ -25,7 +25,10 @@ Written into the output folder (see :data:`FILES` and docs/tutorial.md):
   satellite).
 * ``gnss_stations.csv``: 8 synthetic GNSS stations (station, lon, lat, east,
   north, up, sig_east, sig_north, sig_up; coseismic displacement in metres
-  with Gaussian noise of the stated sigma, seeded).
+  with Gaussian noise of the stated sigma, seeded; true_east/north/up too).
+* ``gnss_series.csv``: the same stations as positions (m) on 2024-01-01 (before)
+  and 2024-01-13 (after the earthquake), long format (station, date, lon, lat,
+  east, north, up, sigmas) as read by displacement:gnss_timeseries_comparison.
 * ``scene.json``: every parameter above.
 
 Radar geometry (flat Earth, explicit so that tests can check it):
@@ -112,10 +115,13 @@ TRACKS = {
 GNSS_SIGMA = (0.002, 0.002, 0.005)  # m: east, north, up
 GNSS_SEED = 5
 # station positions relative to the scene centre (m east, m north)
-GNSS_OFFSETS = [(-1200.0, 2200.0), (900.0, -2600.0), (1500.0, 1800.0), (-1400.0, -1500.0),
-                (400.0, 3000.0), (-500.0, -3100.0), (1700.0, -300.0), (-1600.0, 500.0)]
+# (all more than 750 m from the fault trace and inside both tracks' footprints)
+GNSS_OFFSETS = [(-1200.0, 2200.0), (900.0, -2600.0), (1300.0, 600.0), (-1400.0, -600.0),
+                (400.0, 3000.0), (-400.0, -2700.0), (1300.0, -300.0), (-1600.0, 500.0)]
+GNSS_DATES = ("2024-01-01", "2024-01-13")  # before and after the earthquake (series CSV)
 
-FILES = ["truth_east.tif", "truth_north.tif", "truth_up.tif", "gnss_stations.csv", "scene.json"] + [
+FILES = ["truth_east.tif", "truth_north.tif", "truth_up.tif", "gnss_stations.csv",
+         "gnss_series.csv", "scene.json"] + [
     f"{t}_{name}.tif" for t in TRACKS for name in (
         "reference_slc", "secondary_slc", "incidence", "heading",
         "truth_range_offset", "truth_azimuth_offset", "truth_los")]
@@ -289,6 +295,22 @@ def make_gnss(out):
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+    # the same stations as daily positions (long format) on the day before and 12 days after
+    # the earthquake: noise only, then the coseismic displacement plus noise (new draws)
+    series = []
+    for row in rows:
+        for k, date in enumerate(GNSS_DATES):
+            noise = rng.standard_normal(3) * np.array(GNSS_SIGMA)
+            value = [float(row[f"true_{c}"]) * k for c in ("east", "north", "up")] + noise
+            series.append({"station": row["station"], "date": date, "lon": row["lon"],
+                           "lat": row["lat"], "east": f"{value[0]:.5f}",
+                           "north": f"{value[1]:.5f}", "up": f"{value[2]:.5f}",
+                           "sig_east": row["sig_east"], "sig_north": row["sig_north"],
+                           "sig_up": row["sig_up"]})
+    with open(out / "gnss_series.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(series[0]))
+        writer.writeheader()
+        writer.writerows(series)
     return rows
 
 

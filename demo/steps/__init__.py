@@ -5,5 +5,6 @@ STEPS = [
     "earthquake_data",
     "earthquake_offsets",
     "earthquake_decomposition",
+    "earthquake_gnss",
     "kilauea_gnss",
 ]
