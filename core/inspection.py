@@ -172,10 +172,14 @@ class Series:
         return np.array([_dates.decimal_year(d) for d in self.dates], dtype=np.float64)
 
 
-def sample_series(path_or_info, x: float, y: float, radius: float = 0.0, label: str = "") -> Series:
+def sample_series(path_or_info, x: float, y: float, radius: float = 0.0, label: str = "",
+                  add_reference_epoch: bool = True) -> Series:
     """Values of every dated band at map point (``x``, ``y``) (radius median), sorted by date.
 
-    Raises ValueError when the raster is not a time series (bands without dates).
+    With ``add_reference_epoch``, a reference date (metadata ``reference_date``) that is not
+    a band date is added with the value 0 (zero by definition; the implicit reference epoch
+    of :mod:`.timeseries`).  Raises ValueError when the raster is not a time series (bands
+    without dates).
     """
     info = path_or_info if hasattr(path_or_info, "geotransform") else raster_info(path_or_info)
     bands = describe_bands(info)
@@ -184,10 +188,20 @@ def sample_series(path_or_info, x: float, y: float, radius: float = 0.0, label: 
     values = np.array(sample_point_bands(info, x, y, None, radius), dtype=np.float64)
     order = sorted(range(len(bands)), key=lambda i: bands[i].date)
     units = next((b.units for b in bands if b.units), "")
+    days = [bands[i].date for i in order]
+    values = values[order]
+    ref = _dates.reference_date(info.metadata, info.path)
+    extra = {}
+    col, row = pixel_of(info.geotransform, x, y)
+    inside = 0 <= col < info.width and 0 <= row < info.height
+    if add_reference_epoch and ref is not None and ref not in days and inside:
+        k = sum(d < ref for d in days)
+        days.insert(k, ref)
+        values = np.insert(values, k, 0.0)
+        extra["implicit_reference_epoch"] = ref.isoformat()
     return Series(
-        dates=[bands[i].date for i in order], values=values[order], units=units, x=float(x),
-        y=float(y), radius=float(radius), label=label or f"({x:.6g}, {y:.6g})",
-        reference_date=_dates.reference_date(info.metadata, info.path),
+        dates=days, values=values, units=units, x=float(x), y=float(y), radius=float(radius),
+        label=label or f"({x:.6g}, {y:.6g})", reference_date=ref, extra=extra,
     )
 
 

@@ -282,3 +282,22 @@ def test_geometry_layer_files_next_to_a_loaded_product(tmp_path):
     az = write_array(str(tmp_path / "azimuthAngle.tif"), zeros, GT, WKT)
     assert ins.geometry_layer_files(raster_info(vel)) == {"incidence": inc, "los_azimuth": az}
     assert ins.geometry_layer_files(raster_info(inc)) == {}
+
+
+def test_series_gains_the_implicit_reference_epoch(tmp_path):
+    days = [dt.date(2020, 1, 13), dt.date(2020, 1, 25), dt.date(2020, 2, 6)]
+    cube = np.stack([np.full((3, 3), v, np.float32) for v in (-1.0, -2.0, -3.0)])
+    path = write_array(str(tmp_path / "ts.tif"), cube, GT, WKT,
+                       band_metadata=[{"units": "mm", "date": d.isoformat()} for d in days],
+                       metadata={"reference_date": "2020-01-01"})
+    s = ins.sample_series(path, *centre(1, 1))
+    assert s.dates == [dt.date(2020, 1, 1)] + days
+    np.testing.assert_array_equal(s.values, [0.0, -1.0, -2.0, -3.0])
+    assert s.extra == {"implicit_reference_epoch": "2020-01-01"}
+    # velocity through the zero epoch: -1 mm per 12 days
+    assert ins.linear_velocity(s.dates, s.values).velocity == pytest.approx(-365.25 / 12)
+    plain = ins.sample_series(path, *centre(1, 1), add_reference_epoch=False)
+    assert plain.dates == days
+    # outside the raster: all NaN, no zero epoch invented
+    outside = ins.sample_series(path, 0.0, 0.0)
+    assert outside.dates == days and np.all(np.isnan(outside.values))
