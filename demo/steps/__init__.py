@@ -6,5 +6,6 @@ STEPS = [
     "earthquake_offsets",
     "earthquake_decomposition",
     "earthquake_gnss",
+    "earthquake_vertical",
     "kilauea_gnss",
 ]
