@@ -972,6 +972,12 @@ def rereference(stack: Stack, reference: Reference, output: str, monitor=None) -
     monitor = ensure_monitor(monitor)
     keep = [i for i, e in enumerate(stack.epochs) if not e.implicit]
     meta = dict(stack.metadata) if len(stack.sources) == 1 else {}
+    # the source's own reference point no longer applies (MintPy REF_*, earlier re-references)
+    previous = {k: meta.pop(k) for k in list(meta)
+                if k in ("REF_Y", "REF_X", "REF_LAT", "REF_LON") or
+                (k.startswith("reference_") and k != "reference_date")}
+    if previous:
+        meta["previous_reference"] = "; ".join(f"{k}={v}" for k, v in sorted(previous.items()))[:1000]
     meta.update(_base_metadata(stack, "displacement_toolkit rereference"))
     meta.pop("implicit_reference_epoch", None)
     meta.update(reference.metadata)

@@ -558,3 +558,20 @@ def test_gnss_station_from_a_velocity_table_is_the_reference_point(tmp_path):
         ts.gnss_reference(stack, str(table), "FAR1")
     with pytest.raises(ValueError, match="name the station"):
         ts.gnss_reference(stack, str(table), "")
+
+
+def test_rereferencing_a_mintpy_series_replaces_its_reference_point(tmp_path):
+    dates = _dates("2020-01-01", 12, 5)
+    rr, cc = np.mgrid[0:5, 0:6]
+    cube = np.stack([0.001 * k * (rr + cc) for k in range(5)])
+    src = _mintpy_timeseries(tmp_path / "timeseries.h5", cube, dates, "20200101")
+    stack = ts.open_stack([src], require_dates=False, add_reference_epoch=False)
+    # pixel (row 3, col 4) centre in lon/lat (X_FIRST -155.3, Y_FIRST 19.5, step 0.001)
+    ref = ts.point_reference(stack, -155.3 + 4.5 * 0.001, 19.5 - 3.5 * 0.001)
+    out = ts.rereference(stack, ref, str(tmp_path / "r.tif"))
+    info = raster_info(out.path)
+    assert out.bands == 5 and info.metadata["reference_pixel"] == "3 4"
+    assert "REF_Y" not in info.metadata and "REF_Y=1" in info.metadata["previous_reference"]
+    assert info.metadata["reference_date"] == "2020-01-01"
+    for b in range(5):
+        assert read_block(out.path, b + 1) == pytest.approx(cube[b] - cube[b][3, 4], abs=1e-7)
