@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Build docs/models/earthquake_decomposition.model3 with QgsProcessingModelAlgorithm.
+
+The model chains, as in docs/tutorial.md: offset tracking of an ascending and a descending SLC
+pair (displacement:offset_tracking, complex path) -> decomposition of the four offsets (range
+and azimuth, in metres) into east, north, up (displacement:decompose, weighted by the given
+1-sigma of range and azimuth offsets, on a north-up grid of the given resolution and CRS).
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/build_tutorial_model.py
+
+Open the .model3 in QGIS with Processing > Graphical Modeler > Open Model (or Processing
+toolbox > Models > Add Model to Toolbox).
+"""
+
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MODEL_PATH = REPO / "docs" / "models" / "earthquake_decomposition.model3"
+MODEL_NAME = "earthquake_decomposition"
+MODEL_GROUP = "Displacement Toolkit tutorial"
+
+
+def build_model():
+    """The model as a QgsProcessingModelAlgorithm (QGIS must be initialised)."""
+    from qgis.core import (
+        QgsProcessingModelAlgorithm,
+        QgsProcessingModelChildAlgorithm,
+        QgsProcessingModelChildParameterSource as Source,
+        QgsProcessingModelOutput,
+        QgsProcessingModelParameter,
+        QgsProcessingParameterCrs,
+        QgsProcessingParameterNumber,
+        QgsProcessingParameterRasterLayer,
+    )
+    from qgis.PyQt.QtCore import QPointF
+
+    model = QgsProcessingModelAlgorithm(MODEL_NAME, MODEL_GROUP)
+    model.setHelpContent({
+        "ALG_DESC": "Offset tracking of an ascending and a descending Sentinel-1 SLC pair, then "
+                    "decomposition of the range and azimuth offsets (metres) into east, north and "
+                    "up. See docs/tutorial.md.",
+    })
+
+    def add_param(definition, x, y):
+        model.addModelParameter(definition, QgsProcessingModelParameter(definition.name()))
+        model.parameterComponent(definition.name()).setPosition(QPointF(x, y))
+
+    y = 60.0
+    for track, label in (("asc", "Ascending"), ("desc", "Descending")):
+        for key, what in (("reference", "reference SLC"), ("secondary", "secondary SLC"),
+                          ("incidence", "incidence (degrees)"), ("heading", "heading (degrees)")):
+            add_param(QgsProcessingParameterRasterLayer(f"{track}_{key}", f"{label} {what}"), 120.0, y)
+            y += 60.0
+    number = QgsProcessingParameterNumber.Type.Double
+    add_param(QgsProcessingParameterNumber("sigma_range", "1-sigma of range offsets (m)", number,
+                                           0.014, False, 0.0), 120.0, y)
+    add_param(QgsProcessingParameterNumber("sigma_azimuth", "1-sigma of azimuth offsets (m)",
+                                           number, 0.084, False, 0.0), 120.0, y + 60.0)
+    add_param(QgsProcessingParameterNumber("grid_resolution", "Output grid resolution (m)", number,
+                                           100.0, False, 1.0), 120.0, y + 120.0)
+    add_param(QgsProcessingParameterCrs("grid_crs", "Output grid CRS",
+                                        "EPSG:32611"), 120.0, y + 180.0)
+
+    for i, track in enumerate(("asc", "desc")):
+        child = QgsProcessingModelChildAlgorithm("displacement:offset_tracking")
+        child.setChildId(f"{track}_offsets")
+        child.setDescription(f"Offset tracking ({'ascending' if track == 'asc' else 'descending'})")
+        child.setPosition(QPointF(480.0, 150.0 + 300.0 * i))
+        child.addParameterSources("REFERENCE", [Source.fromModelParameter(f"{track}_reference")])
+        child.addParameterSources("SECONDARY", [Source.fromModelParameter(f"{track}_secondary")])
+        for key, value in (("WINDOW_X", 64), ("WINDOW_Y", 64), ("SEARCH_X", 8), ("SEARCH_Y", 8),
+                           ("STEP_X", 32), ("STEP_Y", 32), ("PIXEL_SIZE_X", 2.3),
+                           ("PIXEL_SIZE_Y", 14.0)):
+            child.addParameterSources(key, [Source.fromStaticValue(value)])
+        outputs = {}
+        for out_name, label in (("OUTPUT_X_METRES", "range offset (m)"),
+                                ("OUTPUT_Y_METRES", "azimuth offset (m)")):
+            name = f"{track} {label}"
+            output = QgsProcessingModelOutput(name, name)
+            output.setChildId(child.childId())
+            output.setChildOutputName(out_name)
+            outputs[name] = output
+        child.setModelOutputs(outputs)
+        model.addChildAlgorithm(child)
+
+    dec = QgsProcessingModelChildAlgorithm("displacement:decompose")
+    dec.setChildId("decompose")
+    dec.setDescription("Decompose into east, north, up")
+    dec.setPosition(QPointF(840.0, 300.0))
+    slot = 1
+    for track in ("asc", "desc"):
+        for kind, out_name, sigma in ((1, "OUTPUT_X_METRES", "sigma_range"),
+                                      (2, "OUTPUT_Y_METRES", "sigma_azimuth")):
+            dec.addParameterSources(f"OBS_{slot}", [Source.fromChildOutput(f"{track}_offsets", out_name)])
+            dec.addParameterSources(f"KIND_{slot}", [Source.fromStaticValue(kind)])
+            dec.addParameterSources(f"INCIDENCE_{slot}", [Source.fromModelParameter(f"{track}_incidence")])
+            dec.addParameterSources(f"HEADING_{slot}", [Source.fromModelParameter(f"{track}_heading")])
+            dec.addParameterSources(f"SIGMA_VALUE_{slot}", [Source.fromModelParameter(sigma)])
+            slot += 1
+    for key, value in (("ANGLE_CONVENTION", 0), ("LOOK_DIRECTION", 0), ("COMPONENTS", 2), ("GRID", 2)):
+        dec.addParameterSources(key, [Source.fromStaticValue(value)])
+    dec.addParameterSources("GRID_RESOLUTION", [Source.fromModelParameter("grid_resolution")])
+    dec.addParameterSources("GRID_CRS", [Source.fromModelParameter("grid_crs")])
+    outputs = {}
+    for out_name, name in (("OUTPUT_EAST", "east"), ("OUTPUT_NORTH", "north"), ("OUTPUT_UP", "up"),
+                           ("OUTPUT_SIGMA", "sigma")):
+        output = QgsProcessingModelOutput(name, name)
+        output.setChildId("decompose")
+        output.setChildOutputName(out_name)
+        outputs[name] = output
+    dec.setModelOutputs(outputs)
+    model.addChildAlgorithm(dec)
+    model.updateDestinationParameters()
+    return model
+
+
+def main():
+    from qgis.core import QgsApplication
+
+    app = QgsApplication([], False)
+    app.initQgis()
+    sys.path.insert(0, str(REPO / ".build" / "plugins"))
+    # the child algorithms must be known for the model to get its output parameters
+    from displacement_toolkit.processing_provider.provider import DisplacementProvider
+
+    provider = DisplacementProvider()
+    QgsApplication.processingRegistry().addProvider(provider)
+    model = build_model()
+    MODEL_PATH.parent.mkdir(parents=True, exist_ok=True)
+    if not model.toFile(str(MODEL_PATH)):
+        raise SystemExit(f"cannot write {MODEL_PATH}")
+    print(f"wrote {MODEL_PATH}")
+    app.exitQgis()
+
+
+if __name__ == "__main__":
+    main()
