@@ -133,6 +133,9 @@ peer ran before and after the toolkit in the same run (mean of the two; runs: \
 Peer command line (per raster): `{shown} <src> <dst>`.
 
 Target (issue 5): toolkit <= 1.5 x gdalwarp: {'yes' if ratio <= 1.5 else 'NO'}.
+The toolkit calls the same GDAL warper (gdal.Warp, i.e. gdalwarp's library) with the same options,
+so a ratio below 1 is not a faster method; the difference was not investigated further (the
+load on the shared cores changed between the runs).
 """
     out = HERE / "results" / "common_grid.md"
     out.write_text(text)
