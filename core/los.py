@@ -214,6 +214,22 @@ def output_unit_for(quantity: str, length_unit: str) -> str:
 
 
 # --------------------------------------------------------------------------- rasters
+class _DirectReader:
+    """Row blocks of a raster already on the input's pixel grid (same API as GridReader)."""
+
+    def __init__(self, path: str, band: int):
+        from .raster_io import open_raster
+
+        self._ds = open_raster(path)
+        self._band = band
+
+    def read(self, row: int, rows: int) -> np.ndarray:
+        return read_block(self._ds, self._band, row, 0, rows)
+
+    def close(self) -> None:
+        self._ds = None
+
+
 def _sample_max(path: str, band: int, size: int = 256) -> float:
     from .raster_io import open_raster
 
@@ -304,7 +320,6 @@ def los_to_direction(
     sensitivity(30.0, direction, **geometry)  # raises now for a missing heading
 
     # incidence
-    grid = GridSpec.from_info(info)
     reader = None
     inc_scale = 1.0
     if isinstance(incidence, str):
@@ -314,9 +329,22 @@ def los_to_direction(
         if note:
             notes.append(note)
         inc_scale = 180.0 / math.pi if units == "radians" else 1.0
-        reader = GridReader(incidence, grid, band=incidence_band, resampling="bilinear")
         source = f"raster {incidence} band {incidence_band} ({units})"
-        if not reader.direct:
+        if inc_info.same_grid(info):
+            # same pixels (also radar-geometry rasters without a geotransform): read directly
+            reader = _DirectReader(incidence, incidence_band)
+        else:
+            if not (info.has_geotransform and inc_info.has_geotransform):
+                raise ValueError(
+                    f"the incidence raster {incidence!r} ({inc_info.width} x {inc_info.height}) is not "
+                    f"on the input grid ({info.width} x {info.height}) and one of them has no "
+                    "geotransform (radar geometry), so it cannot be resampled: use the incidence of "
+                    "the same geometry (e.g. ISCE2 los.rdr for radar-coordinate interferograms)")
+            try:
+                grid = GridSpec.from_info(info)
+            except ValueError as exc:
+                raise ValueError(f"the input grid cannot take a resampled incidence raster: {exc}") from exc
+            reader = GridReader(incidence, grid, band=incidence_band, resampling="bilinear")
             notes.append(f"the incidence raster is on another grid: resampled (bilinear) onto the "
                          f"input grid ({grid.describe()})")
     else:

@@ -206,3 +206,35 @@ def test_invalid_incidence_raster_aborts_midway(write, tmp_path):
     with pytest.raises(ValueError, match="1 value\\(s\\) are outside.*max 95"):
         L.los_to_direction(inp, str(tmp_path / "out.tif"), incidence=incp, rows_per_block=4)
     assert [f for f in os.listdir(tmp_path) if f.startswith(("out", ".out"))] == []
+
+
+def _plain_raster(path, array, nodata=None):
+    """A raster in radar geometry: no geotransform, no CRS (like ISCE2 .rdr files)."""
+    from osgeo import gdal
+
+    arr = np.asarray(array, dtype=np.float32)
+    ds = gdal.GetDriverByName("GTiff").Create(path, arr.shape[1], arr.shape[0], 1, gdal.GDT_Float32)
+    ds.GetRasterBand(1).WriteArray(arr)
+    if nodata is not None:
+        ds.GetRasterBand(1).SetNoDataValue(nodata)
+    ds = None
+    return path
+
+
+def test_radar_geometry_rasters_and_nodata_propagation(tmp_path):
+    los = np.full((6, 5), 0.01, np.float32)
+    los[1, 1] = -9999.0                               # declared nodata of the input
+    inc = np.full((6, 5), 60.0, np.float32)
+    inc[4, 2] = -1.0                                  # declared nodata of the incidence raster
+    lp = _plain_raster(str(tmp_path / "los.tif"), los, nodata=-9999.0)
+    ip = _plain_raster(str(tmp_path / "inc.tif"), inc, nodata=-1.0)
+    assert not raster_info(lp).has_geotransform
+    L.los_to_direction(lp, str(tmp_path / "up.tif"), incidence=ip)
+    got = read_block(str(tmp_path / "up.tif"))
+    assert np.isnan(got[1, 1]) and np.isnan(got[4, 2])
+    assert np.isfinite(got).sum() == 28 and np.allclose(got[np.isfinite(got)], 0.02, rtol=1e-6)
+    # another size in radar geometry cannot be resampled: a clear error, nothing written
+    small = _plain_raster(str(tmp_path / "inc_small.tif"), np.full((3, 3), 40.0))
+    with pytest.raises(ValueError, match="not on the input grid.*no geotransform"):
+        L.los_to_direction(lp, str(tmp_path / "bad.tif"), incidence=small)
+    assert not (tmp_path / "bad.tif").exists()
