@@ -4,10 +4,10 @@ Conventions (docs/conventions.md, "Phase sign conventions" and "Line of sight"):
 
 * **LOS displacement is positive toward the satellite**, in metres internally.
 * Unwrapped phase φ (radians) -> LOS displacement d (m):
-  ``d = s · λ/(4π) · φ`` with ``s = −1`` for ISCE2, MintPy (``unwrapPhase``), SNAP and
-  GAMMA (positive phase = range increase = motion away from the satellite) and
-  ``s = +1`` for ROI_PAC as read by Kite (positive phase = toward the satellite).
-  So for ISCE2/MintPy/SNAP/GAMMA a phase of ``−4π/λ · 0.01`` is 1 cm toward the satellite.
+  ``d = s · λ/(4π) · φ`` with ``s = −1`` for ISCE2, MintPy (``unwrapPhase``), SNAP, GAMMA
+  and ROI_PAC (positive phase = range increase = motion away from the satellite) and
+  ``s = +1`` for ``opposite`` (chains that store the reversed sign, e.g. Kite's ROI_PAC
+  reader).  So a phase of ``−4π/λ · 0.01`` is 1 cm toward the satellite.
 * Incidence θ: at the ground, from the vertical, degrees, 0 <= θ < 90.
 * Projection assuming all motion is along one unit vector **m** (east, north, up):
   ``d_los = (l · m) · D``  so  ``D = d_los / (l · m)``; ``l · m`` is the *sensitivity*,
@@ -58,7 +58,8 @@ PHASE_SIGNS = {
     "mintpy": -1.0,
     "snap": -1.0,
     "gamma": -1.0,
-    "roipac": 1.0,
+    "roipac": -1.0,
+    "opposite": 1.0,
 }
 
 QUANTITIES = ("los_displacement", "los_velocity", "phase")

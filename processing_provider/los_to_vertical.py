@@ -24,10 +24,11 @@ WAVELENGTH_LABELS = [
     f"TerraSAR-X X band ({core_los.WAVELENGTHS['terrasarx']} m)",
     "Custom (WAVELENGTH)",
 ]
-PHASE_KEYS = ["isce2", "mintpy", "snap", "gamma", "roipac"]
+PHASE_KEYS = ["isce2", "mintpy", "snap", "gamma", "roipac", "opposite"]
 PHASE_LABELS = ["ISCE2 (LOS = -lambda/4pi * phase)", "MintPy unwrapPhase (LOS = -lambda/4pi * phase)",
                 "SNAP (LOS = -lambda/4pi * phase)", "GAMMA (LOS = -lambda/4pi * phase)",
-                "ROI_PAC (LOS = +lambda/4pi * phase)"]
+                "ROI_PAC (LOS = -lambda/4pi * phase)",
+                "Opposite sign (LOS = +lambda/4pi * phase)"]
 ANGLE_UNIT_KEYS = ["auto", "degrees", "radians"]
 DIRECTION_KEYS = ["vertical", "east", "custom"]
 DIRECTION_LABELS = ["Vertical (positive up)", "East-west horizontal (positive east; needs HEADING)",
@@ -43,7 +44,7 @@ class LosToVertical(DisplacementAlgorithm):
 Converts unwrapped phase or LOS displacement/velocity into displacement along one direction: vertical (default), east-west, or a custom direction. Assumption: all motion is along that direction; with a single viewing geometry the other components are unknown and assumed zero. With two or more geometries use the decomposition algorithm (displacement:decompose) instead.
 
 INPUT and BAND: the raster. QUANTITY: LOS displacement (INPUT_UNITS m, cm or mm), LOS velocity (m/yr, cm/yr or mm/yr) or unwrapped phase in radians. LOS is positive toward the satellite.
-Phase: LOS = s * WAVELENGTH / (4 pi) * phase, with the sign s of the processor that wrote it (PHASE_SIGN): s = -1 for ISCE2, MintPy unwrapPhase, SNAP and GAMMA (positive phase = motion away from the satellite), s = +1 for ROI_PAC. So with ISCE2 a phase of -4 pi / wavelength * 0.01 is 1 cm toward the satellite. WAVELENGTH_PRESET: Sentinel-1 C band 0.05546576 m (default), ALOS-2 / NISAR L band, TerraSAR-X X band, or a custom WAVELENGTH in metres (must be positive).
+Phase: LOS = s * WAVELENGTH / (4 pi) * phase, with the sign s of the processor that wrote it (PHASE_SIGN): s = -1 for ISCE2, MintPy unwrapPhase, SNAP, GAMMA and ROI_PAC (positive phase = motion away from the satellite); choose "opposite sign" (s = +1) for a chain that stores the reversed sign (check with a known signal). So with ISCE2 a phase of -4 pi / wavelength * 0.01 is 1 cm toward the satellite. WAVELENGTH_PRESET: Sentinel-1 C band 0.05546576 m (default), ALOS-2 / NISAR L band, TerraSAR-X X band, or a custom WAVELENGTH in metres (must be positive).
 Incidence: an INCIDENCE raster (INCIDENCE_BAND; e.g. MintPy incidenceAngle, ISCE2 los.rdr band 1, SNAP incidence_angle), resampled (bilinear) onto the input grid when the grids differ, or a constant INCIDENCE_ANGLE in degrees. The incidence is measured at the ground from the vertical and must be in [0, 90). INCIDENCE_UNITS auto (default) detects radians from the values (all below pi/2); values declared in degrees that are radians, or the reverse, are converted and the log says so.
 DIRECTION: vertical: d_up = d_los / cos(incidence). East-west: d_east = d_los / (-sin(incidence) sin(LOS azimuth)), needs HEADING (flight direction, degrees clockwise from north, e.g. -12 for Sentinel-1 ascending, -168 descending) and LOOK_DIRECTION. Custom: AZIMUTH (degrees clockwise from north) and PLUNGE (degrees below the horizontal, positive down, e.g. a landslide moving downslope); needs HEADING unless PLUNGE is +-90.
 MAX_AMPLIFICATION (default 5): pixels where |1 / sensitivity| exceeds it are NaN (the projection would amplify noise too much); the count is logged and returned as MASKED_PIXELS.

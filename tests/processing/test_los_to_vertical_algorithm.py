@@ -61,8 +61,8 @@ def test_phase_to_vertical_and_los_output(provider, make_raster, tmp_path):
     assert np.allclose(read_block(res["OUTPUT_LOS"]), 0.01, rtol=1e-5)
     assert raster_info(res["OUTPUT_LOS"]).band_metadata[0]["units"] == "m"
     assert any("LOS = -1 * wavelength / (4 pi) * phase" in line for line in feedback.lines)
-    # ROI_PAC sign: the same phase is 1 cm away from the satellite
-    res = run_algorithm(ALG, {"INPUT": path, "QUANTITY": 2, "PHASE_SIGN": 4, "INCIDENCE_ANGLE": 0,
+    # the opposite sign: the same phase is 1 cm away from the satellite
+    res = run_algorithm(ALG, {"INPUT": path, "QUANTITY": 2, "PHASE_SIGN": 5, "INCIDENCE_ANGLE": 0,
                               "OUTPUT": str(tmp_path / "roi.tif")})
     assert np.allclose(read_block(res["OUTPUT"]), -0.01, rtol=1e-5)
     # custom wavelength (L band) and a 60 degree incidence

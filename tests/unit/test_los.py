@@ -33,9 +33,9 @@ def write(tmp_path):
 # ----------------------------------------------------------------------------- phase
 def test_phase_of_minus_4pi_over_lambda_cm_is_one_cm_toward_the_satellite():
     phase = -4 * math.pi / S1 * 0.01
-    for convention in ("isce2", "MintPy", "snap", "GAMMA"):
+    for convention in ("isce2", "MintPy", "snap", "GAMMA", "ROI_PAC"):
         assert L.phase_to_los(phase, S1, convention) == pytest.approx(0.01, rel=1e-12)
-    assert L.phase_to_los(phase, S1, "roi_pac") == pytest.approx(-0.01, rel=1e-12)
+    assert L.phase_to_los(phase, S1, "opposite") == pytest.approx(-0.01, rel=1e-12)
     # one fringe (2 pi) is half a wavelength of LOS motion
     assert abs(L.phase_to_los(2 * math.pi, S1)) == pytest.approx(S1 / 2)
 
