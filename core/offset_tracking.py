@@ -80,6 +80,8 @@ COARSE_STEP = 16
 CHIP_MARGIN = 4
 #: Width of the cosine edges of the reference taper, in original pixels.
 TAPER_PIXELS = 3.0
+#: Threads of scipy.fft (-1 = all cores); benchmarks set 1 to compare per thread.
+WORKERS = -1
 #: Windows per vectorised batch (memory: see :func:`memory_bound`).
 DEFAULT_BATCH = 64
 
@@ -217,12 +219,12 @@ def _oversample(z: np.ndarray, factor: int) -> np.ndarray:
     if factor == 1:
         return z
     b, h, w = z.shape
-    spec = sfft.fftshift(sfft.fft2(z, axes=(1, 2), workers=-1), axes=(1, 2))
+    spec = sfft.fftshift(sfft.fft2(z, axes=(1, 2), workers=WORKERS), axes=(1, 2))
     big = np.zeros((b, factor * h, factor * w), dtype=spec.dtype)
     oy = (factor * h) // 2 - h // 2
     ox = (factor * w) // 2 - w // 2
     big[:, oy:oy + h, ox:ox + w] = spec
-    out = sfft.ifft2(sfft.ifftshift(big, axes=(1, 2)), axes=(1, 2), workers=-1)
+    out = sfft.ifft2(sfft.ifftshift(big, axes=(1, 2)), axes=(1, 2), workers=WORKERS)
     out *= factor * factor
     return out
 
@@ -308,13 +310,13 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, p: TrackingPar
     a[:, :hy, :hx] = w2 * r0
     wpad = np.zeros((ny, nx), np.float32)
     wpad[:hy, :hx] = w2
-    fa = sfft.rfft2(a, axes=(1, 2), workers=-1)
+    fa = sfft.rfft2(a, axes=(1, 2), workers=WORKERS)
     fw = np.conj(sfft.rfft2(wpad))
-    fs = sfft.rfft2(s, axes=(1, 2), workers=-1)
-    fs2 = sfft.rfft2(s * s, axes=(1, 2), workers=-1)
+    fs = sfft.rfft2(s, axes=(1, 2), workers=WORKERS)
+    fs2 = sfft.rfft2(s * s, axes=(1, 2), workers=WORKERS)
     spectra = np.stack([np.conj(fa) * fs, fw[None] * fs2, fw[None] * fs], axis=1)  # (B,3,Ny,Nx')
     del fa, fs, fs2
-    surf = sfft.irfft2(spectra, s=(ny, nx), axes=(2, 3), workers=-1)
+    surf = sfft.irfft2(spectra, s=(ny, nx), axes=(2, 3), workers=WORKERS)
     surf = surf[:, :, :2 * sfy + 1, :2 * sfx + 1].astype(np.float64)
     ncc = _ncc_from(surf, rnorm, wsum)                                      # (B, 2sfy+1, 2sfx+1)
     ncc[~np.isfinite(ncc)] = -2.0

@@ -1,0 +1,108 @@
+"""Peers of the offset-tracking benchmark; runs inside benchmarks/.venv (scikit-image, OpenCV).
+
+Usage: peers_offset_tracking.py JOB.json -> writes, for every scene and method, the offsets
+(secondary minus reference, pixels) on the same window grid as the toolkit, and the time.
+Data come as .npy files (float32 detected images); nothing here imports the toolkit.
+"""
+
+import json
+import sys
+import time
+
+import numpy as np
+
+
+def grid(shape, window, search, step):
+    n_r = (shape[0] - window - 2 * search) // step + 1
+    n_c = (shape[1] - window - 2 * search) // step + 1
+    return search + step * np.arange(n_r), search + step * np.arange(n_c)
+
+
+def skimage_pcc(ref, sec, window, search, step, hann):
+    from skimage.filters import window as skwindow
+    from skimage.registration import phase_cross_correlation
+    tops, lefts = grid(ref.shape, window, search, step)
+    w = skwindow("hann", (window, window)) if hann else None
+    dx = np.full((tops.size, lefts.size), np.nan)
+    dy = np.full_like(dx, np.nan)
+    for i, t in enumerate(tops):
+        for j, le in enumerate(lefts):
+            a = ref[t:t + window, le:le + window]
+            b = sec[t:t + window, le:le + window]
+            if hann:
+                a = (a - a.mean()) * w
+                b = (b - b.mean()) * w
+            shift, _, _ = phase_cross_correlation(a, b, upsample_factor=64)
+            dy[i, j], dx[i, j] = -shift[0], -shift[1]
+    return dx, dy
+
+
+def opencv_match(ref, sec, window, search, step, pyramid):
+    import cv2
+    tops, lefts = grid(ref.shape, window, search, step)
+    dx = np.full((tops.size, lefts.size), np.nan)
+    dy = np.full_like(dx, np.nan)
+    for i, t in enumerate(tops):
+        for j, le in enumerate(lefts):
+            tpl = np.ascontiguousarray(ref[t:t + window, le:le + window])
+            img = np.ascontiguousarray(sec[t - search:t + window + search,
+                                           le - search:le + window + search])
+            c = cv2.matchTemplate(img, tpl, cv2.TM_CCOEFF_NORMED)
+            _, _, _, (px, py) = cv2.minMaxLoc(c)
+            if not (1 <= px < c.shape[1] - 1 and 1 <= py < c.shape[0] - 1):
+                continue
+            if pyramid:
+                h = 3
+                y0, y1 = max(py - h, 0), min(py + h + 1, c.shape[0])
+                x0, x1 = max(px - h, 0), min(px + h + 1, c.shape[1])
+                patch = c[y0:y1, x0:x1]
+                big = cv2.resize(patch, None, fx=64, fy=64, interpolation=cv2.INTER_CUBIC)
+                by, bx = np.unravel_index(int(np.argmax(big)), big.shape)
+                sy = y0 + (by + 0.5) / 64.0 - 0.5
+                sx = x0 + (bx + 0.5) / 64.0 - 0.5
+            else:
+                cy = c[py - 1:py + 2, px]
+                cx = c[py, px - 1:px + 2]
+                sy = py + 0.5 * (cy[0] - cy[2]) / (cy[0] - 2 * cy[1] + cy[2])
+                sx = px + 0.5 * (cx[0] - cx[2]) / (cx[0] - 2 * cx[1] + cx[2])
+            dy[i, j], dx[i, j] = sy - search, sx - search
+    return dx, dy
+
+
+METHODS = {
+    "scikit-image phase_cross_correlation x64":
+        lambda r, s, w, se, st: skimage_pcc(r, s, w, se, st, False),
+    "scikit-image phase_cross_correlation x64 + Hann":
+        lambda r, s, w, se, st: skimage_pcc(r, s, w, se, st, True),
+    "OpenCV matchTemplate CCOEFF_NORMED + parabola":
+        lambda r, s, w, se, st: opencv_match(r, s, w, se, st, False),
+    "OpenCV matchTemplate CCOEFF_NORMED + x64 pyramid":
+        lambda r, s, w, se, st: opencv_match(r, s, w, se, st, True),
+}
+
+
+def main(job_path):
+    import cv2
+    cv2.setNumThreads(1)
+    job = json.load(open(job_path))
+    out = {}
+    for scene in job["scenes"]:
+        ref = np.load(scene["ref"]).astype(np.float32)
+        sec = np.load(scene["sec"]).astype(np.float32)
+        for name, fn in METHODS.items():
+            t0 = time.perf_counter()
+            dx, dy = fn(ref, sec, job["window"], job["search"], job["step"])
+            elapsed = time.perf_counter() - t0
+            base = scene["ref"][:-len("_ref.npy")] + "_" + str(list(METHODS).index(name))
+            np.save(base + "_dx.npy", dx)
+            np.save(base + "_dy.npy", dy)
+            out.setdefault(scene["name"], {})[name] = {"dx": base + "_dx.npy", "dy": base + "_dy.npy",
+                                                       "seconds": elapsed}
+    import skimage
+    out["_versions"] = {"opencv": cv2.__version__, "scikit-image": skimage.__version__,
+                        "numpy": np.__version__}
+    json.dump(out, open(job["output"], "w"))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
