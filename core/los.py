@@ -215,6 +215,25 @@ def output_unit_for(quantity: str, length_unit: str) -> str:
 
 
 # --------------------------------------------------------------------------- rasters
+def geometry_from_metadata(metadata: Dict[str, str]) -> Dict[str, object]:
+    """Viewing geometry recorded by ``displacement:load_product`` in a raster's dataset metadata
+    (``geometry_wavelength`` m, ``geometry_heading`` deg clockwise from north,
+    ``geometry_incidence`` deg, ``geometry_look_direction``).  Missing or unreadable items are
+    left out; used only as defaults for parameters the user did not set."""
+    out: Dict[str, object] = {}
+    for key in ("wavelength", "heading", "incidence"):
+        try:
+            value = float(metadata[f"geometry_{key}"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if math.isfinite(value):
+            out[key] = value
+    look = str(metadata.get("geometry_look_direction", "")).lower()
+    if look in ("right", "left"):
+        out["look_direction"] = look
+    return out
+
+
 class _DirectReader:
     """Row blocks of a raster already on the input's pixel grid (same API as GridReader)."""
 

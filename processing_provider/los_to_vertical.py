@@ -17,12 +17,13 @@ from .styling import DIVERGING
 QUANTITY_KEYS = ["los_displacement", "los_velocity", "phase"]
 QUANTITY_LABELS = ["LOS displacement", "LOS velocity (per year)", "Unwrapped phase (radians)"]
 LENGTH_UNITS = ["m", "cm", "mm"]
-WAVELENGTH_KEYS = ["sentinel1", "alos2", "terrasarx", "custom"]
+WAVELENGTH_KEYS = ["sentinel1", "alos2", "terrasarx", "custom", "metadata"]
 WAVELENGTH_LABELS = [
     f"Sentinel-1 C band ({core_los.WAVELENGTHS['sentinel1']} m)",
     f"ALOS-2 / NISAR L band ({core_los.WAVELENGTHS['alos2']} m)",
     f"TerraSAR-X X band ({core_los.WAVELENGTHS['terrasarx']} m)",
     "Custom (WAVELENGTH)",
+    "From the input's metadata (geometry_wavelength, written by Load product)",
 ]
 PHASE_KEYS = ["isce2", "mintpy", "snap", "gamma", "roipac", "opposite"]
 PHASE_LABELS = ["ISCE2 (LOS = -lambda/4pi * phase)", "MintPy unwrapPhase (LOS = -lambda/4pi * phase)",
@@ -48,6 +49,7 @@ Phase: LOS = s * WAVELENGTH / (4 pi) * phase, with the sign s of the processor t
 Incidence: an INCIDENCE raster (INCIDENCE_BAND; e.g. MintPy incidenceAngle, ISCE2 los.rdr band 1, SNAP incidence_angle), resampled (bilinear) onto the input grid when the grids differ, or a constant INCIDENCE_ANGLE in degrees. The incidence is measured at the ground from the vertical and must be in [0, 90). INCIDENCE_UNITS auto (default) detects radians from the values (all below pi/2); values declared in degrees that are radians, or the reverse, are converted and the log says so.
 DIRECTION: vertical: d_up = d_los / cos(incidence). East-west: d_east = d_los / (-sin(incidence) sin(LOS azimuth)), needs HEADING (flight direction, degrees clockwise from north, e.g. -12 for Sentinel-1 ascending, -168 descending) and LOOK_DIRECTION. Custom: AZIMUTH (degrees clockwise from north) and PLUNGE (degrees below the horizontal, positive down, e.g. a landslide moving downslope); needs HEADING unless PLUNGE is +-90.
 MAX_AMPLIFICATION (default 5): pixels where |1 / sensitivity| exceeds it are NaN (the projection would amplify noise too much); the count is logged and returned as MASKED_PIXELS.
+Geometry recorded by Load product in the input's metadata (geometry_wavelength, geometry_heading, geometry_incidence, geometry_look_direction) is used for WAVELENGTH, HEADING, INCIDENCE_ANGLE and LOOK_DIRECTION when those are not given (and for the wavelength when WAVELENGTH_PRESET is not given or is "from the input's metadata"); the log says so.
 Outputs: OUTPUT in OUTPUT_UNITS (per year for velocity), optional OUTPUT_LOS (LOS displacement in metres when the input is phase). Band metadata record quantity, units, convention, wavelength, phase convention and incidence source. NaN and nodata propagate. See docs/los_to_vertical.md.
 """  # noqa: E501 (plain-text help: one paragraph per line)
 
@@ -113,11 +115,24 @@ Outputs: OUTPUT in OUTPUT_UNITS (per year for velocity), optional OUTPUT_LOS (LO
         output_units = core_los.output_unit_for(
             quantity, LENGTH_UNITS[self.parameterAsEnum(parameters, "OUTPUT_UNITS", context)])
 
+        recorded = core_los.geometry_from_metadata(info.metadata)
         wavelength, convention = None, PHASE_KEYS[self.parameterAsEnum(parameters, "PHASE_SIGN", context)]
         if quantity == "phase":
             preset = WAVELENGTH_KEYS[self.parameterAsEnum(parameters, "WAVELENGTH_PRESET", context)]
             custom = self._optional_number(parameters, "WAVELENGTH")
-            if preset == "custom" or custom is not None:
+            preset_given = parameters.get("WAVELENGTH_PRESET") not in (None, "")
+            if preset == "metadata" or (not preset_given and custom is None and "wavelength" in recorded):
+                if "wavelength" not in recorded:
+                    raise parameter_error("WAVELENGTH_PRESET", "from the input's metadata",
+                                          "the input has no geometry_wavelength metadata",
+                                          "Choose a preset or give WAVELENGTH in metres")
+                try:
+                    wavelength = core_los.check_wavelength(recorded["wavelength"])
+                except ValueError as exc:
+                    raise parameter_error("WAVELENGTH_PRESET", recorded["wavelength"], str(exc),
+                                          "Choose a preset or give WAVELENGTH in metres") from exc
+                feedback.pushInfo(f"Wavelength {wavelength} m from the input metadata (geometry_wavelength)")
+            elif preset == "custom" or custom is not None:
                 if custom is None:
                     raise parameter_error("WAVELENGTH", None, "the custom wavelength is not given",
                                           "Give WAVELENGTH in metres, e.g. 0.05546576")
@@ -140,8 +155,11 @@ Outputs: OUTPUT in OUTPUT_UNITS (per year for velocity), optional OUTPUT_LOS (LO
             incidence = inc_path
             if constant is not None:
                 feedback.pushInfo("Both INCIDENCE and INCIDENCE_ANGLE are given: the raster is used.")
-        elif constant is not None:
+        elif constant is not None or "incidence" in recorded:
             inc_band = 1
+            if constant is None:
+                constant = recorded["incidence"]
+                feedback.pushInfo(f"Incidence {constant:g} deg from the input metadata (geometry_incidence)")
             try:
                 core_los.check_incidence_values([constant], "INCIDENCE_ANGLE")
             except ValueError as exc:
@@ -157,11 +175,16 @@ Outputs: OUTPUT in OUTPUT_UNITS (per year for velocity), optional OUTPUT_LOS (LO
         heading = self._optional_number(parameters, "HEADING")
         azimuth = self.parameterAsDouble(parameters, "AZIMUTH", context)
         plunge = self.parameterAsDouble(parameters, "PLUNGE", context)
+        if heading is None and "heading" in recorded and core_los.needs_heading(direction, plunge):
+            heading = recorded["heading"]
+            feedback.pushInfo(f"Heading {heading:g} deg from the input's metadata (geometry_heading)")
         if heading is None and core_los.needs_heading(direction, plunge):
             raise parameter_error("HEADING", None, f"the {direction} direction needs the satellite heading",
                                   "Give HEADING in degrees clockwise from north (Sentinel-1 ascending "
                                   "about -12, descending about -168)")
         look = ["right", "left"][self.parameterAsEnum(parameters, "LOOK_DIRECTION", context)]
+        if parameters.get("LOOK_DIRECTION") in (None, "") and "look_direction" in recorded:
+            look = recorded["look_direction"]
         max_amp = self.parameterAsDouble(parameters, "MAX_AMPLIFICATION", context)
 
         out = self.output_raster_path(parameters, "OUTPUT", context)

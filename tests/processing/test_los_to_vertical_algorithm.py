@@ -142,3 +142,31 @@ def test_bad_incidence_raster_values(provider, los, make_raster, tmp_path):
         run_algorithm(ALG, {"INPUT": path, "INCIDENCE": incp, "INCIDENCE_BAND": 2,
                             "OUTPUT": str(tmp_path / "bad.tif")})
     assert not [f for f in os.listdir(tmp_path) if f.startswith(("bad", ".bad"))]
+
+
+def test_geometry_from_load_product_metadata(provider, make_raster, tmp_path):
+    wavelength = 0.2384035
+    phase = np.full((4, 4), -4 * math.pi / wavelength * 0.01, np.float32)
+    meta = {"geometry_wavelength": "0.2384035", "geometry_incidence": "60", "geometry_heading": "-12",
+            "geometry_look_direction": "right"}
+    path = make_raster(phase, "unw_meta.tif", metadata=meta)
+    feedback = LogFeedback()
+    res = run_algorithm(ALG, {"INPUT": path, "QUANTITY": 2, "OUTPUT": str(tmp_path / "m.tif")},
+                        feedback=feedback)
+    assert np.allclose(read_block(res["OUTPUT"]), 0.02, rtol=1e-5)       # 1 cm LOS, 60 deg -> 2 cm up
+    log = "\n".join(feedback.lines)
+    assert "Wavelength 0.2384035 m from the input metadata" in log and "Incidence 60 deg from" in log
+    # an explicit preset wins over the metadata
+    res = run_algorithm(ALG, {"INPUT": path, "QUANTITY": 2, "WAVELENGTH_PRESET": 0,
+                              "OUTPUT": str(tmp_path / "s1.tif")})
+    assert np.allclose(read_block(res["OUTPUT"]), 0.02 * S1 / wavelength, rtol=1e-5)
+    # east-west takes the recorded heading
+    e = los_unit_vector_from_heading(60.0, -12.0)[0]
+    los = make_raster(np.full((4, 4), 0.01 * e, np.float32), "los_meta.tif", metadata=meta)
+    res = run_algorithm(ALG, {"INPUT": los, "DIRECTION": 1, "OUTPUT": str(tmp_path / "e.tif")})
+    assert np.allclose(read_block(res["OUTPUT"]), 0.01, rtol=1e-5)
+    # asking for the metadata wavelength of a raster without it is a clear error
+    bare = make_raster(phase, "bare.tif")
+    with pytest.raises(QgsProcessingException, match="WAVELENGTH_PRESET.*no geometry_wavelength"):
+        run_algorithm(ALG, {"INPUT": bare, "QUANTITY": 2, "WAVELENGTH_PRESET": 4, "INCIDENCE_ANGLE": 0,
+                            "OUTPUT": str(tmp_path / "bad.tif")})
