@@ -238,3 +238,10 @@ def test_radar_geometry_rasters_and_nodata_propagation(tmp_path):
     with pytest.raises(ValueError, match="not on the input grid.*no geotransform"):
         L.los_to_direction(lp, str(tmp_path / "bad.tif"), incidence=small)
     assert not (tmp_path / "bad.tif").exists()
+
+
+def test_geometry_from_metadata_skips_bad_items():
+    got = L.geometry_from_metadata({"geometry_wavelength": "0.0555", "geometry_heading": "nan",
+                                    "geometry_incidence": "abc", "geometry_look_direction": "Left"})
+    assert got == {"wavelength": 0.0555, "look_direction": "left"}
+    assert L.geometry_from_metadata({}) == {}
