@@ -33,7 +33,8 @@ REFERENCE_POLYGON: the mean of the valid pixels whose centres lie inside the pol
 
 Input: a single raster (any number of bands, dated or not, e.g. a velocity) keeps its bands
 and metadata; several rasters (on one grid) or a timeseries.h5 become one multi-band raster,
-one band per date. {INPUT_HELP}
+one band per date.
+{INPUT_HELP}
 
 Output: same unit as the input, NaN nodata, diverging ramp. The reference used is written in
 the output metadata (reference_kind, reference_point in the raster's CRS, reference_pixel,
