@@ -73,15 +73,9 @@ def build_model():
                            ("STEP_X", 32), ("STEP_Y", 32), ("PIXEL_SIZE_X", 2.3),
                            ("PIXEL_SIZE_Y", 14.0)):
             child.addParameterSources(key, [Source.fromStaticValue(value)])
-        outputs = {}
-        for out_name, label in (("OUTPUT_X_METRES", "range offset (m)"),
-                                ("OUTPUT_Y_METRES", "azimuth offset (m)")):
-            name = f"{track} {label}"
-            output = QgsProcessingModelOutput(name, name)
-            output.setChildId(child.childId())
-            output.setChildOutputName(out_name)
-            outputs[name] = output
-        child.setModelOutputs(outputs)
+        # the offsets in metres are not model outputs: the model then writes them to temporary
+        # files because the decomposition uses them (qgis_process does not apply defaults of
+        # model outputs in QGIS 3.22, so final outputs would have to be given explicitly)
         model.addChildAlgorithm(child)
 
     dec = QgsProcessingModelChildAlgorithm("displacement:decompose")
@@ -111,8 +105,29 @@ def build_model():
         outputs[name] = output
     dec.setModelOutputs(outputs)
     model.addChildAlgorithm(dec)
+    _static_defaults(model)
     model.updateDestinationParameters()
     return model
+
+
+def _static_defaults(model):
+    """Give every mandatory child parameter left unset its default as a static value, so that
+    the model validates (the modeler shows invalid children in red otherwise)."""
+    from qgis.core import QgsApplication, QgsProcessingParameterDefinition
+    from qgis.core import QgsProcessingModelChildParameterSource as Source
+
+    registry = QgsApplication.processingRegistry()
+    for child in model.childAlgorithms().values():
+        alg = registry.algorithmById(child.algorithmId())
+        if alg is None:
+            raise RuntimeError(f"{child.algorithmId()} is not registered: load the provider first")
+        sources = child.parameterSources()
+        for p in alg.parameterDefinitions():
+            optional = p.flags() & QgsProcessingParameterDefinition.Flag.FlagOptional
+            if p.isDestination() or optional or p.name() in sources:
+                continue
+            child.addParameterSources(p.name(), [Source.fromStaticValue(p.defaultValue())])
+        model.setChildAlgorithm(child)
 
 
 def main():
