@@ -719,7 +719,7 @@ def timeseries_velocity(stack: Stack, start, end, velocity_path: str,
                 path, stack.width, stack.height, stack.geotransform, stack.crs_wkt, 1,
                 [f"{label} ({unit})"], [_band_meta(unit, quantity, {"convention": conv})],
                 dict(meta))
-        rows = stack.block_rows(len(used) + 2 * p)
+        rows = stack.block_rows(6 * len(used) + 4 * p)   # the fit holds ~6 (n, P) arrays
         valid_pixels = 0
         for r0, n in iter_blocks(stack.height, rows):
             Y = stack.read_block(used, r0, n).reshape(len(used), -1)
