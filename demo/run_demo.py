@@ -35,6 +35,8 @@ class Demo:
         self.lines = []
         self.failures = []
         self.sections = []  # (title, html) for demo_output/index.html
+        self.checks = 0
+        self.timings = []  # (step, seconds)
         self._profile = tempfile.mkdtemp(prefix="dt_demo_profile_")
 
     def qgis_process(self, *args):
@@ -63,6 +65,7 @@ class Demo:
     def check(self, label, value, limit, unit=""):
         """Record ``label = value`` and fail the demo if ``value`` exceeds ``limit``."""
         ok = value <= limit
+        self.checks += 1
         mark = "ok" if ok else "OUT OF TOLERANCE"
         self.report(f"{label}: {value:.4g} {unit} (tolerance {limit:g} {unit}) {mark}")
         if not ok:
@@ -74,8 +77,13 @@ class Demo:
 
 
 def write_index(demo):
+    import html
+
     body = "".join(f"<h2>{t}</h2>\n{h}\n" for t, h in demo.sections)
-    summary = "".join(f"<li>{line}</li>" for line in demo.lines)
+    status = (f"<p><b>{demo.checks} checks, {len(demo.failures)} failed</b>"
+              + (": " + html.escape(", ".join(demo.failures)) if demo.failures else "")
+              + ". Step times: " + ", ".join(f"{n} {t:.0f} s" for n, t in demo.timings) + ".</p>")
+    summary = status + "".join(f"<li>{html.escape(line)}</li>" for line in demo.lines)
     (demo.output / "index.html").write_text(
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Displacement Toolkit demo</title>"
         "<style>body{font-family:sans-serif;max-width:1100px;margin:auto} img{max-width:100%}</style>"
@@ -96,15 +104,19 @@ def main():
         if args.only and name != args.only:
             continue
         print(f"== {name}")
+        step_started = time.perf_counter()
         try:
             importlib.import_module(f"demo.steps.{name}").run(demo)
         except Exception:
             traceback.print_exc()
             demo.failures.append(name)
+        demo.timings.append((name, time.perf_counter() - step_started))
     write_index(demo)
     print(f"\nDemo finished in {time.perf_counter() - started:.0f} s; outputs in {demo.output}")
     for line in demo.lines:
         print("  " + line)
+    print(f"{demo.checks} checks; step times: "
+          + ", ".join(f"{n} {t:.0f} s" for n, t in demo.timings))
     if demo.failures:
         print("FAILED: " + ", ".join(demo.failures))
         return 1

@@ -31,11 +31,12 @@ def scene_module():
     return _SCENE
 
 
-def earthquake_dir(demo):
-    """Folder of the synthetic earthquake sample; generated on first use (a few seconds)."""
+def earthquake_dir(demo, regenerate=False):
+    """Folder of the synthetic earthquake sample; generated on first use (a few seconds) or
+    when ``regenerate`` (the earthquake_data step does, so the data follow the generator)."""
     folder = demo.output / "data" / "earthquake"
     module = scene_module()
-    if not all((folder / name).is_file() for name in module.FILES):
+    if regenerate or not all((folder / name).is_file() for name in module.FILES):
         module.generate(folder, log=lambda text: print("    " + text))
     return folder
 

@@ -14,7 +14,7 @@ from ._common import earthquake_dir, map_figure, read
 
 
 def run(demo):
-    folder = earthquake_dir(demo)
+    folder = earthquake_dir(demo, regenerate=True)
     scene = json.loads((folder / "scene.json").read_text())
     fault = scene["fault"]
     demo.report(
