@@ -144,3 +144,27 @@ def test_gnss_csv_matches_the_field_within_noise(scene):
         assert float(row["true_up"]) == pytest.approx(float(u), abs=2e-4)
         for comp, sig in (("east", 0.002), ("north", 0.002), ("up", 0.005)):
             assert abs(float(row[comp]) - float(row[f"true_{comp}"])) < 5 * sig
+
+
+def test_demo_truth_on_any_grid_matches_the_written_truth(scene):
+    """demo/steps/_common.truth_offsets (used to score offset tracking on its output grid)
+    reproduces the generator's truth rasters when asked on the reference grid, and gives the
+    field at window centres of a coarser, shifted grid."""
+    from demo.steps._common import truth_enu, truth_offsets
+
+    _module, out, _ = scene
+    for track in ("asc", "desc"):
+        gt = gdal.Open(str(out / f"{track}_reference_slc.tif")).GetGeoTransform()
+        rg, az, los = truth_offsets(track, gt, (512, 1024))
+        np.testing.assert_allclose(rg, read_block(str(out / f"{track}_truth_range_offset.tif")), atol=2e-6)
+        np.testing.assert_allclose(az, read_block(str(out / f"{track}_truth_azimuth_offset.tif")), atol=2e-6)
+        np.testing.assert_allclose(los, read_block(str(out / f"{track}_truth_los.tif")), atol=2e-6)
+        # a grid of 16-pixel cells whose first centre is reference pixel (8, 8): same values there
+        coarse = (gt[0] + 0.5 * gt[1] + 0.5 * gt[2], gt[1] * 16, gt[2] * 16,
+                  gt[3] + 0.5 * gt[4] + 0.5 * gt[5], gt[4] * 16, gt[5] * 16)
+        rg_c, _az_c, _los_c = truth_offsets(track, coarse, (32, 64))
+        np.testing.assert_allclose(rg_c, rg[8::16, 8::16], atol=1e-3)  # incidence interpolated
+    gt = gdal.Open(str(out / "truth_east.tif")).GetGeoTransform()
+    e, n, u = truth_enu(gt, read_block(str(out / "truth_east.tif")).shape)
+    np.testing.assert_allclose(e, read_block(str(out / "truth_east.tif")), atol=1e-6)
+    np.testing.assert_allclose(u, read_block(str(out / "truth_up.tif")), atol=1e-6)
