@@ -642,7 +642,9 @@ class VelocityResult:
 
 def timeseries_velocity(stack: Stack, start, end, velocity_path: str,
                         sigma_path: Optional[str] = None, rms_path: Optional[str] = None,
-                        seasonal: bool = False, steps: Sequence = (), monitor=None) -> VelocityResult:
+                        seasonal: bool = False, steps: Sequence = (), monitor=None,
+                        steps_path: Optional[str] = None,
+                        amplitude_path: Optional[str] = None) -> VelocityResult:
     """Least-squares velocity of every pixel over the acquisitions in [``start``, ``end``].
 
     Model (:func:`design_matrix`): offset + velocity·t, optionally annual and
@@ -653,7 +655,11 @@ def timeseries_velocity(stack: Stack, start, end, velocity_path: str,
 
     * ``velocity_path``: velocity in the stack unit per year (m → m/yr);
     * ``sigma_path``: its 1-sigma from the residuals (same unit);
-    * ``rms_path``: RMS of the residuals (stack unit).
+    * ``rms_path``: RMS of the residuals (stack unit);
+    * ``steps_path``: the size of each step, one band per step date (stack unit,
+      positive = toward the satellite for LOS), band metadata ``date``;
+    * ``amplitude_path``: annual amplitude ``sqrt(a1² + b1²)`` (stack unit; needs
+      ``seasonal``).
 
     The acquisitions used, the model and its terms are written in the metadata.
     Raises ValueError for START after END, a range outside the series, fewer
@@ -704,30 +710,47 @@ def timeseries_velocity(stack: Stack, start, end, velocity_path: str,
         "steps": ",".join(s.isoformat() for s in step_days),
         "time_origin": used_dates[0].isoformat(), "year_days": str(DAYS_PER_YEAR),
     })
+    if steps_path and not step_days:
+        raise ValueError("STEPS output asked for, but no STEP_DATES were given")
+    if amplitude_path and not seasonal:
+        raise ValueError("ANNUAL_AMPLITUDE output asked for, but the seasonal terms are off: "
+                         "set SEASONAL")
     conv = _convention(stack)
     vq = _velocity_quantity(stack.quantity)
-    outputs = [("velocity", velocity_path, vunit, vq, "velocity"),
-               ("sigma", sigma_path, vunit, f"{vq}_sigma", "velocity 1-sigma (from residuals)"),
-               ("rms", rms_path, stack.units, "rms_residual", "RMS residual of the fit")]
+    one = [{"convention": conv}]
+    outputs = [("velocity", velocity_path, vunit, vq, ["velocity"], one),
+               ("sigma", sigma_path, vunit, f"{vq}_sigma", ["velocity 1-sigma (from residuals)"],
+                one),
+               ("rms", rms_path, stack.units, "rms_residual", ["RMS residual of the fit"], one),
+               ("steps", steps_path, stack.units, f"{stack.quantity or 'displacement'}_step",
+                [f"step on {d.isoformat()}" for d in step_days],
+                [{"convention": conv, "date": d.isoformat()} for d in step_days]),
+               ("amplitude", amplitude_path, stack.units, "annual_amplitude",
+                ["annual amplitude"], one)]
+    step_rows = [names.index(f"step_{d.isoformat()}") for d in step_days]
     writers = {}
     paths, stats = {}, {}
     try:
-        for key, path, unit, quantity, label in outputs:
+        for key, path, unit, quantity, labels, extras in outputs:
             if not path:
                 continue
             writers[key] = RasterWriter(
-                path, stack.width, stack.height, stack.geotransform, stack.crs_wkt, 1,
-                [f"{label} ({unit})"], [_band_meta(unit, quantity, {"convention": conv})],
-                dict(meta))
+                path, stack.width, stack.height, stack.geotransform, stack.crs_wkt, len(labels),
+                [f"{label} ({unit})" for label in labels],
+                [_band_meta(unit, quantity, extra) for extra in extras], dict(meta))
         rows = stack.block_rows(6 * len(used) + 4 * p)   # the fit holds ~6 (n, P) arrays
         valid_pixels = 0
         for r0, n in iter_blocks(stack.height, rows):
             Y = stack.read_block(used, r0, n).reshape(len(used), -1)
             fit = fit_pixels(A, Y)
             valid_pixels += int(np.isfinite(fit.coef[1]).sum())
-            blocks = {"velocity": fit.coef[1], "sigma": fit.sigma[1], "rms": fit.rms}
+            blocks = {"velocity": [fit.coef[1]], "sigma": [fit.sigma[1]], "rms": [fit.rms],
+                      "steps": [fit.coef[i] for i in step_rows]}
+            if seasonal:
+                blocks["amplitude"] = [np.hypot(fit.coef[2], fit.coef[3])]
             for key, w in writers.items():
-                w.write(1, r0, blocks[key].reshape(n, stack.width).astype(np.float32))
+                for band, values in enumerate(blocks[key], start=1):
+                    w.write(band, r0, values.reshape(n, stack.width).astype(np.float32))
             monitor.update((r0 + n) / stack.height)
         for key, w in writers.items():
             stats[key] = w.stats(1)

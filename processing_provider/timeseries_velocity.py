@@ -9,7 +9,7 @@ from qgis.core import (
 )
 
 from ..core import timeseries as ts
-from .base import DisplacementAlgorithm
+from .base import DisplacementAlgorithm, parameter_error
 from .styling import DIVERGING, SEQUENTIAL
 from .timeseries_common import (
     GROUP,
@@ -36,8 +36,9 @@ acquisitions in the range for the model is an error.
 Outputs: VELOCITY in the input unit per year (m -> m/yr), diverging ramp; VELOCITY_SIGMA,
 the 1-sigma of the velocity from the fit residuals, s sqrt([(A^T A)^-1]_vv) with s^2 = sum of
 squared residuals / (n - p) (same unit); RMS_RESIDUAL, sqrt(sum of squared residuals / n)
-in the input unit (both sequential ramps). The acquisitions used and the model are in the
-output metadata.
+in the input unit (both sequential ramps). Optional: STEPS, the size of each step (one band
+per step date, input unit, diverging) and ANNUAL_AMPLITUDE, sqrt(a1^2 + b1^2) (input unit,
+sequential; needs SEASONAL). The acquisitions used and the model are in the output metadata.
 
 {INPUT_HELP}
 
@@ -66,6 +67,10 @@ class TimeseriesVelocity(DisplacementAlgorithm):
             "VELOCITY_SIGMA", "Velocity 1-sigma", optional=True, createByDefault=True))
         self.addParameter(QgsProcessingParameterRasterDestination(
             "RMS_RESIDUAL", "RMS residual", optional=True, createByDefault=True))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            "STEPS", "Step sizes (one band per step date)", optional=True, createByDefault=False))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            "ANNUAL_AMPLITUDE", "Annual amplitude", optional=True, createByDefault=False))
         self.addOutput(QgsProcessingOutputString("START_DATE_USED", "First acquisition used"))
         self.addOutput(QgsProcessingOutputString("END_DATE_USED", "Last acquisition used"))
         self.addOutput(QgsProcessingOutputNumber("ACQUISITIONS", "Acquisitions used"))
@@ -80,20 +85,32 @@ class TimeseriesVelocity(DisplacementAlgorithm):
         feedback.pushInfo(f"Time series: {stack.describe()}")
         paths = {key: self.output_raster_path(parameters, name, context)
                  for key, name in (("velocity", "VELOCITY"), ("sigma", "VELOCITY_SIGMA"),
-                                   ("rms", "RMS_RESIDUAL"))}
+                                   ("rms", "RMS_RESIDUAL"), ("steps", "STEPS"),
+                                   ("amplitude", "ANNUAL_AMPLITUDE"))}
+        if paths["steps"] and not steps:
+            raise parameter_error("STEPS", paths["steps"], "step sizes asked for without STEP_DATES",
+                                  "Give STEP_DATES or leave STEPS empty")
+        if paths["amplitude"] and not seasonal:
+            raise parameter_error("ANNUAL_AMPLITUDE", paths["amplitude"],
+                                  "the annual amplitude needs the seasonal terms",
+                                  "Tick SEASONAL or leave ANNUAL_AMPLITUDE empty")
         res = ts.timeseries_velocity(stack, start, end, paths["velocity"], paths["sigma"],
-                                     paths["rms"], seasonal, steps, self.monitor(feedback))
+                                     paths["rms"], seasonal, steps, self.monitor(feedback),
+                                     paths["steps"], paths["amplitude"])
         stack.close()
         feedback.pushInfo(f"Model: {' + '.join(res.columns)}; {len(res.dates)} acquisitions "
                           f"{res.dates[0]} .. {res.dates[-1]}; {res.valid_pixels} pixels solved")
         styles = {"velocity": (DIVERGING, res.velocity_units, "Velocity"),
                   "sigma": (SEQUENTIAL, res.velocity_units, "Velocity 1-sigma"),
-                  "rms": (SEQUENTIAL, res.units, "RMS residual")}
+                  "rms": (SEQUENTIAL, res.units, "RMS residual"),
+                  "steps": (DIVERGING, res.units, "Step sizes"),
+                  "amplitude": (SEQUENTIAL, res.units, "Annual amplitude")}
         for key, (kind, units, label) in styles.items():
             if paths[key]:
                 self.finish_raster(paths[key], context, kind, units, res.stats[key],
                                    layer_name=f"{label} {res.dates[0]} to {res.dates[-1]}")
         return {"VELOCITY": paths["velocity"], "VELOCITY_SIGMA": paths["sigma"],
-                "RMS_RESIDUAL": paths["rms"], "START_DATE_USED": res.dates[0].isoformat(),
+                "RMS_RESIDUAL": paths["rms"], "STEPS": paths["steps"],
+                "ANNUAL_AMPLITUDE": paths["amplitude"], "START_DATE_USED": res.dates[0].isoformat(),
                 "END_DATE_USED": res.dates[-1].isoformat(), "ACQUISITIONS": len(res.dates),
                 "VALID_PIXELS": res.valid_pixels}

@@ -32,10 +32,15 @@ def _series(make_raster, n=50, step_index=None, seasonal=0.0, name="series.tif")
 
 def test_known_velocity_with_seasonal_terms_and_a_step(provider, make_raster, tmp_path):
     src, dates, v = _series(make_raster, step_index=27, seasonal=0.006)
-    outs = {k: str(tmp_path / f"{k}.tif") for k in ("VELOCITY", "VELOCITY_SIGMA", "RMS_RESIDUAL")}
+    outs = {k: str(tmp_path / f"{k}.tif") for k in ("VELOCITY", "VELOCITY_SIGMA", "RMS_RESIDUAL",
+                                                     "STEPS", "ANNUAL_AMPLITUDE")}
     res = run_algorithm(TimeseriesVelocity().create(), {
         "INPUT": [src], "START_DATE": dates[0].isoformat(), "END_DATE": dates[-1].isoformat(),
         "SEASONAL": True, "STEP_DATES": dates[27].strftime("%Y%m%d"), **outs})
+    assert read_block(outs["STEPS"]) == pytest.approx(np.full((8, 6), 0.015), abs=3e-6)
+    assert read_block(outs["ANNUAL_AMPLITUDE"]) == pytest.approx(np.full((8, 6), 0.006), abs=3e-6)
+    assert raster_info(outs["STEPS"]).band_metadata[0]["date"] == dates[27].isoformat()
+    assert raster_info(outs["ANNUAL_AMPLITUDE"]).band_metadata[0]["units"] == "m"
     assert res["ACQUISITIONS"] == 50 and res["VALID_PIXELS"] == 48
     assert read_block(outs["VELOCITY"]) == pytest.approx(v, abs=3e-6)
     assert np.max(read_block(outs["RMS_RESIDUAL"])) < 3e-6
@@ -90,10 +95,14 @@ def test_kilauea_velocity_over_a_sub_period(provider, tmp_path):
     ({"STEP_DATES": "soon"}, "STEP_DATES = 'soon'"),
     ({"START_DATE": "2016-09-21", "END_DATE": "2016-07-11"}, "is not before END_DATE"),
     ({"START_DATE": "2015-01-01"}, "START_DATE 2015-01-01 is outside the time series"),
+    ({"STEPS": "STEPS_PATH"}, "STEPS = .*without STEP_DATES"),
+    ({"ANNUAL_AMPLITUDE": "AMP_PATH"}, "ANNUAL_AMPLITUDE = .*needs the seasonal terms"),
 ])
 def test_bad_input_is_a_clear_error_and_nothing_is_written(provider, tmp_path, params, message):
     outs = {k: str(tmp_path / f"{k}.tif") for k in ("VELOCITY", "VELOCITY_SIGMA", "RMS_RESIDUAL")}
     base = {"INPUT": KILAUEA, "START_DATE": "2016-07-11", "END_DATE": "2016-09-21", **outs}
+    params = {k: (str(tmp_path / f"{k}.tif") if str(v).endswith("_PATH") else v)
+              for k, v in params.items()}
     with pytest.raises(QgsProcessingException, match=message):
         run_algorithm(TimeseriesVelocity().create(), {**base, **params})
     assert not list(tmp_path.iterdir())
