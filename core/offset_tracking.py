@@ -219,12 +219,15 @@ def _oversample(z: np.ndarray, factor: int) -> np.ndarray:
     if factor == 1:
         return z
     b, h, w = z.shape
-    spec = sfft.fftshift(sfft.fft2(z, axes=(1, 2), workers=WORKERS), axes=(1, 2))
+    spec = sfft.fft2(z, axes=(1, 2), workers=WORKERS)
     big = np.zeros((b, factor * h, factor * w), dtype=spec.dtype)
-    oy = (factor * h) // 2 - h // 2
-    ox = (factor * w) // 2 - w // 2
-    big[:, oy:oy + h, ox:ox + w] = spec
-    out = sfft.ifft2(sfft.ifftshift(big, axes=(1, 2)), axes=(1, 2), workers=WORKERS)
+    hp, hn = (h + 1) // 2, h // 2          # non-negative / negative frequencies (Nyquist < 0)
+    wp, wn = (w + 1) // 2, w // 2
+    big[:, :hp, :wp] = spec[:, :hp, :wp]
+    big[:, :hp, big.shape[2] - wn:] = spec[:, :hp, w - wn:]
+    big[:, big.shape[1] - hn:, :wp] = spec[:, h - hn:, :wp]
+    big[:, big.shape[1] - hn:, big.shape[2] - wn:] = spec[:, h - hn:, w - wn:]
+    out = sfft.ifft2(big, axes=(1, 2), workers=WORKERS, overwrite_x=True)
     out *= factor * factor
     return out
 

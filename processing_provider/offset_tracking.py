@@ -57,7 +57,7 @@ class OffsetTracking(DisplacementAlgorithm):
     Complex bands (CFloat32, CInt16: SLCs) are handled as complex data: each chip's spectral
     centroid (linear phase ramp, e.g. the TOPS azimuth ramp) is removed, the chip is
     oversampled OVERSAMPLE times (default 2) by FFT and then detected, which avoids the aliasing
-    of detected speckle (measured: 0.004 px RMSE at coherence 0.95 against 0.17 px for detected
+    of detected speckle (measured: 0.004 px RMSE at coherence 0.95 against 0.11 px for detected
     amplitude). Real bands (amplitude, intensity) are oversampled the same way and correlated
     directly.
 
