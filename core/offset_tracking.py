@@ -35,11 +35,12 @@ Method (per batch of windows)
 2. Weighted NCC of the (Tukey-tapered, mean-removed) reference window against
    every position of the search area, with local normalisation of the
    secondary (weighted mean and energy), from three FFT correlations.
-3. Integer peak on the oversampled grid, then the NCC is evaluated at
-   fractional lags by a matrix-multiply DFT of the three cross spectra
-   (Guizar-Sicairos et al. 2008) on 3 x 3 grids of spacing 0.25, 1/16 and
+3. Integer peak on the oversampled grid and a quadratic fit of the integer-lag
+   NCC around it; then the NCC is evaluated at fractional lags by a
+   matrix-multiply DFT of the three cross spectra (Guizar-Sicairos et al.
+   2008) on 3 x 3 grids of spacing 0.25 and 1/16 oversampled samples and
    finally ``1/correlation_oversample`` pixel, each centred on the previous
-   estimate, with a quadratic fit at each stage (a Newton step on the
+   estimate, with a 2-D quadratic fit at each stage (a Newton step on the
    band-limited NCC surface; no grid quantisation).  Because the *tapered*
    reference is what is shifted, the band-limited interpolation of the
    correlation is exact up to the taper's spectral leakage, and the
@@ -340,14 +341,20 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, p: TrackingPar
     # (1 / CORRELATION_OVERSAMPLE pixel) centred on the previous estimate; the last fit gives
     # the peak, its value and curvature.
     fine = o / float(p.correlation_oversample)
-    # stage 0: the best of a 5 x 5 grid of spacing 0.25 around the integer peak (within 1/8)
-    g5 = np.arange(-2, 3) * 0.25
-    ty, tx = cy[:, None] + g5[None, :], cx[:, None] + g5[None, :]
-    c = _ncc_from(_dft_eval(spectra, ty, tx, (ny, nx)), rnorm, wsum)
-    c[~np.isfinite(c)] = -2.0
-    j, l_ = np.unravel_index(c.reshape(b, -1).argmax(axis=1), (5, 5))
-    cy, cx = ty[np.arange(b), j], tx[np.arange(b), l_]
-    steps = [d for d in (0.0625,) if d > fine] + [fine]
+    # stage 0: quadratic fit of the integer-lag NCC around its peak (within ~0.1 sample)
+    kyc = np.clip(ky, 1, ncc.shape[1] - 2)
+    kxc = np.clip(kx, 1, ncc.shape[2] - 2)
+    ib = np.arange(b)
+    n0 = ncc[ib, kyc, kxc]
+    hy0 = ncc[ib, kyc + 1, kxc] - 2 * n0 + ncc[ib, kyc - 1, kxc]
+    hx0 = ncc[ib, kyc, kxc + 1] - 2 * n0 + ncc[ib, kyc, kxc - 1]
+    uy0 = np.where(hy0 < 0, -(ncc[ib, kyc + 1, kxc] - ncc[ib, kyc - 1, kxc]) / (2 * np.where(
+        hy0 < 0, hy0, -1.0)), 0.0)
+    ux0 = np.where(hx0 < 0, -(ncc[ib, kyc, kxc + 1] - ncc[ib, kyc, kxc - 1]) / (2 * np.where(
+        hx0 < 0, hx0, -1.0)), 0.0)
+    cy = kyc + np.clip(uy0, -0.5, 0.5)
+    cx = kxc + np.clip(ux0, -0.5, 0.5)
+    steps = [d for d in (0.25, 0.0625) if d > fine] + [fine]
     grid = np.array([-1.0, 0.0, 1.0])
     for d in steps:
         ty = cy[:, None] + d * grid[None, :]
