@@ -267,9 +267,11 @@ def _dft_eval(spectra: np.ndarray, ty: np.ndarray, tx: np.ndarray, shape: Tuple[
               ) -> np.ndarray:
     """Real circular correlation at fractional lags from rfft2 cross spectra.
 
-    spectra: (B, K, Ny, Nx//2+1); ty: (B, J); tx: (B, L) lags in samples.
+    spectra: (B, Ny, K * (Nx//2+1)) (the K spectra side by side along the last axis, so the
+    y contraction is one matrix product per window); ty: (B, J); tx: (B, L) lags in samples.
     Returns (B, K, J, L)."""
     ny, nx = shape
+    b = spectra.shape[0]
     fy = sfft.fftfreq(ny)
     fx = sfft.rfftfreq(nx)
     wx = np.full(fx.size, 2.0)
@@ -278,7 +280,8 @@ def _dft_eval(spectra: np.ndarray, ty: np.ndarray, tx: np.ndarray, shape: Tuple[
         wx[-1] = 1.0
     ey = np.exp(2j * np.pi * ty[:, :, None] * fy[None, None, :])           # (B, J, Ny)
     ex = np.exp(2j * np.pi * tx[:, :, None] * fx[None, None, :]) * wx      # (B, L, Nx')
-    tmp = np.matmul(ey[:, None], spectra)                                   # (B, K, J, Nx')
+    tmp = np.matmul(ey, spectra)                                            # (B, J, K*Nx')
+    tmp = tmp.reshape(b, ty.shape[1], -1, fx.size).transpose(0, 2, 1, 3)    # (B, K, J, Nx')
     out = np.matmul(tmp, np.transpose(ex, (0, 2, 1))[:, None])             # (B, K, J, L)
     return out.real / (ny * nx)
 
@@ -321,6 +324,7 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, p: TrackingPar
     spectra = np.stack([np.conj(fa) * fs, fw[None] * fs2, fw[None] * fs], axis=1)  # (B,3,Ny,Nx')
     del fa, fs, fs2
     surf = sfft.irfft2(spectra, s=(ny, nx), axes=(2, 3), workers=WORKERS)
+    spectra = np.ascontiguousarray(spectra.transpose(0, 2, 1, 3)).reshape(b, ny, -1)
     surf = surf[:, :, :2 * sfy + 1, :2 * sfx + 1].astype(np.float64)
     ncc = _ncc_from(surf, rnorm, wsum)                                      # (B, 2sfy+1, 2sfx+1)
     ncc[~np.isfinite(ncc)] = -2.0
