@@ -124,8 +124,9 @@ def speckle_pair(
     coherence: float = 1.0,
     bandwidth: float = 0.8,
     azimuth_ramp_cycles: float = 0.0,
-    azimuth_ramp_rate: float = 0.0,
     seed: int = 0,
+    *,
+    azimuth_ramp_rate: float = 0.0,
 ) -> Tuple[np.ndarray, np.ndarray]:
     """A reference/secondary pair of band-limited complex speckle images.
 
