@@ -35,7 +35,7 @@ def _outputs(tmp_path, **extra):
 def test_complex_fault_offsets_on_the_documented_grid(provider, slc_pair, tmp_path):
     ref, sec = slc_pair
     params = {"REFERENCE": ref, "SECONDARY": sec, "COARSE_SEARCH": False,
-              "OUTPUT_X_METRES": str(tmp_path / "xm.tif"),
+              "OUTPUT_X_METRES": str(tmp_path / "xm.tif"), "OUTPUT_PEAK": str(tmp_path / "pk.tif"),
               "OUTPUT_VECTORS": str(tmp_path / "vectors.gpkg"), **_outputs(tmp_path)}
     res = run_algorithm(ALG, params)
     info = raster_info(res["OUTPUT_X"])
@@ -65,6 +65,9 @@ def test_complex_fault_offsets_on_the_documented_grid(provider, slc_pair, tmp_pa
     assert sigma.band_count == 2
     snr = read_block(res["OUTPUT_SNR"])
     assert np.all(snr[east | west] > 20)
+    # coherence 0.97: intensity correlation about 0.97^2
+    peak = read_block(res["OUTPUT_PEAK"])
+    assert np.all((peak[east | west] > 0.88) & (peak[east | west] <= 1.0))
     layer = QgsVectorLayer(res["OUTPUT_VECTORS"], "v", "ogr")
     assert layer.isValid() and layer.featureCount() == int(np.isfinite(dx).sum())
     feat = next(layer.getFeatures())
