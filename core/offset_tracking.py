@@ -278,12 +278,14 @@ def _dft_eval(spectra: np.ndarray, ty: np.ndarray, tx: np.ndarray, shape: Tuple[
     wx[0] = 1.0
     if nx % 2 == 0:
         wx[-1] = 1.0
-    ey = np.exp(2j * np.pi * ty[:, :, None] * fy[None, None, :])           # (B, J, Ny)
-    ex = np.exp(2j * np.pi * tx[:, :, None] * fx[None, None, :]) * wx      # (B, L, Nx')
+    # complex64 kernels: the spectra are complex64 (rfft of float32 chips), so the products
+    # run in single precision without up-casting the (B, Ny, K*Nx') spectra at every stage
+    ey = np.exp(2j * np.pi * ty[:, :, None] * fy[None, None, :]).astype(np.complex64)
+    ex = (np.exp(2j * np.pi * tx[:, :, None] * fx[None, None, :]) * wx).astype(np.complex64)
     tmp = np.matmul(ey, spectra)                                            # (B, J, K*Nx')
     tmp = tmp.reshape(b, ty.shape[1], -1, fx.size).transpose(0, 2, 1, 3)    # (B, K, J, Nx')
     out = np.matmul(tmp, np.transpose(ex, (0, 2, 1))[:, None])             # (B, K, J, L)
-    return out.real / (ny * nx)
+    return out.real.astype(np.float64) / (ny * nx)
 
 
 def _ncc_from(vals: np.ndarray, rnorm: np.ndarray, wsum: float) -> np.ndarray:
@@ -358,7 +360,7 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, p: TrackingPar
         hx0 < 0, hx0, -1.0)), 0.0)
     cy = kyc + np.clip(uy0, -0.5, 0.5)
     cx = kxc + np.clip(ux0, -0.5, 0.5)
-    steps = [d for d in (0.25, 0.0625) if d > fine] + [fine]
+    steps = [d for d in (0.25,) if d > fine] + [fine]
     grid = np.array([-1.0, 0.0, 1.0])
     for d in steps:
         ty = cy[:, None] + d * grid[None, :]
