@@ -11,7 +11,6 @@ from qgis.core import (
     QgsGraduatedSymbolRenderer,
     QgsMarkerSymbol,
     QgsProcessing,
-    QgsProcessingLayerPostProcessorInterface,
     QgsProcessingParameterEnum,
     QgsProcessingParameterField,
     QgsProcessingParameterFileDestination,
@@ -27,6 +26,7 @@ from qgis.PyQt.QtXml import QDomDocument
 from ..core import units as core_units
 from ..core.gnss_comparison import AZIMUTH_KINDS, REFERENCES, LosGeometry
 from .base import band_parameter, parameter_error
+from .styling import VectorRendererPostProcessor
 
 REFERENCE_LABELS = [
     "None (compare as is)",
@@ -279,28 +279,7 @@ def style_point_output(alg, dest_id, context, field, values, units, layer_name):
     if context.willLoadLayerOnCompletion(dest_id):
         details = context.layerToLoadOnCompletionDetails(dest_id)
         details.name = layer_name
-        details.setPostProcessor(PointStylePostProcessor.create(renderer))
-
-
-class PointStylePostProcessor(QgsProcessingLayerPostProcessorInterface):
-    """Apply the residual renderer to the loaded output layer."""
-
-    _alive = []
-
-    def __init__(self, renderer):
-        super().__init__()
-        self.renderer = renderer
-
-    @classmethod
-    def create(cls, renderer):
-        instance = cls(renderer)
-        cls._alive.append(instance)
-        return instance
-
-    def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API)
-        if isinstance(layer, QgsVectorLayer):
-            layer.setRenderer(self.renderer.clone())
-            layer.triggerRepaint()
+        details.setPostProcessor(VectorRendererPostProcessor.create(renderer))
 
 
 SOURCE_TYPES = {"point": QgsProcessing.SourceType.TypeVectorPoint}

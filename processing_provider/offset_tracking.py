@@ -12,7 +12,6 @@ from qgis.core import (
     QgsMarkerSymbol,
     QgsPointXY,
     QgsProcessing,
-    QgsProcessingLayerPostProcessorInterface,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
@@ -32,7 +31,7 @@ from qgis.PyQt.QtXml import QDomDocument
 from ..core import offset_tracking as ot
 from ..core.raster_io import RasterWriter
 from .base import DisplacementAlgorithm, band_parameter, parameter_error
-from .styling import DIVERGING, SEQUENTIAL
+from .styling import DIVERGING, SEQUENTIAL, VectorRendererPostProcessor
 
 RAMP_LABELS = ["None", "Constant (mean offset)", "Linear (a + b col + c row)"]
 CONVENTION = "secondary minus reference position; +x = columns (range), +y = rows (azimuth)"
@@ -306,7 +305,7 @@ class OffsetTracking(DisplacementAlgorithm):
         if context.willLoadLayerOnCompletion(dest_id):
             details = context.layerToLoadOnCompletionDetails(dest_id)
             details.name = "Offset vectors"
-            details.setPostProcessor(ArrowStylePostProcessor.create(renderer))
+            details.setPostProcessor(VectorRendererPostProcessor.create(renderer))
         return dest_id
 
 
@@ -324,22 +323,3 @@ def arrow_renderer(max_magnitude):
     return QgsSingleSymbolRenderer(symbol)
 
 
-class ArrowStylePostProcessor(QgsProcessingLayerPostProcessorInterface):
-    """Apply the arrow renderer to the loaded vector output."""
-
-    _alive = []
-
-    def __init__(self, renderer):
-        super().__init__()
-        self.renderer = renderer
-
-    @classmethod
-    def create(cls, renderer):
-        instance = cls(renderer)
-        cls._alive.append(instance)
-        return instance
-
-    def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API)
-        if isinstance(layer, QgsVectorLayer):
-            layer.setRenderer(self.renderer.clone())
-            layer.triggerRepaint()

@@ -19,6 +19,7 @@ import os
 
 from qgis.core import (
     QgsColorRampShader,
+    QgsVectorLayer,
     QgsProcessingLayerPostProcessorInterface,
     QgsRasterLayer,
     QgsRasterShader,
@@ -130,3 +131,24 @@ class RasterStylePostProcessor(QgsProcessingLayerPostProcessorInterface):
         if self.layer_name:
             layer.setName(self.layer_name)
         layer.triggerRepaint()
+
+
+class VectorRendererPostProcessor(QgsProcessingLayerPostProcessorInterface):
+    """Give a loaded vector result a copy of ``renderer`` (arrows, residual colours, ...)."""
+
+    _alive = []  # Processing keeps only a C++ pointer: hold the Python objects
+
+    def __init__(self, renderer):
+        super().__init__()
+        self.renderer = renderer
+
+    @classmethod
+    def create(cls, renderer):
+        instance = cls(renderer)
+        cls._alive.append(instance)
+        return instance
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API)
+        if isinstance(layer, QgsVectorLayer):
+            layer.setRenderer(self.renderer.clone())
+            layer.triggerRepaint()

@@ -231,10 +231,8 @@ def test_kilauea_velocities(provider, tmp_path):
 def test_output_opens_styled_by_residual(provider, scene, tmp_path):
     from qgis.core import QgsProcessingContext, QgsProcessingFeedback
 
-    from displacement_toolkit.processing_provider.gnss_common import (
-        PointStylePostProcessor,
-        residual_renderer,
-    )
+    from displacement_toolkit.processing_provider.gnss_common import residual_renderer
+    from displacement_toolkit.processing_provider.styling import VectorRendererPostProcessor
 
     out = tmp_path / "styled.gpkg"
     run_algorithm(ALG, {"INSAR": scene.path, "GNSS_FILE": _csv(scene, tmp_path / "g.csv"), "GNSS_UNITS": 2,
@@ -248,7 +246,7 @@ def test_output_opens_styled_by_residual(provider, scene, tmp_path):
     assert ranges[0].lowerValue() == pytest.approx(-ranges[-1].upperValue())
     # the post-processor used when QGIS loads the result applies the same renderer
     plain = QgsVectorLayer(str(out), "plain", "ogr")
-    post = PointStylePostProcessor.create(residual_renderer("residual", [-2.0, 1.0], "mm/yr"))
+    post = VectorRendererPostProcessor.create(residual_renderer("residual", [-2.0, 1.0], "mm/yr"))
     post.postProcessLayer(plain, QgsProcessingContext(), QgsProcessingFeedback())
     assert plain.renderer().type() == "graduatedSymbol"
     assert plain.renderer().ranges()[-1].upperValue() == pytest.approx(2.0, rel=1e-6)
