@@ -5,7 +5,9 @@ Each benchmark script writes its own Markdown section to
 ``benchmarks/results/<name>.md`` (measured numbers, machine, date, the peers
 measured in the same run).  This script runs them one after another (they
 time things: never in parallel) and concatenates the sections.
-``python benchmarks/run_all.py bench_offset_tracking`` runs only that one.
+``python benchmarks/run_all.py bench_offset_tracking`` runs only that one;
+``python benchmarks/run_all.py --collect`` runs nothing and only rebuilds
+docs/benchmarks.md from the committed sections.
 """
 
 import platform
@@ -19,7 +21,9 @@ REPO = HERE.parent
 
 
 def main(argv):
-    names = argv or sorted(p.stem for p in HERE.glob("bench_*.py"))
+    collect_only = "--collect" in argv
+    argv = [a for a in argv if a != "--collect"]
+    names = [] if collect_only else (argv or sorted(p.stem for p in HERE.glob("bench_*.py")))
     failed = []
     for name in names:
         print(f"== {name}")
@@ -31,9 +35,11 @@ def main(argv):
     sections = [p.read_text() for p in sorted((HERE / "results").glob("*.md"))]
     header = (
         "# Benchmarks\n\n"
-        "Measured with `make bench` (benchmarks/run_all.py); each section says when and on what.\n"
-        f"Machine of the last full run: {platform.processor() or platform.machine()}, "
-        f"Python {platform.python_version()}.\n\n"
+        "Measured with `make bench` (benchmarks/run_all.py), which runs every\n"
+        "`benchmarks/bench_*.py` one after another and assembles this page from\n"
+        "`benchmarks/results/*.md`. Each section states its own date, machine and the peers\n"
+        "measured in the same run. Speed and accuracy live here, not in timed unit tests.\n"
+        f"Page assembled on {platform.machine()} with Python {platform.python_version()}.\n\n"
     )
     (REPO / "docs" / "benchmarks.md").write_text(header + "\n".join(sections))
     if failed:
