@@ -23,11 +23,13 @@ from qgis.core import (
     QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingParameterBand,
+    QgsProcessingUtils,
     QgsRasterLayer,
 )
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
+from ..core.products.resolve import is_product_source, resolve_raster
 from ..core.progress import Monitor, OperationCancelled
 from ..core.raster_io import RasterError, raster_info, remove_raster
 from .provider import ICON_PATH
@@ -98,6 +100,7 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
     # --- running --------------------------------------------------------
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         self._tracked_outputs = []
+        self._products = {}
         try:
             return self.compute(parameters, context, feedback)
         except OperationCancelled:
@@ -112,6 +115,19 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
         except Exception:
             self._remove_tracked_outputs()
             raise
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        """QGIS's check, except that a processor product given as a file path (which QGIS
+        may not open as a layer, e.g. a GAMMA binary) is checked when read (raster_path)."""
+        ok, message = super().checkParameterValues(parameters, context)
+        products = {k for k, v in parameters.items() if isinstance(v, str) and is_product_source(v)}
+        if ok or not products:
+            return ok, message
+        for definition in self.parameterDefinitions():
+            name = definition.name()
+            if name not in products and not definition.checkValueIsAcceptable(parameters.get(name), context):
+                return False, f"Incorrect parameter value for {name}"
+        return True, ""
 
     def compute(self, parameters, context, feedback):
         """Compute and return the results dictionary (subclasses implement)."""
@@ -138,7 +154,15 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
 
     # --- parameters -----------------------------------------------------
     def raster_path(self, parameters, name, context, required=True):
-        """File path of a raster parameter, readable by GDAL (or ``None`` if optional and unset)."""
+        """File path of a raster parameter, readable by GDAL (or ``None`` if optional and unset).
+
+        A processor product (MintPy HDF5, ROI_PAC/GAMMA/ISCE2/SNAP/HyP3 ...; see
+        core/products/resolve.py), given as a file path or a loaded layer, is written once
+        to a georeferenced GeoTIFF in the Processing temporary folder and that path is
+        returned; :meth:`raster_product` then gives the product (its geometry)."""
+        value = parameters.get(name)
+        if isinstance(value, str) and value and is_product_source(value):
+            return self._resolve_product(name, value)
         layer = self.parameterAsRasterLayer(parameters, name, context)
         if layer is None:
             if required:
@@ -149,7 +173,24 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
             raise parameter_error(
                 name, layer.name(), f"the layer comes from the '{layer.providerType()}' provider",
                 "Save it to a GeoTIFF first (Export > Save As)")
+        if is_product_source(layer.source()):
+            return self._resolve_product(name, layer.source())
         return layer.source()
+
+    def _resolve_product(self, name, source):
+        try:
+            path, product = resolve_raster(source, QgsProcessingUtils.tempFolder())
+        except ValueError as exc:
+            raise parameter_error(name, source, str(exc), "Check the product file and its "
+                                  "companions (docs/formats.md)") from exc
+        self._products = getattr(self, "_products", {})
+        self._products[name] = product
+        return path
+
+    def raster_product(self, name):
+        """The processor product behind raster parameter ``name`` after :meth:`raster_path`
+        (``None`` for a plain raster)."""
+        return getattr(self, "_products", {}).get(name)
 
     def raster_band(self, parameters, name, context, info, band_parameter):
         """Validated 1-based band number of ``band_parameter`` for the raster ``info``."""

@@ -8,9 +8,11 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
+    QgsProcessingUtils,
 )
 
 from ..core import los as core_los
+from ..core.products.resolve import geometry_raster
 from .base import DisplacementAlgorithm, band_parameter, parameter_error
 from .styling import DIVERGING
 
@@ -50,6 +52,7 @@ Incidence: an INCIDENCE raster (INCIDENCE_BAND; e.g. MintPy incidenceAngle, ISCE
 DIRECTION: vertical: d_up = d_los / cos(incidence). East-west: d_east = d_los / (-sin(incidence) sin(LOS azimuth)), needs HEADING (flight direction, degrees clockwise from north, e.g. -12 for Sentinel-1 ascending, -168 descending) and LOOK_DIRECTION. Custom: AZIMUTH (degrees clockwise from north) and PLUNGE (degrees below the horizontal, positive down, e.g. a landslide moving downslope); needs HEADING unless PLUNGE is +-90.
 MAX_AMPLIFICATION (default 5): pixels where |1 / sensitivity| exceeds it are NaN (the projection would amplify noise too much); the count is logged and returned as MASKED_PIXELS.
 Geometry recorded by Load product in the input's metadata (geometry_wavelength, geometry_heading, geometry_incidence, geometry_look_direction) is used for WAVELENGTH, HEADING, INCIDENCE_ANGLE and LOOK_DIRECTION when those are not given (and for the wavelength when WAVELENGTH_PRESET is not given or is "from the input's metadata"); the log says so.
+Processor products can be given directly as INPUT (file path or loaded layer: MintPy velocity.h5/timeseries.h5 or an HDF5 subdataset, ROI_PAC .unw + .rsc, GAMMA rasters with .par, ISCE2, SNAP .dim, HyP3 folders/zips; see docs/formats.md): the layer is read with its georeferencing, units and dates, and the product's geometry is the default: per-pixel incidence (e.g. MintPy geometryGeo.h5 incidenceAngle, GAMMA .inc) or its constant incidence, heading and wavelength, when INCIDENCE/INCIDENCE_ANGLE, HEADING and WAVELENGTH are not given. The log names the source used.
 Outputs: OUTPUT in OUTPUT_UNITS (per year for velocity), optional OUTPUT_LOS (LOS displacement in metres when the input is phase). Band metadata record quantity, units, convention, wavelength, phase convention and incidence source. NaN and nodata propagate. See docs/los_to_vertical.md.
 """  # noqa: E501 (plain-text help: one paragraph per line)
 
@@ -116,6 +119,10 @@ Outputs: OUTPUT in OUTPUT_UNITS (per year for velocity), optional OUTPUT_LOS (LO
             quantity, LENGTH_UNITS[self.parameterAsEnum(parameters, "OUTPUT_UNITS", context)])
 
         recorded = core_los.geometry_from_metadata(info.metadata)
+        product = self.raster_product("INPUT")   # a processor product given directly
+        if product is not None:
+            feedback.pushInfo(f"INPUT is a {product.processor} {product.product_type}: read from "
+                              f"{os.path.basename(product.path)} (layer {info.metadata.get('layer')})")
         wavelength, convention = None, PHASE_KEYS[self.parameterAsEnum(parameters, "PHASE_SIGN", context)]
         if quantity == "phase":
             preset = WAVELENGTH_KEYS[self.parameterAsEnum(parameters, "WAVELENGTH_PRESET", context)]
@@ -155,11 +162,20 @@ Outputs: OUTPUT in OUTPUT_UNITS (per year for velocity), optional OUTPUT_LOS (LO
             incidence = inc_path
             if constant is not None:
                 feedback.pushInfo("Both INCIDENCE and INCIDENCE_ANGLE are given: the raster is used.")
+        elif constant is None and product is not None and (product.geometry.incidence_layer
+                                                           or product.geometry.enu_layers):
+            inc_path = geometry_raster(product, "incidence", QgsProcessingUtils.tempFolder(),
+                                       monitor=self.monitor(feedback))
+            incidence, inc_band = inc_path, 1
+            feedback.pushInfo(f"Incidence per pixel from the product ({product.processor}, "
+                              f"{product.geometry.source}); set INCIDENCE or INCIDENCE_ANGLE to override")
         elif constant is not None or "incidence" in recorded:
             inc_band = 1
             if constant is None:
                 constant = recorded["incidence"]
-                feedback.pushInfo(f"Incidence {constant:g} deg from the input metadata (geometry_incidence)")
+                origin = (f"the product ({product.processor}, {product.geometry.source})"
+                          if product is not None else "the input metadata (geometry_incidence)")
+                feedback.pushInfo(f"Incidence {constant:g} deg from {origin}")
             try:
                 core_los.check_incidence_values([constant], "INCIDENCE_ANGLE")
             except ValueError as exc:
@@ -167,7 +183,11 @@ Outputs: OUTPUT in OUTPUT_UNITS (per year for velocity), optional OUTPUT_LOS (LO
                                       "Give the incidence in degrees, 0 <= angle < 90") from exc
             incidence = constant
         else:
-            raise parameter_error("INCIDENCE", None, "no incidence is given",
+            problem = "no incidence is given"
+            if product is not None:
+                problem += (f" and the {product.processor} {product.product_type} "
+                            f"{os.path.basename(product.path)} carries no incidence angle")
+            raise parameter_error("INCIDENCE", None, problem,
                                   "Choose an INCIDENCE raster or give INCIDENCE_ANGLE in degrees")
         inc_units = ANGLE_UNIT_KEYS[self.parameterAsEnum(parameters, "INCIDENCE_UNITS", context)]
 

@@ -170,3 +170,93 @@ def test_geometry_from_load_product_metadata(provider, make_raster, tmp_path):
     with pytest.raises(QgsProcessingException, match="WAVELENGTH_PRESET.*no geometry_wavelength"):
         run_algorithm(ALG, {"INPUT": bare, "QUANTITY": 2, "WAVELENGTH_PRESET": 4, "INCIDENCE_ANGLE": 0,
                             "OUTPUT": str(tmp_path / "bad.tif")})
+
+
+# --- processor products given directly (core/products/resolve.py) ----------------------------
+PYRATE = os.path.join(os.path.dirname(__file__), "..", "data", "pyrate_sydney_envisat")
+MH, MW = 6, 8
+MINTPY_ATTRS = {"LENGTH": str(MH), "WIDTH": str(MW), "X_FIRST": "-155.3", "Y_FIRST": "19.5",
+                "X_STEP": "0.001", "Y_STEP": "-0.001", "X_UNIT": "degrees", "Y_UNIT": "degrees",
+                "WAVELENGTH": "0.05546576", "HEADING": "-12.1", "ANTENNA_SIDE": "-1",
+                "REF_Y": "2", "REF_X": "3", "PROCESSOR": "isce"}
+
+
+def write_mintpy(folder, velocity, incidence, azimuth, **attrs):
+    """velocity.h5 + geometryGeo.h5 with MintPy's structure (as tests/unit/test_products_mintpy.py)."""
+    import h5py
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, datasets, extra in (
+            ("velocity.h5", {"velocity": velocity.astype(np.float32)},
+             {"FILE_TYPE": "velocity", "UNIT": "m/year", "REF_DATE": "20200101"}),
+            ("geometryGeo.h5", {"incidenceAngle": incidence.astype(np.float32),
+                                "azimuthAngle": azimuth.astype(np.float32)}, {"FILE_TYPE": "geometry"})):
+        with h5py.File(folder / name, "w") as f:
+            for k, v in {**MINTPY_ATTRS, **attrs, **extra}.items():
+                f.attrs[k] = v
+            for key, data in datasets.items():
+                f.create_dataset(key, data=data)
+    return str(folder / "velocity.h5")
+
+
+def test_mintpy_velocity_h5_path_and_layer_with_geometry_from_product(provider, tmp_path):
+    from qgis.core import QgsRasterLayer
+
+    r, c = np.mgrid[0:MH, 0:MW]
+    vel = 0.002 * (r - c) + 0.01
+    inc = 30.0 + 1.5 * c                                   # per pixel, degrees
+    path = write_mintpy(tmp_path / "mintpy", vel, inc, np.full((MH, MW), 102.0))
+    truth = vel / np.cos(np.radians(inc))                  # vertical velocity, m/yr
+    feedback = LogFeedback()
+    res = run_algorithm(ALG, {"INPUT": path, "QUANTITY": 1, "OUTPUT": str(tmp_path / "up.tif")},
+                        feedback=feedback)
+    got = read_block(res["OUTPUT"])
+    assert np.allclose(got, truth, rtol=1e-5)
+    info = raster_info(res["OUTPUT"])
+    assert info.geotransform == pytest.approx((-155.3, 0.001, 0.0, 19.5, 0.0, -0.001))
+    assert any("Incidence per pixel from the product (MintPy, geometryGeo.h5)" in x for x in feedback.lines)
+    layer = QgsRasterLayer(f'HDF5:"{path}"://velocity', "velocity", "gdal")   # an already loaded layer
+    assert layer.isValid()
+    res = run_algorithm(ALG, {"INPUT": layer, "QUANTITY": 1, "DIRECTION": 1,
+                              "OUTPUT": str(tmp_path / "east.tif")})
+    e, _, _ = los_unit_vector_from_heading(inc, -12.1, "right")   # HEADING from the product
+    assert np.allclose(read_block(res["OUTPUT"]), vel / e, rtol=1e-4)
+
+
+def _roipac_phase(name):
+    from osgeo import gdal
+
+    ds = gdal.Open(os.path.join(PYRATE, name))           # GDAL's ROI_PAC driver: band 2 = phase
+    phase = ds.GetRasterBand(2).ReadAsArray().astype(np.float64)
+    phase[phase == 0] = np.nan
+    return phase
+
+
+def test_roipac_unw_wavelength_from_product_incidence_required(provider, tmp_path):
+    unw = os.path.join(PYRATE, "geo_060619-061002.unw")
+    with pytest.raises(QgsProcessingException, match="INCIDENCE.*ROI_PAC.*carries no incidence"):
+        run_algorithm(ALG, {"INPUT": unw, "QUANTITY": 2, "OUTPUT": str(tmp_path / "no.tif")})
+    assert not os.path.exists(tmp_path / "no.tif")
+    res = run_algorithm(ALG, {"INPUT": unw, "QUANTITY": 2, "INCIDENCE_ANGLE": 22.9671,
+                              "OUTPUT": str(tmp_path / "up.tif")})
+    truth = -0.0562356424 / (4 * math.pi) * _roipac_phase("geo_060619-061002.unw") \
+        / math.cos(math.radians(22.9671))
+    got = read_block(res["OUTPUT"])
+    assert np.isfinite(got).sum() > 1000
+    assert np.allclose(got, truth, rtol=1e-5, atol=1e-9, equal_nan=True)
+
+
+def test_gamma_unw_wavelength_and_incidence_from_product(provider, tmp_path):
+    import shutil
+
+    folder = tmp_path / "gamma"
+    shutil.copytree(PYRATE, folder)
+    feedback = LogFeedback()
+    res = run_algorithm(ALG, {"INPUT": str(folder / "20060619-20061002_utm.unw"), "QUANTITY": 2,
+                              "OUTPUT": str(tmp_path / "up.tif")}, feedback=feedback)
+    phase = np.fromfile(folder / "20060619-20061002_utm.unw", ">f4").reshape(72, 47).astype(np.float64)
+    phase[phase == 0] = np.nan
+    wavelength = 299792458.0 / 5.334694994e9    # radar_frequency of 20060619_slc.par
+    truth = -wavelength / (4 * math.pi) * phase / math.cos(math.radians(22.9671))
+    assert np.allclose(read_block(res["OUTPUT"]), truth, rtol=1e-5, atol=1e-9, equal_nan=True)
+    assert any("Incidence per pixel from the product (GAMMA" in x for x in feedback.lines)
