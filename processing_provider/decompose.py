@@ -7,9 +7,11 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
+    QgsProcessingUtils,
 )
 
 from ..core import decomposition as dec
+from ..core.products.resolve import geometry_raster
 from .base import DisplacementAlgorithm, band_parameter, parameter_error
 from .styling import DIVERGING, SEQUENTIAL
 
@@ -74,6 +76,11 @@ class DecomposeAlgorithm(DisplacementAlgorithm):
     band 2); SIGMA_k (raster) or SIGMA_VALUE_k (constant) its 1-sigma in the observation's unit
     (give sigma for all observations or none; without sigma all weigh the same and OUTPUT_SIGMA
     is the unit-less noise amplification).
+    An observation may be a processor product given directly (MintPy velocity.h5 or an HDF5
+    subdataset, ROI_PAC/GAMMA/ISCE2/SNAP/HyP3 ...; see docs/formats.md): when INCIDENCE_k or
+    HEADING_k is not given, the product's geometry is the default (per-pixel incidence and LOS
+    azimuth, e.g. MintPy geometryGeo.h5, or its constants), written in ANGLE_CONVENTION (not
+    HyP3 radians); the log says so, and a product without geometry names the parameter to set.
 
     ANGLE_CONVENTION: incidence + heading in degrees (heading clockwise from north, Sentinel-1
     ascending about -12, descending about -168; default); incidence + LOS azimuth in degrees
@@ -184,7 +191,36 @@ class DecomposeAlgorithm(DisplacementAlgorithm):
             return self.parameterAsDouble(parameters, value_name, context), 1
         return None, 1
 
-    def _observations(self, parameters, context, convention):
+    # quantities of core/products/resolve.geometry_raster giving each ANGLE_CONVENTION's inputs
+    PRODUCT_GEOMETRY = {"heading": ("incidence", "heading"), "los_azimuth": ("incidence", "los_azimuth"),
+                        "unit_vector": ("east", "north")}
+
+    def _product_geometry(self, parameters, context, k, product, convention, inc, head, needs_inc,
+                          feedback):
+        """Missing geometry inputs of observation ``k`` read from its product, written per pixel
+        in ``convention`` (the look direction of LOOK_DIRECTION, so the product's LOS is kept)."""
+        if convention not in self.PRODUCT_GEOMETRY:
+            raise parameter_error("ANGLE_CONVENTION", convention, f"OBS_{k} is a {product.processor} "
+                                  "product whose geometry is read in degrees or as a unit vector",
+                                  "Choose incidence + heading (default), incidence + LOS azimuth or "
+                                  f"unit vector, or give INCIDENCE_{k} and HEADING_{k}")
+        look = ("right", "left")[self.parameterAsEnum(parameters, "LOOK_DIRECTION", context)]
+        first, second = self.PRODUCT_GEOMETRY[convention]
+        values = []
+        for value, quantity, name in ((inc, first, f"INCIDENCE_{k}"), (head, second, f"HEADING_{k}")):
+            if value is None and (needs_inc or name.startswith("HEADING")):
+                try:
+                    value = geometry_raster(product, quantity, QgsProcessingUtils.tempFolder(), look)
+                except ValueError as exc:
+                    raise parameter_error(name, None, str(exc), f"Give {name} (raster) or "
+                                          f"{name.replace('_', '_ANGLE_', 1)} (constant)") from exc
+                if feedback is not None:
+                    feedback.pushInfo(f"OBS_{k}: {quantity.replace('_', ' ')} per pixel from the product "
+                                      f"({product.processor}, {product.geometry.source or 'its metadata'})")
+            values.append(value)
+        return values[0], values[1]
+
+    def _observations(self, parameters, context, convention, feedback=None):
         observations = []
         for k in SLOTS:
             path = self.raster_path(parameters, f"OBS_{k}", context, required=k <= 2)
@@ -206,6 +242,10 @@ class DecomposeAlgorithm(DisplacementAlgorithm):
                                                        f"HEADING_ANGLE_{k}", f"HEADING_BAND_{k}")
             sigma, _ = self._raster_or_constant(parameters, context, f"SIGMA_{k}", f"SIGMA_VALUE_{k}")
             needs_inc = not (kind == "azimuth_offset" and convention != "unit_vector")
+            product = self.raster_product(f"OBS_{k}")
+            if product is not None and (head is None or (needs_inc and inc is None)):
+                inc, head = self._product_geometry(parameters, context, k, product, convention,
+                                                   inc, head, needs_inc, feedback)
             if head is None or (needs_inc and inc is None):
                 missing = f"HEADING_{k}" if head is None else f"INCIDENCE_{k}"
                 raise parameter_error(
@@ -231,7 +271,7 @@ class DecomposeAlgorithm(DisplacementAlgorithm):
         look = ("right", "left")[self.parameterAsEnum(parameters, "LOOK_DIRECTION", context)]
         model = MODEL_KEYS[self.parameterAsEnum(parameters, "COMPONENTS", context)]
         grid = GRID_KEYS[self.parameterAsEnum(parameters, "GRID", context)]
-        observations = self._observations(parameters, context, convention)
+        observations = self._observations(parameters, context, convention, feedback)
         components = dec.COMPONENT_MODELS[model]
         if len(observations) < len(components):
             raise parameter_error(

@@ -189,3 +189,46 @@ def test_cancel_leaves_no_output(provider, make_raster, tmp_path):
     with pytest.raises(QgsProcessingException, match="Cancelled"):
         run_algorithm(DecomposeAlgorithm().create(), params, feedback=feedback)  # 2 blocks
     assert not [f for f in os.listdir(tmp_path) if f.startswith(("east", "up", "sigma", ".east", ".up"))]
+
+
+# --- processor products given directly: geometry from the product -----------------------------
+def _mintpy_pair(tmp_path):
+    from .test_los_to_vertical_algorithm import MH, MW, write_mintpy
+
+    r, c = np.mgrid[0:MH, 0:MW]
+    east = 0.004 * (c - 3.0)                      # m/yr
+    up = -0.01 + 0.002 * r
+    inc_a, inc_d = 30.0 + 1.5 * c, 44.0 - 1.5 * c
+    az_a = np.full((MH, MW), float(g.heading_to_los_azimuth(-12.0)))
+    az_d = float(g.heading_to_los_azimuth(-168.0)) + 0.5 * r
+    paths = []
+    for name, inc, az, head in (("asc", inc_a, az_a, "-12"), ("desc", inc_d, az_d, "-168")):
+        e, _, u = g.los_unit_vector(inc, az)
+        paths.append(write_mintpy(tmp_path / name, e * east + u * up, inc, az, HEADING=head))
+    return paths, east, up
+
+
+@pytest.mark.parametrize("convention", [0, 1, 3])    # heading, LOS azimuth, unit vector
+def test_mintpy_asc_desc_products_geometry_from_the_products(provider, tmp_path, convention):
+    (asc, desc), east, up = _mintpy_pair(tmp_path)
+    feedback = LogFeedback()
+    res = run_algorithm(ALG, {"OBS_1": asc, "OBS_2": desc, "ANGLE_CONVENTION": convention,
+                              "OUTPUT_EAST": str(tmp_path / "e.tif"), "OUTPUT_UP": str(tmp_path / "u.tif"),
+                              "OUTPUT_SIGMA": "TEMPORARY_OUTPUT"}, feedback=feedback)
+    assert np.allclose(read_block(res["OUTPUT_EAST"]), east, atol=1e-6)
+    assert np.allclose(read_block(res["OUTPUT_UP"]), up, atol=1e-6)
+    gt = raster_info(res["OUTPUT_UP"]).geotransform
+    assert gt == pytest.approx((-155.3, 0.001, 0.0, 19.5, 0.0, -0.001))
+    assert sum("per pixel from the product (MintPy, geometryGeo.h5)" in x for x in feedback.infos) == 4
+
+
+def test_product_without_geometry_names_the_parameter(provider, tmp_path):
+    unw = os.path.join(os.path.dirname(__file__), "..", "data", "pyrate_sydney_envisat",
+                       "geo_060619-061002.unw")
+    (asc, _), _, _ = _mintpy_pair(tmp_path)
+    with pytest.raises(QgsProcessingException, match="INCIDENCE_2.*ROI_PAC.*incidence angle parameter"):
+        run_algorithm(ALG, {"OBS_1": asc, "OBS_2": unw, "OUTPUT_UP": str(tmp_path / "u.tif")})
+    with pytest.raises(QgsProcessingException, match="ANGLE_CONVENTION"):
+        run_algorithm(ALG, {"OBS_1": asc, "OBS_2": asc, "ANGLE_CONVENTION": 2,
+                            "OUTPUT_UP": str(tmp_path / "u2.tif")})
+    assert not os.path.exists(tmp_path / "u.tif") and not os.path.exists(tmp_path / "u2.tif")
