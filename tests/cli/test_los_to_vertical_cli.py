@@ -24,3 +24,18 @@ def test_phase_to_vertical_from_the_command_line(qgis_process, make_raster, tmp_
     meta = raster_info(str(out)).band_metadata[0]
     assert meta["units"] == "mm" and meta["phase_convention"].startswith("mintpy")
     assert (tmp_path / "up.qml").exists()
+
+
+def test_mintpy_velocity_h5_path_from_the_command_line(qgis_process, tmp_path):
+    """A MintPy velocity.h5 typed as INPUT: read as a product, geometry from geometryGeo.h5."""
+    from ..processing.test_los_to_vertical_algorithm import MH, MW, write_mintpy
+
+    r, c = np.mgrid[0:MH, 0:MW]
+    vel = 0.002 * (r - c) + 0.01
+    inc = 30.0 + 1.5 * c
+    src = write_mintpy(tmp_path / "mintpy", vel, inc, np.full((MH, MW), 102.0))
+    out = tmp_path / "up.tif"
+    qgis_process("run", "displacement:los_to_vertical", "--", f"INPUT={src}", "QUANTITY=1",
+                 "OUTPUT_UNITS=2", f"OUTPUT={out}", json_output=True)
+    assert np.allclose(read_block(str(out)), 1000 * vel / np.cos(np.radians(inc)), rtol=1e-5)
+    assert raster_info(str(out)).geotransform == pytest.approx((-155.3, 0.001, 0.0, 19.5, 0.0, -0.001))
