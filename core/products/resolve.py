@@ -25,7 +25,7 @@ from ..progress import Monitor
 from ..raster_io import RasterWriter, block_rows, iter_blocks
 from . import _is_hdf5, _strip_gdal_prefix, open_product
 from .base import DIVERGING, Product, product_error
-from .export import dataset_metadata, default_layers, safe_name, write_layer
+from .export import band_items, dataset_metadata, default_layers, safe_name, write_layer
 
 #: geometry quantities :func:`geometry_raster` writes: (units, description)
 GEOMETRY_QUANTITIES = {
@@ -97,7 +97,8 @@ def is_product_source(source: str) -> bool:
         product = open_product(path)
     except ValueError:
         return False
-    return product.processor != "GDAL"
+    # a radar-geometry raster GDAL already reads (ISCE2 los.rdr) gains nothing: keep GDAL's bands
+    return product.processor != "GDAL" and (product.has_geotransform or not _gdal_band_count(path))
 
 
 def main_layer(product: Product) -> str:
@@ -109,7 +110,49 @@ def main_layer(product: Product) -> str:
     for layer in layers:
         if layer.kind == DIVERGING:
             return layer.name
+    names = [layer.name for layer in layers]
+    if product.geometry.incidence_layer in names:   # a geometry file: its incidence
+        return product.geometry.incidence_layer
     return layers[0].name
+
+
+def _gdal_band_count(path: str) -> int:
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    try:
+        ds = gdal.OpenEx(path, gdal.OF_RASTER)
+        return ds.RasterCount if ds is not None else 0
+    except RuntimeError:
+        return 0
+    finally:
+        gdal.PopErrorHandler()
+
+
+def _gdal_band_layers(product: Product, path: str):
+    """The product's own layers when they match GDAL's bands of the same file one to one
+    (ROI_PAC ``.unw``: amplitude, phase): written together so band numbers keep the meaning
+    QGIS shows for the file; else ``None``."""
+    layers = default_layers(product)
+    if len(layers) < 2 or any(layer.bands != 1 for layer in layers):
+        return None
+    return layers if _gdal_band_count(path) == len(layers) else None
+
+
+def _write_bands(product: Product, layers, out: str, monitor: Optional[Monitor]) -> None:
+    meta = dataset_metadata(product)
+    meta["layer"] = ",".join(layer.name for layer in layers)
+    descriptions, band_meta = [], []
+    for layer in layers:
+        d, m = band_items(layer)
+        descriptions += d
+        band_meta += m
+    rows = block_rows(product.width, 8)
+    with RasterWriter(out, product.width, product.height, product.geotransform, product.crs_wkt,
+                      len(layers), descriptions, band_meta, meta) as w:
+        for b, layer in enumerate(layers, start=1):
+            for r0, n in iter_blocks(product.height, rows):
+                w.write(b, r0, product.read(layer.name, 1, r0, 0, n, product.width))
+                if monitor is not None:
+                    monitor.update(((b - 1) + (r0 + n) / product.height) / len(layers))
 
 
 def _cache_path(workdir: str, path: str, what: str) -> str:
@@ -129,8 +172,10 @@ def resolve_raster(source: str, workdir: str, layer: Optional[str] = None,
 
     ``source``: a file path or a QGIS/GDAL layer source (``HDF5:"f.h5"://velocity``,
     ``f.unw|layername=unwrapped_phase``).  A processor product (:func:`is_product_source`)
-    has its layer (``layer``, else the one named in the source, else :func:`main_layer`)
-    written once to a float32 GeoTIFF with NaN nodata in ``workdir`` (units, quantity,
+    has its layer (``layer``, else the one named in the source, else :func:`main_layer`;
+    or, when GDAL reads the same file with one band per product layer, as ROI_PAC ``.unw``
+    amplitude/phase, all those layers as bands in that order) written once to a float32
+    GeoTIFF with NaN nodata in ``workdir`` (units, quantity,
     dates and ``geometry_*`` metadata as ``displacement:load_product`` writes them) and
     ``(that path, product)`` is returned; any other source is returned unchanged with
     ``None``.  Raises :class:`~.base.ProductError` (a ValueError) naming the file and the
@@ -148,6 +193,12 @@ def resolve_raster(source: str, workdir: str, layer: Optional[str] = None,
             name = short
         else:
             product.layer(name)   # raises, listing the layers
+    bands = None if name else _gdal_band_layers(product, path)
+    if bands:
+        out = _cache_path(workdir, path, "bands_" + "_".join(layer.name for layer in bands))
+        if not os.path.exists(out):
+            _write_bands(product, bands, out, monitor)
+        return out, product
     name = name or main_layer(product)
     out = _cache_path(workdir, path, name)
     if not os.path.exists(out):

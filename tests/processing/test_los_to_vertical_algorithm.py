@@ -237,7 +237,7 @@ def test_roipac_unw_wavelength_from_product_incidence_required(provider, tmp_pat
     with pytest.raises(QgsProcessingException, match="INCIDENCE.*ROI_PAC.*carries no incidence"):
         run_algorithm(ALG, {"INPUT": unw, "QUANTITY": 2, "OUTPUT": str(tmp_path / "no.tif")})
     assert not os.path.exists(tmp_path / "no.tif")
-    res = run_algorithm(ALG, {"INPUT": unw, "QUANTITY": 2, "INCIDENCE_ANGLE": 22.9671,
+    res = run_algorithm(ALG, {"INPUT": unw, "BAND": 2, "QUANTITY": 2, "INCIDENCE_ANGLE": 22.9671,
                               "OUTPUT": str(tmp_path / "up.tif")})
     truth = -0.0562356424 / (4 * math.pi) * _roipac_phase("geo_060619-061002.unw") \
         / math.cos(math.radians(22.9671))

@@ -87,12 +87,16 @@ def test_roipac_unw_phase_matches_gdal_driver(tmp_path):
     unw = os.path.join(PYRATE, "geo_060619-061002.unw")
     path, product = resolve_raster(unw, str(tmp_path))
     assert product.processor == "ROI_PAC"
-    ds = gdal.Open(path)
-    assert ds.RasterCount == 1 and ds.GetRasterBand(1).GetMetadataItem("units") == "rad"
-    truth = gdal.Open(unw)      # GDAL's own ROI_PAC driver: band 2 = phase
-    phase = truth.GetRasterBand(2).ReadAsArray().astype(np.float32)
-    phase[phase == 0] = np.nan
-    np.testing.assert_allclose(read_band(path, 1), phase, equal_nan=True)
+    ds = gdal.Open(path)        # the bands QGIS shows for the .unw: 1 amplitude, 2 phase
+    assert ds.RasterCount == 2 and ds.GetRasterBand(2).GetMetadataItem("units") == "rad"
+    truth = gdal.Open(unw)      # GDAL's own ROI_PAC driver
+    for band in (1, 2):
+        expected = truth.GetRasterBand(band).ReadAsArray().astype(np.float32)
+        expected[expected == 0] = np.nan
+        np.testing.assert_allclose(read_band(path, band), expected, equal_nan=True)
+    phase_only, _ = resolve_raster(unw + "|layername=unwrapped_phase", str(tmp_path))
+    assert gdal.Open(phase_only).RasterCount == 1
+    np.testing.assert_allclose(read_band(phase_only, 1), read_band(path, 2), equal_nan=True)
     assert ds.GetGeoTransform() == pytest.approx(truth.GetGeoTransform())
     assert float(ds.GetMetadataItem("geometry_wavelength")) == pytest.approx(0.0562356424)
     with pytest.raises(ProductError, match="incidence angle parameter"):
@@ -114,6 +118,8 @@ def test_mintpy_geometry_rasters_from_sibling_file(mintpy, tmp_path):
     folder, _, inc = mintpy
     _, product = resolve_raster(str(folder / "velocity.h5"), str(tmp_path))
     np.testing.assert_allclose(read_band(geometry_raster(product, "incidence", str(tmp_path)), 1), inc)
+    geometry_file, _ = resolve_raster(str(folder / "geometryGeo.h5"), str(tmp_path))
+    np.testing.assert_allclose(read_band(geometry_file, 1), inc)     # a geometry file: its incidence
     az = read_band(geometry_raster(product, "los_azimuth", str(tmp_path)), 1)
     assert np.allclose(az, 102.0)
     head = read_band(geometry_raster(product, "heading", str(tmp_path)), 1)
