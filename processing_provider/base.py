@@ -162,7 +162,7 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
         returned; :meth:`raster_product` then gives the product (its geometry)."""
         value = parameters.get(name)
         if isinstance(value, str) and value and is_product_source(value):
-            return self._resolve_product(name, value)
+            return self._resolve_product(name, value)   # a path QGIS may not open as a layer
         layer = self.parameterAsRasterLayer(parameters, name, context)
         if layer is None:
             if required:
@@ -173,9 +173,7 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
             raise parameter_error(
                 name, layer.name(), f"the layer comes from the '{layer.providerType()}' provider",
                 "Save it to a GeoTIFF first (Export > Save As)")
-        if is_product_source(layer.source()):
-            return self._resolve_product(name, layer.source())
-        return layer.source()
+        return self._resolve_product(name, layer.source())
 
     def _resolve_product(self, name, source):
         try:

@@ -155,6 +155,21 @@ def _write_bands(product: Product, layers, out: str, monitor: Optional[Monitor])
                     monitor.update(((b - 1) + (r0 + n) / product.height) / len(layers))
 
 
+def _geotiff_product(path: str) -> Optional[Product]:
+    """The product behind a HyP3 or LiCSAR GeoTIFF (read as is, but its geometry is in the
+    neighbouring files), else ``None``."""
+    from .hyp3 import hyp3_role
+    from .licsbas import is_licsar_tif
+
+    if not (path.lower().endswith((".tif", ".tiff")) and os.path.isfile(path)
+            and (hyp3_role(path) or is_licsar_tif(path))):
+        return None
+    try:
+        return open_product(path)
+    except ValueError:
+        return None
+
+
 def _cache_path(workdir: str, path: str, what: str) -> str:
     try:
         st = os.stat(path)
@@ -177,12 +192,13 @@ def resolve_raster(source: str, workdir: str, layer: Optional[str] = None,
     amplitude/phase, all those layers as bands in that order) written once to a float32
     GeoTIFF with NaN nodata in ``workdir`` (units, quantity,
     dates and ``geometry_*`` metadata as ``displacement:load_product`` writes them) and
-    ``(that path, product)`` is returned; any other source is returned unchanged with
-    ``None``.  Raises :class:`~.base.ProductError` (a ValueError) naming the file and the
-    problem (unknown layer, missing companion file, ...).
+    ``(that path, product)`` is returned; any other source is returned unchanged, with
+    its product for a HyP3 or LiCSAR GeoTIFF (for the geometry next to it), else ``None``.
+    Raises :class:`~.base.ProductError` (a ValueError) naming the file and the problem
+    (unknown layer, missing companion file, ...).
     """
     if not is_product_source(source):
-        return str(source), None
+        return str(source), _geotiff_product(str(source))
     path, named = split_source(source)
     product = open_product(path)
     name = layer or named

@@ -260,3 +260,25 @@ def test_gamma_unw_wavelength_and_incidence_from_product(provider, tmp_path):
     truth = -wavelength / (4 * math.pi) * phase / math.cos(math.radians(22.9671))
     assert np.allclose(read_block(res["OUTPUT"]), truth, rtol=1e-5, atol=1e-9, equal_nan=True)
     assert any("Incidence per pixel from the product (GAMMA" in x for x in feedback.lines)
+
+
+def test_hyp3_geotiff_passes_through_with_incidence_from_its_product(provider, tmp_path):
+    from ..unit.test_products_hyp3_licsbas import NAME, H, W, write_tif
+
+    folder = tmp_path / NAME                            # HyP3 INSAR_GAMMA names, radians, nodata 0
+    folder.mkdir()
+    r, c = np.mgrid[0:H, 0:W]
+    los = (0.01 * c - 0.02 + 0.001 * r).astype(np.float32)
+    los[0, 0] = 0.0
+    src = write_tif(folder / f"{NAME}_los_disp.tif", los)
+    write_tif(folder / f"{NAME}_lv_theta.tif", np.radians(90.0 - (33.0 + 0.2 * c)).astype(np.float32))
+    write_tif(folder / f"{NAME}_lv_phi.tif", np.radians(np.full((H, W), 192.0, np.float32)))
+    (folder / f"{NAME}.txt").write_text("Heading: -12.0\n")
+    feedback = LogFeedback()
+    res = run_algorithm(ALG, {"INPUT": src, "OUTPUT": str(tmp_path / "up.tif")}, feedback=feedback)
+    los = read_block(src)
+    inc = 33.0 + 0.2 * np.arange(W)                     # from lv_theta = 90 deg - incidence
+    assert np.isnan(los[0, 0])
+    assert np.allclose(read_block(res["OUTPUT"]), los / np.cos(np.radians(inc)), rtol=1e-4,
+                       equal_nan=True)
+    assert any("Incidence per pixel from the product (HyP3" in x for x in feedback.lines)
