@@ -35,10 +35,11 @@ Method (per batch of windows)
 2. Weighted NCC of the (Tukey-tapered, mean-removed) reference window against
    every position of the search area, with local normalisation of the
    secondary (weighted mean and energy), from three FFT correlations.
-3. Integer peak on the oversampled grid and a quadratic fit of the integer-lag
-   NCC around it; then the NCC is evaluated at fractional lags by a
-   matrix-multiply DFT of the three cross spectra (Guizar-Sicairos et al.
-   2008) on 3 x 3 grids of spacing 0.25 and 1/16 oversampled samples and
+3. Integer peak of the NCC at whole-pixel lags (the cross spectra folded by
+   the oversampling factor, so the inverse FFTs are small) and a quadratic fit
+   around it; then the NCC is evaluated at fractional lags by a
+   matrix-multiply DFT of the three (unfolded) cross spectra (Guizar-Sicairos
+   et al. 2008) on 3 x 3 grids of spacing 0.5 and 1/8 oversampled samples and
    finally ``1/correlation_oversample`` pixel, each centred on the previous
    estimate, with a 2-D quadratic fit at each stage (a Newton step on the
    band-limited NCC surface; no grid quantisation).  Because the *tapered*
@@ -288,6 +289,35 @@ def _dft_eval(spectra: np.ndarray, ty: np.ndarray, tx: np.ndarray, shape: Tuple[
     return out.real.astype(np.float64) / (ny * nx)
 
 
+def _folded_surface(spectra: np.ndarray, ny: int, nx: int, q: int) -> np.ndarray:
+    """Circular correlations (B, K, ny/q, nx/q) at every q-th lag from rfft2 cross spectra
+    (B, K, ny, nx//2+1): the spectra are folded (aliases summed) before a q*q times smaller
+    inverse FFT; q = 1 is the plain inverse FFT."""
+    if q == 1:
+        return sfft.irfft2(spectra, s=(ny, nx), axes=(2, 3), workers=WORKERS)
+    my, mx = ny // q, nx // q
+    nxh = spectra.shape[3]
+    f = spectra[:, :, :my].copy()                      # fold y (full complex axis)
+    for k in range(1, q):
+        f += spectra[:, :, k * my:(k + 1) * my]
+    # fold x on the half spectrum: bins j >= nxh are conj(X[-ky, nx - j])
+    mh = mx // 2 + 1
+    g = np.zeros(f.shape[:3] + (mh,), dtype=f.dtype)
+    fneg = None
+    for k in range(q):
+        j0, j1 = k * mx, k * mx + mh
+        d1 = min(j1, nxh)
+        if d1 > j0:
+            g[..., :d1 - j0] += f[..., j0:d1]
+        m0 = max(j0, nxh)
+        if j1 > m0:
+            if fneg is None:
+                fneg = np.conj(np.concatenate([f[:, :, :1], f[:, :, :0:-1]], axis=2))
+            # columns nx - j for j = m0 .. j1 - 1 (descending)
+            g[..., m0 - j0:] += fneg[..., nx - m0:nx - j1:-1]
+    return sfft.irfft2(g, s=(my, mx), axes=(2, 3), workers=WORKERS) / float(q * q)
+
+
 def _ncc_from(vals: np.ndarray, rnorm: np.ndarray, wsum: float) -> np.ndarray:
     """NCC from (numerator, weighted energy, weighted sum) along axis 1."""
     num, energy, total = vals[:, 0], vals[:, 1], vals[:, 2]
@@ -325,29 +355,33 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, p: TrackingPar
     fs2 = sfft.rfft2(s * s, axes=(1, 2), workers=WORKERS)
     spectra = np.stack([np.conj(fa) * fs, fw[None] * fs2, fw[None] * fs], axis=1)  # (B,3,Ny,Nx')
     del fa, fs, fs2
-    surf = sfft.irfft2(spectra, s=(ny, nx), axes=(2, 3), workers=WORKERS)
+    # integer search surface at whole-pixel lags (every q-th oversampled lag): the cross
+    # spectra folded by q, so the inverse FFTs are q*q times smaller; the zoom below
+    # refines on the full (unfolded) spectra
+    q = o if (o > 1 and sfy % o == 0 and sfx % o == 0 and ny % o == 0 and nx % o == 0) else 1
+    surf = _folded_surface(spectra, ny, nx, q)
     spectra = np.ascontiguousarray(spectra.transpose(0, 2, 1, 3)).reshape(b, ny, -1)
-    surf = surf[:, :, :2 * sfy + 1, :2 * sfx + 1].astype(np.float64)
-    ncc = _ncc_from(surf, rnorm, wsum)                                      # (B, 2sfy+1, 2sfx+1)
+    surf = surf[:, :, :2 * sfy // q + 1, :2 * sfx // q + 1].astype(np.float64)
+    ncc = _ncc_from(surf, rnorm, wsum)                                      # (B, 2sy+1, 2sx+1)
     ncc[~np.isfinite(ncc)] = -2.0
     flat = ncc.reshape(b, -1).argmax(axis=1)
     ky, kx = np.unravel_index(flat, ncc.shape[1:])
-    edge = (ky == 0) | (ky == ncc.shape[1] - 1) | (kx == 0) | (kx == ncc.shape[2] - 1)
     peak_int = ncc[np.arange(b), ky, kx]
     # SNR: peak over mean |NCC| outside +-2 pixels of the peak
     yy = np.arange(ncc.shape[1])[None, :, None]
     xx = np.arange(ncc.shape[2])[None, None, :]
-    far = (np.abs(yy - ky[:, None, None]) > 2 * o) | (np.abs(xx - kx[:, None, None]) > 2 * o)
+    far = (np.abs(yy - ky[:, None, None]) > 2 * o // q) | \
+        (np.abs(xx - kx[:, None, None]) > 2 * o // q)
     absn = np.where(far, np.abs(np.clip(ncc, -1, 1)), 0.0)
     mean_far = absn.sum(axis=(1, 2)) / np.maximum(far.sum(axis=(1, 2)), 1)
     # sub-pixel: zoom with matrix-multiply DFT
     cy, cx = ky.astype(np.float64), kx.astype(np.float64)
-    # Newton-like zoom: NCC on a 3 x 3 grid of spacing 0.25 oversampled samples around the
-    # integer peak, quadratic fit, then again on 3 x 3 grids of spacing 1/16 and o / cor_ovs
+    # Newton-like zoom: NCC on a 3 x 3 grid of spacing 0.5 oversampled samples around the
+    # integer peak, quadratic fit, then again on 3 x 3 grids of spacing 1/8 and o / cor_ovs
     # (1 / CORRELATION_OVERSAMPLE pixel) centred on the previous estimate; the last fit gives
     # the peak, its value and curvature.
     fine = o / float(p.correlation_oversample)
-    # stage 0: quadratic fit of the integer-lag NCC around its peak (within ~0.1 sample)
+    # stage 0: quadratic fit of the whole-pixel-lag NCC around its peak (within ~0.2 px)
     kyc = np.clip(ky, 1, ncc.shape[1] - 2)
     kxc = np.clip(kx, 1, ncc.shape[2] - 2)
     ib = np.arange(b)
@@ -358,9 +392,9 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, p: TrackingPar
         hy0 < 0, hy0, -1.0)), 0.0)
     ux0 = np.where(hx0 < 0, -(ncc[ib, kyc, kxc + 1] - ncc[ib, kyc, kxc - 1]) / (2 * np.where(
         hx0 < 0, hx0, -1.0)), 0.0)
-    cy = kyc + np.clip(uy0, -0.5, 0.5)
-    cx = kxc + np.clip(ux0, -0.5, 0.5)
-    steps = [d for d in (0.25,) if d > fine] + [fine]
+    cy = q * (kyc + np.clip(uy0, -0.5, 0.5))        # oversampled samples
+    cx = q * (kxc + np.clip(ux0, -0.5, 0.5))
+    steps = [d for d in (0.5, 0.125) if d > fine] + [fine]
     grid = np.array([-1.0, 0.0, 1.0])
     for d in steps:
         ty = cy[:, None] + d * grid[None, :]
@@ -387,6 +421,9 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, p: TrackingPar
         curv_y = -hyy / (d * d) * o * o        # per pixel^2
         curv_x = -hxx / (d * d) * o * o
     best_y, best_x = cy, cx
+    # peak within half an oversampled sample of the search border (or beyond): unreliable
+    edge = ~((best_y >= 0.5) & (best_y <= 2 * sfy - 0.5) & (best_x >= 0.5) &
+             (best_x <= 2 * sfx - 0.5))
     dy = (best_y - sfy) / o
     dx = (best_x - sfx) / o
     peak = np.where(np.isfinite(peak), peak, peak_int)
