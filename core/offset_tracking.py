@@ -234,6 +234,32 @@ def _oversample(z: np.ndarray, factor: int) -> np.ndarray:
     return out
 
 
+def _oversample_real(x: np.ndarray, factor: int) -> np.ndarray:
+    """Real-data version of :func:`_oversample` (the real part of its result) with real
+    FFTs: the Nyquist bins of even-sized axes are split evenly between the positive and
+    negative frequency, which is what taking the real part of the complex result does."""
+    b, h, w = x.shape
+    spec = sfft.rfft2(x, axes=(1, 2), workers=WORKERS)          # (b, h, w//2 + 1)
+    H, W = factor * h, factor * w
+    big = np.zeros((b, H, W // 2 + 1), dtype=spec.dtype)
+    hp, hn = (h + 1) // 2, h // 2
+    wh = (w + 1) // 2                                           # x bins below Nyquist
+    big[:, :hp, :wh] = spec[:, :hp, :wh]
+    big[:, H - hn:, :wh] = spec[:, h - hn:, :wh]
+    if w % 2 == 0:                                              # x Nyquist: half at +w/2
+        big[:, :hp, w // 2] = 0.5 * spec[:, :hp, w // 2]
+        big[:, H - hn:, w // 2] = 0.5 * spec[:, h - hn:, w // 2]
+    if h % 2 == 0:                                              # y Nyquist row: split
+        big[:, h // 2] = big[:, H - h // 2] * 0.5
+        big[:, H - h // 2] *= 0.5
+        if w % 2 == 0:                                          # the corner goes to +/+
+            big[:, h // 2, w // 2] = 0.5 * spec[:, h // 2, w // 2]
+            big[:, H - h // 2, w // 2] = 0.0
+    out = sfft.irfft2(big, s=(H, W), axes=(1, 2), workers=WORKERS, overwrite_x=True)
+    out *= factor * factor
+    return out
+
+
 def _prepare(chips: np.ndarray, is_complex: bool, factor: int, margin: int) -> np.ndarray:
     """Deramp (complex), oversample, detect and crop the margin; returns float32."""
     if is_complex:
@@ -243,7 +269,7 @@ def _prepare(chips: np.ndarray, is_complex: bool, factor: int, margin: int) -> n
     else:
         x = chips.astype(np.float32)
         if factor > 1:
-            x = _oversample(x - x.mean(axis=(1, 2), keepdims=True), factor).real
+            x = _oversample_real(x - x.mean(axis=(1, 2), keepdims=True), factor)
         img = x.astype(np.float32)
     m = factor * margin
     if m:
