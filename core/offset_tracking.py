@@ -46,8 +46,8 @@ Method (per batch of windows)
    reference is what is shifted, the band-limited interpolation of the
    correlation is exact up to the taper's spectral leakage, and the
    estimator does not lock to integer pixels.
-4. SNR = peak NCC / mean |NCC| of the search surface outside ±2 pixels of the
-   peak.  sigma (per axis, pixels) = sqrt(K (1 - rho) / (N |c''|)) with rho the
+4. SNR = peak NCC / mean |NCC| of the search surface (whole-pixel lags) outside
+   ±2 pixels of the peak.  sigma (per axis, pixels) = sqrt(K (1 - rho) / (N |c''|)) with rho the
    peak NCC, c'' the NCC curvature at the peak (per pixel²), N the number of
    pixels in the window and K = :data:`SIGMA_CALIBRATION` (complex chips) or
    :data:`SIGMA_CALIBRATION_REAL` (real chips), calibrated on synthetic speckle
@@ -316,16 +316,16 @@ def _dft_eval(spectra: np.ndarray, ty: np.ndarray, tx: np.ndarray, shape: Tuple[
 
 
 def _folded_surface(spectra: np.ndarray, ny: int, nx: int, q: int) -> np.ndarray:
-    """Circular correlations (B, K, ny/q, nx/q) at every q-th lag from rfft2 cross spectra
-    (B, K, ny, nx//2+1): the spectra are folded (aliases summed) before a q*q times smaller
+    """Circular correlations (B, ny/q, K, nx/q) at every q-th lag from rfft2 cross spectra
+    (B, ny, K, nx//2+1): the spectra are folded (aliases summed) before a q*q times smaller
     inverse FFT; q = 1 is the plain inverse FFT."""
     if q == 1:
-        return sfft.irfft2(spectra, s=(ny, nx), axes=(2, 3), workers=WORKERS)
+        return sfft.irfft2(spectra, s=(ny, nx), axes=(1, 3), workers=WORKERS)
     my, mx = ny // q, nx // q
     nxh = spectra.shape[3]
-    f = spectra[:, :, :my].copy()                      # fold y (full complex axis)
+    f = spectra[:, :my].copy()                         # fold y (full complex axis)
     for k in range(1, q):
-        f += spectra[:, :, k * my:(k + 1) * my]
+        f += spectra[:, k * my:(k + 1) * my]
     # fold x on the half spectrum: bins j >= nxh are conj(X[-ky, nx - j])
     mh = mx // 2 + 1
     g = np.zeros(f.shape[:3] + (mh,), dtype=f.dtype)
@@ -338,10 +338,10 @@ def _folded_surface(spectra: np.ndarray, ny: int, nx: int, q: int) -> np.ndarray
         m0 = max(j0, nxh)
         if j1 > m0:
             if fneg is None:
-                fneg = np.conj(np.concatenate([f[:, :, :1], f[:, :, :0:-1]], axis=2))
+                fneg = np.conj(np.concatenate([f[:, :1], f[:, :0:-1]], axis=1))
             # columns nx - j for j = m0 .. j1 - 1 (descending)
             g[..., m0 - j0:] += fneg[..., nx - m0:nx - j1:-1]
-    return sfft.irfft2(g, s=(my, mx), axes=(2, 3), workers=WORKERS) / float(q * q)
+    return sfft.irfft2(g, s=(my, mx), axes=(1, 3), workers=WORKERS) / float(q * q)
 
 
 def _ncc_from(vals: np.ndarray, rnorm: np.ndarray, wsum: float) -> np.ndarray:
@@ -371,23 +371,27 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, p: TrackingPar
     wsum = float(w2.sum())
     r0 = r - (np.sum(r * w2, axis=(1, 2)) / wsum)[:, None, None]
     rnorm = np.sum(w2 * r0 * r0, axis=(1, 2)).astype(np.float64)
-    a = np.zeros((b, ny, nx), np.float32)
-    a[:, :hy, :hx] = w2 * r0
-    wpad = np.zeros((ny, nx), np.float32)
-    wpad[:hy, :hx] = w2
-    fa = sfft.rfft2(a, axes=(1, 2), workers=WORKERS)
-    fw = np.conj(sfft.rfft2(wpad))
+    # zero-padded to the search frame by the transforms' n (no FFT over the padding rows)
+    fa = sfft.fft(sfft.rfft(w2 * r0, n=nx, axis=2, workers=WORKERS), n=ny, axis=1,
+                  workers=WORKERS, overwrite_x=True)
+    fw = np.conj(sfft.fft(sfft.rfft(w2, n=nx, axis=1), n=ny, axis=0))
     fs = sfft.rfft2(s, axes=(1, 2), workers=WORKERS)
     fs2 = sfft.rfft2(s * s, axes=(1, 2), workers=WORKERS)
-    spectra = np.stack([np.conj(fa) * fs, fw[None] * fs2, fw[None] * fs], axis=1)  # (B,3,Ny,Nx')
+    # (B, Ny, 3, Nx'): numerator, weighted energy, weighted sum side by side along the last
+    # axes, the layout _dft_eval contracts in one matrix product per window
+    spectra = np.empty((b, ny, 3, fs.shape[2]), dtype=fs.dtype)
+    np.multiply(np.conj(fa), fs, out=spectra[:, :, 0])
+    np.multiply(fw[None], fs2, out=spectra[:, :, 1])
+    np.multiply(fw[None], fs, out=spectra[:, :, 2])
     del fa, fs, fs2
     # integer search surface at whole-pixel lags (every q-th oversampled lag): the cross
     # spectra folded by q, so the inverse FFTs are q*q times smaller; the zoom below
     # refines on the full (unfolded) spectra
     q = o if (o > 1 and sfy % o == 0 and sfx % o == 0 and ny % o == 0 and nx % o == 0) else 1
     surf = _folded_surface(spectra, ny, nx, q)
-    spectra = np.ascontiguousarray(spectra.transpose(0, 2, 1, 3)).reshape(b, ny, -1)
-    surf = surf[:, :, :2 * sfy // q + 1, :2 * sfx // q + 1].astype(np.float64)
+    spectra = spectra.reshape(b, ny, -1)
+    surf = surf[:, :2 * sfy // q + 1, :, :2 * sfx // q + 1].transpose(0, 2, 1, 3
+                                                                      ).astype(np.float64)
     ncc = _ncc_from(surf, rnorm, wsum)                                      # (B, 2sy+1, 2sx+1)
     ncc[~np.isfinite(ncc)] = -2.0
     flat = ncc.reshape(b, -1).argmax(axis=1)
