@@ -44,6 +44,15 @@ CONVENTIONS_NOTE = (
 HELP_URL = "https://github.com/displacement-toolkit/displacement_toolkit/blob/main/docs/conventions.md"
 
 
+def _holds_product_source(value):
+    """True for a processor-product path, or a list of layer values that contains one."""
+    if isinstance(value, str):
+        return bool(value) and is_product_source(value)
+    if isinstance(value, (list, tuple)):
+        return any(isinstance(v, str) and v and is_product_source(v) for v in value)
+    return False
+
+
 def band_parameter(name, description, parent_layer_parameter, default=1):
     """A band chooser that may be omitted (then ``default``): QGIS 3.22 rejects a missing
     non-optional band even when it has a default, which breaks ``qgis_process`` calls."""
@@ -120,7 +129,7 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
         """QGIS's check, except that a processor product given as a file path (which QGIS
         may not open as a layer, e.g. a GAMMA binary) is checked when read (raster_path)."""
         ok, message = super().checkParameterValues(parameters, context)
-        products = {k for k, v in parameters.items() if isinstance(v, str) and is_product_source(v)}
+        products = {k for k, v in parameters.items() if _holds_product_source(v)}
         if ok or not products:
             return ok, message
         for definition in self.parameterDefinitions():
@@ -174,6 +183,31 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
                 name, layer.name(), f"the layer comes from the '{layer.providerType()}' provider",
                 "Save it to a GeoTIFF first (Export > Save As)")
         return self._resolve_product(name, layer.source())
+
+    def raster_paths(self, parameters, name, context):
+        """GDAL paths of the rasters of a multiple-layer parameter, in order; processor
+        products are resolved as in :meth:`raster_path`."""
+        raw = parameters.get(name)
+        if isinstance(raw, (list, tuple)) and _holds_product_source(raw):
+            items = []  # keep the order; product paths QGIS may not open as layers stay strings
+            for item in raw:
+                if isinstance(item, str) and is_product_source(item):
+                    items.append(item)
+                else:
+                    items.extend(self.parameterAsLayerList({name: [item]}, name, context) or [])
+        else:
+            items = self.parameterAsLayerList(parameters, name, context) or []
+        paths = []
+        for item in items:
+            if isinstance(item, str):
+                paths.append(self._resolve_product(name, item))
+                continue
+            if item.providerType() != "gdal":
+                raise parameter_error(
+                    name, item.name(), f"the layer comes from the '{item.providerType()}' provider",
+                    "Save it to a GeoTIFF first (Export > Save As)")
+            paths.append(self._resolve_product(name, item.source()))
+        return paths
 
     def _resolve_product(self, name, source):
         try:

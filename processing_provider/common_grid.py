@@ -98,17 +98,10 @@ Nodata and NaN are never averaged in as numbers: they are left out of every kern
         self.addOutput(QgsProcessingOutputMultipleLayers("OUTPUT_LAYERS", "Resampled layers"))
 
     def _layer_paths(self, parameters, context):
-        layers = self.parameterAsLayerList(parameters, "LAYERS", context)
-        if len(layers) < 2:
-            raise parameter_error("LAYERS", parameters.get("LAYERS"), f"{len(layers)} raster(s) given",
+        paths = self.raster_paths(parameters, "LAYERS", context)
+        if len(paths) < 2:
+            raise parameter_error("LAYERS", parameters.get("LAYERS"), f"{len(paths)} raster(s) given",
                                   "Give two or more raster layers")
-        paths = []
-        for layer in layers:
-            if layer.providerType() != "gdal":
-                raise parameter_error("LAYERS", layer.name(),
-                                      f"the layer comes from the '{layer.providerType()}' provider",
-                                      "Save it to a GeoTIFF first (Export > Save As)")
-            paths.append(layer.source())
         return paths
 
     def compute(self, parameters, context, feedback):

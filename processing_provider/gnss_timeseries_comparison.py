@@ -129,15 +129,12 @@ satellite. See docs/gnss_comparison.md and docs/conventions.md.
         self.addOutput(QgsProcessingOutputString("REFERENCE_DATE", "Reference date"))
 
     def insar_layers(self, parameters, context):
-        layers = self.parameterAsLayerList(parameters, "INSAR", context)
-        if not layers:
+        paths = self.raster_paths(parameters, "INSAR", context)
+        if not paths:
             raise parameter_error("INSAR", parameters.get("INSAR"), "no raster given",
                                   "Give a multi-band raster with dated bands or single-date rasters")
         entries, ref_dates, first = [], set(), None
-        for layer in layers:
-            if layer.providerType() != "gdal":
-                raise parameter_error("INSAR", layer.name(), "not a GDAL raster", "Save it as GeoTIFF first")
-            path = layer.source()
+        for path in paths:
             info = self.raster_info(path, "INSAR")
             if first is None:
                 first = info

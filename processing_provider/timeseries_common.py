@@ -56,13 +56,7 @@ def add_series_parameters(alg, description="Displacement time series (dated rast
 
 def series_paths(alg, parameters, context):
     """Paths of INPUT layers and INPUT_FILE, validated."""
-    paths = []
-    for layer in alg.parameterAsLayerList(parameters, "INPUT", context) or []:
-        if layer.providerType() != "gdal":
-            raise parameter_error("INPUT", layer.name(),
-                                  f"the layer comes from the '{layer.providerType()}' provider",
-                                  "Save it to a GeoTIFF first (Export > Save As)")
-        paths.append(layer.source())
+    paths = alg.raster_paths(parameters, "INPUT", context)
     extra = alg.parameterAsFile(parameters, "INPUT_FILE", context)
     if extra:
         paths.append(extra)

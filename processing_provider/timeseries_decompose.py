@@ -101,16 +101,9 @@ class TimeseriesDecompose(DisplacementAlgorithm):
         self.addOutput(QgsProcessingOutputString("REFERENCE_DATE", "Reference date of the outputs"))
 
     def _track(self, parameters, context, k):
-        layers = self.parameterAsLayerList(parameters, f"TRACK_{k}", context) or []
-        if not layers:
+        paths = self.raster_paths(parameters, f"TRACK_{k}", context)
+        if not paths:
             return None
-        paths = []
-        for layer in layers:
-            if layer.providerType() != "gdal":
-                raise parameter_error(f"TRACK_{k}", layer.name(),
-                                      f"the layer comes from the '{layer.providerType()}' provider",
-                                      "Save it to a GeoTIFF first")
-            paths.append(layer.source())
 
         def number(name):
             value = parameters.get(name)

@@ -159,3 +159,31 @@ def test_outputs_load_into_the_project_styled(provider, pair, tmp_path, qgis_ifa
     for lyr in QgsProject.instance().mapLayers().values():
         assert lyr.renderer().type() == "singlebandpseudocolor"
     QgsProject.instance().removeAllMapLayers()
+
+
+def test_a_mintpy_product_is_used_directly_with_its_georeferencing(provider, make_raster, tmp_path):
+    """A MintPy velocity.h5 (georeferenced only by its attributes, which GDAL's HDF5 driver
+    ignores) goes straight into a layer list next to a GeoTIFF on the same grid."""
+    import h5py
+
+    rows, cols = np.mgrid[0:6, 0:8]
+    velocity = (0.001 * (rows * 8 + cols)).astype(np.float32)
+    velocity[0, 0] = np.nan
+    h5 = tmp_path / "velocity.h5"
+    with h5py.File(h5, "w") as f:
+        for key, value in {"LENGTH": "6", "WIDTH": "8", "X_FIRST": "-155.3", "Y_FIRST": "19.5",
+                           "X_STEP": "0.001", "Y_STEP": "-0.001", "X_UNIT": "degrees",
+                           "Y_UNIT": "degrees", "FILE_TYPE": "velocity", "UNIT": "m/year"}.items():
+            f.attrs[key] = value
+        f.create_dataset("velocity", data=velocity)
+    tif = make_raster(2 * velocity, "double.tif", geotransform=(-155.3, 0.001, 0.0, 19.5, 0.0, -0.001),
+                      crs_wkt=crs_from_epsg(4326))
+    res = run_algorithm(ALG, {"LAYERS": [f'HDF5:"{h5}"://velocity', tif],
+                              "RESAMPLING": 4, "OUTPUT_FOLDER": str(tmp_path / "out")})
+    first, second = res["OUTPUT_LAYERS"]
+    info = raster_info(first)
+    assert info.geotransform == pytest.approx((-155.3, 0.001, 0.0, 19.5, 0.0, -0.001))
+    assert info.band_metadata[0]["units"] == "m/yr"
+    got = read_block(first)
+    assert np.isnan(got[0, 0]) and np.allclose(got[1:], velocity[1:])
+    assert np.allclose(read_block(second)[1:], 2 * velocity[1:])
