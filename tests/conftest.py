@@ -46,6 +46,27 @@ def provider(qgis_app, qgis_processing):
     yield instance
 
 
+def recording_feedback():
+    """A ``QgsProcessingFeedback`` that keeps what the algorithm logs: ``.lines`` (info)
+    and ``.warnings``."""
+    from qgis.core import QgsProcessingFeedback
+
+    class RecordingFeedback(QgsProcessingFeedback):
+        def __init__(self):
+            super().__init__()
+            self.lines, self.warnings = [], []
+
+        def pushInfo(self, info):  # noqa: N802 (QGIS API)
+            self.lines.append(info)
+            super().pushInfo(info)
+
+        def pushWarning(self, warning):  # noqa: N802 (QGIS API)
+            self.warnings.append(warning)
+            super().pushWarning(warning)
+
+    return RecordingFeedback()
+
+
 def run_algorithm(algorithm, parameters, feedback=None, context=None):
     """``processing.run`` with a fresh context; raises QgsProcessingException on failure."""
     import processing

@@ -6,24 +6,15 @@ import re
 import numpy as np
 import pytest
 from osgeo import gdal
-from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsProject, QgsRasterLayer
+from qgis.core import QgsProcessingException, QgsProject, QgsRasterLayer
 
 from displacement_toolkit.core.raster_io import crs_from_epsg, raster_info, read_block
 
-from ..conftest import run_algorithm
+from ..conftest import recording_feedback, run_algorithm
 
 ALG = "displacement:common_grid"
 WGS84 = crs_from_epsg(4326)
 
-
-class LogFeedback(QgsProcessingFeedback):
-    def __init__(self):
-        super().__init__()
-        self.lines = []
-
-    def pushInfo(self, info):  # noqa: N802
-        self.lines.append(info)
-        super().pushInfo(info)
 
 
 @pytest.fixture
@@ -42,7 +33,7 @@ def pair(make_raster):
 def test_intersection_coarsest_matches_gdal_warp_and_is_styled(provider, pair, tmp_path):
     a, d = pair
     folder = tmp_path / "out"
-    feedback = LogFeedback()
+    feedback = recording_feedback()
     result = run_algorithm(ALG, {"LAYERS": [a, d], "OUTPUT_FOLDER": str(folder)}, feedback=feedback)
     outs = result["OUTPUT_LAYERS"]
     assert [os.path.basename(p) for p in outs] == ["asc_grid.tif", "desc_grid.tif"]
@@ -104,7 +95,7 @@ def test_union_finest_custom_and_reference(provider, pair, make_raster, tmp_path
 
 def test_geographic_target_with_metre_resolution(provider, pair, tmp_path):
     a, d = pair
-    feedback = LogFeedback()
+    feedback = recording_feedback()
     res = run_algorithm(ALG, {"LAYERS": [a, d], "TARGET_CRS": "EPSG:4326", "RESOLUTION": 3,
                               "CUSTOM_RESOLUTION": 60, "RESOLUTION_IN_METRES": True,
                               "OUTPUT_FOLDER": str(tmp_path / "g")}, feedback=feedback)

@@ -9,22 +9,11 @@ from qgis.core import QgsProcessingException, QgsProcessingFeedback
 from displacement_toolkit.core import geometry as g
 from displacement_toolkit.core.raster_io import raster_info, read_block
 
-from ..conftest import run_algorithm
+from ..conftest import recording_feedback, run_algorithm
 
 ALG = "displacement:decompose"
 M = [{"units": "m"}]
 
-
-class LogFeedback(QgsProcessingFeedback):
-    def __init__(self):
-        super().__init__()
-        self.infos, self.warnings = [], []
-
-    def pushInfo(self, info):  # noqa: N802
-        self.infos.append(info)
-
-    def pushWarning(self, warning):  # noqa: N802
-        self.warnings.append(warning)
 
 
 def _outputs(tmp_path, *keys):
@@ -44,7 +33,7 @@ def test_worked_sentinel1_example(provider, make_raster, tmp_path):
         "HEADING_ANGLE_2": -168.0, "SIGMA_VALUE_2": 0.004,
         **_outputs(tmp_path, "EAST", "NORTH", "UP", "SIGMA", "RESIDUAL"),
     }
-    feedback = LogFeedback()
+    feedback = recording_feedback()
     result = run_algorithm(ALG, params, feedback=feedback)
     east = read_block(result["OUTPUT_EAST"])
     up = read_block(result["OUTPUT_UP"])
@@ -64,7 +53,7 @@ def test_worked_sentinel1_example(provider, make_raster, tmp_path):
     # north is not part of the east + up model, residual needs > 2 observations
     assert not result.get("OUTPUT_NORTH") and not os.path.exists(str(tmp_path / "north.tif"))
     assert not result.get("OUTPUT_RESIDUAL")
-    assert any("42 of 42 pixels solved" in line for line in feedback.infos)
+    assert any("42 of 42 pixels solved" in line for line in feedback.lines)
 
 
 def test_per_pixel_isce2_los_rdr_three_observations_east_north_up(provider, make_raster, tmp_path):
@@ -124,7 +113,7 @@ def test_horizontal_model_and_ill_conditioned_warning(provider, make_raster, tmp
         "HEADING_2": make_raster(head.astype(np.float32), "head.tif"),
         **_outputs(tmp_path, "HORIZONTAL", "UP"),
     }
-    feedback = LogFeedback()
+    feedback = recording_feedback()
     result = run_algorithm(ALG, params, feedback=feedback)
     hz, up = read_block(result["OUTPUT_HORIZONTAL"]), read_block(result["OUTPUT_UP"])
     assert hz[:, :5] == pytest.approx(np.full((4, 5), h), abs=1e-8)
@@ -211,7 +200,7 @@ def _mintpy_pair(tmp_path):
 @pytest.mark.parametrize("convention", [0, 1, 3])    # heading, LOS azimuth, unit vector
 def test_mintpy_asc_desc_products_geometry_from_the_products(provider, tmp_path, convention):
     (asc, desc), east, up = _mintpy_pair(tmp_path)
-    feedback = LogFeedback()
+    feedback = recording_feedback()
     res = run_algorithm(ALG, {"OBS_1": asc, "OBS_2": desc, "ANGLE_CONVENTION": convention,
                               "OUTPUT_EAST": str(tmp_path / "e.tif"), "OUTPUT_UP": str(tmp_path / "u.tif"),
                               "OUTPUT_SIGMA": "TEMPORARY_OUTPUT"}, feedback=feedback)
@@ -219,7 +208,7 @@ def test_mintpy_asc_desc_products_geometry_from_the_products(provider, tmp_path,
     assert np.allclose(read_block(res["OUTPUT_UP"]), up, atol=1e-6)
     gt = raster_info(res["OUTPUT_UP"]).geotransform
     assert gt == pytest.approx((-155.3, 0.001, 0.0, 19.5, 0.0, -0.001))
-    assert sum("per pixel from the product (MintPy, geometryGeo.h5)" in x for x in feedback.infos) == 4
+    assert sum("per pixel from the product (MintPy, geometryGeo.h5)" in x for x in feedback.lines) == 4
 
 
 def test_product_without_geometry_names_the_parameter(provider, tmp_path):

@@ -5,25 +5,16 @@ import os
 
 import numpy as np
 import pytest
-from qgis.core import QgsProcessingException, QgsProcessingFeedback
+from qgis.core import QgsProcessingException
 
 from displacement_toolkit.core.geometry import los_unit_vector_from_heading
 from displacement_toolkit.core.raster_io import raster_info, read_block
 
-from ..conftest import run_algorithm
+from ..conftest import recording_feedback, run_algorithm
 
 ALG = "displacement:los_to_vertical"
 S1 = 0.05546576
 
-
-class LogFeedback(QgsProcessingFeedback):
-    def __init__(self):
-        super().__init__()
-        self.lines = []
-
-    def pushInfo(self, info):  # noqa: N802
-        self.lines.append(info)
-        super().pushInfo(info)
 
 
 @pytest.fixture
@@ -53,7 +44,7 @@ def test_constant_incidence_analytic_and_styled(provider, los, tmp_path):
 def test_phase_to_vertical_and_los_output(provider, make_raster, tmp_path):
     phase = np.full((6, 6), -4 * math.pi / S1 * 0.01, np.float32)
     path = make_raster(phase, "unw.tif")
-    feedback = LogFeedback()
+    feedback = recording_feedback()
     res = run_algorithm(ALG, {"INPUT": path, "QUANTITY": 2, "PHASE_SIGN": 0, "INCIDENCE_ANGLE": 0,
                               "OUTPUT_UNITS": 1, "OUTPUT": str(tmp_path / "up.tif"),
                               "OUTPUT_LOS": str(tmp_path / "los.tif")}, feedback=feedback)
@@ -76,7 +67,7 @@ def test_raster_incidence_on_another_grid_equals_constant(provider, los, make_ra
     # 45 deg in radians on a coarser grid covering the input
     inc = make_raster(np.full((10, 8), math.radians(45), np.float32), "inc.tif",
                       geotransform=(499940.0, 60.0, 0.0, 4000060.0, 0.0, -60.0))
-    feedback = LogFeedback()
+    feedback = recording_feedback()
     res = run_algorithm(ALG, {"INPUT": path, "INCIDENCE": inc, "OUTPUT": str(tmp_path / "r.tif")},
                         feedback=feedback)
     const = run_algorithm(ALG, {"INPUT": path, "INCIDENCE_ANGLE": 45, "OUTPUT": str(tmp_path / "c.tif")})
@@ -96,7 +87,7 @@ def test_east_west_and_masking(provider, make_raster, tmp_path):
     assert np.allclose(read_block(res["OUTPUT"]), 0.03, rtol=1e-5)
     assert raster_info(res["OUTPUT"]).band_metadata[0]["quantity"] == "east_displacement"
     # north-south motion seen by Sentinel-1 ascending: |1/s| = 8.6 > 5 -> all masked
-    feedback = LogFeedback()
+    feedback = recording_feedback()
     res = run_algorithm(ALG, {"INPUT": path, "INCIDENCE_ANGLE": 34, "DIRECTION": 2, "HEADING": -12,
                               "AZIMUTH": 0, "PLUNGE": 0, "OUTPUT": str(tmp_path / "n.tif")},
                         feedback=feedback)
@@ -150,7 +141,7 @@ def test_geometry_from_load_product_metadata(provider, make_raster, tmp_path):
     meta = {"geometry_wavelength": "0.2384035", "geometry_incidence": "60", "geometry_heading": "-12",
             "geometry_look_direction": "right"}
     path = make_raster(phase, "unw_meta.tif", metadata=meta)
-    feedback = LogFeedback()
+    feedback = recording_feedback()
     res = run_algorithm(ALG, {"INPUT": path, "QUANTITY": 2, "OUTPUT": str(tmp_path / "m.tif")},
                         feedback=feedback)
     assert np.allclose(read_block(res["OUTPUT"]), 0.02, rtol=1e-5)       # 1 cm LOS, 60 deg -> 2 cm up
@@ -207,7 +198,7 @@ def test_mintpy_velocity_h5_path_and_layer_with_geometry_from_product(provider, 
     inc = 30.0 + 1.5 * c                                   # per pixel, degrees
     path = write_mintpy(tmp_path / "mintpy", vel, inc, np.full((MH, MW), 102.0))
     truth = vel / np.cos(np.radians(inc))                  # vertical velocity, m/yr
-    feedback = LogFeedback()
+    feedback = recording_feedback()
     res = run_algorithm(ALG, {"INPUT": path, "QUANTITY": 1, "OUTPUT": str(tmp_path / "up.tif")},
                         feedback=feedback)
     got = read_block(res["OUTPUT"])
@@ -251,7 +242,7 @@ def test_gamma_unw_wavelength_and_incidence_from_product(provider, tmp_path):
 
     folder = tmp_path / "gamma"
     shutil.copytree(PYRATE, folder)
-    feedback = LogFeedback()
+    feedback = recording_feedback()
     res = run_algorithm(ALG, {"INPUT": str(folder / "20060619-20061002_utm.unw"), "QUANTITY": 2,
                               "OUTPUT": str(tmp_path / "up.tif")}, feedback=feedback)
     phase = np.fromfile(folder / "20060619-20061002_utm.unw", ">f4").reshape(72, 47).astype(np.float64)
@@ -274,7 +265,7 @@ def test_hyp3_geotiff_passes_through_with_incidence_from_its_product(provider, t
     write_tif(folder / f"{NAME}_lv_theta.tif", np.radians(90.0 - (33.0 + 0.2 * c)).astype(np.float32))
     write_tif(folder / f"{NAME}_lv_phi.tif", np.radians(np.full((H, W), 192.0, np.float32)))
     (folder / f"{NAME}.txt").write_text("Heading: -12.0\n")
-    feedback = LogFeedback()
+    feedback = recording_feedback()
     res = run_algorithm(ALG, {"INPUT": src, "OUTPUT": str(tmp_path / "up.tif")}, feedback=feedback)
     los = read_block(src)
     inc = 33.0 + 0.2 * np.arange(W)                     # from lv_theta = 90 deg - incidence
