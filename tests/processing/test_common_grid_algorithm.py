@@ -16,7 +16,6 @@ ALG = "displacement:common_grid"
 WGS84 = crs_from_epsg(4326)
 
 
-
 @pytest.fixture
 def pair(make_raster):
     rng = np.random.default_rng(7)

@@ -15,7 +15,6 @@ ALG = "displacement:decompose"
 M = [{"units": "m"}]
 
 
-
 def _outputs(tmp_path, *keys):
     return {f"OUTPUT_{k}": str(tmp_path / f"{k.lower()}.tif") for k in keys}
 

@@ -16,7 +16,6 @@ ALG = "displacement:los_to_vertical"
 S1 = 0.05546576
 
 
-
 @pytest.fixture
 def los(make_raster):
     data = np.linspace(-0.04, 0.04, 16 * 12, dtype=np.float32).reshape(16, 12)
