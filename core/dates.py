@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import re
-from typing import Iterable, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 DATE_KEY = "date"
 REFERENCE_DATE_KEY = "reference_date"
@@ -157,8 +157,3 @@ def reference_date(metadata: dict, path: Optional[str] = None) -> Optional[_dt.d
 def format_date(day) -> str:
     """ISO form ``YYYY-MM-DD`` (what the toolkit writes in metadata)."""
     return parse_date(day).isoformat()
-
-
-def sort_unique(days: Iterable) -> List[_dt.date]:
-    """Sorted distinct calendar days."""
-    return sorted({parse_date(d) for d in days})

@@ -24,7 +24,6 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingParameterBand,
     QgsProcessingUtils,
-    QgsRasterLayer,
 )
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
@@ -262,8 +261,3 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
             if layer_name:
                 details.name = layer_name
             details.setPostProcessor(RasterStylePostProcessor.create(style_path(path), layer_name))
-
-
-def load_raster_layer(path, name=None):
-    """A :class:`QgsRasterLayer` for ``path`` (tests and dialogs)."""
-    return QgsRasterLayer(path, name or os.path.basename(path), "gdal")

@@ -14,7 +14,6 @@ including outputs of ``processing.run`` and ``qgis_process``);
 in the desktop.
 """
 
-import math
 import os
 
 from qgis.core import (
@@ -100,11 +99,6 @@ def write_raster_style(raster_path, kind, units, stats, band=1):
     if not ok:
         raise ValueError(f"cannot write style {qml!r}: {message}")
     return qml
-
-
-def stats_are_usable(stats):
-    """True when writer statistics hold at least one finite value."""
-    return bool(stats) and stats.get("valid", 0) > 0 and math.isfinite(stats.get("min", math.nan))
 
 
 class RasterStylePostProcessor(QgsProcessingLayerPostProcessorInterface):
