@@ -406,28 +406,32 @@ def window_grid(width: int, height: int, window_x: int, window_y: int, search_x:
 
 def seconds_per_window(window_x: int, window_y: int, search_x: int, search_y: int,
                        is_complex: bool = False, batch: int = 16, repeats: int = 2) -> float:
-    """Measured time (s) per window of :func:`.offset_tracking.correlate_batch` (the fine
-    pass of the algorithm, default settings) on random chips of these sizes on this
-    machine: the best of ``repeats`` runs of a ``batch`` of windows, divided by ``batch``."""
-    from .offset_tracking import CHIP_MARGIN, correlate_batch
+    """Measured time (s) per window of the fine pass of :func:`.offset_tracking.track_offsets`
+    (oversampling, correlation and peak; default settings, steps of half the window, no
+    coarse pass) on random images holding two rows of ``batch / 2`` windows, on this
+    machine: the best of ``repeats`` runs divided by the number of windows."""
+    from .offset_tracking import track_offsets
 
-    p = _tracking_parameters(window_x, window_y, search_x, search_y, 1, 1)
-    m = CHIP_MARGIN if p.oversample > 1 else 0
+    p = _tracking_parameters(window_x, window_y, search_x, search_y,
+                             max(1, int(window_x) // 2), max(1, int(window_y) // 2))
+    p.coarse_search = False
+    per_row = max(1, -(-int(batch) // 2))
+    width = p.window_x + 2 * p.search_x + (per_row - 1) * p.step_x
+    height = p.window_y + 2 * p.search_y + p.step_y
     rng = np.random.default_rng(0)
-    shape_r = (int(batch), p.window_y + 2 * m, p.window_x + 2 * m)
-    shape_s = (int(batch), p.window_y + 2 * p.search_y + 2 * m, p.window_x + 2 * p.search_x + 2 * m)
+    shape = (height, width)
     if is_complex:
-        ref = (rng.standard_normal(shape_r) + 1j * rng.standard_normal(shape_r)).astype(np.complex64)
-        sec = (rng.standard_normal(shape_s) + 1j * rng.standard_normal(shape_s)).astype(np.complex64)
+        ref = (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(np.complex64)
+        sec = (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(np.complex64)
     else:
-        ref = rng.random(shape_r).astype(np.float32)
-        sec = rng.random(shape_s).astype(np.float32)
+        ref = rng.random(shape).astype(np.float32) + 0.5
+        sec = rng.random(shape).astype(np.float32) + 0.5
     best = math.inf
     for _ in range(max(1, int(repeats))):
         t0 = time.perf_counter()
-        correlate_batch(ref, sec, p, is_complex, m)
+        res = track_offsets(ref, sec, p)
         best = min(best, time.perf_counter() - t0)
-    return best / int(batch)
+    return best / res.dx.size
 
 
 @dataclass

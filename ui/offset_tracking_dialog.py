@@ -4,8 +4,8 @@ The dialog draws the matching windows (and one search area) over a decimated
 view of the reference image, so the user sees how densely the image will be
 sampled, and estimates the number of windows, the output size and the run time
 (:func:`..core.inspection.estimate_offset_tracking`, which times the
-algorithm's own correlation, :func:`..core.offset_tracking.correlate_batch`, on a
-batch of windows of that size on this machine).  The grid is the algorithm's
+algorithm's own fine pass, :func:`..core.offset_tracking.track_offsets`, on random
+images holding a batch of windows of that size on this machine).  The grid is the algorithm's
 (:func:`..core.offset_tracking.output_grid`).  "Run" opens the Processing dialog
 of ``displacement:offset_tracking`` filled with :func:`offset_tracking_parameters`
 (recorded in the Processing history like a toolbox run).

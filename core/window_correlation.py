@@ -1,0 +1,261 @@
+"""Weighted normalised cross-correlation of batches of windows, with sub-pixel peaks.
+
+Input: oversampled detected chips (:mod:`.oversampled_intensity`), a reference window
+``(B, f wy, f wx)`` and the search area around it ``(B, f (wy + 2 sy), f (wx + 2 sx))`` per
+window, ``f`` the oversampling factor; zero lag = the reference window at the centre of the
+search area.  Lags ``tau`` (oversampled samples) run over ``0 .. 2 f s`` per axis; the
+offset in pixels is ``(tau - f s) / f``.
+
+Estimator (per window)
+----------------------
+The reference ``r`` is tapered by a separable Tukey window ``w`` (cosine edges of
+:data:`TAPER_PIXELS` pixels) after removing its weighted mean: ``a = w (r - mean_w(r))``.
+At lag ``tau`` the window ``w`` slides to ``w(x - tau)`` over the search chip ``s``::
+
+    NCC(tau) = num(tau) / sqrt(rnorm * var(tau))
+    num(tau) = sum_x a(x - tau) s(x)          (band-limited: circular correlation, FFT)
+    var(tau) = E(tau) - S(tau)**2 / W(tau)    E, S, W = sums of w(x - tau) s(x)**2, s(x), 1
+    rnorm    = sum_x w(x) (r(x) - mean_w(r))**2
+
+``num`` is evaluated at whole-pixel lags by an inverse FFT of the cross spectrum folded by
+``f`` (aliases summed, so the inverse FFT is ``f**2`` times smaller), and at fractional lags
+by a matrix-multiply DFT of the cross spectrum (Guizar-Sicairos et al. 2008, Opt. Lett. 33,
+156): the band-limited interpolation of the correlation, exact up to the taper's spectral
+leakage because the tapered reference is what is shifted.  ``E``, ``S`` and ``W`` are the
+exact sums under the shifted window, the Tukey window being a continuous function of
+position (:func:`tukey_continuous`), computed as matrix products ``Wy^T s Wx``.
+
+Peak: integer peak at whole-pixel lags, a quadratic fit of its 3 x 3 neighbourhood, then the
+NCC on 3 x 3 grids of spacing 1/2, 1/8 oversampled sample and ``f / correlation_oversample``
+centred on the previous estimate, with a 2-D quadratic fit (a Newton step) at each stage.
+SNR = peak / mean |NCC| at whole-pixel lags more than 2 pixels from the peak.  1-sigma per
+axis = ``sqrt(K (1 - rho) / (N |c''|))`` (rho the peak NCC, ``c''`` the NCC curvature at the
+peak per pixel**2, N the window size in pixels, K an empirical factor: :data:`SIGMA_CALIBRATION`
+for SLCs, :data:`SIGMA_CALIBRATION_REAL` for real images; docs/offset_tracking.md).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Dict, Tuple
+
+import numpy as np
+from scipy import fft as sfft
+
+#: Width of the cosine edges of the reference taper, in original pixels.
+TAPER_PIXELS = 3.0
+#: Empirical factor K of the sigma formula for complex (detected after oversampling) and
+#: real chips, fitted on synthetic speckle (docs/offset_tracking.md).
+SIGMA_CALIBRATION = 2.6
+SIGMA_CALIBRATION_REAL = 11.0
+
+
+def tukey_continuous(u, n: int, edge: float) -> np.ndarray:
+    """Tukey taper of ``n`` samples with cosine edges of ``edge`` samples at (fractional)
+    sample positions ``u``: ``0.5 - 0.5 cos(pi t / e)`` with ``t`` the distance in samples
+    from the nearer outer edge (``-0.5`` or ``n - 0.5``) while ``t < e``, 1 inside, 0 outside.
+    At integer ``u`` it is the sampled taper; it is continuous with a continuous slope."""
+    u = np.asarray(u, dtype=np.float64)
+    e = int(round(edge))
+    t = np.minimum(u + 0.5, n - 0.5 - u)
+    w = (t >= 0).astype(np.float64)
+    if e > 0 and 2 * e < n:
+        taper = 0.5 - 0.5 * np.cos(np.pi * np.clip(t, 0.0, e) / e)
+        w = w * np.where(t < e, taper, 1.0)
+    return w
+
+
+def _dft_eval(spectra: np.ndarray, ty: np.ndarray, tx: np.ndarray, shape: Tuple[int, int]
+              ) -> np.ndarray:
+    """Real circular correlation at fractional lags from rfft2 cross spectra.
+
+    spectra: (B, Ny, Nx//2+1); ty: (B, J); tx: (B, L) lags in samples.  Returns (B, J, L)."""
+    ny, nx = shape
+    fy = sfft.fftfreq(ny)
+    fx = sfft.rfftfreq(nx)
+    wx = np.full(fx.size, 2.0)
+    wx[0] = 1.0
+    if nx % 2 == 0:
+        wx[-1] = 1.0
+    # complex64 kernels: the spectra are complex64 (rfft of float32 chips)
+    ey = np.exp(2j * np.pi * ty[:, :, None] * fy[None, None, :]).astype(np.complex64)
+    ex = (np.exp(2j * np.pi * tx[:, None, :] * fx[None, :, None]) * wx[None, :, None]
+          ).astype(np.complex64)                                            # (B, Nx', L)
+    out = np.matmul(np.matmul(ey, spectra), ex)                             # (B, J, L)
+    return out.real.astype(np.float64) / (ny * nx)
+
+
+def _folded_surface(spectrum: np.ndarray, ny: int, nx: int, q: int) -> np.ndarray:
+    """Circular correlation (B, ny/q, nx/q) at every q-th lag from rfft2 cross spectra
+    (B, ny, nx//2+1): the spectrum is folded (aliases summed) before a q*q times smaller
+    inverse FFT; q = 1 is the plain inverse FFT."""
+    if q == 1:
+        return sfft.irfft2(spectrum, s=(ny, nx), axes=(1, 2))
+    my, mx = ny // q, nx // q
+    nxh = spectrum.shape[2]
+    f = spectrum[:, :my].copy()                        # fold y (full complex axis)
+    for k in range(1, q):
+        f += spectrum[:, k * my:(k + 1) * my]
+    # fold x on the half spectrum: bins j >= nxh are conj(X[-ky, nx - j])
+    mh = mx // 2 + 1
+    g = np.zeros(f.shape[:2] + (mh,), dtype=f.dtype)
+    fneg = None
+    for k in range(q):
+        j0, j1 = k * mx, k * mx + mh
+        d1 = min(j1, nxh)
+        if d1 > j0:
+            g[..., :d1 - j0] += f[..., j0:d1]
+        m0 = max(j0, nxh)
+        if j1 > m0:
+            if fneg is None:
+                fneg = np.conj(np.concatenate([f[:, :1], f[:, :0:-1]], axis=1))
+            # columns nx - j for j = m0 .. j1 - 1 (descending)
+            g[..., m0 - j0:] += fneg[..., nx - m0:nx - j1:-1]
+    return sfft.irfft2(g, s=(my, mx), axes=(1, 2)) / float(q * q)
+
+
+def _window_sums(both: np.ndarray, wy: np.ndarray, wx: np.ndarray
+                 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """E, S, W = sums of w s**2, w s, w under the windows ``wy[:, j] wx[:, l]``.
+
+    both: (2B, Ny, Nx) float32, ``s**2`` stacked on ``s``; wy: (Ny, J) or (B, Ny, J); wx
+    alike with L.  Returns three (B, J, L) float64 arrays."""
+    b2, ny, nx = both.shape
+    b = b2 // 2
+    if wx.ndim == 2:
+        t = (both.reshape(-1, nx) @ wx.astype(np.float32)).reshape(b2, ny, -1)
+    else:
+        t = np.matmul(both, np.concatenate([wx, wx]).astype(np.float32))
+    wyt = np.swapaxes(wy, -1, -2).astype(np.float32)
+    if wy.ndim == 3:
+        wyt = np.concatenate([wyt, wyt])
+    sums = np.matmul(wyt, t).astype(np.float64)                             # (2B, J, L)
+    wsum = wy.sum(axis=-2)[..., :, None] * wx.sum(axis=-2)[..., None, :]
+    if wsum.ndim == 2:
+        wsum = np.broadcast_to(wsum, (b,) + wsum.shape)
+    return sums[:b], sums[b:], wsum
+
+
+@lru_cache(maxsize=8)
+def _whole_pixel_windows(n: int, h: int, edge: float, lags: int, step: int) -> np.ndarray:
+    """(n, lags) float32: the taper of ``h`` samples at lags 0, step, ... over ``n`` samples."""
+    lag = step * np.arange(lags)
+    return tukey_continuous(np.arange(n)[:, None] - lag[None, :], h, edge).astype(np.float32)
+
+
+def _ncc(num: np.ndarray, energy: np.ndarray, total: np.ndarray, wsum: np.ndarray,
+         rnorm: np.ndarray) -> np.ndarray:
+    var = np.maximum(energy - total * total / wsum, 1e-30)
+    out = num / np.sqrt(var * rnorm[:, None, None])
+    out[~np.isfinite(out)] = -2.0
+    return out
+
+
+def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
+                    search_y: int, factor: int, correlation_oversample: int,
+                    is_complex: bool) -> Dict[str, np.ndarray]:
+    """Offsets of a batch of windows from oversampled detected chips (module docstring).
+
+    ref_chips: (B, f wy, f wx); sec_chips: (B, f (wy + 2 search_y), f (wx + 2 search_x)),
+    float32, finite.  Returns dx, dy (pixels, relative to the chips' zero lag), peak (NCC),
+    snr, sigma_x, sigma_y and ``edge`` (peak on the border of the search range: unreliable)."""
+    o = int(factor)
+    r = np.asarray(ref_chips, dtype=np.float32)
+    s = np.asarray(sec_chips, dtype=np.float32)
+    b, hy, hx = r.shape
+    ny, nx = s.shape[1:]
+    sfy, sfx = o * int(search_y), o * int(search_x)     # zero lag, in oversampled samples
+    # FFT frame: zero-padded to a fast length that the fold by o divides
+    fy_n, fx_n = o * sfft.next_fast_len(ny // o, real=True), o * sfft.next_fast_len(nx // o,
+                                                                                      real=True)
+    edge = TAPER_PIXELS * o
+    ty = tukey_continuous(np.arange(hy), hy, edge)
+    tx = tukey_continuous(np.arange(hx), hx, edge)
+    w2 = np.outer(ty, tx).astype(np.float32)
+    wsum0 = float(w2.sum())
+    r0 = r - (np.einsum("bij,ij->b", r, w2) / wsum0)[:, None, None]
+    rnorm = np.einsum("bij,ij->b", r0 * r0, w2).astype(np.float64)
+    # search chips: mean removed (conditioning of the float32 window sums; NCC unchanged)
+    s = s - s.mean(axis=(1, 2), keepdims=True)
+    # numerator cross spectrum, conj(FFT(a)) FFT(s), on the padded frame
+    fa = sfft.fft(sfft.rfft(w2 * r0, n=fx_n, axis=2), n=fy_n, axis=1, overwrite_x=True)
+    spectrum = sfft.rfft2(s, s=(fy_n, fx_n), axes=(1, 2))
+    np.multiply(np.conj(fa, out=fa), spectrum, out=spectrum)
+    del fa
+    both = np.concatenate([s * s, s])                                       # (2B, Ny, Nx)
+    # whole-pixel lags
+    q = o
+    num = _folded_surface(spectrum, fy_n, fx_n, q)[:, :2 * sfy // q + 1, :2 * sfx // q + 1]
+    win_y = _whole_pixel_windows(ny, hy, edge, 2 * sfy // q + 1, q)        # (Ny, J)
+    win_x = _whole_pixel_windows(nx, hx, edge, 2 * sfx // q + 1, q)
+    energy, total, wsum = _window_sums(both, win_y, win_x)
+    ncc = _ncc(num.astype(np.float64), energy, total, wsum, rnorm)          # (B, 2sy+1, 2sx+1)
+    flat = ncc.reshape(b, -1).argmax(axis=1)
+    ky, kx = np.unravel_index(flat, ncc.shape[1:])
+    ib = np.arange(b)
+    peak_int = ncc[ib, ky, kx]
+    # SNR: peak over mean |NCC| outside +-2 pixels of the peak
+    yy = np.arange(ncc.shape[1])[None, :, None]
+    xx = np.arange(ncc.shape[2])[None, None, :]
+    far = (np.abs(yy - ky[:, None, None]) > 2) | (np.abs(xx - kx[:, None, None]) > 2)
+    absn = np.where(far, np.abs(np.clip(ncc, -1, 1)), 0.0)
+    mean_far = absn.sum(axis=(1, 2)) / np.maximum(far.sum(axis=(1, 2)), 1)
+    # stage 0: quadratic fit of the whole-pixel-lag NCC around its peak
+    kyc = np.clip(ky, 1, ncc.shape[1] - 2)
+    kxc = np.clip(kx, 1, ncc.shape[2] - 2)
+    n0 = ncc[ib, kyc, kxc]
+    hy0 = ncc[ib, kyc + 1, kxc] - 2 * n0 + ncc[ib, kyc - 1, kxc]
+    hx0 = ncc[ib, kyc, kxc + 1] - 2 * n0 + ncc[ib, kyc, kxc - 1]
+    uy0 = np.where(hy0 < 0, -(ncc[ib, kyc + 1, kxc] - ncc[ib, kyc - 1, kxc]) / (2 * np.where(
+        hy0 < 0, hy0, -1.0)), 0.0)
+    ux0 = np.where(hx0 < 0, -(ncc[ib, kyc, kxc + 1] - ncc[ib, kyc, kxc - 1]) / (2 * np.where(
+        hx0 < 0, hx0, -1.0)), 0.0)
+    cy = q * (kyc + np.clip(uy0, -0.5, 0.5))            # oversampled samples
+    cx = q * (kxc + np.clip(ux0, -0.5, 0.5))
+    # Newton-like zoom on 3 x 3 grids of decreasing spacing
+    fine = o / float(correlation_oversample)
+    steps = [d for d in (0.5, 0.125) if d > fine] + [fine]
+    grid = np.array([-1.0, 0.0, 1.0])
+    pos_y = np.arange(ny, dtype=np.float64)
+    pos_x = np.arange(nx, dtype=np.float64)
+    for d in steps:
+        ty_ = cy[:, None] + d * grid[None, :]                                # (B, 3)
+        tx_ = cx[:, None] + d * grid[None, :]
+        num = _dft_eval(spectrum, ty_, tx_, (fy_n, fx_n))
+        wy_ = tukey_continuous(pos_y[None, :, None] - ty_[:, None, :], hy, edge)  # (B, Ny, 3)
+        wx_ = tukey_continuous(pos_x[None, :, None] - tx_[:, None, :], hx, edge)
+        energy, total, wsum = _window_sums(both, wy_, wx_)
+        c = _ncc(num, energy, total, wsum, rnorm)                           # (B, 3, 3)
+        f00 = c[:, 1, 1]
+        fy1, fy_1 = c[:, 2, 1], c[:, 0, 1]
+        fx1, fx_1 = c[:, 1, 2], c[:, 1, 0]
+        fxy = (c[:, 2, 2] - c[:, 2, 0] - c[:, 0, 2] + c[:, 0, 0]) / 4.0
+        gy, gx = (fy1 - fy_1) / 2.0, (fx1 - fx_1) / 2.0
+        hyy, hxx = fy1 - 2 * f00 + fy_1, fx1 - 2 * f00 + fx_1
+        det = hyy * hxx - fxy * fxy
+        ok = (det > 0) & (hyy < 0)
+        uy = np.where(ok, -(hxx * gy - fxy * gx) / np.where(ok, det, 1.0), 0.0)
+        ux = np.where(ok, -(hyy * gx - fxy * gy) / np.where(ok, det, 1.0), 0.0)
+        # without a concave fit, step toward the best sample of the grid
+        j, l_ = np.unravel_index(c.reshape(b, -1).argmax(axis=1), (3, 3))
+        uy = np.where(ok, np.clip(uy, -4.0, 4.0), j - 1.0)
+        ux = np.where(ok, np.clip(ux, -4.0, 4.0), l_ - 1.0)
+        cy = cy + d * uy
+        cx = cx + d * ux
+        peak = f00 + 0.5 * (gy * uy + gx * ux)
+        curv_y = -hyy / (d * d) * o * o        # per pixel^2
+        curv_x = -hxx / (d * d) * o * o
+    # peak within half an oversampled sample of the search border (or beyond): unreliable
+    edge_hit = ~((cy >= 0.5) & (cy <= 2 * sfy - 0.5) & (cx >= 0.5) & (cx <= 2 * sfx - 0.5))
+    dy = (cy - sfy) / o
+    dx = (cx - sfx) / o
+    peak = np.where(np.isfinite(peak), peak, peak_int)
+    rho = np.clip(peak, 1e-6, 1.0)
+    npix = float(hy * hx) / (o * o)
+    k_sig = SIGMA_CALIBRATION if is_complex else SIGMA_CALIBRATION_REAL
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sig_y = np.sqrt(k_sig * (1.0 - rho) / (npix * np.abs(curv_y)))
+        sig_x = np.sqrt(k_sig * (1.0 - rho) / (npix * np.abs(curv_x)))
+        snr = peak / np.maximum(mean_far, 1e-12)
+    return {"dx": dx, "dy": dy, "peak": peak, "snr": snr, "sigma_x": sig_x, "sigma_y": sig_y,
+            "edge": edge_hit}
