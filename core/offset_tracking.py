@@ -287,9 +287,11 @@ def _box_counts(mask: np.ndarray, tops: np.ndarray, lefts: np.ndarray, h: int, w
                 ) -> np.ndarray:
     """Number of True samples of ``mask`` in the boxes ``[top, top + h) x [left, left + w)``
     (summed-area table); boxes reaching outside the mask's columns count as full."""
+    inside = (lefts >= 0) & (lefts + w <= mask.shape[1])
+    if not mask.any():
+        return np.where(inside, 0, h * w)
     sat = np.zeros((mask.shape[0] + 1, mask.shape[1] + 1), np.int64)
     sat[1:, 1:] = np.cumsum(np.cumsum(mask, axis=0), axis=1)
-    inside = (lefts >= 0) & (lefts + w <= mask.shape[1])
     lc = np.clip(lefts, 0, mask.shape[1] - w)
     n = sat[tops + h, lc + w] - sat[tops, lc + w] - sat[tops + h, lc] + sat[tops, lc]
     return np.where(inside, n, h * w)

@@ -7,11 +7,12 @@ the intensity aliases, and any correlation of detected images is biased toward w
 (amplitude or intensity) images are oversampled the same way, which is exact for a
 non-aliased amplitude and removes pixel locking from the correlation peak.
 
-This module computes that oversampled image for blocks of :data:`BLOCK_ROWS` image rows at a
-time, in tiles of :data:`TILE` x :data:`TILE` pixels cut with a margin of :data:`MARGIN`
-pixels on every side that is cropped after oversampling (FFT edge effects stay in the
-margin), and keeps only the blocks that windows still need (:class:`OversampledRows`).  Every
-pixel is therefore oversampled once, not once per window that contains it.
+This module computes that oversampled image for blocks of at most :data:`BLOCK_ROWS` image
+rows at a time, in tiles of at most :data:`TILE` x :data:`TILE` pixels (:func:`tile_core`)
+cut with a margin of :data:`MARGIN` pixels on every side that is cropped after oversampling
+(FFT edge effects stay in the margin), and keeps only the blocks that windows still need
+(:class:`OversampledRows`).  Every pixel is therefore oversampled once, not once per window
+that contains it.
 
 Complex tiles are **demodulated** before oversampling: the local spectral centroid along
 each axis is estimated from the phase of the lag-1 autocorrelation of every row transition
@@ -38,16 +39,27 @@ from typing import Dict, Tuple
 import numpy as np
 from scipy import fft as sfft
 
-#: Tile size (pixels, before oversampling) including the margins; 2**8 keeps the FFTs fast.
+#: Largest tile size (pixels, before oversampling) including the margins; 2**8 keeps the
+#: FFTs fast.  Smaller images get smaller tiles that cover them with little waste
+#: (:func:`tile_core`).
 TILE = 256
 #: Margin (pixels) cut around every tile core and dropped after oversampling.
 MARGIN = 8
-#: Image rows per computed block (the tile core height).
+#: Largest number of image rows per computed block (the tile core height).
 BLOCK_ROWS = TILE - 2 * MARGIN
 #: Half-length (rows or columns) of the running sum that smooths the centroid estimates.
 CENTROID_SMOOTH = 8
 #: Tiles transformed together (bounds the temporary arrays: about 40 MB at factor 2).
 TILES_PER_BATCH = 8
+
+
+def tile_core(size: int) -> int:
+    """Tile core (pixels, without margins) along an image axis of ``size`` pixels: at most
+    ``TILE - 2 MARGIN``, as small as covers the axis with the same number of tiles, rounded
+    up so that core + margins is a fast FFT length."""
+    n = -(-int(size) // (TILE - 2 * MARGIN))
+    core = -(-int(size) // max(n, 1))
+    return sfft.next_fast_len(core + 2 * MARGIN) - 2 * MARGIN
 
 
 def _running_sum(a: np.ndarray, half: int, axis: int) -> np.ndarray:
@@ -169,6 +181,8 @@ class OversampledRows:
         self.is_complex = bool(is_complex)
         self.width = int(source.width)
         self.height = int(source.height)
+        self.block_rows = tile_core(self.height)
+        self.core_x = tile_core(self.width)
         self.blocks: Dict[int, Tuple[np.ndarray, np.ndarray]] = {}
 
     def memory_bytes(self) -> int:
@@ -177,29 +191,26 @@ class OversampledRows:
 
     def release_before(self, row: int) -> None:
         """Forget blocks that end at or before image row ``row``."""
-        for k in [k for k in self.blocks if (k + 1) * BLOCK_ROWS <= row]:
+        for k in [k for k in self.blocks if (k + 1) * self.block_rows <= row]:
             del self.blocks[k]
 
     def rows(self, row0: int, row1: int) -> Tuple[np.ndarray, np.ndarray]:
         """Image rows ``row0 .. row1 - 1`` (may reach outside the image): the oversampled
         detected values (float32, ``(f (row1 - row0), f width)``) and the invalid mask at the
         original sampling (bool, ``(row1 - row0, width)``; True outside the image)."""
-        f = self.factor
-        k = row0 // BLOCK_ROWS
-        if (row1 - 1) // BLOCK_ROWS == k:                 # inside one block: views
+        f, n = self.factor, self.block_rows
+        k = row0 // n
+        if (row1 - 1) // n == k:                          # inside one block: views
             v, m = self._block(k)
-            a = row0 - k * BLOCK_ROWS
+            a = row0 - k * n
             return v[f * a:f * (a + row1 - row0)], m[a:a + row1 - row0]
         values = np.empty((f * (row1 - row0), f * self.width), np.float32)
         invalid = np.empty((row1 - row0, self.width), bool)
-        k0, k1 = row0 // BLOCK_ROWS, (row1 - 1) // BLOCK_ROWS
-        for k in range(k0, k1 + 1):
+        for k in range(row0 // n, (row1 - 1) // n + 1):
             v, m = self._block(k)
-            a = max(row0, k * BLOCK_ROWS)
-            b = min(row1, (k + 1) * BLOCK_ROWS)
-            values[f * (a - row0):f * (b - row0)] = v[f * (a - k * BLOCK_ROWS):
-                                                      f * (b - k * BLOCK_ROWS)]
-            invalid[a - row0:b - row0] = m[a - k * BLOCK_ROWS:b - k * BLOCK_ROWS]
+            a, b = max(row0, k * n), min(row1, (k + 1) * n)
+            values[f * (a - row0):f * (b - row0)] = v[f * (a - k * n):f * (b - k * n)]
+            invalid[a - row0:b - row0] = m[a - k * n:b - k * n]
         return values, invalid
 
     def _read(self, row0: int, row1: int) -> np.ndarray:
@@ -214,24 +225,24 @@ class OversampledRows:
     def _block(self, k: int) -> Tuple[np.ndarray, np.ndarray]:
         if k in self.blocks:
             return self.blocks[k]
-        f, core, m = self.factor, BLOCK_ROWS, MARGIN
-        raw = self._read(k * core - m, (k + 1) * core + m)                 # (TILE, width)
+        f, rows, core, m = self.factor, self.block_rows, self.core_x, MARGIN
+        raw = self._read(k * rows - m, (k + 1) * rows + m)              # (rows + 2m, width)
         bad = ~np.isfinite(raw) | (raw == 0)
         n_tiles = -(-self.width // core)
-        padded = np.zeros((TILE, n_tiles * core + 2 * m), raw.dtype)
+        padded = np.zeros((rows + 2 * m, n_tiles * core + 2 * m), raw.dtype)
         padded_bad = np.ones(padded.shape, bool)
         padded[:, m:m + self.width] = np.where(bad, 0, raw)
         padded_bad[:, m:m + self.width] = bad
-        values = np.empty((f * core, f * n_tiles * core), np.float32)
+        values = np.empty((f * rows, f * n_tiles * core), np.float32)
         for t0 in range(0, n_tiles, TILES_PER_BATCH):
             idx = np.arange(t0, min(n_tiles, t0 + TILES_PER_BATCH))
-            cols = idx[:, None] * core + np.arange(TILE)[None, :]           # (n, TILE)
+            cols = idx[:, None] * core + np.arange(core + 2 * m)[None, :]    # (n, core + 2m)
             tiles = np.transpose(padded[:, cols], (1, 0, 2))
             tbad = np.transpose(padded_bad[:, cols], (1, 0, 2))
-            det = detect_tiles(tiles, tbad, f, self.is_complex)[:, f * m:f * (m + core),
+            det = detect_tiles(tiles, tbad, f, self.is_complex)[:, f * m:f * (m + rows),
                                                                  f * m:f * (m + core)]
             for i, t in enumerate(idx):
                 values[:, f * t * core:f * (t + 1) * core] = det[i]
-        block = (values[:, :f * self.width].copy(), bad[m:m + core].copy())
+        block = (values[:, :f * self.width].copy(), bad[m:m + rows].copy())
         self.blocks[k] = block
         return block

@@ -58,11 +58,9 @@ def tukey_continuous(u, n: int, edge: float) -> np.ndarray:
     u = np.asarray(u, dtype=np.float64)
     e = int(round(edge))
     t = np.minimum(u + 0.5, n - 0.5 - u)
-    w = (t >= 0).astype(np.float64)
     if e > 0 and 2 * e < n:
-        taper = 0.5 - 0.5 * np.cos(np.pi * np.clip(t, 0.0, e) / e)
-        w = w * np.where(t < e, taper, 1.0)
-    return w
+        return 0.5 - 0.5 * np.cos(np.pi * np.clip(t * (1.0 / e), 0.0, 1.0))
+    return (t >= 0).astype(np.float64)
 
 
 def _dft_eval(spectra: np.ndarray, ty: np.ndarray, tx: np.ndarray, shape: Tuple[int, int]
@@ -114,39 +112,38 @@ def _folded_surface(spectrum: np.ndarray, ny: int, nx: int, q: int) -> np.ndarra
     return sfft.irfft2(g, s=(my, mx), axes=(1, 2)) / float(q * q)
 
 
-def _window_sums(both: np.ndarray, wy: np.ndarray, wx: np.ndarray
-                 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """E, S, W = sums of w s**2, w s, w under the windows ``wy[:, j] wx[:, l]``.
+def _window_variance(both: np.ndarray, wy: np.ndarray, wx: np.ndarray) -> np.ndarray:
+    """Weighted variance sum ``E - S**2 / W`` of ``s`` under the windows ``wy[:, j] wx[:, l]``
+    (E, S, W = sums of w s**2, w s, w).
 
-    both: (2B, Ny, Nx) float32, ``s**2`` stacked on ``s``; wy: (Ny, J) or (B, Ny, J); wx
-    alike with L.  Returns three (B, J, L) float64 arrays."""
+    both: (2B, Ny, Nx) float32, ``s**2`` stacked on ``s``; wy: (Ny, J), wx: (Nx, L).
+    Returns (B, J, L) float64."""
     b2, ny, nx = both.shape
     b = b2 // 2
-    if wx.ndim == 2:
-        t = (both.reshape(-1, nx) @ wx.astype(np.float32)).reshape(b2, ny, -1)
-    else:
-        t = np.matmul(both, np.concatenate([wx, wx]).astype(np.float32))
-    wyt = np.swapaxes(wy, -1, -2).astype(np.float32)
-    if wy.ndim == 3:
-        wyt = np.concatenate([wyt, wyt])
-    sums = np.matmul(wyt, t).astype(np.float64)                             # (2B, J, L)
-    wsum = wy.sum(axis=-2)[..., :, None] * wx.sum(axis=-2)[..., None, :]
-    if wsum.ndim == 2:
-        wsum = np.broadcast_to(wsum, (b,) + wsum.shape)
-    return sums[:b], sums[b:], wsum
+    t = (both.reshape(-1, nx) @ wx).reshape(b2, ny, -1)                      # (2B, Ny, L)
+    sums = np.matmul(wy.T, t).astype(np.float64)                            # (2B, J, L)
+    wsum = wy.sum(axis=0).astype(np.float64)[:, None] * wx.sum(axis=0)[None, :]
+    return sums[:b] - sums[b:] ** 2 / wsum
 
 
 @lru_cache(maxsize=8)
-def _whole_pixel_windows(n: int, h: int, edge: float, lags: int, step: int) -> np.ndarray:
-    """(n, lags) float32: the taper of ``h`` samples at lags 0, step, ... over ``n`` samples."""
-    lag = step * np.arange(lags)
-    return tukey_continuous(np.arange(n)[:, None] - lag[None, :], h, edge).astype(np.float32)
+def _lag_windows(n: int, h: int, edge: float, lags: int) -> np.ndarray:
+    """(n, lags) float32: the taper of ``h`` samples shifted by 0, 1, ... lags-1 samples."""
+    return tukey_continuous(np.arange(n)[:, None] - np.arange(lags)[None, :], h, edge
+                            ).astype(np.float32)
 
 
-def _ncc(num: np.ndarray, energy: np.ndarray, total: np.ndarray, wsum: np.ndarray,
-         rnorm: np.ndarray) -> np.ndarray:
-    var = np.maximum(energy - total * total / wsum, 1e-30)
-    out = num / np.sqrt(var * rnorm[:, None, None])
+def _keys_weights(t: np.ndarray, n: int) -> np.ndarray:
+    """(B, P, n) cubic-convolution weights (Keys 1981, a = -0.5) of the positions t (B, P),
+    clipped to [1, n - 2], on the grid 0 .. n-1."""
+    x = np.abs(np.clip(t, 1.0, n - 2.0)[:, :, None] - np.arange(n)[None, None, :])
+    near = (1.5 * x - 2.5) * x * x + 1.0
+    far = ((-0.5 * x + 2.5) * x - 4.0) * x + 2.0
+    return np.where(x < 1.0, near, np.where(x < 2.0, far, 0.0))
+
+
+def _ncc(num: np.ndarray, var: np.ndarray, rnorm: np.ndarray) -> np.ndarray:
+    out = num / np.sqrt(np.maximum(var, 1e-30) * rnorm[:, None, None])
     out[~np.isfinite(out)] = -2.0
     return out
 
@@ -175,21 +172,24 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     wsum0 = float(w2.sum())
     r0 = r - (np.einsum("bij,ij->b", r, w2) / wsum0)[:, None, None]
     rnorm = np.einsum("bij,ij->b", r0 * r0, w2).astype(np.float64)
-    # search chips: mean removed (conditioning of the float32 window sums; NCC unchanged)
-    s = s - s.mean(axis=(1, 2), keepdims=True)
+    # search chips: mean removed (conditioning of the float32 window sums; NCC unchanged),
+    # stacked under their squares for the window sums
+    both = np.empty((2 * b, ny, nx), np.float32)
+    s = np.subtract(s, s.mean(axis=(1, 2), keepdims=True), out=both[b:])
+    np.multiply(s, s, out=both[:b])
     # numerator cross spectrum, conj(FFT(a)) FFT(s), on the padded frame
     fa = sfft.fft(sfft.rfft(w2 * r0, n=fx_n, axis=2), n=fy_n, axis=1, overwrite_x=True)
     spectrum = sfft.rfft2(s, s=(fy_n, fx_n), axes=(1, 2))
     np.multiply(np.conj(fa, out=fa), spectrum, out=spectrum)
     del fa
-    both = np.concatenate([s * s, s])                                       # (2B, Ny, Nx)
+    # weighted variance of the search chip under the shifted window at every lag of whole
+    # samples (exact sums); fractional lags interpolate it (smooth: only the taper edges move)
+    var = _window_variance(both, _lag_windows(ny, hy, edge, 2 * sfy + 1),
+                           _lag_windows(nx, hx, edge, 2 * sfx + 1))          # (B, 2sfy+1, 2sfx+1)
     # whole-pixel lags
     q = o
     num = _folded_surface(spectrum, fy_n, fx_n, q)[:, :2 * sfy // q + 1, :2 * sfx // q + 1]
-    win_y = _whole_pixel_windows(ny, hy, edge, 2 * sfy // q + 1, q)        # (Ny, J)
-    win_x = _whole_pixel_windows(nx, hx, edge, 2 * sfx // q + 1, q)
-    energy, total, wsum = _window_sums(both, win_y, win_x)
-    ncc = _ncc(num.astype(np.float64), energy, total, wsum, rnorm)          # (B, 2sy+1, 2sx+1)
+    ncc = _ncc(num.astype(np.float64), var[:, ::q, ::q], rnorm)            # (B, 2sy+1, 2sx+1)
     flat = ncc.reshape(b, -1).argmax(axis=1)
     ky, kx = np.unravel_index(flat, ncc.shape[1:])
     ib = np.arange(b)
@@ -216,16 +216,13 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     fine = o / float(correlation_oversample)
     steps = [d for d in (0.5, 0.125) if d > fine] + [fine]
     grid = np.array([-1.0, 0.0, 1.0])
-    pos_y = np.arange(ny, dtype=np.float64)
-    pos_x = np.arange(nx, dtype=np.float64)
     for d in steps:
         ty_ = cy[:, None] + d * grid[None, :]                                # (B, 3)
         tx_ = cx[:, None] + d * grid[None, :]
         num = _dft_eval(spectrum, ty_, tx_, (fy_n, fx_n))
-        wy_ = tukey_continuous(pos_y[None, :, None] - ty_[:, None, :], hy, edge)  # (B, Ny, 3)
-        wx_ = tukey_continuous(pos_x[None, :, None] - tx_[:, None, :], hx, edge)
-        energy, total, wsum = _window_sums(both, wy_, wx_)
-        c = _ncc(num, energy, total, wsum, rnorm)                           # (B, 3, 3)
+        var_t = np.matmul(np.matmul(_keys_weights(ty_, var.shape[1]), var),
+                          np.swapaxes(_keys_weights(tx_, var.shape[2]), 1, 2))
+        c = _ncc(num, var_t, rnorm)                                          # (B, 3, 3)
         f00 = c[:, 1, 1]
         fy1, fy_1 = c[:, 2, 1], c[:, 0, 1]
         fx1, fx_1 = c[:, 1, 2], c[:, 1, 0]
