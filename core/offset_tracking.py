@@ -60,7 +60,7 @@ COARSE_STEP = 16
 #: Threads of scipy.fft (-1 = all cores); benchmarks set 1 to compare per thread.
 WORKERS = -1
 #: Windows per vectorised batch (memory: see :func:`memory_bound`).
-DEFAULT_BATCH = 64
+DEFAULT_BATCH = 32
 
 RAMPS = ("none", "constant", "linear")
 

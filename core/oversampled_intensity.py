@@ -95,35 +95,27 @@ def demodulate(z: np.ndarray, smooth: int = CENTROID_SMOOTH) -> np.ndarray:
     return z * phases[0][:, :, None] * phases[1][:, None, :]
 
 
-def oversample_complex(z: np.ndarray, factor: int) -> np.ndarray:
-    """FFT zero-padding oversampling of a batch of complex tiles (axes 1, 2) by ``factor``;
-    the zeros go at the Nyquist frequency (the empty part of a centred spectrum).  The inverse
-    transform runs along y first, so the x transforms skip no rows and the y transforms only
-    the non-zero columns."""
-    if factor == 1:
-        return z
+def oversampled_intensity(z: np.ndarray, factor: int) -> np.ndarray:
+    """``|z|**2`` of a batch of complex tiles (axes 1, 2) oversampled ``factor`` times by FFT
+    zero padding, the zeros going at the Nyquist frequency (the empty part of a centred
+    spectrum).  Float32.
+
+    The spectrum is rolled so that the negative frequencies come first and the transforms
+    pad at the end: that interpolates ``z`` times a unit phase factor per sample, which the
+    detection removes, and spares the copies into a zero-filled array."""
     b, h, w = z.shape
-    spec = sfft.fft2(z, axes=(1, 2))
-    hp, hn = (h + 1) // 2, h // 2          # non-negative / negative frequencies (Nyquist < 0)
-    wp, wn = (w + 1) // 2, w // 2
-    H, W = factor * h, factor * w
-    tall = np.zeros((b, H, w), dtype=spec.dtype)
-    tall[:, :hp] = spec[:, :hp]
-    tall[:, H - hn:] = spec[:, h - hn:]
-    del spec
-    tall = sfft.ifft(tall, axis=1, overwrite_x=True)
-    big = np.zeros((b, H, W), dtype=tall.dtype)
-    big[:, :, :wp] = tall[:, :, :wp]
-    big[:, :, W - wn:] = tall[:, :, w - wn:]
-    del tall
-    out = sfft.ifft(big, axis=2, overwrite_x=True)
-    out *= factor * factor
-    return out
+    if factor == 1:
+        return (z.real * z.real + z.imag * z.imag).astype(np.float32)
+    spec = np.roll(sfft.fft2(z, axes=(1, 2), norm="forward"), (h // 2, w // 2), axis=(1, 2))
+    out = sfft.ifft(spec, n=factor * h, axis=1, norm="forward", overwrite_x=True)
+    out = sfft.ifft(out, n=factor * w, axis=2, norm="forward", overwrite_x=True)
+    return (out.real * out.real + out.imag * out.imag).astype(np.float32)
 
 
 def oversample_real(x: np.ndarray, factor: int) -> np.ndarray:
-    """Real-data version of :func:`oversample_complex` (the real part of its result) with
-    real FFTs: the Nyquist bins of even-sized axes are split evenly between the positive and
+    """FFT zero-padding oversampling of a batch of real tiles (axes 1, 2) by ``factor``, with
+    the zeros at the Nyquist frequency, as :func:`oversampled_intensity` but without detection
+    and with real FFTs: the Nyquist bins of even-sized axes are split evenly between the positive and
     negative frequency, which is what taking the real part of the complex result does."""
     if factor == 1:
         return x
@@ -157,9 +149,7 @@ def detect_tiles(tiles: np.ndarray, invalid: np.ndarray, factor: int, is_complex
     the tile's valid samples (real)."""
     if is_complex:
         z = np.where(invalid, 0, tiles).astype(np.complex64)
-        if factor > 1:
-            z = oversample_complex(demodulate(z), factor)
-        return (z.real * z.real + z.imag * z.imag).astype(np.float32)
+        return oversampled_intensity(demodulate(z) if factor > 1 else z, factor)
     x = tiles.astype(np.float64)
     valid = ~invalid
     count = np.maximum(valid.sum(axis=(1, 2)), 1)

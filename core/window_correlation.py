@@ -63,24 +63,27 @@ def tukey_continuous(u, n: int, edge: float) -> np.ndarray:
     return (t >= 0).astype(np.float64)
 
 
-def _dft_eval(spectra: np.ndarray, ty: np.ndarray, tx: np.ndarray, shape: Tuple[int, int]
-              ) -> np.ndarray:
+def _dft_eval(spectrum: np.ndarray, cy: np.ndarray, cx: np.ndarray, offsets: np.ndarray,
+              shape: Tuple[int, int]) -> np.ndarray:
     """Real circular correlation at fractional lags from rfft2 cross spectra.
 
-    spectra: (B, Ny, Nx//2+1); ty: (B, J); tx: (B, L) lags in samples.  Returns (B, J, L)."""
+    spectrum: (B, Ny, Nx//2+1) of a (Ny, Nx) frame; the lags are ``(cy + offsets[j],
+    cx + offsets[l])`` in samples, cy, cx: (B,), offsets: (J,).  Returns (B, J, J)."""
     ny, nx = shape
     fy = sfft.fftfreq(ny)
     fx = sfft.rfftfreq(nx)
-    wx = np.full(fx.size, 2.0)
-    wx[0] = 1.0
+    wx = np.full(fx.size, 2.0 / (ny * nx))
+    wx[0] = 1.0 / (ny * nx)
     if nx % 2 == 0:
-        wx[-1] = 1.0
-    # complex64 kernels: the spectra are complex64 (rfft of float32 chips)
-    ey = np.exp(2j * np.pi * ty[:, :, None] * fy[None, None, :]).astype(np.complex64)
-    ex = (np.exp(2j * np.pi * tx[:, None, :] * fx[None, :, None]) * wx[None, :, None]
-          ).astype(np.complex64)                                            # (B, Nx', L)
-    out = np.matmul(np.matmul(ey, spectra), ex)                             # (B, J, L)
-    return out.real.astype(np.float64) / (ny * nx)
+        wx[-1] = 1.0 / (ny * nx)
+    # phasors exp(2 pi i f (c + offset)) = exp(2 pi i f c) exp(2 pi i f offset): one complex
+    # exponential per window and frequency; complex64 like the spectrum
+    ey = (np.exp(2j * np.pi * cy[:, None] * fy[None, :])[:, None, :] *
+          np.exp(2j * np.pi * offsets[:, None] * fy[None, :])[None]).astype(np.complex64)
+    ex = ((np.exp(2j * np.pi * cx[:, None] * fx[None, :]) * wx)[:, :, None] *
+          np.exp(2j * np.pi * fx[:, None] * offsets[None, :])[None]).astype(np.complex64)
+    out = np.matmul(np.matmul(ey, spectrum), ex)                            # (B, J, J)
+    return out.real.astype(np.float64)
 
 
 def _folded_surface(spectrum: np.ndarray, ny: int, nx: int, q: int) -> np.ndarray:
@@ -97,7 +100,6 @@ def _folded_surface(spectrum: np.ndarray, ny: int, nx: int, q: int) -> np.ndarra
     # fold x on the half spectrum: bins j >= nxh are conj(X[-ky, nx - j])
     mh = mx // 2 + 1
     g = np.zeros(f.shape[:2] + (mh,), dtype=f.dtype)
-    fneg = None
     for k in range(q):
         j0, j1 = k * mx, k * mx + mh
         d1 = min(j1, nxh)
@@ -105,10 +107,9 @@ def _folded_surface(spectrum: np.ndarray, ny: int, nx: int, q: int) -> np.ndarra
             g[..., :d1 - j0] += f[..., j0:d1]
         m0 = max(j0, nxh)
         if j1 > m0:
-            if fneg is None:
-                fneg = np.conj(np.concatenate([f[:, :1], f[:, :0:-1]], axis=1))
-            # columns nx - j for j = m0 .. j1 - 1 (descending)
-            g[..., m0 - j0:] += fneg[..., nx - m0:nx - j1:-1]
+            # bins j = m0 .. j1 - 1 are conj(f[-ky, nx - j]) (descending columns; row -ky)
+            cols = f[..., nx - m0:nx - j1:-1]
+            g[..., m0 - j0:] += np.conj(np.concatenate([cols[:, :1], cols[:, :0:-1]], axis=1))
     return sfft.irfft2(g, s=(my, mx), axes=(1, 2)) / float(q * q)
 
 
@@ -219,7 +220,7 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     for d in steps:
         ty_ = cy[:, None] + d * grid[None, :]                                # (B, 3)
         tx_ = cx[:, None] + d * grid[None, :]
-        num = _dft_eval(spectrum, ty_, tx_, (fy_n, fx_n))
+        num = _dft_eval(spectrum, cy, cx, d * grid, (fy_n, fx_n))
         var_t = np.matmul(np.matmul(_keys_weights(ty_, var.shape[1]), var),
                           np.swapaxes(_keys_weights(tx_, var.shape[2]), 1, 2))
         c = _ncc(num, var_t, rnorm)                                          # (B, 3, 3)
