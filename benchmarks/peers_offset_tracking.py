@@ -38,6 +38,25 @@ def skimage_pcc(ref, sec, window, search, step, hann):
     return dx, dy
 
 
+def pyramid_peak(c, px, py, levels=6, half=2):
+    """Sub-pixel peak of a correlation surface by successive x2 bicubic zooms (cv2.resize) of
+    the (2 half + 1)^2 neighbourhood of the current maximum: 6 levels = 1/64 pixel."""
+    import cv2
+    surf, y, x = c, py, px
+    oy, ox, spacing = 0.0, 0.0, 1.0     # surf[i, j] lies at (oy + spacing i, ox + spacing j)
+    for _ in range(levels):
+        y0, y1 = max(y - half, 0), min(y + half + 1, surf.shape[0])
+        x0, x1 = max(x - half, 0), min(x + half + 1, surf.shape[1])
+        big = cv2.resize(np.ascontiguousarray(surf[y0:y1, x0:x1]), None, fx=2, fy=2,
+                         interpolation=cv2.INTER_CUBIC)
+        # cv2.resize: output pixel k samples input coordinate (k + 0.5) / 2 - 0.5
+        oy, ox = oy + spacing * (y0 - 0.25), ox + spacing * (x0 - 0.25)
+        spacing /= 2.0
+        surf = big
+        y, x = np.unravel_index(int(np.argmax(big)), big.shape)
+    return oy + spacing * y, ox + spacing * x
+
+
 def opencv_match(ref, sec, window, search, step, pyramid):
     import cv2
     tops, lefts = grid(ref.shape, window, search, step)
@@ -52,7 +71,9 @@ def opencv_match(ref, sec, window, search, step, pyramid):
             _, _, _, (px, py) = cv2.minMaxLoc(c)
             if not (1 <= px < c.shape[1] - 1 and 1 <= py < c.shape[0] - 1):
                 continue
-            if pyramid:
+            if pyramid == "levels":
+                sy, sx = pyramid_peak(c, px, py)
+            elif pyramid:
                 h = 3
                 y0, y1 = max(py - h, 0), min(py + h + 1, c.shape[0])
                 x0, x1 = max(px - h, 0), min(px + h + 1, c.shape[1])
@@ -79,6 +100,8 @@ METHODS = {
         lambda r, s, w, se, st: opencv_match(r, s, w, se, st, False),
     "OpenCV matchTemplate CCOEFF_NORMED + x64 pyramid":
         lambda r, s, w, se, st: opencv_match(r, s, w, se, st, True),
+    "OpenCV matchTemplate CCOEFF_NORMED + x64 pyramid of 6 x2 zooms":
+        lambda r, s, w, se, st: opencv_match(r, s, w, se, st, "levels"),
 }
 
 

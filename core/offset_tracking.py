@@ -39,6 +39,10 @@ area, or whose search area leaves the image, give NaN.
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -57,7 +61,8 @@ COARSE_FACTOR = 4
 COARSE_WINDOW = 32
 COARSE_SEARCH = 16
 COARSE_STEP = 16
-#: Threads of scipy.fft (-1 = all cores); benchmarks set 1 to compare per thread.
+#: Threads (-1 = all cores): the FFT workers of the tile oversampling and the number of
+#: batches correlated at once; benchmarks set 1 to compare per thread.
 WORKERS = -1
 #: Windows per vectorised batch (memory: see :func:`memory_bound`).
 DEFAULT_BATCH = 32
@@ -161,7 +166,7 @@ def output_geotransform(geotransform: Sequence[float], p: TrackingParameters) ->
     return (x0, gt[1] * p.step_x, gt[2] * p.step_y, y0, gt[4] * p.step_x, gt[5] * p.step_y)
 
 
-def memory_bound(width: int, p: TrackingParameters) -> int:
+def memory_bound(width: int, p: TrackingParameters, threads: Optional[int] = None) -> int:
     """Upper bound (bytes) of the working memory, independent of the image height.
 
     Held: the oversampled blocks of rows both images' current windows need
@@ -169,10 +174,13 @@ def memory_bound(width: int, p: TrackingParameters) -> int:
     float32 values and a mask each; ``window_y / BLOCK_ROWS + 1`` blocks for the reference,
     ``(window_y + 2 search_y + coarse spread) / BLOCK_ROWS + 1`` for the secondary) and the
     row strips copied from them; the temporaries of one block computation (raw rows, padded
-    copies, ``TILES_PER_BATCH`` oversampled complex tiles); one batch of chips, spectra and
-    window sums (about 16 float32 arrays of the oversampled search frame per window).  The
-    coarse pass's 4x reduced images (width x height / 16 x 4 B each) are not included."""
+    copies, ``TILES_PER_BATCH`` oversampled complex tiles); per correlation thread
+    (:func:`correlation_threads` unless given) three batches of chips waiting or in work and
+    the spectra and window sums of one (about 16 float32 arrays of the oversampled search
+    frame per window).  The coarse pass's 4x reduced images (width x height / 16 x 4 B each)
+    are not included."""
     o, w = int(p.oversample), int(width)
+    threads = correlation_threads() if threads is None else max(1, int(threads))
     spread = 2 * COARSE_SEARCH * COARSE_FACTOR if p.coarse_search else 0
     sec_rows = p.window_y + 2 * p.search_y + spread
     n_blocks = (-(-p.window_y // BLOCK_ROWS) + 1) + (-(-sec_rows // BLOCK_ROWS) + 1)
@@ -180,7 +188,22 @@ def memory_bound(width: int, p: TrackingParameters) -> int:
     strips = o * o * (p.window_y + sec_rows) * w * 4 + (p.window_y + sec_rows) * w * 9
     compute = TILE * (w + TILE) * 8 * 4 + TILES_PER_BATCH * (o * TILE) ** 2 * 8 * 3
     frame = o * o * (p.window_y + 2 * p.search_y) * (p.window_x + 2 * p.search_x)
-    return int(n_blocks * block + strips + compute + p.batch * frame * 4 * 16)
+    per_thread = p.batch * frame * 4 * (16 + 3 * 2)
+    return int(n_blocks * block + strips + compute + threads * per_thread)
+
+
+def _single_threaded_blas():
+    """Context limiting BLAS to one thread (threadpoolctl, optional: without it, a no-op)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def correlation_threads() -> int:
+    """Batches correlated at once: :data:`WORKERS`, -1 meaning every core."""
+    return max(1, (os.cpu_count() or 1) if WORKERS == -1 else int(WORKERS))
 
 
 # ------------------------------------------------------------------ sources
@@ -323,36 +346,63 @@ def _track(ref_src, sec_src, p: TrackingParameters, gross_xy, monitor) -> Tracki
     sh, sw = wy + 2 * p.search_y, wx + 2 * p.search_x
     batch = max(1, int(p.batch))
     mon = ensure_monitor(monitor)
-    for i, top in enumerate(rows_top):
-        top = int(top)
-        ref_vals, ref_bad = ref_img.rows(top, top + wy)
-        s_lo = top + int(gy[i].min()) - p.search_y
-        s_hi = top + int(gy[i].max()) - p.search_y + sh
-        sec_vals, sec_bad = sec_img.rows(s_lo, s_hi)
-        stops_all = top + gy[i] - p.search_y - s_lo                  # rows in the strip
-        slefts_all = cols_top + gx[i] - p.search_x
-        bad = (_box_counts(ref_bad, np.zeros(n_c, np.int64), cols_top, wy, wx) > 0) | \
-            (_box_counts(sec_bad, stops_all, slefts_all, sh, sw) > 0)
-        for j0 in range(0, n_c, batch):
-            js = np.arange(j0, min(n_c, j0 + batch))
-            jj = js[~bad[js]]
-            if jj.size:
-                rc = _chips(ref_vals, np.zeros(jj.size, np.int64), o * cols_top[jj], o * wy,
-                            o * wx)
-                sc = _chips(sec_vals, o * stops_all[jj], o * slefts_all[jj], o * sh, o * sw)
-                res = correlate_batch(rc, sc, p.search_x, p.search_y, o,
-                                      p.correlation_oversample, is_complex)
-                good = ~res["edge"] & np.isfinite(res["dx"]) & np.isfinite(res["dy"])
-                jj, sel = jj[good], np.nonzero(good)[0]
-                out["dx"][i, jj] = res["dx"][sel] + gx[i, jj]
-                out["dy"][i, jj] = res["dy"][sel] + gy[i, jj]
-                for k in ("peak", "snr", "sigma_x", "sigma_y"):
-                    out[k][i, jj] = res[k][sel]
-            mon.update((i + (j0 + js.size) / float(n_c)) / float(n_r))
-        if i + 1 < n_r:
-            nxt = int(rows_top[i + 1])
-            ref_img.release_before(nxt)
-            sec_img.release_before(nxt + int(gy[i + 1:].min()) - p.search_y)
+    threads = correlation_threads()
+    # batches are correlated in worker threads (FFTs and matrix products release the GIL);
+    # the main thread reads and oversamples the images and cuts the chips
+    pool = ThreadPoolExecutor(threads) if threads > 1 else None
+    pending = deque()
+    # one BLAS thread per worker, else every worker's matrix products spawn a thread per core
+    blas_limit = _single_threaded_blas() if pool is not None else contextlib.nullcontext()
+
+    def store(i, jj, res):
+        good = ~res["edge"] & np.isfinite(res["dx"]) & np.isfinite(res["dy"])
+        jj, sel = jj[good], np.nonzero(good)[0]
+        out["dx"][i, jj] = res["dx"][sel] + gx[i, jj]
+        out["dy"][i, jj] = res["dy"][sel] + gy[i, jj]
+        for k in ("peak", "snr", "sigma_x", "sigma_y"):
+            out[k][i, jj] = res[k][sel]
+
+    def correlate(i, jj, rc, sc, keep):
+        args = (rc, sc, p.search_x, p.search_y, o, p.correlation_oversample, is_complex)
+        if pool is None:
+            store(i, jj, correlate_batch(*args))
+            return
+        pending.append((i, jj, pool.submit(correlate_batch, *args)))
+        while len(pending) > keep:
+            i0, jj0, future = pending.popleft()
+            store(i0, jj0, future.result())
+
+    with blas_limit:
+        try:
+            for i, top in enumerate(rows_top):
+                top = int(top)
+                ref_vals, ref_bad = ref_img.rows(top, top + wy)
+                s_lo = top + int(gy[i].min()) - p.search_y
+                s_hi = top + int(gy[i].max()) - p.search_y + sh
+                sec_vals, sec_bad = sec_img.rows(s_lo, s_hi)
+                stops_all = top + gy[i] - p.search_y - s_lo                  # rows in the strip
+                slefts_all = cols_top + gx[i] - p.search_x
+                bad = (_box_counts(ref_bad, np.zeros(n_c, np.int64), cols_top, wy, wx) > 0) | \
+                    (_box_counts(sec_bad, stops_all, slefts_all, sh, sw) > 0)
+                for j0 in range(0, n_c, batch):
+                    js = np.arange(j0, min(n_c, j0 + batch))
+                    jj = js[~bad[js]]
+                    if jj.size:
+                        correlate(i, jj, _chips(ref_vals, np.zeros(jj.size, np.int64),
+                                                o * cols_top[jj], o * wy, o * wx),
+                                  _chips(sec_vals, o * stops_all[jj], o * slefts_all[jj], o * sh,
+                                         o * sw), 2 * threads)
+                    mon.update((i + (j0 + js.size) / float(n_c)) / float(n_r))
+                if i + 1 < n_r:
+                    nxt = int(rows_top[i + 1])
+                    ref_img.release_before(nxt)
+                    sec_img.release_before(nxt + int(gy[i + 1:].min()) - p.search_y)
+            while pending:
+                i0, jj0, future = pending.popleft()
+                store(i0, jj0, future.result())
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
     return TrackingResult(out["dx"], out["dy"], out["peak"], out["snr"], out["sigma_x"],
                           out["sigma_y"], cols_top + p.window_x / 2.0,
                           rows_top + p.window_y / 2.0, p)

@@ -51,6 +51,19 @@ def test_tops_like_azimuth_ramp_is_removed():
     assert np.sqrt(np.mean(ex ** 2)) < 0.01 and np.sqrt(np.mean(ey ** 2)) < 0.01
 
 
+def test_sentinel1_tops_centroid_drift_is_followed():
+    # Sentinel-1 IW bursts: the azimuth Doppler centroid drifts by about 0.007 cycles per line
+    # (1.7 kHz/s at 486 Hz), half the spectrum across one 64-line window: a constant deramp per
+    # window leaves the spectrum wrapped (0.06 px azimuth error); the per-row demodulation
+    # follows it
+    ref, sec = s.speckle_pair((320, 320), 1.3, -2.3, coherence=0.95, azimuth_ramp_cycles=0.3,
+                              azimuth_ramp_rate=0.007, seed=11)
+    res = ot.track_offsets(ref, sec, FINE)
+    ex, ey = _errors(res, 1.3, -2.3)
+    assert np.all(np.isfinite(ey))
+    assert np.sqrt(np.mean(ex ** 2)) < 0.008 and np.sqrt(np.mean(ey ** 2)) < 0.008
+
+
 def test_amplitude_not_aliased_and_complex_beats_detected_amplitude():
     ref, sec = s.amplitude_pair((256, 256), 0.4, -0.3, kind="smooth", seed=5)
     res = ot.track_offsets(ref, sec, FINE)
@@ -171,6 +184,30 @@ def test_cancel_and_bad_input():
         ot.track_offsets(ref, sec, ot.TrackingParameters(step_y=0))
     with pytest.raises(ValueError, match="RAMP"):
         ot.track_offsets(ref, sec, ot.TrackingParameters(ramp="cubic"))
+
+
+def test_threads_give_the_same_offsets_and_cancel_stops_them(monkeypatch):
+    ref, sec = s.speckle_pair((320, 448), 0.7, -1.2, coherence=0.9, seed=21)
+    p = ot.TrackingParameters(coarse_search=False, batch=4)      # many batches in flight
+    monkeypatch.setattr(ot, "WORKERS", 1)
+    one = ot.track_offsets(ref, sec, p)
+    monkeypatch.setattr(ot, "WORKERS", 3)
+    assert ot.correlation_threads() == 3
+    three = ot.track_offsets(ref, sec, p)
+    # the same windows, batches and formulas; only the float32 rounding of the matrix
+    # products may differ (one BLAS thread per worker)
+    for k in ("dx", "dy", "peak"):
+        np.testing.assert_allclose(getattr(one, k), getattr(three, k), rtol=0, atol=1e-4)
+    np.testing.assert_allclose(one.sigma_x, three.sigma_x, rtol=1e-3)
+    assert np.sqrt(np.mean((three.dx - 0.7) ** 2)) < 0.01
+    calls = []
+
+    def cancelled():
+        calls.append(1)
+        return len(calls) > 5
+    with pytest.raises(OperationCancelled):
+        ot.track_offsets(ref, sec, p, monitor=Monitor(is_cancelled=cancelled))
+    assert ot.memory_bound(20000, ot.TrackingParameters(), threads=8) < 2e9
 
 
 def test_direction_convention():
