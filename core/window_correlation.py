@@ -21,9 +21,12 @@ At lag ``tau`` the window ``w`` slides to ``w(x - tau)`` over the search chip ``
 ``f`` (aliases summed, so the inverse FFT is ``f**2`` times smaller), and at fractional lags
 by a matrix-multiply DFT of the cross spectrum (Guizar-Sicairos et al. 2008, Opt. Lett. 33,
 156): the band-limited interpolation of the correlation, exact up to the taper's spectral
-leakage because the tapered reference is what is shifted.  ``E``, ``S`` and ``W`` are the
-exact sums under the shifted window, the Tukey window being a continuous function of
-position (:func:`tukey_continuous`), computed as matrix products ``Wy^T s Wx``.
+leakage because the tapered reference is what is shifted.  ``var`` is computed exactly at
+every whole-sample lag, as matrix products ``Wy^T s Wx`` with the shifted tapers as columns
+(one large product per batch), and interpolated at fractional lags by cubic convolution
+(Keys 1981, IEEE Trans. ASSP 29, 1153): it only changes where the taper edges move, and the
+interpolation error measured on speckle is below 2e-5 relative, far below what would move
+the peak.
 
 Peak: integer peak at whole-pixel lags, a quadratic fit of its 3 x 3 neighbourhood, then the
 NCC on 3 x 3 grids of spacing 1/2, 1/8 oversampled sample and ``f / correlation_oversample``
