@@ -17,9 +17,9 @@ At lag ``tau`` the window ``w`` slides to ``w(x - tau)`` over the search chip ``
     var(tau) = E(tau) - S(tau)**2 / W(tau)    E, S, W = sums of w(x - tau) s(x)**2, s(x), 1
     rnorm    = sum_x w(x) (r(x) - mean_w(r))**2
 
-``num`` is evaluated at whole-pixel lags by an inverse FFT of the cross spectrum folded by
-``f`` (aliases summed, so the inverse FFT is ``f**2`` times smaller), and at fractional lags
-by a matrix-multiply DFT of the cross spectrum (Guizar-Sicairos et al. 2008, Opt. Lett. 33,
+``num`` is evaluated at whole-pixel lags and at fractional lags by matrix-multiply DFTs of
+the cross spectrum (two large matrix products for the whole-pixel lags shared by all
+windows) (Guizar-Sicairos et al. 2008, Opt. Lett. 33,
 156): the band-limited interpolation of the correlation, exact up to the taper's spectral
 leakage because the tapered reference is what is shifted.  ``var`` is computed exactly at
 every whole-sample lag, as matrix products ``Wy^T s Wx`` with the shifted tapers as columns
@@ -89,31 +89,33 @@ def _dft_eval(spectrum: np.ndarray, cy: np.ndarray, cx: np.ndarray, offsets: np.
     return out.real.astype(np.float64)
 
 
-def _folded_surface(spectrum: np.ndarray, ny: int, nx: int, q: int) -> np.ndarray:
-    """Circular correlation (B, ny/q, nx/q) at every q-th lag from rfft2 cross spectra
-    (B, ny, nx//2+1): the spectrum is folded (aliases summed) before a q*q times smaller
-    inverse FFT; q = 1 is the plain inverse FFT."""
-    if q == 1:
-        return sfft.irfft2(spectrum, s=(ny, nx), axes=(1, 2))
-    my, mx = ny // q, nx // q
-    nxh = spectrum.shape[2]
-    f = spectrum[:, :my].copy()                        # fold y (full complex axis)
-    for k in range(1, q):
-        f += spectrum[:, k * my:(k + 1) * my]
-    # fold x on the half spectrum: bins j >= nxh are conj(X[-ky, nx - j])
-    mh = mx // 2 + 1
-    g = np.zeros(f.shape[:2] + (mh,), dtype=f.dtype)
-    for k in range(q):
-        j0, j1 = k * mx, k * mx + mh
-        d1 = min(j1, nxh)
-        if d1 > j0:
-            g[..., :d1 - j0] += f[..., j0:d1]
-        m0 = max(j0, nxh)
-        if j1 > m0:
-            # bins j = m0 .. j1 - 1 are conj(f[-ky, nx - j]) (descending columns; row -ky)
-            cols = f[..., nx - m0:nx - j1:-1]
-            g[..., m0 - j0:] += np.conj(np.concatenate([cols[:, :1], cols[:, :0:-1]], axis=1))
-    return sfft.irfft2(g, s=(my, mx), axes=(1, 2)) / float(q * q)
+@lru_cache(maxsize=8)
+def _lag_phasors(ny: int, nx: int, lags_y: Tuple[int, ...], lags_x: Tuple[int, ...]
+                 ) -> Tuple[np.ndarray, np.ndarray]:
+    """DFT kernels of :func:`_dft_lags`: (J, Ny) and (Nx//2+1, L), complex64, the Hermitian
+    weights and the 1 / (Ny Nx) normalisation in the second."""
+    fy = sfft.fftfreq(ny)
+    fx = sfft.rfftfreq(nx)
+    wx = np.full(fx.size, 2.0 / (ny * nx))
+    wx[0] = 1.0 / (ny * nx)
+    if nx % 2 == 0:
+        wx[-1] = 1.0 / (ny * nx)
+    ey = np.exp(2j * np.pi * np.asarray(lags_y)[:, None] * fy[None, :]).astype(np.complex64)
+    ex = (np.exp(2j * np.pi * fx[:, None] * np.asarray(lags_x)[None, :]) * wx[:, None]
+          ).astype(np.complex64)
+    return ey, ex
+
+
+def _dft_lags(spectrum: np.ndarray, lags_y, lags_x, shape: Tuple[int, int]) -> np.ndarray:
+    """Real circular correlation at the same lags (samples) for every window, from rfft2
+    cross spectra (B, Ny, Nx//2+1) of (Ny, Nx) frames: two large matrix products.
+    Returns (B, J, L) float64."""
+    b, ny, nxh = spectrum.shape
+    ey, ex = _lag_phasors(shape[0], shape[1], tuple(int(v) for v in lags_y),
+                          tuple(int(v) for v in lags_x))
+    t = np.matmul(ey, spectrum)                                             # (B, J, Nx')
+    out = (t.reshape(-1, nxh) @ ex).reshape(b, ey.shape[0], ex.shape[1])
+    return out.real.astype(np.float64)
 
 
 def _window_variance(both: np.ndarray, wy: np.ndarray, wx: np.ndarray) -> np.ndarray:
@@ -166,9 +168,8 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     b, hy, hx = r.shape
     ny, nx = s.shape[1:]
     sfy, sfx = o * int(search_y), o * int(search_x)     # zero lag, in oversampled samples
-    # FFT frame: zero-padded to a fast length that the fold by o divides
-    fy_n, fx_n = o * sfft.next_fast_len(ny // o, real=True), o * sfft.next_fast_len(nx // o,
-                                                                                      real=True)
+    # FFT frame: zero-padded to a fast length
+    fy_n, fx_n = sfft.next_fast_len(ny, real=True), sfft.next_fast_len(nx, real=True)
     edge = TAPER_PIXELS * o
     ty = tukey_continuous(np.arange(hy), hy, edge)
     tx = tukey_continuous(np.arange(hx), hx, edge)
@@ -192,8 +193,8 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
                            _lag_windows(nx, hx, edge, 2 * sfx + 1))          # (B, 2sfy+1, 2sfx+1)
     # whole-pixel lags
     q = o
-    num = _folded_surface(spectrum, fy_n, fx_n, q)[:, :2 * sfy // q + 1, :2 * sfx // q + 1]
-    ncc = _ncc(num.astype(np.float64), var[:, ::q, ::q], rnorm)            # (B, 2sy+1, 2sx+1)
+    num = _dft_lags(spectrum, range(0, 2 * sfy + 1, q), range(0, 2 * sfx + 1, q), (fy_n, fx_n))
+    ncc = _ncc(num, var[:, ::q, ::q], rnorm)                                # (B, 2sy+1, 2sx+1)
     flat = ncc.reshape(b, -1).argmax(axis=1)
     ky, kx = np.unravel_index(flat, ncc.shape[1:])
     ib = np.arange(b)
