@@ -175,8 +175,9 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     tx = tukey_continuous(np.arange(hx), hx, edge)
     w2 = np.outer(ty, tx).astype(np.float32)
     wsum0 = float(w2.sum())
-    r0 = r - (np.einsum("bij,ij->b", r, w2) / wsum0)[:, None, None]
-    rnorm = np.einsum("bij,ij->b", r0 * r0, w2).astype(np.float64)
+    w2flat = w2.ravel()
+    r0 = r - ((r.reshape(b, -1) @ w2flat) / wsum0)[:, None, None]
+    rnorm = ((r0 * r0).reshape(b, -1) @ w2flat).astype(np.float64)
     # search chips: mean removed (conditioning of the float32 window sums; NCC unchanged),
     # stacked under their squares for the window sums
     both = np.empty((2 * b, ny, nx), np.float32)
