@@ -1,5 +1,6 @@
 """displacement:gnss_timeseries_comparison through processing.run on the real Kilauea data
-(single-date rasters + .tenv3 files) and on a dated multi-band raster; clear errors."""
+(single-date rasters + .tenv3 files), on a dated multi-band raster and on a MintPy
+timeseries.h5; clear errors."""
 
 import glob
 import shutil
@@ -71,6 +72,38 @@ def test_multiband_dated_raster_matches_the_single_date_files(provider, tmp_path
         "OUTPUT": str(tmp_path / "p.gpkg")})
     assert result["N"] == 35
     assert result["RMSE"] == pytest.approx(11.13, abs=0.3)  # plane referencing
+
+
+def test_mintpy_timeseries_h5_is_taken_directly(provider, tmp_path):
+    # the same Kilauea maps as a MintPy timeseries.h5 (UTM: EPSG attribute; first slice = the
+    # reference date, zeros), given straight to INSAR: the product is read on input
+    import h5py
+
+    stack = np.stack([np.zeros_like(read_block(RASTERS[0], 1))] + [read_block(p, 1) for p in RASTERS])
+    gt = raster_info(RASTERS[0]).geotransform
+    dates = [b"20160711", b"20160723", b"20160804", b"20160816", b"20160909", b"20160921"]
+    h5 = tmp_path / "timeseries.h5"
+    with h5py.File(h5, "w") as f:
+        for k, v in {"FILE_TYPE": "timeseries", "UNIT": "m", "REF_DATE": "20160711",
+                     "LENGTH": str(stack.shape[1]), "WIDTH": str(stack.shape[2]),
+                     "X_FIRST": repr(gt[0]), "Y_FIRST": repr(gt[3]), "X_STEP": repr(gt[1]),
+                     "Y_STEP": repr(gt[5]), "X_UNIT": "meters", "Y_UNIT": "meters",
+                     "EPSG": "32605"}.items():
+            f.attrs[k] = v
+        f.create_dataset("timeseries", data=stack.astype(np.float32))
+        f.create_dataset("date", data=np.array(dates))
+        f.create_dataset("bperp", data=np.zeros(len(dates), np.float32))
+    result = run_algorithm(ALG, {
+        "INSAR": [str(h5)], "GNSS_FOLDER": str(HAWAII / "unr_tenv3"), "LOS_ENU": LOS_ENU,
+        "REFERENCE": 3, "OUTPUT": str(tmp_path / "h5.gpkg")})
+    assert result["REFERENCE_DATE"] == "2016-07-11"
+    # exactly what the five single-date rasters give with the same settings
+    files = run_algorithm(ALG, {
+        "INSAR": RASTERS, "GNSS_FOLDER": str(HAWAII / "unr_tenv3"), "LOS_ENU": LOS_ENU,
+        "REFERENCE": 3, "OUTPUT": str(tmp_path / "files.gpkg")})
+    assert result["N"] == files["N"] == 35
+    for key in ("RMSE", "BIAS", "R"):
+        assert result[key] == pytest.approx(files[key], abs=1e-6), key
 
 
 def test_errors_are_clear(provider, tmp_path):
