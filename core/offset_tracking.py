@@ -89,6 +89,7 @@ class TrackingParameters:
     outlier_threshold: float = 0.0
     ramp: str = "none"
     batch: int = DEFAULT_BATCH
+    strain_correction: bool = True
 
     def validate(self, width: int, height: int) -> None:
         """Raise ValueError naming the offending setting (upper-case parameter names)."""
@@ -135,6 +136,9 @@ class TrackingResult:
     ramp_coefficients: Dict[str, Sequence[float]] = field(default_factory=dict)
     coarse_offset: Tuple[float, float] = (0.0, 0.0)
     valid_before_filters: int = 0
+    #: (4, rows, cols): where each window measured dx (x, y) and dy (x, y), pixels from its
+    #: centre (:func:`.window_correlation.information_centroids`)
+    centroids: Optional[np.ndarray] = None
 
 
 # ------------------------------------------------------------------ grid
@@ -348,6 +352,7 @@ def _track(ref_src, sec_src, p: TrackingParameters, gross_xy, monitor) -> Tracki
         gx, gy = gross_xy
     out = {k: np.full((n_r, n_c), np.nan) for k in ("dx", "dy", "peak", "snr", "sigma_x",
                                                     "sigma_y")}
+    centroids = np.zeros((4, n_r, n_c))
     o = int(p.oversample)
     is_complex = ref_src.is_complex or sec_src.is_complex
     ref_img = OversampledRows(ref_src, o, is_complex)
@@ -371,6 +376,7 @@ def _track(ref_src, sec_src, p: TrackingParameters, gross_xy, monitor) -> Tracki
         out["dy"][i, jj] = res["dy"][sel] + gy[i, jj]
         for k in ("peak", "snr", "sigma_x", "sigma_y"):
             out[k][i, jj] = res[k][sel]
+        centroids[:, i, jj] = res["centroids"][sel].T
 
     def correlate(i, jj, rc, sc, keep):
         args = (rc, sc, p.search_x, p.search_y, o, p.correlation_oversample, is_complex)
@@ -415,7 +421,7 @@ def _track(ref_src, sec_src, p: TrackingParameters, gross_xy, monitor) -> Tracki
                 pool.shutdown(wait=True, cancel_futures=True)
     return TrackingResult(out["dx"], out["dy"], out["peak"], out["snr"], out["sigma_x"],
                           out["sigma_y"], cols_top + p.window_x / 2.0,
-                          rows_top + p.window_y / 2.0, p)
+                          rows_top + p.window_y / 2.0, p, centroids=centroids)
 
 
 def _local_median(v: np.ndarray, radius: int = 1) -> np.ndarray:
@@ -430,6 +436,38 @@ def _local_median(v: np.ndarray, radius: int = 1) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanmedian(np.stack(stack), axis=0)
+
+
+def limited_gradient(values: np.ndarray, axis: int, spacing: float) -> np.ndarray:
+    """Gradient of ``values`` along ``axis`` (per unit of ``spacing``) with the minmod limiter:
+    the smaller of the backward and forward differences when they have the same sign, else
+    0, and 0 where a neighbour is missing.  Smooth fields keep their slope; at a step (a
+    fault) one side is flat, so the slope there is 0 instead of half the step."""
+    d = np.diff(values, axis=axis) / float(spacing)
+    pad_back = [(0, 0)] * values.ndim
+    pad_fwd = [(0, 0)] * values.ndim
+    pad_back[axis], pad_fwd[axis] = (1, 0), (0, 1)
+    back = np.pad(d, pad_back, constant_values=np.nan)
+    fwd = np.pad(d, pad_fwd, constant_values=np.nan)
+    with np.errstate(invalid="ignore"):
+        same = np.sign(back) == np.sign(fwd)
+        slope = np.where(same, np.sign(back) * np.minimum(np.abs(back), np.abs(fwd)), 0.0)
+    return np.where(np.isfinite(back) & np.isfinite(fwd), slope, 0.0)
+
+
+def correct_strain(dx: np.ndarray, dy: np.ndarray, centroids: np.ndarray, step_x: float,
+                   step_y: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Offsets moved from where each window measured them to its centre.
+
+    Under an offset field that varies across a window, the correlation measures dx at the
+    centroid ``(u, v)`` of the window's x-information and dy at that of its y-information
+    (``centroids``, pixels from the centre; up to most of a pixel on speckle).  With the local
+    gradient of the field from the neighbouring windows (:func:`limited_gradient`, per
+    pixel), ``dx(centre) = dx - (ddx/dx u + ddx/dy v)`` (dy alike)."""
+    gxx, gxy = limited_gradient(dx, 1, step_x), limited_gradient(dx, 0, step_y)
+    gyx, gyy = limited_gradient(dy, 1, step_x), limited_gradient(dy, 0, step_y)
+    return (dx - (gxx * centroids[0] + gxy * centroids[1]),
+            dy - (gyx * centroids[2] + gyy * centroids[3]))
 
 
 def filter_outliers(dx: np.ndarray, dy: np.ndarray, threshold: float, radius: int = 1
@@ -467,7 +505,9 @@ def track_offsets(reference, secondary, params: Optional[TrackingParameters] = N
     intensity) or raster paths (``*_band`` 1-based).  Both must have the same size.
     Steps: optional coarse pass (``coarse_search``), fine pass, SNR mask
     (``snr_threshold``; 0 = off), outlier mask (``outlier_threshold`` pixels from the local
-    3 x 3 median; 0 = off), then ramp removal (``ramp``) fitted on the remaining windows.
+    3 x 3 median; 0 = off), the move of each offset to its window centre under an offset
+    gradient (``strain_correction``, :func:`correct_strain`), then ramp removal (``ramp``)
+    fitted on the remaining windows.
     NaN marks windows without a measurement."""
     p = params or TrackingParameters()
     ref = ArraySource(reference) if isinstance(reference, np.ndarray) else \
@@ -504,6 +544,8 @@ def track_offsets(reference, secondary, params: Optional[TrackingParameters] = N
                                p.outlier_threshold)
     for k in ("dx", "dy", "peak", "snr", "sigma_x", "sigma_y"):
         getattr(res, k)[bad] = np.nan
+    if p.strain_correction and res.centroids is not None:
+        res.dx, res.dy = correct_strain(res.dx, res.dy, res.centroids, p.step_x, p.step_y)
     if p.ramp != "none":
         for name in ("dx", "dy"):
             v = getattr(res, name)

@@ -154,6 +154,34 @@ def _ncc(num: np.ndarray, var: np.ndarray, rnorm: np.ndarray) -> np.ndarray:
     return out
 
 
+def information_centroids(ref_chips: np.ndarray, taper: np.ndarray, factor: int) -> np.ndarray:
+    """Where in each window its offsets are measured, relative to the window centre (pixels).
+
+    The correlation weighs each part of the window by the information it carries on the
+    shift: the tapered squared gradient of the reference, along x for dx and along y for dy.
+    Under an offset that varies across the window, dx is the offset at the centroid of the
+    x-information and dy at that of the y-information, which can lie most of a pixel from the
+    window centre on speckle.  Returns (B, 4): x and y of the dx centroid, x and y of the dy
+    centroid, in pixels from the window centre (+x right, +y down)."""
+    r = np.asarray(ref_chips, dtype=np.float32)
+    hy, hx = r.shape[1:]
+    gx = np.zeros_like(r)
+    gy = np.zeros_like(r)
+    gx[:, :, 1:-1] = r[:, :, 2:] - r[:, :, :-2]
+    gy[:, 1:-1, :] = r[:, 2:, :] - r[:, :-2, :]
+    # sample k lies at pixel index k / factor of the window (oversampling keeps the original
+    # samples at k = 0, factor, ...); the window centre is at index (w - 1) / 2
+    ux = (np.arange(hx) - (hx - factor) / 2.0) / factor
+    uy = (np.arange(hy) - (hy - factor) / 2.0) / factor
+    out = np.empty((r.shape[0], 4))
+    for k, g in enumerate((gx, gy)):
+        wgt = g * g * taper
+        total = np.maximum(wgt.sum(axis=(1, 2)), 1e-30)
+        out[:, 2 * k] = (wgt.sum(axis=1) @ ux) / total
+        out[:, 2 * k + 1] = (wgt.sum(axis=2) @ uy) / total
+    return out
+
+
 def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
                     search_y: int, factor: int, correlation_oversample: int,
                     is_complex: bool) -> Dict[str, np.ndarray]:
@@ -161,7 +189,8 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
 
     ref_chips: (B, f wy, f wx); sec_chips: (B, f (wy + 2 search_y), f (wx + 2 search_x)),
     float32, finite.  Returns dx, dy (pixels, relative to the chips' zero lag), peak (NCC),
-    snr, sigma_x, sigma_y and ``edge`` (peak on the border of the search range: unreliable)."""
+    snr, sigma_x, sigma_y, ``edge`` (peak on the border of the search range: unreliable) and
+    ``centroids`` (:func:`information_centroids`)."""
     o = int(factor)
     r = np.asarray(ref_chips, dtype=np.float32)
     s = np.asarray(sec_chips, dtype=np.float32)
@@ -176,6 +205,7 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     w2 = np.outer(ty, tx).astype(np.float32)
     wsum0 = float(w2.sum())
     w2flat = w2.ravel()
+    centroids = information_centroids(r, w2, o)
     r0 = r - ((r.reshape(b, -1) @ w2flat) / wsum0)[:, None, None]
     rnorm = ((r0 * r0).reshape(b, -1) @ w2flat).astype(np.float64)
     # search chips: mean removed (conditioning of the float32 window sums; NCC unchanged),
@@ -261,4 +291,4 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
         sig_x = np.sqrt(k_sig * (1.0 - rho) / (npix * np.abs(curv_x)))
         snr = peak / np.maximum(mean_far, 1e-12)
     return {"dx": dx, "dy": dy, "peak": peak, "snr": snr, "sigma_x": sig_x, "sigma_y": sig_y,
-            "edge": edge_hit}
+            "edge": edge_hit, "centroids": centroids}

@@ -68,6 +68,11 @@ class OffsetTracking(DisplacementAlgorithm):
     found without guessing; total offset = gross + fine. CORRELATION_OVERSAMPLE (default 64)
     sets the finest grid of the sub-pixel peak search (a quadratic fit refines it further).
 
+    Each offset is given at its window centre: under an offset gradient, a window measures
+    where its texture carries the information (up to most of a pixel from the centre on
+    speckle), and the offset is moved to the centre with the local gradient from the
+    neighbouring windows (limited so that nothing moves next to a fault).
+
     SNR = peak correlation / mean absolute correlation of the search surface more than 2 pixels
     from the peak. Windows with SNR below SNR_THRESHOLD (default 5; 0 = off), deviating from
     the median of their 3 x 3 neighbours by more than OUTLIER_THRESHOLD pixels (default 1; 0 =
