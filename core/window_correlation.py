@@ -162,23 +162,33 @@ def information_centroids(ref_chips: np.ndarray, taper: np.ndarray, factor: int)
     Under an offset that varies across the window, dx is the offset at the centroid of the
     x-information and dy at that of the y-information, which can lie most of a pixel from the
     window centre on speckle.  Returns (B, 4): x and y of the dx centroid, x and y of the dy
-    centroid, in pixels from the window centre (+x right, +y down)."""
+    centroid, in pixels from the window centre (+x right, +y down).  ``taper``: the separable
+    window taper (outer product of a column and a row, 1 at the centre)."""
     r = np.asarray(ref_chips, dtype=np.float32)
     hy, hx = r.shape[1:]
-    gx = np.zeros_like(r)
-    gy = np.zeros_like(r)
-    gx[:, :, 1:-1] = r[:, :, 2:] - r[:, :, :-2]
-    gy[:, 1:-1, :] = r[:, 2:, :] - r[:, :-2, :]
     # sample k lies at pixel index k / factor of the window (oversampling keeps the original
     # samples at k = 0, factor, ...); the window centre is at index (w - 1) / 2
     ux = (np.arange(hx) - (hx - factor) / 2.0) / factor
     uy = (np.arange(hy) - (hy - factor) / 2.0) / factor
+    # the taper is separable (outer product of its first column and row): weighted sums are
+    # matrix-vector products; central differences on the interior samples
+    ty = (taper[:, hx // 2] / taper[hy // 2, hx // 2]).astype(np.float64)
+    tx = taper[hy // 2, :].astype(np.float64)
     out = np.empty((r.shape[0], 4))
-    for k, g in enumerate((gx, gy)):
-        wgt = g * g * taper
-        total = np.maximum(wgt.sum(axis=(1, 2)), 1e-30)
-        out[:, 2 * k] = (wgt.sum(axis=1) @ ux) / total
-        out[:, 2 * k + 1] = (wgt.sum(axis=2) @ uy) / total
+    gx = r[:, :, 2:] - r[:, :, :-2]
+    gx *= gx                                                            # (B, hy, hx - 2)
+    inner_x = slice(1, hx - 1)
+    a = gx @ tx[inner_x].astype(np.float32)                             # (B, hy)
+    total = np.maximum(a @ ty, 1e-30)
+    out[:, 0] = ((gx @ (tx * ux)[inner_x].astype(np.float32)) @ ty) / total
+    out[:, 1] = (a @ (ty * uy)) / total
+    gy = r[:, 2:, :] - r[:, :-2, :]
+    gy *= gy                                                            # (B, hy - 2, hx)
+    inner_y = slice(1, hy - 1)
+    a = gy @ tx.astype(np.float32)                                      # (B, hy - 2)
+    total = np.maximum(a @ ty[inner_y], 1e-30)
+    out[:, 2] = ((gy @ (tx * ux).astype(np.float32)) @ ty[inner_y]) / total
+    out[:, 3] = (a @ (ty * uy)[inner_y]) / total
     return out
 
 
