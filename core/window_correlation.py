@@ -154,6 +154,38 @@ def _ncc(num: np.ndarray, var: np.ndarray, rnorm: np.ndarray) -> np.ndarray:
     return out
 
 
+def _axis_parabola_steps(c: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Vertex of the parabola through the centre row and column of 3 x 3 samples (B, 3, 3)
+    of spacing 1, per axis, clipped to +-0.5 (0 where the samples are not concave)."""
+    steps = []
+    for lo, mid, hi in ((c[:, 0, 1], c[:, 1, 1], c[:, 2, 1]), (c[:, 1, 0], c[:, 1, 1], c[:, 1, 2])):
+        curv = hi - 2 * mid + lo
+        concave = curv < 0
+        step = np.where(concave, -(hi - lo) / (2 * np.where(concave, curv, -1.0)), 0.0)
+        steps.append(np.clip(step, -0.5, 0.5))
+    return steps[0], steps[1]
+
+
+def _newton_step(c: np.ndarray):
+    """2-D quadratic fitted to 3 x 3 samples (B, 3, 3) of spacing 1 around the current
+    estimate: the step to its maximum (uy, ux, in grid spacings, clipped to +-4; toward the
+    best sample when the fit is not concave), the value there and the curvatures hyy, hxx."""
+    f00 = c[:, 1, 1]
+    fy1, fy_1 = c[:, 2, 1], c[:, 0, 1]
+    fx1, fx_1 = c[:, 1, 2], c[:, 1, 0]
+    fxy = (c[:, 2, 2] - c[:, 2, 0] - c[:, 0, 2] + c[:, 0, 0]) / 4.0
+    gy, gx = (fy1 - fy_1) / 2.0, (fx1 - fx_1) / 2.0
+    hyy, hxx = fy1 - 2 * f00 + fy_1, fx1 - 2 * f00 + fx_1
+    det = hyy * hxx - fxy * fxy
+    ok = (det > 0) & (hyy < 0)
+    uy = np.where(ok, -(hxx * gy - fxy * gx) / np.where(ok, det, 1.0), 0.0)
+    ux = np.where(ok, -(hyy * gx - fxy * gy) / np.where(ok, det, 1.0), 0.0)
+    j, l_ = np.unravel_index(c.reshape(c.shape[0], -1).argmax(axis=1), (3, 3))
+    uy = np.where(ok, np.clip(uy, -4.0, 4.0), j - 1.0)
+    ux = np.where(ok, np.clip(ux, -4.0, 4.0), l_ - 1.0)
+    return uy, ux, f00 + 0.5 * (gy * uy + gx * ux), hyy, hxx
+
+
 def information_centroids(ref_chips: np.ndarray, taper: np.ndarray, factor: int) -> np.ndarray:
     """Where in each window its offsets are measured, relative to the window centre (pixels).
 
@@ -249,43 +281,23 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     # stage 0: quadratic fit of the whole-pixel-lag NCC around its peak
     kyc = np.clip(ky, 1, ncc.shape[1] - 2)
     kxc = np.clip(kx, 1, ncc.shape[2] - 2)
-    n0 = ncc[ib, kyc, kxc]
-    hy0 = ncc[ib, kyc + 1, kxc] - 2 * n0 + ncc[ib, kyc - 1, kxc]
-    hx0 = ncc[ib, kyc, kxc + 1] - 2 * n0 + ncc[ib, kyc, kxc - 1]
-    uy0 = np.where(hy0 < 0, -(ncc[ib, kyc + 1, kxc] - ncc[ib, kyc - 1, kxc]) / (2 * np.where(
-        hy0 < 0, hy0, -1.0)), 0.0)
-    ux0 = np.where(hx0 < 0, -(ncc[ib, kyc, kxc + 1] - ncc[ib, kyc, kxc - 1]) / (2 * np.where(
-        hx0 < 0, hx0, -1.0)), 0.0)
-    cy = q * (kyc + np.clip(uy0, -0.5, 0.5))            # oversampled samples
-    cx = q * (kxc + np.clip(ux0, -0.5, 0.5))
+    around = ncc[ib[:, None, None], kyc[:, None, None] + np.arange(-1, 2)[None, :, None],
+                 kxc[:, None, None] + np.arange(-1, 2)[None, None, :]]      # (B, 3, 3)
+    uy0, ux0 = _axis_parabola_steps(around)
+    cy = q * (kyc + uy0)                                 # oversampled samples
+    cx = q * (kxc + ux0)
     # Newton-like zoom on 3 x 3 grids of decreasing spacing
     fine = o / float(correlation_oversample)
     steps = [d for d in (0.5, 0.125) if d > fine] + [fine]
     grid = np.array([-1.0, 0.0, 1.0])
     for d in steps:
-        ty_ = cy[:, None] + d * grid[None, :]                                # (B, 3)
-        tx_ = cx[:, None] + d * grid[None, :]
         num = _dft_eval(spectrum, cy, cx, d * grid, (fy_n, fx_n))
-        var_t = np.matmul(np.matmul(_keys_weights(ty_, var.shape[1]), var),
-                          np.swapaxes(_keys_weights(tx_, var.shape[2]), 1, 2))
-        c = _ncc(num, var_t, rnorm)                                          # (B, 3, 3)
-        f00 = c[:, 1, 1]
-        fy1, fy_1 = c[:, 2, 1], c[:, 0, 1]
-        fx1, fx_1 = c[:, 1, 2], c[:, 1, 0]
-        fxy = (c[:, 2, 2] - c[:, 2, 0] - c[:, 0, 2] + c[:, 0, 0]) / 4.0
-        gy, gx = (fy1 - fy_1) / 2.0, (fx1 - fx_1) / 2.0
-        hyy, hxx = fy1 - 2 * f00 + fy_1, fx1 - 2 * f00 + fx_1
-        det = hyy * hxx - fxy * fxy
-        ok = (det > 0) & (hyy < 0)
-        uy = np.where(ok, -(hxx * gy - fxy * gx) / np.where(ok, det, 1.0), 0.0)
-        ux = np.where(ok, -(hyy * gx - fxy * gy) / np.where(ok, det, 1.0), 0.0)
-        # without a concave fit, step toward the best sample of the grid
-        j, l_ = np.unravel_index(c.reshape(b, -1).argmax(axis=1), (3, 3))
-        uy = np.where(ok, np.clip(uy, -4.0, 4.0), j - 1.0)
-        ux = np.where(ok, np.clip(ux, -4.0, 4.0), l_ - 1.0)
+        var_t = np.matmul(
+            np.matmul(_keys_weights(cy[:, None] + d * grid[None, :], var.shape[1]), var),
+            np.swapaxes(_keys_weights(cx[:, None] + d * grid[None, :], var.shape[2]), 1, 2))
+        uy, ux, peak, hyy, hxx = _newton_step(_ncc(num, var_t, rnorm))
         cy = cy + d * uy
         cx = cx + d * ux
-        peak = f00 + 0.5 * (gy * uy + gx * ux)
         curv_y = -hyy / (d * d) * o * o        # per pixel^2
         curv_x = -hxx / (d * d) * o * o
     # peak within half an oversampled sample of the search border (or beyond): unreliable
