@@ -341,87 +341,124 @@ def _chips(values: np.ndarray, tops: np.ndarray, lefts: np.ndarray, h: int, w: i
     return view[tops, lefts]
 
 
+class _Correlator:
+    """Correlates batches of windows and writes the results into the output grid.
+
+    With more than one thread the batches go to a thread pool (FFTs and matrix products
+    release the GIL) while the caller keeps reading and oversampling; at most ``2 threads``
+    batches wait, and BLAS is limited to one thread per worker.  Use as a context manager;
+    :meth:`drain` collects the last results."""
+
+    FIELDS = ("dx", "dy", "peak", "snr", "sigma_x", "sigma_y")
+
+    def __init__(self, p: TrackingParameters, is_complex: bool, gross_x: np.ndarray,
+                 gross_y: np.ndarray, threads: int):
+        self.args = (p.search_x, p.search_y, int(p.oversample), p.correlation_oversample,
+                     is_complex)
+        self.gross_x, self.gross_y = gross_x, gross_y
+        self.out = {k: np.full(gross_x.shape, np.nan) for k in self.FIELDS}
+        self.centroids = np.zeros((4,) + gross_x.shape)
+        self.threads = threads
+        self.pool = None
+        self.pending = deque()
+        self._blas = contextlib.nullcontext()
+
+    def __enter__(self):
+        if self.threads > 1:
+            self._blas = _single_threaded_blas()
+            self._blas.__enter__()
+            self.pool = ThreadPoolExecutor(self.threads)
+        return self
+
+    def __exit__(self, *exc):
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+        self._blas.__exit__(*exc)
+        return False
+
+    def submit(self, row: int, cols: np.ndarray, ref_chips: np.ndarray, sec_chips: np.ndarray):
+        if self.pool is None:
+            self._store(row, cols, correlate_batch(ref_chips, sec_chips, *self.args))
+            return
+        self.pending.append((row, cols, self.pool.submit(correlate_batch, ref_chips,
+                                                         sec_chips, *self.args)))
+        while len(self.pending) > 2 * self.threads:
+            self._collect()
+
+    def drain(self):
+        while self.pending:
+            self._collect()
+
+    def _collect(self):
+        row, cols, future = self.pending.popleft()
+        self._store(row, cols, future.result())
+
+    def _store(self, i: int, jj: np.ndarray, res: Dict[str, np.ndarray]):
+        good = ~res["edge"] & np.isfinite(res["dx"]) & np.isfinite(res["dy"])
+        jj, sel = jj[good], np.nonzero(good)[0]
+        self.out["dx"][i, jj] = res["dx"][sel] + self.gross_x[i, jj]
+        self.out["dy"][i, jj] = res["dy"][sel] + self.gross_y[i, jj]
+        for k in ("peak", "snr", "sigma_x", "sigma_y"):
+            self.out[k][i, jj] = res[k][sel]
+        self.centroids[:, i, jj] = res["centroids"][sel].T
+
+
+def _window_batches(ref_img: OversampledRows, sec_img: OversampledRows, p: TrackingParameters,
+                    rows_top: np.ndarray, cols_top: np.ndarray, gx: np.ndarray, gy: np.ndarray,
+                    mon):
+    """Yield (row, window columns, reference chips, search chips) batch by batch, row of
+    windows by row of windows, skipping windows that touch nodata or leave the image;
+    reports progress and releases the oversampled rows no longer needed."""
+    o, wy, wx = int(p.oversample), p.window_y, p.window_x
+    sh, sw = wy + 2 * p.search_y, wx + 2 * p.search_x
+    n_r, n_c = rows_top.size, cols_top.size
+    batch = max(1, int(p.batch))
+    for i, top in enumerate(rows_top):
+        top = int(top)
+        ref_vals, ref_bad = ref_img.rows(top, top + wy)
+        s_lo = top + int(gy[i].min()) - p.search_y
+        s_hi = top + int(gy[i].max()) - p.search_y + sh
+        sec_vals, sec_bad = sec_img.rows(s_lo, s_hi)
+        stops = top + gy[i] - p.search_y - s_lo                      # rows in the strip
+        slefts = cols_top + gx[i] - p.search_x
+        bad = (_box_counts(ref_bad, np.zeros(n_c, np.int64), cols_top, wy, wx) > 0) | \
+            (_box_counts(sec_bad, stops, slefts, sh, sw) > 0)
+        for j0 in range(0, n_c, batch):
+            js = np.arange(j0, min(n_c, j0 + batch))
+            jj = js[~bad[js]]
+            if jj.size:
+                yield (i, jj,
+                       _chips(ref_vals, np.zeros(jj.size, np.int64), o * cols_top[jj], o * wy,
+                              o * wx),
+                       _chips(sec_vals, o * stops[jj], o * slefts[jj], o * sh, o * sw))
+            mon.update((i + (j0 + js.size) / float(n_c)) / float(n_r))
+        if i + 1 < n_r:
+            nxt = int(rows_top[i + 1])
+            ref_img.release_before(nxt)
+            sec_img.release_before(nxt + int(gy[i + 1:].min()) - p.search_y)
+
+
 def _track(ref_src, sec_src, p: TrackingParameters, gross_xy, monitor) -> TrackingResult:
     cols_top = window_tops(ref_src.width, p.window_x, p.search_x, p.step_x)
     rows_top = window_tops(ref_src.height, p.window_y, p.search_y, p.step_y)
-    n_r, n_c = rows_top.size, cols_top.size
+    shape = (rows_top.size, cols_top.size)
     if gross_xy is None:
-        gx = np.full((n_r, n_c), int(p.gross_x), np.int64)
-        gy = np.full((n_r, n_c), int(p.gross_y), np.int64)
+        gx = np.full(shape, int(p.gross_x), np.int64)
+        gy = np.full(shape, int(p.gross_y), np.int64)
     else:
         gx, gy = gross_xy
-    out = {k: np.full((n_r, n_c), np.nan) for k in ("dx", "dy", "peak", "snr", "sigma_x",
-                                                    "sigma_y")}
-    centroids = np.zeros((4, n_r, n_c))
-    o = int(p.oversample)
     is_complex = ref_src.is_complex or sec_src.is_complex
-    ref_img = OversampledRows(ref_src, o, is_complex)
-    sec_img = OversampledRows(sec_src, o, is_complex)
-    wy, wx = p.window_y, p.window_x
-    sh, sw = wy + 2 * p.search_y, wx + 2 * p.search_x
-    batch = max(1, int(p.batch))
-    mon = ensure_monitor(monitor)
-    threads = correlation_threads()
-    # batches are correlated in worker threads (FFTs and matrix products release the GIL);
-    # the main thread reads and oversamples the images and cuts the chips
-    pool = ThreadPoolExecutor(threads) if threads > 1 else None
-    pending = deque()
-    # one BLAS thread per worker, else every worker's matrix products spawn a thread per core
-    blas_limit = _single_threaded_blas() if pool is not None else contextlib.nullcontext()
-
-    def store(i, jj, res):
-        good = ~res["edge"] & np.isfinite(res["dx"]) & np.isfinite(res["dy"])
-        jj, sel = jj[good], np.nonzero(good)[0]
-        out["dx"][i, jj] = res["dx"][sel] + gx[i, jj]
-        out["dy"][i, jj] = res["dy"][sel] + gy[i, jj]
-        for k in ("peak", "snr", "sigma_x", "sigma_y"):
-            out[k][i, jj] = res[k][sel]
-        centroids[:, i, jj] = res["centroids"][sel].T
-
-    def correlate(i, jj, rc, sc, keep):
-        args = (rc, sc, p.search_x, p.search_y, o, p.correlation_oversample, is_complex)
-        if pool is None:
-            store(i, jj, correlate_batch(*args))
-            return
-        pending.append((i, jj, pool.submit(correlate_batch, *args)))
-        while len(pending) > keep:
-            i0, jj0, future = pending.popleft()
-            store(i0, jj0, future.result())
-
-    with blas_limit:
-        try:
-            for i, top in enumerate(rows_top):
-                top = int(top)
-                ref_vals, ref_bad = ref_img.rows(top, top + wy)
-                s_lo = top + int(gy[i].min()) - p.search_y
-                s_hi = top + int(gy[i].max()) - p.search_y + sh
-                sec_vals, sec_bad = sec_img.rows(s_lo, s_hi)
-                stops_all = top + gy[i] - p.search_y - s_lo                  # rows in the strip
-                slefts_all = cols_top + gx[i] - p.search_x
-                bad = (_box_counts(ref_bad, np.zeros(n_c, np.int64), cols_top, wy, wx) > 0) | \
-                    (_box_counts(sec_bad, stops_all, slefts_all, sh, sw) > 0)
-                for j0 in range(0, n_c, batch):
-                    js = np.arange(j0, min(n_c, j0 + batch))
-                    jj = js[~bad[js]]
-                    if jj.size:
-                        correlate(i, jj, _chips(ref_vals, np.zeros(jj.size, np.int64),
-                                                o * cols_top[jj], o * wy, o * wx),
-                                  _chips(sec_vals, o * stops_all[jj], o * slefts_all[jj], o * sh,
-                                         o * sw), 2 * threads)
-                    mon.update((i + (j0 + js.size) / float(n_c)) / float(n_r))
-                if i + 1 < n_r:
-                    nxt = int(rows_top[i + 1])
-                    ref_img.release_before(nxt)
-                    sec_img.release_before(nxt + int(gy[i + 1:].min()) - p.search_y)
-            while pending:
-                i0, jj0, future = pending.popleft()
-                store(i0, jj0, future.result())
-        finally:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+    ref_img = OversampledRows(ref_src, int(p.oversample), is_complex)
+    sec_img = OversampledRows(sec_src, int(p.oversample), is_complex)
+    with _Correlator(p, is_complex, gx, gy, correlation_threads()) as correlator:
+        for batch in _window_batches(ref_img, sec_img, p, rows_top, cols_top, gx, gy,
+                                     ensure_monitor(monitor)):
+            correlator.submit(*batch)
+        correlator.drain()
+    out = correlator.out
     return TrackingResult(out["dx"], out["dy"], out["peak"], out["snr"], out["sigma_x"],
                           out["sigma_y"], cols_top + p.window_x / 2.0,
-                          rows_top + p.window_y / 2.0, p, centroids=centroids)
+                          rows_top + p.window_y / 2.0, p, centroids=correlator.centroids)
 
 
 def _local_median(v: np.ndarray, radius: int = 1) -> np.ndarray:
