@@ -405,7 +405,7 @@ def window_grid(width: int, height: int, window_x: int, window_y: int, search_x:
 
 
 def seconds_per_window(window_x: int, window_y: int, search_x: int, search_y: int,
-                       is_complex: bool = False, batch: int = 64, repeats: int = 2) -> float:
+                       is_complex: bool = False, batch: int = 64, repeats: int = 1) -> float:
     """Measured time (s) per window of the fine pass of :func:`.offset_tracking.track_offsets`
     (oversampling, correlation and peak; default settings, steps of half the window, no
     coarse pass) on random images holding four rows of ``batch / 4`` windows, on this
