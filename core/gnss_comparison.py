@@ -41,7 +41,8 @@ from osgeo import osr
 from . import geometry
 from .dates import format_date, parse_date
 from .gnss import GnssSeries, GnssVelocities
-from .raster_io import open_raster, pixel_size_metres, raster_info, read_block
+from .raster_io import (open_raster, pixel_size_metres, raster_info, read_block, transform_xy,
+                        wgs84_wkt)
 
 osr.UseExceptions()
 
@@ -67,20 +68,7 @@ def lonlat_to_crs(lon, lat, crs_wkt: str) -> Tuple[np.ndarray, np.ndarray]:
     Uses the traditional GIS axis order on both sides, so a geographic target CRS
     gets (lon, lat) and never (lat, lon).  An empty WKT returns lon/lat unchanged.
     """
-    lon = np.atleast_1d(np.asarray(lon, dtype=np.float64))
-    lat = np.atleast_1d(np.asarray(lat, dtype=np.float64))
-    if not crs_wkt:
-        return lon.copy(), lat.copy()
-    src = osr.SpatialReference()
-    src.ImportFromEPSG(4326)
-    src.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    dst = osr.SpatialReference()
-    dst.ImportFromWkt(crs_wkt)
-    dst.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    transform = osr.CoordinateTransformation(src, dst)
-    pts = transform.TransformPoints(np.column_stack([lon, lat]).tolist())
-    arr = np.array(pts, dtype=np.float64).reshape(-1, 3)
-    return arr[:, 0], arr[:, 1]
+    return transform_xy(np.atleast_1d(lon), np.atleast_1d(lat), wgs84_wkt(), crs_wkt)
 
 
 def _fractional_pixel(gt, x, y):

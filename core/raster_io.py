@@ -390,10 +390,43 @@ def write_array(
 
 
 def crs_from_epsg(code: int) -> str:
-    """WKT of an EPSG code (convenience for scripts and tests)."""
+    """WKT of an EPSG code."""
     srs = osr.SpatialReference()
     srs.ImportFromEPSG(int(code))
     return srs.ExportToWkt()
+
+
+_WGS84_WKT: Optional[str] = None
+
+
+def wgs84_wkt() -> str:
+    """WKT of EPSG:4326 (geographic WGS 84, longitude/latitude in degrees)."""
+    global _WGS84_WKT
+    if _WGS84_WKT is None:
+        _WGS84_WKT = crs_from_epsg(4326)
+    return _WGS84_WKT
+
+
+def transform_xy(x, y, from_wkt: str, to_wkt: str) -> Tuple[np.ndarray, np.ndarray]:
+    """Map coordinates from CRS ``from_wkt`` to ``to_wkt`` (arrays or scalars; x = easting or
+    longitude on both sides: traditional GIS axis order, never (lat, lon)).  An empty WKT on
+    either side, or the same CRS, returns the coordinates unchanged.  float64 arrays of the
+    input shape."""
+    x = np.array(x, dtype=np.float64)
+    y = np.array(y, dtype=np.float64)
+    if not from_wkt or not to_wkt:
+        return x, y
+    src, dst = osr.SpatialReference(), osr.SpatialReference()
+    src.ImportFromWkt(from_wkt)
+    dst.ImportFromWkt(to_wkt)
+    if src.IsSame(dst):
+        return x, y
+    for srs in (src, dst):
+        srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    pts = osr.CoordinateTransformation(src, dst).TransformPoints(
+        np.column_stack([x.ravel(), y.ravel()]).tolist())
+    arr = np.array(pts, dtype=np.float64).reshape(-1, 3)
+    return arr[:, 0].reshape(x.shape), arr[:, 1].reshape(y.shape)
 
 
 def pixel_size_metres(info: RasterInfo) -> Tuple[float, float]:

@@ -54,6 +54,8 @@ from .raster_io import (
     open_raster,
     raster_info,
     read_block,
+    transform_xy,
+    wgs84_wkt,
 )
 from .units import DAYS_PER_YEAR, normalize_unit
 
@@ -764,25 +766,10 @@ def timeseries_velocity(stack: Stack, start, end, velocity_path: str,
 
 # --------------------------------------------------------------------------- re-referencing
 def transform_point(x: float, y: float, from_wkt: str, to_wkt: str) -> Tuple[float, float]:
-    """Map point (``x``, ``y``) from CRS ``from_wkt`` to ``to_wkt`` (x = easting or longitude).
-    Empty WKT on either side = no transformation."""
-    if not from_wkt or not to_wkt:
-        return float(x), float(y)
-    a, b = osr.SpatialReference(), osr.SpatialReference()
-    a.ImportFromWkt(from_wkt)
-    b.ImportFromWkt(to_wkt)
-    if a.IsSame(b):
-        return float(x), float(y)
-    for s in (a, b):
-        s.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    tx, ty, _ = osr.CoordinateTransformation(a, b).TransformPoint(float(x), float(y))
+    """Map point (``x``, ``y``) from CRS ``from_wkt`` to ``to_wkt`` (x = easting or longitude;
+    :func:`.raster_io.transform_xy`).  Empty WKT on either side = no transformation."""
+    tx, ty = transform_xy(x, y, from_wkt, to_wkt)
     return float(tx), float(ty)
-
-
-def wgs84_wkt() -> str:
-    s = osr.SpatialReference()
-    s.ImportFromEPSG(4326)
-    return s.ExportToWkt()
 
 
 @dataclass

@@ -77,7 +77,8 @@ from displacement_toolkit.core.geometry import (  # noqa: E402
     project_enu,
 )
 from displacement_toolkit.core.okada import fault_displacement_enu, moment_magnitude  # noqa: E402
-from displacement_toolkit.core.raster_io import crs_from_epsg, write_array  # noqa: E402
+from displacement_toolkit.core.raster_io import (  # noqa: E402
+    crs_from_epsg, transform_xy, wgs84_wkt, write_array)
 from displacement_toolkit.core.synthetic_sar import speckle_pair  # noqa: E402
 
 EPSG = 32611
@@ -270,22 +271,13 @@ def make_truth_grid(out, crs, geotransforms):
 
 
 def make_gnss(out):
-    from osgeo import osr
-
-    src = osr.SpatialReference()
-    src.ImportFromEPSG(EPSG)
-    dst = osr.SpatialReference()
-    dst.ImportFromEPSG(4326)
-    dst.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    src.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    tr = osr.CoordinateTransformation(src, dst)
     rng = np.random.default_rng(GNSS_SEED)
     rows = []
     for i, (dx, dy) in enumerate(GNSS_OFFSETS):
         x, y = SCENE_CENTRE[0] + dx, SCENE_CENTRE[1] + dy
         e, n, u = (float(v) for v in ground_displacement(x, y))
         noise = rng.standard_normal(3) * np.array(GNSS_SIGMA)
-        lon, lat, _ = tr.TransformPoint(x, y)
+        lon, lat = (float(v) for v in transform_xy(x, y, crs_from_epsg(EPSG), wgs84_wkt()))
         rows.append({"station": f"SYN{i + 1}", "lon": f"{lon:.7f}", "lat": f"{lat:.7f}",
                      "east": f"{e + noise[0]:.5f}", "north": f"{n + noise[1]:.5f}",
                      "up": f"{u + noise[2]:.5f}", "sig_east": f"{GNSS_SIGMA[0]:g}",

@@ -8,29 +8,10 @@ import os
 from typing import Optional, Sequence
 
 import numpy as np
-from osgeo import gdal, osr
+from osgeo import gdal
 
-from ..raster_io import RasterError, open_raster, read_block
+from ..raster_io import RasterError, open_raster, read_block, wgs84_wkt  # noqa: F401
 from .base import BlockReader, product_error
-
-WGS84_WKT = None
-
-
-def wgs84_wkt() -> str:
-    """WKT of EPSG:4326 (geographic WGS 84, longitude/latitude in degrees)."""
-    global WGS84_WKT
-    if WGS84_WKT is None:
-        srs = osr.SpatialReference()
-        srs.ImportFromEPSG(4326)
-        WGS84_WKT = srs.ExportToWkt()
-    return WGS84_WKT
-
-
-def epsg_wkt(code) -> str:
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(int(code))
-    return srs.ExportToWkt()
-
 
 def _nodata_to_nan(raw: np.ndarray, nodata: Optional[float]) -> np.ndarray:
     out = raw.astype(np.float32, copy=True)

@@ -41,7 +41,8 @@ import numpy as np
 
 from .. import geometry as geo
 from ..dates import dates_in_name
-from ._io import binary_reader, epsg_wkt, first_float, parse_key_value_file, wgs84_wkt
+from ..raster_io import crs_from_epsg
+from ._io import binary_reader, first_float, parse_key_value_file, wgs84_wkt
 from .base import DIVERGING, SEQUENTIAL, Geometry, Layer, Product, product_error
 
 SPEED_OF_LIGHT = 299792458.0
@@ -192,7 +193,7 @@ def _dem_par_grid(par_path: str):
         false_northing = first_float(par.get("false_northing", "0"))
         wkt = ""
         if zone:
-            wkt = epsg_wkt((32700 if false_northing >= 1e6 else 32600) + abs(zone))
+            wkt = crs_from_epsg((32700 if false_northing >= 1e6 else 32600) + abs(zone))
         gt = (e - pe / 2.0, pe, 0.0, n - pn / 2.0, 0.0, pn)
         return width, height, gt, wkt, par
     raise product_error(par_path, "neither post_lat/post_lon nor post_north/post_east is given")

@@ -29,7 +29,8 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from ..dates import parse_date
-from ._io import attr_str, epsg_wkt, h5_reader, open_h5, wgs84_wkt
+from ..raster_io import crs_from_epsg
+from ._io import attr_str, h5_reader, open_h5, wgs84_wkt
 from .base import DIVERGING, SEQUENTIAL, Geometry, Layer, Product, product_error
 
 #: dataset -> (quantity, units or None for the UNIT attribute, kind, description)
@@ -82,7 +83,7 @@ def _georef(path: str, atr: Dict[str, str]):
         raise product_error(path, f"bad georeferencing attribute: {exc}") from exc
     epsg = atr.get("EPSG", "").strip()
     if epsg and epsg not in ("None", "0"):
-        wkt = epsg_wkt(int(float(epsg)))
+        wkt = crs_from_epsg(int(float(epsg)))
     elif atr.get("X_UNIT", "degrees").lower().startswith("deg") or abs(x0) <= 360:
         wkt = wgs84_wkt()
     else:

@@ -27,7 +27,8 @@ from typing import Dict, List
 import numpy as np
 
 from ..dates import parse_date
-from ._io import attr_str, epsg_wkt, h5_reader, open_h5
+from ..raster_io import crs_from_epsg
+from ._io import attr_str, h5_reader, open_h5
 from .base import DIVERGING, SEQUENTIAL, Geometry, Layer, Product, product_error
 
 SENTINEL1_WAVELENGTH = 299792458.0 / 5.405e9
@@ -63,8 +64,8 @@ def _crs(f, group: str, path: str) -> str:
         if name in f:
             a = f[name].attrs
             if "epsg_code" in a:
-                return epsg_wkt(int(np.asarray(a["epsg_code"]).ravel()[0]))
-            return epsg_wkt(int(np.asarray(f[name][()]).ravel()[0]))
+                return crs_from_epsg(int(np.asarray(a["epsg_code"]).ravel()[0]))
+            return crs_from_epsg(int(np.asarray(f[name][()]).ravel()[0]))
     raise product_error(path, "no CRS: neither 'spatial_ref' (crs_wkt) nor 'projection' (EPSG)")
 
 

@@ -27,10 +27,9 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
-from osgeo import osr
 
 from ..dates import parse_date
-from ._io import wgs84_wkt
+from ..raster_io import transform_xy, wgs84_wkt
 from .base import SEQUENTIAL, Geometry, Layer, Product, product_error
 
 SPEED_OF_LIGHT = 299792458.0
@@ -168,18 +167,7 @@ def incidence_on_grid(path_or_annotation, geotransform: Sequence[float], crs_wkt
     cc, rr = np.meshgrid(np.arange(width) + 0.5, np.arange(row, row + rows) + 0.5)
     x = gt[0] + cc * gt[1] + rr * gt[2]
     y = gt[3] + cc * gt[4] + rr * gt[5]
-    if crs_wkt:
-        src = osr.SpatialReference()
-        src.ImportFromWkt(crs_wkt)
-        dst = osr.SpatialReference()
-        dst.ImportFromEPSG(4326)
-        src.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-        dst.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-        if not src.IsSame(dst):
-            tr = osr.CoordinateTransformation(src, dst)
-            pts = np.asarray(tr.TransformPoints(np.column_stack([x.ravel(), y.ravel()])))
-            x = pts[:, 0].reshape(x.shape)
-            y = pts[:, 1].reshape(y.shape)
+    x, y = transform_xy(x, y, crs_wkt, wgs84_wkt())
     return incidence_at_lonlat(ann, x, y)
 
 

@@ -26,6 +26,9 @@ import csv
 import numpy as np
 from osgeo import gdal
 
+from displacement_toolkit.core.gnss_comparison import lonlat_to_crs
+from displacement_toolkit.core.raster_io import crs_from_epsg
+
 from . import earthquake_decomposition, earthquake_offsets
 from ._common import earthquake_dir, read, require_style, scatter_figure
 
@@ -104,12 +107,6 @@ def run(demo):
 
 
 def _utm(stations):
-    from osgeo import osr
-
-    src, dst = osr.SpatialReference(), osr.SpatialReference()
-    src.ImportFromEPSG(4326)
-    dst.ImportFromEPSG(32611)
-    for s in (src, dst):
-        s.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    tr = osr.CoordinateTransformation(src, dst)
-    return [tr.TransformPoint(float(s["lon"]), float(s["lat"]))[:2] for s in stations]
+    x, y = lonlat_to_crs([float(s["lon"]) for s in stations], [float(s["lat"]) for s in stations],
+                         crs_from_epsg(32611))
+    return list(zip(x, y))
