@@ -124,22 +124,22 @@ class DecomposeAlgorithm(DisplacementAlgorithm):
                 optional=True))
             self.addParameter(QgsProcessingParameterNumber(
                 f"INCIDENCE_ANGLE_{k}", f"Observation {k} constant incidence (or first geometry input)",
-                QgsProcessingParameterNumber.Double, defaultValue=None, optional=True))
+                QgsProcessingParameterNumber.Type.Double, defaultValue=None, optional=True))
             self.addParameter(QgsProcessingParameterRasterLayer(
                 f"HEADING_{k}", f"Observation {k} heading raster (or second geometry input)",
                 optional=True))
             self.addParameter(QgsProcessingParameterNumber(
                 f"HEADING_ANGLE_{k}", f"Observation {k} constant heading (or second geometry input)",
-                QgsProcessingParameterNumber.Double, defaultValue=None, optional=True))
+                QgsProcessingParameterNumber.Type.Double, defaultValue=None, optional=True))
             self.addParameter(QgsProcessingParameterRasterLayer(
                 f"SIGMA_{k}", f"Observation {k} 1-sigma raster (same unit)", optional=True))
             self.addParameter(QgsProcessingParameterNumber(
                 f"SIGMA_VALUE_{k}", f"Observation {k} constant 1-sigma (same unit)",
-                QgsProcessingParameterNumber.Double, defaultValue=None, optional=True, minValue=0.0))
+                QgsProcessingParameterNumber.Type.Double, defaultValue=None, optional=True, minValue=0.0))
             for name, label, parent in ((f"INCIDENCE_BAND_{k}", "incidence raster band", f"INCIDENCE_{k}"),
                                         (f"HEADING_BAND_{k}", "heading raster band", f"HEADING_{k}")):
                 param = band_parameter(name, f"Observation {k} {label}", parent)
-                param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+                param.setFlags(param.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
                 self.addParameter(param)
         self.addParameter(QgsProcessingParameterEnum(
             "ANGLE_CONVENTION", "Angle convention of the geometry inputs", CONVENTION_LABELS,
@@ -150,17 +150,17 @@ class DecomposeAlgorithm(DisplacementAlgorithm):
             "COMPONENTS", "Components", MODEL_LABELS, defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(
             "HORIZONTAL_AZIMUTH", "Horizontal azimuth (degrees clockwise from north; horizontal model)",
-            QgsProcessingParameterNumber.Double, defaultValue=90.0, minValue=-360.0, maxValue=360.0))
+            QgsProcessingParameterNumber.Type.Double, defaultValue=90.0, minValue=-360.0, maxValue=360.0))
         self.addParameter(QgsProcessingParameterEnum("GRID", "Common grid", GRID_LABELS, defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(
-            "GRID_RESOLUTION", "Custom grid resolution (metres)", QgsProcessingParameterNumber.Double,
+            "GRID_RESOLUTION", "Custom grid resolution (metres)", QgsProcessingParameterNumber.Type.Double,
             defaultValue=None, optional=True, minValue=0.0))
         self.addParameter(QgsProcessingParameterCrs(
             "GRID_CRS", "Custom grid CRS (default: the first observation's)", optional=True))
         cond = QgsProcessingParameterNumber(
             "MAX_CONDITION", "Maximum condition number of the geometry (larger -> NaN)",
-            QgsProcessingParameterNumber.Double, defaultValue=dec.DEFAULT_MAX_CONDITION, minValue=1.0)
-        cond.setFlags(cond.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            QgsProcessingParameterNumber.Type.Double, defaultValue=dec.DEFAULT_MAX_CONDITION, minValue=1.0)
+        cond.setFlags(cond.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(cond)
         for key, (name, label) in OUTPUTS.items():
             self.addParameter(QgsProcessingParameterRasterDestination(

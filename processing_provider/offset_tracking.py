@@ -97,7 +97,7 @@ class OffsetTracking(DisplacementAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer(
             "SECONDARY", "Secondary image (same pixel grid)"))
         self.addParameter(band_parameter("BAND_SECONDARY", "Secondary band", "SECONDARY"))
-        integer = QgsProcessingParameterNumber.Integer
+        integer = QgsProcessingParameterNumber.Type.Integer
         for name, label, default, _minimum in (
                 ("WINDOW_X", "Window width (pixels)", 64, 8),
                 ("WINDOW_Y", "Window height (pixels)", 64, 8),
@@ -118,9 +118,9 @@ class OffsetTracking(DisplacementAlgorithm):
         advanced.append(QgsProcessingParameterNumber(
             "CORRELATION_OVERSAMPLE", "Correlation peak oversampling", integer, defaultValue=64))
         for p in advanced:
-            p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
             self.addParameter(p)
-        double = QgsProcessingParameterNumber.Double
+        double = QgsProcessingParameterNumber.Type.Double
         self.addParameter(QgsProcessingParameterNumber(
             "SNR_THRESHOLD", "Minimum SNR (0 = keep all)", double, defaultValue=5.0))
         self.addParameter(QgsProcessingParameterNumber(
