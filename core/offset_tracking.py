@@ -52,8 +52,7 @@ from scipy import ndimage
 
 from .oversampled_intensity import (BLOCK_ROWS, TILE, TILES_PER_BATCH, OversampledRows)
 from .progress import ensure_monitor
-from .window_correlation import (SIGMA_CALIBRATION, SIGMA_CALIBRATION_REAL,  # noqa: F401
-                                 correlate_batch)
+from .window_correlation import correlate_batch
 
 #: Reduction factor of the coarse pass.
 COARSE_FACTOR = 4

@@ -175,10 +175,6 @@ class OversampledRows:
         self.core_x = tile_core(self.width)
         self.blocks: Dict[int, Tuple[np.ndarray, np.ndarray]] = {}
 
-    def memory_bytes(self) -> int:
-        """Bytes held by the cached blocks."""
-        return sum(v.nbytes + m.nbytes for v, m in self.blocks.values())
-
     def release_before(self, row: int) -> None:
         """Forget blocks that end at or before image row ``row``."""
         for k in [k for k in self.blocks if (k + 1) * self.block_rows <= row]:

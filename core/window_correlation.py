@@ -66,19 +66,27 @@ def tukey_continuous(u, n: int, edge: float) -> np.ndarray:
     return (t >= 0).astype(np.float64)
 
 
-def _dft_eval(spectrum: np.ndarray, cy: np.ndarray, cx: np.ndarray, offsets: np.ndarray,
-              shape: Tuple[int, int]) -> np.ndarray:
-    """Real circular correlation at fractional lags from rfft2 cross spectra.
-
-    spectrum: (B, Ny, Nx//2+1) of a (Ny, Nx) frame; the lags are ``(cy + offsets[j],
-    cx + offsets[l])`` in samples, cy, cx: (B,), offsets: (J,).  Returns (B, J, J)."""
-    ny, nx = shape
+@lru_cache(maxsize=8)
+def _half_spectrum_frequencies(ny: int, nx: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frequencies (cycles per sample) of an rfft2 spectrum of an (ny, nx) frame along y and
+    x, and the weights that turn its half x axis into the full real inverse DFT: 2 for the
+    bins whose conjugates are omitted, 1 for DC (and Nyquist), all divided by ny nx."""
     fy = sfft.fftfreq(ny)
     fx = sfft.rfftfreq(nx)
     wx = np.full(fx.size, 2.0 / (ny * nx))
     wx[0] = 1.0 / (ny * nx)
     if nx % 2 == 0:
         wx[-1] = 1.0 / (ny * nx)
+    return fy, fx, wx
+
+
+def _dft_eval(spectrum: np.ndarray, cy: np.ndarray, cx: np.ndarray, offsets: np.ndarray,
+              shape: Tuple[int, int]) -> np.ndarray:
+    """Real circular correlation at fractional lags from rfft2 cross spectra.
+
+    spectrum: (B, Ny, Nx//2+1) of a (Ny, Nx) frame; the lags are ``(cy + offsets[j],
+    cx + offsets[l])`` in samples, cy, cx: (B,), offsets: (J,).  Returns (B, J, J)."""
+    fy, fx, wx = _half_spectrum_frequencies(*shape)
     # phasors exp(2 pi i f (c + offset)) = exp(2 pi i f c) exp(2 pi i f offset): one complex
     # exponential per window and frequency; complex64 like the spectrum
     ey = (np.exp(2j * np.pi * cy[:, None] * fy[None, :])[:, None, :] *
@@ -94,12 +102,7 @@ def _lag_phasors(ny: int, nx: int, lags_y: Tuple[int, ...], lags_x: Tuple[int, .
                  ) -> Tuple[np.ndarray, np.ndarray]:
     """DFT kernels of :func:`_dft_lags`: (J, Ny) and (Nx//2+1, L), complex64, the Hermitian
     weights and the 1 / (Ny Nx) normalisation in the second."""
-    fy = sfft.fftfreq(ny)
-    fx = sfft.rfftfreq(nx)
-    wx = np.full(fx.size, 2.0 / (ny * nx))
-    wx[0] = 1.0 / (ny * nx)
-    if nx % 2 == 0:
-        wx[-1] = 1.0 / (ny * nx)
+    fy, fx, wx = _half_spectrum_frequencies(ny, nx)
     ey = np.exp(2j * np.pi * np.asarray(lags_y)[:, None] * fy[None, :]).astype(np.complex64)
     ex = (np.exp(2j * np.pi * fx[:, None] * np.asarray(lags_x)[None, :]) * wx[:, None]
           ).astype(np.complex64)
@@ -186,7 +189,8 @@ def _newton_step(c: np.ndarray):
     return uy, ux, f00 + 0.5 * (gy * uy + gx * ux), hyy, hxx
 
 
-def information_centroids(ref_chips: np.ndarray, taper: np.ndarray, factor: int) -> np.ndarray:
+def information_centroids(ref_chips: np.ndarray, taper_y: np.ndarray, taper_x: np.ndarray,
+                          factor: int) -> np.ndarray:
     """Where in each window its offsets are measured, relative to the window centre (pixels).
 
     The correlation weighs each part of the window by the information it carries on the
@@ -194,18 +198,18 @@ def information_centroids(ref_chips: np.ndarray, taper: np.ndarray, factor: int)
     Under an offset that varies across the window, dx is the offset at the centroid of the
     x-information and dy at that of the y-information, which can lie most of a pixel from the
     window centre on speckle.  Returns (B, 4): x and y of the dx centroid, x and y of the dy
-    centroid, in pixels from the window centre (+x right, +y down).  ``taper``: the separable
-    window taper (outer product of a column and a row, 1 at the centre)."""
+    centroid, in pixels from the window centre (+x right, +y down).  ``taper_y``, ``taper_x``:
+    the profiles of the separable window taper."""
     r = np.asarray(ref_chips, dtype=np.float32)
     hy, hx = r.shape[1:]
     # sample k lies at pixel index k / factor of the window (oversampling keeps the original
     # samples at k = 0, factor, ...); the window centre is at index (w - 1) / 2
     ux = (np.arange(hx) - (hx - factor) / 2.0) / factor
     uy = (np.arange(hy) - (hy - factor) / 2.0) / factor
-    # the taper is separable (outer product of its first column and row): weighted sums are
-    # matrix-vector products; central differences on the interior samples
-    ty = (taper[:, hx // 2] / taper[hy // 2, hx // 2]).astype(np.float64)
-    tx = taper[hy // 2, :].astype(np.float64)
+    # the taper is separable: weighted sums are matrix-vector products; central differences
+    # on the interior samples
+    ty = np.asarray(taper_y, dtype=np.float64)
+    tx = np.asarray(taper_x, dtype=np.float64)
     out = np.empty((r.shape[0], 4))
     gx = r[:, :, 2:] - r[:, :, :-2]
     gx *= gx                                                            # (B, hy, hx - 2)
@@ -247,7 +251,7 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     w2 = np.outer(ty, tx).astype(np.float32)
     wsum0 = float(w2.sum())
     w2flat = w2.ravel()
-    centroids = information_centroids(r, w2, o)
+    centroids = information_centroids(r, ty, tx, o)
     r0 = r - ((r.reshape(b, -1) @ w2flat) / wsum0)[:, None, None]
     rnorm = ((r0 * r0).reshape(b, -1) @ w2flat).astype(np.float64)
     # search chips: mean removed (conditioning of the float32 window sums; NCC unchanged),
