@@ -18,15 +18,13 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
     QgsRendererRange,
-    QgsVectorLayer,
 )
 
-from qgis.PyQt.QtXml import QDomDocument
 
 from ..core import units as core_units
 from ..core.gnss_comparison import AZIMUTH_KINDS, REFERENCES, LosGeometry
 from .base import band_parameter, parameter_error
-from .styling import VectorRendererPostProcessor
+from .styling import style_vector_output
 
 REFERENCE_LABELS = [
     "None (compare as is)",
@@ -265,21 +263,8 @@ def residual_renderer(field, values, units):
 def style_point_output(alg, dest_id, context, field, values, units, layer_name):
     """Style the output point layer by ``field``: a ``.qml`` next to a file output and a
     post-processor when QGIS loads the result."""
-    renderer = residual_renderer(field, values, units)
-    path = dest_id.split("|")[0]
-    if os.path.isfile(path):
-        # a .qml next to the file: QGIS applies it whenever the file is opened
-        fields = "&".join(f"field={name}:double" for name in [field])
-        template = QgsVectorLayer(f"Point?crs=EPSG:4326&{fields}", layer_name, "memory")
-        template.setRenderer(renderer.clone())
-        doc = QDomDocument("qgis")
-        template.exportNamedStyle(doc)
-        with open(os.path.splitext(path)[0] + ".qml", "w", encoding="utf-8") as fh:
-            fh.write(doc.toString())
-    if context.willLoadLayerOnCompletion(dest_id):
-        details = context.layerToLoadOnCompletionDetails(dest_id)
-        details.name = layer_name
-        details.setPostProcessor(VectorRendererPostProcessor.create(renderer))
+    style_vector_output(dest_id, context, residual_renderer(field, values, units), layer_name,
+                        [field])
 
 
 SOURCE_TYPES = {"point": QgsProcessing.SourceType.TypeVectorPoint}

@@ -22,16 +22,14 @@ from qgis.core import (
     QgsProperty,
     QgsSingleSymbolRenderer,
     QgsSymbolLayer,
-    QgsVectorLayer,
     QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QVariant
-from qgis.PyQt.QtXml import QDomDocument
 
 from ..core import offset_tracking as ot
 from ..core.raster_io import RasterWriter
 from .base import DisplacementAlgorithm, band_parameter, parameter_error
-from .styling import DIVERGING, SEQUENTIAL, VectorRendererPostProcessor
+from .styling import DIVERGING, SEQUENTIAL, style_vector_output
 
 RAMP_LABELS = ["None", "Constant (mean offset)", "Linear (a + b col + c row)"]
 CONVENTION = "secondary minus reference position; +x = columns (range), +y = rows (azimuth)"
@@ -299,19 +297,9 @@ class OffsetTracking(DisplacementAlgorithm):
             f.setAttributes([float(result.dx[i, j]), float(result.dy[i, j]), float(mag[i, j]),
                              float(direction[i, j]), float(result.snr[i, j])])
             sink.addFeature(f, QgsFeatureSink.Flag.FastInsert)
-        renderer = arrow_renderer(float(mag[valid].max()) if valid[0].size else 1.0)
-        if os.path.isfile(path):
-            template = QgsVectorLayer("Point?field=magnitude:double&field=direction:double",
-                                      "vectors", "memory")
-            template.setRenderer(renderer.clone())
-            doc = QDomDocument("qgis")
-            template.exportNamedStyle(doc)
-            with open(os.path.splitext(path)[0] + ".qml", "w", encoding="utf-8") as fh:
-                fh.write(doc.toString())
-        if context.willLoadLayerOnCompletion(dest_id):
-            details = context.layerToLoadOnCompletionDetails(dest_id)
-            details.name = "Offset vectors"
-            details.setPostProcessor(VectorRendererPostProcessor.create(renderer))
+        style_vector_output(dest_id, context,
+                            arrow_renderer(float(mag[valid].max()) if valid[0].size else 1.0),
+                            "Offset vectors", ["magnitude", "direction"])
         return dest_id
 
 

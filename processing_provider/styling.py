@@ -1,4 +1,4 @@
-"""One styling mechanism for every raster the toolkit writes.
+"""One styling mechanism for every raster the toolkit writes (and its point layers).
 
 * ``diverging``: displacement, velocity, offsets: blue-white-red ramp
   symmetric around zero (blue negative, red positive), from −a to +a with
@@ -11,7 +11,8 @@ The ramp items carry the unit in their labels, so the legend reads
 ``.qml`` next to the raster (QGIS applies it whenever the file is opened,
 including outputs of ``processing.run`` and ``qgis_process``);
 :class:`RasterStylePostProcessor` applies it to layers that Processing loads
-in the desktop.
+in the desktop.  Point layers get the same treatment with their own renderer
+(:func:`style_vector_output`).
 """
 
 import os
@@ -25,6 +26,7 @@ from qgis.core import (
     QgsSingleBandPseudoColorRenderer,
 )
 from qgis.PyQt.QtGui import QColor
+from qgis.PyQt.QtXml import QDomDocument
 
 DIVERGING = "diverging"
 SEQUENTIAL = "sequential"
@@ -146,3 +148,22 @@ class VectorRendererPostProcessor(QgsProcessingLayerPostProcessorInterface):
         if isinstance(layer, QgsVectorLayer):
             layer.setRenderer(self.renderer.clone())
             layer.triggerRepaint()
+
+
+def style_vector_output(dest_id, context, renderer, layer_name, fields):
+    """Style a vector result the way rasters are styled: a ``.qml`` next to a file output
+    (QGIS applies it whenever the file is opened) and a :class:`VectorRendererPostProcessor`
+    when Processing loads the layer.  ``fields``: the numeric attributes the renderer uses."""
+    path = str(dest_id).split("|")[0]
+    if os.path.isfile(path):
+        spec = "&".join(f"field={name}:double" for name in fields)
+        template = QgsVectorLayer(f"Point?crs=EPSG:4326&{spec}", layer_name, "memory")
+        template.setRenderer(renderer.clone())
+        doc = QDomDocument("qgis")
+        template.exportNamedStyle(doc)
+        with open(os.path.splitext(path)[0] + ".qml", "w", encoding="utf-8") as fh:
+            fh.write(doc.toString())
+    if context.willLoadLayerOnCompletion(dest_id):
+        details = context.layerToLoadOnCompletionDetails(dest_id)
+        details.name = layer_name
+        details.setPostProcessor(VectorRendererPostProcessor.create(renderer))
