@@ -205,8 +205,8 @@ def _single_threaded_blas():
 
 
 #: Most batches correlated at once when WORKERS is -1 (the main thread, which reads and
-#: oversamples the images, does about a fifth of the work, so more threads gain little, and
-#: each holds about 70 MB at the defaults: memory_bound stays under 2 GB for a 20 000 pixel
+#: oversamples the images, does about a quarter of the work, so more threads gain little, and
+#: each holds about 72 MB at the defaults: memory_bound stays under 2 GB for a 20 000 pixel
 #: wide pair).
 MAX_THREADS = 8
 
