@@ -228,6 +228,19 @@ def information_centroids(ref_chips: np.ndarray, taper_y: np.ndarray, taper_x: n
     return out
 
 
+def cross_spectrum(tapered_ref: np.ndarray, search: np.ndarray, frame: Tuple[int, int]
+                   ) -> np.ndarray:
+    """rfft2 cross spectra ``conj(FFT(a)) FFT(s)`` (B, Ny, Nx//2+1) of tapered reference chips
+    ``a`` (B, hy, hx) and search chips ``s`` (B, ny, nx), both zero-padded to the frame
+    (Ny, Nx): the numerator of the NCC at every circular lag.  Two FFTs per window, the
+    largest cost of a window after the oversampling (docs/offset_tracking.md, speed)."""
+    fy_n, fx_n = frame
+    fa = sfft.fft(sfft.rfft(tapered_ref, n=fx_n, axis=2), n=fy_n, axis=1, overwrite_x=True)
+    spectrum = sfft.rfft2(search, s=(fy_n, fx_n), axes=(1, 2))
+    np.multiply(np.conj(fa, out=fa), spectrum, out=spectrum)
+    return spectrum
+
+
 def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
                     search_y: int, factor: int, correlation_oversample: int,
                     is_complex: bool) -> Dict[str, np.ndarray]:
@@ -259,11 +272,7 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     both = np.empty((2 * b, ny, nx), np.float32)
     s = np.subtract(s, s.mean(axis=(1, 2), keepdims=True), out=both[b:])
     np.multiply(s, s, out=both[:b])
-    # numerator cross spectrum, conj(FFT(a)) FFT(s), on the padded frame
-    fa = sfft.fft(sfft.rfft(w2 * r0, n=fx_n, axis=2), n=fy_n, axis=1, overwrite_x=True)
-    spectrum = sfft.rfft2(s, s=(fy_n, fx_n), axes=(1, 2))
-    np.multiply(np.conj(fa, out=fa), spectrum, out=spectrum)
-    del fa
+    spectrum = cross_spectrum(w2 * r0, s, (fy_n, fx_n))
     # weighted variance of the search chip under the shifted window at every lag of whole
     # samples (exact sums); fractional lags interpolate it (smooth: only the taper edges move)
     var = _window_variance(both, _lag_windows(ny, hy, edge, 2 * sfy + 1),
