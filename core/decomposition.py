@@ -273,10 +273,13 @@ class WlsResult:
     """Per-pixel solution of :func:`solve_wls`.
 
     ``x``, ``sigma``: (P, m) components and their propagated 1-sigma (NaN where
-    not solved); ``residual``: (P,) weighted RMS misfit (NaN when n ≤ m);
-    ``condition``: (P,) condition number of the geometry; ``missing``: (P,)
-    True where an observation (or its sigma) was missing; ``ill_conditioned``:
-    (P,) True where the geometry exceeded ``max_condition``.
+    not solved); ``residual``: (P,) weighted RMS misfit (NaN unless more
+    observations than components were used); ``condition``: (P,) condition
+    number of the geometry of the observations used; ``missing``: (P,) True
+    where too few observations were available (any missing one unless
+    ``partial``); ``ill_conditioned``: (P,) True where the geometry exceeded
+    ``max_condition``; ``used``: (P,) number of observations used (0 where not
+    solved).
     """
 
     x: np.ndarray
@@ -285,14 +288,38 @@ class WlsResult:
     condition: np.ndarray
     missing: np.ndarray
     ill_conditioned: np.ndarray
+    used: np.ndarray = None
 
     @property
     def solved(self) -> np.ndarray:
         return ~(self.missing | self.ill_conditioned)
 
 
+def _availability(cols, ys, sigmas, P: int) -> list:
+    """Per observation, (P,) True where its value, geometry and sigma (when given) are all
+    finite (and sigma positive)."""
+    avail = []
+    for k, row in enumerate(cols):
+        a = np.isfinite(ys[k]).copy()
+        for v in row:
+            if np.ndim(v):
+                a &= np.isfinite(v)
+            elif not np.isfinite(v):
+                a[:] = False
+        if sigmas is not None:
+            s = np.asarray(sigmas[k], dtype=np.float64)
+            with np.errstate(invalid="ignore"):
+                ok = (s > 0) & np.isfinite(s)
+            if np.ndim(ok):
+                a &= ok
+            elif not ok:
+                a[:] = False
+        avail.append(a)
+    return avail
+
+
 def solve_columns(cols, ys, sigmas=None, max_condition: float = DEFAULT_MAX_CONDITION,
-                  size: Optional[int] = None) -> WlsResult:
+                  size: Optional[int] = None, partial: bool = False) -> WlsResult:
     """:func:`solve_wls` on columns: the fast path used block by block.
 
     ``cols[k][j]``: design-matrix entry (observation k, component j), each a 1-D
@@ -300,33 +327,34 @@ def solve_columns(cols, ys, sigmas=None, max_condition: float = DEFAULT_MAX_COND
     ``ys[k]``: 1-D observations; ``sigmas``: list of 1-D arrays or scalars, or
     None.  Every operation is a whole-array numpy operation on 1-D arrays (no
     stacked tiny matrices, no per-pixel Python).
+
+    A pixel where an observation, its geometry or its sigma is missing (NaN) is
+    NaN, unless ``partial``: then it is solved with the observations it has when
+    they are at least as many as the components and their geometry passes
+    ``max_condition`` (e.g. an ascending + descending pair where a third track
+    does not reach).
     """
     n, m = len(cols), len(cols[0])
     if n < m:
         raise ValueError(f"{n} observations cannot determine {m} components")
     P = int(size if size is not None else np.size(ys[0]))
     ys = [np.broadcast_to(np.asarray(v, dtype=np.float64).ravel(), (P,)) for v in ys]
-    missing = np.zeros(P, dtype=bool)
-    for v in ys:
-        missing |= np.isnan(v)
-    for row in cols:
-        for v in row:
-            if np.ndim(v):
-                missing |= np.isnan(v)
-            elif not np.isfinite(v):
-                missing[:] = True
+    avail = _availability(cols, ys, sigmas, P)
+    count = np.sum(avail, axis=0)
     w = None
     if sigmas is not None:
-        w = []
-        for s in sigmas:
-            s = np.asarray(s, dtype=np.float64)
-            bad = ~(s > 0) | ~np.isfinite(s)
-            if np.ndim(s):
-                missing |= bad
-            elif bad:
-                missing[:] = True
-            with np.errstate(divide="ignore", invalid="ignore"):
-                w.append(1.0 / (s * s))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = [1.0 / (np.asarray(s, dtype=np.float64) ** 2) for s in sigmas]
+    if partial:
+        missing = count < m
+        if not (count == n).all():
+            # an unavailable observation contributes nothing: zero row, zero weight
+            cols = [[np.where(a, v, 0.0) for v in row] for a, row in zip(avail, cols)]
+            ys = [np.where(a, y, 0.0) for a, y in zip(avail, ys)]
+            w = [np.where(a, 1.0 if w is None else w[k], 0.0) for k, a in enumerate(avail)]
+    else:
+        missing = count < n
+        count = np.where(missing, 0, count)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         cond = np.broadcast_to(_cond_from_entries(_normal_entries(cols, None, m), m), (P,))
         ill = ~missing & ~(cond <= max_condition)
@@ -370,12 +398,13 @@ def solve_columns(cols, ys, sigmas=None, max_condition: float = DEFAULT_MAX_COND
                     num = num + w[k] * r * r
                     den = den + w[k]
             res = np.broadcast_to(np.sqrt(num / den), (P,)).copy()
-            res[bad] = np.nan
+            res[bad | (count <= m)] = np.nan
     cond = np.where(missing, np.nan, cond)
-    return WlsResult(x, sig, res, cond, missing, ill)
+    return WlsResult(x, sig, res, cond, missing, ill, np.where(bad, 0, count))
 
 
-def solve_wls(G, y, sigma=None, max_condition: float = DEFAULT_MAX_CONDITION) -> WlsResult:
+def solve_wls(G, y, sigma=None, max_condition: float = DEFAULT_MAX_CONDITION,
+              partial: bool = False) -> WlsResult:
     """Weighted least squares for stacked small systems, one per pixel.
 
     Parameters
@@ -390,7 +419,11 @@ def solve_wls(G, y, sigma=None, max_condition: float = DEFAULT_MAX_CONDITION) ->
     max_condition:
         Pixels whose geometry has a larger condition number are NaN.
 
-    A pixel with any NaN observation (or angle) is NaN (``missing``).
+    partial:
+        Solve a pixel with the observations it has (:func:`solve_columns`).
+
+    A pixel with any NaN observation (or angle) is NaN (``missing``), unless
+    ``partial``.
     """
     G = np.asarray(G, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -410,7 +443,7 @@ def solve_wls(G, y, sigma=None, max_condition: float = DEFAULT_MAX_CONDITION) ->
     if sigma is not None:
         s = np.broadcast_to(np.asarray(sigma, dtype=np.float64), (P, n))
         sig = [s[:, k] for k in range(n)]
-    return solve_columns(cols, [y[:, k] for k in range(n)], sig, max_condition, P)
+    return solve_columns(cols, [y[:, k] for k in range(n)], sig, max_condition, P, partial)
 
 
 def model_response(unit_vectors, basis, sigma=None) -> np.ndarray:
@@ -456,7 +489,7 @@ def stack_unit_vectors(vectors: Sequence[Tuple[np.ndarray, np.ndarray, np.ndarra
 # =========================================================================== rasters
 
 #: Output keys of :func:`decompose` and what they hold.
-OUTPUT_KEYS = ("east", "north", "up", "horizontal", "sigma", "residual")
+OUTPUT_KEYS = ("east", "north", "up", "horizontal", "sigma", "residual", "count")
 
 _QUANTITY = {
     "east": ("east_displacement", "positive east"),
@@ -467,6 +500,10 @@ _QUANTITY = {
 
 #: Grid choices of :func:`decompose` (or pass a :class:`~.grid.GridSpec`).
 GRID_CHOICES = ("first", "coarsest", "custom")
+#: Where to solve: ``all`` = where every observation is valid (grid extent = intersection of
+#: the observations), ``any`` = wherever the observations available determine the components
+#: (extent = union; :func:`solve_columns` with ``partial``).
+COVERAGE_CHOICES = ("all", "any")
 
 
 @dataclass
@@ -507,6 +544,9 @@ class DecompositionSummary:
     solved: int = 0
     missing: int = 0
     ill_conditioned: int = 0
+    #: pixels solved with fewer observations than given (coverage ``any``)
+    partial: int = 0
+    coverage: str = "all"
     max_condition: float = DEFAULT_MAX_CONDITION
     sigma_units: str = ""
     outputs: dict = None
@@ -564,14 +604,15 @@ def check_units(observations: Sequence[Observation]) -> Tuple[str, list]:
 
 def plan_decomposition_grid(observations: Sequence[Observation], grid="first",
                             resolution_m: Optional[float] = None, crs_wkt: Optional[str] = None,
-                            log=None):
+                            log=None, extent: str = "intersection"):
     """The common grid of the observations (see :mod:`.grid`).
 
     ``first``: the first observation's CRS, resolution and pixel alignment;
     ``coarsest``: the coarsest resolution of the observations in the first
     observation's CRS; ``custom``: ``resolution_m`` metres in ``crs_wkt``
-    (default the first observation's CRS).  The extent is always the
-    intersection of the observations.  A :class:`~.grid.GridSpec` is used as is.
+    (default the first observation's CRS).  ``extent``: ``intersection`` (area
+    covered by every observation) or ``union``.  A :class:`~.grid.GridSpec` is
+    used as is.
     """
     from . import grid as _grid
 
@@ -579,13 +620,13 @@ def plan_decomposition_grid(observations: Sequence[Observation], grid="first",
         return grid
     paths = [o.path for o in observations]
     if grid == "first":
-        return _grid.plan_grid(paths, "intersection", "reference", reference=0, log=log)
+        return _grid.plan_grid(paths, extent, "reference", reference=0, log=log)
     if grid == "coarsest":
-        return _grid.plan_grid(paths, "intersection", "coarsest", log=log)
+        return _grid.plan_grid(paths, extent, "coarsest", log=log)
     if grid == "custom":
         if not resolution_m or resolution_m <= 0:
             raise ValueError("a custom grid needs a positive resolution in metres")
-        return _grid.plan_grid(paths, "intersection", float(resolution_m), resolution_in_metres=True,
+        return _grid.plan_grid(paths, extent, float(resolution_m), resolution_in_metres=True,
                                target_crs_wkt=crs_wkt or None, log=log)
     raise ValueError(f"unknown grid {grid!r}: use one of {', '.join(GRID_CHOICES)}")
 
@@ -636,6 +677,7 @@ def decompose(
     parameters: Optional[dict] = None,
     block_pixels: int = 262144,
     monitor=None,
+    coverage: str = "all",
 ) -> DecompositionSummary:
     """Decompose 2–4 observation rasters into the components of ``model``, block by block.
 
@@ -647,7 +689,9 @@ def decompose(
         ``up``, ``horizontal`` (components of the model; others are ignored),
         ``sigma`` (one band per component, propagated 1-sigma; unit-less noise
         amplification when no sigma is given), ``residual`` (weighted RMS misfit,
-        written only when there are more observations than components).
+        written only when there are more observations than components; NaN where
+        a pixel used no more observations than components), ``count`` (number of
+        observations used per pixel, NaN where not solved).
     model, horizontal_azimuth
         See :data:`COMPONENT_MODELS` and :func:`component_basis`.
     convention, look_direction
@@ -661,8 +705,13 @@ def decompose(
         headings −12°/−168° do not).
     max_condition
         Pixels whose geometry condition number exceeds it are NaN (counted).
-
-    A pixel with a missing observation, angle or sigma is NaN (counted).
+    coverage
+        ``all`` (default): the grid covers the intersection of the observations
+        and a pixel with a missing observation, angle or sigma is NaN (counted).
+        ``any``: the grid covers their union and each pixel is solved with the
+        observations it has, when they are at least as many as the components
+        and pass ``max_condition`` (counted in ``summary.partial`` when fewer
+        than all); its sigma grows accordingly.
     Raises ValueError when no pixel at all can be solved.
     """
     from .grid import describe_inputs
@@ -672,6 +721,7 @@ def decompose(
     mon = ensure_monitor(monitor)
     _check_choice(model, tuple(COMPONENT_MODELS), "component model")
     _check_choice(convention, ANGLE_CONVENTIONS, "angle convention")
+    _check_choice(coverage, COVERAGE_CHOICES, "coverage")
     geometry._check_look(look_direction)
     n = len(observations)
     if not 2 <= n <= 4:
@@ -708,7 +758,8 @@ def decompose(
         mon.info(note)
     for line in describe_inputs([o.path for o in observations]):
         mon.info(line)
-    spec = plan_decomposition_grid(observations, grid, grid_resolution_m, grid_crs_wkt, mon.info)
+    spec = plan_decomposition_grid(observations, grid, grid_resolution_m, grid_crs_wkt, mon.info,
+                                   "union" if coverage == "any" else "intersection")
     mon.info(f"common grid: {spec.describe()}")
 
     inputs = []
@@ -728,7 +779,7 @@ def decompose(
                          f"the grid ({src.reader.resampling})")
         return _decompose_blocks(observations, inputs, outputs, spec, model, components, basis,
                                  convention, look_direction, weighted, unit, max_condition,
-                                 parameters, block_pixels, mon, RasterWriter, notes)
+                                 parameters, block_pixels, mon, RasterWriter, notes, coverage)
     finally:
         for group in inputs:
             for item in group:
@@ -738,13 +789,14 @@ def decompose(
 
 def _decompose_blocks(observations, inputs, outputs, spec, model, components, basis, convention,
                       look, weighted, unit, max_condition, parameters, block_pixels, mon,
-                      RasterWriter, notes):
+                      RasterWriter, notes, coverage="all"):
     n, m = len(observations), len(components)
     width, height = spec.width, spec.height
     rows_per_block = max(1, int(block_pixels) // max(1, width))
     sigma_units = unit if weighted else "1"
     meta = {"model": model, "components": ",".join(components), "angle_convention": convention,
             "look_direction": look, "max_condition": repr(float(max_condition)),
+            "coverage": coverage,
             "observations": "; ".join(f"{o.name or k + 1}: {o.kind} {o.path} band {o.band}"
                                       for k, o in enumerate(observations))}
     if parameters:
@@ -752,7 +804,7 @@ def _decompose_blocks(observations, inputs, outputs, spec, model, components, ba
     writers = {}
     summary = DecompositionSummary(grid=spec, units=unit, model=model, components=components,
                                    max_condition=float(max_condition), sigma_units=sigma_units,
-                                   outputs={}, stats={}, notes=list(notes))
+                                   outputs={}, stats={}, notes=list(notes), coverage=coverage)
     try:
         for comp in components:
             path = outputs.get(comp)
@@ -784,6 +836,14 @@ def _decompose_blocks(observations, inputs, outputs, spec, model, components, ba
             else:
                 summary.notes.append(
                     f"no residual raster: {n} observations for {m} components is not over-determined")
+        if outputs.get("count"):
+            writers["count"] = RasterWriter(
+                outputs["count"], width, height, spec.geotransform, spec.crs_wkt, 1,
+                descriptions=["observations used"],
+                band_metadata=[{"units": "1", "quantity": "observation_count",
+                                "convention": f"number of the {n} observations used; NaN where "
+                                              "not solved"}],
+                metadata=meta)
 
         for r0 in range(0, height, rows_per_block):
             rows = min(rows_per_block, height - r0)
@@ -796,8 +856,10 @@ def _decompose_blocks(observations, inputs, outputs, spec, model, components, ba
                 cols.append(_design_row(vec, basis))
                 if sig is not None:
                     sigmas.append(sig.read(r0, rows))
-            res = solve_columns(cols, ys, sigmas if weighted else None, max_condition, P)
+            res = solve_columns(cols, ys, sigmas if weighted else None, max_condition, P,
+                                partial=coverage == "any")
             summary.pixels += P
+            summary.partial += int((res.solved & (res.used < n)).sum())
             summary.missing += int(res.missing.sum())
             summary.ill_conditioned += int(res.ill_conditioned.sum())
             summary.solved += int(res.solved.sum())
@@ -809,12 +871,17 @@ def _decompose_blocks(observations, inputs, outputs, spec, model, components, ba
                                            res.sigma[:, j].reshape(rows, width).astype(np.float32))
             if "residual" in writers:
                 writers["residual"].write(1, r0, res.residual.reshape(rows, width).astype(np.float32))
+            if "count" in writers:
+                writers["count"].write(1, r0, np.where(res.solved, res.used, np.nan)
+                                       .reshape(rows, width).astype(np.float32))
             mon.update((r0 + rows) / height)
 
         if summary.solved == 0:
+            lacking = ("miss an observation, angle or sigma" if coverage == "all" else
+                       f"have fewer than {m} observations")
             raise ValueError(
-                f"no pixel could be solved: {summary.missing} of {summary.pixels} pixels miss an "
-                f"observation, angle or sigma, and {summary.ill_conditioned} have nearly parallel "
+                f"no pixel could be solved: {summary.missing} of {summary.pixels} pixels {lacking}, "
+                f"and {summary.ill_conditioned} have nearly parallel "
                 f"geometries (condition number above {max_condition:g}); check that the "
                 "observations overlap and that their geometries differ (e.g. ascending and "
                 "descending)")

@@ -35,6 +35,10 @@ MODEL_LABELS = [
     "Horizontal along HORIZONTAL_AZIMUTH + up",
     "East + north + up (needs three independent geometries)",
 ]
+COVERAGE_LABELS = [
+    "Where every observation is valid (intersection of the observations; default)",
+    "Wherever the observations available determine the components (union; pixels may use fewer)",
+]
 GRID_KEYS = ("first", "coarsest", "custom")
 GRID_LABELS = [
     "First observation's grid (its CRS, pixel size and alignment)",
@@ -48,6 +52,7 @@ OUTPUTS = {
     "horizontal": ("OUTPUT_HORIZONTAL", "Horizontal"),
     "sigma": ("OUTPUT_SIGMA", "1-sigma"),
     "residual": ("OUTPUT_RESIDUAL", "Weighted RMS residual"),
+    "count": ("OUTPUT_COUNT", "Observations used"),
 }
 
 
@@ -99,14 +104,23 @@ class DecomposeAlgorithm(DisplacementAlgorithm):
 
     All observations go onto one grid (GRID: the first observation's grid, the coarsest
     resolution, or GRID_RESOLUTION metres in GRID_CRS; extent = intersection of the
-    observations), resampled by GDAL (average when coarsening, else bilinear). They must share
-    one unit (band metadata 'units'); outputs are in that unit. A pixel missing an observation,
-    angle or sigma, or whose geometry has a condition number above MAX_CONDITION (default 10;
-    nearly parallel geometries such as two ascending tracks), is NaN and counted in the log.
+    observations, or their union, see COVERAGE), resampled by GDAL (average when coarsening,
+    else bilinear). They must share one unit (band metadata 'units'); outputs are in that unit.
+    A pixel missing an observation, angle or sigma, or whose geometry has a condition number
+    above MAX_CONDITION (default 10; nearly parallel geometries such as two ascending tracks),
+    is NaN and counted in the log.
+
+    COVERAGE: where every observation is valid (default; the grid covers the intersection of the
+    observations), or wherever the observations available determine the components (the grid
+    covers their union; a pixel that lacks some observations is solved with the others when they
+    are at least as many as the components and pass MAX_CONDITION, e.g. ascending + descending
+    where a third track does not reach; its 1-sigma is larger and OUTPUT_COUNT says how many
+    observations it used).
 
     Outputs: OUTPUT_EAST, OUTPUT_NORTH (east + north + up), OUTPUT_UP, OUTPUT_HORIZONTAL
     (horizontal model), OUTPUT_SIGMA (one band per component), OUTPUT_RESIDUAL (weighted RMS
-    misfit, only with more observations than components). Details, the worked Sentinel-1 example
+    misfit, only with more observations than components), OUTPUT_COUNT (observations used per
+    pixel; not created by default). Details, the worked Sentinel-1 example
     and a figure: docs/decomposition.md.
 """)
 
@@ -162,10 +176,12 @@ class DecomposeAlgorithm(DisplacementAlgorithm):
             QgsProcessingParameterNumber.Type.Double, defaultValue=dec.DEFAULT_MAX_CONDITION, minValue=1.0)
         cond.setFlags(cond.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(cond)
+        self.addParameter(QgsProcessingParameterEnum(
+            "COVERAGE", "Pixels to solve", COVERAGE_LABELS, defaultValue=0))
         for key, (name, label) in OUTPUTS.items():
             self.addParameter(QgsProcessingParameterRasterDestination(
                 name, f"{label} ({'when solved' if key in ('north', 'horizontal') else 'output'})",
-                optional=True, createByDefault=True))
+                optional=True, createByDefault=key != "count"))
 
     # --- parameter helpers ----------------------------------------------------
     @staticmethod
@@ -292,8 +308,9 @@ class DecomposeAlgorithm(DisplacementAlgorithm):
             crs_wkt = crs.toWkt() if crs.isValid() else None
         azimuth = self.parameterAsDouble(parameters, "HORIZONTAL_AZIMUTH", context)
         max_condition = self.parameterAsDouble(parameters, "MAX_CONDITION", context)
+        coverage = dec.COVERAGE_CHOICES[self.parameterAsEnum(parameters, "COVERAGE", context)]
 
-        wanted = set(components) | {"sigma", "residual"}
+        wanted = set(components) | {"sigma", "residual", "count"}
         paths = {}
         skipped = []
         for key, (name, _label) in OUTPUTS.items():
@@ -306,7 +323,8 @@ class DecomposeAlgorithm(DisplacementAlgorithm):
         summary = dec.decompose(
             observations, paths, model=model, horizontal_azimuth=azimuth, convention=convention,
             look_direction=look, grid=grid, grid_resolution_m=resolution, grid_crs_wkt=crs_wkt,
-            max_condition=max_condition, parameters=used, monitor=self.monitor(feedback))
+            max_condition=max_condition, parameters=used, monitor=self.monitor(feedback),
+            coverage=coverage)
         skipped += [p for k, p in paths.items() if k not in summary.outputs]
         if skipped:  # outputs this model does not produce: do not try to load them
             layers = context.layersToLoadOnCompletion()
@@ -315,10 +333,15 @@ class DecomposeAlgorithm(DisplacementAlgorithm):
             context.setLayersToLoadOnCompletion(layers)
         for note in summary.notes:
             feedback.pushInfo(note)
+        lacking = ("missing an observation, angle or sigma" if coverage == "all" else
+                   f"with fewer than {len(components)} observations")
         feedback.pushInfo(
-            f"{summary.solved} of {summary.pixels} pixels solved; {summary.missing} missing an "
-            f"observation, angle or sigma; {summary.ill_conditioned} ill-conditioned (condition "
-            f"number above {summary.max_condition:g}). Unit: {summary.units or 'not recorded'}.")
+            f"{summary.solved} of {summary.pixels} pixels solved; {summary.missing} {lacking}; "
+            f"{summary.ill_conditioned} ill-conditioned (condition number above "
+            f"{summary.max_condition:g}). Unit: {summary.units or 'not recorded'}.")
+        if summary.partial:
+            feedback.pushInfo(f"{summary.partial} of the solved pixels used fewer than all "
+                              f"{len(observations)} observations (OUTPUT_COUNT shows where)")
         if summary.ill_conditioned:
             feedback.pushWarning(
                 f"{summary.ill_conditioned} pixels have nearly parallel geometries (condition "
@@ -330,6 +353,8 @@ class DecomposeAlgorithm(DisplacementAlgorithm):
             name, label = OUTPUTS[key]
             if key in components:
                 kind, units = DIVERGING, unit
+            elif key == "count":
+                kind, units = SEQUENTIAL, "observations"
             else:
                 kind, units = SEQUENTIAL, summary.sigma_units if key == "sigma" else unit
             stats = summary.stats[key][0]

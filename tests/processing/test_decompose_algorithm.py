@@ -220,3 +220,42 @@ def test_product_without_geometry_names_the_parameter(provider, tmp_path):
         run_algorithm(ALG, {"OBS_1": asc, "OBS_2": asc, "ANGLE_CONVENTION": 2,
                             "OUTPUT_UP": str(tmp_path / "u2.tif")})
     assert not os.path.exists(tmp_path / "u.tif") and not os.path.exists(tmp_path / "u2.tif")
+
+
+def test_coverage_union_solves_where_a_third_track_does_not_reach(provider, make_raster, tmp_path):
+    enu = (0.010, 0.0, -0.020)
+    geos = {"a": (34.0, -12.0), "d": (39.0, -168.0), "d2": (44.0, -167.0)}
+    los = {k: g.project_enu(*enu, g.los_unit_vector_from_heading(*v)) for k, v in geos.items()}
+    gt_half = (500000.0, 30.0, 0.0, 4000000.0 - 4 * 30.0, 0.0, -30.0)    # rows 4..7 of the others
+    params = {
+        "OBS_1": make_raster(np.full((8, 6), los["a"], np.float32), "a.tif", band_metadata=M),
+        "INCIDENCE_ANGLE_1": 34.0, "HEADING_ANGLE_1": -12.0,
+        "OBS_2": make_raster(np.full((8, 6), los["d"], np.float32), "d.tif", band_metadata=M),
+        "INCIDENCE_ANGLE_2": 39.0, "HEADING_ANGLE_2": -168.0,
+        "OBS_3": make_raster(np.full((4, 6), los["d2"], np.float32), "d2.tif", geotransform=gt_half,
+                             band_metadata=M),
+        "INCIDENCE_ANGLE_3": 44.0, "HEADING_ANGLE_3": -167.0,
+        "COVERAGE": 1,
+        **_outputs(tmp_path, "EAST", "UP", "SIGMA", "COUNT"),
+    }
+    feedback = recording_feedback()
+    result = run_algorithm(ALG, params, feedback=feedback)
+    up = read_block(result["OUTPUT_UP"])
+    assert up.shape == (8, 6) and up == pytest.approx(np.full((8, 6), -0.020), abs=1e-8)
+    count = read_block(result["OUTPUT_COUNT"])
+    assert (count[:4] == 2).all() and (count[4:] == 3).all()
+    assert raster_info(result["OUTPUT_COUNT"]).band_metadata[0]["quantity"] == "observation_count"
+    assert os.path.exists(str(tmp_path / "count.qml"))
+    sig_up = read_block(result["OUTPUT_SIGMA"], 2)
+    assert (sig_up[:4] > sig_up[4:].max()).all()
+    assert any("48 of 48 pixels solved" in line for line in feedback.lines)
+    assert any("24 of the solved pixels used fewer than all 3 observations" in line
+               for line in feedback.lines)
+    # the default coverage: the intersection (the third track's 4 rows), no count output made
+    params["COVERAGE"] = 0
+    params.pop("OUTPUT_COUNT")
+    params.update(_outputs(tmp_path / "strict", "EAST", "UP", "SIGMA"))
+    os.makedirs(tmp_path / "strict")
+    result = run_algorithm(ALG, params)
+    assert read_block(result["OUTPUT_UP"]).shape == (4, 6)
+    assert not result.get("OUTPUT_COUNT")

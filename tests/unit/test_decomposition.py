@@ -235,6 +235,64 @@ def test_nan_in_one_observation_masks_only_that_pixel():
     assert res.x[:, 0].reshape(shape)[ok] == pytest.approx(east[ok], abs=1e-15)
 
 
+def test_partial_solves_each_pixel_with_the_observations_it_has():
+    shape = (5, 6)
+    ai, ah, di, dh = _s1_geometry(shape)
+    east, north, up = _enu_field(shape)
+    vec_a = g.los_unit_vector_from_heading(ai, ah)
+    vec_d = g.los_unit_vector_from_heading(di, dh)
+    vec_a2 = g.los_unit_vector_from_heading(ai + 8.0, ah - 1.0)        # a second ascending track
+    asc, desc, asc2 = (g.project_enu(east, 0, up, v) for v in (vec_a, vec_d, vec_a2))
+    asc2[:, 3:] = np.nan          # the third track does not reach the right half
+    desc[4, 0] = np.nan           # asc + asc2 only: nearly parallel -> ill-conditioned
+    asc[4, 5] = np.nan            # desc only: too few
+    geo = [("los", ai, ah), ("los", di, dh), ("los", ai + 8.0, ah - 1.0)]
+    strict = _solve(geo, [asc, desc, asc2], "east_up")
+    assert strict.solved.reshape(shape)[:, 3:].sum() == 0 and strict.solved.sum() == 14
+    res = _solve(geo, [asc, desc, asc2], "east_up", partial=True)
+    used = res.used.reshape(shape)
+    assert (used[:4, :3] == 3).all() and (used[:4, 3:] == 2).all() and (used[4, 1:5] == [3, 3, 2, 2]).all()
+    assert used[4, 0] == 0 and res.ill_conditioned.reshape(shape)[4, 0]
+    assert used[4, 5] == 0 and res.missing.reshape(shape)[4, 5]
+    ok = res.solved.reshape(shape)
+    assert ok.sum() == 28
+    x = res.x.reshape(*shape, 2)
+    assert x[..., 0][ok] == pytest.approx(east[ok], abs=1e-15)
+    assert x[..., 1][ok] == pytest.approx(up[ok], abs=1e-15)
+    # the pixels with all three observations are solved exactly as without partial
+    both = strict.solved
+    assert res.x[both] == pytest.approx(strict.x[both], abs=1e-15)
+    assert res.sigma[both] == pytest.approx(strict.sigma[both], rel=1e-12)
+    # with two observations: the pair's own sigma (larger) and no residual
+    pair = _solve(geo[:2], [asc, desc], "east_up")
+    two = (res.used == 2)
+    assert res.sigma[two] == pytest.approx(pair.sigma[two], rel=1e-12)
+    assert (res.sigma[two] > 1.01 * _solve(geo, [asc, desc, g.project_enu(east, 0, up, vec_a2)],
+                                           "east_up").sigma[two]).all()
+    assert np.isnan(res.residual[two]).all() and np.isfinite(res.residual[res.used == 3]).all()
+
+
+def test_partial_weighted_matches_the_subset_solution():
+    rng = np.random.default_rng(5)
+    P = 50
+    geo = [("los", 34.0, -12.0), ("los", 39.0, -168.0), ("azimuth_offset", 34.0, -12.0),
+           ("range_offset", 39.0, -168.0)]
+    truth = rng.normal(0, 0.02, (P, 3))
+    vecs = np.array([d.observation_unit_vector(*k) for k in geo])
+    y = truth @ vecs.T + rng.normal(0, 0.003, (P, 4))
+    sig = np.array([0.005, 0.006, 0.02, 0.01])
+    y[:25, 3] = np.nan                                    # range offsets on half the pixels
+    res = _solve(geo, list(y.T), "east_north_up", sigma=list(sig), partial=True)
+    sub = _solve(geo[:3], [y[:, k] for k in range(3)], "east_north_up", sigma=list(sig[:3]))
+    full = _solve(geo, list(y.T), "east_north_up", sigma=list(sig))
+    assert (res.used[:25] == 3).all() and (res.used[25:] == 4).all()
+    assert res.x[:25] == pytest.approx(sub.x[:25], rel=1e-10, abs=1e-14)
+    assert res.sigma[:25] == pytest.approx(sub.sigma[:25], rel=1e-10)
+    assert res.x[25:] == pytest.approx(full.x[25:], rel=1e-10, abs=1e-14)
+    assert res.residual[25:] == pytest.approx(full.residual[25:], rel=1e-10)
+    assert np.isnan(res.residual[:25]).all()              # 3 observations, 3 components
+
+
 def test_two_ascending_tracks_are_ill_conditioned_nan_not_garbage():
     inc = np.array([34.0, 36.0])
     res = _solve([("los", inc, -12.0), ("los", inc + 10.0, -12.5)],
@@ -528,3 +586,43 @@ def test_custom_grid_in_metres_on_another_crs(tmp_path):
                     grid_crs_wkt=crs_from_epsg(4326))
     assert s.grid.is_geographic() and s.grid.resolution[1] == pytest.approx(90.0 / 111195.08, rel=1e-5)
     assert s.solved > 0
+
+
+def test_coverage_any_solves_the_union_with_the_observations_each_pixel_has(tmp_path):
+    shape = (8, 30)
+    gt = {k: (X0 + dx, 100.0, 0.0, Y0, 0.0, -100.0) for k, dx in (("a2", 0.0), ("a", 1000.0),
+                                                                     ("d", 2000.0))}
+    a2, _ = _los_raster(tmp_path, "a2.tif", gt["a2"], shape, 42.0, -13.0, north=False)
+    a, _ = _los_raster(tmp_path, "a.tif", gt["a"], shape, 34.0, -12.0, north=False)
+    dd, _ = _los_raster(tmp_path, "d.tif", gt["d"], shape, 39.0, -168.0, north=False)
+    obs = [d.Observation(a, incidence=34.0, heading=-12.0, name="OBS_1"),
+           d.Observation(dd, incidence=39.0, heading=-168.0, name="OBS_2"),
+           d.Observation(a2, incidence=42.0, heading=-13.0, name="OBS_3")]
+    keys = ("east", "up", "sigma", "residual", "count")
+    strict = d.decompose(obs, {k: str(tmp_path / f"s_{k}.tif") for k in keys})
+    assert strict.grid.width == 10 and strict.solved == 80 and strict.partial == 0
+    res = d.decompose(obs, {k: str(tmp_path / f"{k}.tif") for k in keys}, coverage="any")
+    # union of the footprints: columns 0-9 OBS_3 only, 10-19 the two ascending tracks (parallel),
+    # 20-29 all three, 30-39 ascending + descending, 40-49 descending only
+    assert res.grid.width == 50 and res.grid.geotransform[0] == X0
+    assert (res.solved, res.partial, res.missing, res.ill_conditioned) == (160, 80, 160, 80)
+    count = _read(res.outputs["count"])
+    assert (count[:, 20:30] == 3).all() and (count[:, 30:40] == 2).all()
+    assert np.isnan(count[:, :20]).all() and np.isnan(count[:, 40:]).all()
+    x, y = _centres(res.grid.geotransform, res.grid.shape)
+    e, _, u = _truth(x, y)
+    for key, t in (("east", e), ("up", u)):
+        got = _read(res.outputs[key])
+        assert np.isnan(got[:, :20]).all() and np.isnan(got[:, 40:]).all()
+        assert got[:, 20:40] == pytest.approx(t[:, 20:40], abs=2e-8)
+        # where all three observations exist, the same as the strict run
+        assert got[:, 20:30] == pytest.approx(_read(strict.outputs[key]), abs=1e-9)
+    residual = _read(res.outputs["residual"])
+    assert np.isfinite(residual[:, 20:30]).all() and np.isnan(residual[:, 30:40]).all()
+    sigma_up = _read(res.outputs["sigma"], 2)
+    assert (sigma_up[:, 30:40] > sigma_up[:, 20:30].max()).all()   # fewer observations
+    from displacement_toolkit.core.raster_io import raster_info
+    assert raster_info(res.outputs["up"]).metadata["coverage"] == "any"
+    with pytest.raises(ValueError, match="coverage"):
+        d.decompose(obs, {"up": str(tmp_path / "x.tif")}, coverage="some")
+    assert not (tmp_path / "x.tif").exists()
