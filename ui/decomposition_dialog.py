@@ -20,6 +20,7 @@ from qgis.core import QgsProject
 from qgis.gui import QgsMapLayerComboBox
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -89,7 +90,8 @@ class Track:
 
 def decomposition_parameters(tracks: List[Track], convention: str = "heading",
                              look_direction: str = "right", components: str = "east_up",
-                             horizontal_azimuth: Optional[float] = None, outputs=None) -> dict:
+                             horizontal_azimuth: Optional[float] = None, outputs=None,
+                             coverage: str = "all") -> dict:
     """Processing parameters of ``displacement:decompose`` for ``tracks``.
 
     Slots ``k = 1..n``: ``OBS_k``, ``BAND_k``, ``KIND_k``, ``INCIDENCE_k`` (layer) or
@@ -97,8 +99,9 @@ def decomposition_parameters(tracks: List[Track], convention: str = "heading",
     ``SIGMA_VALUE_k``; then ``ANGLE_CONVENTION``, ``LOOK_DIRECTION``, ``COMPONENTS``
     (enum indices into the lists the algorithm indexes: core.decomposition KINDS and
     ANGLE_CONVENTIONS, right/left, the algorithm's MODEL_KEYS), ``HORIZONTAL_AZIMUTH`` for
-    the horizontal + up model, and the ``outputs`` dict (e.g. ``{"OUTPUT_EAST": path}``).
-    Raises ValueError for a track list the algorithm cannot take.
+    the horizontal + up model, ``COVERAGE`` when it is not the default ``all`` (index into
+    core.decomposition COVERAGE_CHOICES), and the ``outputs`` dict (e.g.
+    ``{"OUTPUT_EAST": path}``).  Raises ValueError for a track list the algorithm cannot take.
     """
     if not MIN_TRACKS <= len(tracks) <= MAX_TRACKS:
         raise ValueError(f"the decomposition takes {MIN_TRACKS} to {MAX_TRACKS} tracks, "
@@ -128,6 +131,8 @@ def decomposition_parameters(tracks: List[Track], convention: str = "heading",
     if components == "horizontal_up":
         params["HORIZONTAL_AZIMUTH"] = float(horizontal_azimuth if horizontal_azimuth is not None
                                              else 90.0)
+    if coverage != "all":
+        params["COVERAGE"] = dec.COVERAGE_CHOICES.index(coverage)
     params.update(outputs or {})
     return params
 
@@ -235,6 +240,9 @@ class DecompositionDialog(QDialog):
         form.addRow("Look direction", self.look_combo)
         form.addRow("Components", self.components_combo)
         form.addRow("Horizontal azimuth (horizontal + up)", self.azimuth_spin)
+        self.union_check = QCheckBox("Also solve where only some tracks cover a pixel (union of "
+                                     "the tracks; at least as many tracks as components there)")
+        form.addRow("Coverage", self.union_check)
         layout.addLayout(form)
         for combo in (self.convention_combo, self.look_combo, self.components_combo):
             combo.currentIndexChanged.connect(self.update_preview)
@@ -419,7 +427,8 @@ class DecompositionDialog(QDialog):
         return dict(convention=self.convention_combo.currentData(),
                     look_direction=self.look_combo.currentData(),
                     components=self.components_combo.currentData(),
-                    horizontal_azimuth=self.azimuth_spin.value())
+                    horizontal_azimuth=self.azimuth_spin.value(),
+                    coverage="any" if self.union_check.isChecked() else "all")
 
     def parameters(self, outputs=None):
         """The Processing parameters of the current state (ValueError when incomplete)."""
@@ -430,7 +439,8 @@ class DecompositionDialog(QDialog):
         settings = self.settings()
         self.azimuth_spin.setEnabled(settings["components"] == "horizontal_up")
         try:
-            vectors, condition = geometry_preview(self.tracks(), **settings)
+            geometry = {k: v for k, v in settings.items() if k != "coverage"}
+            vectors, condition = geometry_preview(self.tracks(), **geometry)
         except (ValueError, RasterError) as exc:
             self.preview_label.setText(f"Preview unavailable: {exc}")
             self.condition = float("nan")

@@ -95,7 +95,8 @@ def test_parameters_name_the_real_algorithm_options(registered):
               dd.Track("/d/dsc.tif", 1, "range_offset", "/d/inc.tif", -168.0, "/d/s.tif"),
               dd.Track("/d/az.tif", 1, "azimuth_offset", None, -12.0)]
     params = dd.decomposition_parameters(tracks, "los_azimuth", "left", "horizontal_up", 75.0,
-                                         outputs={"OUTPUT_EAST": "/o/e.tif", "OUTPUT_UP": "/o/u.tif"})
+                                         outputs={"OUTPUT_EAST": "/o/e.tif", "OUTPUT_UP": "/o/u.tif"},
+                                         coverage="any")
     assert unknown_parameters(alg, params) == []
 
     def option(name):
@@ -107,6 +108,7 @@ def test_parameters_name_the_real_algorithm_options(registered):
     assert option("ANGLE_CONVENTION").startswith("incidence + los azimuth")
     assert option("LOOK_DIRECTION").startswith("left")
     assert option("COMPONENTS").startswith("horizontal")
+    assert option("COVERAGE").startswith("wherever the observations available")
     assert params["HORIZONTAL_AZIMUTH"] == 75.0
 
 
@@ -150,6 +152,10 @@ def test_decomposition_dialog_fills_tracks_and_builds_parameters(tracks_layers, 
     assert params["INCIDENCE_2"] == tracks_layers["inc"].source()
     assert "INCIDENCE_ANGLE_2" not in params and params["SIGMA_VALUE_2"] == 0.004
     np.testing.assert_allclose(dialog.vectors[1], DSC, atol=1e-6)  # the layer is 39 deg everywhere
+    assert "COVERAGE" not in params                      # the algorithm's default: all
+    dialog.union_check.setChecked(True)
+    params = dialog.parameters()
+    assert params["COVERAGE"] == dd.dec.COVERAGE_CHOICES.index("any")
     results = dialog.run()
     assert results == {"ok": 1}
     assert calls == [(dd.ALGORITHM_ID, params)]
