@@ -176,8 +176,9 @@ class DecomposeAlgorithm(DisplacementAlgorithm):
             QgsProcessingParameterNumber.Type.Double, defaultValue=dec.DEFAULT_MAX_CONDITION, minValue=1.0)
         cond.setFlags(cond.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(cond)
+        # optional: models saved before this parameter existed stay valid
         self.addParameter(QgsProcessingParameterEnum(
-            "COVERAGE", "Pixels to solve", COVERAGE_LABELS, defaultValue=0))
+            "COVERAGE", "Pixels to solve", COVERAGE_LABELS, defaultValue=0, optional=True))
         for key, (name, label) in OUTPUTS.items():
             self.addParameter(QgsProcessingParameterRasterDestination(
                 name, f"{label} ({'when solved' if key in ('north', 'horizontal') else 'output'})",
