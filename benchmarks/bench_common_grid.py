@@ -118,7 +118,7 @@ def main():
 
 Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.machine()}, {os.cpu_count()} cores, \
 Python {platform.python_version()}, numpy {np.__version__}, GDAL {gdal.__version__}; load average at the \
-end {load[0]:.2f} / {load[1]:.2f} (other engineers' processes shared the 2 cores during this run).
+end {load[0]:.2f} / {load[1]:.2f} (other processes shared the cores when it is above 2).
 
 A pair of {SIZE} x {SIZE} float32 rasters (30 m UTM pixels, tiled DEFLATE, 1 % NaN; the second shifted \
 by half a pixel) resampled onto their intersection at 60 m (2x coarser, area-weighted average): \

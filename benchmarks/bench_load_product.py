@@ -76,8 +76,8 @@ def main():
     text = [
         "## load_product (core.products.export.write_layer)\n",
         f"Run {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
-        f"{os.cpu_count()} cores shared with other processes (other engineers' tests ran at the "
-        "same time), Python " + platform.python_version() + ".\n",
+        f"{os.cpu_count()} cores, load average at the end {os.getloadavg()[0]:.2f} (other "
+        "processes shared the cores when it is above 2), Python " + platform.python_version() + ".\n",
         "| product | size | seconds | Mpixel/s |",
         "|---|---|---|---|",
     ]

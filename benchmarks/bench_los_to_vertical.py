@@ -114,7 +114,7 @@ def main():
 
 Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.machine()}, {os.cpu_count()} cores, \
 Python {platform.python_version()}, numpy {np.__version__}, GDAL {gdal.__version__}; load average at the \
-end {load[0]:.2f} / {load[1]:.2f} (other engineers' processes shared the 2 cores during this run).
+end {load[0]:.2f} / {load[1]:.2f} (other processes shared the cores when it is above 2).
 
 A {SIZE} x {SIZE} float32 LOS displacement raster (tiled DEFLATE, 1 % NaN) and a per-pixel incidence \
 raster (30-46 degrees) on the same grid -> vertical displacement (MAX_AMPLIFICATION 5).  Wall-clock \
