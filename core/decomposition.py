@@ -295,7 +295,7 @@ class WlsResult:
         return ~(self.missing | self.ill_conditioned)
 
 
-def _availability(cols, ys, sigmas, P: int) -> list:
+def _availability(cols, ys, sigmas) -> list:
     """Per observation, (P,) True where its value, geometry and sigma (when given) are all
     finite (and sigma positive)."""
     avail = []
@@ -339,7 +339,7 @@ def solve_columns(cols, ys, sigmas=None, max_condition: float = DEFAULT_MAX_COND
         raise ValueError(f"{n} observations cannot determine {m} components")
     P = int(size if size is not None else np.size(ys[0]))
     ys = [np.broadcast_to(np.asarray(v, dtype=np.float64).ravel(), (P,)) for v in ys]
-    avail = _availability(cols, ys, sigmas, P)
+    avail = _availability(cols, ys, sigmas)
     count = np.sum(avail, axis=0)
     w = None
     if sigmas is not None:
