@@ -1111,12 +1111,13 @@ class DecomposeResult:
 def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
                          sigma_east_path: Optional[str] = None, sigma_up_path: Optional[str] = None,
                          step_days: int = 0, resampling: str = "bilinear",
-                         max_condition: Optional[float] = None, monitor=None) -> DecomposeResult:
+                         max_condition: Optional[float] = None, monitor=None,
+                         coverage: str = "all") -> DecomposeResult:
     """East and up time series from two or more LOS time series on different dates and grids.
 
-    1. Grid: :func:`.grid.plan_grid` of the tracks (intersection, coarsest
-       resolution); each layer is read through :class:`.grid.GridReader`
-       (``resampling``).
+    1. Grid: :func:`.grid.plan_grid` of the tracks (coarsest resolution;
+       extent: their intersection, or their union with ``coverage`` ``any``);
+       each layer is read through :class:`.grid.GridReader` (``resampling``).
     2. Dates: :func:`common_dates` (the union of the acquisitions within the
        period all tracks cover, or every ``step_days`` days).
     3. Each track is interpolated linearly in time onto those dates
@@ -1126,7 +1127,10 @@ def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
     4. Per date and pixel, :func:`.decomposition.solve_wls` with the ``east_up``
        model (north motion assumed zero; its leakage is described in
        :mod:`.decomposition`), weights 1/sigma² of the interpolated values
-       (sigma·sqrt(w0² + w1²)).
+       (sigma·sqrt(w0² + w1²)).  With ``coverage`` ``any`` a pixel outside some
+       tracks is solved with the others when they determine east and up
+       (:func:`.decomposition.solve_columns` with ``partial``), e.g. ascending +
+       descending where a second descending track does not reach.
 
     Outputs (one band per common date, band metadata ``date``, dataset
     ``reference_date``): east and up displacement (unit of the first track,
@@ -1143,6 +1147,8 @@ def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
     monitor = ensure_monitor(monitor)
     if len(tracks) < 2:
         raise ValueError("a decomposition needs at least two tracks (e.g. ascending and descending)")
+    if coverage not in dec.COVERAGE_CHOICES:
+        raise ValueError(f"unknown coverage {coverage!r}: use one of {', '.join(dec.COVERAGE_CHOICES)}")
     stacks: List[Stack] = []
     for k, tr in enumerate(tracks):
         st = open_stack(tr.paths)
@@ -1157,7 +1163,8 @@ def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
         raise ValueError(f"the tracks share only {len(targets)} date(s) of common period: "
                          "a time series needs at least two")
     infos = [raster_info(next(e.path for e in st.epochs if not e.implicit)) for st in stacks]
-    grid = _grid.plan_grid(infos, extent="intersection", resolution="coarsest")
+    grid = _grid.plan_grid(infos, extent="union" if coverage == "any" else "intersection",
+                           resolution="coarsest")
     # geometry per track: constants or per-pixel ENU readers
     geoms = []
     for k, tr in enumerate(tracks):
@@ -1198,7 +1205,7 @@ def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
             "interpolation": "linear in time, not extrapolated; each track shifted to zero at "
                              "the reference date",
             "dates": ",".join(d.isoformat() for d in targets),
-            "resampling": resampling, "max_condition": f"{max_cond:g}"}
+            "resampling": resampling, "max_condition": f"{max_cond:g}", "coverage": coverage}
     for k, (tr, st, gap) in enumerate(zip(tracks, stacks, gaps), start=1):
         meta[f"track{k}"] = (f"{tr.name or ';'.join(os.path.basename(p) for p in st.sources)[:500]}: "
                              f"{st.span()}, source reference {st.reference_date}, "
@@ -1230,8 +1237,12 @@ def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
             P = n * grid.width
             obs = np.empty((T, P, len(tracks)))
             for k, (st, rd, f) in enumerate(zip(stacks, readers, factors)):
-                cube = np.stack([np.zeros((n, grid.width), np.float32) if r is None else r.read(r0, n)
-                                 for r in rd]).reshape(st.count, P).astype(np.float64) * f
+                layers = [None if r is None else r.read(r0, n) for r in rd]
+                # the implicit reference epoch is zero where the track has data, NaN outside it
+                covered = np.any([np.isfinite(v) for v in layers if v is not None], axis=0)
+                zero = np.where(covered, 0.0, np.nan).astype(np.float32)
+                cube = np.stack([zero if v is None else v for v in layers]
+                                ).reshape(st.count, P).astype(np.float64) * f
                 series = interpolate_in_time(st.dates, cube, targets)
                 obs[:, :, k] = series - series[0]
             vecs = []
@@ -1243,7 +1254,7 @@ def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
             G = dec.design_matrix(dec.stack_unit_vectors(vecs, P), basis)
             for t in range(T):
                 sigma = np.array([s[t] for s in sig_obs]) if use_sigma else None
-                res = dec.solve_wls(G, obs[t], sigma, max_cond)
+                res = dec.solve_wls(G, obs[t], sigma, max_cond, partial=coverage == "any")
                 blocks = {"east": res.x[:, 0], "up": res.x[:, 1],
                           "sigma_east": res.sigma[:, 0], "sigma_up": res.sigma[:, 1]}
                 for key, w in writers.items():

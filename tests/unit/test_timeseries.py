@@ -535,6 +535,52 @@ def test_asc_desc_series_on_different_dates_and_grids_recover_east_and_up(tmp_pa
     assert np.nanmedian(se) == pytest.approx(expected, rel=1e-5)
 
 
+def test_coverage_any_solves_where_a_third_track_does_not_reach(tmp_path):
+    east, up = _enu_history("linear")
+    rows, cols = 6, 14
+    ones = np.ones((rows, cols))
+    gt = (500000.0, 30.0, 0.0, 4000000.0, 0.0, -30.0)
+    gt2 = (500000.0 + 7 * 30.0, 30.0, 0.0, 4000000.0, 0.0, -30.0)     # 7 columns further east
+    desc2 = (44.0, -167.0)
+    a, _, _ = _track(tmp_path, "asc", ASC, "2020-01-03", 12, 20, east, up, gt, ones)
+    d, _, _ = _track(tmp_path, "desc", DESC, "2020-01-03", 12, 20, east, up, gt, ones)
+    d2, _, _ = _track(tmp_path, "desc2", desc2, "2020-01-03", 12, 20, east, up, gt2, ones)
+    tracks = [ts.Track([a], *ASC), ts.Track([d], *DESC), ts.Track([d2], *desc2)]
+    res = ts.timeseries_decompose(tracks, str(tmp_path / "e.tif"), str(tmp_path / "u.tif"),
+                                  coverage="any")
+    # union of the footprints, x 500000-500630 (the planned grid is aligned to multiples of
+    # its 30 m pixel, so it starts at 499980): x < 500210 ascending + descending, 500210-500420
+    # all three, beyond the third track only; rows and columns of whole-pixel interpolation
+    gt_out = res.grid.geotransform
+    assert gt_out[0] <= 500000.0 and gt_out[0] + 30.0 * res.grid.width >= 500630.0
+    xc = gt_out[0] + 30.0 * (np.arange(res.grid.width) + 0.5)
+    yc = gt_out[3] - 30.0 * (np.arange(res.grid.height) + 0.5)
+    inner = (yc > 3999820.0 + 30.0) & (yc < 4000000.0 - 30.0)
+    regions = {"pair": (xc > 500030.0) & (xc < 500180.0), "three": (xc > 500240.0) & (xc < 500390.0),
+               "single": (xc > 500450.0) & (xc < 500600.0)}
+    assert all(v.sum() >= 4 for v in regions.values()) and inner.sum() >= 3
+    t = np.array([(x - dt.date(2020, 1, 1)).days / 365.25 for x in res.dates])
+    E = np.stack([read_block(res.paths["east"], b + 1) for b in range(len(t))])[:, inner]
+    U = np.stack([read_block(res.paths["up"], b + 1) for b in range(len(t))])[:, inner]
+    true_e, true_u = east(t) - east(t[0]), up(t) - up(t[0])
+    for name in ("pair", "three"):
+        cols_ = regions[name]
+        assert E[:, :, cols_] == pytest.approx(
+            np.broadcast_to(true_e[:, None, None], E[:, :, cols_].shape), abs=2e-6), name
+        assert U[:, :, cols_] == pytest.approx(
+            np.broadcast_to(true_u[:, None, None], U[:, :, cols_].shape), abs=2e-6), name
+    single = regions["single"]
+    assert np.isnan(E[:, :, single]).all() and np.isnan(U[:, :, single]).all()  # one track: none
+    assert raster_info(res.paths["east"]).metadata["coverage"] == "any"
+    # the default: the intersection only (x 500210-500420)
+    strict = ts.timeseries_decompose(tracks, str(tmp_path / "e2.tif"), str(tmp_path / "u2.tif"))
+    gs = strict.grid.geotransform
+    assert gs[0] >= 500180.0 and gs[0] + 30.0 * strict.grid.width <= 500450.0
+    with pytest.raises(ValueError, match="unknown coverage"):
+        ts.timeseries_decompose(tracks, str(tmp_path / "e3.tif"), str(tmp_path / "u3.tif"),
+                                coverage="some")
+
+
 def test_gnss_station_from_a_velocity_table_is_the_reference_point(tmp_path):
     # a velocity raster in WGS84 (0.001 degree pixels) and a CSV velocity table
     gt = (-155.30, 0.001, 0.0, 19.40, 0.0, -0.001)
