@@ -12,7 +12,7 @@ from qgis.core import (
 )
 
 from ..core import timeseries as ts
-from ..core.decomposition import DEFAULT_MAX_CONDITION
+from ..core.decomposition import COVERAGE_CHOICES, DEFAULT_MAX_CONDITION
 from ..core.grid import RESAMPLING_CHOICES
 from .base import DisplacementAlgorithm, parameter_error
 from .styling import DIVERGING, SEQUENTIAL
@@ -20,6 +20,10 @@ from .timeseries_common import GROUP, GROUP_ID, raster_source_type
 
 TRACKS = 3
 LOOK = ["right", "left"]
+COVERAGE_LABELS = [
+    "Where every track has data (intersection of the tracks; default)",
+    "Wherever the tracks available determine east and up (union; pixels may use fewer tracks)",
+]
 
 HELP = """
 East and up displacement time series from two or more LOS displacement time series (e.g.
@@ -36,14 +40,16 @@ value of the track, in its unit (0 = unknown: equal weights, and the sigma outpu
 noise amplification factors, unit 1). LOS positive toward the satellite.
 
 Method: (1) common grid: intersection of the tracks at the coarsest resolution (core.grid,
-RESAMPLING); (2) common dates: the union of the acquisitions within the period all tracks
-cover, or every STEP_DAYS days (0 = union); (3) each track is interpolated linearly in time
-onto those dates, never extrapolated (dates outside a track's span are NaN), and shifted to
-zero at the first common date, the reference date of the outputs; (4) per date and pixel,
-weighted least squares for east and up with north motion assumed zero (pixels whose geometry
-has a condition number above MAX_CONDITION are NaN). The linear interpolation error between
-acquisitions h days apart is at most h^2/8 times the largest second derivative of the LOS
-motion; it is not in the sigma (docs/timeseries.md).
+RESAMPLING), or their union with COVERAGE = wherever the tracks available determine east and
+up (then a pixel outside a third track is solved with the other two); (2) common dates: the
+union of the acquisitions within the period all tracks cover, or every STEP_DAYS days (0 =
+union); (3) each track is interpolated linearly in time onto those dates, never extrapolated
+(dates outside a track's span are NaN), and shifted to zero at the first common date, the
+reference date of the outputs; (4) per date and pixel, weighted least squares for east and
+up with north motion assumed zero (pixels whose geometry has a condition number above
+MAX_CONDITION are NaN). The linear interpolation error between acquisitions h days apart is
+at most h^2/8 times the largest second derivative of the LOS motion; it is not in the sigma
+(docs/timeseries.md).
 
 Outputs: EAST and UP (positive east and up, unit of TRACK_1), SIGMA_EAST and SIGMA_UP, one
 band per common date (band metadata 'date', dataset metadata 'reference_date'); diverging
@@ -91,6 +97,8 @@ class TimeseriesDecompose(DisplacementAlgorithm):
             "MAX_CONDITION", "Largest condition number of the geometry",
             QgsProcessingParameterNumber.Type.Double, defaultValue=DEFAULT_MAX_CONDITION,
             optional=True, minValue=1.0))
+        self.addParameter(QgsProcessingParameterEnum(
+            "COVERAGE", "Pixels to solve", COVERAGE_LABELS, defaultValue=0, optional=True))
         self.addParameter(QgsProcessingParameterRasterDestination("EAST", "East time series"))
         self.addParameter(QgsProcessingParameterRasterDestination("UP", "Up time series"))
         self.addParameter(QgsProcessingParameterRasterDestination(
@@ -156,9 +164,10 @@ class TimeseriesDecompose(DisplacementAlgorithm):
         step = self.parameterAsInt(parameters, "STEP_DAYS", context)
         resampling = RESAMPLING_CHOICES[self.parameterAsEnum(parameters, "RESAMPLING", context)]
         max_cond = self.parameterAsDouble(parameters, "MAX_CONDITION", context)
+        coverage = COVERAGE_CHOICES[self.parameterAsEnum(parameters, "COVERAGE", context)]
         res = ts.timeseries_decompose(tracks, outs["east"], outs["up"], outs["sigma_east"],
                                       outs["sigma_up"], step, resampling, max_cond,
-                                      self.monitor(feedback))
+                                      self.monitor(feedback), coverage=coverage)
         feedback.pushInfo(f"{len(res.dates)} dates {res.dates[0]} .. {res.dates[-1]} (reference "
                           f"{res.dates[0]}); largest gap interpolated per track: "
                           f"{', '.join(f'{g} days' for g in res.max_gap_days)}; grid "

@@ -123,3 +123,34 @@ def test_tracks_without_a_common_period_are_refused(provider, tracks, tmp_path):
             "UP": str(out / "u.tif"), "SIGMA_EAST": str(out / "se.tif"),
             "SIGMA_UP": str(out / "su.tif")})
     assert not out.exists() or not os.listdir(out)
+
+
+def test_coverage_union_uses_the_tracks_each_pixel_has(provider, tracks, tmp_path):
+    asc, desc, da, dd = tracks
+    asc2_geometry = (44.0, -13.0)                      # a second ascending track, larger grid
+    asc2 = str(tmp_path / "asc2.tif")
+    write_array(asc2, np.stack([np.full((10, 11), v, np.float32) for v in _los(asc2_geometry, da)]),
+                GT_D, UTM33N, band_metadata=[{"date": d.isoformat(), "units": "m"} for d in da],
+                metadata={"reference_date": da[0].isoformat()})
+    outs = {"EAST": str(tmp_path / "e.tif"), "UP": str(tmp_path / "u.tif")}
+    params = {"TRACK_1": [asc], "INCIDENCE_1": ASC[0], "HEADING_1": ASC[1],
+              "TRACK_2": desc, "INCIDENCE_2": DESC[0], "HEADING_2": DESC[1],
+              "TRACK_3": [asc2], "INCIDENCE_3": asc2_geometry[0], "HEADING_3": asc2_geometry[1],
+              "COVERAGE": 1, **outs}
+    res = run_algorithm(TimeseriesDecompose().create(), params)
+    info = raster_info(outs["UP"])
+    # the union is the descending grid; its outer ring lacks TRACK_1 and is solved from the
+    # descending track and the second ascending one
+    assert (info.width, info.height) == (11, 10) and info.metadata["coverage"] == "any"
+    n = res["DATES"]
+    dates = [dt.date.fromisoformat(m["date"]) for m in info.band_metadata]
+    t = np.array([(d - T0).days / 365.25 for d in dates])
+    got = np.stack([read_block(outs["UP"], b + 1) for b in range(n)])
+    assert np.isfinite(got).all()
+    assert np.abs(got - (up(t) - up(t[0]))[:, None, None]).max() < 2e-6
+    # the default coverage: the intersection, TRACK_1's grid
+    params["COVERAGE"] = 0
+    params.update({"EAST": str(tmp_path / "e2.tif"), "UP": str(tmp_path / "u2.tif")})
+    run_algorithm(TimeseriesDecompose().create(), params)
+    strict = raster_info(str(tmp_path / "u2.tif"))
+    assert (strict.width, strict.height) == (9, 8)
