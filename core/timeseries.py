@@ -1115,9 +1115,11 @@ def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
                          coverage: str = "all") -> DecomposeResult:
     """East and up time series from two or more LOS time series on different dates and grids.
 
-    1. Grid: :func:`.grid.plan_grid` of the tracks (coarsest resolution;
-       extent: their intersection, or their union with ``coverage`` ``any``);
-       each layer is read through :class:`.grid.GridReader` (``resampling``).
+    1. Grid: :func:`.grid.plan_grid` of the tracks (coarsest resolution, pixels
+       aligned with the first track's, so that tracks on its grid are read as they
+       are; extent: their intersection, or their union with ``coverage``
+       ``any``); each layer is read through :class:`.grid.GridReader`
+       (``resampling``).
     2. Dates: :func:`common_dates` (the union of the acquisitions within the
        period all tracks cover, or every ``step_days`` days).
     3. Each track is interpolated linearly in time onto those dates
@@ -1164,7 +1166,7 @@ def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
                          "a time series needs at least two")
     infos = [raster_info(next(e.path for e in st.epochs if not e.implicit)) for st in stacks]
     grid = _grid.plan_grid(infos, extent="union" if coverage == "any" else "intersection",
-                           resolution="coarsest")
+                           resolution="coarsest", reference=0)
     # geometry per track: constants or per-pixel ENU readers
     geoms = []
     for k, tr in enumerate(tracks):

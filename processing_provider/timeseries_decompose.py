@@ -39,17 +39,17 @@ grid; when both are empty the geometry_incidence / geometry_heading metadata of 
 value of the track, in its unit (0 = unknown: equal weights, and the sigma outputs are then
 noise amplification factors, unit 1). LOS positive toward the satellite.
 
-Method: (1) common grid: intersection of the tracks at the coarsest resolution (core.grid,
-RESAMPLING), or their union with COVERAGE = wherever the tracks available determine east and
-up (then a pixel outside a third track is solved with the other two); (2) common dates: the
-union of the acquisitions within the period all tracks cover, or every STEP_DAYS days (0 =
-union); (3) each track is interpolated linearly in time onto those dates, never extrapolated
-(dates outside a track's span are NaN), and shifted to zero at the first common date, the
-reference date of the outputs; (4) per date and pixel, weighted least squares for east and
-up with north motion assumed zero (pixels whose geometry has a condition number above
-MAX_CONDITION are NaN). The linear interpolation error between acquisitions h days apart is
-at most h^2/8 times the largest second derivative of the LOS motion; it is not in the sigma
-(docs/timeseries.md).
+Method: (1) common grid: intersection of the tracks at the coarsest resolution, pixels
+aligned with TRACK_1's (core.grid, RESAMPLING), or their union with COVERAGE = wherever the
+tracks available determine east and up (then a pixel outside a third track is solved with
+the other two); (2) common dates: the union of the acquisitions within the period all tracks
+cover, or every STEP_DAYS days (0 = union); (3) each track is interpolated linearly in time
+onto those dates, never extrapolated (dates outside a track's span are NaN), and shifted to
+zero at the first common date, the reference date of the outputs; (4) per date and pixel,
+weighted least squares for east and up with north motion assumed zero (pixels whose geometry
+has a condition number above MAX_CONDITION are NaN). The linear interpolation error between
+acquisitions h days apart is at most h^2/8 times the largest second derivative of the LOS
+motion; it is not in the sigma (docs/timeseries.md).
 
 Outputs: EAST and UP (positive east and up, unit of TRACK_1), SIGMA_EAST and SIGMA_UP, one
 band per common date (band metadata 'date', dataset metadata 'reference_date'); diverging

@@ -548,17 +548,18 @@ def test_coverage_any_solves_where_a_third_track_does_not_reach(tmp_path):
     tracks = [ts.Track([a], *ASC), ts.Track([d], *DESC), ts.Track([d2], *desc2)]
     res = ts.timeseries_decompose(tracks, str(tmp_path / "e.tif"), str(tmp_path / "u.tif"),
                                   coverage="any")
-    # union of the footprints, x 500000-500630 (the planned grid is aligned to multiples of
-    # its 30 m pixel, so it starts at 499980): x < 500210 ascending + descending, 500210-500420
-    # all three, beyond the third track only; rows and columns of whole-pixel interpolation
+    # union of the footprints, x 500000-500630, on the first track's pixel grid (so the tracks
+    # are read without resampling): x < 500210 ascending + descending, 500210-500420 all three,
+    # beyond the third track only
     gt_out = res.grid.geotransform
-    assert gt_out[0] <= 500000.0 and gt_out[0] + 30.0 * res.grid.width >= 500630.0
+    assert gt_out == (500000.0, 30.0, 0.0, 4000000.0, 0.0, -30.0)
+    assert (res.grid.width, res.grid.height) == (21, 6)
     xc = gt_out[0] + 30.0 * (np.arange(res.grid.width) + 0.5)
     yc = gt_out[3] - 30.0 * (np.arange(res.grid.height) + 0.5)
-    inner = (yc > 3999820.0 + 30.0) & (yc < 4000000.0 - 30.0)
-    regions = {"pair": (xc > 500030.0) & (xc < 500180.0), "three": (xc > 500240.0) & (xc < 500390.0),
-               "single": (xc > 500450.0) & (xc < 500600.0)}
-    assert all(v.sum() >= 4 for v in regions.values()) and inner.sum() >= 3
+    inner = (yc > 3999820.0) & (yc < 4000000.0)
+    regions = {"pair": xc < 500210.0, "three": (xc > 500210.0) & (xc < 500420.0),
+               "single": xc > 500420.0}
+    assert [v.sum() for v in regions.values()] == [7, 7, 7] and inner.sum() == 6
     t = np.array([(x - dt.date(2020, 1, 1)).days / 365.25 for x in res.dates])
     E = np.stack([read_block(res.paths["east"], b + 1) for b in range(len(t))])[:, inner]
     U = np.stack([read_block(res.paths["up"], b + 1) for b in range(len(t))])[:, inner]
@@ -574,8 +575,7 @@ def test_coverage_any_solves_where_a_third_track_does_not_reach(tmp_path):
     assert raster_info(res.paths["east"]).metadata["coverage"] == "any"
     # the default: the intersection only (x 500210-500420)
     strict = ts.timeseries_decompose(tracks, str(tmp_path / "e2.tif"), str(tmp_path / "u2.tif"))
-    gs = strict.grid.geotransform
-    assert gs[0] >= 500180.0 and gs[0] + 30.0 * strict.grid.width <= 500450.0
+    assert strict.grid.geotransform[0] == 500210.0 and strict.grid.width == 7
     with pytest.raises(ValueError, match="unknown coverage"):
         ts.timeseries_decompose(tracks, str(tmp_path / "e3.tif"), str(tmp_path / "u3.tif"),
                                 coverage="some")
