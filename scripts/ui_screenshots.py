@@ -132,7 +132,7 @@ def main(out_dir):
     dialog = DecompositionDialog()
     dialog.set_track(0, layers["ascending LOS"])
     dialog.set_track(1, layers["descending LOS"])
-    dialog.resize(1100, 520)
+    dialog.resize(max(1100, dialog.width()), 540)
     dialog.show()
     QgsApplication.processEvents()
     dialog.grab().save(str(out_dir / "decomposition_dialog.png"))

@@ -240,8 +240,12 @@ class DecompositionDialog(QDialog):
         form.addRow("Look direction", self.look_combo)
         form.addRow("Components", self.components_combo)
         form.addRow("Horizontal azimuth (horizontal + up)", self.azimuth_spin)
-        self.union_check = QCheckBox("Also solve where only some tracks cover a pixel (union of "
-                                     "the tracks; at least as many tracks as components there)")
+        self.union_check = QCheckBox("Also solve where only some tracks cover a pixel")
+        self.union_check.setToolTip(
+            "The result covers the union of the tracks; a pixel is solved with the tracks it "
+            "has when they are at least as many as the components and their geometry passes "
+            "the condition-number limit (e.g. ascending + descending where a third track does "
+            "not reach). Off: only where every track has data.")
         form.addRow("Coverage", self.union_check)
         layout.addLayout(form)
         for combo in (self.convention_combo, self.look_combo, self.components_combo):
@@ -262,7 +266,8 @@ class DecompositionDialog(QDialog):
         layout.addWidget(box)
         for _ in range(MIN_TRACKS):
             self.add_track()
-        self.resize(900, 460)
+        # wide enough for every column of the track table
+        self.resize(max(900, self.table.horizontalHeader().length() + 40), 480)
 
     # ---------------------------------------------------------------- rows
     def add_track(self):
