@@ -655,3 +655,11 @@ def offsets_in_metres(result: TrackingResult, pixel_size_x: float, pixel_size_y:
                       ) -> Tuple[np.ndarray, np.ndarray]:
     """Offsets in metres: ``dx * pixel_size_x``, ``dy * pixel_size_y`` (ground pixel sizes)."""
     return result.dx * float(pixel_size_x), result.dy * float(pixel_size_y)
+
+
+def sigma_in_metres(result: TrackingResult, pixel_size_x: float, pixel_size_y: float
+                    ) -> Tuple[np.ndarray, np.ndarray]:
+    """1-sigma of the offsets in metres: ``sigma_x * pixel_size_x``, ``sigma_y *
+    pixel_size_y`` (the unit of :func:`offsets_in_metres`, e.g. for a decomposition's
+    weights)."""
+    return result.sigma_x * float(pixel_size_x), result.sigma_y * float(pixel_size_y)

@@ -34,7 +34,8 @@ centred on the previous estimate, with a 2-D quadratic fit (a Newton step) at ea
 SNR = peak / mean |NCC| at whole-pixel lags more than 2 pixels from the peak.  1-sigma per
 axis = ``sqrt(K (1 - rho) / (N |c''|))`` (rho the peak NCC, ``c''`` the NCC curvature at the
 peak per pixel**2, N the window size in pixels, K an empirical factor: :data:`SIGMA_CALIBRATION`
-for SLCs, :data:`SIGMA_CALIBRATION_REAL` for real images; docs/offset_tracking.md).
+for SLCs, :data:`SIGMA_CALIBRATION_REAL` for real images; docs/offset_tracking.md), and at
+least :data:`SIGMA_FLOOR`.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ TAPER_PIXELS = 3.0
 #: real chips, fitted on synthetic speckle (docs/offset_tracking.md).
 SIGMA_CALIBRATION = 2.6
 SIGMA_CALIBRATION_REAL = 11.0
+#: Smallest 1-sigma reported (pixels): the estimator's own error on noise-free scenes
+#: (RMSE 0.0001-0.0003 px, benchmarks/results/offset_tracking.md).  Without it a peak that
+#: rounds to 1 gives a sigma of 0, which as a weight would mean infinite confidence.
+SIGMA_FLOOR = 1e-4
 
 
 def tukey_continuous(u, n: int, edge: float) -> np.ndarray:
@@ -322,8 +327,8 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     npix = float(hy * hx) / (o * o)
     k_sig = SIGMA_CALIBRATION if is_complex else SIGMA_CALIBRATION_REAL
     with np.errstate(divide="ignore", invalid="ignore"):
-        sig_y = np.sqrt(k_sig * (1.0 - rho) / (npix * np.abs(curv_y)))
-        sig_x = np.sqrt(k_sig * (1.0 - rho) / (npix * np.abs(curv_x)))
+        sig_y = np.maximum(np.sqrt(k_sig * (1.0 - rho) / (npix * np.abs(curv_y))), SIGMA_FLOOR)
+        sig_x = np.maximum(np.sqrt(k_sig * (1.0 - rho) / (npix * np.abs(curv_x))), SIGMA_FLOOR)
         snr = peak / np.maximum(mean_far, 1e-12)
     return {"dx": dx, "dy": dy, "peak": peak, "snr": snr, "sigma_x": sig_x, "sigma_y": sig_y,
             "edge": edge_hit, "centroids": centroids}

@@ -83,7 +83,9 @@ class OffsetTracking(DisplacementAlgorithm):
     OUTPUT_Y_METRES in metres, with PIXEL_SIZE_X, PIXEL_SIZE_Y (metres; default: raster metadata
     RANGE_PIXEL_SIZE/AZIMUTH_PIXEL_SIZE, else the geotransform when the raster has a CRS; give
     them for radar-geometry rasters without CRS); OUTPUT_SNR; OUTPUT_SIGMA (band 1 x, band 2 y:
-    estimated 1-sigma in pixels from the peak value and curvature); OUTPUT_PEAK (optional) the
+    estimated 1-sigma in pixels from the peak value and curvature); OUTPUT_SIGMA_X_METRES,
+    OUTPUT_SIGMA_Y_METRES (optional: the same in metres, one band each, e.g. as SIGMA_k of
+    displacement:decompose next to OUTPUT_X_METRES / OUTPUT_Y_METRES); OUTPUT_PEAK (optional) the
     normalised correlation peak (for SLCs: of the oversampled intensities); OUTPUT_VECTORS (optional)
     one point per valid window with dx, dy, magnitude (pixels), direction (degrees clockwise from
     image up) and snr, drawn as arrows. Method, accuracy and speed: docs/offset_tracking.md.
@@ -142,6 +144,10 @@ class OffsetTracking(DisplacementAlgorithm):
             "OUTPUT_SNR", "SNR", optional=True))
         self.addParameter(QgsProcessingParameterRasterDestination(
             "OUTPUT_SIGMA", "1-sigma of the offsets (pixels; band 1 x, band 2 y)", optional=True))
+        for axis in ("X", "Y"):
+            self.addParameter(QgsProcessingParameterRasterDestination(
+                f"OUTPUT_SIGMA_{axis}_METRES", f"1-sigma of offset {axis.lower()} (metres)",
+                optional=True, createByDefault=False))
         self.addParameter(QgsProcessingParameterRasterDestination(
             "OUTPUT_PEAK", "Correlation peak (normalised, 0..1)", optional=True,
             createByDefault=False))
@@ -210,8 +216,10 @@ class OffsetTracking(DisplacementAlgorithm):
 
         paths = {name: self.output_raster_path(parameters, name, context)
                  for name in ("OUTPUT_X", "OUTPUT_Y", "OUTPUT_X_METRES", "OUTPUT_Y_METRES",
-                              "OUTPUT_SNR", "OUTPUT_SIGMA", "OUTPUT_PEAK")}
-        want_metres = paths["OUTPUT_X_METRES"] or paths["OUTPUT_Y_METRES"]
+                              "OUTPUT_SNR", "OUTPUT_SIGMA", "OUTPUT_SIGMA_X_METRES",
+                              "OUTPUT_SIGMA_Y_METRES", "OUTPUT_PEAK")}
+        want_metres = any(paths[name] for name in ("OUTPUT_X_METRES", "OUTPUT_Y_METRES",
+                                                   "OUTPUT_SIGMA_X_METRES", "OUTPUT_SIGMA_Y_METRES"))
         if want_metres and not (px and py):
             raise parameter_error(
                 "PIXEL_SIZE_X", parameters.get("PIXEL_SIZE_X"),
@@ -265,6 +273,12 @@ class OffsetTracking(DisplacementAlgorithm):
         write("OUTPUT_SNR", [result.snr], "", "snr", ["SNR"], SEQUENTIAL, "Offset SNR")
         write("OUTPUT_SIGMA", [result.sigma_x, result.sigma_y], "px", "offset_sigma",
               ["1-sigma x", "1-sigma y"], SEQUENTIAL, "Offset 1-sigma (pixels)")
+        if px and py:
+            sx, sy = ot.sigma_in_metres(result, px, py)
+            write("OUTPUT_SIGMA_X_METRES", [sx], "m", "offset_sigma", ["1-sigma x (range)"],
+                  SEQUENTIAL, "Offset x 1-sigma (m)")
+            write("OUTPUT_SIGMA_Y_METRES", [sy], "m", "offset_sigma", ["1-sigma y (azimuth)"],
+                  SEQUENTIAL, "Offset y 1-sigma (m)")
         write("OUTPUT_PEAK", [result.peak], "", "correlation_peak", ["Correlation peak"],
               SEQUENTIAL, "Correlation peak")
         results["PIXEL_SIZE_X"] = px

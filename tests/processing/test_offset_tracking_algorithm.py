@@ -87,11 +87,24 @@ def test_radar_geometry_needs_pixel_sizes_for_metres(provider, make_raster, tmp_
         run_algorithm(ALG, {"REFERENCE": r, "SECONDARY": q, "COARSE_SEARCH": False,
                             "OUTPUT_X_METRES": str(tmp_path / "m.tif"), **_outputs(tmp_path)})
     assert not (tmp_path / "output_x.tif").exists()
+    with pytest.raises(QgsProcessingException, match="PIXEL_SIZE_X"):
+        run_algorithm(ALG, {"REFERENCE": r, "SECONDARY": q, "COARSE_SEARCH": False,
+                            "OUTPUT_SIGMA_Y_METRES": str(tmp_path / "s.tif"), **_outputs(tmp_path)})
     res = run_algorithm(ALG, {"REFERENCE": r, "SECONDARY": q, "COARSE_SEARCH": False,
                               "PIXEL_SIZE_X": 2.33, "PIXEL_SIZE_Y": 13.9,
-                              "OUTPUT_Y_METRES": str(tmp_path / "m.tif"), **_outputs(tmp_path)})
+                              "OUTPUT_Y_METRES": str(tmp_path / "m.tif"),
+                              "OUTPUT_SIGMA_X_METRES": str(tmp_path / "sxm.tif"),
+                              "OUTPUT_SIGMA_Y_METRES": str(tmp_path / "sym.tif"), **_outputs(tmp_path)})
     np.testing.assert_allclose(read_block(res["OUTPUT_X"]), -0.4, atol=0.005)
     np.testing.assert_allclose(read_block(res["OUTPUT_Y_METRES"]), 0.7 * 13.9, atol=0.005 * 13.9)
+    # the sigma in metres is the pixel sigma times the pixel size, one band per axis
+    sigma_px = [read_block(res["OUTPUT_SIGMA"], b) for b in (1, 2)]
+    for name, band, size in (("OUTPUT_SIGMA_X_METRES", 0, 2.33), ("OUTPUT_SIGMA_Y_METRES", 1, 13.9)):
+        got = read_block(res[name])
+        assert got.shape == sigma_px[band].shape and np.all(np.isfinite(got)) and np.all(got > 0)
+        np.testing.assert_allclose(got, sigma_px[band] * size, rtol=1e-6)
+        info = raster_info(res[name])
+        assert info.band_count == 1 and info.band_metadata[0]["units"] == "m"
 
 
 def test_cancel_leaves_no_output(provider, slc_pair, tmp_path):
