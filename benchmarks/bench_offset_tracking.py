@@ -314,6 +314,11 @@ def goal_line(results):
         "; ".join(parts) + "."
 
 
+def cell(text):
+    """Text for a markdown table cell: a '|' inside it is escaped."""
+    return text.replace("|", "\\|")
+
+
 def write_report(results, sig_checks, two_threads, big_err, big_valid, versions, floor,
                  seconds):
     groups = list(next(iter(results.values())).keys())
@@ -359,7 +364,7 @@ def write_report(results, sig_checks, two_threads, big_err, big_valid, versions,
                 f"{rate / (sum(i[4] for i in results[m][group]) / sum(i[3] for i in results[m][group])):.2f}"
                 for m in PYRAMIDS)
             lines.append(
-                f"| {group} | {method} | {st['rmse_x']:.4f} | {st['rmse_y']:.4f} | "
+                f"| {cell(group)} | {method} | {st['rmse_x']:.4f} | {st['rmse_y']:.4f} | "
                 f"{st['bias_x']:+.4f} / {st['bias_y']:+.4f} | "
                 f"{'' if worst != worst else f'{worst:.4f}'} | {100 * st['valid']:.0f} % | "
                 f"{rate:.0f} | {ratio} |")
@@ -383,7 +388,7 @@ def write_report(results, sig_checks, two_threads, big_err, big_valid, versions,
         "|---|---|---|---|---|---|---|",
     ]
     for group, ex, sx, ey, sy in sig_checks:
-        lines.append(f"| {group} | {ex:.4f} | {sx:.4f} | {ex / sx:.2f} | {ey:.4f} | {sy:.4f} | "
+        lines.append(f"| {cell(group)} | {ex:.4f} | {sx:.4f} | {ex / sx:.2f} | {ey:.4f} | {sy:.4f} | "
                      f"{ey / sy:.2f} |")
     lines.append("")
     out = HERE / "results" / "offset_tracking.md"
