@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 import numpy as np
 from osgeo import gdal
 
-from ..raster_io import RasterError, open_raster, read_block, wgs84_wkt  # noqa: F401
+from ..raster_io import RasterError, open_raster, read_block
 from .base import BlockReader, product_error
 
 def _nodata_to_nan(raw: np.ndarray, nodata: Optional[float]) -> np.ndarray:

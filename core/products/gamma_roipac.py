@@ -41,8 +41,8 @@ import numpy as np
 
 from .. import geometry as geo
 from ..dates import dates_in_name
-from ..raster_io import crs_from_epsg
-from ._io import binary_reader, first_float, parse_key_value_file, wgs84_wkt
+from ..raster_io import crs_from_epsg, wgs84_wkt
+from ._io import binary_reader, first_float, parse_key_value_file
 from .base import DIVERGING, SEQUENTIAL, Geometry, Layer, Product, product_error
 
 SPEED_OF_LIGHT = 299792458.0

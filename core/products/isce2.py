@@ -34,7 +34,8 @@ from typing import Dict, Optional
 import numpy as np
 
 from ..dates import dates_in_name
-from ._io import binary_reader, wgs84_wkt
+from ..raster_io import wgs84_wkt
+from ._io import binary_reader
 from .base import SEQUENTIAL, Geometry, Layer, Product, product_error
 
 _TYPES = {"BYTE": "u1", "CHAR": "i1", "SHORT": "i2", "INT": "i4", "LONG": "i8", "FLOAT": "f4",

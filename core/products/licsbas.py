@@ -26,8 +26,9 @@ from typing import List, Optional
 import numpy as np
 
 from ..dates import dates_in_name, parse_date
+from ..raster_io import wgs84_wkt
 from ._io import (attr_str, binary_reader, first_float, gdal_reader, h5_reader, open_gdal, open_h5,
-                  parse_key_value_file, wgs84_wkt)
+                  parse_key_value_file)
 from .base import DIVERGING, SEQUENTIAL, Geometry, Layer, Product, product_error
 
 SENTINEL1_WAVELENGTH = 299792458.0 / 5.405e9

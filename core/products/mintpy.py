@@ -29,8 +29,8 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from ..dates import parse_date
-from ..raster_io import crs_from_epsg
-from ._io import attr_str, h5_reader, open_h5, wgs84_wkt
+from ..raster_io import crs_from_epsg, wgs84_wkt
+from ._io import attr_str, h5_reader, open_h5
 from .base import DIVERGING, SEQUENTIAL, Geometry, Layer, Product, product_error
 
 #: dataset -> (quantity, units or None for the UNIT attribute, kind, description)

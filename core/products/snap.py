@@ -202,7 +202,7 @@ def open_snap(path: str) -> Product:
         gt, has_gt = (m02, m00, m01, m12, m10, m11), True
         wkt = _text(root, "Coordinate_Reference_System/WKT", "") or ""
         if not wkt:
-            from ._io import wgs84_wkt
+            from ..raster_io import wgs84_wkt
 
             wkt = wgs84_wkt()
     dates = sorted({d for layer in layers if layer.date_pair for d in layer.date_pair})
