@@ -1240,11 +1240,12 @@ def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
             obs = np.empty((T, P, len(tracks)))
             for k, (st, rd, f) in enumerate(zip(stacks, readers, factors)):
                 layers = [None if r is None else r.read(r0, n) for r in rd]
-                # the implicit reference epoch is zero where the track has data, NaN outside it
-                covered = np.any([np.isfinite(v) for v in layers if v is not None], axis=0)
-                zero = np.where(covered, 0.0, np.nan).astype(np.float32)
-                cube = np.stack([zero if v is None else v for v in layers]
-                                ).reshape(st.count, P).astype(np.float64) * f
+                if any(v is None for v in layers):
+                    # the implicit reference epoch: zero where the track has data, NaN outside
+                    covered = np.any([np.isfinite(v) for v in layers if v is not None], axis=0)
+                    zero = np.where(covered, 0.0, np.nan).astype(np.float32)
+                    layers = [zero if v is None else v for v in layers]
+                cube = np.stack(layers).reshape(st.count, P).astype(np.float64) * f
                 series = interpolate_in_time(st.dates, cube, targets)
                 obs[:, :, k] = series - series[0]
             vecs = []
