@@ -432,20 +432,20 @@ class DecompositionDialog(QDialog):
         return dict(convention=self.convention_combo.currentData(),
                     look_direction=self.look_combo.currentData(),
                     components=self.components_combo.currentData(),
-                    horizontal_azimuth=self.azimuth_spin.value(),
-                    coverage="any" if self.union_check.isChecked() else "all")
+                    horizontal_azimuth=self.azimuth_spin.value())
 
     def parameters(self, outputs=None):
         """The Processing parameters of the current state (ValueError when incomplete)."""
-        return decomposition_parameters(self.tracks(), outputs=outputs, **self.settings())
+        return decomposition_parameters(self.tracks(), outputs=outputs,
+                                        coverage="any" if self.union_check.isChecked() else "all",
+                                        **self.settings())
 
     # ---------------------------------------------------------------- preview
     def update_preview(self, *_args):
         settings = self.settings()
         self.azimuth_spin.setEnabled(settings["components"] == "horizontal_up")
         try:
-            geometry = {k: v for k, v in settings.items() if k != "coverage"}
-            vectors, condition = geometry_preview(self.tracks(), **geometry)
+            vectors, condition = geometry_preview(self.tracks(), **settings)
         except (ValueError, RasterError) as exc:
             self.preview_label.setText(f"Preview unavailable: {exc}")
             self.condition = float("nan")
