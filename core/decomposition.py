@@ -288,7 +288,7 @@ class WlsResult:
     condition: np.ndarray
     missing: np.ndarray
     ill_conditioned: np.ndarray
-    used: np.ndarray = None
+    used: np.ndarray
 
     @property
     def solved(self) -> np.ndarray:
