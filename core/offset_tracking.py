@@ -25,8 +25,9 @@ Method
    (:mod:`.oversampled_intensity`): complex (SLC) tiles are demodulated by their local
    spectral centroid (this follows a TOPS azimuth ramp), oversampled by FFT zero padding and
    detected (``|z|**2``, band-limited on the oversampled grid, so nothing aliases); real
-   (amplitude) tiles are oversampled the same way (exact for non-aliased amplitude; it
-   removes pixel locking).
+   (amplitude) tiles are oversampled the same way (exact for non-aliased amplitude; on real
+   texture with content up to the Nyquist frequency it keeps the tapered window's shift
+   accurate: docs/offset_tracking.md, parameter guidance).
 2. For each window, the weighted NCC of the Tukey-tapered reference window against every
    whole-pixel lag of the search area, then a sub-pixel zoom on the band-limited NCC surface
    (:mod:`.window_correlation`, which documents the estimator, SNR and 1-sigma).

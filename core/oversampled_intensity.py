@@ -5,7 +5,8 @@ the intensity aliases, and any correlation of detected images is biased toward w
 (pixel locking).  Offset tracking therefore works on the intensity of the image oversampled
 ``factor`` times *before* detection, as ISCE2's ampcor does in complex mode.  Real
 (amplitude or intensity) images are oversampled the same way, which is exact for a
-non-aliased amplitude and removes pixel locking from the correlation peak.
+non-aliased amplitude and keeps the correlation accurate on real texture that reaches the
+Nyquist frequency (measured in docs/offset_tracking.md, parameter guidance: OVERSAMPLE 1).
 
 This module computes that oversampled image for blocks of at most :data:`BLOCK_ROWS` image
 rows at a time, in tiles of at most :data:`TILE` x :data:`TILE` pixels (:func:`tile_core`)
