@@ -17,7 +17,8 @@ def _field_types():
         return {str: QMetaType.Type.QString, float: QMetaType.Type.Double, int: QMetaType.Type.Int}
     from qgis.PyQt.QtCore import QVariant
 
-    return {str: QVariant.Type.String, float: QVariant.Type.Double, int: QVariant.Type.Int}
+    # (QGIS < 3.38 runs on Qt 5 only)
+    return {str: QVariant.Type.String, float: QVariant.Type.Double, int: QVariant.Type.Int}  # qt6: Qt5
 
 
 FIELD_TYPES = _field_types()
