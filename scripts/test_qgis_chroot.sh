@@ -113,7 +113,8 @@ if [ ! -e "$stamp" ]; then
   "${HOST_PIP[@]}" download --quiet --disable-pip-version-check --dest "$WHEELS" \
     --only-binary=:all: --python-version "$PYVER" --implementation cp \
     --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform any \
-    -r "$REPO/requirements-dev.txt"
+    -r "$REPO/requirements-dev.txt" >>"$LOG" 2>&1 \
+    || { tail -n 20 "$LOG"; echo "test-qgis: pip download failed (log: $LOG)" >&2; exit 1; }
   touch "$stamp"
 fi
 
