@@ -232,8 +232,8 @@ def integer(value, parameter: str, minimum: Optional[int] = None,
     """An integral number (``64``, ``64.0``, ``"64"``) as int; 2.5 is refused, not rounded."""
     number = finite_number(value, parameter)
     if number != math.floor(number):
-        raise _error(parameter, value, "must be a whole number; it would be rounded to "
-                     f"{int(round(number))}", "Give an integer")
+        raise _error(parameter, value, "must be a whole number (it is not rounded)",
+                     f"Give an integer, e.g. {math.floor(number):.0f} or {math.ceil(number):.0f}")
     n = int(number)
     if minimum is not None and n < minimum:
         raise _error(parameter, value, f"must be at least {minimum}", f"Give {minimum} or more")
