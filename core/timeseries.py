@@ -43,6 +43,7 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 
 from . import dates as _dates
+from . import validation
 from .progress import ensure_monitor
 from .raster_io import (
     RasterError,
@@ -1183,6 +1184,8 @@ def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
                 raise ValueError(f"track {k + 1}: give its incidence and heading, or a LOS "
                                  "unit-vector raster (the raster carries no geometry_incidence / "
                                  "geometry_heading metadata)")
+            validation.incidence(tr.incidence, f"INCIDENCE_{k + 1}")
+            validation.heading(tr.heading, f"HEADING_{k + 1}")
             geoms.append(("const", dec.observation_unit_vector("los", tr.incidence, tr.heading,
                                                                "heading", tr.look_direction)))
     readers = []

@@ -213,6 +213,17 @@ def check_raster(path: str, band: int, quantity: str, parameter: str, monitor=No
         raise _range_error(rng, parameter, path, bad, total, lo, hi)
 
 
+def check_geometry_input(value, band: int, quantity: str, raster_parameter: str,
+                         constant_parameter: str, monitor=None):
+    """Check one geometry input given as a raster path (scanned, :func:`check_raster`) or a
+    constant (:func:`check_quantity`); ``None`` (not given) passes.  Returns the input."""
+    if isinstance(value, str) and value:
+        check_raster(value, band, quantity, raster_parameter, monitor)
+    elif value is not None:
+        check_quantity(value, quantity, constant_parameter)
+    return value
+
+
 def wavelength(value, parameter: str = "WAVELENGTH") -> float:
     """A radar wavelength in metres (1 mm to 1 m), or ValueError naming ``parameter``."""
     w = finite_number(value, parameter, "the wavelength (metres)")
