@@ -27,9 +27,10 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "test-qgis: needs root (debootstrap, chroot and mount); run it as root or with sudo" >&2
   exit 1
 fi
-for tool in debootstrap chroot; do
-  command -v "$tool" >/dev/null || { echo "test-qgis: install $tool (apt-get install debootstrap)" >&2; exit 1; }
-done
+if ! command -v debootstrap >/dev/null; then
+  echo "test-qgis: installing debootstrap"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends debootstrap
+fi
 if [ ! -e "/usr/share/debootstrap/scripts/$SUITE" ]; then
   echo "test-qgis: debootstrap does not know the suite '$SUITE'; use e.g. trixie or sid" >&2
   exit 1
@@ -46,9 +47,13 @@ mirror_of_host() {
           | awk '{for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) {print $i; exit}}' \
           | grep -E '/debian/?$' | head -n1 || true)
   fi
-  echo "${uri:-http://deb.debian.org/debian}"
+  echo "$uri"
 }
 MIRROR=${MIRROR:-$(mirror_of_host)}
+if [ -z "$MIRROR" ]; then
+  echo "test-qgis: no Debian mirror found in /etc/apt/sources.list*; give one: MIRROR=http://.../debian" >&2
+  exit 1
+fi
 
 MOUNTS=()
 cleanup() {
@@ -78,6 +83,8 @@ in_chroot() {
 }
 
 mkdir -p "$CACHE"
+exec 9>"$CACHE/$SUITE.lock"
+flock -n 9 || { echo "test-qgis: another run on the $SUITE chroot is going on ($CACHE/$SUITE.lock)" >&2; exit 1; }
 if [ "${REBUILD:-0}" = 1 ] || [ ! -e "$ROOT/.debootstrap-done" ]; then
   start=$(date +%s)
   rm -rf "$ROOT"
