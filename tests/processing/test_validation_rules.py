@@ -155,6 +155,19 @@ def test_gnss_duplicate_station_names_are_refused_naming_them_and_the_file(provi
     assert _nothing_in(out)
 
 
+def test_rereference_to_a_station_on_a_raster_without_crs_says_so(provider, tmp_path):
+    series = str(tmp_path / "series.tif")
+    write_array(series, np.zeros((2, 20, 20), np.float32), GT, "",
+                band_metadata=[{"date": "2021-01-01", "units": "m"}, {"date": "2021-01-13", "units": "m"}])
+    gnss = _gnss_csv(tmp_path / "table.csv", ["A", "B", "C"])
+    out = tmp_path / "out"
+    with pytest.raises(QgsProcessingException, match=r"the raster has no CRS") as err:
+        run_algorithm("displacement:rereference", {
+            "INPUT": [series], "GNSS_FILE": gnss, "GNSS_STATION": "A", "OUTPUT": str(out / "r.tif")})
+    assert "outside" not in str(err.value)
+    assert _nothing_in(out)
+
+
 def test_rereference_to_a_duplicated_station_is_refused(provider, tmp_path):
     series = str(tmp_path / "series.tif")
     write_array(series, np.zeros((2, 20, 20), np.float32), GT, UTM33N,
