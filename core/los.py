@@ -321,6 +321,8 @@ def los_to_direction(
     sensitivity(30.0, direction, **geometry)  # raises now for a missing heading
     if heading_deg is not None and needs_heading(direction, plunge_deg):
         validation.heading(heading_deg, "HEADING")
+    if str(direction).lower() == "custom":
+        validation.check_quantity(azimuth_deg, "azimuth", "AZIMUTH")
 
     # incidence
     reader = None

@@ -85,6 +85,8 @@ def test_decompose_incidence_raster_out_of_range_reports_the_fraction(provider, 
 @pytest.mark.parametrize("change, message", [
     ({"DIRECTION": 1, "HEADING": 400.0}, r"HEADING = 400.0: a heading clockwise from north"),
     ({"INCIDENCE_ANGLE": 0.0}, r"INCIDENCE_ANGLE = 0.0: .*strictly between 0 and 90"),
+    ({"DIRECTION": 2, "HEADING": -12.0, "AZIMUTH": 450.0},
+     r"AZIMUTH = 450.0: an azimuth clockwise from north must be between -360 and 360"),
     ({"QUANTITY": 2, "WAVELENGTH_PRESET": 3, "WAVELENGTH": 5.55},
      r"WAVELENGTH = 5.55: a wavelength of 5.55 m is not a SAR wavelength"),
 ])
