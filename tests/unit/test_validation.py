@@ -14,7 +14,8 @@ from displacement_toolkit.core import los as L
 from displacement_toolkit.core import validation as V
 from displacement_toolkit.core.raster_io import crs_from_epsg, write_array
 
-PROPERTY = settings(max_examples=100, deadline=None)
+# fixed seed and no example database: the same examples on every machine, no .hypothesis folder
+PROPERTY = settings(max_examples=100, deadline=None, derandomize=True, database=None)
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 incidences = st.floats(min_value=1e-6, max_value=90 - 1e-6)
 turn = st.floats(min_value=-360.0, max_value=360.0)
@@ -183,7 +184,10 @@ def test_every_convention_gives_the_same_los_vector(theta, alpha):
               "unit_vector": (truth[0], truth[1])}
     for convention, (a, b) in inputs.items():
         got = np.array(dec.observation_unit_vector("los", a, b, convention, "right"))
-        assert np.allclose(got, truth, atol=1e-9), convention
+        # up = sqrt(1 - e^2 - n^2) of the unit-vector convention (OPERA) is ill-conditioned
+        # near grazing: the rounding of e^2 + n^2 (a few 1e-16) becomes about 1e-16 / up
+        tol = 1e-12 + (1e-15 / truth[2] if convention == "unit_vector" else 0.0)
+        assert np.abs(got - truth).max() <= tol, convention
     inc, az = g.unit_vector_to_incidence_azimuth(*truth)
     assert float(inc) == pytest.approx(theta, rel=1e-9, abs=1e-12)
     assert math.cos(math.radians(float(az) - alpha)) == pytest.approx(1.0, abs=1e-12)
