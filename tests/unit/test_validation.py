@@ -124,6 +124,24 @@ def test_heading_accepted_within_one_turn_only(h):
 
 
 @PROPERTY
+@given(st.lists(st.one_of(st.floats(min_value=-200, max_value=200), st.just(float("nan"))),
+                min_size=1, max_size=30), st.sampled_from(["incidence", "heading", "lv_theta"]))
+def test_array_check_counts_exactly_the_finite_values_out_of_range(values, quantity):
+    inside = {"incidence": lambda x: 0 < x < 90, "heading": lambda x: -360 <= x <= 360,
+              "lv_theta": lambda x: 0 < x < math.pi / 2}[quantity]    # the documented rules
+    v = np.array(values)
+    finite = v[np.isfinite(v)]
+    bad = np.array([x for x in finite if not inside(x)])
+    if bad.size == 0:
+        V.check_values(v, quantity, "P")
+    else:
+        with pytest.raises(ValueError) as err:
+            V.check_values(v, quantity, "P")
+        assert f"P: {bad.size} of {finite.size} valid pixels" in str(err.value)
+        assert f"from {bad.min():g} to {bad.max():g}" in str(err.value)
+
+
+@PROPERTY
 @given(st.one_of(st.integers(-10**6, 10**6), finite))
 def test_integer_never_rounds(x):
     if float(x) == math.floor(float(x)):
