@@ -14,7 +14,8 @@ from displacement_toolkit.core import los as L
 from displacement_toolkit.core import validation as V
 from displacement_toolkit.core.raster_io import crs_from_epsg, write_array
 
-# fixed seed and no example database: the same examples on every machine, no .hypothesis folder
+# derandomize and no example database: the same examples on every run and machine, so CI never
+# fails on a new random draw
 PROPERTY = settings(max_examples=100, deadline=None, derandomize=True, database=None)
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 incidences = st.floats(min_value=1e-6, max_value=90 - 1e-6)
@@ -203,7 +204,7 @@ def test_every_convention_gives_the_same_los_vector(theta, alpha):
     for convention, (a, b) in inputs.items():
         got = np.array(dec.observation_unit_vector("los", a, b, convention, "right"))
         # up = sqrt(1 - e^2 - n^2) of the unit-vector convention (OPERA) is ill-conditioned
-        # near grazing: the rounding of e^2 + n^2 (a few 1e-16) becomes about 1e-16 / up
+        # near grazing: a rounding of about 1e-16 in e^2 + n^2 moves up by about 1e-16 / up
         tol = 1e-12 + (1e-15 / truth[2] if convention == "unit_vector" else 0.0)
         assert np.abs(got - truth).max() <= tol, convention
     inc, az = g.unit_vector_to_incidence_azimuth(*truth)
