@@ -135,7 +135,7 @@ class OffsetTracking(DisplacementAlgorithm):
         double = QgsProcessingParameterNumber.Type.Double
         self.addParameter(QgsProcessingParameterEnum(
             "IMAGE_TYPE", "Image type (sets the quality thresholds)", IMAGE_TYPE_LABELS,
-            defaultValue=0))
+            defaultValue=0, optional=True))     # optional: saved models without it stay valid
         self.addParameter(QgsProcessingParameterNumber(
             "SNR_THRESHOLD", "Minimum SNR (empty = default of the image type: 5 for SAR, off "
             "for optical; 0 = off)", double, defaultValue=None, optional=True, minValue=0.0))
