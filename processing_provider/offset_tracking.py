@@ -285,7 +285,7 @@ class OffsetTracking(DisplacementAlgorithm):
         n_valid = int(ot.valid_windows(result)[0].size)
         feedback.pushInfo(
             f"valid windows: {n_valid} of {result.dx.size} ({result.valid_before_filters} "
-            f"before the SNR/outlier masks); coarse offset x {result.coarse_offset[0]:.0f} px, "
+            f"before the quality and outlier masks); coarse offset x {result.coarse_offset[0]:.0f} px, "
             f"y {result.coarse_offset[1]:.0f} px")
         for line in ot.mask_report(result):
             feedback.pushWarning(line)
