@@ -6,8 +6,6 @@ from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsFeature,
     QgsFeatureSink,
-    QgsField,
-    QgsFields,
     QgsGeometry,
     QgsMarkerSymbol,
     QgsPointXY,
@@ -24,11 +22,11 @@ from qgis.core import (
     QgsSymbolLayer,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from ..core import offset_tracking as ot
 from ..core.raster_io import RasterWriter
 from .base import DisplacementAlgorithm, band_parameter, parameter_error
+from .fields import make_fields
 from .styling import DIVERGING, SEQUENTIAL, style_vector_output
 
 RAMP_LABELS = ["None", "Constant (mean offset)", "Linear (a + b col + c row)"]
@@ -339,9 +337,7 @@ class OffsetTracking(DisplacementAlgorithm):
         return results
 
     def _vectors(self, parameters, context, info, result):
-        fields = QgsFields()
-        for name in ("dx", "dy", "magnitude", "direction", "snr"):
-            fields.append(QgsField(name, QVariant.Double))
+        fields = make_fields((name, float) for name in ("dx", "dy", "magnitude", "direction", "snr"))
         crs = QgsCoordinateReferenceSystem()
         if info.crs_wkt:
             crs = QgsCoordinateReferenceSystem.fromWkt(info.crs_wkt)
