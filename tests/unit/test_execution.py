@@ -1,0 +1,157 @@
+"""core/execution.py: local and Dask engines, and a block-wise algorithm on a real local
+Dask cluster (scheduler + 2 worker processes), including a worker killed mid-run."""
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+from displacement_toolkit.core import execution as X
+from displacement_toolkit.core import los as L
+from displacement_toolkit.core.progress import Monitor, OperationCancelled
+from displacement_toolkit.core.raster_io import crs_from_epsg, read_block, write_array
+
+from ..dask_cluster import local_cluster
+
+GT = (500000.0, 30.0, 0.0, 2100000.0, 0.0, -30.0)
+
+
+def _square(x):
+    return x * x
+
+
+def _slow_identity(x):
+    time.sleep(0.05)
+    return x
+
+
+def _fails_on_three(x):
+    if x == 3:
+        raise ValueError("task 3 failed")
+    return x
+
+
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_local_engine_returns_results_in_task_order(threads):
+    engine = X.LocalEngine(threads)
+    assert list(engine.map(_square, range(25))) == [i * i for i in range(25)]
+    assert sum(engine.tasks_by_worker.values()) == 25
+
+
+def test_local_engine_keeps_at_most_two_tasks_per_thread_in_flight():
+    pulled = []
+
+    def tasks():
+        for i in range(40):
+            pulled.append(i)
+            yield i
+
+    engine = X.LocalEngine(2)
+    seen = 0
+    for result in engine.map(_slow_identity, tasks()):
+        # when result k is handed over, at most 2 x 2 tasks beyond it have been taken
+        assert len(pulled) <= result + 1 + X.IN_FLIGHT_PER_WORKER * 2
+        seen += 1
+    assert seen == 40
+
+
+def test_local_engine_cancel_stops_within_a_second():
+    cancel_at = []
+
+    def is_cancelled():
+        return bool(cancel_at) and time.monotonic() >= cancel_at[0]
+
+    def slow(x):
+        time.sleep(0.3)
+        return x
+
+    engine = X.LocalEngine(2)
+    start = time.monotonic()
+    cancel_at.append(start + 0.5)
+    with pytest.raises(OperationCancelled):
+        for _ in engine.map(slow, range(1000), Monitor(is_cancelled=is_cancelled)):
+            pass
+    assert time.monotonic() - cancel_at[0] < 1.0
+
+
+def test_task_error_is_raised_to_the_caller():
+    with pytest.raises(ValueError, match="task 3 failed"):
+        list(X.LocalEngine(2).map(_fails_on_three, range(10)))
+
+
+def test_threads_from_the_environment(monkeypatch):
+    monkeypatch.setenv(X.THREADS_ENV, "1")
+    monkeypatch.delenv(X.SCHEDULER_ENV, raising=False)
+    engine = X.engine_from_environment()
+    assert isinstance(engine, X.LocalEngine) and engine.workers == 1
+    monkeypatch.setenv(X.THREADS_ENV, "two")
+    with pytest.raises(ValueError, match="DISPLACEMENT_TOOLKIT_THREADS='two'"):
+        X.engine_from_environment()
+
+
+def test_unreachable_scheduler_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv(X.SCHEDULER_ENV, "tcp://127.0.0.1:9")   # discard port: nothing listens
+    engine = X.engine_from_environment()
+    assert isinstance(engine, X.DaskEngine)
+    engine.connect_timeout = 1.0
+    with pytest.raises(ValueError, match="cannot reach the Dask scheduler 'tcp://127.0.0.1:9'"):
+        list(engine.map(_square, range(3)))
+
+
+def test_cached_reader_sees_a_file_rewritten_at_the_same_path(tmp_path):
+    path = str(tmp_path / "a.tif")
+    write_array(path, np.ones((8, 8), np.float32), GT, crs_from_epsg(32605))
+    source = X.BandSource(path)
+    assert float(source.read(0, 8).sum()) == 64.0
+    time.sleep(0.01)
+    write_array(path, np.full((8, 8), 2.0, np.float32), GT, crs_from_epsg(32605))
+    assert float(source.read(0, 8).sum()) == 128.0
+    X.release_readers()
+
+
+def _los_scene(tmp_path, size=160):
+    rng = np.random.default_rng(1)
+    los = rng.normal(0.0, 0.02, (size, size)).astype(np.float32)
+    los[5:9, 10:30] = np.nan
+    inc = np.linspace(30.0, 45.0, size, dtype=np.float32)[None, :].repeat(size, 0)
+    crs = crs_from_epsg(32605)
+    write_array(str(tmp_path / "los.tif"), los, GT, crs)
+    # the incidence on a coarser grid: resampled in the workers
+    coarse = inc[::4, ::4]
+    write_array(str(tmp_path / "inc.tif"), coarse, (GT[0], 120.0, 0.0, GT[3], 0.0, -120.0), crs)
+    return str(tmp_path / "los.tif"), str(tmp_path / "inc.tif")
+
+
+def test_los_to_vertical_on_a_dask_cluster_equals_the_local_run_even_when_a_worker_dies(tmp_path):
+    los, inc = _los_scene(tmp_path)
+    local = str(tmp_path / "local.tif")
+    L.los_to_direction(los, local, incidence=inc, rows_per_block=8,
+                       engine=X.LocalEngine(1))
+    expected = read_block(local)
+    assert np.isfinite(expected).sum() > 0.9 * expected.size
+
+    with local_cluster(workers=2) as cluster:
+        engine = X.DaskEngine(cluster.address)
+        out = str(tmp_path / "cluster.tif")
+        L.los_to_direction(los, out, incidence=inc, rows_per_block=8, engine=engine)
+        np.testing.assert_array_equal(read_block(out), expected)
+        here = f":{os.getpid()}"
+        assert not any(w.endswith(here) for w in engine.tasks_by_worker)   # all on the workers
+        assert sum(engine.tasks_by_worker.values()) == 20
+        assert "2 worker(s)" in engine.describe()
+
+        # a worker killed after the first block: its tasks are recomputed on the other
+        killed = []
+
+        def progress(fraction):
+            if not killed and fraction > 0:
+                cluster.kill_worker(0)
+                killed.append(fraction)
+
+        again = str(tmp_path / "after_kill.tif")
+        engine = X.DaskEngine(cluster.address)
+        L.los_to_direction(los, again, incidence=inc, rows_per_block=8, engine=engine,
+                           monitor=Monitor(progress=progress))
+        assert killed and cluster.workers[0].wait(timeout=10) is not None
+        np.testing.assert_array_equal(read_block(again), expected)
