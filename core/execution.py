@@ -94,6 +94,11 @@ class _Engine:
     def describe(self) -> str:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    @property
+    def in_flight(self) -> int:
+        """How many tasks (blocks) may be in flight at once: size blocks by budget / this."""
+        return max(1, IN_FLIGHT_PER_WORKER * self.workers)
+
     def summary(self) -> str:
         """Where the last run's tasks ran (worker: task count)."""
         if not self.tasks_by_worker:
@@ -109,9 +114,9 @@ class _Engine:
         mon = ensure_monitor(monitor)
         self.tasks_by_worker = Counter()
         pending = deque()
-        limit = max(1, IN_FLIGHT_PER_WORKER * self.workers)
-        source = iter(tasks)
         self._open()
+        limit = self.in_flight
+        source = iter(tasks)
         try:
             exhausted = False
             while True:
@@ -233,7 +238,8 @@ class DaskEngine(_Engine):
         self.worker_addresses = []
 
     def describe(self) -> str:
-        return f"Dask scheduler {self.address}, {self.workers} worker(s) with " \
+        self.connect()
+        return f"Dask scheduler {self.address}, {len(self.worker_addresses)} worker(s) with " \
                f"{self._threads} thread(s) in all"
 
     def connect(self):

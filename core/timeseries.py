@@ -44,6 +44,14 @@ from osgeo import gdal, ogr, osr
 
 from . import dates as _dates
 from . import validation
+from .execution import (
+    BandSource,
+    DaskEngine,
+    LocalEngine,
+    engine_from_environment,
+    local_worker_count,
+    zip_tasks,
+)
 from .progress import ensure_monitor
 from .raster_io import (
     RasterError,
@@ -165,6 +173,27 @@ class Stack:
         indices = range(self.count) if indices is None else indices
         return np.stack([self.read(i, row, rows) for i in indices])
 
+    def window_reader(self, indices: Optional[Sequence[int]] = None) -> "EpochsReader":
+        """A picklable reader of epochs ``indices`` (default all) for the engine's workers
+        (core.execution): same values as :meth:`read_block`."""
+        indices = range(self.count) if indices is None else indices
+        sources = []
+        for i in indices:
+            epoch = self.epochs[i]
+            if epoch.implicit:
+                sources.append(None)
+            elif epoch.product is not None:
+                sources.append((epoch.product, epoch.layer, epoch.band))
+            else:
+                sources.append(BandSource(epoch.path, epoch.band))
+        return EpochsReader(self.width, tuple(sources))
+
+    @property
+    def read_through_products(self) -> bool:
+        """True when some epochs are read by a product reader (e.g. MintPy HDF5), which
+        cannot be sent to another process."""
+        return any(e.product is not None for e in self.epochs)
+
     def block_rows(self, layers: int) -> int:
         """Rows per block for ``layers`` float64 layers within :data:`STACK_BLOCK_BYTES`."""
         return block_rows(self.width, 8 * max(1, layers), STACK_BLOCK_BYTES)
@@ -184,6 +213,32 @@ class Stack:
         extra = ", implicit zero epoch at the reference date" if self.has_implicit_reference else ""
         return (f"{self.span()}, {self.width} x {self.height} pixels, units {self.units}"
                 f"{' (assumed)' if self.units_assumed else ''}, reference date {ref}{extra}")
+
+
+@dataclass(frozen=True)
+class EpochsReader:
+    """Row blocks of some epochs of a :class:`Stack` (see :meth:`Stack.window_reader`):
+    ``None`` (the implicit reference epoch, zeros), a BandSource, or (product, layer, band)."""
+
+    width: int
+    sources: tuple
+
+    def read(self, row: int, rows: int) -> np.ndarray:
+        """(epochs, rows, width) float32 with NaN nodata."""
+        out = np.empty((len(self.sources), rows, self.width), dtype=np.float32)
+        for k, source in enumerate(self.sources):
+            if source is None:
+                out[k] = 0.0
+            elif isinstance(source, BandSource):
+                block = source.read(row, rows)
+                if np.iscomplexobj(block):
+                    raise RasterError(f"{source.path!r} band {source.band} is complex: a time "
+                                      "series holds real displacements")
+                out[k] = block
+            else:
+                product, layer, band = source
+                out[k] = product.read(layer, band, row, 0, rows, self.width)
+        return out
 
 
 def _units_of(info: RasterInfo, band: int) -> Optional[str]:
@@ -712,7 +767,7 @@ def timeseries_velocity(stack: Stack, start, end, velocity_path: str,
                         steps_path: Optional[str] = None,
                         amplitude_path: Optional[str] = None, time_axis: str = "days",
                         step_rule: str = "on_or_after",
-                        seconds: Optional[float] = None) -> VelocityResult:
+                        seconds: Optional[float] = None, engine=None) -> VelocityResult:
     """Least-squares velocity of every pixel over the acquisitions in [``start``, ``end``].
 
     Model (:func:`design_matrix`): offset + velocity·t, optionally annual and
@@ -819,20 +874,20 @@ def timeseries_velocity(stack: Stack, start, end, velocity_path: str,
                 path, stack.width, stack.height, stack.geotransform, stack.crs_wkt, len(labels),
                 [f"{label} ({unit})" for label in labels],
                 [_band_meta(unit, quantity, extra) for extra in extras], dict(meta))
-        rows = stack.block_rows(6 * len(used) + 4 * p)   # the fit holds ~6 (n, P) arrays
+        run = engine_for_stack(engine, stack, monitor)
+        # the fit holds ~6 (n, P) arrays; every task in flight holds one block
+        rows = max(1, stack.block_rows(6 * len(used) + 4 * p) // run.in_flight)
         valid_pixels = 0
-        for r0, n in iter_blocks(stack.height, rows):
-            Y = stack.read_block(used, r0, n).reshape(len(used), -1)
-            fit = fit_pixels(A, Y)
-            valid_pixels += int(np.isfinite(fit.coef[1]).sum())
-            blocks = {"velocity": [fit.coef[1]], "sigma": [fit.sigma[1]], "rms": [fit.rms],
-                      "steps": [fit.coef[i] for i in step_rows]}
-            if seasonal:
-                blocks["amplitude"] = [np.hypot(fit.coef[2], fit.coef[3])]
+        tasks = (_VelocityTask(r0, n, stack.window_reader(used), A, tuple(step_rows), seasonal)
+                 for r0, n in iter_blocks(stack.height, rows))
+        for task, blocks in zip_tasks(run, _velocity_block, tasks, monitor):
+            valid_pixels += int(np.isfinite(blocks["velocity"][0]).sum())
             for key, w in writers.items():
                 for band, values in enumerate(blocks[key], start=1):
-                    w.write(band, r0, values.reshape(n, stack.width).astype(np.float32))
-            monitor.update((r0 + n) / stack.height)
+                    w.write(band, task.row, values.reshape(task.rows, stack.width)
+                            .astype(np.float32))
+            monitor.update((task.row + task.rows) / stack.height)
+        monitor.info(f"work done: {run.summary()}")
         for key, w in writers.items():
             stats[key] = w.stats(1)
             paths[key] = w.commit()
@@ -841,6 +896,42 @@ def timeseries_velocity(stack: Stack, start, end, velocity_path: str,
             w.abort()
         raise
     return VelocityResult(paths, used_dates, names, stack.units, vunit, stats, valid_pixels)
+
+
+@dataclass(frozen=True)
+class _VelocityTask:
+    """One row block of :func:`timeseries_velocity`."""
+
+    row: int
+    rows: int
+    epochs: EpochsReader
+    A: np.ndarray = field(compare=False)
+    step_rows: tuple = ()
+    seasonal: bool = False
+
+
+def _velocity_block(task: _VelocityTask) -> Dict[str, list]:
+    """The fitted terms of one block, per output (flattened pixels)."""
+    Y = task.epochs.read(task.row, task.rows).reshape(len(task.epochs.sources), -1)
+    fit = fit_pixels(task.A, Y)
+    blocks = {"velocity": [fit.coef[1]], "sigma": [fit.sigma[1]], "rms": [fit.rms],
+              "steps": [fit.coef[i] for i in task.step_rows]}
+    if task.seasonal:
+        blocks["amplitude"] = [np.hypot(fit.coef[2], fit.coef[3])]
+    return blocks
+
+
+def engine_for_stack(engine, stack: Stack, monitor):
+    """``engine`` (default from the environment), except that a stack read through a product
+    reader stays on local threads (its readers cannot go to another process); logged."""
+    run = engine or engine_from_environment()
+    if isinstance(run, DaskEngine) and stack.read_through_products:
+        monitor.info("the time series is read through a product reader (e.g. MintPy HDF5), "
+                     "which cannot be sent to Dask workers: it runs on local threads; export "
+                     "it to GeoTIFF (load_product) to run it on the cluster")
+        run = LocalEngine(local_worker_count())
+    monitor.info(f"work runs on: {run.describe()}")
+    return run
 
 
 # --------------------------------------------------------------------------- re-referencing

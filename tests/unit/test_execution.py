@@ -1,14 +1,17 @@
 """core/execution.py: local and Dask engines, and a block-wise algorithm on a real local
 Dask cluster (scheduler + 2 worker processes), including a worker killed mid-run."""
 
+import datetime as dt
 import os
 import time
 
 import numpy as np
 import pytest
 
+from displacement_toolkit.core import decomposition as D
 from displacement_toolkit.core import execution as X
 from displacement_toolkit.core import los as L
+from displacement_toolkit.core import timeseries as TS
 from displacement_toolkit.core.progress import Monitor, OperationCancelled
 from displacement_toolkit.core.raster_io import crs_from_epsg, read_block, write_array
 
@@ -123,25 +126,72 @@ def _los_scene(tmp_path, size=160):
     return str(tmp_path / "los.tif"), str(tmp_path / "inc.tif")
 
 
-def test_los_to_vertical_on_a_dask_cluster_equals_the_local_run_even_when_a_worker_dies(tmp_path):
+def _decompose(tmp_path, engine, tag):
+    crs = crs_from_epsg(32605)
+    rng = np.random.default_rng(2)
+    asc, desc = (rng.normal(0, 0.01, (96, 120)).astype(np.float32) for _ in range(2))
+    write_array(str(tmp_path / "asc.tif"), asc, GT, crs)
+    # the descending track on a shifted, coarser grid: resampled in the workers
+    write_array(str(tmp_path / "desc.tif"), desc[::2, ::2],
+                (GT[0] + 15.0, 60.0, 0.0, GT[3] - 15.0, 0.0, -60.0), crs)
+    obs = [D.Observation(str(tmp_path / "asc.tif"), incidence=34.0, heading=-12.0, name="A"),
+           D.Observation(str(tmp_path / "desc.tif"), incidence=39.0, heading=-168.0, name="D")]
+    outputs = {"east": str(tmp_path / f"east_{tag}.tif"), "up": str(tmp_path / f"up_{tag}.tif"),
+               "sigma": str(tmp_path / f"sigma_{tag}.tif")}
+    D.decompose(obs, outputs, block_pixels=120 * 8, engine=engine)
+    return [read_block(outputs[k], b) for k, b in (("east", 1), ("up", 1), ("sigma", 2))]
+
+
+def _velocity(tmp_path, engine, tag):
+    crs = crs_from_epsg(32605)
+    rng = np.random.default_rng(3)
+    days = [dt.date(2020, 1, 1) + dt.timedelta(days=12 * k) for k in range(15)]
+    paths = []
+    for k, day in enumerate(days):
+        path = tmp_path / f"d_{day:%Y%m%d}.tif"
+        if not path.exists():
+            write_array(str(path), (0.01 * k + rng.normal(0, 0.002, (64, 50))).astype(np.float32),
+                        GT, crs, band_metadata=[{"units": "m", "date": day.isoformat()}])
+        paths.append(str(path))
+    stack = TS.open_stack(paths)
+    out = str(tmp_path / f"velocity_{tag}.tif")
+    sigma = str(tmp_path / f"vsigma_{tag}.tif")
+    TS.timeseries_velocity(stack, days[0], days[-1], out, sigma, seasonal=True, engine=engine)
+    stack.close()
+    return [read_block(out), read_block(sigma)]
+
+
+def _los(tmp_path, engine, tag, monitor=None):
     los, inc = _los_scene(tmp_path)
-    local = str(tmp_path / "local.tif")
-    L.los_to_direction(los, local, incidence=inc, rows_per_block=8,
-                       engine=X.LocalEngine(1))
-    expected = read_block(local)
-    assert np.isfinite(expected).sum() > 0.9 * expected.size
+    out = str(tmp_path / f"vertical_{tag}.tif")
+    L.los_to_direction(los, out, incidence=inc, rows_per_block=8, engine=engine, monitor=monitor)
+    return [read_block(out)]
 
+
+def _same(a, b):
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    assert any(np.isfinite(x).sum() > 0.5 * x.size for x in a)
+
+
+def test_block_algorithms_on_a_dask_cluster_equal_the_local_run(tmp_path):
+    """los_to_vertical, decompose and timeseries_velocity through a scheduler and two worker
+    processes: identical outputs, every block computed on the workers."""
+    expected = {name: run(tmp_path, X.LocalEngine(1), "local")
+                for name, run in (("los", _los), ("decompose", _decompose), ("velocity", _velocity))}
+    here = f":{os.getpid()}"
     with local_cluster(workers=2) as cluster:
-        engine = X.DaskEngine(cluster.address)
-        out = str(tmp_path / "cluster.tif")
-        L.los_to_direction(los, out, incidence=inc, rows_per_block=8, engine=engine)
-        np.testing.assert_array_equal(read_block(out), expected)
-        here = f":{os.getpid()}"
-        assert not any(w.endswith(here) for w in engine.tasks_by_worker)   # all on the workers
-        assert sum(engine.tasks_by_worker.values()) == 20
-        assert "2 worker(s)" in engine.describe()
+        for name, run in (("los", _los), ("decompose", _decompose), ("velocity", _velocity)):
+            engine = X.DaskEngine(cluster.address)
+            assert "2 worker(s)" in engine.describe()
+            _same(run(tmp_path, engine, "cluster"), expected[name])
+            assert engine.tasks_by_worker and not any(w.endswith(here)
+                                                      for w in engine.tasks_by_worker), name
 
-        # a worker killed after the first block: its tasks are recomputed on the other
+
+def test_a_worker_killed_mid_run_has_its_tasks_recomputed(tmp_path):
+    expected = _los(tmp_path, X.LocalEngine(1), "local")
+    with local_cluster(workers=2) as cluster:
         killed = []
 
         def progress(fraction):
@@ -149,9 +199,9 @@ def test_los_to_vertical_on_a_dask_cluster_equals_the_local_run_even_when_a_work
                 cluster.kill_worker(0)
                 killed.append(fraction)
 
-        again = str(tmp_path / "after_kill.tif")
         engine = X.DaskEngine(cluster.address)
-        L.los_to_direction(los, again, incidence=inc, rows_per_block=8, engine=engine,
-                           monitor=Monitor(progress=progress))
-        assert killed and cluster.workers[0].wait(timeout=10) is not None
-        np.testing.assert_array_equal(read_block(again), expected)
+        result = _los(tmp_path, engine, "after_kill", Monitor(progress=progress))
+        assert killed and killed[0] < 0.5
+        assert cluster.workers[0].wait(timeout=10) is not None   # it is dead
+        _same(result, expected)
+        assert sum(engine.tasks_by_worker.values()) == 20
