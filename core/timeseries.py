@@ -505,7 +505,27 @@ class CumulativeResult:
     stats: Dict[str, float]
 
 
-def cumulative_displacement(stack: Stack, start, end, output: str, monitor=None) -> CumulativeResult:
+@dataclass(frozen=True)
+class _BlockTask:
+    """A row block of some epochs (:class:`EpochsReader`) and an optional constant."""
+
+    row: int
+    rows: int
+    epochs: EpochsReader
+    value: float = 0.0
+
+
+def _later_minus_earlier(task: _BlockTask) -> np.ndarray:
+    first, second = task.epochs.read(task.row, task.rows)
+    return second - first
+
+
+def _minus_value(task: _BlockTask) -> np.ndarray:
+    return task.epochs.read(task.row, task.rows)[0] - np.float32(task.value)
+
+
+def cumulative_displacement(stack: Stack, start, end, output: str, monitor=None,
+                            engine=None) -> CumulativeResult:
     """Write ``output``: displacement from ``start`` to ``end`` = value at the acquisition
     nearest to ``end`` minus value at the acquisition nearest to ``start``.
 
@@ -543,9 +563,13 @@ def cumulative_displacement(stack: Stack, start, end, output: str, monitor=None)
     rows = stack.block_rows(3)
     with RasterWriter(output, stack.width, stack.height, stack.geotransform, stack.crs_wkt, 1,
                       [desc], [band_meta], meta) as w:
-        for r0, n in iter_blocks(stack.height, rows):
-            w.write(1, r0, stack.read(s1.index, r0, n) - stack.read(s0.index, r0, n))
-            monitor.update((r0 + n) / stack.height)
+        run = engine_for_stack(engine, stack, monitor)
+        pair = stack.window_reader([s0.index, s1.index])
+        tasks = (_BlockTask(r0, n, pair) for r0, n in iter_blocks(stack.height, rows))
+        for task, difference in zip_tasks(run, _later_minus_earlier, tasks, monitor):
+            w.write(1, task.row, difference)
+            monitor.update((task.row + task.rows) / stack.height)
+        monitor.info(f"work done: {run.summary()}")
         stats = w.stats(1)
     return CumulativeResult(w.path, s0, s1, stack.units, stats)
 
@@ -1140,7 +1164,13 @@ class RereferenceResult:
     bands: int
 
 
-def rereference(stack: Stack, reference: Reference, output: str, monitor=None) -> RereferenceResult:
+def _band_task(banded):
+    """``(output band, _BlockTask)`` -> the block minus the task's value."""
+    return _minus_value(banded[1])
+
+
+def rereference(stack: Stack, reference: Reference, output: str, monitor=None,
+                engine=None) -> RereferenceResult:
     """Write ``output``: every layer of the stack minus its reference value, so that the
     reference becomes zero.  Units, dates, descriptions and metadata are kept; the
     reference used is added (``reference_*`` items, per-band ``reference_value``).
@@ -1178,12 +1208,15 @@ def rereference(stack: Stack, reference: Reference, output: str, monitor=None) -
     done = 0
     with RasterWriter(output, stack.width, stack.height, stack.geotransform, stack.crs_wkt,
                       len(keep), descs, band_meta, meta) as w:
-        for out_band, i in enumerate(keep, start=1):
-            ref = np.float32(reference.values[i])
-            for r0, n in iter_blocks(stack.height, rows):
-                w.write(out_band, r0, stack.read(i, r0, n) - ref)
-                done += n
-                monitor.update(done / total)
+        run = engine_for_stack(engine, stack, monitor)
+        tasks = ((out_band, _BlockTask(r0, n, stack.window_reader([i]), reference.values[i]))
+                 for out_band, i in enumerate(keep, start=1)
+                 for r0, n in iter_blocks(stack.height, rows))
+        for (out_band, task), block in zip_tasks(run, _band_task, tasks, monitor):
+            w.write(out_band, task.row, block)
+            done += task.rows
+            monitor.update(done / total)
+        monitor.info(f"work done: {run.summary()}")
         stats = [w.stats(b) for b in range(1, len(keep) + 1)]
     return RereferenceResult(w.path, reference, stats, len(keep))
 
@@ -1282,7 +1315,7 @@ def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
                          sigma_east_path: Optional[str] = None, sigma_up_path: Optional[str] = None,
                          step_days: int = 0, resampling: str = "bilinear",
                          max_condition: Optional[float] = None, monitor=None,
-                         coverage: str = "all") -> DecomposeResult:
+                         coverage: str = "all", engine=None) -> DecomposeResult:
     """East and up time series from two or more LOS time series on different dates and grids.
 
     1. Grid: :func:`.grid.plan_grid` of the tracks (coarsest resolution, pixels
@@ -1341,8 +1374,10 @@ def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
     geoms = []
     for k, tr in enumerate(tracks):
         if tr.enu_path:
-            readers = [_grid.GridReader(tr.enu_path, grid, b, "bilinear") for b in (1, 2, 3)]
-            geoms.append(("raster", readers))
+            for b in (1, 2, 3):
+                _grid.GridReader(tr.enu_path, grid, b, "bilinear").close()   # errors now
+            geoms.append(("raster", tuple(BandSource(tr.enu_path, b, grid, "bilinear")
+                                          for b in (1, 2, 3))))
         else:
             md = stacks[k].metadata
             if tr.incidence is None and md.get("geometry_incidence"):
@@ -1359,8 +1394,12 @@ def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
                                                                "heading", tr.look_direction)))
     readers = []
     for st in stacks:
-        readers.append([None if e.implicit else _grid.GridReader(e.path, grid, e.band, resampling)
-                        for e in st.epochs])
+        for e in st.epochs:
+            if not e.implicit:
+                _grid.GridReader(e.path, grid, e.band, resampling).close()   # errors now
+        readers.append(EpochsReader(grid.width, tuple(
+            None if e.implicit else BandSource(e.path, e.band, grid, resampling)
+            for e in st.epochs)))
     weights = [interpolation_weights(st.dates, targets) for st in stacks]
     sig_obs = []
     for tr, (_, _, w0, w1, _), f in zip(tracks, weights, factors):
@@ -1405,36 +1444,22 @@ def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
                 [_band_meta(unit, quantity, {"date": d.isoformat(),
                                              "reference_date": ref_day.isoformat()})
                  for d in targets], dict(meta))
+        run = engine or engine_from_environment()
+        monitor.info(f"work runs on: {run.describe()}")
         n_layers = sum(st.count for st in stacks) + 6 * T
-        rows = block_rows(grid.width, 8 * n_layers, STACK_BLOCK_BYTES)
-        for r0, n in iter_blocks(grid.height, rows):
-            P = n * grid.width
-            obs = np.empty((T, P, len(tracks)))
-            for k, (st, rd, f) in enumerate(zip(stacks, readers, factors)):
-                layers = [None if r is None else r.read(r0, n) for r in rd]
-                if any(v is None for v in layers):
-                    # the implicit reference epoch: zero where the track has data, NaN outside
-                    covered = np.any([np.isfinite(v) for v in layers if v is not None], axis=0)
-                    zero = np.where(covered, 0.0, np.nan).astype(np.float32)
-                    layers = [zero if v is None else v for v in layers]
-                cube = np.stack(layers).reshape(st.count, P).astype(np.float64) * f
-                series = interpolate_in_time(st.dates, cube, targets)
-                obs[:, :, k] = series - series[0]
-            vecs = []
-            for kind, g in geoms:
-                if kind == "const":
-                    vecs.append(tuple(float(c) for c in g))
-                else:
-                    vecs.append(tuple(r.read(r0, n).reshape(P).astype(np.float64) for r in g))
-            G = dec.design_matrix(dec.stack_unit_vectors(vecs, P), basis)
-            for t in range(T):
-                sigma = np.array([s[t] for s in sig_obs]) if use_sigma else None
-                res = dec.solve_wls(G, obs[t], sigma, max_cond, partial=coverage == "any")
-                blocks = {"east": res.x[:, 0], "up": res.x[:, 1],
-                          "sigma_east": res.sigma[:, 0], "sigma_up": res.sigma[:, 1]}
-                for key, w in writers.items():
-                    w.write(t + 1, r0, blocks[key].reshape(n, grid.width).astype(np.float32))
-            monitor.update((r0 + n) / grid.height)
+        rows = max(1, block_rows(grid.width, 8 * n_layers, STACK_BLOCK_BYTES) // run.in_flight)
+        tracks_data = tuple((tuple(st.dates), rd, f) for st, rd, f in zip(stacks, readers, factors))
+        tasks = (_SeriesDecompositionTask(r0, n, grid.width, tracks_data, tuple(targets),
+                                          tuple(geoms), basis, tuple(sig_obs), use_sigma,
+                                          max_cond, coverage == "any")
+                 for r0, n in iter_blocks(grid.height, rows))
+        for task, blocks in zip_tasks(run, _decompose_series_block, tasks, monitor):
+            for key, w in writers.items():
+                for t in range(T):
+                    w.write(t + 1, task.row,
+                            blocks[key][t].reshape(task.rows, grid.width).astype(np.float32))
+            monitor.update((task.row + task.rows) / grid.height)
+        monitor.info(f"work done: {run.summary()}")
         for key, w in writers.items():
             stats[key] = w.stats(T)   # the last date: the largest displacements
             paths[key] = w.commit()
@@ -1442,16 +1467,59 @@ def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
         for w in writers.values():
             w.abort()
         raise
-    finally:
-        for rd in readers:
-            for r in rd:
-                if r is not None:
-                    r.close()
-        for kind, g in geoms:
-            if kind == "raster":
-                for r in g:
-                    r.close()
     return DecomposeResult(paths, targets, units, stats, grid, gaps)
+
+
+@dataclass(frozen=True)
+class _SeriesDecompositionTask:
+    """One row block of :func:`timeseries_decompose`."""
+
+    row: int
+    rows: int
+    width: int
+    tracks: tuple       # per track: (dates, EpochsReader on the grid, unit factor)
+    targets: tuple
+    geometries: tuple   # per track: ("const", unit vector) or ("raster", three BandSources)
+    basis: np.ndarray = field(compare=False)
+    sigmas: tuple = ()
+    use_sigma: bool = False
+    max_condition: float = 0.0
+    partial: bool = False
+
+
+def _decompose_series_block(task: _SeriesDecompositionTask) -> Dict[str, np.ndarray]:
+    """East, up and their sigmas of one block: arrays (dates, pixels) per output key."""
+    from . import decomposition as dec
+
+    P = task.rows * task.width
+    T = len(task.targets)
+    obs = np.empty((T, P, len(task.tracks)))
+    for k, (dates, epochs, factor) in enumerate(task.tracks):
+        layers = list(epochs.read(task.row, task.rows))
+        implicit = [source is None for source in epochs.sources]
+        if any(implicit):
+            # the implicit reference epoch: zero where the track has data, NaN outside
+            covered = np.any([np.isfinite(v) for v, i in zip(layers, implicit) if not i], axis=0)
+            zero = np.where(covered, 0.0, np.nan).astype(np.float32)
+            layers = [zero if i else v for v, i in zip(layers, implicit)]
+        cube = np.stack(layers).reshape(len(dates), P).astype(np.float64) * factor
+        series = interpolate_in_time(list(dates), cube, list(task.targets))
+        obs[:, :, k] = series - series[0]
+    vecs = []
+    for kind, g in task.geometries:
+        if kind == "const":
+            vecs.append(tuple(float(c) for c in g))
+        else:
+            vecs.append(tuple(r.read(task.row, task.rows).reshape(P).astype(np.float64)
+                              for r in g))
+    G = dec.design_matrix(dec.stack_unit_vectors(vecs, P), task.basis)
+    out = {key: np.empty((T, P)) for key in ("east", "up", "sigma_east", "sigma_up")}
+    for t in range(T):
+        sigma = np.array([s[t] for s in task.sigmas]) if task.use_sigma else None
+        res = dec.solve_wls(G, obs[t], sigma, task.max_condition, partial=task.partial)
+        out["east"][t], out["up"][t] = res.x[:, 0], res.x[:, 1]
+        out["sigma_east"][t], out["sigma_up"][t] = res.sigma[:, 0], res.sigma[:, 1]
+    return out
 
 
 __all__ = [

@@ -161,6 +161,28 @@ def _velocity(tmp_path, engine, tag):
     return [read_block(out), read_block(sigma)]
 
 
+def _series_decompose(tmp_path, engine, tag):
+    crs = crs_from_epsg(32605)
+    rng = np.random.default_rng(4)
+    tracks = []
+    for name, first, step, heading, gt in (
+            ("asc", dt.date(2021, 1, 1), 12, -12.0, GT),
+            ("dsc", dt.date(2021, 1, 4), 12, -168.0, (GT[0] + 45.0, 60.0, 0, GT[3] - 45.0, 0, -60.0))):
+        path = tmp_path / f"{name}_series.tif"
+        if not path.exists():
+            days = [first + dt.timedelta(days=step * k) for k in range(8)]
+            shape = (40, 60) if name == "asc" else (20, 30)
+            cube = np.stack([0.004 * k + rng.normal(0, 0.001, shape) for k in range(8)])
+            write_array(str(path), cube.astype(np.float32), gt, crs,
+                        band_metadata=[{"units": "m", "date": d.isoformat()} for d in days])
+        tracks.append(TS.Track([str(path)], incidence=36.0 if name == "asc" else 41.0,
+                               heading=heading, sigma=0.002))
+    east, up = str(tmp_path / f"ts_east_{tag}.tif"), str(tmp_path / f"ts_up_{tag}.tif")
+    sigma_up = str(tmp_path / f"ts_sigma_up_{tag}.tif")
+    TS.timeseries_decompose(tracks, east, up, sigma_up_path=sigma_up, engine=engine)
+    return [read_block(east, 5), read_block(up, 5), read_block(sigma_up, 5)]
+
+
 def _los(tmp_path, engine, tag, monitor=None):
     los, inc = _los_scene(tmp_path)
     out = str(tmp_path / f"vertical_{tag}.tif")
@@ -174,14 +196,18 @@ def _same(a, b):
     assert any(np.isfinite(x).sum() > 0.5 * x.size for x in a)
 
 
+ALGORITHMS = (("los", _los), ("decompose", _decompose), ("velocity", _velocity),
+              ("series_decompose", _series_decompose))
+
+
 def test_block_algorithms_on_a_dask_cluster_equal_the_local_run(tmp_path):
-    """los_to_vertical, decompose and timeseries_velocity through a scheduler and two worker
-    processes: identical outputs, every block computed on the workers."""
+    """los_to_vertical, decompose, timeseries_velocity and timeseries_decompose through a
+    scheduler and two worker processes: identical outputs, every block computed on the workers."""
     expected = {name: run(tmp_path, X.LocalEngine(1), "local")
-                for name, run in (("los", _los), ("decompose", _decompose), ("velocity", _velocity))}
+                for name, run in ALGORITHMS}
     here = f":{os.getpid()}"
     with local_cluster(workers=2) as cluster:
-        for name, run in (("los", _los), ("decompose", _decompose), ("velocity", _velocity)):
+        for name, run in ALGORITHMS:
             engine = X.DaskEngine(cluster.address)
             assert "2 worker(s)" in engine.describe()
             _same(run(tmp_path, engine, "cluster"), expected[name])
