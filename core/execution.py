@@ -117,6 +117,7 @@ class _Engine:
         self._open()
         limit = self.in_flight
         source = iter(tasks)
+        finished = False
         try:
             exhausted = False
             while True:
@@ -128,6 +129,7 @@ class _Engine:
                         break
                     pending.append(self._submit(function, task))
                 if not pending:
+                    finished = True
                     return
                 head = pending.popleft()
                 worker, result = self._wait(head, mon)
@@ -135,13 +137,15 @@ class _Engine:
                 yield result
         finally:
             self._cancel(pending)
-            self._close()
+            # on cancel or error, do not wait for the tasks already running (cancel within
+            # a second); their results are dropped
+            self._close(abandon=not finished)
 
     # engine-specific parts
     def _open(self):
         pass
 
-    def _close(self):
+    def _close(self, abandon=False):
         pass
 
     def _submit(self, function, task):  # pragma: no cover - overridden
@@ -168,10 +172,35 @@ def zip_tasks(engine, function: Callable, tasks: Iterable, monitor: Optional[Mon
         yield taken.popleft(), result
 
 
+_worker_ready = False
+
+
+def _prepare_worker() -> None:
+    """In a Dask worker process, once: one BLAS thread per task thread (the worker runs
+    its threads' tasks in parallel already; the local engine does the same around its runs),
+    so that matrix products round as in a local run."""
+    global _worker_ready
+    if _worker_ready:
+        return
+    _worker_ready = True
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except (ImportError, ValueError):
+        return   # not in a Dask worker
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def _traced(function: Callable, task):
     """Run one task and say where it ran (host:pid), so the log can report the workers."""
     import socket
 
+    _prepare_worker()
     return f"{socket.gethostname()}:{os.getpid()}", function(task)
 
 
@@ -190,9 +219,9 @@ class LocalEngine(_Engine):
     def _open(self):
         self._pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
 
-    def _close(self):
+    def _close(self, abandon=False):
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)   # its threads' readers go too
+            self._pool.shutdown(wait=not abandon, cancel_futures=True)   # readers go too
             self._pool = None
         else:
             release_readers()   # inline: do not keep the inputs open in the caller's thread
@@ -272,7 +301,7 @@ class DaskEngine(_Engine):
         self.connect()
         self.workers = max(1, self._threads)   # in flight: per worker thread
 
-    def _close(self):
+    def _close(self, abandon=False):
         if self._client is not None:
             self._client.close()
             self._client = None

@@ -53,6 +53,7 @@ import numpy as np
 from scipy import fft as sfft
 from scipy import ndimage
 
+from .execution import DaskEngine, LocalEngine, engine_from_environment, zip_tasks
 from .oversampled_intensity import (BLOCK_ROWS, TILE, TILES_PER_BATCH, OversampledRows)
 from .progress import ensure_monitor
 from .window_correlation import correlate_batch
@@ -372,7 +373,8 @@ def coarse_offsets(ref_src, sec_src, p: TrackingParameters, monitor=None
     except ValueError:
         z = np.zeros((fine_rows.size, fine_cols.size), np.int64)
         return z + int(p.gross_x), z + int(p.gross_y)
-    res = _track(ArraySource(ref), ArraySource(sec), cp, None, mon.sub(0.8, 1.0))
+    res = _track(ImageSpec(array=ref), ImageSpec(array=sec), ref.shape, False, cp, None,
+                 mon.sub(0.8, 1.0), LocalEngine(correlation_threads()))
     good = np.isfinite(res.dx) & (res.peak > 0.2)
     if not good.any():
         z = np.zeros((fine_rows.size, fine_cols.size), np.int64)
@@ -524,29 +526,97 @@ def _window_batches(ref_img: OversampledRows, sec_img: OversampledRows, p: Track
             sec_img.release_before(nxt + int(gy[i + 1:].min()) - p.search_y)
 
 
-def _track(ref_src, sec_src, p: TrackingParameters, gross_xy, monitor) -> TrackingResult:
-    cols_top = window_tops(ref_src.width, p.window_x, p.search_x, p.step_x)
-    rows_top = window_tops(ref_src.height, p.window_y, p.search_y, p.step_y)
+#: Image rows per offset-tracking task (core.execution) when there are enough: several
+#: oversampling blocks, so that the blocks neighbouring tasks share (computed by both) stay a
+#: small part of the work; fewer on small images so that every worker gets tasks.
+TASK_ROWS = 2048
+#: Tasks per worker aimed at on small images (load balance).
+TASKS_PER_WORKER = 3
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """What a task opens: one band of a raster (``path``) or an in-memory ``array``."""
+
+    path: Optional[str] = None
+    band: int = 1
+    array: Optional[np.ndarray] = field(default=None, compare=False, repr=False)
+
+    def open(self):
+        return ArraySource(self.array) if self.array is not None else \
+            RasterSource(self.path, self.band)
+
+
+@dataclass(frozen=True)
+class _TileTask:
+    """A run of window rows of the fine pass, correlated in one engine worker."""
+
+    reference: ImageSpec
+    secondary: ImageSpec
+    params: TrackingParameters = field(compare=False)
+    is_complex: bool
+    rows_top: np.ndarray = field(compare=False)   # the task's window rows (first image row)
+    cols_top: np.ndarray = field(compare=False)
+    gross_x: np.ndarray = field(compare=False)    # (task rows, columns) whole-pixel offsets
+    gross_y: np.ndarray = field(compare=False)
+    first: int = 0                                # index of the task's first window row
+
+
+def _track_tile(task: _TileTask) -> Dict[str, object]:
+    """Oversample the rows the task needs and correlate its windows (one thread)."""
+    p = task.params
+    ref_img = OversampledRows(task.reference.open(), int(p.oversample), task.is_complex)
+    sec_img = OversampledRows(task.secondary.open(), int(p.oversample), task.is_complex)
+    with sfft.set_workers(1), _Correlator(p, task.is_complex, task.gross_x, task.gross_y,
+                                          1) as correlator:
+        for batch in _window_batches(ref_img, sec_img, p, task.rows_top, task.cols_top,
+                                     task.gross_x, task.gross_y, ensure_monitor(None)):
+            correlator.submit(*batch)
+    return {"out": correlator.out, "centroids": correlator.centroids,
+            "correlated": correlator.correlated, "search_border": correlator.search_border}
+
+
+def _task_windows(n_rows: int, step: int, workers: int) -> int:
+    """Window rows per task (see :data:`TASK_ROWS`, :data:`TASKS_PER_WORKER`)."""
+    by_size = max(1, TASK_ROWS // max(1, int(step)))
+    by_balance = max(1, -(-n_rows // (TASKS_PER_WORKER * max(1, workers))))
+    return min(by_size, by_balance)
+
+
+def _track(ref_spec: ImageSpec, sec_spec: ImageSpec, shape_hw, is_complex: bool,
+           p: TrackingParameters, gross_xy, monitor, engine) -> TrackingResult:
+    height, width = shape_hw
+    cols_top = window_tops(width, p.window_x, p.search_x, p.step_x)
+    rows_top = window_tops(height, p.window_y, p.search_y, p.step_y)
     shape = (rows_top.size, cols_top.size)
     if gross_xy is None:
         gx = np.full(shape, int(p.gross_x), np.int64)
         gy = np.full(shape, int(p.gross_y), np.int64)
     else:
         gx, gy = gross_xy
-    is_complex = ref_src.is_complex or sec_src.is_complex
-    ref_img = OversampledRows(ref_src, int(p.oversample), is_complex)
-    sec_img = OversampledRows(sec_src, int(p.oversample), is_complex)
-    with _Correlator(p, is_complex, gx, gy, correlation_threads()) as correlator:
-        for batch in _window_batches(ref_img, sec_img, p, rows_top, cols_top, gx, gy,
-                                     ensure_monitor(monitor)):
-            correlator.submit(*batch)
-        correlator.drain()
-    out = correlator.out
-    removed = {"nodata": int(np.prod(shape)) - correlator.correlated,
-               "search_border": correlator.search_border}
+    mon = ensure_monitor(monitor)
+    per_task = _task_windows(shape[0], p.step_y, engine.workers)
+    tasks = (_TileTask(ref_spec, sec_spec, p, is_complex, rows_top[i:i + per_task], cols_top,
+                       gx[i:i + per_task], gy[i:i + per_task], i)
+             for i in range(0, shape[0], per_task))
+    merged = _Correlator(p, is_complex, gx, gy, 1)
+    # one BLAS thread per task whatever the engine (Dask workers do the same, core.execution),
+    # so that the batched matrix products round alike and every engine gives the same offsets
+    with _single_threaded_blas():
+        for task, tile in zip_tasks(engine, _track_tile, tasks, mon):
+            rows = slice(task.first, task.first + task.rows_top.size)
+            for key in merged.out:
+                merged.out[key][rows] = tile["out"][key]
+            merged.centroids[:, rows] = tile["centroids"]
+            merged.correlated += tile["correlated"]
+            merged.search_border += tile["search_border"]
+            mon.update(rows.stop / shape[0])
+    out = merged.out
+    removed = {"nodata": int(np.prod(shape)) - merged.correlated,
+               "search_border": merged.search_border}
     return TrackingResult(out["dx"], out["dy"], out["peak"], out["snr"], out["sigma_x"],
                           out["sigma_y"], cols_top + p.window_x / 2.0,
-                          rows_top + p.window_y / 2.0, p, centroids=correlator.centroids,
+                          rows_top + p.window_y / 2.0, p, centroids=merged.centroids,
                           removed=removed)
 
 
@@ -623,8 +693,8 @@ def fit_ramp(values: np.ndarray, cols: np.ndarray, rows: np.ndarray, kind: str
 
 
 def track_offsets(reference, secondary, params: Optional[TrackingParameters] = None,
-                  monitor=None, reference_band: int = 1, secondary_band: int = 1
-                  ) -> TrackingResult:
+                  monitor=None, reference_band: int = 1, secondary_band: int = 1,
+                  engine=None) -> TrackingResult:
     """Offsets (secondary minus reference, pixels) on the window grid.
 
     ``reference``/``secondary``: 2-D numpy arrays (complex = SLC, real = amplitude or
@@ -636,7 +706,9 @@ def track_offsets(reference, secondary, params: Optional[TrackingParameters] = N
     offset to its window centre under an offset gradient (``strain_correction``,
     :func:`correct_strain`), then ramp removal (``ramp``) fitted on the remaining windows.
     NaN marks windows without a measurement; ``removed`` counts them by cause
-    (:func:`mask_report`)."""
+    (:func:`mask_report`).  The fine pass runs in tasks of window rows on ``engine``
+    (core.execution; default: :data:`WORKERS` threads when set, else the environment's
+    engine); in-memory arrays always stay on local threads."""
     p = params or TrackingParameters()
     ref = ArraySource(reference) if isinstance(reference, np.ndarray) else \
         RasterSource(reference, reference_band)
@@ -659,8 +731,15 @@ def track_offsets(reference, secondary, params: Optional[TrackingParameters] = N
         fine = mon.sub(0.15, 1.0)
     else:
         fine = mon
-    with sfft.set_workers(WORKERS):
-        res = _track(ref, sec, p, gross, fine)
+    specs = [ImageSpec(array=image) if isinstance(image, np.ndarray) else ImageSpec(image, band)
+             for image, band in ((reference, reference_band), (secondary, secondary_band))]
+    run = engine or (engine_from_environment() if WORKERS == -1 else LocalEngine(WORKERS))
+    if isinstance(run, DaskEngine) and any(spec.array is not None for spec in specs):
+        run = LocalEngine(correlation_threads())   # arrays are not shipped to a cluster
+    fine.info(f"work runs on: {run.describe()}")
+    res = _track(specs[0], specs[1], (ref.height, ref.width), ref.is_complex or sec.is_complex,
+                 p, gross, fine, run)
+    fine.info(f"work done: {run.summary()}")
     res.coarse_offset = coarse
     valid = np.isfinite(res.dx)
     res.valid_before_filters = int(valid.sum())

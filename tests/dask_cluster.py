@@ -21,8 +21,6 @@ def _environment():
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(PLUGINS_DIR), env.get("PYTHONPATH", "")) if p)
     env.pop("DISPLACEMENT_TOOLKIT_SCHEDULER", None)
-    env["OMP_NUM_THREADS"] = "1"
-    env["OPENBLAS_NUM_THREADS"] = "1"
     return env
 
 

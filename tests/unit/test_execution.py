@@ -183,6 +183,22 @@ def _series_decompose(tmp_path, engine, tag):
     return [read_block(east, 5), read_block(up, 5), read_block(sigma_up, 5)]
 
 
+def _offsets(tmp_path, engine, tag):
+    from displacement_toolkit.core import offset_tracking as OT
+    from displacement_toolkit.core import synthetic_sar as S
+
+    ref, sec = tmp_path / "slc_ref.tif", tmp_path / "slc_sec.tif"
+    if not ref.exists():
+        dx, dy = S.uniform_field((260, 300), 0.31, -0.27)
+        a, b = S.speckle_pair((260, 300), dx, dy, coherence=0.9, seed=5)
+        write_array(str(ref), a, (0, 1, 0, 0, 0, -1), "")
+        write_array(str(sec), b, (0, 1, 0, 0, 0, -1), "")
+    res = OT.track_offsets(str(ref), str(sec), OT.TrackingParameters(
+        window_x=32, window_y=32, step_x=16, step_y=16, snr_threshold=5.0), engine=engine)
+    assert np.nanmedian(res.dx) == pytest.approx(0.31, abs=0.02)
+    return [res.dx, res.dy, res.snr, res.sigma_x]
+
+
 def _los(tmp_path, engine, tag, monitor=None):
     los, inc = _los_scene(tmp_path)
     out = str(tmp_path / f"vertical_{tag}.tif")
@@ -197,12 +213,13 @@ def _same(a, b):
 
 
 ALGORITHMS = (("los", _los), ("decompose", _decompose), ("velocity", _velocity),
-              ("series_decompose", _series_decompose))
+              ("series_decompose", _series_decompose), ("offset_tracking", _offsets))
 
 
 def test_block_algorithms_on_a_dask_cluster_equal_the_local_run(tmp_path):
-    """los_to_vertical, decompose, timeseries_velocity and timeseries_decompose through a
-    scheduler and two worker processes: identical outputs, every block computed on the workers."""
+    """los_to_vertical, decompose, timeseries_velocity, timeseries_decompose and offset
+    tracking through a scheduler and two worker processes: identical outputs, every block (or
+    tile of windows) computed on the workers."""
     expected = {name: run(tmp_path, X.LocalEngine(1), "local")
                 for name, run in ALGORITHMS}
     here = f":{os.getpid()}"
