@@ -44,8 +44,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -53,7 +51,8 @@ import numpy as np
 from scipy import fft as sfft
 from scipy import ndimage
 
-from .execution import DaskEngine, LocalEngine, engine_from_environment, zip_tasks
+from .execution import (DaskEngine, LocalEngine, engine_from_environment, local_worker_count,
+                        zip_tasks)
 from .oversampled_intensity import (BLOCK_ROWS, TILE, TILES_PER_BATCH, OversampledRows)
 from .progress import ensure_monitor
 from .window_correlation import correlate_batch
@@ -255,18 +254,21 @@ def output_geotransform(geotransform: Sequence[float], p: TrackingParameters) ->
 def memory_bound(width: int, p: TrackingParameters, threads: Optional[int] = None) -> int:
     """Upper bound (bytes) of the working memory, independent of the image height.
 
-    Held: the oversampled blocks of rows both images' current windows need
+    Each task in work (one per engine thread: :func:`tracking_threads` unless ``threads`` is
+    given) holds the oversampled blocks of rows its current windows need
     (:class:`.oversampled_intensity.OversampledRows`: ``oversample**2 * BLOCK_ROWS * width``
     float32 values and a mask each; ``window_y / BLOCK_ROWS + 1`` blocks for the reference,
-    ``(window_y + 2 search_y + coarse spread) / BLOCK_ROWS + 1`` for the secondary) and the
-    row strips copied from them; the temporaries of one block computation (raw rows, padded
-    copies, ``TILES_PER_BATCH`` oversampled complex tiles); per correlation thread
-    (:func:`correlation_threads` unless given) three batches of chips waiting or in work and
-    the spectra and window sums of one (about 16 float32 arrays of the oversampled search
-    frame per window).  The coarse pass's 4x reduced images (width x height / 16 x 4 B each)
-    are not included."""
+    ``(window_y + 2 search_y + coarse spread) / BLOCK_ROWS + 1`` for the secondary), the row
+    strips copied from them, the temporaries of one block computation (raw rows, padded
+    copies, ``TILES_PER_BATCH`` oversampled complex tiles) and the spectra and window sums of
+    one batch (about 16 float32 arrays of the oversampled search frame per window).  The
+    coarse pass's 4x reduced images (width x height / 16 x 4 B each) are not included."""
+    threads = tracking_threads(width, p) if threads is None else max(1, int(threads))
+    return int(threads * _task_memory(width, p))
+
+
+def _task_memory(width: int, p: TrackingParameters) -> int:
     o, w = int(p.oversample), int(width)
-    threads = correlation_threads() if threads is None else max(1, int(threads))
     spread = 2 * COARSE_SEARCH * COARSE_FACTOR if p.coarse_search else 0
     sec_rows = p.window_y + 2 * p.search_y + spread
     n_blocks = (-(-p.window_y // BLOCK_ROWS) + 1) + (-(-sec_rows // BLOCK_ROWS) + 1)
@@ -274,8 +276,18 @@ def memory_bound(width: int, p: TrackingParameters, threads: Optional[int] = Non
     strips = o * o * (p.window_y + sec_rows) * w * 4 + (p.window_y + sec_rows) * w * 9
     compute = TILE * (w + TILE) * 8 * 4 + TILES_PER_BATCH * (o * TILE) ** 2 * 8 * 3
     frame = o * o * (p.window_y + 2 * p.search_y) * (p.window_x + 2 * p.search_x)
-    per_thread = p.batch * frame * 4 * (16 + 3 * 2)
-    return int(n_blocks * block + strips + compute + threads * per_thread)
+    return int(n_blocks * block + strips + compute + p.batch * frame * 4 * 16)
+
+
+#: Working memory (bytes) the local threads of a tracking run may hold together: fewer
+#: threads than cores on very wide images (each task holds full-width oversampled rows).
+MEMORY_BUDGET = 2_000_000_000
+
+
+def tracking_threads(width: int, p: TrackingParameters) -> int:
+    """Local threads of a tracking run: :func:`correlation_threads`, fewer when their tasks
+    would hold more than :data:`MEMORY_BUDGET` together (at least one)."""
+    return max(1, min(correlation_threads(), MEMORY_BUDGET // max(1, _task_memory(width, p))))
 
 
 def _single_threaded_blas():
@@ -287,18 +299,16 @@ def _single_threaded_blas():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-#: Most batches correlated at once when WORKERS is -1 (the main thread, which reads and
-#: oversamples the images, does about a quarter of the work, so more threads gain little, and
-#: each holds about 72 MB at the defaults: memory_bound stays under 2 GB for a 20 000 pixel
-#: wide pair).
+#: Most local threads when WORKERS is -1 (and DISPLACEMENT_TOOLKIT_THREADS is not set).
 MAX_THREADS = 8
 
 
 def correlation_threads() -> int:
-    """Batches correlated at once: :data:`WORKERS`, -1 meaning every core up to
+    """Local threads of a tracking run: :data:`WORKERS`, -1 meaning the environment's
+    (core.execution: ``DISPLACEMENT_TOOLKIT_THREADS`` or every core) up to
     :data:`MAX_THREADS`."""
     if WORKERS == -1:
-        return max(1, min(os.cpu_count() or 1, MAX_THREADS))
+        return max(1, min(local_worker_count(), MAX_THREADS))
     return max(1, int(WORKERS))
 
 
@@ -425,59 +435,24 @@ def _chips(values: np.ndarray, tops: np.ndarray, lefts: np.ndarray, h: int, w: i
 
 
 class _Correlator:
-    """Correlates batches of windows and writes the results into the output grid.
-
-    With more than one thread the batches go to a thread pool (FFTs and matrix products
-    release the GIL) while the caller keeps reading and oversampling; at most ``2 threads``
-    batches wait, and BLAS is limited to one thread per worker.  Use as a context manager;
-    :meth:`drain` collects the last results."""
+    """Correlates batches of windows (in the caller's thread) and writes the results into the
+    output grid; the parallelism is the engine's, over tasks of window rows (:func:`_track`)."""
 
     FIELDS = ("dx", "dy", "peak", "snr", "sigma_x", "sigma_y")
 
     def __init__(self, p: TrackingParameters, is_complex: bool, gross_x: np.ndarray,
-                 gross_y: np.ndarray, threads: int):
+                 gross_y: np.ndarray):
         self.args = (p.search_x, p.search_y, int(p.oversample), p.correlation_oversample,
                      is_complex)
         self.gross_x, self.gross_y = gross_x, gross_y
         self.out = {k: np.full(gross_x.shape, np.nan) for k in self.FIELDS}
         self.centroids = np.zeros((4,) + gross_x.shape)
-        self.threads = threads
-        self.pool = None
-        self.pending = deque()
-        self._blas = contextlib.nullcontext()
         #: windows correlated, and those whose peak lay on the border of the search range
         self.correlated = 0
         self.search_border = 0
 
-    def __enter__(self):
-        if self.threads > 1:
-            self._blas = _single_threaded_blas()
-            self._blas.__enter__()
-            self.pool = ThreadPoolExecutor(self.threads)
-        return self
-
-    def __exit__(self, *exc):
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-        self._blas.__exit__(*exc)
-        return False
-
     def submit(self, row: int, cols: np.ndarray, ref_chips: np.ndarray, sec_chips: np.ndarray):
-        if self.pool is None:
-            self._store(row, cols, correlate_batch(ref_chips, sec_chips, *self.args))
-            return
-        self.pending.append((row, cols, self.pool.submit(correlate_batch, ref_chips,
-                                                         sec_chips, *self.args)))
-        while len(self.pending) > 2 * self.threads:
-            self._collect()
-
-    def drain(self):
-        while self.pending:
-            self._collect()
-
-    def _collect(self):
-        row, cols, future = self.pending.popleft()
-        self._store(row, cols, future.result())
+        self._store(row, cols, correlate_batch(ref_chips, sec_chips, *self.args))
 
     def _store(self, i: int, jj: np.ndarray, res: Dict[str, np.ndarray]):
         good = ~res["edge"] & np.isfinite(res["dx"]) & np.isfinite(res["dy"])
@@ -567,8 +542,8 @@ def _track_tile(task: _TileTask) -> Dict[str, object]:
     p = task.params
     ref_img = OversampledRows(task.reference.open(), int(p.oversample), task.is_complex)
     sec_img = OversampledRows(task.secondary.open(), int(p.oversample), task.is_complex)
-    with sfft.set_workers(1), _Correlator(p, task.is_complex, task.gross_x, task.gross_y,
-                                          1) as correlator:
+    correlator = _Correlator(p, task.is_complex, task.gross_x, task.gross_y)
+    with sfft.set_workers(1):
         for batch in _window_batches(ref_img, sec_img, p, task.rows_top, task.cols_top,
                                      task.gross_x, task.gross_y, ensure_monitor(None)):
             correlator.submit(*batch)
@@ -599,7 +574,7 @@ def _track(ref_spec: ImageSpec, sec_spec: ImageSpec, shape_hw, is_complex: bool,
     tasks = (_TileTask(ref_spec, sec_spec, p, is_complex, rows_top[i:i + per_task], cols_top,
                        gx[i:i + per_task], gy[i:i + per_task], i)
              for i in range(0, shape[0], per_task))
-    merged = _Correlator(p, is_complex, gx, gy, 1)
+    merged = _Correlator(p, is_complex, gx, gy)
     # one BLAS thread per task whatever the engine (Dask workers do the same, core.execution),
     # so that the batched matrix products round alike and every engine gives the same offsets
     with _single_threaded_blas():
@@ -733,9 +708,9 @@ def track_offsets(reference, secondary, params: Optional[TrackingParameters] = N
         fine = mon
     specs = [ImageSpec(array=image) if isinstance(image, np.ndarray) else ImageSpec(image, band)
              for image, band in ((reference, reference_band), (secondary, secondary_band))]
-    run = engine or (engine_from_environment() if WORKERS == -1 else LocalEngine(WORKERS))
+    run = engine or engine_from_environment(threads=tracking_threads(ref.width, p))
     if isinstance(run, DaskEngine) and any(spec.array is not None for spec in specs):
-        run = LocalEngine(correlation_threads())   # arrays are not shipped to a cluster
+        run = LocalEngine(tracking_threads(ref.width, p))   # arrays stay on this machine
     fine.info(f"work runs on: {run.describe()}")
     res = _track(specs[0], specs[1], (ref.height, ref.width), ref.is_complex or sec.is_complex,
                  p, gross, fine, run)
