@@ -24,7 +24,8 @@ from .. import geometry as geo
 from ..progress import Monitor
 from ..raster_io import RasterWriter, block_rows, iter_blocks
 from . import _is_hdf5, _strip_gdal_prefix, open_product
-from .base import DIVERGING, Product, product_error
+from .base import Product
+from .defaults import primary_layer
 from .export import band_items, dataset_metadata, default_layers, safe_name, write_layer
 
 #: geometry quantities :func:`geometry_raster` writes: (units, description)
@@ -102,18 +103,10 @@ def is_product_source(source: str) -> bool:
 
 
 def main_layer(product: Product) -> str:
-    """The layer an algorithm reads when none is named: the first displacement-like
-    (diverging) layer of the product itself, else its first layer."""
-    layers = default_layers(product) or product.layers
-    if not layers:
-        raise product_error(product.path, "has no layers")
-    for layer in layers:
-        if layer.kind == DIVERGING:
-            return layer.name
-    names = [layer.name for layer in layers]
-    if product.geometry.incidence_layer in names:   # a geometry file: its incidence
-        return product.geometry.incidence_layer
-    return layers[0].name
+    """The layer an algorithm reads when none is named: the one the product is about
+    (:func:`~.defaults.primary_layer`: velocity of a MintPy velocity file, never its
+    intercept), whatever order the file lists its layers in."""
+    return primary_layer(product)
 
 
 def _gdal_band_count(path: str) -> int:
