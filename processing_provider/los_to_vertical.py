@@ -12,6 +12,8 @@ from qgis.core import (
 )
 
 from ..core import los as core_los
+from ..core.units import normalize_unit
+from ..core.products.defaults import primary_band
 from ..core.products.resolve import geometry_raster
 from .base import DisplacementAlgorithm, band_parameter, parameter_error
 from .styling import DIVERGING
@@ -108,22 +110,67 @@ Outputs: OUTPUT in OUTPUT_UNITS (per year for velocity), optional OUTPUT_LOS (LO
         except (TypeError, ValueError):
             raise parameter_error(name, value, "not a number", "Give a number") from None
 
+    def _quantity_and_units(self, parameters, context, defaults, feedback):
+        """QUANTITY and the length unit of INPUT_UNITS: as given, else what the input says
+        (a MintPy velocity is a LOS velocity in m/yr, a PyRate GeoTIFF with DATA_UNITS =
+        RADIANS a phase, LiCSBAS cum in mm); a QUANTITY contradicting what a processor
+        wrote is refused."""
+        index = self.parameterAsEnum(parameters, "QUANTITY", context)
+        quantity = QUANTITY_KEYS[index]
+        stated = defaults.get("los_quantity")
+        units = defaults.get("units")
+        if stated is not None and parameters.get("QUANTITY") in (None, ""):
+            quantity = stated.value
+            feedback.pushInfo(f"QUANTITY: {QUANTITY_LABELS[QUANTITY_KEYS.index(quantity)]} from "
+                              f"{stated.source}; set QUANTITY to override")
+        elif stated is not None and stated.value != quantity:
+            said = QUANTITY_LABELS[QUANTITY_KEYS.index(stated.value)]
+            if defaults["processor"].value == "GDAL":   # the toolkit's own metadata: a hint
+                feedback.pushWarning(f"QUANTITY = {QUANTITY_LABELS[index]} although {stated.source} "
+                                     f"says {said}: read as {QUANTITY_LABELS[index]} as asked")
+                return quantity, LENGTH_UNITS[self.parameterAsEnum(parameters, "INPUT_UNITS", context)]
+            raise parameter_error("QUANTITY", QUANTITY_LABELS[index],
+                                  f"the input is a {said} in {units.value if units else 'no stated unit'} "
+                                  f"({stated.source})", f"Leave QUANTITY unset or choose '{said}'")
+        length = LENGTH_UNITS[self.parameterAsEnum(parameters, "INPUT_UNITS", context)]
+        if quantity == "phase" or units is None:
+            return quantity, length
+        try:
+            stated_length = normalize_unit(units.value).split("/")[0]
+        except ValueError:
+            return quantity, length
+        if parameters.get("INPUT_UNITS") in (None, ""):
+            feedback.pushInfo(f"INPUT_UNITS: {units.value} from {units.source}")
+            return quantity, stated_length
+        if stated_length != length:
+            feedback.pushWarning(f"INPUT_UNITS = {length} although {units.source} says "
+                                 f"{units.value}: the values are read as {length} as asked")
+        return quantity, length
+
     def compute(self, parameters, context, feedback):
         path = self.raster_path(parameters, "INPUT", context)
         info = self.raster_info(path, "INPUT")
         band = self.raster_band(parameters, "INPUT", context, info, "BAND")
-        quantity = QUANTITY_KEYS[self.parameterAsEnum(parameters, "QUANTITY", context)]
-        length = LENGTH_UNITS[self.parameterAsEnum(parameters, "INPUT_UNITS", context)]
+        product = self.raster_product("INPUT")   # a processor product given directly
+        if parameters.get("BAND") in (None, "") and primary_band(path, product):
+            band = primary_band(path, product)   # ROI_PAC .unw: the phase, not the amplitude
+        defaults = self.raster_defaults("INPUT", path, band)   # what the file says, with sources
+        if product is not None:
+            feedback.pushInfo(f"INPUT is a {product.processor} {product.product_type}: read from "
+                              f"{os.path.basename(product.path)} (layer {defaults['layer'].value})")
+        quantity, length = self._quantity_and_units(parameters, context, defaults, feedback)
         input_units = core_los.output_unit_for(quantity, length) if quantity != "phase" else "m"
         output_units = core_los.output_unit_for(
             quantity, LENGTH_UNITS[self.parameterAsEnum(parameters, "OUTPUT_UNITS", context)])
 
         recorded = core_los.geometry_from_metadata(info.metadata)
-        product = self.raster_product("INPUT")   # a processor product given directly
-        if product is not None:
-            feedback.pushInfo(f"INPUT is a {product.processor} {product.product_type}: read from "
-                              f"{os.path.basename(product.path)} (layer {info.metadata.get('layer')})")
+        sources = {key: "the input metadata (geometry_" + key + ")" for key in recorded}
+        for key in ("wavelength", "heading", "incidence", "look_direction"):
+            if key in defaults:
+                recorded[key], sources[key] = defaults[key].value, defaults[key].source
         wavelength, convention = None, PHASE_KEYS[self.parameterAsEnum(parameters, "PHASE_SIGN", context)]
+        if parameters.get("PHASE_SIGN") in (None, "") and "phase_convention" in defaults:
+            convention = defaults["phase_convention"].value
         if quantity == "phase":
             preset = WAVELENGTH_KEYS[self.parameterAsEnum(parameters, "WAVELENGTH_PRESET", context)]
             custom = self._optional_number(parameters, "WAVELENGTH")
@@ -138,7 +185,8 @@ Outputs: OUTPUT in OUTPUT_UNITS (per year for velocity), optional OUTPUT_LOS (LO
                 except ValueError as exc:
                     raise parameter_error("WAVELENGTH_PRESET", recorded["wavelength"], str(exc),
                                           "Choose a preset or give WAVELENGTH in metres") from exc
-                feedback.pushInfo(f"Wavelength {wavelength} m from the input metadata (geometry_wavelength)")
+                feedback.pushInfo(f"Wavelength {wavelength} m from the input metadata: "
+                                  f"{sources['wavelength']}")
             elif preset == "custom" or custom is not None:
                 if custom is None:
                     raise parameter_error("WAVELENGTH", None, "the custom wavelength is not given",
@@ -174,7 +222,7 @@ Outputs: OUTPUT in OUTPUT_UNITS (per year for velocity), optional OUTPUT_LOS (LO
             if constant is None:
                 constant = recorded["incidence"]
                 origin = (f"the product ({product.processor}, {product.geometry.source})"
-                          if product is not None else "the input metadata (geometry_incidence)")
+                          if product is not None else sources["incidence"])
                 feedback.pushInfo(f"Incidence {constant:g} deg from {origin}")
             try:
                 core_los.check_incidence_values([constant], "INCIDENCE_ANGLE")
@@ -197,7 +245,7 @@ Outputs: OUTPUT in OUTPUT_UNITS (per year for velocity), optional OUTPUT_LOS (LO
         plunge = self.parameterAsDouble(parameters, "PLUNGE", context)
         if heading is None and "heading" in recorded and core_los.needs_heading(direction, plunge):
             heading = recorded["heading"]
-            feedback.pushInfo(f"Heading {heading:g} deg from the input's metadata (geometry_heading)")
+            feedback.pushInfo(f"Heading {heading:g} deg from the input's metadata: {sources['heading']}")
         if heading is None and core_los.needs_heading(direction, plunge):
             raise parameter_error("HEADING", None, f"the {direction} direction needs the satellite heading",
                                   "Give HEADING in degrees clockwise from north (Sentinel-1 ascending "
@@ -205,6 +253,7 @@ Outputs: OUTPUT in OUTPUT_UNITS (per year for velocity), optional OUTPUT_LOS (LO
         look = ["right", "left"][self.parameterAsEnum(parameters, "LOOK_DIRECTION", context)]
         if parameters.get("LOOK_DIRECTION") in (None, "") and "look_direction" in recorded:
             look = recorded["look_direction"]
+            feedback.pushInfo(f"Look direction {look} from {sources['look_direction']}")
         max_amp = self.parameterAsDouble(parameters, "MAX_AMPLIFICATION", context)
 
         out = self.output_raster_path(parameters, "OUTPUT", context)

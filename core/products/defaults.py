@@ -101,7 +101,8 @@ def product_defaults(product: Product, layer: Optional[str] = None) -> Dict[str,
     lay = product.layer(name)
     base = os.path.basename(product.path.rstrip("/"))
     where = f"{product.processor} {product.product_type} {base}"
-    out: Dict[str, ProductDefault] = {"layer": ProductDefault(name, where)}
+    out: Dict[str, ProductDefault] = {"layer": ProductDefault(name, where),
+                                      "processor": ProductDefault(product.processor, where)}
     layer_source = f"{where}, layer {name}"
     out["quantity"] = ProductDefault(lay.quantity, layer_source)
     if lay.quantity in LOS_QUANTITY:
@@ -128,3 +129,60 @@ def product_defaults(product: Product, layer: Optional[str] = None) -> Dict[str,
                 convention, f"{where}: {product.processor} phase grows with range "
                 "(LOS toward the satellite = -wavelength/(4 pi) * phase)")
     return out
+
+
+def raster_defaults(path: str, band: int = 1, product: Optional[Product] = None,
+                    displacement: bool = False) -> Dict[str, ProductDefault]:
+    """:func:`product_defaults` for band ``band`` of the GDAL raster ``path`` an algorithm
+    reads.  ``product``: the processor product ``path`` was written from by
+    core/products/resolve.py (its ``layer`` metadata names which layer, or which layer per
+    band), or the HyP3/LiCSAR product of a GeoTIFF; else the raster is opened as a product
+    itself (the toolkit's metadata, PyRate's ``INCIDENCE_DEGREES``/``WAVELENGTH_METRES``/
+    ``DATA_UNITS`` tags, ...).  A raster nothing can be learnt from gives ``{}``.
+    ``displacement``: refuse (ProductError) a layer a processor identified as something
+    other than a displacement, velocity or phase (intercept, residue, standard deviation,
+    coherence...)."""
+    from . import open_product
+    from ..raster_io import RasterError, raster_info
+
+    try:
+        meta = raster_info(path).metadata
+    except RasterError:
+        meta = {}
+    if product is None:
+        try:
+            product = open_product(path)
+        except ValueError:
+            return {}
+    names = [n for n in str(meta.get("layer", "")).split(",") if n]
+    if len(names) > 1:
+        layer = names[band - 1] if band <= len(names) else None
+    elif names:
+        layer = names[0]
+    elif product.path == path and len(product.layers) > 1 and 1 <= band <= len(product.layers) \
+            and all(x.bands == 1 for x in product.layers):
+        layer = product.layers[band - 1].name      # a plain raster: one layer per band
+    else:
+        layer = None
+    if layer not in product.layer_names:
+        layer = None
+    out = product_defaults(product, layer)
+    if displacement and product.processor != "GDAL":
+        check_displacement_layer(product, out["layer"].value)
+    return out
+
+
+def primary_band(path: str, product: Optional[Product]) -> Optional[int]:
+    """The 1-based band of ``path`` holding ``product``'s :func:`primary_layer` when the
+    raster holds several of its layers as bands (a ROI_PAC ``.unw``: amplitude, phase);
+    ``None`` otherwise."""
+    from ..raster_io import RasterError, raster_info
+
+    if product is None:
+        return None
+    try:
+        names = [n for n in str(raster_info(path).metadata.get("layer", "")).split(",") if n]
+    except RasterError:
+        return None
+    primary = primary_layer(product)
+    return names.index(primary) + 1 if len(names) > 1 and primary in names else None
