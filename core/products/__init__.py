@@ -55,8 +55,13 @@ def open_product(path: str) -> Product:
 
         if is_hyp3(path):
             return open_hyp3(path)
+        from .gamma_roipac import is_gamma_folder, open_gamma_folder
+
+        if is_gamma_folder(path):
+            return open_gamma_folder(path)
         raise product_error(path, "not a recognised product folder/zip (expected a HyP3 "
-                            "product with *_unw_phase.tif or *_los_disp.tif)")
+                            "product with *_unw_phase.tif or *_los_disp.tif, or a folder of "
+                            "GAMMA *.unw with their *dem.par)")
     if _is_hdf5(path):
         return _open_hdf5(path)
     if lower.endswith(".dim"):
@@ -71,6 +76,10 @@ def open_product(path: str) -> Product:
         from .isce2 import open_isce2
 
         return open_isce2(path[:-4])
+    if lower.endswith((".par", ".dem_par")) and not os.path.exists(path + ".rsc"):
+        from .gamma_roipac import gamma_binary_for_par
+
+        return open_product(gamma_binary_for_par(path))   # the raster the header describes
     if os.path.exists(path + ".rsc"):
         from .gamma_roipac import open_roipac
 

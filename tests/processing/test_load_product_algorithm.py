@@ -106,3 +106,31 @@ def test_outputs_open_again_as_products_with_dates_and_geometry(provider, mintpy
     np.testing.assert_allclose(back.los_azimuth(0, 0, 1, 1), 102.1)
     with pytest.raises(ValueError, match="set the incidence angle parameter"):
         back.incidence()   # the per-pixel incidence stayed in geometryGeo.h5 (not written)
+
+
+def test_gamma_par_and_folder_as_users_hold_them(provider, tmp_path):
+    """The .par itself loads the binary it describes; a folder of GAMMA outputs loads as a
+    dated stack (one band per interferogram) with the geometry of the first pair."""
+    import shutil
+
+    data = ROIPAC.parent
+    res = run_algorithm("displacement:load_product", {
+        "INPUT": str(data / "20060619_utm_dem.par"), "OUTPUT_FOLDER": str(tmp_path / "dem")})
+    dem = np.fromfile(data / "20060619_utm.dem", ">f4").reshape(72, 47)
+    assert len(res["OUTPUT_LAYERS"]) == 1
+    np.testing.assert_array_equal(read_block(res["OUTPUT_LAYERS"][0]), dem)
+    folder = tmp_path / "gamma"
+    folder.mkdir()
+    for name in ("20060619-20061002_utm.unw", "20061106-20061211_utm.unw", "20060619_utm_dem.par",
+                 "20060619_slc.par"):
+        shutil.copy(data / name, folder / name)
+    res = run_algorithm("displacement:load_product", {"INPUT": str(folder),
+                                                      "OUTPUT_FOLDER": str(tmp_path / "out")})
+    info = raster_info(res["OUTPUT_LAYERS"][0])
+    assert info.band_count == 2
+    assert [m["date_pair"] for m in info.band_metadata] == ["2006-06-19/2006-10-02",
+                                                           "2006-11-06/2006-12-11"]
+    assert float(info.metadata["geometry_incidence"]) == pytest.approx(22.9671)
+    phase = np.fromfile(data / "20061106-20061211_utm.unw", ">f4").reshape(72, 47).astype(np.float32)
+    phase[phase == 0] = np.nan
+    np.testing.assert_array_equal(read_block(res["OUTPUT_LAYERS"][0], 2), phase)
