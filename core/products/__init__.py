@@ -38,9 +38,11 @@ def _is_hdf5(path: str) -> bool:
     return head == _HDF5_MAGIC or path.lower().endswith((".h5", ".he5", ".hdf5", ".nc"))
 
 
-def open_product(path: str) -> Product:
+def open_product(path: str, mask: bool = True) -> Product:
     """Open any supported product (see the module docstring).
 
+    ``mask``: read a MintPy velocity or time series through the masks MintPy wrote beside
+    it (maskTempCoh.h5, waterMask.h5; see core/products/mintpy.py).
     Raises :class:`ProductError` (a ValueError) naming the file and what is wrong or
     missing.
     """
@@ -63,7 +65,7 @@ def open_product(path: str) -> Product:
                             "product with *_unw_phase.tif or *_los_disp.tif, or a folder of "
                             "GAMMA *.unw with their *dem.par)")
     if _is_hdf5(path):
-        return _open_hdf5(path)
+        return _open_hdf5(path, mask)
     if lower.endswith(".dim"):
         from .snap import open_snap
 
@@ -126,7 +128,7 @@ def _strip_gdal_prefix(path: str) -> str:
     return path.split("|", 1)[0]
 
 
-def _open_hdf5(path: str) -> Product:
+def _open_hdf5(path: str, mask: bool = True) -> Product:
     from ._io import open_h5
 
     with open_h5(path) as f:
@@ -143,7 +145,7 @@ def _open_hdf5(path: str) -> Product:
     if mintpy:
         from .mintpy import open_mintpy
 
-        return open_mintpy(path)
+        return open_mintpy(path, mask)
     if opera:
         from .opera import open_opera
 

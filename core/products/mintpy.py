@@ -151,8 +151,47 @@ def _find_geometry_file(path: str, width: int, height: int) -> Optional[str]:
     return None
 
 
-def open_mintpy(path: str) -> Product:
-    """Open a MintPy HDF5 file (see the module docstring)."""
+#: masks MintPy writes beside its products (dataset names tried in order; 1/True = valid)
+MASK_FILES = (("maskTempCoh.h5", ("mask",)), ("waterMask.h5", ("waterMask", "mask")))
+#: FILE_TYPEs whose layers are read through the masks beside them
+_MASKED_TYPES = ("velocity", "timeseries", "HDFEOS")
+
+
+def _find_masks(path: str, width: int, height: int):
+    """[(file, dataset)] of the MintPy masks in the folder of ``path`` with its grid."""
+    folder = os.path.dirname(os.path.abspath(path))
+    found = []
+    for name, datasets in MASK_FILES:
+        candidate = os.path.join(folder, name)
+        if candidate == os.path.abspath(path) or not os.path.exists(candidate):
+            continue
+        try:
+            with open_h5(candidate) as f:
+                ds = next((d for d in datasets if d in f and f[d].shape == (height, width)), None)
+        except ValueError:
+            continue
+        if ds:
+            found.append((candidate, ds))
+    return found
+
+
+def _masked(reader, masks):
+    """``reader`` with NaN where any of ``masks`` (h5 readers of 0/1 values) is 0."""
+    def read(band, row, col, rows, cols):
+        data = np.array(reader(band, row, col, rows, cols), dtype=np.float32)
+        for m in masks:
+            valid = m(1, row, col, rows, cols)
+            data[~(np.nan_to_num(valid, nan=0.0) > 0)] = np.nan
+        return data
+
+    return read
+
+
+def open_mintpy(path: str, mask: bool = True) -> Product:
+    """Open a MintPy HDF5 file (see the module docstring).  ``mask``: read a velocity or time
+    series through the masks MintPy wrote beside it (``maskTempCoh.h5``, ``waterMask.h5``;
+    NaN where they are 0, as MintPy's figures show it); ``Product.metadata['mask']`` names
+    them."""
     with open_h5(path) as f:
         atr = {k: attr_str(v) for k, v in f.attrs.items()}
         # HDF-EOS5 (save_hdfeos5.py): HDFEOS/GRIDS/timeseries/{observation,quality,geometry}/*
@@ -284,6 +323,15 @@ def open_mintpy(path: str) -> Product:
         if lat is not None and lon is not None:
             ref_point["lat"], ref_point["lon"] = lat, lon
     product_type = file_type or os.path.splitext(os.path.basename(path))[0]
+    if mask and (file_type in _MASKED_TYPES or PRIMARY.get(file_type) is None and
+                 any(n in ("velocity", "timeseries") for n in names)):
+        masks = _find_masks(path, width, height)
+        if masks:
+            readers = [h5_reader(f, d) for f, d in masks]
+            for layer in layers:
+                if "auxiliary" not in layer.metadata:
+                    layer.reader = _masked(layer.reader, readers)
+            atr["mask"] = ", ".join(f"{os.path.basename(f)} ({d}, 0 = masked)" for f, d in masks)
     primary = PRIMARY.get(file_type) or PRIMARY.get(os.path.splitext(os.path.basename(path))[0]
                                                     .replace("geo_", ""))
     if any(h5paths[n].startswith("/" + HDFEOS) for n in names):

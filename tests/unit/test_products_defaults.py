@@ -153,3 +153,53 @@ def test_every_multi_layer_product_defaults_to_what_it_is_about(products, kind):
     path, expected = products[kind]
     p = open_product(path)
     assert primary_layer(p) == expected, p.layer_names
+
+
+# --- what MintPy users see: the masks beside the product, an area of interest ---------------
+def test_mintpy_masks_beside_the_product_are_applied_by_default(tmp_path):
+    path = write_velocity_h5(tmp_path / "velocity.h5")
+    coh = np.ones((H, W), bool)
+    coh[0, :3] = False                                    # low temporal coherence
+    water = np.ones((H, W), np.int8)
+    water[5, 6:] = 0                                      # water (MintPy: 1 = land)
+    with h5py.File(tmp_path / "maskTempCoh.h5", "w") as f:
+        f.attrs.update({"FILE_TYPE": "mask", "LENGTH": str(H), "WIDTH": str(W)})
+        f.create_dataset("mask", data=coh)
+    with h5py.File(tmp_path / "waterMask.h5", "w") as f:
+        f.attrs.update({"FILE_TYPE": "waterMask", "LENGTH": str(H), "WIDTH": str(W)})
+        f.create_dataset("waterMask", data=water)
+    p = open_product(path)
+    expected = velocity_field()
+    expected[0, :3] = np.nan
+    expected[5, 6:] = np.nan
+    np.testing.assert_array_equal(p.read("velocity"), expected)
+    np.testing.assert_array_equal(p.read("velocity", 1, 4, 5, 2, 3), expected[4:6, 5:8])   # windows too
+    assert p.metadata["mask"] == ("maskTempCoh.h5 (mask, 0 = masked), "
+                                  "waterMask.h5 (waterMask, 0 = masked)")
+    assert np.isnan(p.read("velocityStd")[0, 0])         # every layer of the product
+    np.testing.assert_array_equal(open_product(path, mask=False).read("velocity"), velocity_field())
+    # a mask of another grid is not this product's: ignored
+    with h5py.File(tmp_path / "maskTempCoh.h5", "w") as f:
+        f.attrs.update({"FILE_TYPE": "mask", "LENGTH": "3", "WIDTH": "3"})
+        f.create_dataset("mask", data=np.zeros((3, 3), bool))
+    assert open_product(path).metadata["mask"] == "waterMask.h5 (waterMask, 0 = masked)"
+
+
+def test_extent_reads_only_the_area_of_interest(tmp_path):
+    from displacement_toolkit.core.products.subset import extent_window, subset_to_extent
+
+    p = open_product(write_velocity_h5(tmp_path / "velocity.h5"))
+    # x -155.2975..-155.2945 touches columns 2..5; y 19.4985..19.4962 rows 1..3 (0.001 deg pixels)
+    assert extent_window(p, -155.2975, 19.4962, -155.2945, 19.4985) == (1, 2, 3, 4)
+    calls = []
+    layer = p.layer("velocity")
+    reader = layer.reader
+    layer.reader = lambda *a: calls.append(a) or reader(*a)
+    s = subset_to_extent(p, -155.2975, 19.4962, -155.2945, 19.4985)
+    assert (s.width, s.height) == (4, 3)
+    assert s.geotransform == pytest.approx((-155.298, 0.001, 0.0, 19.499, 0.0, -0.001))
+    np.testing.assert_array_equal(s.read("velocity"), velocity_field()[1:4, 2:6])
+    assert calls == [(1, 1, 2, 3, 4)]                     # only the window was read
+    assert (s.reference_point["row"], s.reference_point["col"]) == (1, 1)   # REF_Y 2, REF_X 3
+    with pytest.raises(ProductError, match="does not overlap the product"):
+        subset_to_extent(p, 10.0, 10.0, 11.0, 11.0)
