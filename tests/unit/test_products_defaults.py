@@ -153,6 +153,17 @@ def test_every_multi_layer_product_defaults_to_what_it_is_about(products, kind):
     path, expected = products[kind]
     p = open_product(path)
     assert primary_layer(p) == expected, p.layer_names
+    d = product_defaults(p)
+    quantity, units, sign = {
+        "mintpy_velocity": ("los_velocity", "m/yr", None),
+        "mintpy_timeseries": ("los_displacement", "m", None),
+        "mintpy_geometry": (None, "deg", None), "mintpy_ifgramstack": ("phase", "rad", "mintpy"),
+        "licsbas_cum": ("los_displacement", "mm", None), "opera_disp": ("los_displacement", "m", None),
+        "hyp3_folder": ("los_displacement", "m", None), "hyp3_phase_tif": ("phase", "rad", "gamma"),
+        "isce2_unw": ("phase", "rad", "isce2")}[kind]
+    assert (d["los_quantity"].value if "los_quantity" in d else None) == quantity
+    assert d["units"].value == units
+    assert (d["phase_convention"].value if "phase_convention" in d else None) == sign
 
 
 # --- what MintPy users see: the masks beside the product, an area of interest ---------------
