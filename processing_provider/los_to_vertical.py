@@ -12,9 +12,10 @@ from qgis.core import (
 )
 
 from ..core import los as core_los
-from ..core.units import normalize_unit
+from ..core import validation
 from ..core.products.defaults import primary_band
 from ..core.products.resolve import geometry_raster
+from ..core.units import normalize_unit
 from .base import DisplacementAlgorithm, band_parameter, parameter_error
 from .styling import DIVERGING
 
@@ -180,22 +181,14 @@ Outputs: OUTPUT in OUTPUT_UNITS (per year for velocity), optional OUTPUT_LOS (LO
                     raise parameter_error("WAVELENGTH_PRESET", "from the input's metadata",
                                           "the input has no geometry_wavelength metadata",
                                           "Choose a preset or give WAVELENGTH in metres")
-                try:
-                    wavelength = core_los.check_wavelength(recorded["wavelength"])
-                except ValueError as exc:
-                    raise parameter_error("WAVELENGTH_PRESET", recorded["wavelength"], str(exc),
-                                          "Choose a preset or give WAVELENGTH in metres") from exc
+                wavelength = core_los.check_wavelength(recorded["wavelength"], "WAVELENGTH_PRESET")
                 feedback.pushInfo(f"Wavelength {wavelength} m from the input metadata: "
                                   f"{sources['wavelength']}")
             elif preset == "custom" or custom is not None:
                 if custom is None:
                     raise parameter_error("WAVELENGTH", None, "the custom wavelength is not given",
                                           "Give WAVELENGTH in metres, e.g. 0.05546576")
-                try:
-                    wavelength = core_los.check_wavelength(custom)
-                except ValueError as exc:
-                    raise parameter_error("WAVELENGTH", custom, str(exc), "Give a positive wavelength "
-                                          "in metres") from exc
+                wavelength = core_los.check_wavelength(custom, "WAVELENGTH")
             else:
                 wavelength = core_los.WAVELENGTHS[preset]
             feedback.pushInfo(f"Phase -> LOS: wavelength {wavelength} m, {convention} convention: "
@@ -224,11 +217,7 @@ Outputs: OUTPUT in OUTPUT_UNITS (per year for velocity), optional OUTPUT_LOS (LO
                 origin = (f"the product ({product.processor}, {product.geometry.source})"
                           if product is not None else sources["incidence"])
                 feedback.pushInfo(f"Incidence {constant:g} deg from {origin}")
-            try:
-                core_los.check_incidence_values([constant], "INCIDENCE_ANGLE")
-            except ValueError as exc:
-                raise parameter_error("INCIDENCE_ANGLE", constant, str(exc),
-                                      "Give the incidence in degrees, 0 <= angle < 90") from exc
+            validation.incidence(constant, "INCIDENCE_ANGLE")
             incidence = constant
         else:
             problem = "no incidence is given"
