@@ -332,6 +332,7 @@ def open_mintpy(path: str, mask: bool = True) -> Product:
                 if "auxiliary" not in layer.metadata:
                     layer.reader = _masked(layer.reader, readers)
             atr["mask"] = ", ".join(f"{os.path.basename(f)} ({d}, 0 = masked)" for f, d in masks)
+            atr["mask_files"] = ",".join(os.path.basename(f) for f, _ in masks)
     primary = PRIMARY.get(file_type) or PRIMARY.get(os.path.splitext(os.path.basename(path))[0]
                                                     .replace("geo_", ""))
     if any(h5paths[n].startswith("/" + HDFEOS) for n in names):

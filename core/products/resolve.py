@@ -163,6 +163,22 @@ def _geotiff_product(path: str) -> Optional[Product]:
         return None
 
 
+def _mask_stamp(product: Product) -> str:
+    """A key part naming the masks a product was read through (MintPy maskTempCoh.h5...) and
+    their modification times, so that adding or changing a mask gives a new file."""
+    names = [n for n in product.metadata.get("mask_files", "").split(",") if n]
+    if not names:
+        return ""
+    folder = os.path.dirname(os.path.abspath(product.path))
+    stamps = []
+    for name in names:
+        try:
+            stamps.append(f"{name}:{os.stat(os.path.join(folder, name)).st_mtime_ns}")
+        except OSError:
+            stamps.append(f"{name}:?")
+    return "_masked_" + hashlib.sha1("|".join(stamps).encode()).hexdigest()[:6]
+
+
 def _cache_path(workdir: str, path: str, what: str) -> str:
     try:
         st = os.stat(path)
@@ -209,7 +225,7 @@ def resolve_raster(source: str, workdir: str, layer: Optional[str] = None,
             _write_bands(product, bands, out, monitor)
         return out, product
     name = name or main_layer(product)
-    out = _cache_path(workdir, path, name)
+    out = _cache_path(workdir, path, name + _mask_stamp(product))
     if not os.path.exists(out):
         write_layer(product, name, out, monitor)
     return out, product

@@ -214,3 +214,20 @@ def test_extent_reads_only_the_area_of_interest(tmp_path):
     assert (s.reference_point["row"], s.reference_point["col"]) == (1, 1)   # REF_Y 2, REF_X 3
     with pytest.raises(ProductError, match="does not overlap the product"):
         subset_to_extent(p, 10.0, 10.0, 11.0, 11.0)
+
+
+def test_a_mask_added_later_is_not_hidden_by_the_converted_file(tmp_path):
+    """Algorithms convert a product once (core/products/resolve.py); the masks it was read
+    through are part of what identifies the converted file."""
+    path = write_velocity_h5(tmp_path / "velocity.h5")
+    first, _ = resolve_raster(path, str(tmp_path / "work"))
+    assert np.isfinite(read_block(first)).all()
+    mask = np.ones((H, W), bool)
+    mask[2, 2] = False
+    with h5py.File(tmp_path / "maskTempCoh.h5", "w") as f:
+        f.attrs.update({"FILE_TYPE": "mask", "LENGTH": str(H), "WIDTH": str(W)})
+        f.create_dataset("mask", data=mask)
+    second, _ = resolve_raster(path, str(tmp_path / "work"))
+    assert second != first
+    data = read_block(second)
+    assert np.isnan(data[2, 2]) and np.isfinite(data).sum() == H * W - 1
