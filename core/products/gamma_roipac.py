@@ -157,11 +157,25 @@ def open_roipac(path: str) -> Product:
 
 
 # --- GAMMA -----------------------------------------------------------------
+def _is_map_par(path: str) -> bool:
+    """True for a GAMMA DEM/MAP parameter file (it defines a geocoded grid)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read(20000)
+    except OSError:
+        return False
+    return "corner_lat" in text or "corner_north" in text
+
+
 def find_dem_par(path: str) -> Optional[str]:
-    """The GAMMA DEM parameter file describing the geocoded grid of ``path``."""
+    """The GAMMA DEM parameter file describing the geocoded grid of ``path``: its own
+    ``<file>.par`` when that is a DEM/MAP parameter file, else one of the folder's."""
     folder = os.path.dirname(os.path.abspath(path))
     base = os.path.basename(path)
     stem = base.split(".")[0]
+    for own in (os.path.abspath(path) + ".par", os.path.splitext(os.path.abspath(path))[0] + ".par"):
+        if own != os.path.abspath(path) and os.path.isfile(own) and _is_map_par(own):
+            return own
     candidates = [os.path.join(folder, stem + ".dem.par"), os.path.join(folder, stem + "_dem.par")]
     m = re.match(r"(\d{8})", stem)
     if m:

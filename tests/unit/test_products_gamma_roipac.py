@@ -215,3 +215,16 @@ def test_a_folder_of_gamma_outputs_is_a_stack_in_date_order(tmp_path):
     empty.mkdir()
     with pytest.raises(ProductError, match="HyP3.*or a folder of GAMMA"):
         open_product(str(empty))
+
+
+def test_a_binary_with_its_own_par_beside_it(tmp_path):
+    """ifg.unw + ifg.unw.par (a DEM/MAP parameter file of its grid), no *dem.par in the folder."""
+    shutil.copy(GAMMA, tmp_path / "ifg.unw")
+    shutil.copy(DATA / "20060619_utm_dem.par", tmp_path / "ifg.unw.par")
+    p = open_product(str(tmp_path / "ifg.unw"))
+    assert p.processor == "GAMMA" and p.metadata["dem_par"] == "ifg.unw.par"
+    np.testing.assert_array_equal(p.read("unwrapped_phase"), raw_roipac_phase())
+    assert p.geotransform == pytest.approx(open_product(str(GAMMA)).geotransform)
+    # and the .par given instead of the binary opens the same raster
+    np.testing.assert_array_equal(open_product(str(tmp_path / "ifg.unw.par")).read("unwrapped_phase"),
+                                  raw_roipac_phase())
