@@ -8,7 +8,7 @@ Conventions (docs/conventions.md, "Phase sign conventions" and "Line of sight"):
   and ROI_PAC (positive phase = range increase = motion away from the satellite) and
   ``s = +1`` for ``opposite`` (chains that store the reversed sign, e.g. Kite's ROI_PAC
   reader).  So a phase of ``−4π/λ · 0.01`` is 1 cm toward the satellite.
-* Incidence θ: at the ground, from the vertical, degrees, 0 <= θ < 90.
+* Incidence θ: at the ground, from the vertical, degrees, 0 < θ < 90 (core.validation).
 * Projection assuming all motion is along one unit vector **m** (east, north, up):
   ``d_los = (l · m) · D``  so  ``D = d_los / (l · m)``; ``l · m`` is the *sensitivity*,
   with **l** the ground->satellite LOS unit vector of core.geometry.
@@ -321,6 +321,8 @@ def los_to_direction(
     sensitivity(30.0, direction, **geometry)  # raises now for a missing heading
     if heading_deg is not None and needs_heading(direction, plunge_deg):
         validation.heading(heading_deg, "HEADING")
+    if str(direction).lower() == "custom":
+        validation.check_quantity(azimuth_deg, "azimuth", "AZIMUTH")
 
     # incidence
     reader = None

@@ -881,6 +881,10 @@ def point_reference(stack: Stack, x: float, y: float, point_wkt: str = "", radiu
     transformed to the stack's CRS.  Raises ValueError when the point is outside
     the raster or a layer has no valid value there.
     """
+    if point_wkt and not (stack.crs_wkt or "").strip():
+        raise ValueError(f"INPUT: the raster has no CRS, so the reference {label or 'point'} "
+                         "(given in another CRS) cannot be placed on it. Assign its CRS first "
+                         "(gdal_edit.py -a_srs EPSG:...), or give the point in its map coordinates")
     px, py = transform_point(x, y, point_wkt, stack.crs_wkt) if point_wkt else (float(x), float(y))
     fc, fr = map_to_pixel(stack.geotransform, px, py)
     col, row = int(math.floor(float(fc))), int(math.floor(float(fr)))
