@@ -158,8 +158,10 @@ Outputs: OUTPUT in OUTPUT_UNITS (per year for velocity), optional OUTPUT_LOS (LO
             band = primary_band(path, product)   # ROI_PAC .unw: the phase, not the amplitude
         defaults = self.raster_defaults("INPUT", path, band)   # what the file says, with sources
         if product is not None:
+            layer = product.layer(defaults["layer"].value)
+            which = f", band {band}: {layer.band_description(band)}" if 1 < layer.bands >= band else ""
             feedback.pushInfo(f"INPUT is a {product.processor} {product.product_type}: read from "
-                              f"{os.path.basename(product.path)} (layer {defaults['layer'].value})")
+                              f"{os.path.basename(product.path)} (layer {layer.name}{which})")
         quantity, length = self._quantity_and_units(parameters, context, defaults, feedback)
         input_units = core_los.output_unit_for(quantity, length) if quantity != "phase" else "m"
         output_units = core_los.output_unit_for(
