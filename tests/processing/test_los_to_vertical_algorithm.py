@@ -340,3 +340,24 @@ def test_pyrate_geotiff_tags_are_the_defaults(provider, tmp_path):
     assert f"Incidence 22.9671 deg from GAMMA raster {name} (PyRate tags" in log
     res = run_algorithm(ALG, {"INPUT": tif, "QUANTITY": 2, "OUTPUT": str(tmp_path / "up2.tif")})
     assert np.allclose(read_block(res["OUTPUT"]), truth, rtol=1e-5, atol=1e-9, equal_nan=True)
+
+
+def test_a_folder_of_gamma_interferograms(provider, tmp_path):
+    """A folder of GAMMA outputs given as INPUT: BAND picks the interferogram (date order),
+    the phase, wavelength and incidence come from the files."""
+    import shutil
+
+    folder = tmp_path / "gamma"
+    folder.mkdir()
+    for name in ("20060619-20061002_utm.unw", "20061106-20061211_utm.unw", "20060619_utm_dem.par",
+                 "20060619_slc.par", "20060619_utm.inc"):
+        shutil.copy(os.path.join(PYRATE, name), folder / name)
+    feedback = recording_feedback()
+    res = run_algorithm(ALG, {"INPUT": str(folder), "BAND": 2, "OUTPUT": str(tmp_path / "up.tif")},
+                        feedback=feedback)
+    wavelength = 299792458.0 / 5.334694994e9
+    truth = -wavelength / (4 * math.pi) * _roipac_phase("geo_061106-061211.unw") \
+        / math.cos(math.radians(22.9671))
+    assert np.allclose(read_block(res["OUTPUT"]), truth, rtol=1e-5, atol=1e-9, equal_nan=True)
+    assert any("(layer unwrapped_phase, band 2: unwrapped phase 2006-11-06_2006-12-11)" in x
+               for x in feedback.lines)
