@@ -292,6 +292,9 @@ def test_mintpy_velocity_file_reads_velocity_not_intercept(provider, tmp_path):
     assert "read from velocity.h5 (layer velocity)" in log
     assert "QUANTITY: LOS velocity (per year) from MintPy velocity velocity.h5, layer velocity" in log
     assert "INPUT_UNITS: m/yr from MintPy velocity velocity.h5" in log
+    res = run_algorithm(ALG, {**dialog_defaults(), "INPUT": path, "OUTPUT": str(tmp_path / "up2.tif")})
+    assert np.allclose(read_block(res["OUTPUT"]), velocity_field() / math.cos(math.radians(inc)),
+                       rtol=1e-6)                                        # the dialog's defaults too
     # asking for the velocity of a velocity file as a displacement is refused
     with pytest.raises(QgsProcessingException, match="QUANTITY = 'LOS displacement': the input is a "
                                                      "LOS velocity .*in m/yr"):
@@ -340,6 +343,18 @@ def test_pyrate_geotiff_tags_are_the_defaults(provider, tmp_path):
     assert f"Incidence 22.9671 deg from GAMMA raster {name} (PyRate tags" in log
     res = run_algorithm(ALG, {"INPUT": tif, "QUANTITY": 2, "OUTPUT": str(tmp_path / "up2.tif")})
     assert np.allclose(read_block(res["OUTPUT"]), truth, rtol=1e-5, atol=1e-9, equal_nan=True)
+    # as the dialog runs it: every parameter at its default value, given explicitly
+    res = run_algorithm(ALG, {**dialog_defaults(), "INPUT": tif, "OUTPUT": str(tmp_path / "up3.tif")})
+    assert np.allclose(read_block(res["OUTPUT"]), truth, rtol=1e-5, atol=1e-9, equal_nan=True)
+
+
+def dialog_defaults():
+    """The parameter values the Processing dialog passes when nothing is changed."""
+    from qgis.core import QgsApplication
+
+    alg = QgsApplication.processingRegistry().algorithmById(ALG)
+    return {d.name(): d.defaultValue() for d in alg.parameterDefinitions()
+            if d.defaultValue() is not None}
 
 
 def test_a_folder_of_gamma_interferograms(provider, tmp_path):
