@@ -26,6 +26,7 @@ GUI thread).
 """
 
 import os
+import re
 
 from qgis.core import (
     QgsMapLayer,
@@ -141,6 +142,8 @@ def _folder_problem(folder):
         return f"{folder!r} is a file, not a folder"
     existing = folder
     while not os.path.isdir(existing):
+        if os.path.exists(existing):
+            return f"{existing!r} is a file, so the folder {folder!r} cannot be created"
         parent = os.path.dirname(existing)
         if parent == existing:
             break
@@ -205,6 +208,7 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
         self._masks = []           # (mask, lost, total, what) reported by report_mask
         self._raster_inputs = {}   # input parameter name -> GDAL paths read
         self._feedback = feedback
+        self.run_cache = {}
         try:
             parameters = self.guard_outputs(parameters, context, feedback)
             return self.compute(parameters, context, feedback)
@@ -219,7 +223,11 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
             named = self._named_error(exc)
             if named is None and not isinstance(exc, ValueError):
                 raise
-            raise (named or QgsProcessingException(str(exc))) from exc
+            message = str(named or exc)
+            if not any(d.name() in message for d in self.parameterDefinitions()):
+                diagnosis = self.input_diagnosis()   # e.g. "no pixel could be solved"
+                message += f". {diagnosis}" if diagnosis else ""
+            raise QgsProcessingException(message) from exc
         except Exception:
             self._remove_tracked_outputs()
             raise
@@ -241,6 +249,14 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
             name = self._output_parameter(candidate)
             if name:
                 return QgsProcessingException(f"{name} = {candidate!r}: {message}")
+        files = {}   # a core message that names input files by their base names
+        for real, name in self._inputs.items():
+            base = os.path.basename(real)
+            if re.search(rf"(?<![\w.-]){re.escape(base)}(?![\w.-])", message):
+                files.setdefault(name, []).append(base)
+        if files:
+            named = ", ".join(f"{name} ({', '.join(bases)})" for name, bases in files.items())
+            return QgsProcessingException(f"{named}: {message}")
         return None
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
@@ -258,9 +274,11 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
 
     # --- the output guard ---------------------------------------------------
     def planned_outputs(self, parameters, context):
-        """Files the run will write inside an output folder, as ``[(folder parameter,
-        path)]``, checked by :meth:`guard_outputs` before :meth:`compute`.  Algorithms
-        that name their files themselves (one file per input or per layer) override it."""
+        """Rasters the run will write inside an output folder, as ``[(folder parameter,
+        path)]``, checked (with their ``.qml``/``.aux.xml`` companions) by
+        :meth:`guard_outputs` before :meth:`compute`.  Algorithms that name their files
+        themselves (one file per input or per layer) override it; :attr:`run_cache` (emptied
+        at the start of every run) keeps what they open for :meth:`compute`."""
         return []
 
     def guard_outputs(self, parameters, context, feedback):
@@ -279,10 +297,15 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
                     path, layer = _source_file(source)
                     if path is None:
                         continue
+                    if definition.type() == "file" and os.path.isfile(path):
+                        self._raster_inputs.setdefault(name, []).append(path)  # for diagnoses
                     for item in ([os.path.join(path, f) for f in sorted(os.listdir(path))]
                                  if os.path.isdir(path) else [path]):
                         if os.path.isfile(item):
                             self._inputs.setdefault(_real(item), name)
+                            style = os.path.splitext(item)[0] + ".qml"   # the input's own style
+                            if os.path.isfile(style):
+                                self._inputs.setdefault(_real(style), name)
             elif definition.isDestination():
                 path = self._destination_path(definition, value, parameters, context)
                 if path:
@@ -304,7 +327,7 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
             target, layer = split_source(path)
             written += [((_real(f), lyr), name, f) for f, lyr in _written_files(target, kind, layer)]
         for name, path in self.planned_outputs(resolved, context):
-            written.append(((_real(path), None), name, path))
+            written += [((_real(f), None), name, f) for f, _ in _written_files(path, "rasterDestination")]
         for i, (key, name, path) in enumerate(written):
             if key[0] in self._inputs:
                 raise self._overwrite_error(name, path, self._inputs[key[0]])
@@ -557,6 +580,21 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
     def diagnose_empty(self):
         """Why an output has no valid pixel: an input raster without a valid value, raster
         inputs that do not overlap, or the masks reported with :meth:`report_mask`."""
+        diagnosis = self.input_diagnosis()
+        if diagnosis:
+            return diagnosis
+        for mask, lost, total, what in getattr(self, "_masks", []):
+            if total and lost >= total:
+                return f"{mask} set all {total} {what} to NaN. Relax {mask}"
+        masks = "; ".join(f"{mask}: {lost} of {total} {what}"
+                          for mask, lost, total, what in getattr(self, "_masks", []))
+        names = " and ".join(getattr(self, "_raster_inputs", {})) or "the inputs"
+        return (f"Check that {names} overlap and hold valid values"
+                + (f" (masked: {masks})" if masks else ""))
+
+    def input_diagnosis(self):
+        """An input raster of the run without any valid value, or two that do not overlap
+        (``None`` when neither)."""
         inputs = [(name, path) for name, paths in getattr(self, "_raster_inputs", {}).items()
                   for path in paths]
         for name, path in inputs:
@@ -580,10 +618,4 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
                     return (f"{name_a} ({os.path.basename(path_a)}) and {name_b} "
                             f"({os.path.basename(path_b)}) do not overlap. Give rasters that "
                             "cover the same area")
-        for mask, lost, total, what in getattr(self, "_masks", []):
-            if total and lost >= total:
-                return f"{mask} set all {total} {what} to NaN. Relax {mask}"
-        masks = "; ".join(f"{mask}: {lost} of {total} {what}"
-                          for mask, lost, total, what in getattr(self, "_masks", []))
-        return ("Check that the inputs overlap and hold valid values"
-                + (f" (masked: {masks})" if masks else ""))
+        return None
