@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import os
 import re
+import shutil
 import stat
 
 import numpy as np
@@ -84,49 +85,61 @@ def _files(folder):
     return out
 
 
-@pytest.fixture
-def scene(tmp_path):
-    """Good inputs in ``in/`` and an empty ``out/``; ``bad`` holds one file per bad class."""
-    src, out = tmp_path / "in", tmp_path / "out"
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    """The inputs, written once: good ones and one file per bad class."""
+    src = tmp_path_factory.mktemp("bad_inputs") / "in"
     src.mkdir()
+    return _write_inputs(src)
+
+
+@pytest.fixture
+def scene(template, tmp_path):
+    """A fresh copy of the inputs in ``in/`` and an empty ``out/``: paths by key, ``bad``
+    holds one file per bad class."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    shutil.copytree(template, src)
     out.mkdir()
     s = {"in": src, "out": out}
-    s["los"] = write_array(str(src / "los.tif"), _field(), GT, UTM33N, band_metadata=[{"units": "m"}])
-    s["los_b"] = write_array(str(src / "los_b.tif"), -_field(), GT, UTM33N, band_metadata=[{"units": "m"}])
-    s["inc"] = write_array(str(src / "inc.tif"), np.full((N, N), 35.0, np.float32), GT, UTM33N)
-    s["inc_far"] = write_array(str(src / "inc_far.tif"), np.full((N, N), 35.0, np.float32), FAR, UTM33N)
-    s["los_far"] = write_array(str(src / "los_far.tif"), _field(), FAR, UTM33N)
-    s["series"] = _series(str(src / "series.tif"))
-    s["series_b"] = _series(str(src / "series_b.tif"), scale=-0.5)
-    s["series_far"] = _series(str(src / "series_far.tif"), gt=FAR)
+    for name in os.listdir(src):
+        s[os.path.splitext(name)[0]] = str(src / name)
+    s["bad"] = {"missing": str(src / "missing.tif"), "empty": s["empty"], "non_raster": s["text"],
+                "truncated": s["truncated"], "all_nan": s["all_nan"], "nodata_only": s["nodata"]}
+    return s
+
+
+def _write_inputs(src):
+    write_array(str(src / "los.tif"), _field(), GT, UTM33N, band_metadata=[{"units": "m"}])
+    write_array(str(src / "los_b.tif"), -_field(), GT, UTM33N, band_metadata=[{"units": "m"}])
+    write_array(str(src / "inc.tif"), np.full((N, N), 35.0, np.float32), GT, UTM33N)
+    write_array(str(src / "inc_far.tif"), np.full((N, N), 35.0, np.float32), FAR, UTM33N)
+    write_array(str(src / "los_far.tif"), _field(), FAR, UTM33N)
+    _series(str(src / "series.tif"))
+    _series(str(src / "series_b.tif"), scale=-0.5)
+    _series(str(src / "series_far.tif"), gt=FAR)
     ref, sec = synthetic_sar.speckle_pair((N, N), 0.3, -0.2, coherence=0.98, seed=4)
-    s["ref"] = write_array(str(src / "ref.tif"), ref.real.astype(np.float32), GT, UTM33N)
-    s["sec"] = write_array(str(src / "sec.tif"), sec.real.astype(np.float32), GT, UTM33N)
+    write_array(str(src / "ref.tif"), ref.real.astype(np.float32), GT, UTM33N)
+    write_array(str(src / "sec.tif"), sec.real.astype(np.float32), GT, UTM33N)
     stations = _stations()
     rows = ["site,lon,lat,ve,vn,vu,sig_e,sig_n,sig_u"]
     rows += [f"{n},{x:.9f},{y:.9f},1.0,2.0,-3.0,0.5,0.5,1.0" for n, x, y in stations]
     (src / "gnss.csv").write_text("\n".join(rows) + "\n")
-    s["gnss"] = str(src / "gnss.csv")
     rows = ["station,date,lon,lat,east,north,up"]
     for n, x, y in stations:
         for k in range(40):
             day = DATES[0] + dt.timedelta(days=k)
             rows.append(f"{n},{day.isoformat()},{x:.9f},{y:.9f},{0.0001 * k},0.0,{-0.0002 * k}")
     (src / "gnss_ts.csv").write_text("\n".join(rows) + "\n")
-    s["gnss_ts"] = str(src / "gnss_ts.csv")
     # the bad inputs
     (src / "empty.tif").write_bytes(b"")
     (src / "text.tif").write_text("station,lon,lat\nA,1,2\n")
-    s["all_nan"] = _bad_series(str(src / "all_nan.tif"), np.full((N, N), np.nan, np.float32))
-    s["nodata"] = _bad_series(str(src / "nodata.tif"), np.full((N, N), -9999, np.int16), -9999)
+    _bad_series(str(src / "all_nan.tif"), np.full((N, N), np.nan, np.float32))
+    _bad_series(str(src / "nodata.tif"), np.full((N, N), -9999, np.int16), -9999)
     noise = np.random.default_rng(1).normal(size=(N, N)).astype(np.float32)
     _bad_series(str(src / "truncated.tif"), noise)
     data = (src / "truncated.tif").read_bytes()
     (src / "truncated.tif").write_bytes(data[:len(data) - 4 * N * N * len(DATES) + 100])  # header kept
-    s["bad"] = {"missing": str(src / "missing.tif"), "empty": str(src / "empty.tif"),
-                "non_raster": str(src / "text.tif"), "truncated": str(src / "truncated.tif"),
-                "all_nan": s["all_nan"], "nodata_only": s["nodata"]}
-    return s
+    return src
 
 
 def _o(s, name):
@@ -255,8 +268,10 @@ def test_good_inputs_run_and_report_valid_pixels(provider, scene, algorithm):
     """The baseline of the matrix: the good parameters work, and raster outputs log their
     valid-pixel count."""
     make, *_ = ALGORITHMS[algorithm]
+    params = make(scene)
+    params.pop("OUTPUT_REPORT", None)     # slow; the report has its own tests
     feedback = recording_feedback()
-    result, _ = _run_checked(algorithm, make(scene), scene, expect_error=False, feedback=feedback)
+    result, _ = _run_checked(algorithm, params, scene, expect_error=False, feedback=feedback)
     assert result
     written = [f for f in _files(scene["out"]) if f.endswith(".tif")]
     if written:
@@ -353,8 +368,10 @@ def test_output_beyond_the_size_limit_is_refused(provider, scene, algorithm, mon
     before it is written; the vector/HTML algorithms are unaffected."""
     monkeypatch.setenv(MAX_VALUES_ENV, "3")
     make, *_ = ALGORITHMS[algorithm]
+    params = make(scene)
+    params.pop("OUTPUT_REPORT", None)     # the HTML report is slow and not a raster
     writes_rasters = algorithm not in ("gnss_los_comparison", "gnss_timeseries_comparison")
-    result, _ = _run_checked(algorithm, make(scene), scene, expect_error=writes_rasters,
+    result, _ = _run_checked(algorithm, params, scene, expect_error=writes_rasters,
                              match=MAX_VALUES_ENV)
     assert writes_rasters or result
 
