@@ -205,7 +205,7 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
         self._resolved = {}
         self._inputs = {}          # real path -> input parameter name
         self._outputs = []         # (parameter name, path, kind)
-        self._masks = []           # (mask, lost, total, what) reported by report_mask
+        self._masks = []           # (mask, lost, total, what, fix) reported by report_mask
         self._raster_inputs = {}   # input parameter name -> GDAL paths read
         self._feedback = feedback
         self.run_cache = {}
@@ -428,16 +428,17 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
             self._tracked_outputs.append(path)
         return path
 
-    def report_mask(self, mask, lost, total, what="pixels"):
+    def report_mask(self, mask, lost, total, what="pixels", fix=None):
         """Record that ``mask`` (e.g. "MAX_AMPLIFICATION") set ``lost`` of ``total`` ``what``
-        to NaN; warn when that is more than half.  Used to diagnose an empty output."""
+        to NaN; warn when that is more than half.  An empty output is then diagnosed with
+        it, and ``fix`` (default "Relax <mask>")."""
         lost, total = int(lost), int(total)
         self._masks = getattr(self, "_masks", [])
-        self._masks.append((mask, lost, total, what))
+        self._masks.append((mask, lost, total, what, fix or f"Relax {mask}"))
         feedback = getattr(self, "_feedback", None)
         if feedback is not None and total and 2 * lost > total:
-            feedback.pushWarning(f"{mask} set {lost} of {total} {what} "
-                                 f"({100.0 * lost / total:.1f} %) to NaN")
+            feedback.pushWarning(f"{mask} masked {lost} of {total} {what} "
+                                 f"({100.0 * lost / total:.1f} %)")
 
     def _remove_tracked_outputs(self):
         for path in self._tracked_outputs:
@@ -583,11 +584,11 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
         diagnosis = self.input_diagnosis()
         if diagnosis:
             return diagnosis
-        for mask, lost, total, what in getattr(self, "_masks", []):
+        for mask, lost, total, what, fix in getattr(self, "_masks", []):
             if total and lost >= total:
-                return f"{mask} set all {total} {what} to NaN. Relax {mask}"
+                return f"{mask} masked all {total} {what}. {fix}"
         masks = "; ".join(f"{mask}: {lost} of {total} {what}"
-                          for mask, lost, total, what in getattr(self, "_masks", []))
+                          for mask, lost, total, what, _ in getattr(self, "_masks", []))
         names = " and ".join(getattr(self, "_raster_inputs", {})) or "the inputs"
         return (f"Check that {names} overlap and hold valid values"
                 + (f" (masked: {masks})" if masks else ""))
