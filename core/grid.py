@@ -479,6 +479,12 @@ def _band_subset(ds: gdal.Dataset, bands: Optional[Sequence[int]], path: str) ->
     return gdal.Translate("", ds, format="VRT", bandList=[int(b) for b in bands])
 
 
+#: Working memory of one warp chunk: with ``WRITE_FLUSH`` a 16 MiB chunk is warped and written
+#: in under a second (measured: longest pause between progress calls 0.8 s on a 7680 x 7680
+#: grid, against 2.2 s with 64 MiB chunks and 7.4 s with GDAL's default, no flush).
+WARP_CHUNK_BYTES = 16 * 2**20
+
+
 def warp_options(ds: gdal.Dataset, grid: GridSpec, resampling: str, **extra) -> gdal.WarpOptions:
     """The ``gdal.WarpOptions`` used for every warp onto ``grid`` (float32 output,
     source nodata/NaN excluded, NaN destination nodata)."""
@@ -548,6 +554,10 @@ def warp_to_grid(
         format="GTiff",
         creationOptions=list(GTIFF_OPTIONS) + ["PREDICTOR=3"],
         callback=_progress,
+        # small chunks, each written (compressed) before the next: the progress callback,
+        # which honours cancel, then runs at least every second (docs/safety.md)
+        warpMemoryLimit=WARP_CHUNK_BYTES,
+        warpOptions=["WRITE_FLUSH=YES"],
     )
     out, error = _run_warp(tmp, src, options)
     options = None
