@@ -137,12 +137,18 @@ def open_raster(path: str, update: bool = False) -> gdal.Dataset:
     return ds
 
 
-def read_failed(ds: gdal.Dataset, band: int, exc: Exception) -> RasterError:
-    """The :class:`RasterError` for a failed read of ``band`` of ``ds`` (a truncated or
-    damaged file gives GDAL's "IReadBlock failed"): it names the file."""
-    path = ds.GetDescription()
-    return RasterError(f"cannot read band {band} of {path!r}: the file is damaged or truncated "
-                       f"({str(exc).strip()})", path)
+def _read(b, ds: gdal.Dataset, band: int, *window, **kwargs):
+    """``(array, None)`` from ``b.ReadAsArray(*window, **kwargs)``, or ``(None, RasterError)``
+    naming the file when GDAL fails (a truncated or damaged file gives "IReadBlock
+    failed").  The error is returned, not raised, so that the caller raises it outside
+    any handler, after dropping its GDAL objects: a traceback kept in a reference cycle
+    would otherwise leave them to the garbage collector, which crashes the bindings."""
+    try:
+        return b.ReadAsArray(*window, **kwargs), None
+    except RuntimeError as exc:
+        path = ds.GetDescription()
+        return None, RasterError(f"cannot read band {band} of {path!r}: the file is damaged or "
+                                 f"truncated ({str(exc).strip()})", path)
 
 
 def raster_info(path: str) -> RasterInfo:
@@ -197,10 +203,10 @@ def read_block(
     b = ds.GetRasterBand(band)
     rows = ds.RasterYSize - row if rows is None else rows
     cols = ds.RasterXSize - col if cols is None else cols
-    try:
-        raw = b.ReadAsArray(col, row, cols, rows)
-    except RuntimeError as exc:
-        raise read_failed(ds, band, exc) from exc
+    raw, error = _read(b, ds, band, col, row, cols, rows)
+    if error is not None:
+        b = ds = path_or_ds = None   # no GDAL object in the traceback's frames
+        raise error
     if raw is None:
         raise RasterError(f"failed to read band {band} window ({row}, {col}, {rows}, {cols}) of "
                           f"{ds.GetDescription()!r}", ds.GetDescription())
@@ -228,10 +234,10 @@ def read_decimated(path_or_ds, band: int = 1, size: int = 512) -> np.ndarray:
         raise RasterError(f"band {band} does not exist (the raster has {ds.RasterCount})")
     b = ds.GetRasterBand(band)
     bx, by = min(size, ds.RasterXSize), min(size, ds.RasterYSize)
-    try:
-        raw = b.ReadAsArray(0, 0, ds.RasterXSize, ds.RasterYSize, buf_xsize=bx, buf_ysize=by)
-    except RuntimeError as exc:
-        raise read_failed(ds, band, exc) from exc
+    raw, error = _read(b, ds, band, 0, 0, ds.RasterXSize, ds.RasterYSize, buf_xsize=bx, buf_ysize=by)
+    if error is not None:
+        b = ds = path_or_ds = None   # no GDAL object in the traceback's frames
+        raise error
     if np.iscomplexobj(raw):
         values = np.abs(raw).astype(np.float64)
     else:
@@ -246,12 +252,15 @@ def count_valid(path: str, size: int = 1024) -> Tuple[int, int, bool]:
     """(valid, examined, exact): finite values found in every band of ``path`` by
     :func:`read_decimated`; ``exact`` is False when only a decimated sample was read."""
     ds = open_raster(path)
-    valid = examined = 0
-    for band in range(1, ds.RasterCount + 1):
-        values = read_decimated(ds, band, size)
-        valid += int(np.count_nonzero(np.isfinite(values)))
-        examined += values.size
-    return valid, examined, ds.RasterXSize <= size and ds.RasterYSize <= size
+    try:
+        valid = examined = 0
+        for band in range(1, ds.RasterCount + 1):
+            values = read_decimated(ds, band, size)
+            valid += int(np.count_nonzero(np.isfinite(values)))
+            examined += values.size
+        return valid, examined, ds.RasterXSize <= size and ds.RasterYSize <= size
+    finally:
+        ds = None   # not kept alive by a traceback (GDAL objects must not be freed by the GC)
 
 
 def max_raster_values() -> int:
