@@ -181,15 +181,16 @@ Nodata and NaN are never averaged in as numbers: they are left out of every kern
         feedback.pushInfo("Common grid: " + grid.describe())
 
         folder = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
+        names = self._output_names(paths)
         size_parameter = "CUSTOM_RESOLUTION" if resolution_key == "custom" else "RESOLUTION"
         self.check_planned_raster(
-            size_parameter, parameters.get(size_parameter), os.path.join(folder, "grid.tif"),
+            size_parameter, parameters.get(size_parameter), os.path.join(folder, names[0] + ".tif"),
             grid.width, grid.height, max(info.band_count for info in infos),
             "Choose a coarser resolution or a smaller EXTENT")
         os.makedirs(folder, exist_ok=True)
         outputs = []
         monitor = self.monitor(feedback)
-        for i, (path, info, name) in enumerate(zip(paths, infos, self._output_names(paths))):
+        for i, (path, info, name) in enumerate(zip(paths, infos, names)):
             out = self.track_output(os.path.join(folder, name + ".tif"))
             method = (core_grid.choose_resampling(info, grid) if resampling_key == "auto"
                       else resampling_key)

@@ -77,9 +77,10 @@ class LoadProductAlgorithm(DisplacementAlgorithm):
     def compute(self, parameters, context, feedback):
         path, product, layers = self._layers(parameters, context)
         folder = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
-        self.check_planned_raster("INPUT", path, os.path.join(folder, "layer.tif"), product.width,
-                                  product.height, max(layer.bands for layer in layers),
-                                  "Check the product's declared size, or choose fewer LAYERS")
+        for _, planned in self.planned_outputs(parameters, context)[:1]:
+            self.check_planned_raster("INPUT", path, planned, product.width, product.height,
+                                      max(layer.bands for layer in layers),
+                                      "Check the product's declared size, or choose fewer LAYERS")
         return self._write(path, product, layers, folder, context, feedback)
 
     def _open_layers(self, parameters, context):
