@@ -35,13 +35,16 @@ from qgis.core import (
     QgsProcessingFeatureSourceDefinition,
     QgsProcessingOutputLayerDefinition,
     QgsProcessingParameterBand,
+    QgsProcessingParameterNumber,
     QgsProcessingUtils,
     QgsProperty,
 )
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
+from ..core import validation
 from ..core.grid import footprints_overlap
+from ..core.products.defaults import raster_defaults
 from ..core.products.resolve import is_product_source, resolve_raster, split_source
 from ..core.progress import Monitor, OperationCancelled
 from ..core.raster_io import (
@@ -210,6 +213,7 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
         self._feedback = feedback
         self.run_cache = {}
         try:
+            self.check_integer_parameters(parameters, context)
             parameters = self.guard_outputs(parameters, context, feedback)
             return self.compute(parameters, context, feedback)
         except OperationCancelled:
@@ -405,6 +409,16 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
         except RasterError as exc:
             raise parameter_error(name, value, str(exc), fix or f"Change {name}") from exc
 
+    def check_integer_parameters(self, parameters, context):
+        """Refuse a non-integral value of an integer parameter (QGIS would round WINDOW_X=2.5
+        to 3 silently): core.validation.integer, before anything is computed or written."""
+        for definition in self.parameterDefinitions():
+            if (isinstance(definition, QgsProcessingParameterNumber)
+                    and definition.dataType() == QgsProcessingParameterNumber.Type.Integer
+                    and parameters.get(definition.name()) not in (None, "")):
+                name = definition.name()
+                validation.integer(self.parameterAsDouble(parameters, name, context), name)
+
     def compute(self, parameters, context, feedback):
         """Compute and return the results dictionary (subclasses implement)."""
         raise QgsProcessingException(f"{self.NAME} does not implement compute()")
@@ -518,6 +532,20 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
         """The processor product behind raster parameter ``name`` after :meth:`raster_path`
         (``None`` for a plain raster)."""
         return getattr(self, "_products", {}).get(name)
+
+    def raster_defaults(self, name, path, band=1, displacement=True):
+        """What the product behind raster parameter ``name`` (after :meth:`raster_path`), or
+        the raster's own metadata (toolkit, PyRate tags...), says about band ``band``:
+        ``{key: ProductDefault(value, source)}`` (core/products/defaults.py), the defaults of
+        every parameter the user leaves unset.  ``displacement``: a layer that is not a
+        displacement, velocity or phase (intercept, residue, Std...) is refused."""
+        product = self.raster_product(name)
+        try:
+            return raster_defaults(path, band, product, displacement)
+        except ValueError as exc:
+            raise parameter_error(name, product.path if product else path, str(exc),
+                                  "Give the displacement, velocity or phase layer "
+                                  "(docs/formats.md)") from exc
 
     def raster_band(self, parameters, name, context, info, band_parameter):
         """Validated 1-based band number of ``band_parameter`` for the raster ``info``."""
