@@ -442,15 +442,16 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
             self._tracked_outputs.append(path)
         return path
 
-    def report_mask(self, mask, lost, total, what="pixels", fix=None):
+    def report_mask(self, mask, lost, total, what="pixels", fix=None, warn=True):
         """Record that ``mask`` (e.g. "MAX_AMPLIFICATION") set ``lost`` of ``total`` ``what``
-        to NaN; warn when that is more than half.  An empty output is then diagnosed with
-        it, and ``fix`` (default "Relax <mask>")."""
+        to NaN; warn when that is more than half (unless ``warn`` is False: the algorithm
+        logs it itself).  An empty output is then diagnosed with it, and ``fix`` (default
+        "Relax <mask>")."""
         lost, total = int(lost), int(total)
         self._masks = getattr(self, "_masks", [])
         self._masks.append((mask, lost, total, what, fix or f"Relax {mask}"))
         feedback = getattr(self, "_feedback", None)
-        if feedback is not None and total and 2 * lost > total:
+        if warn and feedback is not None and total and 2 * lost > total:
             feedback.pushWarning(f"{mask} masked {lost} of {total} {what} "
                                  f"({100.0 * lost / total:.1f} %)")
 

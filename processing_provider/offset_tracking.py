@@ -281,12 +281,10 @@ class OffsetTracking(DisplacementAlgorithm):
 
         result = ot.track_offsets(ref_path, sec_path, p, self.monitor(feedback), band_r, band_s)
         n_valid = int(ot.valid_windows(result)[0].size)
-        self.report_mask("The search (GROSS_OFFSET_X/Y, SEARCH_X/Y)",
-                         result.dx.size - result.valid_before_filters, result.dx.size, "windows",
-                         "Check GROSS_OFFSET_X/Y and SEARCH_X/Y: the search windows must lie in "
-                         "the SECONDARY image and contain the matching texture")
-        self.report_mask("SNR_THRESHOLD and OUTLIER_THRESHOLD", result.valid_before_filters - n_valid,
-                         result.valid_before_filters, "windows")
+        for key, (what, fix) in ot.MASKS.items():   # for the diagnosis of an empty output
+            self.report_mask(f"The '{key}' mask", result.removed.get(key, 0), result.dx.size,
+                             "windows", f"It removes the windows that {what.format(**vars(p))}: "
+                             f"{fix}", warn=False)
         feedback.pushInfo(
             f"valid windows: {n_valid} of {result.dx.size} ({result.valid_before_filters} "
             f"before the quality and outlier masks); coarse offset x {result.coarse_offset[0]:.0f} px, "
