@@ -690,8 +690,10 @@ def sample_stats(path: str, band: int = 1, size: int = 512) -> Dict[str, float]:
     if not finite.size:
         return {"valid": 0}
     p2, p98 = np.percentile(finite, [2, 98])
+    exact = (bx, by) == (ds.RasterXSize, ds.RasterYSize)
     return {
         "valid": int(round(finite.size * (ds.RasterXSize * ds.RasterYSize) / float(bx * by))),
+        "valid_exact": exact,
         "min": float(finite.min()),
         "max": float(finite.max()),
         "p2": float(p2),

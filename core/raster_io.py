@@ -263,6 +263,22 @@ def count_valid(path: str, size: int = 1024) -> Tuple[int, int, bool]:
         ds = None   # not kept alive by a traceback (GDAL objects must not be freed by the GC)
 
 
+def has_valid_value(path: str, budget: int = DEFAULT_BLOCK_BYTES) -> bool:
+    """True when some band of ``path`` holds a finite value (not nodata): an exact scan,
+    block by block, that stops at the first one (a decimated look can miss sparse data)."""
+    ds = open_raster(path)
+    try:
+        rows = block_rows(ds.RasterXSize, 8, budget)
+        for band in range(1, ds.RasterCount + 1):
+            for row, n in iter_blocks(ds.RasterYSize, rows):
+                block = read_block(ds, band, row, 0, n, ds.RasterXSize)
+                if np.isfinite(block).any():
+                    return True
+        return False
+    finally:
+        ds = None   # not kept alive by a traceback (GDAL objects must not be freed by the GC)
+
+
 def max_raster_values() -> int:
     """The largest raster (width x height x bands) an algorithm may write: the
     ``DISPLACEMENT_TOOLKIT_MAX_PIXELS`` environment variable, else

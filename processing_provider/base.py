@@ -51,6 +51,7 @@ from ..core.raster_io import (
     RasterError,
     check_raster_size,
     count_valid,
+    has_valid_value,
     raster_info,
     remove_raster,
     remove_stale_partials,
@@ -582,7 +583,7 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
         post-processor for the desktop."""
         if not path:
             return
-        self._check_not_empty(path, stats)
+        self._check_not_empty(path, stats, band)
         write_raster_style(path, kind, units, stats, band)
         if context.willLoadLayerOnCompletion(path):
             details = context.layerToLoadOnCompletionDetails(path)
@@ -590,7 +591,7 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
                 details.name = layer_name
             details.setPostProcessor(RasterStylePostProcessor.create(style_path(path), layer_name))
 
-    def _check_not_empty(self, path, stats):
+    def _check_not_empty(self, path, stats, band=1):
         valid = (stats or {}).get("valid")
         if valid is None:
             return
@@ -598,9 +599,18 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
         total = info.width * info.height
         name = self._output_parameter(path) or "The output"
         feedback = getattr(self, "_feedback", None)
+        exact = stats.get("valid_exact", True)
+        if valid == 0 and (not exact or info.band_count > 1) and has_valid_value(path):
+            # a decimated estimate, or one band of several: never fail on a wrong zero
+            if feedback is not None:
+                feedback.pushInfo(f"{name}: the statistics of band {band} found no valid pixel, "
+                                  f"but {os.path.basename(path)} has some (other bands, or "
+                                  "pixels between the samples)")
+            return
         if valid > 0:
             if feedback is not None:
-                feedback.pushInfo(f"{name}: {valid} valid pixels of {total} "
+                about = "" if exact else "about "
+                feedback.pushInfo(f"{name}: {about}{valid} valid pixels of {total} "
                                   f"({100.0 * valid / total:.1f} %) in {os.path.basename(path)}")
             return
         raise QgsProcessingException(

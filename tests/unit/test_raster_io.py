@@ -214,3 +214,13 @@ def test_count_valid_is_exact_on_small_rasters(tmp_path):
     path = rio.write_array(str(tmp_path / "v.tif"), np.stack([data, data]), GT, WKT)
     assert rio.count_valid(path) == (6, 1200, True)
     assert rio.count_valid(path, size=10)[2] is False
+
+
+def test_has_valid_value_finds_one_pixel_a_decimated_read_misses(tmp_path):
+    data = np.full((2, 600, 700), np.nan, np.float32)
+    data[1, 599, 1] = 3.0                                  # band 2, last row
+    path = rio.write_array(str(tmp_path / "sparse.tif"), data, GT, WKT)
+    assert rio.count_valid(path, size=100)[0] == 0        # the decimated look misses it
+    assert rio.has_valid_value(path, budget=700 * 8 * 64)  # 64-row blocks
+    data[1, 599, 1] = np.nan
+    assert not rio.has_valid_value(rio.write_array(str(tmp_path / "none.tif"), data, GT, WKT))
