@@ -436,3 +436,29 @@ def test_a_partial_file_of_a_killed_run_is_removed_by_the_next_run(provider, sce
     assert not stale.exists() and live.exists()
     assert any("partial file left by an interrupted run" in line for line in feedback.lines)
     assert np.isfinite(read_block(result["OUTPUT"])).all()
+
+
+def test_a_loaded_layer_is_an_input_too(provider, scene):
+    """An input given as a layer object (as the dialog does) is resolved to its file."""
+    from qgis.core import QgsRasterLayer
+
+    layer = QgsRasterLayer(scene["los"], "los")
+    assert layer.isValid()
+    params = dict(_los_to_vertical(scene), INPUT=layer, OUTPUT=scene["los"])
+    _run_checked("los_to_vertical", params, scene, match=r"OUTPUT = .* is INPUT, an input")
+
+
+@pytest.mark.parametrize("source, expected", [
+    ('HDF5:"{d}/velocity.h5"://velocity', ("velocity.h5", "velocity")),
+    ("{d}/stations.gpkg|layername=gnss", ("stations.gpkg", "gnss")),
+    ("ogr:{d}/stations.gpkg|layername=gnss", ("stations.gpkg", "gnss")),
+    ("/vsizip/{d}/product.zip/inner/unw.tif", ("product.zip", None)),
+    ("{d}/velocity.h5", ("velocity.h5", None)),
+    ("{d}/absent.tif", (None, None)),
+    ("memory:?geometry=Point", (None, None)),
+])
+def test_layer_sources_are_traced_to_their_files(tmp_path, source, expected):
+    for name in ("velocity.h5", "stations.gpkg", "product.zip"):
+        (tmp_path / name).write_bytes(b"x")
+    path, layer = base_module._source_file(source.format(d=tmp_path))
+    assert (path and os.path.basename(path), layer) == expected
