@@ -211,12 +211,15 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
         self._outputs = []         # (parameter name, path, kind)
         self._masks = []           # (mask, lost, total, what, fix) reported by report_mask
         self._raster_inputs = {}   # input parameter name -> GDAL paths read
+        self._finished = []        # (parameter, path, has a valid pixel, pixels) of rasters
         self._feedback = feedback
         self.run_cache = {}
         try:
             self.check_integer_parameters(parameters, context)
             parameters = self.guard_outputs(parameters, context, feedback)
-            return self.compute(parameters, context, feedback)
+            results = self.compute(parameters, context, feedback)
+            self._fail_if_empty()
+            return results
         except OperationCancelled:
             self._remove_tracked_outputs()
             raise QgsProcessingException("Cancelled by the user: no output was written.") from None
@@ -592,6 +595,8 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
             details.setPostProcessor(RasterStylePostProcessor.create(style_path(path), layer_name))
 
     def _check_not_empty(self, path, stats, band=1):
+        """Log the valid-pixel count of a finished raster; record an empty one (all NaN) for
+        :meth:`_fail_if_empty` and warn with the diagnosis."""
         valid = (stats or {}).get("valid")
         if valid is None:
             return
@@ -606,16 +611,30 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
                 feedback.pushInfo(f"{name}: the statistics of band {band} found no valid pixel, "
                                   f"but {os.path.basename(path)} has some (other bands, or "
                                   "pixels between the samples)")
+            self._finished.append((name, path, True, total))
             return
         if valid > 0:
             if feedback is not None:
                 about = "" if exact else "about "
                 feedback.pushInfo(f"{name}: {about}{valid} valid pixels of {total} "
                                   f"({100.0 * valid / total:.1f} %) in {os.path.basename(path)}")
+            self._finished.append((name, path, True, total))
             return
-        raise QgsProcessingException(
-            f"{name} = {path!r}: the result has no valid pixel (all {total} are NaN), so it was not "
-            f"kept. {self.diagnose_empty()}")
+        problem = f"{name} = {path!r}: the result has no valid pixel (all {total} are NaN)"
+        self._finished.append((name, path, False, total))
+        if feedback is not None:
+            feedback.pushWarning(f"{problem}. {self.diagnose_empty()}")
+
+    def _fail_if_empty(self):
+        """Fail the run when it wrote rasters and none has a valid pixel (an empty result is
+        not a success); a run with some valid output keeps its empty ones (e.g. the
+        amplitude layer of a product that has none), each with a warning."""
+        finished = getattr(self, "_finished", [])
+        if finished and not any(ok for _, _, ok, _ in finished):
+            name, path, _, total = finished[0]
+            raise QgsProcessingException(
+                f"{name} = {path!r}: the result has no valid pixel (all {total} are NaN), so "
+                f"nothing was kept. {self.diagnose_empty()}")
 
     def diagnose_empty(self):
         """Why an output has no valid pixel: an input raster without a valid value, raster
