@@ -445,13 +445,17 @@ def test_a_partial_file_of_a_killed_run_is_removed_by_the_next_run(provider, sce
 
 
 def test_a_loaded_layer_is_an_input_too(provider, scene):
-    """An input given as a layer object (as the dialog does) is resolved to its file."""
-    from qgis.core import QgsRasterLayer
+    """An input given as a project layer (its id, as models and the dialog may pass it) is
+    resolved to its file."""
+    from qgis.core import QgsProject, QgsRasterLayer
 
-    layer = QgsRasterLayer(scene["los"], "los")
-    assert layer.isValid()
-    params = dict(_los_to_vertical(scene), INPUT=layer, OUTPUT=scene["los"])
-    _run_checked("los_to_vertical", params, scene, match=r"OUTPUT = .* is INPUT, an input")
+    layer = QgsProject.instance().addMapLayer(QgsRasterLayer(scene["los"], "los"))
+    layer_id = layer.id()
+    try:
+        params = dict(_los_to_vertical(scene), INPUT=layer_id, OUTPUT=scene["los"])
+        _run_checked("los_to_vertical", params, scene, match=r"OUTPUT = .* is INPUT, an input")
+    finally:
+        QgsProject.instance().removeMapLayer(layer_id)   # the project deletes it
 
 
 @pytest.mark.parametrize("source, expected", [
