@@ -248,3 +248,17 @@ def test_a_worker_killed_mid_run_has_its_tasks_recomputed(tmp_path):
         assert cluster.workers[0].wait(timeout=10) is not None   # it is dead
         _same(result, expected)
         assert sum(engine.tasks_by_worker.values()) == 20
+
+        # cancel from the caller: the cluster's pending tasks are cancelled, no output is left
+        out = tmp_path / "cancelled.tif"
+        started = []
+
+        def cancelled():
+            started.append(time.monotonic())
+            return len(started) > 3
+        with pytest.raises(OperationCancelled):
+            L.los_to_direction(str(tmp_path / "los.tif"), str(out), incidence=str(tmp_path / "inc.tif"),
+                               rows_per_block=1, engine=X.DaskEngine(cluster.address),
+                               monitor=Monitor(is_cancelled=cancelled))
+        assert time.monotonic() - started[3] < 1.0
+        assert not out.exists() and not list(tmp_path.glob(".cancelled.tif*"))
