@@ -204,6 +204,11 @@ def _traced(function: Callable, task):
     return f"{socket.gethostname()}:{os.getpid()}", function(task)
 
 
+def _traced_thread(function: Callable, task):
+    """Run one task on a local thread and name the thread."""
+    return threading.current_thread().name, function(task)
+
+
 class LocalEngine(_Engine):
     """Tasks on a pool of ``workers`` threads in this process (inline for one worker)."""
 
@@ -217,7 +222,8 @@ class LocalEngine(_Engine):
                f"(cap with {THREADS_ENV}; a cluster with {SCHEDULER_ENV}=tcp://host:port)"
 
     def _open(self):
-        self._pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="displacement") \
+            if self.workers > 1 else None
 
     def _close(self, abandon=False):
         if self._pool is not None:
@@ -229,12 +235,12 @@ class LocalEngine(_Engine):
     def _submit(self, function, task):
         if self._pool is None:
             return (function, task)   # one worker: run when waited for, in this thread
-        return self._pool.submit(_traced, function, task)
+        return self._pool.submit(_traced_thread, function, task)
 
     def _wait(self, handle, monitor):
         if isinstance(handle, tuple):
             monitor.check()
-            return _traced(*handle)
+            return _traced_thread(*handle)
         while True:
             monitor.check()
             try:
