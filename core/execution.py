@@ -332,6 +332,14 @@ class DaskEngine(_Engine):
 
 
 # ------------------------------------------------------------------ reading in workers
+def portable_path(path: str) -> str:
+    """``path`` made absolute when it names an existing file, so that a worker with another
+    working directory (a Dask worker) opens the same file; GDAL's special paths (/vsi...,
+    HDF5:"...", URLs) are kept as they are."""
+    path = str(path)
+    return os.path.abspath(path) if os.path.exists(path) else path
+
+
 @dataclass(frozen=True)
 class BandSource:
     """One band to read in a task: on its own pixels (``grid=None``) or resampled onto a
@@ -342,6 +350,9 @@ class BandSource:
     grid: Optional[object] = None
     resampling: str = "bilinear"
     scale: float = 1.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "path", portable_path(self.path))
 
     def read(self, row: int, rows: int) -> np.ndarray:
         """Rows ``row .. row+rows-1`` as float32 with NaN nodata (resampled when gridded)."""

@@ -102,6 +102,13 @@ def test_unreachable_scheduler_is_a_clear_error(monkeypatch):
         list(engine.map(_square, range(3)))
 
 
+def test_sources_carry_absolute_paths_for_workers_in_other_folders(tmp_path, monkeypatch):
+    write_array(str(tmp_path / "rel.tif"), np.ones((4, 4), np.float32), GT, crs_from_epsg(32605))
+    monkeypatch.chdir(tmp_path)
+    assert X.BandSource("rel.tif").path == str(tmp_path / "rel.tif")
+    assert X.BandSource("/vsimem/x.tif").path == "/vsimem/x.tif"
+
+
 def test_cached_reader_sees_a_file_rewritten_at_the_same_path(tmp_path):
     path = str(tmp_path / "a.tif")
     write_array(path, np.ones((8, 8), np.float32), GT, crs_from_epsg(32605))
