@@ -7,7 +7,7 @@ Rows are filled from the product metadata when a layer is chosen
 (:func:`..core.inspection.guess_track`).  Below the table, the LOS (or
 offset) unit vectors of every track and the condition number of the system
 are recomputed at every change with :mod:`..core.decomposition`, the same
-code the algorithm uses.  "Run" opens the Processing dialog of
+code the algorithm uses.  "Run" opens (without blocking) the Processing dialog of
 ``displacement:decompose`` filled with :func:`decomposition_parameters`, so
 the run is recorded in the Processing history like a toolbox run.
 """
@@ -41,10 +41,10 @@ from ..core.inspection import geometry_layer_files, guess_track, read_overview
 from ..core.raster_io import RasterError, raster_info
 from .common import (
     RASTER_FILTER,
+    GuidedRunMixin,
     find_algorithm,
     layer_path,
     run_algorithm_dialog,
-    unknown_parameters,
 )
 
 ALGORITHM_ID = "displacement:decompose"
@@ -182,8 +182,10 @@ def geometry_preview(tracks: List[Track], convention: str = "heading",
     return vectors, float(dec.condition_number(g)[0])
 
 
-class DecompositionDialog(QDialog):
+class DecompositionDialog(GuidedRunMixin, QDialog):
     """Table of tracks + preview + Run (opens the Processing dialog, recorded in history)."""
+
+    ALGORITHM_ID = ALGORITHM_ID
 
     COLUMNS = ("Layer", "Band", "Kind", "Incidence layer", "Incidence (°)", "Heading layer",
                "Heading (°)", "Sigma")
@@ -480,10 +482,4 @@ class DecompositionDialog(QDialog):
         except (ValueError, RasterError) as exc:
             self.status_label.setText(f"Cannot run: {exc}")
             return None
-        unknown = unknown_parameters(self.algorithm, params)
-        for name in unknown:
-            params.pop(name)
-        self.status_label.setText("Running through Processing (recorded in the history)…")
-        results = self.runner(ALGORITHM_ID, params)
-        self.status_label.setText("Done." if results else "Not run.")
-        return results
+        return self.start_run(params)

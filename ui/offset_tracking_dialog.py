@@ -8,7 +8,8 @@ algorithm's own fine pass, :func:`..core.offset_tracking.track_offsets`, on rand
 images holding a batch of windows of that size on this machine).  The grid is the algorithm's
 (:func:`..core.offset_tracking.output_grid`).  "Run" opens the Processing dialog
 of ``displacement:offset_tracking`` filled with :func:`offset_tracking_parameters`
-(recorded in the Processing history like a toolbox run).
+(recorded in the Processing history like a toolbox run) without blocking; the status
+line follows the run (:class:`.common.GuidedRunMixin`).
 """
 
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from ..core.inspection import (
     window_grid,
 )
 from ..core.raster_io import RasterError, raster_info
-from .common import RASTER_FILTER, find_algorithm, layer_path, run_algorithm_dialog, unknown_parameters
+from .common import RASTER_FILTER, GuidedRunMixin, find_algorithm, layer_path, run_algorithm_dialog
 
 ALGORITHM_ID = "displacement:offset_tracking"
 #: Float32 bands the algorithm writes by default per output pixel: OUTPUT_X, OUTPUT_Y,
@@ -94,8 +95,10 @@ def grey_image(array):
     return image.copy()  # own the pixels (g is freed)
 
 
-class OffsetTrackingDialog(QDialog):
+class OffsetTrackingDialog(GuidedRunMixin, QDialog):
     """Reference/secondary images, window parameters, preview, estimate, Run."""
+
+    ALGORITHM_ID = ALGORITHM_ID
 
     def __init__(self, parent=None, runner=run_algorithm_dialog, measure=seconds_per_window,
                  lookup=find_algorithm):
@@ -260,9 +263,4 @@ class OffsetTrackingDialog(QDialog):
         except ValueError as exc:
             self.status_label.setText(f"Cannot run: {exc}")
             return None
-        for name in unknown_parameters(algorithm, params):
-            params.pop(name)
-        self.status_label.setText("Running through Processing (recorded in the history)…")
-        results = self.runner(ALGORITHM_ID, params)
-        self.status_label.setText("Done." if results else "Not run.")
-        return results
+        return self.start_run(params)
