@@ -66,16 +66,16 @@ from ..core.raster_io import RasterError, raster_info
 from ..core.units import unit_factor
 from .common import find_algorithm
 from .map_tool import InspectorMapTool
-from .timeseries_plot import TimeSeriesPlot
+from .timeseries_plot import TimeSeriesPlot, series_colour
 
 DOCK_OBJECT_NAME = "DisplacementInspectorDock"
 #: Processing algorithm of the reference-point action when registered (issue 11);
 #: core.inspection.rereference_raster (same arithmetic) otherwise.
 REREFERENCE_ID = "displacement:rereference"
-#: matplotlib's default colour cycle, so map markers match the curves.
-SERIES_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-                  "#7f7f7f", "#bcbd22", "#17becf")
 LAYER_ID_ROLE = Qt.ItemDataRole.UserRole
+#: Layer column width (px; names are elided in the middle, full name in the tooltip), so the
+#: value column next to it shows at the dock's default width of about 350 px.
+LAYER_COLUMN_WIDTH = 120
 
 
 def _raster_path(layer):
@@ -191,14 +191,21 @@ class InspectorDock(QDockWidget):
         self.table = QTableWidget(0, len(self.COLUMNS))
         self.table.setHorizontalHeaderLabels([c.capitalize() for c in self.COLUMNS])
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        header.moveSection(self.COLUMNS.index("value"), 1)   # layer, value: readable at 350 px
+        self.table.setColumnWidth(0, LAYER_COLUMN_WIDTH)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setWordWrap(False)
         self.table.verticalHeader().setVisible(False)
         splitter.addWidget(self.table)
 
         series_box = QGroupBox("Time series at the clicked pixels")
         sl = QVBoxLayout(series_box)
         self.plot = TimeSeriesPlot(use_matplotlib=use_matplotlib)
+        self.plot.unitChanged.connect(self.update_fit)
         sl.addWidget(self.plot)
         fit_row = QHBoxLayout()
         self.whole_range_check = QCheckBox("Fit whole series")
@@ -401,17 +408,24 @@ class InspectorDock(QDockWidget):
         self._fill_table(rows)
         self.last_values = rows
         if plot and new_series:
-            if not self.overlay_check.isChecked():
-                self.plot.clear()
-                self.remove_markers()
-            first_time = not self.plot.series
-            for s in new_series:
-                self.plot.add_series(s)
-            self._add_marker(point, crs, len(self.plot.series) - 1)
-            if first_time:
-                self._reset_date_range()
-            self.update_fit()
+            self.plot_series(new_series, point, crs)
         return rows
+
+    def plot_series(self, series, point=None, crs=None):
+        """Plot core :class:`~..core.inspection.Series` (raster pixels, GNSS stations, points
+        of any dataset) in the plot's unit, mark ``point`` on the map and refit the velocity.
+        Without "Overlay pixels" they replace what was plotted."""
+        if not self.overlay_check.isChecked():
+            self.plot.clear()
+            self.remove_markers()
+        first_time = not self.plot.series
+        for s in series:
+            self.plot.add_series(s)
+        if point is not None:
+            self._add_marker(point, crs, len(self.plot.series) - 1)
+        if first_time:
+            self._reset_date_range()
+        self.update_fit()
 
     # ------------------------------------------------------------------ GNSS stations
     STATION_TOLERANCE_PX = 8
@@ -472,7 +486,9 @@ class InspectorDock(QDockWidget):
         for r, row in enumerate(rows):
             cells = (row["layer"], str(row["band"]), row["text"], row["quantity"], row["geometry"])
             for c, text in enumerate(cells):
-                self.table.setItem(r, c, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                self.table.setItem(r, c, item)
 
     def table_text(self):
         """The values table as a list of rows of strings (tests, copy)."""
@@ -508,11 +524,12 @@ class InspectorDock(QDockWidget):
         """Fit a velocity to the most recent series; returns the core VelocityFit or None."""
         self.start_edit.setEnabled(not self.whole_range_check.isChecked())
         self.end_edit.setEnabled(not self.whole_range_check.isChecked())
-        if not self.plot.series:
+        _, drawn, _ = self.plot.axis()
+        if not drawn:
             self.velocity_label.setText("Velocity: —")
             self.plot.set_fit(None, None)
             return None
-        series = self.plot.series[-1]
+        series = drawn[-1]   # the newest series drawn, in the plot's unit
         start, end = self.fit_range()
         try:
             fit = inspection.linear_velocity(series.dates, series.values, start, end)
@@ -547,7 +564,7 @@ class InspectorDock(QDockWidget):
             p = QgsCoordinateTransform(crs, target, self.project).transform(p)
         marker = QgsVertexMarker(self.canvas)
         marker.setCenter(p)
-        marker.setColor(QColor(SERIES_COLOURS[index % len(SERIES_COLOURS)]))
+        marker.setColor(QColor(series_colour(index)))
         marker.setIconType(QgsVertexMarker.IconType.ICON_CIRCLE)
         marker.setIconSize(12)
         marker.setPenWidth(3)
