@@ -45,6 +45,7 @@ from qgis.PyQt.QtWidgets import (
     QDockWidget,
     QDoubleSpinBox,
     QFileDialog,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
@@ -53,6 +54,7 @@ from qgis.PyQt.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -167,26 +169,30 @@ class InspectorDock(QDockWidget):
         self.hover_check.setToolTip("Update the values while the mouse moves (no plot)")
         self.hover_check.toggled.connect(self._set_hover)
         bar.addWidget(self.hover_check)
-        bar.addWidget(QLabel("Radius"))
+        bar.addStretch(1)
+        outer.addLayout(bar)
+        radius_row = QHBoxLayout()   # a row of its own: the dock reads at about 350 px
+        radius_row.addWidget(QLabel("Median radius"))
         self.radius_spin = QDoubleSpinBox()
         self.radius_spin.setRange(0.0, 50.0)
         self.radius_spin.setDecimals(1)
         self.radius_spin.setSingleStep(1.0)
         self.radius_spin.setSuffix(" px")
         self.radius_spin.setToolTip("Median over the pixels within this radius (0 = the pixel)")
-        bar.addWidget(self.radius_spin)
-        bar.addStretch(1)
-        outer.addLayout(bar)
+        radius_row.addWidget(self.radius_spin)
+        radius_row.addStretch(1)
+        outer.addLayout(radius_row)
 
         self.point_label = QLabel("Click on the map (Pick on map).")
         self.point_label.setWordWrap(True)
         outer.addWidget(self.point_label)
 
-        splitter = QSplitter(Qt.Orientation.Vertical)
         self.layer_list = QListWidget()
         self.layer_list.setToolTip("Layers to inspect (ticked); the selected one is re-referenced")
-        self.layer_list.setMaximumHeight(110)
-        splitter.addWidget(self.layer_list)
+        self.layer_list.setMaximumHeight(84)
+        outer.addWidget(self.layer_list)
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
 
         self.table = QTableWidget(0, len(self.COLUMNS))
         self.table.setHorizontalHeaderLabels([c.capitalize() for c in self.COLUMNS])
@@ -200,6 +206,8 @@ class InspectorDock(QDockWidget):
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.setWordWrap(False)
         self.table.verticalHeader().setVisible(False)
+        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height()
+                                    + 3 * self.table.verticalHeader().defaultSectionSize() + 4)
         splitter.addWidget(self.table)
 
         series_box = QGroupBox("Time series at the clicked pixels")
@@ -207,24 +215,30 @@ class InspectorDock(QDockWidget):
         self.plot = TimeSeriesPlot(use_matplotlib=use_matplotlib)
         self.plot.unitChanged.connect(self.update_fit)
         sl.addWidget(self.plot)
-        fit_row = QHBoxLayout()
-        self.whole_range_check = QCheckBox("Fit whole series")
+        self.whole_range_check = QCheckBox("Fit the whole series")
+        self.whole_range_check.setToolTip("Velocity fit over every date; off: between the two dates below")
         self.whole_range_check.setChecked(True)
         self.whole_range_check.toggled.connect(self.update_fit)
-        fit_row.addWidget(self.whole_range_check)
+        sl.addWidget(self.whole_range_check)
+        fit_row = QHBoxLayout()
         self.start_edit = QDateEdit()
         self.end_edit = QDateEdit()
-        for edit in (self.start_edit, self.end_edit):
+        for k, edit in enumerate((self.start_edit, self.end_edit)):
             edit.setDisplayFormat("yyyy-MM-dd")
             edit.setCalendarPopup(True)
             edit.dateChanged.connect(self.update_fit)
+            if k:
+                fit_row_to = QLabel("to")
+                fit_row.addWidget(fit_row_to)
             fit_row.addWidget(edit)
+        fit_row.addStretch(1)
         sl.addLayout(fit_row)
         self.velocity_label = QLabel("Velocity: —")
         self.velocity_label.setWordWrap(True)
         sl.addWidget(self.velocity_label)
         buttons = QHBoxLayout()
-        self.overlay_check = QCheckBox("Overlay pixels")
+        self.overlay_check = QCheckBox("Overlay")
+        self.overlay_check.setToolTip("Keep the plotted series when another pixel is clicked")
         self.overlay_check.setChecked(True)
         buttons.addWidget(self.overlay_check)
         self.clear_button = QPushButton("Clear")
@@ -236,12 +250,14 @@ class InspectorDock(QDockWidget):
         buttons.addStretch(1)
         sl.addLayout(buttons)
         splitter.addWidget(series_box)
-        splitter.setStretchFactor(2, 3)
+        splitter.setChildrenCollapsible(False)   # never clip the plot below its minimum
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 4)
         outer.addWidget(splitter, 1)
+        self.fit_widgets = (self.whole_range_check, self.start_edit, self.end_edit,
+                            self.velocity_label, fit_row_to)
 
-        ref_box = QGroupBox("Reference point")
-        rl = QVBoxLayout(ref_box)
-        row = QHBoxLayout()
+        row = QHBoxLayout()   # reference point: a button and where the new layers go
         self.reference_button = QPushButton("Set reference point…")
         self.reference_button.setCheckable(True)
         self.reference_button.setToolTip(
@@ -250,17 +266,28 @@ class InspectorDock(QDockWidget):
         row.addWidget(self.reference_button)
         self.folder_edit = QLineEdit()
         self.folder_edit.setPlaceholderText("output folder (empty: temporary folder)")
+        self.folder_edit.setToolTip("Folder of the re-referenced layers (empty: a temporary folder)")
         row.addWidget(self.folder_edit, 1)
         browse = QToolButton()
         browse.setText("…")
         browse.clicked.connect(self._browse_folder)
         row.addWidget(browse)
-        rl.addLayout(row)
+        outer.addLayout(row)
         self.reference_label = QLabel("")
         self.reference_label.setWordWrap(True)
-        rl.addWidget(self.reference_label)
-        outer.addWidget(ref_box)
-        self.setWidget(body)
+        outer.addWidget(self.reference_label)
+        self._show_fit_controls(False)
+        scroll = QScrollArea()    # a short dock scrolls instead of squeezing the plot
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(body)
+        self.setWidget(scroll)
+
+    def _show_fit_controls(self, on):
+        """The velocity fit controls only when something is plotted (no placeholder dates)."""
+        for widget in self.fit_widgets:
+            widget.setVisible(bool(on))
 
     def _browse_folder(self):
         folder = QFileDialog.getExistingDirectory(self, "Folder for re-referenced layers")
@@ -525,6 +552,7 @@ class InspectorDock(QDockWidget):
         self.start_edit.setEnabled(not self.whole_range_check.isChecked())
         self.end_edit.setEnabled(not self.whole_range_check.isChecked())
         _, drawn, _ = self.plot.axis()
+        self._show_fit_controls(bool(self.plot.series))
         if not drawn:
             self.velocity_label.setText("Velocity: —")
             self.plot.set_fit(None, None)

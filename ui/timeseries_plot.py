@@ -12,6 +12,8 @@ message instead of the plot and keeps the series (values, CSV export and velocit
 still work).
 """
 
+import html
+
 from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtWidgets import (
     QComboBox,
@@ -32,6 +34,11 @@ SERIES_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564
 
 def series_colour(index):
     return SERIES_COLOURS[index % len(SERIES_COLOURS)]
+
+
+def _unbroken(text):
+    """``text`` as HTML that wraps only around it, not inside (legend entries)."""
+    return html.escape(str(text), quote=False).replace(" ", "&nbsp;")
 
 
 def _load_matplotlib():
@@ -72,7 +79,9 @@ class TimeSeriesPlot(QWidget):
         self.unit = None          # the user's display unit; None = the first series' unit
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        unit_row = QHBoxLayout()
+        self.unit_bar = QWidget()    # hidden while nothing is plotted
+        unit_row = QHBoxLayout(self.unit_bar)
+        unit_row.setContentsMargins(0, 0, 0, 0)
         unit_row.addWidget(QLabel("Plot unit"))
         self.unit_combo = QComboBox()
         self.unit_combo.setToolTip("Every curve is converted to this unit (default: the unit "
@@ -80,7 +89,7 @@ class TimeSeriesPlot(QWidget):
         self.unit_combo.activated.connect(self._unit_chosen)
         unit_row.addWidget(self.unit_combo)
         unit_row.addStretch(1)
-        layout.addLayout(unit_row)
+        layout.addWidget(self.unit_bar)
         loaded = _load_matplotlib() if use_matplotlib else None
         self.available = loaded is not None
         self.canvas = None
@@ -151,6 +160,14 @@ class TimeSeriesPlot(QWidget):
         """[(label, dates, values in the axis unit)] of the drawn series (tests, export)."""
         return [(s.label, list(s.dates), list(s.values)) for s in self.axis()[1]]
 
+    def legend_text(self):
+        """The legend under the plot as plain text (tests, copy)."""
+        from qgis.PyQt.QtGui import QTextDocument
+
+        document = QTextDocument()
+        document.setHtml(self.legend_label.text())
+        return document.toPlainText().replace("\xa0", " ")
+
     def _unit_chosen(self, index):
         self.set_unit(self.unit_combo.itemText(index))
         self.unitChanged.emit(self.unit)
@@ -173,13 +190,16 @@ class TimeSeriesPlot(QWidget):
         for k, s in enumerate(self.series):
             if id(s) in left:
                 continue
-            entries.append(f'<span style="color:{series_colour(k)}">■</span> {s.label}')
+            entries.append(f'<span style="color:{series_colour(k)}">■</span>&nbsp;{_unbroken(s.label)}')
         if self.fit is not None and self.fit_series is not None:
-            entries.append(f"<b>– –</b> fit {self._fit_text(axis_unit)}")
+            entries.append(f"<b>– –</b>&nbsp;{_unbroken('fit ' + self._fit_text(axis_unit))}")
         notes = [f"not drawn: {s.label} ({s.units or 'no unit'}, axis in {axis_unit or 'no unit'})"
                  for s in left_out]
-        self.legend_label.setText("<br>".join(entries + [f"<i>{n}</i>" for n in notes]))
+        # entries flow and wrap at the dock's width, under the plot (never over the curves)
+        self.legend_label.setText("&nbsp;&nbsp; ".join(entries)
+                                  + "".join(f"<br><i>{n}</i>" for n in notes))
         self.legend_label.setVisible(bool(entries or notes))
+        self.unit_bar.setVisible(bool(self.series))
         if not self.available:
             self.stack.setCurrentWidget(self.message)
             return

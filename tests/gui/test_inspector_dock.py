@@ -399,4 +399,4 @@ def test_one_unit_per_plot_axis(dock, qgis_canvas, layers, stations):
 
     dock.plot.add_series(Series(DAYS[:2], np.array([0.0, 1.0]), "px", label="offset"))
     assert len(dock.plot.axes.get_lines()) == 3 + 2   # 3 curves, fit line, zero line
-    assert "not drawn: offset (px, axis in mm)" in dock.plot.legend_label.text()
+    assert "not drawn: offset (px, axis in mm)" in dock.plot.legend_text()
