@@ -127,3 +127,11 @@ class GuidedRunMixin:
                                       "says why.")
         else:
             self.status_label.setText("The Processing dialog was closed without running.")
+
+
+def grow_to_size_hint(widget):
+    """Enlarge a top-level ``widget`` to its size hint (never shrink it): every control at
+    its preferred size.  Qt caps a new window at 2/3 of the screen and layouts squeeze
+    controls below their hint rather than grow the window when the content grows."""
+    hint = widget.sizeHint()
+    widget.resize(max(widget.width(), hint.width()), max(widget.height(), hint.height()))

@@ -29,6 +29,7 @@ from qgis.PyQt.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLayout,
     QPushButton,
     QSpinBox,
     QTableWidget,
@@ -43,6 +44,7 @@ from .common import (
     RASTER_FILTER,
     GuidedRunMixin,
     find_algorithm,
+    grow_to_size_hint,
     layer_path,
     run_algorithm_dialog,
 )
@@ -188,7 +190,7 @@ class DecompositionDialog(GuidedRunMixin, QDialog):
     ALGORITHM_ID = ALGORITHM_ID
 
     COLUMNS = ("Layer", "Band", "Kind", "Incidence layer", "Incidence (°)", "Heading layer",
-               "Heading (°)", "Sigma")
+               "Heading (°)", "Sigma (layer unit)")
 
     def __init__(self, parent=None, runner=run_algorithm_dialog, lookup=find_algorithm):
         super().__init__(parent)
@@ -198,6 +200,8 @@ class DecompositionDialog(GuidedRunMixin, QDialog):
         self.algorithm = lookup(ALGORITHM_ID)
         self.rows = []
         layout = QVBoxLayout(self)
+        # grow with the content (longer status or estimate text) instead of squeezing it
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
         intro = QLabel("One row per track (2 to 4). Angles: a constant in degrees, or a per-pixel "
                        "angle layer (then the constant is ignored). Sigma 0 = unweighted. "
                        "Conventions: docs/conventions.md.")
@@ -211,7 +215,6 @@ class DecompositionDialog(GuidedRunMixin, QDialog):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
             self.table.setColumnWidth(column, 170)
         self.table.verticalHeader().setVisible(False)
-        self.table.setMinimumHeight(40 + 32 * MAX_TRACKS)
         layout.addWidget(self.table)
         buttons = QHBoxLayout()
         self.add_button = QPushButton("Add track")
@@ -268,8 +271,26 @@ class DecompositionDialog(GuidedRunMixin, QDialog):
         layout.addWidget(box)
         for _ in range(MIN_TRACKS):
             self.add_track()
-        # wide enough for every column of the track table
-        self.resize(max(900, self.table.horizontalHeader().length() + 40), 480)
+        self._fit_table()
+
+    def _fit_table(self):
+        """Rows as tall as their editors, room for MAX_TRACKS rows, and a dialog wide enough
+        for every column and tall enough for every control."""
+        rows = self.table.verticalHeader()
+        widgets = [self.table.cellWidget(0, c) for c in range(self.table.columnCount())]
+        height = max(w.sizeHint().height() for w in widgets if w is not None) + 2
+        rows.setDefaultSectionSize(height)
+        for r in range(self.table.rowCount()):
+            self.table.setRowHeight(r, height)
+        frame = 2 * self.table.frameWidth()
+        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height()
+                                    + MAX_TRACKS * height + frame)
+        self.table.resizeColumnsToContents()
+        for column in (0, 3, 5):  # layer combo boxes
+            self.table.setColumnWidth(column, max(170, self.table.columnWidth(column)))
+        width = self.table.horizontalHeader().length() + frame + 2 * self.layout().spacing() + 24
+        hint = self.sizeHint()   # explicit: Qt would cap a new window at 2/3 of the screen
+        self.resize(max(width, hint.width()), hint.height())
 
     # ---------------------------------------------------------------- rows
     def add_track(self):
@@ -412,6 +433,10 @@ class DecompositionDialog(GuidedRunMixin, QDialog):
         if missing:
             self.status_label.setText("Per-pixel geometry found next to the layer (add it to the "
                                       "project to use it): " + ", ".join(missing))
+
+    def showEvent(self, event):  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        grow_to_size_hint(self)
 
     # ---------------------------------------------------------------- state
     def tracks(self) -> List[Track]:

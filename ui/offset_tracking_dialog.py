@@ -20,10 +20,12 @@ from qgis.PyQt.QtCore import QRectF, Qt
 from qgis.PyQt.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 from qgis.PyQt.QtWidgets import (
     QDialog,
+    QComboBox,
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QSpinBox,
     QVBoxLayout,
 )
@@ -37,13 +39,22 @@ from ..core.inspection import (
     window_grid,
 )
 from ..core.raster_io import RasterError, raster_info
-from .common import RASTER_FILTER, GuidedRunMixin, find_algorithm, layer_path, run_algorithm_dialog
+from .common import (
+    RASTER_FILTER,
+    GuidedRunMixin,
+    find_algorithm,
+    grow_to_size_hint,
+    layer_path,
+    run_algorithm_dialog,
+)
 
 ALGORITHM_ID = "displacement:offset_tracking"
 #: Float32 bands the algorithm writes by default per output pixel: OUTPUT_X, OUTPUT_Y,
 #: OUTPUT_SNR and the two bands of OUTPUT_SIGMA.
 OUTPUT_BANDS = 5
 PREVIEW_SIZE = 360
+#: Characters of a layer name the image pickers show.
+LAYER_NAME_CHARS = 24
 MAX_DRAWN_WINDOWS = 1500
 
 
@@ -113,12 +124,17 @@ class OffsetTrackingDialog(GuidedRunMixin, QDialog):
         self.grid = None
         self.preview_image = None
         layout = QHBoxLayout(self)
+        # grow with the content (longer status or estimate text) instead of squeezing it
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
         left = QVBoxLayout()
         form = QFormLayout()
         self.reference_combo = QgsMapLayerComboBox()
         self.secondary_combo = QgsMapLayerComboBox()
         for combo in (self.reference_combo, self.secondary_combo):
             combo.setFilters(RASTER_FILTER)
+            combo.setMinimumContentsLength(LAYER_NAME_CHARS)   # the layer name, not 2 letters
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setAllowEmptyLayer(True)
             combo.setLayer(None)
             combo.layerChanged.connect(self.update_preview)
@@ -160,6 +176,11 @@ class OffsetTrackingDialog(GuidedRunMixin, QDialog):
         self.preview_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.preview_label, 1)
         self.update_preview()
+        self.resize(self.sizeHint())   # every control (Qt would cap a new window at 2/3 screen)
+
+    def showEvent(self, event):  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        grow_to_size_hint(self)
 
     # ---------------------------------------------------------------- state
     def settings(self) -> OffsetTrackingSettings:
@@ -250,6 +271,8 @@ class OffsetTrackingDialog(GuidedRunMixin, QDialog):
         painter.end()
         self.preview_image = image
         self.preview_label.setPixmap(QPixmap.fromImage(image))
+        if self.isVisible():
+            grow_to_size_hint(self)
 
     # ---------------------------------------------------------------- run
     def run(self):

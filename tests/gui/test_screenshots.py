@@ -151,8 +151,7 @@ def test_guided_dialogs_at_their_default_size(tracks_layers, registered, make_ra
     dialog.grab().save(str(shots / "decomposition_dialog.png"))
     assert hidden_columns(dialog.table) == []
     assert clipped_widgets(dialog) == []
-    screen = QApplication.primaryScreen().availableGeometry()
-    assert dialog.width() <= screen.width() and dialog.height() <= screen.height()
+    assert dialog.width() <= 1366 and dialog.height() <= 768   # a laptop screen
     dialog.close()
 
     texture = gaussian_filter(np.random.default_rng(3).random((240, 320)), 2.0).astype(np.float32)
