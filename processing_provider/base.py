@@ -30,7 +30,7 @@ from qgis.PyQt.QtGui import QIcon
 
 from ..core.products.resolve import is_product_source, resolve_raster
 from ..core.progress import Monitor, OperationCancelled
-from ..core.raster_io import RasterError, raster_info, remove_raster
+from ..core.raster_io import RasterError, layer_title, raster_info, remove_raster
 from .provider import ICON_PATH
 from .styling import RasterStylePostProcessor, style_path, write_raster_style
 
@@ -252,9 +252,12 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
 
     # --- outputs --------------------------------------------------------
     def finish_raster(self, path, context, kind, units, stats, layer_name=None, band=1):
-        """Style a finished raster: ``.qml`` next to it and a post-processor for the desktop."""
+        """Style a finished raster: ``.qml`` next to it and a post-processor for the desktop.
+        The loaded layer is named ``layer_name``, by default what the raster's metadata says
+        it is (:func:`..core.raster_io.layer_title`)."""
         if not path:
             return
+        layer_name = layer_name or layer_title(raster_info(path))
         write_raster_style(path, kind, units, stats, band)
         if context.willLoadLayerOnCompletion(path):
             details = context.layerToLoadOnCompletionDetails(path)

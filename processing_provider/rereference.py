@@ -110,6 +110,5 @@ class Rereference(DisplacementAlgorithm):
         out = self.output_raster_path(parameters, "OUTPUT", context)
         res = ts.rereference(stack, ref, out, self.monitor(feedback))
         stack.close()
-        self.finish_raster(out, context, DIVERGING, stack.units, res.stats[0],
-                           layer_name="Re-referenced")
+        self.finish_raster(out, context, DIVERGING, stack.units, res.stats[0])   # named by layer_title
         return {"OUTPUT": out, "REFERENCE": ref.describe()}

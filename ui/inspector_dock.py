@@ -64,7 +64,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core import inspection
-from ..core.raster_io import RasterError, raster_info
+from ..core.raster_io import RasterError, layer_title, raster_info
 from ..core.units import unit_factor
 from .common import find_algorithm
 from .map_tool import InspectorMapTool
@@ -669,7 +669,7 @@ class InspectorDock(QDockWidget):
         units = next((d.units for d in inspection.describe_bands(raster_info(out)) if d.units), "")
         if algorithm is None:  # the algorithm writes its own style
             write_raster_style(out, DIVERGING, units, result.stats[-1], band=len(result.stats))
-        new_layer = QgsRasterLayer(out, f"{layer.name()} (ref {_xy(p)[1:-1]})", "gdal")
+        new_layer = QgsRasterLayer(out, layer_title(raster_info(out)), "gdal")
         self.project.addMapLayer(new_layer)
         values = ", ".join(inspection.format_value(v, units) for v in result.reference_values[:3])
         more = " …" if len(result.reference_values) > 3 else ""

@@ -265,8 +265,12 @@ def test_reference_point_creates_a_new_layer(dock, qgis_canvas, layers, tmp_path
     click(qgis_canvas, dock.map_tool, *centre(25, 10))
     assert not dock.reference_mode and not dock.reference_button.isChecked()
     assert len(QgsProject.instance().mapLayers()) == n_layers + 1
-    new = [la for la in QgsProject.instance().mapLayers().values()
-           if la.name().startswith("los (ref")]
+    # named by what it is and where it is referenced (QGIS's own transform as the truth)
+    to_geo = QgsCoordinateTransform(layers["los"].crs(), QgsCoordinateReferenceSystem("EPSG:4326"),
+                                    QgsProject.instance())
+    lonlat = to_geo.transform(QgsPointXY(*centre(25, 10)))
+    name = f"LOS displacement, re-referenced at {lonlat.x():.2f} E {lonlat.y():.2f} N"
+    new = [la for la in QgsProject.instance().mapLayers().values() if la.name() == name]
     assert len(new) == 1 and new[0].isValid()
     path = new[0].source()
     assert os.path.dirname(path) == str(tmp_path / "reref")
