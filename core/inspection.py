@@ -133,7 +133,8 @@ def describe_bands(info) -> List[BandDescription]:
             band=i + 1,
             units=str(meta.get("units", "") or meta.get("unit", "")),
             quantity=str(meta.get("quantity", "")),
-            name=info.descriptions[i] if i < len(info.descriptions) else "",
+            name=_units.split_unit_suffix(info.descriptions[i])[0] if i < len(info.descriptions)
+            else "",   # the unit is shown with the value
             date=dates[i],
         ))
     return out

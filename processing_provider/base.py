@@ -31,7 +31,7 @@ from qgis.PyQt.QtGui import QIcon
 from ..core.products.resolve import is_product_source, resolve_raster
 from ..core.progress import Monitor, OperationCancelled
 from ..core.raster_io import RasterError, layer_title, raster_info, remove_raster
-from .provider import ICON_PATH
+from .provider import icon_path
 from .styling import RasterStylePostProcessor, style_path, write_raster_style
 
 CONVENTIONS_NOTE = (
@@ -97,7 +97,10 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
         return HELP_URL
 
     def icon(self):
-        return QIcon(ICON_PATH)
+        return QIcon(self.svgIconPath())
+
+    def svgIconPath(self):  # noqa: N802 (QGIS API): the algorithm's, else its family's icon
+        return icon_path(self.NAME, self.GROUP_ID)
 
     def createInstance(self):  # noqa: N802
         return type(self)()

@@ -22,7 +22,6 @@ import tempfile
 
 import numpy as np
 from qgis.core import (
-    QgsApplication,
     QgsCoordinateTransform,
     QgsExpression,
     QgsFeatureRequest,
@@ -734,7 +733,9 @@ class InspectorController:
 
 
 def inspector_icon():
-    return QIcon(QgsApplication.iconPath("mActionIdentify.svg"))
+    from ..processing_provider.provider import icon_path
+
+    return QIcon(icon_path("inspector"))
 
 
 __all__ = ["InspectorController", "InspectorDock"]

@@ -104,7 +104,7 @@ def test_dock_opens_from_the_menu_and_unloads(qgis_iface, qgis_processing, layer
     plugin.initGui()
     try:
         action = next(a for a in plugin.actions if a.text() == "Displacement Inspector")
-        assert action in plugin.toolbar.actions()
+        assert plugin.tool_button.defaultAction() is action   # the toolbar's button
         action.trigger()
         dock = plugin.inspector.dock
         assert dock is not None and not dock.isHidden()
