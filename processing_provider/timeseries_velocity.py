@@ -14,7 +14,6 @@ from .styling import DIVERGING, SEQUENTIAL
 from .timeseries_common import (
     GROUP,
     GROUP_ID,
-    INPUT_HELP,
     add_date_parameter,
     add_series_parameters,
     date_list_parameter,
@@ -22,27 +21,13 @@ from .timeseries_common import (
     open_series,
 )
 
-HELP = f"""
-Least-squares velocity of every pixel over the acquisitions between START_DATE and END_DATE
-(inclusive; both must lie within the series).
-
-Model: d(t) = c + v t, plus optionally annual and semi-annual terms (a1 cos 2 pi t + b1 sin
-2 pi t + a2 cos 4 pi t + b2 sin 4 pi t) and a step (Heaviside) at each of STEP_DATES (events
-such as earthquakes; acquisitions on or after a step date are shifted). t in years of 365.25
-days. A pixel needs at least as many valid acquisitions as model terms plus one (2 terms
-for the linear model, 6 with seasonal terms, plus one per step), else it is NaN; too few
-acquisitions in the range for the model is an error.
-
-Outputs: VELOCITY in the input unit per year (m -> m/yr), diverging ramp; VELOCITY_SIGMA,
-the 1-sigma of the velocity from the fit residuals, s sqrt([(A^T A)^-1]_vv) with s^2 = sum of
-squared residuals / (n - p) (same unit); RMS_RESIDUAL, sqrt(sum of squared residuals / n)
-in the input unit (both sequential ramps). Optional: STEPS, the size of each step (one band
-per step date, input unit, diverging) and ANNUAL_AMPLITUDE, sqrt(a1^2 + b1^2) (input unit,
-sequential; needs SEASONAL). The acquisitions used and the model are in the output metadata.
-
-{INPUT_HELP}
-
-See docs/timeseries.md.
+# short: the side panel; the full text is docs/algorithms/timeseries_velocity.md (Help button)
+HELP = """
+Least-squares velocity of every pixel over the acquisitions between START_DATE and END_DATE:
+d(t) = c + v·t, optionally with annual and semi-annual terms and a step at each STEP_DATES
+date (t in years of 365.25 days). Outputs in the input unit per year (m → m/yr): VELOCITY, its
+1-sigma VELOCITY_SIGMA, RMS_RESIDUAL (input unit); optionally the step sizes and the annual
+amplitude. A pixel without enough valid acquisitions for the model is NaN.
 """
 
 
