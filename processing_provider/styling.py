@@ -18,6 +18,7 @@ in the desktop.  Point layers get the same treatment with their own renderer
 import os
 
 from qgis.core import (
+    QgsColorRampLegendNodeSettings,
     QgsColorRampShader,
     QgsVectorLayer,
     QgsProcessingLayerPostProcessorInterface,
@@ -76,6 +77,10 @@ def build_renderer(provider, band, kind, units, stats):
     ramp = QgsColorRampShader(lo, hi)
     ramp.setColorRampType(QgsColorRampShader.Type.Interpolated)
     ramp.setColorRampItemList(items)
+    if units and hasattr(ramp, "setLegendSettings"):   # QGIS >= 3.18: continuous legend
+        settings = QgsColorRampLegendNodeSettings()    # "0.044 m" in the Layers panel too
+        settings.setSuffix(f" {units}")
+        ramp.setLegendSettings(settings)
     shader = QgsRasterShader()
     shader.setRasterShaderFunction(ramp)
     renderer = QgsSingleBandPseudoColorRenderer(provider, band, shader)

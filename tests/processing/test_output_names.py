@@ -40,3 +40,12 @@ def test_rereferenced_layer_name_and_band_units(provider, tmp_path):
                     f"{abs(lon):.2f} W {lat:.2f} N"), name
     info = raster_info(out)
     assert info.descriptions[0].endswith(f"({info.band_metadata[0]['units']})")
+    # the Layers panel's continuous legend shows the unit after its min and max too
+    from qgis.core import QgsRasterLayer
+
+    layer = QgsRasterLayer(out, "styled", "gdal")   # loads the .qml written next to it
+    units = info.band_metadata[0]["units"]
+    ramp = layer.renderer().shader().rasterShaderFunction()
+    assert ramp.legendSettings().suffix() == f" {units}"
+    assert all(label.endswith(f" {units}") for label, _ in layer.renderer().legendSymbologyItems())
+    assert layer.bandName(1).endswith(f"({units})")
