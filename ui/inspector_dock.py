@@ -184,6 +184,7 @@ class InspectorDock(QDockWidget):
 
         self.point_label = QLabel("Click on the map (Pick on map).")
         self.point_label.setWordWrap(True)
+        self.point_label.setMinimumWidth(1)   # long names wrap or clip, never widen the dock
         outer.addWidget(self.point_label)
 
         self.layer_list = QListWidget()
@@ -234,6 +235,7 @@ class InspectorDock(QDockWidget):
         sl.addLayout(fit_row)
         self.velocity_label = QLabel("Velocity: —")
         self.velocity_label.setWordWrap(True)
+        self.velocity_label.setMinimumWidth(1)   # long names wrap or clip, never widen the dock
         sl.addWidget(self.velocity_label)
         buttons = QHBoxLayout()
         self.overlay_check = QCheckBox("Overlay")
@@ -274,6 +276,7 @@ class InspectorDock(QDockWidget):
         outer.addLayout(row)
         self.reference_label = QLabel("")
         self.reference_label.setWordWrap(True)
+        self.reference_label.setMinimumWidth(1)   # long names wrap or clip, never widen the dock
         outer.addWidget(self.reference_label)
         self._show_fit_controls(False)
         scroll = QScrollArea()    # a short dock scrolls instead of squeezing the plot
@@ -281,6 +284,9 @@ class InspectorDock(QDockWidget):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(body)
+        # never narrower than the controls (a dock squeezes its widget, which clips them)
+        scroll.setMinimumWidth(body.minimumSizeHint().width()
+                               + scroll.verticalScrollBar().sizeHint().width())
         self.setWidget(scroll)
 
     def _show_fit_controls(self, on):

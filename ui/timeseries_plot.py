@@ -36,9 +36,10 @@ def series_colour(index):
     return SERIES_COLOURS[index % len(SERIES_COLOURS)]
 
 
-def _unbroken(text):
-    """``text`` as HTML that wraps only around it, not inside (legend entries)."""
-    return html.escape(str(text), quote=False).replace(" ", "&nbsp;")
+def _legend_entry(text):
+    """``text`` as HTML whose first word stays next to the colour swatch before it."""
+    first, _, rest = html.escape(str(text), quote=False).partition(" ")
+    return first + (" " + rest if rest else "")
 
 
 def _load_matplotlib():
@@ -123,6 +124,7 @@ class TimeSeriesPlot(QWidget):
         self.legend_label = QLabel()
         self.legend_label.setWordWrap(True)
         self.legend_label.setTextFormat(Qt.TextFormat.RichText)
+        self.legend_label.setMinimumWidth(1)   # a long layer name never widens the dock
         layout.addWidget(self.legend_label)
         self.redraw()
 
@@ -190,9 +192,10 @@ class TimeSeriesPlot(QWidget):
         for k, s in enumerate(self.series):
             if id(s) in left:
                 continue
-            entries.append(f'<span style="color:{series_colour(k)}">■</span>&nbsp;{_unbroken(s.label)}')
+            entries.append(f'<span style="color:{series_colour(k)}">■</span>&nbsp;'
+                           f'{_legend_entry(s.label)}')
         if self.fit is not None and self.fit_series is not None:
-            entries.append(f"<b>– –</b>&nbsp;{_unbroken('fit ' + self._fit_text(axis_unit))}")
+            entries.append(f"<b>– –</b>&nbsp;{_legend_entry('fit ' + self._fit_text(axis_unit))}")
         notes = [f"not drawn: {s.label} ({s.units or 'no unit'}, axis in {axis_unit or 'no unit'})"
                  for s in left_out]
         # entries flow and wrap at the dock's width, under the plot (never over the curves)

@@ -86,6 +86,9 @@ def window(qgis_canvas):
 def test_inspector_dock_at_its_default_width(window, qgis_canvas, layers, stations, shots):  # noqa: F811
     from displacement_toolkit.ui.inspector_dock import InspectorDock
 
+    # a long layer name, as layer_title makes them, must not widen the dock
+    layers["series"].setName("Displacement 2020-01-05 to 2020-03-17, re-referenced at "
+                             "15.09 E 36.12 N")
     qgis_canvas.setParent(None)
     window.setCentralWidget(qgis_canvas)
     dock = InspectorDock(qgis_canvas, window)
@@ -95,6 +98,8 @@ def test_inspector_dock_at_its_default_width(window, qgis_canvas, layers, statio
     settle()
     try:
         assert abs(dock.width() - DOCK_WIDTH) <= 30, dock.width()
+        scroll = dock.widget()    # the controls fit the dock's width: nothing cut on the right
+        assert scroll.widget().width() <= scroll.viewport().width()
         # empty state: what to click, no date axis
         assert dock.plot.stack.currentWidget() is dock.plot.empty_label
         assert "click" in dock.plot.empty_label.text()
@@ -107,6 +112,7 @@ def test_inspector_dock_at_its_default_width(window, qgis_canvas, layers, statio
         settle()
         dock.plot.canvas.draw()
         dock.grab().save(str(shots / "inspector_dock.png"))
+        assert scroll.widget().width() <= scroll.viewport().width()
         dock.plot.grab().save(str(shots / "inspector_plot.png"))
         assert clipped_widgets(dock) == []
         # value and unit readable without scrolling
