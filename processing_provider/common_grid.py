@@ -64,7 +64,8 @@ class CommonGrid(DisplacementAlgorithm):
     HELP = """
     Resamples two or more rasters (any CRS) onto one pixel grid (GDAL warper, target-aligned pixels)
     so that they can be combined pixel by pixel: ascending and descending tracks, geometry layers,
-    products of different processors. NaN and nodata are never averaged in. Outputs: one float32
+    products of different processors. Grids that already match are kept as they are. NaN and
+    nodata are never averaged in. Outputs: one float32
     GeoTIFF per input in OUTPUT_FOLDER, with units and descriptions kept; the log states the grid
     (CRS, extent, size, resolution in CRS units and metres).
     """
@@ -170,10 +171,10 @@ class CommonGrid(DisplacementAlgorithm):
                 name, k = f"{stem}_grid_{k}", k + 1
             used.add(name)
             out = self.track_output(os.path.join(folder, name + ".tif"))
-            method = (core_grid.choose_resampling(info, grid) if resampling_key == "auto"
-                      else resampling_key)
-            feedback.pushInfo(f"{os.path.basename(path)}: {info.band_count} band(s), resampling "
-                              f"{method} -> {out}")
+            method, copied = core_grid.layer_resampling(info, grid, resampling_key)
+            how = ("copied (its pixels are pixels of the grid: values unchanged)" if copied
+                   else f"resampling {method}")
+            feedback.pushInfo(f"{os.path.basename(path)}: {info.band_count} band(s), {how} -> {out}")
             core_grid.warp_to_grid(path, grid, resampling=method, output_path=out,
                                    monitor=monitor.sub(i / len(paths), (i + 1) / len(paths)))
             meta = info.band_metadata[0] if info.band_metadata else {}

@@ -12,6 +12,7 @@ from qgis.core import (
 )
 
 from ..core import los as core_los
+from ..core import validation
 from ..core.products.resolve import geometry_raster
 from .base import DisplacementAlgorithm, band_parameter, parameter_error
 from .styling import DIVERGING
@@ -49,7 +50,8 @@ class LosToVertical(DisplacementAlgorithm):
     direction: vertical (default), east-west or a custom azimuth and plunge, assuming all motion is
     along it (with two or more geometries use displacement:decompose). LOS is positive toward the
     satellite; phase → LOS = s · wavelength / 4π · phase with the processor's sign. Incidence from a
-    raster or a constant (degrees from the vertical); heading for horizontal directions. Output in
+    raster or a constant (degrees from the vertical, strictly between 0 and 90), by default from
+    the product's metadata; heading for horizontal directions. Output in
     OUTPUT_UNITS (m, cm, mm or per year), NaN where the projection amplifies noise too much.
     """
 
@@ -130,21 +132,13 @@ class LosToVertical(DisplacementAlgorithm):
                     raise parameter_error("WAVELENGTH_PRESET", "from the input's metadata",
                                           "the input has no geometry_wavelength metadata",
                                           "Choose a preset or give WAVELENGTH in metres")
-                try:
-                    wavelength = core_los.check_wavelength(recorded["wavelength"])
-                except ValueError as exc:
-                    raise parameter_error("WAVELENGTH_PRESET", recorded["wavelength"], str(exc),
-                                          "Choose a preset or give WAVELENGTH in metres") from exc
+                wavelength = core_los.check_wavelength(recorded["wavelength"], "WAVELENGTH_PRESET")
                 feedback.pushInfo(f"Wavelength {wavelength} m from the input metadata (geometry_wavelength)")
             elif preset == "custom" or custom is not None:
                 if custom is None:
                     raise parameter_error("WAVELENGTH", None, "the custom wavelength is not given",
                                           "Give WAVELENGTH in metres, e.g. 0.05546576")
-                try:
-                    wavelength = core_los.check_wavelength(custom)
-                except ValueError as exc:
-                    raise parameter_error("WAVELENGTH", custom, str(exc), "Give a positive wavelength "
-                                          "in metres") from exc
+                wavelength = core_los.check_wavelength(custom, "WAVELENGTH")
             else:
                 wavelength = core_los.WAVELENGTHS[preset]
             feedback.pushInfo(f"Phase -> LOS: wavelength {wavelength} m, {convention} convention: "
@@ -173,11 +167,7 @@ class LosToVertical(DisplacementAlgorithm):
                 origin = (f"the product ({product.processor}, {product.geometry.source})"
                           if product is not None else "the input metadata (geometry_incidence)")
                 feedback.pushInfo(f"Incidence {constant:g} deg from {origin}")
-            try:
-                core_los.check_incidence_values([constant], "INCIDENCE_ANGLE")
-            except ValueError as exc:
-                raise parameter_error("INCIDENCE_ANGLE", constant, str(exc),
-                                      "Give the incidence in degrees, 0 <= angle < 90") from exc
+            validation.incidence(constant, "INCIDENCE_ANGLE")
             incidence = constant
         else:
             problem = "no incidence is given"
