@@ -46,9 +46,9 @@ class OffsetTracking(DisplacementAlgorithm):
     normalised cross-correlation of windows on a regular grid (complex SLCs or real amplitude).
     Offsets = position in the secondary minus position in the reference: x along columns (range),
     y along rows (azimuth). Outputs: OUTPUT_X, OUTPUT_Y in pixels (optionally in metres),
-    OUTPUT_SNR, OUTPUT_SIGMA (1-sigma, px), optional peak and arrows; one output pixel per window. Windows with low SNR or peak, outliers or nodata are NaN, with thresholds set by
-    IMAGE_TYPE (SAR or optical, detected by default). The guided dialog previews the grid and
-    the run time.
+    OUTPUT_SNR, OUTPUT_SIGMA (1-sigma, px), optional peak and arrows; one output pixel per window.
+    Windows with low SNR or peak, outliers or nodata are NaN, with thresholds set by IMAGE_TYPE
+    (SAR or optical, detected by default). The guided dialog previews the grid and the run time.
     """
 
     def initAlgorithm(self, config=None):  # noqa: N802
