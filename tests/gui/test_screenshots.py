@@ -103,6 +103,7 @@ def test_inspector_dock_at_its_default_width(window, qgis_canvas, layers, statio
         # empty state: what to click, no date axis
         assert dock.plot.stack.currentWidget() is dock.plot.empty_label
         assert "click" in dock.plot.empty_label.text()
+        assert not dock.start_edit.isVisible() and not dock.plot.unit_bar.isVisible()  # no 2000-01-01
         dock.grab().save(str(shots / "inspector_dock_empty.png"))
         assert clipped_widgets(dock) == []
         # a raster series (m) and a GNSS station (mm) at one click
@@ -110,6 +111,7 @@ def test_inspector_dock_at_its_default_width(window, qgis_canvas, layers, statio
         click(qgis_canvas, dock.map_tool, x + 10.0, y - 10.0)
         click(qgis_canvas, dock.map_tool, *centre(10, 12))
         settle()
+        assert dock.start_edit.isVisible() and dock.start_edit.date().year() == 2020
         dock.plot.canvas.draw()
         dock.grab().save(str(shots / "inspector_dock.png"))
         assert scroll.widget().width() <= scroll.viewport().width()
