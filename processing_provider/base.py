@@ -26,13 +26,14 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingUtils,
 )
-from qgis.PyQt.QtCore import QCoreApplication, QUrl
+from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from ..core import validation
 from ..core.products.resolve import is_product_source, resolve_raster
 from ..core.progress import Monitor, OperationCancelled
 from ..core.raster_io import RasterError, layer_title, raster_info, remove_raster
+from .help import help_url, short_help
 from .provider import icon_path
 from .styling import RasterStylePostProcessor, style_path, write_raster_style
 
@@ -41,9 +42,6 @@ CONVENTIONS_NOTE = (
     "reference (pixels; +x = range/columns, +y = azimuth/rows); LOS positive toward the "
     "satellite; heading clockwise from north; incidence from the vertical; NaN is nodata."
 )
-
-#: The documentation shipped inside the plugin (scripts/package.py packs docs/).
-DOCS_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "docs")
 
 
 def _holds_product_source(value):
@@ -94,27 +92,10 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
         return self.GROUP_ID
 
     def shortHelpString(self):  # noqa: N802
-        """What it does (HELP), one line per parameter (its label carries the unit), the
-        conventions; the full text is the Help button's page (:meth:`helpUrl`).  Plain text:
-        ``qgis_process help`` prints it raw."""
-        lines, slots = [], {}
-        for d in self.parameterDefinitions():
-            stem, _, slot = d.name().rpartition("_")
-            if slot.isdigit() and stem:   # OBS_1 ... OBS_4: one line for the repeated slots
-                slots.setdefault(stem, []).append(slot)
-                if slot != "1":
-                    continue
-            lines.append((stem if slot.isdigit() and stem else None,
-                          f"• {d.description()} ({d.name()}"))
-        lines = [text + (f" … _{slots[stem][-1]}" if stem and len(slots[stem]) > 1 else "") + ")"
-                 for stem, text in lines]
-        return (self.tr(" ".join(self.HELP.split())) + "\n\nParameters:\n"
-                + "\n".join(lines) + "\n\n" + CONVENTIONS_NOTE
-                + "\n\nFull help: the Help button (docs/algorithms/" + self.NAME + ".md).")
+        return short_help(self, self.tr(self.HELP), CONVENTIONS_NOTE)
 
     def helpUrl(self):  # noqa: N802
-        """file:// URL of this algorithm's page in the plugin's own docs folder."""
-        return QUrl.fromLocalFile(os.path.join(DOCS_DIR, "algorithms", f"{self.NAME}.md")).toString()
+        return help_url(self.NAME)
 
     def icon(self):
         return QIcon(self.svgIconPath())
