@@ -90,8 +90,11 @@ def build_renderer(provider, band, kind, units, stats):
 
 
 def apply_raster_style(layer, kind, units, stats, band=1):
-    """Give ``layer`` the toolkit's style for ``kind`` (in place)."""
-    layer.setRenderer(build_renderer(layer.dataProvider(), band, kind, units, stats))
+    """Give ``layer`` the toolkit's style for ``kind`` (in place).  The renderer gets its
+    input from the layer's pipe: no Python wrapper of the data provider is made, which off
+    the main thread (a Processing task) sip could hand back as an already deleted object
+    ("wrapped C/C++ object of type QgsRasterDataProvider has been deleted")."""
+    layer.setRenderer(build_renderer(None, band, kind, units, stats))
     layer.triggerRepaint()
 
 

@@ -265,6 +265,8 @@ class DecompositionDialog(GuidedRunMixin, QDialog):
         layout.addWidget(self.preview_label)
         self.status_label = QLabel()
         self.status_label.setWordWrap(True)
+        self.status_label.setMinimumWidth(1)   # long output paths wrap, never widen the dialog
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.status_label)
         box = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.run_button = box.addButton("Run…", QDialogButtonBox.ButtonRole.AcceptRole)

@@ -163,6 +163,8 @@ class OffsetTrackingDialog(GuidedRunMixin, QDialog):
         left.addWidget(self.estimate_label)
         self.status_label = QLabel()
         self.status_label.setWordWrap(True)
+        self.status_label.setMinimumWidth(1)   # long output paths wrap, never widen the dialog
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         left.addWidget(self.status_label)
         left.addStretch(1)
         box = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)

@@ -130,7 +130,10 @@ class TimeSeriesPlot(QWidget):
 
     # --- data -------------------------------------------------------------
     def add_series(self, series):
-        """Plot one more :class:`~..core.inspection.Series` (any source)."""
+        """Plot one more :class:`~..core.inspection.Series` (any source).  The user's unit
+        stays for later series; a first series that cannot be shown in it resets it."""
+        if not self.series and self.unit is not None and self.unit not in display_units(series.units):
+            self.unit = None
         self.series.append(series)
         self.redraw()
 

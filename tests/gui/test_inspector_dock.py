@@ -404,3 +404,10 @@ def test_one_unit_per_plot_axis(dock, qgis_canvas, layers, stations):
     dock.plot.add_series(Series(DAYS[:2], np.array([0.0, 1.0]), "px", label="offset"))
     assert len(dock.plot.axes.get_lines()) == 3 + 2   # 3 curves, fit line, zero line
     assert "not drawn: offset (px, axis in mm)" in dock.plot.legend_text()
+    # after Clear, the chosen unit stays for displacements, and gives way to an offset series
+    dock.clear_series()
+    dock.plot.add_series(Series(DAYS[:2], np.array([0.0, 0.002]), "m", label="again"))
+    assert dock.plot.axis_unit() == "mm" and dock.plot.plotted_points()[0][2] == [0.0, 2.0]
+    dock.clear_series()
+    dock.plot.add_series(Series(DAYS[:2], np.array([0.0, 1.0]), "px", label="offset"))
+    assert dock.plot.axis_unit() == "px" and len(dock.plot.plotted_points()) == 1
