@@ -54,7 +54,6 @@ from qgis.PyQt.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QScrollArea,
-    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QToolButton,
@@ -192,7 +191,6 @@ class InspectorDock(QDockWidget):
         self.layer_list.setMaximumHeight(84)
         outer.addWidget(self.layer_list)
 
-        splitter = QSplitter(Qt.Orientation.Vertical)
 
         self.table = QTableWidget(0, len(self.COLUMNS))
         self.table.setHorizontalHeaderLabels([c.capitalize() for c in self.COLUMNS])
@@ -208,7 +206,7 @@ class InspectorDock(QDockWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height()
                                     + 3 * self.table.verticalHeader().defaultSectionSize() + 4)
-        splitter.addWidget(self.table)
+        outer.addWidget(self.table, 1)
 
         series_box = QGroupBox("Time series at the clicked pixels")
         sl = QVBoxLayout(series_box)
@@ -250,11 +248,9 @@ class InspectorDock(QDockWidget):
         buttons.addWidget(self.export_button)
         buttons.addStretch(1)
         sl.addLayout(buttons)
-        splitter.addWidget(series_box)
-        splitter.setChildrenCollapsible(False)   # never clip the plot below its minimum
-        splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 4)
-        outer.addWidget(splitter, 1)
+        # in the box layout (not a splitter, which ignores height-for-width): a legend that
+        # wraps over several lines makes the box taller instead of clipping the plot
+        outer.addWidget(series_box, 4)
         self.fit_widgets = (self.whole_range_check, self.start_edit, self.end_edit,
                             self.velocity_label, fit_row_to)
 

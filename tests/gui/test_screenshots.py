@@ -50,8 +50,16 @@ def clipped_widgets(root):
     for w in [root] + root.findChildren(QWidget):
         if not w.isVisibleTo(root) or w.width() == 0:
             continue
-        if isinstance(w, QLabel) and (w.wordWrap() or w.pixmap() is not None and
-                                      not w.pixmap().isNull() or not w.text()):
+        if isinstance(w, QLabel) and w.wordWrap() and w.text():
+            need = w.heightForWidth(w.width())    # every wrapped line shown
+            if need > w.height():
+                out.append(f"wrapped QLabel {w.text()[:40]!r}: {w.height()} < {need} px high")
+            continue
+        if type(w).__name__ == "FigureCanvasQTAgg" and w.height() < w.minimumHeight():
+            out.append(f"plot canvas {w.height()} < {w.minimumHeight()} px high")
+            continue
+        if isinstance(w, QLabel) and (w.pixmap() is not None and not w.pixmap().isNull()
+                                      or not w.text()):
             continue
         if not isinstance(w, (QLabel, QAbstractButton, QComboBox, QAbstractSpinBox)):
             continue
