@@ -204,9 +204,11 @@ class InspectorDock(QDockWidget):
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.setWordWrap(False)
         self.table.verticalHeader().setVisible(False)
-        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height()
-                                    + 3 * self.table.verticalHeader().defaultSectionSize() + 4)
-        outer.addWidget(self.table, 1)
+        rows = self.table.verticalHeader().defaultSectionSize()
+        top = self.table.horizontalHeader().sizeHint().height() + 4
+        # 3 rows in view (more scroll), whatever the dock's height: the plot gets the rest
+        self.table.setFixedHeight(top + 3 * rows + self.table.horizontalScrollBar().sizeHint().height())
+        outer.addWidget(self.table)
 
         series_box = QGroupBox("Time series at the clicked pixels")
         sl = QVBoxLayout(series_box)
