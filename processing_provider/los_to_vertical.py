@@ -53,13 +53,12 @@ class LosToVertical(DisplacementAlgorithm):
     # short: the side panel; the full text is docs/algorithms/los_to_vertical.md (Help button)
     HELP = """
     Converts unwrapped phase (rad) or LOS displacement/velocity into displacement along one
-    direction: vertical (default), east-west or a custom azimuth and plunge, assuming all motion is
-    along it (with two or more geometries use displacement:decompose). LOS is positive toward the
-    satellite; phase → LOS = s · wavelength / 4π · phase with the processor's sign. Quantity,
-    units and wavelength default to what the input records. Incidence from a
-    raster or a constant (degrees from the vertical, strictly between 0 and 90), by default from
-    the product's metadata; heading for horizontal directions. Output in
-    OUTPUT_UNITS (m, cm, mm or per year), NaN where the projection amplifies noise too much.
+    direction: vertical (default), east-west or a custom azimuth and plunge, assuming all motion
+    is along it (with two or more geometries use displacement:decompose). LOS is positive toward
+    the satellite; phase → LOS = s · wavelength / 4π · phase. Quantity, units, wavelength and
+    incidence (degrees from the vertical, strictly between 0 and 90; a raster or a constant)
+    default to what the input records. Output in OUTPUT_UNITS (m, cm, mm or per year), NaN where
+    the projection amplifies noise too much.
     """
 
     def initAlgorithm(self, config=None):  # noqa: N802

@@ -29,7 +29,8 @@ TEST_DATA = REPO / "tests" / "data"
 UTM33N = crs_from_epsg(32633)
 
 # QGIS computes band statistics when it opens a raster as a layer, and GDAL saves them in a
-# .aux.xml next to the file (its "PAM" side-car): keep the shipped test data read-only.
+# .aux.xml next to the file (its "PAM" side-car): keep the shipped test data read-only.  A test
+# that reads a product's own side-car (PyRate) turns it back on for its copy in tmp_path.
 os.environ["GDAL_PAM_ENABLED"] = "NO"
 
 
