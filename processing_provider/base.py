@@ -52,11 +52,13 @@ from ..core.raster_io import (
     check_raster_size,
     count_valid,
     has_valid_value,
+    layer_title,
     raster_info,
     remove_raster,
     remove_stale_partials,
 )
-from .provider import ICON_PATH
+from .help import help_url, short_help
+from .provider import icon_path
 from .styling import RasterStylePostProcessor, style_path, write_raster_style
 
 CONVENTIONS_NOTE = (
@@ -64,8 +66,6 @@ CONVENTIONS_NOTE = (
     "reference (pixels; +x = range/columns, +y = azimuth/rows); LOS positive toward the "
     "satellite; heading clockwise from north; incidence from the vertical; NaN is nodata."
 )
-
-HELP_URL = "https://github.com/displacement-toolkit/displacement_toolkit/blob/main/docs/conventions.md"
 
 
 def _holds_product_source(value):
@@ -188,13 +188,16 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
         return self.GROUP_ID
 
     def shortHelpString(self):  # noqa: N802
-        return self.tr(self.HELP.strip()) + "\n\n" + CONVENTIONS_NOTE
+        return short_help(self, self.tr(self.HELP), CONVENTIONS_NOTE)
 
     def helpUrl(self):  # noqa: N802
-        return HELP_URL
+        return help_url(self.NAME)
 
     def icon(self):
-        return QIcon(ICON_PATH)
+        return QIcon(self.svgIconPath())
+
+    def svgIconPath(self):  # noqa: N802 (QGIS API): the algorithm's, else its family's icon
+        return icon_path(self.NAME, self.GROUP_ID)
 
     def createInstance(self):  # noqa: N802
         return type(self)()
@@ -581,12 +584,14 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
 
     # --- outputs --------------------------------------------------------
     def finish_raster(self, path, context, kind, units, stats, layer_name=None, band=1):
-        """Check and style a finished raster: log its valid-pixel count (``stats["valid"]``),
-        fail with a diagnosis when it has none, write the ``.qml`` next to it and a
-        post-processor for the desktop."""
+        """Check and style a finished raster: log its valid-pixel count (``stats["valid"]``)
+        and record an empty one (see :meth:`_fail_if_empty`), write the ``.qml`` next to it
+        and a post-processor for the desktop.  The loaded layer is named ``layer_name``, by
+        default what the raster's metadata says it is (:func:`..core.raster_io.layer_title`)."""
         if not path:
             return
         self._check_not_empty(path, stats, band)
+        layer_name = layer_name or layer_title(raster_info(path))
         write_raster_style(path, kind, units, stats, band)
         if context.willLoadLayerOnCompletion(path):
             details = context.layerToLoadOnCompletionDetails(path)
