@@ -42,6 +42,7 @@ area, or whose search area leaves the image, give NaN.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 from collections import deque
@@ -53,6 +54,7 @@ import numpy as np
 from scipy import fft as sfft
 from scipy import ndimage
 
+from . import fast_correlation
 from .oversampled_intensity import (BLOCK_ROWS, TILE, TILES_PER_BATCH, OversampledRows)
 from .progress import ensure_monitor
 from .window_correlation import correlate_batch
@@ -70,6 +72,8 @@ WORKERS = -1
 DEFAULT_BATCH = 32
 
 RAMPS = ("none", "constant", "linear")
+#: Speed presets (``accurate`` the default, ``fast``: :mod:`.fast_correlation`).
+PRESETS = fast_correlation.PRESETS
 
 #: Image types (docs/offset_tracking.md, "Image types and quality thresholds").
 IMAGE_TYPES = ("complex_sar", "sar_amplitude", "optical")
@@ -165,6 +169,8 @@ class TrackingParameters:
     ramp: str = "none"
     batch: int = DEFAULT_BATCH
     strain_correction: bool = True
+    #: ``accurate`` or ``fast`` (:mod:`.fast_correlation`)
+    preset: str = "accurate"
 
     def validate(self, width: int, height: int) -> None:
         """Raise ValueError naming the offending setting (upper-case parameter names)."""
@@ -184,6 +190,7 @@ class TrackingParameters:
         if not 0.0 <= float(self.peak_threshold) < 1.0:
             raise ValueError(f"PEAK_THRESHOLD = {self.peak_threshold}: a normalised correlation "
                              "peak threshold lies in 0 (off) .. 1; optical images: 0.5")
+        fast_correlation.check_preset(self.preset)
         if self.ramp not in RAMPS:
             raise ValueError(f"RAMP = {self.ramp!r}: use one of {', '.join(RAMPS)}")
         if self.window_x + 2 * self.search_x > width:
@@ -436,6 +443,8 @@ class _Correlator:
                  gross_y: np.ndarray, threads: int):
         self.args = (p.search_x, p.search_y, int(p.oversample), p.correlation_oversample,
                      is_complex)
+        self.correlate = fast_correlation.correlate_batch_fast if p.preset == "fast" else \
+            correlate_batch
         self.gross_x, self.gross_y = gross_x, gross_y
         self.out = {k: np.full(gross_x.shape, np.nan) for k in self.FIELDS}
         self.centroids = np.zeros((4,) + gross_x.shape)
@@ -460,11 +469,12 @@ class _Correlator:
         self._blas.__exit__(*exc)
         return False
 
-    def submit(self, row: int, cols: np.ndarray, ref_chips: np.ndarray, sec_chips: np.ndarray):
+    def submit(self, rows: np.ndarray, cols: np.ndarray, ref_chips: np.ndarray,
+               sec_chips: np.ndarray):
         if self.pool is None:
-            self._store(row, cols, correlate_batch(ref_chips, sec_chips, *self.args))
+            self._store(rows, cols, self.correlate(ref_chips, sec_chips, *self.args))
             return
-        self.pending.append((row, cols, self.pool.submit(correlate_batch, ref_chips,
+        self.pending.append((rows, cols, self.pool.submit(self.correlate, ref_chips,
                                                          sec_chips, *self.args)))
         while len(self.pending) > 2 * self.threads:
             self._collect()
@@ -474,14 +484,14 @@ class _Correlator:
             self._collect()
 
     def _collect(self):
-        row, cols, future = self.pending.popleft()
-        self._store(row, cols, future.result())
+        rows, cols, future = self.pending.popleft()
+        self._store(rows, cols, future.result())
 
-    def _store(self, i: int, jj: np.ndarray, res: Dict[str, np.ndarray]):
+    def _store(self, ii: np.ndarray, jj: np.ndarray, res: Dict[str, np.ndarray]):
         good = ~res["edge"] & np.isfinite(res["dx"]) & np.isfinite(res["dy"])
         self.correlated += int(good.size)
         self.search_border += int(good.size - np.count_nonzero(good))
-        jj, sel = jj[good], np.nonzero(good)[0]
+        i, jj, sel = ii[good], jj[good], np.nonzero(good)[0]
         self.out["dx"][i, jj] = res["dx"][sel] + self.gross_x[i, jj]
         self.out["dy"][i, jj] = res["dy"][sel] + self.gross_y[i, jj]
         for k in ("peak", "snr", "sigma_x", "sigma_y"):
@@ -489,16 +499,25 @@ class _Correlator:
         self.centroids[:, i, jj] = res["centroids"][sel].T
 
 
+def _joined(parts):
+    """One batch from the (rows, cols, reference chips, search chips) of several rows."""
+    if len(parts) == 1:
+        return parts[0]
+    return tuple(np.concatenate(items) for items in zip(*parts))
+
+
 def _window_batches(ref_img: OversampledRows, sec_img: OversampledRows, p: TrackingParameters,
                     rows_top: np.ndarray, cols_top: np.ndarray, gx: np.ndarray, gy: np.ndarray,
                     mon):
-    """Yield (row, window columns, reference chips, search chips) batch by batch, row of
-    windows by row of windows, skipping windows that touch nodata or leave the image;
-    reports progress and releases the oversampled rows no longer needed."""
+    """Yield (window rows, window columns, reference chips, search chips) in batches of
+    ``p.batch`` windows (a batch may span rows of windows: small images and narrow rows
+    still fill it), row of windows by row of windows, skipping windows that touch nodata or
+    leave the image; reports progress and releases the oversampled rows no longer needed."""
     o, wy, wx = int(p.oversample), p.window_y, p.window_x
     sh, sw = wy + 2 * p.search_y, wx + 2 * p.search_x
     n_r, n_c = rows_top.size, cols_top.size
     batch = max(1, int(p.batch))
+    pending, count = [], 0
     for i, top in enumerate(rows_top):
         top = int(top)
         ref_vals, ref_bad = ref_img.rows(top, top + wy)
@@ -509,19 +528,27 @@ def _window_batches(ref_img: OversampledRows, sec_img: OversampledRows, p: Track
         slefts = cols_top + gx[i] - p.search_x
         bad = (_box_counts(ref_bad, np.zeros(n_c, np.int64), cols_top, wy, wx) > 0) | \
             (_box_counts(sec_bad, stops, slefts, sh, sw) > 0)
-        for j0 in range(0, n_c, batch):
-            js = np.arange(j0, min(n_c, j0 + batch))
-            jj = js[~bad[js]]
-            if jj.size:
-                yield (i, jj,
-                       _chips(ref_vals, np.zeros(jj.size, np.int64), o * cols_top[jj], o * wy,
-                              o * wx),
-                       _chips(sec_vals, o * stops[jj], o * slefts[jj], o * sh, o * sw))
-            mon.update((i + (j0 + js.size) / float(n_c)) / float(n_r))
+        good = np.nonzero(~bad)[0]
+        start = 0
+        while start < good.size:
+            jj = good[start:start + batch - count]
+            start += jj.size
+            pending.append((np.full(jj.size, i, np.int64), jj,
+                            _chips(ref_vals, np.zeros(jj.size, np.int64), o * cols_top[jj],
+                                   o * wy, o * wx),
+                            _chips(sec_vals, o * stops[jj], o * slefts[jj], o * sh, o * sw)))
+            count += jj.size
+            if count == batch:
+                yield _joined(pending)
+                pending, count = [], 0
+            mon.update((i + start / float(good.size)) / float(n_r))
+        mon.update((i + 1) / float(n_r))
         if i + 1 < n_r:
             nxt = int(rows_top[i + 1])
             ref_img.release_before(nxt)
             sec_img.release_before(nxt + int(gy[i + 1:].min()) - p.search_y)
+    if pending:
+        yield _joined(pending)
 
 
 def _track(ref_src, sec_src, p: TrackingParameters, gross_xy, monitor) -> TrackingResult:
@@ -534,6 +561,10 @@ def _track(ref_src, sec_src, p: TrackingParameters, gross_xy, monitor) -> Tracki
     else:
         gx, gy = gross_xy
     is_complex = ref_src.is_complex or sec_src.is_complex
+    user_p = p
+    # the fast preset correlates real images at their own sampling
+    p = dataclasses.replace(p, oversample=fast_correlation.correlation_factor(
+        p.preset, p.oversample, is_complex))
     ref_img = OversampledRows(ref_src, int(p.oversample), is_complex)
     sec_img = OversampledRows(sec_src, int(p.oversample), is_complex)
     with _Correlator(p, is_complex, gx, gy, correlation_threads()) as correlator:
@@ -546,7 +577,7 @@ def _track(ref_src, sec_src, p: TrackingParameters, gross_xy, monitor) -> Tracki
                "search_border": correlator.search_border}
     return TrackingResult(out["dx"], out["dy"], out["peak"], out["snr"], out["sigma_x"],
                           out["sigma_y"], cols_top + p.window_x / 2.0,
-                          rows_top + p.window_y / 2.0, p, centroids=correlator.centroids,
+                          rows_top + p.window_y / 2.0, user_p, centroids=correlator.centroids,
                           removed=removed)
 
 

@@ -41,7 +41,7 @@ least :data:`SIGMA_FLOOR`.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Dict, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 from scipy import fft as sfft
@@ -248,13 +248,16 @@ def cross_spectrum(tapered_ref: np.ndarray, search: np.ndarray, frame: Tuple[int
 
 def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
                     search_y: int, factor: int, correlation_oversample: int,
-                    is_complex: bool) -> Dict[str, np.ndarray]:
+                    is_complex: bool, zoom_steps: Optional[Sequence[float]] = None
+                    ) -> Dict[str, np.ndarray]:
     """Offsets of a batch of windows from oversampled detected chips (module docstring).
 
     ref_chips: (B, f wy, f wx); sec_chips: (B, f (wy + 2 search_y), f (wx + 2 search_x)),
-    float32, finite.  Returns dx, dy (pixels, relative to the chips' zero lag), peak (NCC),
-    snr, sigma_x, sigma_y, ``edge`` (peak on the border of the search range: unreliable) and
-    ``centroids`` (:func:`information_centroids`)."""
+    float32, finite.  ``zoom_steps``: the spacings (oversampled samples) of the 3 x 3 zoom
+    stages; by default 1/2, 1/8 and ``f / correlation_oversample`` (the fast preset uses fewer:
+    :mod:`.fast_correlation`).  Returns dx, dy (pixels, relative to the chips' zero lag), peak
+    (NCC), snr, sigma_x, sigma_y, ``edge`` (peak on the border of the search range:
+    unreliable) and ``centroids`` (:func:`information_centroids`)."""
     o = int(factor)
     r = np.asarray(ref_chips, dtype=np.float32)
     s = np.asarray(sec_chips, dtype=np.float32)
@@ -275,7 +278,7 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     # search chips: mean removed (conditioning of the float32 window sums; NCC unchanged),
     # stacked under their squares for the window sums
     both = np.empty((2 * b, ny, nx), np.float32)
-    s = np.subtract(s, s.mean(axis=(1, 2), keepdims=True), out=both[b:])
+    s = np.subtract(s, s.reshape(b, -1).mean(axis=1)[:, None, None], out=both[b:])
     np.multiply(s, s, out=both[:b])
     spectrum = cross_spectrum(w2 * r0, s, (fy_n, fx_n))
     # weighted variance of the search chip under the shifted window at every lag of whole
@@ -306,7 +309,8 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     cx = q * (kxc + ux0)
     # Newton-like zoom on 3 x 3 grids of decreasing spacing
     fine = o / float(correlation_oversample)
-    steps = [d for d in (0.5, 0.125) if d > fine] + [fine]
+    steps = [d for d in (0.5, 0.125) if d > fine] + [fine] if zoom_steps is None else \
+        [float(d) for d in zoom_steps]
     grid = np.array([-1.0, 0.0, 1.0])
     for d in steps:
         num = _dft_eval(spectrum, cy, cx, d * grid, (fy_n, fx_n))
