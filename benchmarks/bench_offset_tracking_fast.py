@@ -81,7 +81,7 @@ def main():
         best = {}
         results = {}
         for _ in range(REPEATS):
-            for i, (group, name, ref, sec, tx, ty, window, search, step) in enumerate(items):
+            for i, (_g, _n, ref, sec, _tx, _ty, window, search, step) in enumerate(items):
                 for preset in PRESETS:
                     p = ot.TrackingParameters(window_x=window, window_y=window, search_x=search,
                                               search_y=search, step_x=step, step_y=step,
@@ -101,7 +101,7 @@ def main():
                                       np.load(f"{tmp}/{i}_peer_dy.npy"))
         peer.stdin.close()
         peer.wait()
-        for i, (group, name, ref, sec, tx, ty, *_r) in enumerate(items):
+        for i, (group, _n, _ref, _sec, tx, ty, *_r) in enumerate(items):
             for method in PRESETS + (PEER,):
                 dx, dy = results[(i, method)]
                 row = rows.setdefault((group, method), [[], [], 0.0, 0])

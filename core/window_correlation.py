@@ -58,6 +58,12 @@ SIGMA_CALIBRATION_REAL = 11.0
 SIGMA_FLOOR = 1e-4
 
 
+def _clip(a, lo, hi):
+    """``np.clip`` without its per-call overhead (tens of microseconds on numpy 1.24, on
+    arrays of a few hundred values, several times per batch)."""
+    return np.minimum(np.maximum(a, lo), hi)
+
+
 def tukey_continuous(u, n: int, edge: float) -> np.ndarray:
     """Tukey taper of ``n`` samples with cosine edges of ``edge`` samples at (fractional)
     sample positions ``u``: ``0.5 - 0.5 cos(pi t / e)`` with ``t`` the distance in samples
@@ -67,7 +73,7 @@ def tukey_continuous(u, n: int, edge: float) -> np.ndarray:
     e = int(round(edge))
     t = np.minimum(u + 0.5, n - 0.5 - u)
     if e > 0 and 2 * e < n:
-        return 0.5 - 0.5 * np.cos(np.pi * np.clip(t * (1.0 / e), 0.0, 1.0))
+        return 0.5 - 0.5 * np.cos(np.pi * _clip(t * (1.0 / e), 0.0, 1.0))
     return (t >= 0).astype(np.float64)
 
 
@@ -147,10 +153,20 @@ def _lag_windows(n: int, h: int, edge: float, lags: int) -> np.ndarray:
                             ).astype(np.float32)
 
 
+@lru_cache(maxsize=8)
+def _taper(hy: int, hx: int, edge: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """The window taper: its y and x profiles (float64), the 2-D taper (float32) and its sum."""
+    ty = tukey_continuous(np.arange(hy), hy, edge)
+    tx = tukey_continuous(np.arange(hx), hx, edge)
+    w2 = np.outer(ty, tx).astype(np.float32)
+    w2.flags.writeable = False
+    return ty, tx, w2, float(w2.sum())
+
+
 def _keys_weights(t: np.ndarray, n: int) -> np.ndarray:
     """(B, P, n) cubic-convolution weights (Keys 1981, a = -0.5) of the positions t (B, P),
     clipped to [1, n - 2], on the grid 0 .. n-1."""
-    x = np.abs(np.clip(t, 1.0, n - 2.0)[:, :, None] - np.arange(n)[None, None, :])
+    x = np.abs(_clip(t, 1.0, n - 2.0)[:, :, None] - np.arange(n)[None, None, :])
     near = (1.5 * x - 2.5) * x * x + 1.0
     far = ((-0.5 * x + 2.5) * x - 4.0) * x + 2.0
     return np.where(x < 1.0, near, np.where(x < 2.0, far, 0.0))
@@ -170,7 +186,7 @@ def _axis_parabola_steps(c: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         curv = hi - 2 * mid + lo
         concave = curv < 0
         step = np.where(concave, -(hi - lo) / (2 * np.where(concave, curv, -1.0)), 0.0)
-        steps.append(np.clip(step, -0.5, 0.5))
+        steps.append(_clip(step, -0.5, 0.5))
     return steps[0], steps[1]
 
 
@@ -189,8 +205,8 @@ def _newton_step(c: np.ndarray):
     uy = np.where(ok, -(hxx * gy - fxy * gx) / np.where(ok, det, 1.0), 0.0)
     ux = np.where(ok, -(hyy * gx - fxy * gy) / np.where(ok, det, 1.0), 0.0)
     j, l_ = np.unravel_index(c.reshape(c.shape[0], -1).argmax(axis=1), (3, 3))
-    uy = np.where(ok, np.clip(uy, -4.0, 4.0), j - 1.0)
-    ux = np.where(ok, np.clip(ux, -4.0, 4.0), l_ - 1.0)
+    uy = np.where(ok, _clip(uy, -4.0, 4.0), j - 1.0)
+    ux = np.where(ok, _clip(ux, -4.0, 4.0), l_ - 1.0)
     return uy, ux, f00 + 0.5 * (gy * uy + gx * ux), hyy, hxx
 
 
@@ -267,10 +283,7 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     # FFT frame: zero-padded to a fast length
     fy_n, fx_n = sfft.next_fast_len(ny, real=True), sfft.next_fast_len(nx, real=True)
     edge = TAPER_PIXELS * o
-    ty = tukey_continuous(np.arange(hy), hy, edge)
-    tx = tukey_continuous(np.arange(hx), hx, edge)
-    w2 = np.outer(ty, tx).astype(np.float32)
-    wsum0 = float(w2.sum())
+    ty, tx, w2, wsum0 = _taper(hy, hx, edge)
     w2flat = w2.ravel()
     centroids = information_centroids(r, ty, tx, o)
     r0 = r - ((r.reshape(b, -1) @ w2flat) / wsum0)[:, None, None]
@@ -297,11 +310,11 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     yy = np.arange(ncc.shape[1])[None, :, None]
     xx = np.arange(ncc.shape[2])[None, None, :]
     far = (np.abs(yy - ky[:, None, None]) > 2) | (np.abs(xx - kx[:, None, None]) > 2)
-    absn = np.where(far, np.abs(np.clip(ncc, -1, 1)), 0.0)
+    absn = np.where(far, np.abs(_clip(ncc, -1, 1)), 0.0)
     mean_far = absn.sum(axis=(1, 2)) / np.maximum(far.sum(axis=(1, 2)), 1)
     # stage 0: quadratic fit of the whole-pixel-lag NCC around its peak
-    kyc = np.clip(ky, 1, ncc.shape[1] - 2)
-    kxc = np.clip(kx, 1, ncc.shape[2] - 2)
+    kyc = _clip(ky, 1, ncc.shape[1] - 2)
+    kxc = _clip(kx, 1, ncc.shape[2] - 2)
     around = ncc[ib[:, None, None], kyc[:, None, None] + np.arange(-1, 2)[None, :, None],
                  kxc[:, None, None] + np.arange(-1, 2)[None, None, :]]      # (B, 3, 3)
     uy0, ux0 = _axis_parabola_steps(around)
@@ -327,7 +340,7 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     dy = (cy - sfy) / o
     dx = (cx - sfx) / o
     peak = np.where(np.isfinite(peak), peak, peak_int)
-    rho = np.clip(peak, 1e-6, 1.0)
+    rho = _clip(peak, 1e-6, 1.0)
     npix = float(hy * hx) / (o * o)
     k_sig = SIGMA_CALIBRATION if is_complex else SIGMA_CALIBRATION_REAL
     with np.errstate(divide="ignore", invalid="ignore"):
