@@ -289,7 +289,8 @@ class OffsetTracking(DisplacementAlgorithm):
         grid_cols, grid_rows = ot.output_grid(ref_info.width, ref_info.height, p)
         feedback.pushInfo(
             f"{grid_rows.size} x {grid_cols.size} windows; "
-            f"{'complex' if ref_info.is_complex(band_r) else 'real'} data; working memory "
+            f"{'complex' if ref_info.is_complex(band_r) else 'real'} data; preset {p.preset}; "
+            f"working memory "
             f"about {ot.memory_bound(ref_info.width, p) / 2**20:.0f} MiB")
 
         result = ot.track_offsets(ref_path, sec_path, p, self.monitor(feedback), band_r, band_s)
