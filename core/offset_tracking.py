@@ -590,10 +590,11 @@ def _track(ref_src, sec_src, p: TrackingParameters, gross_xy, monitor) -> Tracki
     _keep_temporaries_on_the_heap()
     user_p = p
     # the fast preset correlates real images at their own sampling: chips f**2 times
-    # smaller, so batches f**2 times larger in the same memory (fewer, larger array calls)
+    # smaller, batches f times larger (fewer array calls per window; larger batches measured
+    # slower, their temporaries leaving the processor's caches)
     factor = fast_correlation.correlation_factor(p.preset, p.oversample, is_complex)
     p = dataclasses.replace(p, oversample=factor,
-                            batch=int(p.batch) * max(1, int(p.oversample) // factor) ** 2)
+                            batch=int(p.batch) * max(1, int(p.oversample) // factor))
     ref_img = OversampledRows(ref_src, int(p.oversample), is_complex)
     sec_img = OversampledRows(sec_src, int(p.oversample), is_complex)
     with _Correlator(p, is_complex, gx, gy, correlation_threads()) as correlator:

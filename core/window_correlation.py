@@ -222,30 +222,27 @@ def information_centroids(ref_chips: np.ndarray, taper_y: np.ndarray, taper_x: n
     centroid, in pixels from the window centre (+x right, +y down).  ``taper_y``, ``taper_x``:
     the profiles of the separable window taper."""
     r = np.asarray(ref_chips, dtype=np.float32)
-    hy, hx = r.shape[1:]
+    b, hy, hx = r.shape
     # sample k lies at pixel index k / factor of the window (oversampling keeps the original
     # samples at k = 0, factor, ...); the window centre is at index (w - 1) / 2
     ux = (np.arange(hx) - (hx - factor) / 2.0) / factor
     uy = (np.arange(hy) - (hy - factor) / 2.0) / factor
-    # the taper is separable: weighted sums are matrix-vector products; central differences
-    # on the interior samples
+    # the taper is separable: the weighted sums (1 and the position, along x then y) are two
+    # matrix products per gradient; central differences on the interior samples
     ty = np.asarray(taper_y, dtype=np.float64)
     tx = np.asarray(taper_x, dtype=np.float64)
-    out = np.empty((r.shape[0], 4))
-    gx = r[:, :, 2:] - r[:, :, :-2]
-    gx *= gx                                                            # (B, hy, hx - 2)
-    inner_x = slice(1, hx - 1)
-    a = gx @ tx[inner_x].astype(np.float32)                             # (B, hy)
-    total = np.maximum(a @ ty, 1e-30)
-    out[:, 0] = ((gx @ (tx * ux)[inner_x].astype(np.float32)) @ ty) / total
-    out[:, 1] = (a @ (ty * uy)) / total
-    gy = r[:, 2:, :] - r[:, :-2, :]
-    gy *= gy                                                            # (B, hy - 2, hx)
-    inner_y = slice(1, hy - 1)
-    a = gy @ tx.astype(np.float32)                                      # (B, hy - 2)
-    total = np.maximum(a @ ty[inner_y], 1e-30)
-    out[:, 2] = ((gy @ (tx * ux).astype(np.float32)) @ ty[inner_y]) / total
-    out[:, 3] = (a @ (ty * uy)[inner_y]) / total
+    wx = np.stack([tx, tx * ux], axis=1).astype(np.float32)            # (hx, 2)
+    wy = np.stack([ty, ty * uy], axis=1)                                # (hy, 2)
+    out = np.empty((b, 4))
+    for k, (grad, wxk, wyk) in enumerate((
+            (r[:, :, 2:] - r[:, :, :-2], wx[1:hx - 1], wy),            # x: (B, hy, hx - 2)
+            (r[:, 2:, :] - r[:, :-2, :], wx, wy[1:hy - 1]))):           # y: (B, hy - 2, hx)
+        grad *= grad
+        rows = (grad.reshape(-1, grad.shape[2]) @ wxk).reshape(b, grad.shape[1], 2)
+        sums = np.matmul(np.swapaxes(rows, 1, 2).astype(np.float64), wyk)   # (B, x: 1/u, y: 1/v)
+        total = np.maximum(sums[:, 0, 0], 1e-30)
+        out[:, 2 * k] = sums[:, 1, 0] / total
+        out[:, 2 * k + 1] = sums[:, 0, 1] / total
     return out
 
 
@@ -291,7 +288,8 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     # search chips: mean removed (conditioning of the float32 window sums; NCC unchanged),
     # stacked under their squares for the window sums
     both = np.empty((2 * b, ny, nx), np.float32)
-    s = np.subtract(s, s.reshape(b, -1).mean(axis=1)[:, None, None], out=both[b:])
+    mean = (s.reshape(b, -1) @ np.ones(ny * nx, np.float32)) / np.float32(ny * nx)
+    s = np.subtract(s, mean[:, None, None], out=both[b:])
     np.multiply(s, s, out=both[:b])
     spectrum = cross_spectrum(w2 * r0, s, (fy_n, fx_n))
     # weighted variance of the search chip under the shifted window at every lag of whole
