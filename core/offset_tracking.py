@@ -651,8 +651,8 @@ def correct_strain(dx: np.ndarray, dy: np.ndarray, centroids: np.ndarray, step_x
     (``centroids``, pixels from the centre; up to most of a pixel on speckle).  With the local
     gradient of the field from the neighbouring windows (:func:`limited_gradient`, per
     pixel), ``dx(centre) = dx - (ddx/dx u + ddx/dy v)`` (dy alike)."""
-    gxx, gxy = limited_gradient(dx, 1, step_x), limited_gradient(dx, 0, step_y)
-    gyx, gyy = limited_gradient(dy, 1, step_x), limited_gradient(dy, 0, step_y)
+    both = np.stack([dx, dy])
+    (gxx, gyx), (gxy, gyy) = limited_gradient(both, 2, step_x), limited_gradient(both, 1, step_y)
     return (dx - (gxx * centroids[0] + gxy * centroids[1]),
             dy - (gyx * centroids[2] + gyy * centroids[3]))
 
