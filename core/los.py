@@ -8,7 +8,7 @@ Conventions (docs/conventions.md, "Phase sign conventions" and "Line of sight"):
   and ROI_PAC (positive phase = range increase = motion away from the satellite) and
   ``s = +1`` for ``opposite`` (chains that store the reversed sign, e.g. Kite's ROI_PAC
   reader).  So a phase of ``−4π/λ · 0.01`` is 1 cm toward the satellite.
-* Incidence θ: at the ground, from the vertical, degrees, 0 <= θ < 90.
+* Incidence θ: at the ground, from the vertical, degrees, 0 < θ < 90 (core.validation).
 * Projection assuming all motion is along one unit vector **m** (east, north, up):
   ``d_los = (l · m) · D``  so  ``D = d_los / (l · m)``; ``l · m`` is the *sensitivity*,
   with **l** the ground->satellite LOS unit vector of core.geometry.
@@ -29,10 +29,12 @@ Conventions (docs/conventions.md, "Phase sign conventions" and "Line of sight"):
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
 
+from .execution import BandSource, engine_from_environment, zip_tasks
 from .geometry import heading_to_los_azimuth, los_unit_vector
 from .progress import ensure_monitor
 from .raster_io import (
@@ -41,7 +43,6 @@ from .raster_io import (
     check_band,
     iter_blocks,
     raster_info,
-    read_block,
 )
 from . import validation
 from .units import is_velocity_unit, normalize_unit, unit_factor
@@ -215,20 +216,35 @@ def geometry_from_metadata(metadata: Dict[str, str]) -> Dict[str, object]:
     return out
 
 
-class _DirectReader:
-    """Row blocks of a raster already on the input's pixel grid (same API as GridReader)."""
+@dataclass(frozen=True)
+class _ProjectionTask:
+    """One row block of :func:`los_to_direction` (picklable: runs in any engine worker)."""
 
-    def __init__(self, path: str, band: int):
-        from .raster_io import open_raster
+    row: int
+    rows: int
+    los: BandSource                     # the input, scaled to metres (or m/yr)
+    incidence: Optional[BandSource]     # incidence raster in degrees, or None for ...
+    constant_theta: Optional[float]     # ... a constant incidence (degrees)
+    direction: str
+    max_amplification: float
+    geometry: tuple                     # sorted (name, value) pairs of project_los's keywords
+    out_factor: float
+    keep_los: bool
 
-        self._ds = open_raster(path)
-        self._band = band
 
-    def read(self, row: int, rows: int) -> np.ndarray:
-        return read_block(self._ds, self._band, row, 0, rows)
-
-    def close(self) -> None:
-        self._ds = None
+def _project_block(task: _ProjectionTask):
+    """(projection in the output unit, LOS in metres or None, pixels masked) of one block."""
+    d_los = task.los.read(task.row, task.rows)
+    if task.incidence is not None:
+        theta = task.incidence.read(task.row, task.rows)
+    else:
+        theta = np.float32(task.constant_theta)
+    projected, masked = project_los(d_los, theta, task.direction, task.max_amplification,
+                                    **dict(task.geometry))
+    if task.out_factor != 1.0:
+        projected = projected * np.float32(task.out_factor)
+    return (np.asarray(projected, dtype=np.float32), d_los if task.keep_los else None,
+            int(np.count_nonzero(masked)))
 
 
 def _sample_max(path: str, band: int, size: int = 256) -> float:
@@ -268,6 +284,7 @@ def los_to_direction(
     los_output_path: Optional[str] = None,
     monitor=None,
     rows_per_block: Optional[int] = None,
+    engine=None,
 ) -> Dict[str, object]:
     """Convert a LOS raster (displacement, velocity or unwrapped phase) to motion along one
     direction, block by block, and write it to ``output_path`` (GeoTIFF, NaN nodata).
@@ -276,7 +293,8 @@ def los_to_direction(
     ``incidence_units`` auto/degrees/radians); a raster on another grid is resampled onto the
     input grid (bilinear, :class:`~.grid.GridReader`).  For ``quantity="phase"`` the
     ``wavelength`` (m) and ``phase_convention`` are required, and ``los_output_path``
-    optionally receives the LOS displacement in metres.
+    optionally receives the LOS displacement in metres.  Blocks are read and projected by
+    ``engine`` (core.execution; default: local threads or the configured Dask scheduler).
 
     Everything is validated before anything is written; errors raise ValueError (or
     RasterError) and leave no file.  Returns a dict: ``notes`` (log lines), ``masked``
@@ -321,6 +339,8 @@ def los_to_direction(
     sensitivity(30.0, direction, **geometry)  # raises now for a missing heading
     if heading_deg is not None and needs_heading(direction, plunge_deg):
         validation.heading(heading_deg, "HEADING")
+    if str(direction).lower() == "custom":
+        validation.check_quantity(azimuth_deg, "azimuth", "AZIMUTH")
 
     # incidence
     reader = None
@@ -338,7 +358,7 @@ def los_to_direction(
         source = f"raster {incidence} band {incidence_band} ({units})"
         if inc_info.same_grid(info):
             # same pixels (also radar-geometry rasters without a geotransform): read directly
-            reader = _DirectReader(incidence, incidence_band)
+            reader = BandSource(incidence, incidence_band, scale=inc_scale)
         else:
             if not (info.has_geotransform and inc_info.has_geotransform):
                 raise ValueError(
@@ -350,7 +370,8 @@ def los_to_direction(
                 grid = GridSpec.from_info(info)
             except ValueError as exc:
                 raise ValueError(f"the input grid cannot take a resampled incidence raster: {exc}") from exc
-            reader = GridReader(incidence, grid, band=incidence_band, resampling="bilinear")
+            GridReader(incidence, grid, band=incidence_band, resampling="bilinear").close()  # checks now
+            reader = BandSource(incidence, incidence_band, grid=grid, scale=inc_scale)
             notes.append(f"the incidence raster is on another grid: resampled (bilinear) onto the "
                          f"input grid ({grid.describe()})")
     else:
@@ -402,23 +423,20 @@ def los_to_direction(
                                 "convention": "positive toward the satellite",
                                 "wavelength_m": meta["wavelength_m"],
                                 "phase_convention": meta["phase_convention"]}])
-        for r0, n in iter_blocks(info.height, rows):
-            data = read_block(input_path, band, r0, 0, n)
-            d_los = data * np.float32(to_metres)
-            if reader is not None:
-                theta = reader.read(r0, n)
-                if inc_scale != 1.0:
-                    theta = theta * np.float32(inc_scale)
-            else:
-                theta = np.float32(constant_theta)
-            projected, masked = project_los(d_los, theta, direction, float(max_amplification), **geometry)
-            masked_total += int(np.count_nonzero(masked))
-            if out_factor != 1.0:
-                projected = projected * np.float32(out_factor)
-            out_writer.write(1, r0, np.asarray(projected, dtype=np.float32))
+        run = engine or engine_from_environment()
+        mon.info(f"work runs on: {run.describe()}")
+        tasks = (_ProjectionTask(r0, n, BandSource(input_path, band, scale=to_metres), reader,
+                                 None if reader is not None else constant_theta, direction,
+                                 float(max_amplification), tuple(sorted(geometry.items())),
+                                 out_factor, los_writer is not None)
+                 for r0, n in iter_blocks(info.height, rows))
+        for task, (projected, d_los, masked) in zip_tasks(run, _project_block, tasks, mon):
+            masked_total += masked
+            out_writer.write(1, task.row, projected)
             if los_writer is not None:
-                los_writer.write(1, r0, d_los)
-            mon.update((r0 + n) / info.height)
+                los_writer.write(1, task.row, d_los)
+            mon.update((task.row + task.rows) / info.height)
+        mon.info(f"work done: {run.summary()}")
         stats = out_writer.stats(1)
         los_stats = los_writer.stats(1) if los_writer is not None else None
         if los_writer is not None:
@@ -429,9 +447,6 @@ def los_to_direction(
         if los_writer is not None:
             los_writer.abort()
         raise
-    finally:
-        if reader is not None:
-            reader.close()
     total = info.width * info.height
     notes.append(f"{masked_total} of {total} pixels ({100.0 * masked_total / total:.2f} %) set to NaN: "
                  f"the projection would amplify LOS noise more than {float(max_amplification):g} times")

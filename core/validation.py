@@ -83,6 +83,9 @@ RANGES = {
                          "a LOS azimuth anti-clockwise from north",
                          "Give the ground-to-satellite azimuth in degrees anti-clockwise from "
                          "north, within one turn (MintPy azimuthAngle; right-looking: 90 - heading)"),
+    "azimuth": Range(-360.0, 360.0, True, True, "degrees", "an azimuth clockwise from north",
+                     "Give the direction in degrees clockwise from north (90 = east), within "
+                     "one turn"),
     "lv_theta": Range(0.0, _HALF_PI, False, False, "radians",
                       "a HyP3 lv_theta (look-vector elevation)",
                       "Give lv_theta in radians (incidence = 90 deg - lv_theta)"),

@@ -30,6 +30,7 @@ from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from ..core import validation
+from ..core.products.defaults import raster_defaults
 from ..core.products.resolve import is_product_source, resolve_raster
 from ..core.progress import Monitor, OperationCancelled
 from ..core.raster_io import RasterError, raster_info, remove_raster
@@ -235,6 +236,20 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
         """The processor product behind raster parameter ``name`` after :meth:`raster_path`
         (``None`` for a plain raster)."""
         return getattr(self, "_products", {}).get(name)
+
+    def raster_defaults(self, name, path, band=1, displacement=True):
+        """What the product behind raster parameter ``name`` (after :meth:`raster_path`), or
+        the raster's own metadata (toolkit, PyRate tags...), says about band ``band``:
+        ``{key: ProductDefault(value, source)}`` (core/products/defaults.py), the defaults of
+        every parameter the user leaves unset.  ``displacement``: a layer that is not a
+        displacement, velocity or phase (intercept, residue, Std...) is refused."""
+        product = self.raster_product(name)
+        try:
+            return raster_defaults(path, band, product, displacement)
+        except ValueError as exc:
+            raise parameter_error(name, product.path if product else path, str(exc),
+                                  "Give the displacement, velocity or phase layer "
+                                  "(docs/formats.md)") from exc
 
     def raster_band(self, parameters, name, context, info, band_parameter):
         """Validated 1-based band number of ``band_parameter`` for the raster ``info``."""

@@ -140,7 +140,8 @@ satellite. See docs/gnss_comparison.md and docs/conventions.md.
         info = self.raster_info(insar, "INSAR")
         band = self.raster_band(parameters, "INSAR", context, info, "BAND")
         scale, insar_unit = common.insar_scale(self, parameters, context, info, band, "m/yr")
-        geom = common.geometry_from_parameters(self, parameters, context)
+        geom = common.geometry_from_parameters(self, parameters, context, ("INSAR", insar, band),
+                                               feedback)
         method, station = common.reference_from_parameters(self, parameters, context)
         radius = self.parameterAsDouble(parameters, "SAMPLE_RADIUS", context)
         min_pixels = self.parameterAsInt(parameters, "MIN_PIXELS", context)

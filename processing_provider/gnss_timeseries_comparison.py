@@ -165,7 +165,8 @@ satellite. See docs/gnss_comparison.md and docs/conventions.md.
     def compute(self, parameters, context, feedback):
         entries, insar_ref, info = self.insar_layers(parameters, context)
         scale, insar_unit = common.insar_scale(self, parameters, context, info, 1, "m")
-        geom = common.geometry_from_parameters(self, parameters, context)
+        geom = common.geometry_from_parameters(self, parameters, context, ("INSAR", info.path, 1),
+                                               feedback)
         method, station = common.reference_from_parameters(self, parameters, context)
         radius = self.parameterAsDouble(parameters, "SAMPLE_RADIUS", context)
         min_pixels = self.parameterAsInt(parameters, "MIN_PIXELS", context)

@@ -85,6 +85,8 @@ def test_decompose_incidence_raster_out_of_range_reports_the_fraction(provider, 
 @pytest.mark.parametrize("change, message", [
     ({"DIRECTION": 1, "HEADING": 400.0}, r"HEADING = 400.0: a heading clockwise from north"),
     ({"INCIDENCE_ANGLE": 0.0}, r"INCIDENCE_ANGLE = 0.0: .*strictly between 0 and 90"),
+    ({"DIRECTION": 2, "HEADING": -12.0, "AZIMUTH": 450.0},
+     r"AZIMUTH = 450.0: an azimuth clockwise from north must be between -360 and 360"),
     ({"QUANTITY": 2, "WAVELENGTH_PRESET": 3, "WAVELENGTH": 5.55},
      r"WAVELENGTH = 5.55: a wavelength of 5.55 m is not a SAR wavelength"),
 ])
@@ -152,6 +154,19 @@ def test_gnss_duplicate_station_names_are_refused_naming_them_and_the_file(provi
                                                      r"must be unique, but 'HLNA' \(2 times: "
                                                      r"entries 1, 3\)"):
         _compare(insar, gnss, out)
+    assert _nothing_in(out)
+
+
+def test_rereference_to_a_station_on_a_raster_without_crs_says_so(provider, tmp_path):
+    series = str(tmp_path / "series.tif")
+    write_array(series, np.zeros((2, 20, 20), np.float32), GT, "",
+                band_metadata=[{"date": "2021-01-01", "units": "m"}, {"date": "2021-01-13", "units": "m"}])
+    gnss = _gnss_csv(tmp_path / "table.csv", ["A", "B", "C"])
+    out = tmp_path / "out"
+    with pytest.raises(QgsProcessingException, match=r"the raster has no CRS") as err:
+        run_algorithm("displacement:rereference", {
+            "INPUT": [series], "GNSS_FILE": gnss, "GNSS_STATION": "A", "OUTPUT": str(out / "r.tif")})
+    assert "outside" not in str(err.value)
     assert _nothing_in(out)
 
 
