@@ -522,47 +522,61 @@ def _joined(parts):
     return tuple(np.concatenate(items) for items in zip(*parts))
 
 
+def _row_groups(rows_top: np.ndarray, n_cols: int, batch: int, window_y: int, span: int):
+    """(first, stop) window-row ranges read together: single rows, or on narrow images as many
+    consecutive rows as fill one batch whose reference rows fit in ``span`` image rows (fewer
+    reads and array calls per window; the strips stay about the size of a batch's chips)."""
+    first = 0
+    for i in range(1, rows_top.size + 1):
+        if i == rows_top.size or (i - first + 1) * n_cols > batch or \
+                rows_top[i] + window_y - rows_top[first] > span:
+            yield first, i
+            first = i
+
+
 def _window_batches(ref_img: OversampledRows, sec_img: OversampledRows, p: TrackingParameters,
                     rows_top: np.ndarray, cols_top: np.ndarray, gx: np.ndarray, gy: np.ndarray,
                     mon):
     """Yield (window rows, window columns, reference chips, search chips) in batches of
     ``p.batch`` windows (a batch may span rows of windows: small images and narrow rows
-    still fill it), row of windows by row of windows, skipping windows that touch nodata or
-    leave the image; reports progress and releases the oversampled rows no longer needed."""
+    still fill it), rows of windows in order (:func:`_row_groups`), skipping windows that
+    touch nodata or leave the image; reports progress and releases the oversampled rows no
+    longer needed."""
     o, wy, wx = int(p.oversample), p.window_y, p.window_x
     sh, sw = wy + 2 * p.search_y, wx + 2 * p.search_x
     n_r, n_c = rows_top.size, cols_top.size
     batch = max(1, int(p.batch))
     pending, count = [], 0
-    for i, top in enumerate(rows_top):
-        top = int(top)
-        ref_vals, ref_bad = ref_img.rows(top, top + wy)
-        s_lo = top + int(gy[i].min()) - p.search_y
-        s_hi = top + int(gy[i].max()) - p.search_y + sh
+    for a, b in _row_groups(rows_top, n_c, batch, wy, ref_img.block_rows):
+        r_lo = int(rows_top[a])
+        ref_vals, ref_bad = ref_img.rows(r_lo, int(rows_top[b - 1]) + wy)
+        s_lo = min(int(rows_top[i]) + int(gy[i].min()) for i in range(a, b)) - p.search_y
+        s_hi = max(int(rows_top[i]) + int(gy[i].max()) for i in range(a, b)) - p.search_y + sh
         sec_vals, sec_bad = sec_img.rows(s_lo, s_hi)
-        stops = top + gy[i] - p.search_y - s_lo                      # rows in the strip
-        slefts = cols_top + gx[i] - p.search_x
-        bad = (_box_counts(ref_bad, np.zeros(n_c, np.int64), cols_top, wy, wx) > 0) | \
+        ii, jj = np.divmod(np.arange((b - a) * n_c), n_c)
+        ii += a
+        rtops = rows_top[ii] - r_lo                                   # rows in the strips
+        stops = rows_top[ii] + gy[ii, jj] - p.search_y - s_lo
+        lefts, slefts = cols_top[jj], cols_top[jj] + gx[ii, jj] - p.search_x
+        bad = (_box_counts(ref_bad, rtops, lefts, wy, wx) > 0) | \
             (_box_counts(sec_bad, stops, slefts, sh, sw) > 0)
         good = np.nonzero(~bad)[0]
         start = 0
         while start < good.size:
-            jj = good[start:start + batch - count]
-            start += jj.size
-            pending.append((np.full(jj.size, i, np.int64), jj,
-                            _chips(ref_vals, np.zeros(jj.size, np.int64), o * cols_top[jj],
-                                   o * wy, o * wx),
-                            _chips(sec_vals, o * stops[jj], o * slefts[jj], o * sh, o * sw)))
-            count += jj.size
+            g = good[start:start + batch - count]
+            start += g.size
+            pending.append((ii[g], jj[g], _chips(ref_vals, o * rtops[g], o * lefts[g], o * wy, o * wx),
+                            _chips(sec_vals, o * stops[g], o * slefts[g], o * sh, o * sw)))
+            count += g.size
             if count == batch:
                 yield _joined(pending)
                 pending, count = [], 0
-            mon.update((i + start / float(good.size)) / float(n_r))
-        mon.update((i + 1) / float(n_r))
-        if i + 1 < n_r:
-            nxt = int(rows_top[i + 1])
+            mon.update((a + (b - a) * start / float(good.size)) / float(n_r))
+        mon.update(b / float(n_r))
+        if b < n_r:
+            nxt = int(rows_top[b])
             ref_img.release_before(nxt)
-            sec_img.release_before(nxt + int(gy[i + 1:].min()) - p.search_y)
+            sec_img.release_before(nxt + int(gy[b:].min()) - p.search_y)
     if pending:
         yield _joined(pending)
 
