@@ -54,7 +54,7 @@ from scipy import ndimage
 
 from . import fast_correlation
 from .execution import (DaskEngine, LocalEngine, engine_from_environment, local_worker_count,
-                        zip_tasks)
+                        portable_path, zip_tasks)
 from .oversampled_intensity import (BLOCK_ROWS, TILE, TILES_PER_BATCH, OversampledRows)
 from .progress import ensure_monitor
 from .window_correlation import correlate_batch
@@ -596,6 +596,10 @@ class ImageSpec:
     path: Optional[str] = None
     band: int = 1
     array: Optional[np.ndarray] = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self):
+        if self.path is not None:
+            object.__setattr__(self, "path", portable_path(self.path))
 
     def open(self):
         return ArraySource(self.array) if self.array is not None else \
