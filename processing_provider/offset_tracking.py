@@ -70,7 +70,7 @@ class OffsetTracking(DisplacementAlgorithm):
 
     PRESET: accurate (default) as above; fast correlates real bands at their own sampling
     (OVERSAMPLE then applies to complex bands only) with a single sub-pixel zoom stage
-    (CORRELATION_OVERSAMPLE is not used): on amplitude images five to six times the accurate
+    (CORRELATION_OVERSAMPLE is not used): on amplitude images three to five times the accurate
     preset's speed, about that of OpenCV's matchTemplate with a six-zoom pyramid peak (0.98-1.13
     times its windows/s on 64-pixel windows, 0.83-0.85 on small real crops) at 0.01-0.4 times
     its error; the accurate preset's error on smooth amplitude, larger (up to 0.12 px) on real
