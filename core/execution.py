@@ -204,6 +204,11 @@ def _traced(function: Callable, task):
     return f"{socket.gethostname()}:{os.getpid()}", function(task)
 
 
+def _traced_thread(function: Callable, task):
+    """Run one task on a local thread and name the thread."""
+    return threading.current_thread().name, function(task)
+
+
 class LocalEngine(_Engine):
     """Tasks on a pool of ``workers`` threads in this process (inline for one worker)."""
 
@@ -217,7 +222,8 @@ class LocalEngine(_Engine):
                f"(cap with {THREADS_ENV}; a cluster with {SCHEDULER_ENV}=tcp://host:port)"
 
     def _open(self):
-        self._pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="displacement") \
+            if self.workers > 1 else None
 
     def _close(self, abandon=False):
         if self._pool is not None:
@@ -229,12 +235,12 @@ class LocalEngine(_Engine):
     def _submit(self, function, task):
         if self._pool is None:
             return (function, task)   # one worker: run when waited for, in this thread
-        return self._pool.submit(_traced, function, task)
+        return self._pool.submit(_traced_thread, function, task)
 
     def _wait(self, handle, monitor):
         if isinstance(handle, tuple):
             monitor.check()
-            return _traced(*handle)
+            return _traced_thread(*handle)
         while True:
             monitor.check()
             try:
@@ -326,6 +332,14 @@ class DaskEngine(_Engine):
 
 
 # ------------------------------------------------------------------ reading in workers
+def portable_path(path: str) -> str:
+    """``path`` made absolute when it names an existing file, so that a worker with another
+    working directory (a Dask worker) opens the same file; GDAL's special paths (/vsi...,
+    HDF5:"...", URLs) are kept as they are."""
+    path = str(path)
+    return os.path.abspath(path) if os.path.exists(path) else path
+
+
 @dataclass(frozen=True)
 class BandSource:
     """One band to read in a task: on its own pixels (``grid=None``) or resampled onto a
@@ -336,6 +350,9 @@ class BandSource:
     grid: Optional[object] = None
     resampling: str = "bilinear"
     scale: float = 1.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "path", portable_path(self.path))
 
     def read(self, row: int, rows: int) -> np.ndarray:
         """Rows ``row .. row+rows-1`` as float32 with NaN nodata (resampled when gridded)."""

@@ -248,19 +248,93 @@ def _project_block(task: _ProjectionTask):
 
 
 def _sample_max(path: str, band: int, size: int = 256) -> float:
-    from .raster_io import open_raster
+    from .raster_io import read_decimated
 
-    ds = open_raster(path)
-    b = ds.GetRasterBand(band)
-    raw = b.ReadAsArray(0, 0, ds.RasterXSize, ds.RasterYSize,
-                        buf_xsize=min(size, ds.RasterXSize), buf_ysize=min(size, ds.RasterYSize))
-    vals = raw.astype(np.float64)
-    nd = b.GetNoDataValue()
-    if nd is not None and not math.isnan(nd):
-        vals[raw == nd] = np.nan
+    vals = read_decimated(path, band, size)
     finite = vals[np.isfinite(vals)]
-    ds = None
     return float(np.abs(finite).max()) if finite.size else float("nan")
+
+
+def _input_scale(quantity: str, input_units: str, wavelength, phase_convention: str):
+    """(factor to metres or m/yr, input unit, that base unit) of a LOS input."""
+    if quantity == "phase":
+        w = check_wavelength(wavelength)
+        return phase_sign(phase_convention) * w / (4.0 * math.pi), "rad", "m"
+    in_unit = normalize_unit(input_units)
+    if is_velocity_unit(in_unit) != (quantity == "los_velocity"):
+        kind = "a velocity (m/yr, cm/yr, mm/yr)" if quantity == "los_velocity" else \
+            "a displacement (m, cm, mm)"
+        raise ValueError(f"INPUT_UNITS {input_units!r} does not fit {quantity}: give {kind}")
+    base_unit = "m/yr" if quantity == "los_velocity" else "m"
+    return unit_factor(in_unit, base_unit), in_unit, base_unit
+
+
+def _incidence_input(info, incidence, incidence_band: int, incidence_units: str, notes: list,
+                     mon):
+    """The incidence in degrees, checked before anything is written: (BandSource on the
+    input's pixels, None, source text) for a raster, (None, degrees, source text) for a
+    constant.  Notes for the log are appended to ``notes``."""
+    from .grid import GridReader, GridSpec
+
+    if not isinstance(incidence, str):
+        value = float(incidence)
+        units, note = detect_angle_units(abs(value), incidence_units if incidence_units != "auto"
+                                         else "degrees")
+        if note:
+            notes.append(note)
+        theta = math.degrees(value) if units == "radians" else value
+        validation.incidence(theta, "INCIDENCE_ANGLE")
+        return None, theta, f"constant {theta:g} deg"
+    inc_info = raster_info(incidence)
+    check_band(inc_info, incidence_band)
+    units, note = detect_angle_units(_sample_max(incidence, incidence_band), incidence_units)
+    if note:
+        notes.append(note)
+    scale = 180.0 / math.pi if units == "radians" else 1.0
+    validation.check_raster(incidence, incidence_band,
+                            "incidence_radians" if units == "radians" else "incidence",
+                            "INCIDENCE", mon)
+    source = f"raster {incidence} band {incidence_band} ({units})"
+    if inc_info.same_grid(info):
+        # same pixels (also radar-geometry rasters without a geotransform): read directly
+        return BandSource(incidence, incidence_band, scale=scale), None, source
+    if not (info.has_geotransform and inc_info.has_geotransform):
+        raise ValueError(
+            f"the incidence raster {incidence!r} ({inc_info.width} x {inc_info.height}) is not "
+            f"on the input grid ({info.width} x {info.height}) and one of them has no "
+            "geotransform (radar geometry), so it cannot be resampled: use the incidence of "
+            "the same geometry (e.g. ISCE2 los.rdr for radar-coordinate interferograms)")
+    try:
+        grid = GridSpec.from_info(info)
+    except ValueError as exc:
+        raise ValueError(f"the input grid cannot take a resampled incidence raster: {exc}") from exc
+    GridReader(incidence, grid, band=incidence_band, resampling="bilinear").close()  # checks now
+    notes.append(f"the incidence raster is on another grid: resampled (bilinear) onto the "
+                 f"input grid ({grid.describe()})")
+    return BandSource(incidence, incidence_band, grid=grid, scale=scale), None, source
+
+
+def _output_metadata(quantity, direction, m, out_unit, in_unit, source, max_amplification,
+                     azimuth_deg, plunge_deg):
+    """(band description, output quantity, band metadata) of a projection."""
+    key = str(direction).lower()
+    desc = {"vertical": "vertical displacement, positive up",
+            "east": "east-west displacement, positive east",
+            "custom": f"displacement along azimuth {azimuth_deg:g} deg, plunge {plunge_deg:g} deg "
+                      "(positive along that direction)"}[key]
+    q_out = {"vertical": "vertical", "east": "east", "custom": "directional"}[key]
+    q_out += "_velocity" if quantity == "los_velocity" else "_displacement"
+    meta = {
+        "units": out_unit,
+        "quantity": q_out,
+        "convention": desc + "; only motion along this direction assumed (docs/conventions.md)",
+        "direction_east_north_up": ",".join(f"{c:.6f}" for c in m),
+        "incidence_source": source,
+        "max_amplification": f"{float(max_amplification):g}",
+        "input_quantity": quantity,
+        "input_units": in_unit,
+    }
+    return desc, q_out, meta
 
 
 def los_to_direction(
@@ -301,8 +375,6 @@ def los_to_direction(
     (pixels removed by the amplification limit), ``valid``, ``stats`` (output), ``los_stats``,
     ``units``, ``incidence_source``.
     """
-    from .grid import GridReader, GridSpec
-
     mon = ensure_monitor(monitor)
     notes = []
     quantity = str(quantity).lower()
@@ -313,20 +385,10 @@ def los_to_direction(
     if info.is_complex(band):
         raise ValueError(f"band {band} of {input_path!r} is complex: give the unwrapped phase "
                          "(a real band), not the wrapped interferogram")
-    # units
     if quantity == "phase":
         w = check_wavelength(wavelength)
-        to_metres = phase_sign(phase_convention) * w / (4.0 * math.pi)
-        in_unit = "rad"
-        base_unit = "m"
-    else:
-        in_unit = normalize_unit(input_units)
-        if is_velocity_unit(in_unit) != (quantity == "los_velocity"):
-            kind = "a velocity (m/yr, cm/yr, mm/yr)" if quantity == "los_velocity" else \
-                "a displacement (m, cm, mm)"
-            raise ValueError(f"INPUT_UNITS {input_units!r} does not fit {quantity}: give {kind}")
-        base_unit = "m/yr" if quantity == "los_velocity" else "m"
-        to_metres = unit_factor(in_unit, base_unit)
+    to_metres, in_unit, base_unit = _input_scale(quantity, input_units, wavelength,
+                                                 phase_convention)
     out_unit = normalize_unit(output_units)
     if is_velocity_unit(out_unit) != (quantity == "los_velocity"):
         out_unit = output_unit_for(quantity, out_unit.split("/")[0])
@@ -341,66 +403,11 @@ def los_to_direction(
         validation.heading(heading_deg, "HEADING")
     if str(direction).lower() == "custom":
         validation.check_quantity(azimuth_deg, "azimuth", "AZIMUTH")
+    reader, constant_theta, source = _incidence_input(info, incidence, incidence_band,
+                                                      incidence_units, notes, mon)
 
-    # incidence
-    reader = None
-    inc_scale = 1.0
-    if isinstance(incidence, str):
-        inc_info = raster_info(incidence)
-        check_band(inc_info, incidence_band)
-        units, note = detect_angle_units(_sample_max(incidence, incidence_band), incidence_units)
-        if note:
-            notes.append(note)
-        inc_scale = 180.0 / math.pi if units == "radians" else 1.0
-        validation.check_raster(incidence, incidence_band,
-                                "incidence_radians" if units == "radians" else "incidence",
-                                "INCIDENCE", mon)
-        source = f"raster {incidence} band {incidence_band} ({units})"
-        if inc_info.same_grid(info):
-            # same pixels (also radar-geometry rasters without a geotransform): read directly
-            reader = BandSource(incidence, incidence_band, scale=inc_scale)
-        else:
-            if not (info.has_geotransform and inc_info.has_geotransform):
-                raise ValueError(
-                    f"the incidence raster {incidence!r} ({inc_info.width} x {inc_info.height}) is not "
-                    f"on the input grid ({info.width} x {info.height}) and one of them has no "
-                    "geotransform (radar geometry), so it cannot be resampled: use the incidence of "
-                    "the same geometry (e.g. ISCE2 los.rdr for radar-coordinate interferograms)")
-            try:
-                grid = GridSpec.from_info(info)
-            except ValueError as exc:
-                raise ValueError(f"the input grid cannot take a resampled incidence raster: {exc}") from exc
-            GridReader(incidence, grid, band=incidence_band, resampling="bilinear").close()  # checks now
-            reader = BandSource(incidence, incidence_band, grid=grid, scale=inc_scale)
-            notes.append(f"the incidence raster is on another grid: resampled (bilinear) onto the "
-                         f"input grid ({grid.describe()})")
-    else:
-        value = float(incidence)
-        units, note = detect_angle_units(abs(value), incidence_units if incidence_units != "auto"
-                                         else "degrees")
-        if note:
-            notes.append(note)
-        theta = math.degrees(value) if units == "radians" else value
-        validation.incidence(theta, "INCIDENCE_ANGLE")
-        source = f"constant {theta:g} deg"
-        constant_theta = theta
-
-    desc = {"vertical": "vertical displacement, positive up",
-            "east": "east-west displacement, positive east",
-            "custom": f"displacement along azimuth {azimuth_deg:g} deg, plunge {plunge_deg:g} deg "
-                      "(positive along that direction)"}[str(direction).lower()]
-    q_out = {"vertical": "vertical", "east": "east", "custom": "directional"}[str(direction).lower()]
-    q_out += "_velocity" if quantity == "los_velocity" else "_displacement"
-    meta = {
-        "units": out_unit,
-        "quantity": q_out,
-        "convention": desc + "; only motion along this direction assumed (docs/conventions.md)",
-        "direction_east_north_up": ",".join(f"{c:.6f}" for c in m),
-        "incidence_source": source,
-        "max_amplification": f"{float(max_amplification):g}",
-        "input_quantity": quantity,
-        "input_units": in_unit,
-    }
+    desc, q_out, meta = _output_metadata(quantity, direction, m, out_unit, in_unit, source,
+                                         max_amplification, azimuth_deg, plunge_deg)
     if quantity == "phase":
         meta["wavelength_m"] = f"{w:.9g}"
         meta["phase_convention"] = f"{phase_convention} (LOS = {to_metres / w * 4 * math.pi:+.0f} "\

@@ -60,19 +60,15 @@ class CommonGrid(DisplacementAlgorithm):
     DISPLAY_NAME = "Resample to a common grid"
     GROUP = "Grids and geometry"
     GROUP_ID = "grids"
+    # short: the side panel; the full text is docs/algorithms/common_grid.md (Help button)
     HELP = """
-Resamples two or more rasters (any CRS) onto one pixel grid, so that they can be combined pixel by pixel (ascending and descending tracks, geometry layers, products from different processors). Uses GDAL's warper (gdal.Warp).
-Grids that already match are kept: when the reference layer, else the first layer in the target CRS, has the planned resolution, the output grid follows its pixel edges, and every layer whose pixels are pixels of the output grid is copied, not resampled (values bit-identical). A coarsest/finest resolution within 1 % of the pixel size of a layer in the target CRS is snapped to it (reprojection changes the suggested resolution slightly: 30 m in UTM 34N suggests 30.018 m in UTM 33N). Otherwise pixel edges sit on multiples of the resolution (target-aligned pixels), so repeated and separate runs give the same grid.
-
-LAYERS: the rasters (at least two). Every band of each layer is resampled; each layer keeps its own band count.
-REFERENCE_LAYER (optional): align exactly to its grid (before the layers). With EXTENT = reference layer and RESOLUTION = reference layer the outputs share its grid exactly; at its resolution, pixel edges follow its pixel edges.
-EXTENT: intersection of the layers (default), union, the reference layer's extent, or CUSTOM_EXTENT. Layers that do not overlap give a clear error with the intersection.
-RESOLUTION: coarsest (default), finest, the reference layer's, or CUSTOM_RESOLUTION in target-CRS units (degrees for a geographic CRS). With RESOLUTION_IN_METRES the custom resolution is in metres, also on a geographic CRS: converted at the extent's centre latitude (both values are logged).
-TARGET_CRS (optional): default the reference layer's CRS, else the first layer's.
-RESAMPLING: automatic (default: area-weighted average when the target pixels are larger than the layer's, bilinear otherwise), average, bilinear, cubic, nearest, median.
-
-Nodata and NaN are never averaged in as numbers: they are left out of every kernel, and a pixel without any valid source is NaN. Outputs: one float32 GeoTIFF per layer in OUTPUT_FOLDER, named LAYERNAME_grid.tif, NaN nodata, band descriptions and metadata (units, quantity) kept; styled diverging for displacement-like bands and sequential for quality or geometry bands (from the band's quantity metadata). Returned as OUTPUT_LAYERS. The log states the grid: CRS, extent, size, resolution in CRS units and in metres. See docs/common_grid.md.
-"""  # noqa: E501 (plain-text help: one paragraph per line)
+    Resamples two or more rasters (any CRS) onto one pixel grid (GDAL warper, target-aligned pixels)
+    so that they can be combined pixel by pixel: ascending and descending tracks, geometry layers,
+    products of different processors. Grids that already match are kept as they are. NaN and
+    nodata are never averaged in. Outputs: one float32
+    GeoTIFF per input in OUTPUT_FOLDER, with units and descriptions kept; the log states the grid
+    (CRS, extent, size, resolution in CRS units and metres).
+    """
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterMultipleLayers(
@@ -104,6 +100,23 @@ Nodata and NaN are never averaged in as numbers: they are left out of every kern
             raise parameter_error("LAYERS", parameters.get("LAYERS"), f"{len(paths)} raster(s) given",
                                   "Give two or more raster layers")
         return paths
+
+    @staticmethod
+    def _output_names(paths):
+        """File stems of the outputs, one per input: LAYERNAME_grid (numbered when repeated)."""
+        names = []
+        for path in paths:
+            stem = os.path.splitext(os.path.basename(path))[0]
+            name, k = f"{stem}_grid", 2
+            while name in names:
+                name, k = f"{stem}_grid_{k}", k + 1
+            names.append(name)
+        return names
+
+    def planned_outputs(self, parameters, context):
+        folder = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
+        return [("OUTPUT_FOLDER", os.path.join(folder, name + ".tif"))
+                for name in self._output_names(self._layer_paths(parameters, context))]
 
     def compute(self, parameters, context, feedback):
         paths = self._layer_paths(parameters, context)
@@ -165,15 +178,16 @@ Nodata and NaN are never averaged in as numbers: they are left out of every kern
         feedback.pushInfo("Common grid: " + grid.describe())
 
         folder = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
+        names = self._output_names(paths)
+        size_parameter = "CUSTOM_RESOLUTION" if resolution_key == "custom" else "RESOLUTION"
+        self.check_planned_raster(
+            size_parameter, parameters.get(size_parameter), os.path.join(folder, names[0] + ".tif"),
+            grid.width, grid.height, max(info.band_count for info in infos),
+            "Choose a coarser resolution or a smaller EXTENT")
         os.makedirs(folder, exist_ok=True)
-        outputs, used = [], set()
+        outputs = []
         monitor = self.monitor(feedback)
-        for i, (path, info) in enumerate(zip(paths, infos)):
-            stem = os.path.splitext(os.path.basename(path))[0]
-            name, k = f"{stem}_grid", 2
-            while name in used:
-                name, k = f"{stem}_grid_{k}", k + 1
-            used.add(name)
+        for i, (path, info, name) in enumerate(zip(paths, infos, names)):
             out = self.track_output(os.path.join(folder, name + ".tif"))
             method, copied = core_grid.layer_resampling(info, grid, resampling_key)
             how = ("copied (its pixels are pixels of the grid: values unchanged)" if copied

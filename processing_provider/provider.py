@@ -12,7 +12,18 @@ PROVIDER_ID = "displacement"
 #: Processing › Options › Providers › Displacement Toolkit: where block-wise work runs.
 SCHEDULER_SETTING = "DISPLACEMENT_TOOLKIT_SCHEDULER"
 PROVIDER_NAME = "Displacement Toolkit"
-ICON_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "icons", "icon.svg")
+ICONS_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "icons")
+ICON_PATH = os.path.join(ICONS_DIR, "icon.svg")
+
+
+def icon_path(*names):
+    """``icons/<name>.svg`` of the first name that has one (an algorithm's own icon, then
+    its family's, e.g. ``icon_path("los_to_vertical", "grids")``), else the toolkit's icon."""
+    for name in names:
+        path = os.path.join(ICONS_DIR, f"{name}.svg")
+        if name and os.path.exists(path):
+            return path
+    return ICON_PATH
 
 
 class DisplacementProvider(QgsProcessingProvider):

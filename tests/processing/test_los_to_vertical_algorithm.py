@@ -86,13 +86,16 @@ def test_east_west_and_masking(provider, make_raster, tmp_path):
                               "OUTPUT": str(tmp_path / "east.tif")})
     assert np.allclose(read_block(res["OUTPUT"]), 0.03, rtol=1e-5)
     assert raster_info(res["OUTPUT"]).band_metadata[0]["quantity"] == "east_displacement"
-    # north-south motion seen by Sentinel-1 ascending: |1/s| = 8.6 > 5 -> all masked
+    # north-south motion seen by Sentinel-1 ascending: |1/s| = 8.6 > 5 -> all masked: an
+    # empty result is a failure that names the mask, and no file is kept (docs/safety.md)
     feedback = recording_feedback()
-    res = run_algorithm(ALG, {"INPUT": path, "INCIDENCE_ANGLE": 34, "DIRECTION": 2, "HEADING": -12,
-                              "AZIMUTH": 0, "PLUNGE": 0, "OUTPUT": str(tmp_path / "n.tif")},
-                        feedback=feedback)
-    assert res["MASKED_PIXELS"] == 16 and np.isnan(read_block(res["OUTPUT"])).all()
+    with pytest.raises(QgsProcessingException, match="MAX_AMPLIFICATION masked all 16 pixels"):
+        run_algorithm(ALG, {"INPUT": path, "INCIDENCE_ANGLE": 34, "DIRECTION": 2, "HEADING": -12,
+                            "AZIMUTH": 0, "PLUNGE": 0, "OUTPUT": str(tmp_path / "n.tif")},
+                      feedback=feedback)
     assert any("16 of 16 pixels" in line for line in feedback.lines)
+    assert any("MAX_AMPLIFICATION masked 16 of 16 pixels (100.0 %)" in w for w in feedback.warnings)
+    assert not (tmp_path / "n.tif").exists() and not (tmp_path / "n.qml").exists()
 
 
 def test_velocity_units(provider, make_raster, tmp_path):
@@ -307,7 +310,7 @@ def test_mintpy_velocity_file_reads_velocity_not_intercept(provider, tmp_path):
     assert not [f for f in os.listdir(tmp_path) if f.startswith("bad")]
 
 
-def test_pyrate_geotiff_tags_are_the_defaults(provider, tmp_path):
+def test_pyrate_geotiff_tags_are_the_defaults(provider, tmp_path, monkeypatch):
     """PyRate's GeoTIFF of a GAMMA interferogram (its real metadata, .aux.xml, on the GAMMA
     binary's values): INCIDENCE_DEGREES and WAVELENGTH_METRES are used, and DATA_UNITS =
     RADIANS makes it a phase, without any parameter."""
@@ -328,6 +331,9 @@ def test_pyrate_geotiff_tags_are_the_defaults(provider, tmp_path):
     ds.GetRasterBand(1).SetNoDataValue(0.0)
     ds = None
     shutil.copy(os.path.join(PYRATE, name + ".aux.xml"), tif + ".aux.xml")
+    # PyRate keeps these tags in GDAL's .aux.xml side-car: read it as users' GDAL does (the
+    # session turns side-cars off so that nothing is written into tests/data; this is a copy)
+    monkeypatch.setenv("GDAL_PAM_ENABLED", "YES")
     feedback = recording_feedback()
     res = run_algorithm(ALG, {"INPUT": tif, "OUTPUT": str(tmp_path / "up.tif")}, feedback=feedback)
     truth = phase.astype(np.float64)

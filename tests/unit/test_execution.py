@@ -102,6 +102,13 @@ def test_unreachable_scheduler_is_a_clear_error(monkeypatch):
         list(engine.map(_square, range(3)))
 
 
+def test_sources_carry_absolute_paths_for_workers_in_other_folders(tmp_path, monkeypatch):
+    write_array(str(tmp_path / "rel.tif"), np.ones((4, 4), np.float32), GT, crs_from_epsg(32605))
+    monkeypatch.chdir(tmp_path)
+    assert X.BandSource("rel.tif").path == str(tmp_path / "rel.tif")
+    assert X.BandSource("/vsimem/x.tif").path == "/vsimem/x.tif"
+
+
 def test_cached_reader_sees_a_file_rewritten_at_the_same_path(tmp_path):
     path = str(tmp_path / "a.tif")
     write_array(path, np.ones((8, 8), np.float32), GT, crs_from_epsg(32605))
@@ -248,3 +255,17 @@ def test_a_worker_killed_mid_run_has_its_tasks_recomputed(tmp_path):
         assert cluster.workers[0].wait(timeout=10) is not None   # it is dead
         _same(result, expected)
         assert sum(engine.tasks_by_worker.values()) == 20
+
+        # cancel from the caller: the cluster's pending tasks are cancelled, no output is left
+        out = tmp_path / "cancelled.tif"
+        started = []
+
+        def cancelled():
+            started.append(time.monotonic())
+            return len(started) > 3
+        with pytest.raises(OperationCancelled):
+            L.los_to_direction(str(tmp_path / "los.tif"), str(out), incidence=str(tmp_path / "inc.tif"),
+                               rows_per_block=1, engine=X.DaskEngine(cluster.address),
+                               monitor=Monitor(is_cancelled=cancelled))
+        assert time.monotonic() - started[3] < 1.0
+        assert not out.exists() and not list(tmp_path.glob(".cancelled.tif*"))
