@@ -97,7 +97,9 @@ def is_product_source(source: str) -> bool:
     try:
         product = open_product(path)
     except ValueError:
-        return False
+        from .licsbas import eqa_dem_par
+
+        return eqa_dem_par(path) is not None   # so that reading it explains the byte order
     # a radar-geometry raster GDAL already reads (ISCE2 los.rdr) gains nothing: keep GDAL's bands
     return product.processor != "GDAL" and (product.has_geotransform or not _gdal_band_count(path))
 
