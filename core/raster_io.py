@@ -381,6 +381,19 @@ def band_description(description: str, band_metadata: Dict[str, str]) -> str:
     return with_unit(text, str(band_metadata.get("units", "") or ""))
 
 
+def display_band(info: RasterInfo) -> int:
+    """The band a raster is styled and shown on: the last date of a time series (several
+    bands, every one dated; band 1 of a re-referenced or cumulative series is the reference
+    date, zero everywhere), else band 1."""
+    from .dates import band_dates
+
+    if info.band_count > 1:
+        days = band_dates(info.band_metadata, info.descriptions, info.path)
+        if len(days) == info.band_count and all(days):
+            return info.band_count
+    return 1
+
+
 def layer_title(info: RasterInfo) -> str:
     """A layer name that says what a raster is, from its metadata: the quantity, the date
     (or date span) and, for a re-referenced raster, where: ``"LOS displacement 2016-07-23,

@@ -33,7 +33,7 @@ from ..core import validation
 from ..core.products.defaults import raster_defaults
 from ..core.products.resolve import is_product_source, resolve_raster
 from ..core.progress import Monitor, OperationCancelled
-from ..core.raster_io import RasterError, layer_title, raster_info, remove_raster
+from ..core.raster_io import RasterError, display_band, layer_title, raster_info, remove_raster
 from .help import help_url, short_help
 from .provider import icon_path
 from .styling import RasterStylePostProcessor, style_path, write_raster_style
@@ -281,14 +281,17 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
         return self.track_output(path)
 
     # --- outputs --------------------------------------------------------
-    def finish_raster(self, path, context, kind, units, stats, layer_name=None, band=1):
+    def finish_raster(self, path, context, kind, units, stats, layer_name=None, band=None):
         """Style a finished raster: ``.qml`` next to it and a post-processor for the desktop.
         The loaded layer is named ``layer_name``, by default what the raster's metadata says
-        it is (:func:`..core.raster_io.layer_title`)."""
+        it is (:func:`..core.raster_io.layer_title`).  ``band``: the band shown, by default
+        :func:`..core.raster_io.display_band` (the last date of a time series); ``stats``
+        are that band's."""
         if not path:
             return
-        layer_name = layer_name or layer_title(raster_info(path))
-        write_raster_style(path, kind, units, stats, band)
+        info = raster_info(path)
+        layer_name = layer_name or layer_title(info)
+        write_raster_style(path, kind, units, stats, band or display_band(info))
         if context.willLoadLayerOnCompletion(path):
             details = context.layerToLoadOnCompletionDetails(path)
             if layer_name:
