@@ -581,13 +581,47 @@ def guess_track(info, band: int = 1) -> Dict[str, object]:
         if str(meta.get(key, "")).lower() in ("right", "left"):
             look = str(meta[key]).lower()
             break
+    recorded = _recorded_geometry(info, band)
+    if "look_direction" in recorded and str(recorded["look_direction"]).lower() in ("right", "left") \
+            and not any(meta.get(key) for key in _LOOK_KEYS):
+        look = str(recorded["look_direction"]).lower()
+    incidence = _first_float(meta, _INCIDENCE_KEYS)
+    if incidence is None:
+        incidence = recorded.get("incidence")
     heading = _first_float(meta, _HEADING_KEYS)
     if heading is None:
+        heading = recorded.get("heading")
+    if heading is None:
         azimuth = _first_float(meta, _LOS_AZIMUTH_KEYS)
+        if azimuth is None:
+            azimuth = recorded.get("los_azimuth")
         if azimuth is not None:
             heading = float(los_azimuth_to_heading(azimuth, look))
-    return {"kind": kind, "incidence": _first_float(meta, _INCIDENCE_KEYS), "heading": heading,
+    return {"kind": kind, "incidence": incidence, "heading": heading,
             "look_direction": look, "sigma": None}
+
+
+def _recorded_geometry(info, band: int) -> Dict[str, object]:
+    """The constant geometry the algorithms take as default for ``band`` of the raster
+    (:func:`.products.defaults.raster_defaults`: the toolkit's metadata, PyRate's
+    ``INCIDENCE_DEGREES``, a processor product's parameters), so a guided dialog shows
+    the values a run would use; ``{}`` when none."""
+    from .products.defaults import raster_defaults
+
+    try:
+        recorded = raster_defaults(info.path, band)
+    except (ValueError, RuntimeError):
+        return {}
+    out: Dict[str, object] = {}
+    for key in ("incidence", "heading", "los_azimuth"):
+        if key in recorded:
+            try:
+                out[key] = float(recorded[key].value)
+            except (TypeError, ValueError):
+                pass
+    if "look_direction" in recorded:
+        out["look_direction"] = recorded["look_direction"].value
+    return out
 
 
 def geometry_layer_files(info) -> Dict[str, str]:
