@@ -212,8 +212,9 @@ def _layout_evidence(path: str, par_path: str):
         keys = set(parse_key_value_file(mli_par, ":"))
         (licsbas if keys <= {"range_samples", "azimuth_lines", "radar_frequency"} else gamma).append(
             "slc.mli.par")
-    if re.match(r"^(TS_)?GEOCml", os.path.basename(top)):
-        licsbas.append(f"folder {os.path.basename(top)}")
+    for d in dict.fromkeys((top, folder, os.path.dirname(folder))):   # TS_GEOCml*/results/vel
+        if re.match(r"^(TS_)?GEOCml", os.path.basename(d)):
+            licsbas.append(f"folder {os.path.basename(d)}")
     for pattern in _GAMMA_PATTERNS:
         gamma += sorted(os.path.basename(f) for f in glob.glob(os.path.join(top, pattern)))
     data_format = parse_key_value_file(par_path, ":").get("data_format", "REAL*4").split()

@@ -70,6 +70,17 @@ def test_licsbas_interferogram_in_its_pair_folder_is_little_endian(tmp_path):
     np.testing.assert_array_equal(hgt.read(hgt.layer_names[0]), VALUES * 10)
 
 
+def test_licsbas_results_folder_is_little_endian(tmp_path):
+    """LiCSBAS13_sb_inv.py writes TS_GEOCml*/results/vel (mm/yr, float32) and the like."""
+    results = tmp_path / "TS_GEOCml1" / "results"
+    results.mkdir(parents=True)
+    (results / "EQA.dem_par").write_text(dem_par())
+    VALUES.astype("<f4").tofile(results / "vel")
+    p = open_product(str(results / "vel"))
+    assert p.processor == "LiCSBAS" and p.layer("los_velocity").units == "mm/yr"
+    np.testing.assert_array_equal(p.read("los_velocity"), VALUES)
+
+
 def test_gamma_dem_beside_eqa_dem_par_is_big_endian(tmp_path):
     d = gamma_geo(tmp_path)
     p = open_product(str(d / "EQA.dem"))
