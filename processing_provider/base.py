@@ -28,6 +28,7 @@ GUI thread).
 import os
 import re
 
+import numpy as np
 from qgis.core import (
     QgsMapLayer,
     QgsProcessingAlgorithm,
@@ -162,6 +163,18 @@ def _folder_problem(folder):
     return None
 
 
+def python_numbers(parameters):
+    """``parameters`` with numpy numbers (``np.float64(34)``, 0-d arrays: what numpy code
+    in the Python console passes to ``processing.run``) as Python floats and ints.  QGIS
+    reads such a value as 0.0 in an optional number parameter without default
+    (``parameterAsDouble``), which would turn an incidence of 34 into "0.0"."""
+    out = dict(parameters)
+    for key, value in parameters.items():
+        if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
+            out[key] = value.item()
+    return out
+
+
 class DisplacementAlgorithm(QgsProcessingAlgorithm):
     """Base class: naming, help, error handling, cancel, output cleanup and styling."""
 
@@ -219,6 +232,7 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
         self._feedback = feedback
         self.run_cache = {}
         try:
+            parameters = python_numbers(parameters)
             self.check_integer_parameters(parameters, context)
             parameters = self.guard_outputs(parameters, context, feedback)
             results = self.compute(parameters, context, feedback)

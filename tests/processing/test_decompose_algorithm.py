@@ -312,3 +312,26 @@ def test_unit_vector_rasters_with_no_up_left_are_refused(provider, make_raster, 
     result = run_algorithm(ALG, params)
     assert read_block(result["OUTPUT_EAST"]) == pytest.approx(np.full(shape, 0.01), abs=1e-6)
     assert read_block(result["OUTPUT_UP"]) == pytest.approx(np.full(shape, -0.02), abs=1e-6)
+
+
+@pytest.mark.parametrize("cast", [float, np.float64, np.float32])
+def test_numpy_numbers_from_the_python_console_are_their_values(provider, make_raster, tmp_path, cast):
+    """processing.run from the Python console with numpy numbers (what core.geometry
+    returns): QGIS reads a numpy float given to an optional number parameter without
+    default as 0.0, so INCIDENCE_ANGLE_1 = np.float64(34) was refused as "0.0" and a
+    unit-vector run crashed on a singular matrix; the base class passes their values."""
+    shape = (3, 4)
+    enu = (0.01, 0.0, -0.02)
+    a, d = g.los_unit_vector_from_heading(34, -12), g.los_unit_vector_from_heading(39, -168)
+    los_a, los_d = (np.full(shape, g.project_enu(*enu, v), np.float32) for v in (a, d))
+    base = {"COMPONENTS": 0, "OBS_1": make_raster(los_a, "a.tif", band_metadata=M),
+            "OBS_2": make_raster(los_d, "d.tif", band_metadata=M)}
+    for convention, values in ((0, (34.0, -12.0, 39.0, -168.0)), (3, (a[0], a[1], d[0], d[1]))):
+        out = {"OUTPUT_EAST": str(tmp_path / f"e{convention}.tif"),
+               "OUTPUT_UP": str(tmp_path / f"u{convention}.tif")}
+        a1, b1, a2, b2 = (cast(v) for v in values)
+        result = run_algorithm(ALG, {**base, "ANGLE_CONVENTION": convention, "INCIDENCE_ANGLE_1": a1,
+                                     "HEADING_ANGLE_1": b1, "INCIDENCE_ANGLE_2": a2, "HEADING_ANGLE_2": b2,
+                                     **out})
+        assert read_block(result["OUTPUT_EAST"]) == pytest.approx(np.full(shape, 0.01), abs=1e-6)
+        assert read_block(result["OUTPUT_UP"]) == pytest.approx(np.full(shape, -0.02), abs=1e-6)
