@@ -182,7 +182,8 @@ _PAIR = re.compile(r"^\d{8}_\d{8}$")
 #: files LiCSBAS02_ml_prep.py writes beside EQA.dem_par (GEOCml*/), never GAMMA
 _LICSBAS_FILES = ("baselines", "hgt", "E.geo", "N.geo", "U.geo", "no_unw_list.txt")
 #: GAMMA DIFF&GEO outputs (lookup tables, look-vector angles, DEM), never LiCSBAS
-_GAMMA_PATTERNS = ("EQA.dem", "*.lt", "*.lt_fine", "*.lv_theta", "*.lv_phi", "*.diff_par", "*.off")
+_GAMMA_PATTERNS = ("EQA.dem", "*.lt", "*.lt_fine", "*.lv_theta", "*.lv_phi", "*.diff_par", "*.off",
+                   "*dem.par")
 
 
 def eqa_dem_par(path: str) -> Optional[str]:
@@ -217,6 +218,9 @@ def _layout_evidence(path: str, par_path: str):
             licsbas.append(f"folder {os.path.basename(d)}")
     for pattern in _GAMMA_PATTERNS:
         gamma += sorted(os.path.basename(f) for f in glob.glob(os.path.join(top, pattern)))
+    own = os.path.abspath(path) + ".par"     # GAMMA's <file>.par beside its binary
+    if os.path.isfile(own):
+        gamma.append(os.path.basename(own))
     data_format = parse_key_value_file(par_path, ":").get("data_format", "REAL*4").split()
     if data_format and data_format[0].upper() != "REAL*4":   # LiCSBAS writes REAL*4 only
         gamma.append(f"data_format {data_format[0]} in EQA.dem_par")

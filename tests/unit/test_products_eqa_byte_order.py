@@ -91,6 +91,15 @@ def test_gamma_dem_beside_eqa_dem_par_is_big_endian(tmp_path):
     np.testing.assert_array_equal(p.read(p.layer_names[0]), VALUES)
 
 
+def test_a_gamma_binary_with_its_own_par_is_big_endian(tmp_path):
+    (tmp_path / "EQA.dem_par").write_text(dem_par())
+    (tmp_path / "ifg.unw.par").write_text(dem_par(title="ifg"))
+    VALUES.astype(">f4").tofile(tmp_path / "ifg.unw")
+    p = open_product(str(tmp_path / "ifg.unw"))
+    assert p.processor == "GAMMA"
+    np.testing.assert_array_equal(p.read("unwrapped_phase"), VALUES)
+
+
 def test_a_folder_that_does_not_tell_is_refused_naming_both(tmp_path):
     (tmp_path / "EQA.dem_par").write_text(dem_par())
     VALUES.astype("<f4").tofile(tmp_path / "velocity.bin")
