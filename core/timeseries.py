@@ -642,36 +642,30 @@ class VelocityResult:
     valid_pixels: int
 
 
-def timeseries_velocity(stack: Stack, start, end, velocity_path: str,
-                        sigma_path: Optional[str] = None, rms_path: Optional[str] = None,
-                        seasonal: bool = False, steps: Sequence = (), monitor=None,
-                        steps_path: Optional[str] = None,
-                        amplitude_path: Optional[str] = None) -> VelocityResult:
-    """Least-squares velocity of every pixel over the acquisitions in [``start``, ``end``].
+@dataclass
+class VelocityModel:
+    """The velocity model of a date range (:func:`velocity_model`): the requested range
+    (``start``, ``end``), the acquisitions used (``indices`` into the series, ``dates``),
+    the step dates, the design matrix ``A`` and its column ``names``."""
 
-    Model (:func:`design_matrix`): offset + velocity·t, optionally annual and
-    semi-annual sine/cosine terms (``seasonal``) and Heaviside steps at the
-    dates ``steps`` (events; they must fall inside the range with acquisitions
-    on both sides).  Outputs, all NaN where a pixel has fewer than p + 1 valid
-    acquisitions (p = number of model terms):
+    start: _dt.date
+    end: _dt.date
+    indices: List[int]
+    dates: List[_dt.date]
+    steps: List[_dt.date]
+    A: np.ndarray
+    names: List[str]
 
-    * ``velocity_path``: velocity in the stack unit per year (m → m/yr);
-    * ``sigma_path``: its 1-sigma from the residuals (same unit);
-    * ``rms_path``: RMS of the residuals (stack unit);
-    * ``steps_path``: the size of each step, one band per step date (stack unit,
-      positive = toward the satellite for LOS), band metadata ``date``;
-    * ``amplitude_path``: annual amplitude ``sqrt(a1² + b1²)`` (stack unit; needs
-      ``seasonal``).
 
-    The acquisitions used, the model and its terms are written in the metadata.
-    Raises ValueError for START after END, a range outside the series, fewer
-    than p + 1 acquisitions in the range or an ill-posed step.
-    """
-    monitor = ensure_monitor(monitor)
-    if not stack.dated:
-        raise ValueError("the input has layers without dates: a velocity needs a dated series")
-    a, b = check_date_range(start, end, stack.dates)
-    dates = stack.dates
+def velocity_model(dates: Sequence, start, end, seasonal: bool = False,
+                   steps: Sequence = ()) -> VelocityModel:
+    """The acquisitions of ``dates`` in [``start``, ``end``] and the design matrix
+    (:func:`design_matrix`, time origin = the first acquisition used) of the model of
+    :func:`timeseries_velocity`, shared by every velocity fit (rasters and points).
+    Raises ValueError for START after END, a range outside the series, fewer than p + 1
+    acquisitions in the range or an ill-posed step."""
+    a, b = check_date_range(start, end, dates)
+    dates = [_dates.parse_date(d) for d in dates]
     first, last = min(dates), max(dates)
     for name, day in (("START_DATE", a), ("END_DATE", b)):
         if day < first or day > last:
@@ -701,6 +695,41 @@ def timeseries_velocity(stack: Stack, start, end, velocity_path: str,
     if np.linalg.matrix_rank(A) < p:
         raise ValueError(f"the model {', '.join(names)} cannot be separated with the acquisitions "
                          f"{', '.join(d.isoformat() for d in used_dates)}: simplify the model")
+    return VelocityModel(a, b, used, used_dates, step_days, A, names)
+
+
+def timeseries_velocity(stack: Stack, start, end, velocity_path: str,
+                        sigma_path: Optional[str] = None, rms_path: Optional[str] = None,
+                        seasonal: bool = False, steps: Sequence = (), monitor=None,
+                        steps_path: Optional[str] = None,
+                        amplitude_path: Optional[str] = None) -> VelocityResult:
+    """Least-squares velocity of every pixel over the acquisitions in [``start``, ``end``].
+
+    Model (:func:`design_matrix`): offset + velocity·t, optionally annual and
+    semi-annual sine/cosine terms (``seasonal``) and Heaviside steps at the
+    dates ``steps`` (events; they must fall inside the range with acquisitions
+    on both sides).  Outputs, all NaN where a pixel has fewer than p + 1 valid
+    acquisitions (p = number of model terms):
+
+    * ``velocity_path``: velocity in the stack unit per year (m → m/yr);
+    * ``sigma_path``: its 1-sigma from the residuals (same unit);
+    * ``rms_path``: RMS of the residuals (stack unit);
+    * ``steps_path``: the size of each step, one band per step date (stack unit,
+      positive = toward the satellite for LOS), band metadata ``date``;
+    * ``amplitude_path``: annual amplitude ``sqrt(a1² + b1²)`` (stack unit; needs
+      ``seasonal``).
+
+    The acquisitions used, the model and its terms are written in the metadata.
+    Raises ValueError for START after END, a range outside the series, fewer
+    than p + 1 acquisitions in the range or an ill-posed step.
+    """
+    monitor = ensure_monitor(monitor)
+    if not stack.dated:
+        raise ValueError("the input has layers without dates: a velocity needs a dated series")
+    model = velocity_model(stack.dates, start, end, seasonal, steps)
+    a, b, used, used_dates = model.start, model.end, model.indices, model.dates
+    step_days, A, names = model.steps, model.A, model.names
+    p = len(names)
     vunit = f"{stack.units}/yr"
     meta = _base_metadata(stack, "displacement_toolkit timeseries_velocity")
     meta.update({
@@ -1289,5 +1318,6 @@ __all__ = [
     "nearest_acquisition", "open_stack",
     "point_reference", "polygon_reference", "rereference", "timeseries_velocity",
     "transform_point", "wgs84_wkt", "years_since", "Track", "DecomposeResult", "common_dates",
+    "VelocityModel", "velocity_model",
     "interpolation_weights", "interpolate_in_time", "timeseries_decompose",
 ]
