@@ -746,12 +746,12 @@ def orbit_direction(track_angles: np.ndarray = None, los_east: np.ndarray = None
     return ""
 
 
-def _find_zero_date(src: PointSource, monitor) -> Optional[int]:
+def _find_zero_date(src: PointSource, monitor, chunk_rows: int = CHUNK_ROWS) -> Optional[int]:
     """Index of the date column that is zero (within 1e-9 mm) at every point, if any."""
     if not src.dates:
         return None
     zero = np.ones(len(src.dates), dtype=bool)
-    for chunk in iter_source_chunks(src, monitor=monitor):
+    for chunk in iter_source_chunks(src, chunk_rows, monitor):
         s = chunk.series
         zero &= np.all((np.abs(s) <= 1e-9) | np.isnan(s), axis=0)
         if not zero.any():
@@ -776,7 +776,7 @@ def load_points(src: PointSource, output: str, reference_date=None, monitor=None
 
     monitor = ensure_monitor(monitor)
     scan = monitor.sub(0.0, 0.3) if src.dates else monitor.sub(0.0, 0.0)
-    zero_index = _find_zero_date(src, scan)
+    zero_index = _find_zero_date(src, scan, chunk_rows)
     ref_index = None
     if src.dates:
         if reference_date:

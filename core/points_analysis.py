@@ -304,6 +304,7 @@ class GridResult:
     points_used: int
     points_outside: int
     stats: Dict[str, Dict[str, float]]
+    units: Dict[str, str]
 
 
 def points_to_grid(layer: PointLayer, grid: Grid, field: Optional[str] = "velocity",
@@ -335,7 +336,7 @@ def points_to_grid(layer: PointLayer, grid: Grid, field: Optional[str] = "veloci
         "track", "orbit_direction", "source", "source_format", "level", "component")}
     meta.update({"software": "displacement_toolkit points_to_grid", "statistic": statistic,
                  "min_points": str(int(min_points)), "points": str(int(inside.sum()))})
-    paths, stats = {}, {}
+    paths, stats, units = {}, {}, {}
     jobs = sum(bool(p) for p in (output, count_output, los_output)) + \
         (len(layer.date_fields) if series_output else 0)
     done = [0]
@@ -353,6 +354,7 @@ def points_to_grid(layer: PointLayer, grid: Grid, field: Optional[str] = "veloci
                 w.write(b, 0, arr.reshape(shape).astype(np.float32))
             stats[key] = w.stats(len(bands))
         paths[key] = w.path
+        units[key] = band_meta[0].get("units", "")
 
     valid_cells = 0
     if output:
@@ -396,7 +398,7 @@ def points_to_grid(layer: PointLayer, grid: Grid, field: Optional[str] = "veloci
                 "convention": "ground to satellite"} for c in ("east", "north", "up")])
         step()
     return GridResult(paths, grid, int((point_count > 0).sum()), valid_cells,
-                      int(inside.sum()), int((~inside).sum()), stats)
+                      int(inside.sum()), int((~inside).sum()), stats, units)
 
 
 def _field_unit(layer: PointLayer, name: str) -> str:

@@ -1,0 +1,100 @@
+"""displacement:load_points — EGMS, MintPy save_qgis, StaMPS or CSV points to a point layer."""
+
+from qgis.core import (
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
+    QgsProcessingParameterCrs,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterString,
+    QgsProcessingUtils,
+)
+
+from ..core import points as pts
+from .base import DisplacementAlgorithm, parameter_error
+from .points_common import GROUP, GROUP_ID, add_points_output, output_points_path
+
+FORMAT_LABELS = ["Detect from the file", "EGMS CSV (L2a, L2b, L3)", "MintPy save_qgis layer",
+                 "StaMPS export (StaMPS-Visualizer CSV)", "CSV with x/y and date columns"]
+UNIT_LABELS = ["mm", "cm", "m"]
+
+HELP = """
+Loads a persistent-scatterer (or any point) dataset into a GeoPackage point layer in the
+source CRS: pid, velocity and velocity_std (mm/yr), the LOS unit vector los_e/los_n/los_u
+(ground to satellite) when the source has it, the source's quality fields (height,
+coherence, incidence, track_angle, acceleration, seasonality...), and one DYYYYMMDD field
+per acquisition: displacement in mm relative to one reference date for every point.
+
+Formats (FORMAT, detected by default): EGMS CSV (Basic/Calibrated L2a/L2b: LOS; Ortho L3:
+the east or up component named in the file name), with easting/northing in EPSG:3035 or
+latitude/longitude; MintPy save_qgis.py shapefile (VEL, V_STDEV, COHERENCE, DYYYYMMDD in
+mm, EPSG:4326); StaMPS export as the StaMPS-Visualizer writes it (lon, lat, velocity,
+series; dates as MATLAB datenum in the first row); a CSV with X_FIELD/Y_FIELD in CRS, date
+columns named YYYYMMDD, DYYYYMMDD or YYYY-MM-DD in UNITS, and optional VELOCITY_FIELD and
+PID_FIELD (without a velocity field the velocity is the least-squares slope of the whole
+series).
+
+REFERENCE_DATE: the date every series is relative to; default the date at which all series
+are zero (EGMS, MintPy and StaMPS start at zero), else the first date. Series are shifted
+when needed; points without a value on that date lose their series (counted in the log).
+
+Layer metadata: units (mm), velocity_units (mm/yr), reference_date, dates, track, orbit
+direction (from the track angle), EGMS level, source. Field aliases carry the units. Files
+of millions of points are read and written in chunks (bounded memory) with progress.
+See docs/points.md.
+"""
+
+
+class LoadPoints(DisplacementAlgorithm):
+    NAME = "load_points"
+    DISPLAY_NAME = "Load point dataset (EGMS, MintPy, StaMPS, CSV)"
+    GROUP = GROUP
+    GROUP_ID = GROUP_ID
+    HELP = HELP
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.addParameter(QgsProcessingParameterFile(
+            "INPUT", "Point dataset (EGMS CSV, save_qgis .shp, StaMPS CSV, CSV)",
+            behavior=QgsProcessingParameterFile.Behavior.File,
+            fileFilter="Point datasets (*.csv *.txt *.shp *.gpkg);;All files (*.*)"))
+        self.addParameter(QgsProcessingParameterEnum("FORMAT", "Format", FORMAT_LABELS,
+                                                     defaultValue=0, optional=True))
+        for name, label in (("X_FIELD", "CSV: x (easting or longitude) column"),
+                            ("Y_FIELD", "CSV: y (northing or latitude) column"),
+                            ("VELOCITY_FIELD", "CSV: velocity column (unit per year; optional)"),
+                            ("PID_FIELD", "CSV: point id column (optional)"),
+                            ("REFERENCE_DATE", "Reference date (YYYY-MM-DD; optional)")):
+            self.addParameter(QgsProcessingParameterString(name, label, optional=True))
+        self.addParameter(QgsProcessingParameterCrs("CRS", "CSV: CRS of x/y", optional=True))
+        self.addParameter(QgsProcessingParameterEnum("UNITS", "CSV: unit of the displacements",
+                                                     UNIT_LABELS, defaultValue=0, optional=True))
+        add_points_output(self, "OUTPUT", "Points")
+        self.addOutput(QgsProcessingOutputNumber("POINTS", "Points loaded"))
+        self.addOutput(QgsProcessingOutputString("REFERENCE_DATE_USED", "Reference date"))
+
+    def compute(self, parameters, context, feedback):
+        path = self.parameterAsFile(parameters, "INPUT", context)
+        fmt = pts.FORMATS[self.parameterAsEnum(parameters, "FORMAT", context)]
+        text = {k: (self.parameterAsString(parameters, k, context) or "").strip()
+                for k in ("X_FIELD", "Y_FIELD", "VELOCITY_FIELD", "PID_FIELD", "REFERENCE_DATE")}
+        crs = self.parameterAsCrs(parameters, "CRS", context)
+        units = UNIT_LABELS[self.parameterAsEnum(parameters, "UNITS", context)]
+        try:
+            src = pts.open_point_source(
+                path, fmt, text["X_FIELD"], text["Y_FIELD"], crs.toWkt() if crs.isValid() else "",
+                units, text["VELOCITY_FIELD"], "", text["PID_FIELD"], QgsProcessingUtils.tempFolder())
+        except ValueError as exc:
+            raise parameter_error("INPUT", path, str(exc), "See the help for the formats and "
+                                  "the CSV parameters") from exc
+        feedback.pushInfo(f"Source: {src.describe()}")
+        out = output_points_path(self, parameters, "OUTPUT", context)
+        res = pts.load_points(src, out, text["REFERENCE_DATE"] or None, self.monitor(feedback))
+        feedback.pushInfo(f"{res.count} points, reference date {res.reference_date}"
+                          f"{' (series shifted to it)' if res.shifted else ''}"
+                          f"{f'; {res.dropped} points had no value on it' if res.dropped else ''}")
+        for key in ("orbit_direction", "track", "level", "component", "los_flipped",
+                    "velocity_source"):
+            if key in res.metadata:
+                feedback.pushInfo(f"{key}: {res.metadata[key]}")
+        return {"OUTPUT": out, "POINTS": res.count,
+                "REFERENCE_DATE_USED": res.reference_date.isoformat() if res.reference_date else ""}
