@@ -1,0 +1,174 @@
+"""The point-dataset algorithms through processing.run: load_points, points_velocity (equal to
+timeseries_velocity on the same series), points_rereference, and ascending + descending
+points -> points_to_grid -> decompose recovering east and up within the gridding error."""
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from qgis.core import QgsProcessingException
+
+from displacement_toolkit.core import points as P
+from displacement_toolkit.core import synthetic_points as S
+from displacement_toolkit.core.raster_io import raster_info, read_block
+
+from ..conftest import UTM33N, run_algorithm
+
+D0 = dt.date(2019, 1, 6)
+BOUNDS = (4.0e6, 2.8e6, 4.004e6, 2.804e6)          # EPSG:3035 metres, 4 km x 4 km
+CELL = 500.0
+GRAD_E, GRAD_U = 1.5e-3, 1.0e-3                    # mm/yr per metre (1.5 and 1 mm/yr per km)
+
+
+def east(x, y):
+    return 6.0 + GRAD_E * (x - BOUNDS[0])
+
+
+def up(x, y):
+    return -10.0 + GRAD_U * (y - BOUNDS[1])
+
+
+def _egms(tmp_path, name, incidence, heading, first, seed):
+    dates = [first + dt.timedelta(days=12 * k) for k in range(40)]
+    pts = S.synthetic_points(2500, dates, BOUNDS, S.laea_europe(), incidence, heading, east, up,
+                             seed=seed)
+    return S.write_egms_csv(str(tmp_path / name), pts), pts
+
+
+def _load(tmp_path, src, name):
+    out = str(tmp_path / name)
+    res = run_algorithm("displacement:load_points", {"INPUT": src, "OUTPUT": out})
+    return res
+
+
+def test_load_points_egms(provider, tmp_path):
+    path, pts = _egms(tmp_path, "EGMS_L2b_117_0300_IW2_VV_2019_2023_1.csv", 39.0, -12.0, D0, 1)
+    res = _load(tmp_path, path, "asc.gpkg")
+    assert res["POINTS"] == 2500 and res["REFERENCE_DATE_USED"] == D0.isoformat()
+    layer = P.PointLayer(res["OUTPUT"])
+    assert layer.metadata["orbit_direction"] == "ascending" and layer.metadata["track"] == "117"
+    assert np.array_equal(layer.column(P.date_field(pts.dates[-1])), pts.series[:, -1])
+    with pytest.raises(QgsProcessingException, match="X_FIELD"):
+        run_algorithm("displacement:load_points", {
+            "INPUT": S.write_generic_csv(str(tmp_path / "g.csv"), pts), "FORMAT": 4,
+            "OUTPUT": str(tmp_path / "g.gpkg")})
+    assert not (tmp_path / "g.gpkg").exists()
+
+
+def test_points_velocity_equals_timeseries_velocity(provider, make_raster, tmp_path):
+    rng = np.random.default_rng(3)
+    dates = [D0 + dt.timedelta(days=12 * k) for k in range(45)]
+    t = np.array([(d - D0).days / 365.25 for d in dates])
+    rows, cols = 6, 5
+    v = rng.uniform(-20, 20, rows * cols)
+    cube = (v[None, :] * t[:, None] + 4 * np.sin(2 * np.pi * t)[:, None]
+            + rng.normal(0, 1.0, (t.size, rows * cols))).astype(np.float32)
+    cube[20:, 3] += 12.0                                    # a step on dates[20]
+    cube[rng.random(cube.shape) < 0.1] = np.nan              # gaps: many validity patterns
+    gt = (500000.0, 30.0, 0.0, 4000000.0, 0.0, -30.0)
+    meta = [{"date": d.isoformat(), "units": "mm"} for d in dates]
+    raster = make_raster(cube.reshape(-1, rows, cols), "series.tif", gt, band_metadata=meta,
+                         metadata={"reference_date": D0.isoformat()})
+    col, row = np.meshgrid(np.arange(cols), np.arange(rows))
+    x, y = gt[0] + (col.ravel() + 0.5) * gt[1], gt[3] + (row.ravel() + 0.5) * gt[5]
+    fields = [("pid", "text")] + [(P.date_field(d), "real") for d in dates]
+    with P.PointWriter(str(tmp_path / "pts.gpkg"), UTM33N, fields, "points",
+                       {"units": "mm", "reference_date": D0.isoformat()}) as w:
+        w.write(x, y, {"pid": [str(i) for i in range(x.size)],
+                       **{P.date_field(d): cube[k].astype(np.float64) for k, d in enumerate(dates)}})
+        layer_path = w.commit()
+    common = {"START_DATE": dates[2].isoformat(), "END_DATE": dates[40].isoformat(),
+              "SEASONAL": True, "STEP_DATES": dates[20].isoformat()}
+    ras = {k: str(tmp_path / f"{k}.tif") for k in ("VELOCITY", "VELOCITY_SIGMA", "RMS_RESIDUAL")}
+    run_algorithm("displacement:timeseries_velocity", {"INPUT": [raster], **common, **ras})
+    res = run_algorithm("displacement:points_velocity", {
+        "INPUT": layer_path, **common, "OUTPUT": str(tmp_path / "v.gpkg")})
+    out = P.PointLayer(res["OUTPUT"])
+    for field, key in (("velocity", "VELOCITY"), ("velocity_std", "VELOCITY_SIGMA"),
+                       ("velocity_rms", "RMS_RESIDUAL")):
+        raster_values = read_block(ras[key]).ravel().astype(np.float64)
+        assert np.isfinite(raster_values).sum() == rows * cols
+        assert out.column(field) == pytest.approx(raster_values, rel=1e-6, abs=1e-5)
+    assert abs(out.column(f"step_{dates[20].strftime('%Y%m%d')}")[3] - 12.0) < 1.5
+    assert res["START_DATE_USED"] == dates[2].isoformat() and res["VALID_POINTS"] == rows * cols
+    assert out.metadata["velocity_units"] == "mm/yr"
+
+
+def test_points_rereference_point_and_polygon(provider, tmp_path):
+    path, pts = _egms(tmp_path, "EGMS_L2b_117_0300_IW2_VV_2019_2023_1.csv", 39.0, -12.0, D0, 1)
+    layer_path = _load(tmp_path, path, "asc.gpkg")["OUTPUT"]
+    cx, cy = 4002000.0, 2802000.0
+    res = run_algorithm("displacement:points_rereference", {
+        "INPUT": layer_path, "REFERENCE_POINT": f"{cx},{cy} [EPSG:3035]", "REFERENCE_RADIUS": 300,
+        "OUTPUT": str(tmp_path / "r.gpkg")})
+    near = np.hypot(pts.x - cx, pts.y - cy) <= 300
+    assert res["REFERENCE_POINTS"] == near.sum() > 10
+    out = P.PointLayer(res["OUTPUT"])
+    expected = pts.velocity - np.median(pts.velocity[near])
+    assert out.column("velocity") == pytest.approx(expected, abs=1e-9)
+    last = P.date_field(pts.dates[-1])
+    assert out.column(last) == pytest.approx(pts.series[:, -1] - np.median(pts.series[near, -1]),
+                                             abs=1e-9)
+    assert "300 m" in out.metadata["reference"]
+    poly = f"POLYGON(({cx} {cy},{cx + 800} {cy},{cx + 800} {cy + 500},{cx} {cy + 500},{cx} {cy}))"
+    res = run_algorithm("displacement:points_rereference", {
+        "INPUT": layer_path, "REFERENCE_POLYGON": f"CRS=EPSG:3035;{poly}",
+        "OUTPUT": str(tmp_path / "p.gpkg")})
+    inside = (pts.x > cx) & (pts.x < cx + 800) & (pts.y > cy) & (pts.y < cy + 500)
+    assert res["REFERENCE_POINTS"] == inside.sum()
+    assert P.PointLayer(res["OUTPUT"]).column("velocity") == pytest.approx(
+        pts.velocity - np.median(pts.velocity[inside]), abs=1e-9)
+
+
+def test_ascending_descending_points_grid_decompose(provider, tmp_path):
+    """Two tracks on different points and dates -> grids -> decompose: east and up at the
+    cell centres within the derived gridding error.
+
+    Bound: for a field linear in space, every point of a square cell of side c differs from
+    the value at the centre by at most (|dd/dx| + |dd/dy|) c/2, and so does their median; the
+    velocities are written to 0.01 mm/yr (+-0.005). For track k with LOS unit vector l_k
+    (north motion zero) d_k = l_e e + l_u u, so eps_k = (|l_e| g_e + |l_u| g_u) c/2 + 0.005.
+    The 2x2 solve maps these to |de| <= sum_k |G^-1|_ek eps_k and likewise for up (here
+    0.73 and 0.53 mm/yr for east and up, velocities of 6..12 and -10..-6 mm/yr)."""
+    asc_csv, asc = _egms(tmp_path, "EGMS_L2b_117_0300_IW2_VV_2019_2023_1.csv", 39.0, -12.0, D0, 1)
+    desc_csv, desc = _egms(tmp_path, "EGMS_L2b_022_0800_IW1_VV_2019_2023_1.csv", 34.0, -168.0,
+                           D0 + dt.timedelta(days=5), 2)
+    grids = {}
+    for name, csv in (("asc", asc_csv), ("desc", desc_csv)):
+        layer = _load(tmp_path, csv, f"{name}.gpkg")["OUTPUT"]
+        outs = {k: str(tmp_path / f"{name}_{k.lower()}.tif")
+                for k in ("OUTPUT", "COUNT", "LOS", "TIMESERIES")}
+        params = {"INPUT": layer, **outs}
+        params.update({"REFERENCE_LAYER": grids["asc"]["OUTPUT"]} if name == "desc"
+                      else {"CELL_SIZE": CELL})
+        res = run_algorithm("displacement:points_to_grid", params)
+        assert res["POINTS_USED"] == 2500 and res["CELLS"] == 64
+        grids[name] = outs
+    count = read_block(grids["desc"]["COUNT"])
+    assert count.sum() == 2500 and count.min() >= 15
+    info = raster_info(grids["asc"]["OUTPUT"])
+    assert info.band_metadata[0]["units"] == "mm/yr" and info.width == info.height == 8
+    assert raster_info(grids["asc"]["TIMESERIES"]).band_metadata[3]["date"] == \
+        (D0 + dt.timedelta(days=36)).isoformat()
+    out = {k: str(tmp_path / f"{k}.tif") for k in ("OUTPUT_EAST", "OUTPUT_UP")}
+    run_algorithm("displacement:decompose", {
+        "OBS_1": grids["asc"]["OUTPUT"], "OBS_2": grids["desc"]["OUTPUT"], "ANGLE_CONVENTION": 3,
+        "INCIDENCE_1": grids["asc"]["LOS"], "HEADING_1": grids["asc"]["LOS"], "HEADING_BAND_1": 2,
+        "INCIDENCE_2": grids["desc"]["LOS"], "HEADING_2": grids["desc"]["LOS"],
+        "HEADING_BAND_2": 2, "COMPONENTS": 0, **out})
+    gt = info.geotransform
+    col, row = np.meshgrid(np.arange(8) + 0.5, np.arange(8) + 0.5)
+    xc, yc = gt[0] + col * gt[1], gt[3] + row * gt[5]
+    G = np.array([[asc.los[0, 0], asc.los[0, 2]], [desc.los[0, 0], desc.los[0, 2]]])
+    # + the LOS components written to 4 decimals (5e-5 each) times the largest |e| + |u|
+    los_rounding = 5e-5 * (np.abs(east(xc, yc)) + np.abs(up(xc, yc))).max()
+    eps = np.array([(abs(lv[0]) * GRAD_E + abs(lv[2]) * GRAD_U) * CELL / 2 + 0.005
+                    + los_rounding for lv in (asc.los[0], desc.los[0])])
+    bound = np.abs(np.linalg.inv(G)) @ eps                      # (east, up) in mm/yr
+    assert bound[0] < 0.75 and bound[1] < 0.55                   # the bound is informative
+    err_e = np.abs(read_block(out["OUTPUT_EAST"]) - east(xc, yc))
+    err_u = np.abs(read_block(out["OUTPUT_UP"]) - up(xc, yc))
+    assert err_e.max() <= bound[0] and err_u.max() <= bound[1]
+    # without gridding error (cell centre values) the solve would be exact: the errors come
+    # from the spread of the points in the cells, as large as a sizeable part of the bound
+    assert err_e.max() > 0.05 * bound[0]
