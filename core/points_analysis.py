@@ -27,7 +27,7 @@ import numpy as np
 from osgeo import ogr, osr
 
 from . import timeseries as ts
-from .points import CHUNK_ROWS, PointLayer, PointWriter, date_field, iter_layer_chunks
+from .points import PointLayer, PointWriter, date_field, iter_layer_chunks
 from .progress import ensure_monitor
 from .raster_io import RasterInfo, RasterWriter, transform_xy, wgs84_wkt
 
@@ -419,35 +419,46 @@ def _quantity(layer: PointLayer, name: str) -> str:
 
 
 # --------------------------------------------------------------------------- sampling
-def sample_points_median(layer: PointLayer, names: Sequence[str], lon, lat, radius: float,
-                         min_points: int = 1, scale: float = 1.0):
-    """Per station (WGS84 ``lon``, ``lat``) and field: the median (× ``scale``) of the
-    finite values of the points within ``radius`` metres, the robust spread
-    (1.4826 × MAD × |scale|) and the point count.  Arrays (stations, fields); NaN where
-    fewer than ``min_points`` points."""
+def near_points(layer: PointLayer, lon, lat, radius: float) -> List[np.ndarray]:
+    """Per station (WGS84 ``lon``, ``lat``): the row indices (fid order) of the points within
+    ``radius`` metres."""
     lon = np.atleast_1d(np.asarray(lon, dtype=np.float64))
     lat = np.atleast_1d(np.asarray(lat, dtype=np.float64))
     sx, sy = transform_xy(lon, lat, wgs84_wkt(), layer.crs_wkt)
     x, y = layer.xy()
-    table = np.vstack([v for _, v in layer.iter_rows(list(names), CHUNK_ROWS)]) if layer.count \
-        else np.zeros((0, len(names)))
-    value = np.full((lon.size, len(names)), np.nan)
-    spread = np.full_like(value, np.nan)
-    count = np.zeros((lon.size, len(names)), dtype=np.int64)
-    for i in range(lon.size):
-        near = distances_m(x, y, float(sx[i]), float(sy[i]), layer.crs_wkt) <= radius
-        for j in range(len(names)):
-            v = table[near, j]
-            v = v[np.isfinite(v)]
-            count[i, j] = v.size
-            if v.size >= max(1, int(min_points)):
-                med = float(np.median(v))
-                value[i, j] = med * scale
-                spread[i, j] = 1.4826 * float(np.median(np.abs(v - med))) * abs(scale)
+    return [np.flatnonzero(distances_m(x, y, float(sx[i]), float(sy[i]), layer.crs_wkt) <= radius)
+            for i in range(lon.size)]
+
+
+def median_near(values: np.ndarray, near: Sequence[np.ndarray], min_points: int = 1,
+                scale: float = 1.0):
+    """Per station: the median (x ``scale``) of the finite ``values[near[i]]``, the robust
+    spread (1.4826 x MAD x |scale|) and the count; NaN where fewer than ``min_points``."""
+    n = len(near)
+    value, spread = np.full(n, np.nan), np.full(n, np.nan)
+    count = np.zeros(n, dtype=np.int64)
+    for i, idx in enumerate(near):
+        v = values[idx]
+        v = v[np.isfinite(v)]
+        count[i] = v.size
+        if v.size >= max(1, int(min_points)):
+            med = float(np.median(v))
+            value[i] = med * scale
+            spread[i] = 1.4826 * float(np.median(np.abs(v - med))) * abs(scale)
     return value, spread, count
+
+
+def sample_points_median(layer: PointLayer, names: Sequence[str], lon, lat, radius: float,
+                         min_points: int = 1, scale: float = 1.0):
+    """Per station (WGS84 ``lon``, ``lat``) and field: the median (x ``scale``) of the
+    finite values of the points within ``radius`` metres, the robust spread and the point
+    count (:func:`median_near`).  Arrays (stations, fields)."""
+    near = near_points(layer, lon, lat, radius)
+    cols = [median_near(layer.column(n), near, min_points, scale) for n in names]
+    return tuple(np.column_stack([c[k] for c in cols]) for k in range(3))
 
 
 __all__ = ["Grid", "GridResult", "PointReference", "PointsVelocityResult", "aggregate",
            "cell_index", "date_field", "distances_m", "gnss_points_reference", "grid_for_points",
-           "grid_of_raster", "points_reference", "points_to_grid", "points_velocity",
-           "polygon_points_reference", "rereference_points", "sample_points_median"]
+           "grid_of_raster", "median_near", "near_points", "points_reference", "points_to_grid",
+           "points_velocity", "polygon_points_reference", "rereference_points", "sample_points_median"]
