@@ -70,7 +70,11 @@ whether the angle is a heading (clockwise from north) or a LOS azimuth (anti-clo
 MintPy). Geometry rasters may be on another grid and CRS: they are sampled at the station pixel.
 
 InSAR at each station: median of the valid pixels within SAMPLE_RADIUS metres (default 100),
-with a robust spread (1.4826 x MAD) and the pixel count; stations outside the raster or with
+with a robust spread (1.4826 x MAD) and the pixel count. InSAR may instead be a point layer
+(INSAR_POINTS, e.g. persistent scatterers from load_points; INSAR_FIELD default velocity, in
+the layer's velocity_units unless INSAR_UNITS says otherwise): the median of the points within
+SAMPLE_RADIUS, with the point count in n_pixels; without geometry parameters the LOS vector is
+the median of the points' los_e/los_n/los_u. stations outside the raster or with
 fewer than MIN_PIXELS valid pixels are kept in the output with their status.
 
 REFERENCE: none, a named station (InSAR shifted to match GNSS there), a best-fit constant
@@ -84,10 +88,12 @@ satellite. See docs/gnss_comparison.md and docs/conventions.md.
 """
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.addParameter(QgsProcessingParameterRasterLayer("INSAR", "InSAR LOS velocity raster"))
+        self.addParameter(QgsProcessingParameterRasterLayer("INSAR", "InSAR LOS velocity raster",
+                                                            optional=True))
         self.addParameter(band_parameter("BAND", "InSAR band", "INSAR"))
         self.addParameter(QgsProcessingParameterEnum(
             "INSAR_UNITS", "InSAR units", common.INSAR_UNIT_CHOICES, defaultValue=0))
+        common.add_points_parameters(self, "InSAR points: LOS velocity field")
         self.addParameter(QgsProcessingParameterFile(
             "GNSS_FILE", "GNSS velocity file (.vel, MIDAS, CSV)", optional=True))
         self.addParameter(QgsProcessingParameterEnum("GNSS_FORMAT", "GNSS file format", FORMAT_LABELS,
@@ -141,13 +147,24 @@ satellite. See docs/gnss_comparison.md and docs/conventions.md.
             corr_eu=np.zeros(n), corr_nu=np.zeros(n), source=str(parameters.get("GNSS_LAYER")))
 
     def compute(self, parameters, context, feedback):
-        insar = self.raster_path(parameters, "INSAR", context)
-        info = self.raster_info(insar, "INSAR")
-        band = self.raster_band(parameters, "INSAR", context, info, "BAND")
-        scale, insar_unit = common.insar_scale(self, parameters, context, info, band, "m/yr")
-        geom = common.geometry_from_parameters(self, parameters, context)
-        method, station = common.reference_from_parameters(self, parameters, context)
         radius = self.parameterAsDouble(parameters, "SAMPLE_RADIUS", context)
+        insar = common.insar_points(self, parameters, context)
+        if insar is not None:
+            band = (self.parameterAsString(parameters, "INSAR_FIELD", context) or "velocity").strip()
+            if not insar.has(band):
+                raise parameter_error("INSAR_FIELD", band, "the InSAR points have no such field",
+                                      "Choose one of " + ", ".join(list(insar.fields)[:20]))
+            scale, insar_unit = common.points_scale(self, parameters, context, insar, band, "m/yr")
+            described = f"{os.path.basename(insar.source)} field {band} ({insar_unit})"
+        else:
+            insar = self.raster_path(parameters, "INSAR", context)
+            info = self.raster_info(insar, "INSAR")
+            band = self.raster_band(parameters, "INSAR", context, info, "BAND")
+            scale, insar_unit = common.insar_scale(self, parameters, context, info, band, "m/yr")
+            described = f"{os.path.basename(insar)} band {band} ({insar_unit})"
+        geom = common.geometry_from_parameters(self, parameters, context,
+                                               insar if not isinstance(insar, str) else None, radius)
+        method, station = common.reference_from_parameters(self, parameters, context)
         min_pixels = self.parameterAsInt(parameters, "MIN_PIXELS", context)
         report_path = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
         gnss = self.read_gnss(parameters, context, feedback)
@@ -189,7 +206,7 @@ satellite. See docs/gnss_comparison.md and docs/conventions.md.
         if report_path:
             self.track_output(report_path)
             velocity_report(result, report_path, {
-                "INSAR": f"{os.path.basename(insar)} band {band} ({insar_unit})",
+                "INSAR": described,
                 "GNSS": gnss.source, "geometry": common.geometry_description(geom),
                 "SAMPLE_RADIUS": f"{radius:g} m", "MIN_PIXELS": str(min_pixels),
                 "REFERENCE": method + (f" ({station})" if station else "")})

@@ -29,8 +29,8 @@ def up(x, y):
 
 
 def _egms(tmp_path, name, incidence, heading, first, seed):
-    dates = [first + dt.timedelta(days=12 * k) for k in range(40)]
-    pts = S.synthetic_points(2500, dates, BOUNDS, S.laea_europe(), incidence, heading, east, up,
+    dates = [first + dt.timedelta(days=12 * k) for k in range(30)]
+    pts = S.synthetic_points(1600, dates, BOUNDS, S.laea_europe(), incidence, heading, east, up,
                              seed=seed)
     return S.write_egms_csv(str(tmp_path / name), pts), pts
 
@@ -44,7 +44,7 @@ def _load(tmp_path, src, name):
 def test_load_points_egms(provider, tmp_path):
     path, pts = _egms(tmp_path, "EGMS_L2b_117_0300_IW2_VV_2019_2023_1.csv", 39.0, -12.0, D0, 1)
     res = _load(tmp_path, path, "asc.gpkg")
-    assert res["POINTS"] == 2500 and res["REFERENCE_DATE_USED"] == D0.isoformat()
+    assert res["POINTS"] == 1600 and res["REFERENCE_DATE_USED"] == D0.isoformat()
     layer = P.PointLayer(res["OUTPUT"])
     assert layer.metadata["orbit_direction"] == "ascending" and layer.metadata["track"] == "117"
     assert np.array_equal(layer.column(P.date_field(pts.dates[-1])), pts.series[:, -1])
@@ -142,10 +142,10 @@ def test_ascending_descending_points_grid_decompose(provider, tmp_path):
         params.update({"REFERENCE_LAYER": grids["asc"]["OUTPUT"]} if name == "desc"
                       else {"CELL_SIZE": CELL})
         res = run_algorithm("displacement:points_to_grid", params)
-        assert res["POINTS_USED"] == 2500 and res["CELLS"] == 64
+        assert res["POINTS_USED"] == 1600 and res["CELLS"] == 64
         grids[name] = outs
     count = read_block(grids["desc"]["COUNT"])
-    assert count.sum() == 2500 and count.min() >= 15
+    assert count.sum() == 1600 and count.min() >= 10
     info = raster_info(grids["asc"]["OUTPUT"])
     assert info.band_metadata[0]["units"] == "mm/yr" and info.width == info.height == 8
     assert raster_info(grids["asc"]["TIMESERIES"]).band_metadata[3]["date"] == \
@@ -172,3 +172,33 @@ def test_ascending_descending_points_grid_decompose(provider, tmp_path):
     # without gridding error (cell centre values) the solve would be exact: the errors come
     # from the spread of the points in the cells, as large as a sizeable part of the bound
     assert err_e.max() > 0.05 * bound[0]
+
+
+def test_gnss_comparison_points_at_pixel_centres_equal_the_raster(provider, tmp_path):
+    from ..unit.test_gnss_comparison import Scene
+    from ..processing.test_gnss_los_comparison_algorithm import _csv
+
+    scene = Scene(tmp_path, lambda x, y: 0.005 + 1e-6 * (x - 500000) + 0.0 * y)
+    values = read_block(scene.path)
+    col, row = np.meshgrid(np.arange(120), np.arange(120))
+    x, y = scene.gt[0] + (col.ravel() + 0.5) * 50, scene.gt[3] - (row.ravel() + 0.5) * 50
+    with P.PointWriter(str(tmp_path / "ps.gpkg"), UTM33N, [("pid", "text"), ("velocity", "real")],
+                       "points", {"velocity_units": "m/yr"}) as w:
+        w.write(x, y, {"pid": [str(i) for i in range(x.size)],
+                       "velocity": values.ravel().astype(np.float64)})
+        points = w.commit()
+    base = {"GNSS_FILE": _csv(scene, tmp_path / "gnss.csv"), "GNSS_UNITS": 2,
+            "LOS_ENU": scene.geom, "SAMPLE_RADIUS": 60.0, "MIN_PIXELS": 1, "REFERENCE": 2}
+    a = run_algorithm("displacement:gnss_los_comparison", {
+        **base, "INSAR": scene.path, "OUTPUT": str(tmp_path / "a.gpkg")})
+    b = run_algorithm("displacement:gnss_los_comparison", {
+        **base, "INSAR_POINTS": points, "OUTPUT": str(tmp_path / "b.gpkg")})
+    assert a["N"] == b["N"] == 12
+    assert b["RMSE"] == pytest.approx(a["RMSE"], abs=1e-9) and b["BIAS"] == pytest.approx(
+        a["BIAS"], abs=1e-9)
+    na = P.PointLayer(str(tmp_path / "a.gpkg")).column("n_pixels")
+    nb = P.PointLayer(str(tmp_path / "b.gpkg")).column("n_pixels")
+    assert np.array_equal(na, nb) and na.min() >= 3
+    with pytest.raises(QgsProcessingException, match="give InSAR either as rasters or"):
+        run_algorithm("displacement:gnss_los_comparison", {
+            **base, "INSAR": scene.path, "INSAR_POINTS": points, "OUTPUT": str(tmp_path / "c.gpkg")})
