@@ -41,11 +41,10 @@ def _load(tmp_path, src, name):
     return res
 
 
-def test_load_points_egms(provider, tmp_path):
-    path, pts = _egms(tmp_path, "EGMS_L2b_117_0300_IW2_VV_2019_2023_1.csv", 39.0, -12.0, D0, 1)
-    res = _load(tmp_path, path, "asc.gpkg")
-    assert res["POINTS"] == 1600 and res["REFERENCE_DATE_USED"] == D0.isoformat()
-    layer = P.PointLayer(res["OUTPUT"])
+def test_load_points_egms(tracks, tmp_path):
+    path, pts = tracks["asc"]
+    layer = P.PointLayer(path)
+    assert layer.count == 1600 and layer.reference_date == D0
     assert layer.metadata["orbit_direction"] == "ascending" and layer.metadata["track"] == "117"
     assert np.array_equal(layer.column(P.date_field(pts.dates[-1])), pts.series[:, -1])
     with pytest.raises(QgsProcessingException, match="X_FIELD"):
@@ -94,9 +93,8 @@ def test_points_velocity_equals_timeseries_velocity(provider, make_raster, tmp_p
     assert out.metadata["velocity_units"] == "mm/yr"
 
 
-def test_points_rereference_point_and_polygon(provider, tmp_path):
-    path, pts = _egms(tmp_path, "EGMS_L2b_117_0300_IW2_VV_2019_2023_1.csv", 39.0, -12.0, D0, 1)
-    layer_path = _load(tmp_path, path, "asc.gpkg")["OUTPUT"]
+def test_points_rereference_point_and_polygon(tracks, tmp_path):
+    layer_path, pts = tracks["asc"]
     cx, cy = 4002000.0, 2802000.0
     res = run_algorithm("displacement:points_rereference", {
         "INPUT": layer_path, "REFERENCE_POINT": f"{cx},{cy} [EPSG:3035]", "REFERENCE_RADIUS": 300,
@@ -120,7 +118,48 @@ def test_points_rereference_point_and_polygon(provider, tmp_path):
         pts.velocity - np.median(pts.velocity[inside]), abs=1e-9)
 
 
-def test_ascending_descending_points_grid_decompose(provider, tmp_path):
+@pytest.fixture(scope="module")
+def tracks(provider, tmp_path_factory):
+    """Ascending and descending EGMS files on different points and dates, loaded."""
+    tmp = tmp_path_factory.mktemp("tracks")
+    asc_csv, asc = _egms(tmp, "EGMS_L2b_117_0300_IW2_VV_2019_2023_1.csv", 39.0, -12.0, D0, 1)
+    desc_csv, desc = _egms(tmp, "EGMS_L2b_022_0800_IW1_VV_2019_2023_1.csv", 34.0, -168.0,
+                           D0 + dt.timedelta(days=5), 2)
+    loaded = {}
+    for name, csv, pts in (("asc", asc_csv, asc), ("desc", desc_csv, desc)):
+        res = _load(tmp, csv, f"{name}.gpkg")
+        assert res["POINTS"] == 1600 and res["REFERENCE_DATE_USED"] == min(pts.dates).isoformat()
+        loaded[name] = (res["OUTPUT"], pts)
+    return loaded
+
+
+def _gridding_bound(asc, desc, xc, yc):
+    """Largest east and up error (mm/yr) that gridding can cause (see the test below)."""
+    G = np.array([[asc.los[0, 0], asc.los[0, 2]], [desc.los[0, 0], desc.los[0, 2]]])
+    # + the LOS components written to 4 decimals (5e-5 each) times the largest |e| + |u|
+    los_rounding = 5e-5 * (np.abs(east(xc, yc)) + np.abs(up(xc, yc))).max()
+    eps = np.array([(abs(lv[0]) * GRAD_E + abs(lv[2]) * GRAD_U) * CELL / 2 + 0.005
+                    + los_rounding for lv in (asc.los[0], desc.los[0])])
+    return np.abs(np.linalg.inv(G)) @ eps
+
+
+def _check_east_up(east_path, up_path, asc, desc):
+    info = raster_info(east_path)
+    gt = info.geotransform
+    col, row = np.meshgrid(np.arange(info.width) + 0.5, np.arange(info.height) + 0.5)
+    xc, yc = gt[0] + col * gt[1], gt[3] + row * gt[5]
+    bound = _gridding_bound(asc, desc, xc, yc)
+    assert bound[0] < 0.75 and bound[1] < 0.55                    # the bound is informative
+    err_e = np.abs(read_block(east_path) - east(xc, yc))
+    err_u = np.abs(read_block(up_path) - up(xc, yc))
+    assert err_e.max() <= bound[0] and err_u.max() <= bound[1]
+    # the errors come from the spread of the points in the cells (the solve of cell-centre
+    # values would be exact): a sizeable part of the bound
+    assert err_e.max() > 0.05 * bound[0]
+    return err_e.max(), err_u.max(), bound
+
+
+def test_ascending_descending_points_grid_decompose(tracks, tmp_path):
     """Two tracks on different points and dates -> grids -> decompose: east and up at the
     cell centres within the derived gridding error.
 
@@ -130,15 +169,11 @@ def test_ascending_descending_points_grid_decompose(provider, tmp_path):
     (north motion zero) d_k = l_e e + l_u u, so eps_k = (|l_e| g_e + |l_u| g_u) c/2 + 0.005.
     The 2x2 solve maps these to |de| <= sum_k |G^-1|_ek eps_k and likewise for up (here
     0.73 and 0.53 mm/yr for east and up, velocities of 6..12 and -10..-6 mm/yr)."""
-    asc_csv, asc = _egms(tmp_path, "EGMS_L2b_117_0300_IW2_VV_2019_2023_1.csv", 39.0, -12.0, D0, 1)
-    desc_csv, desc = _egms(tmp_path, "EGMS_L2b_022_0800_IW1_VV_2019_2023_1.csv", 34.0, -168.0,
-                           D0 + dt.timedelta(days=5), 2)
     grids = {}
-    for name, csv in (("asc", asc_csv), ("desc", desc_csv)):
-        layer = _load(tmp_path, csv, f"{name}.gpkg")["OUTPUT"]
+    for name in ("asc", "desc"):
         outs = {k: str(tmp_path / f"{name}_{k.lower()}.tif")
                 for k in ("OUTPUT", "COUNT", "LOS", "TIMESERIES")}
-        params = {"INPUT": layer, **outs}
+        params = {"INPUT": tracks[name][0], **outs}
         params.update({"REFERENCE_LAYER": grids["asc"]["OUTPUT"]} if name == "desc"
                       else {"CELL_SIZE": CELL})
         res = run_algorithm("displacement:points_to_grid", params)
@@ -156,22 +191,40 @@ def test_ascending_descending_points_grid_decompose(provider, tmp_path):
         "INCIDENCE_1": grids["asc"]["LOS"], "HEADING_1": grids["asc"]["LOS"], "HEADING_BAND_1": 2,
         "INCIDENCE_2": grids["desc"]["LOS"], "HEADING_2": grids["desc"]["LOS"],
         "HEADING_BAND_2": 2, "COMPONENTS": 0, **out})
-    gt = info.geotransform
-    col, row = np.meshgrid(np.arange(8) + 0.5, np.arange(8) + 0.5)
-    xc, yc = gt[0] + col * gt[1], gt[3] + row * gt[5]
-    G = np.array([[asc.los[0, 0], asc.los[0, 2]], [desc.los[0, 0], desc.los[0, 2]]])
-    # + the LOS components written to 4 decimals (5e-5 each) times the largest |e| + |u|
-    los_rounding = 5e-5 * (np.abs(east(xc, yc)) + np.abs(up(xc, yc))).max()
-    eps = np.array([(abs(lv[0]) * GRAD_E + abs(lv[2]) * GRAD_U) * CELL / 2 + 0.005
-                    + los_rounding for lv in (asc.los[0], desc.los[0])])
-    bound = np.abs(np.linalg.inv(G)) @ eps                      # (east, up) in mm/yr
-    assert bound[0] < 0.75 and bound[1] < 0.55                   # the bound is informative
-    err_e = np.abs(read_block(out["OUTPUT_EAST"]) - east(xc, yc))
-    err_u = np.abs(read_block(out["OUTPUT_UP"]) - up(xc, yc))
-    assert err_e.max() <= bound[0] and err_u.max() <= bound[1]
-    # without gridding error (cell centre values) the solve would be exact: the errors come
-    # from the spread of the points in the cells, as large as a sizeable part of the bound
-    assert err_e.max() > 0.05 * bound[0]
+    _check_east_up(out["OUTPUT_EAST"], out["OUTPUT_UP"], tracks["asc"][1], tracks["desc"][1])
+
+
+def test_graphical_model_points_to_east_up(tracks, tmp_path):
+    """docs/models/points_decomposition.model3 (scripts/build_points_model.py) runs the same
+    chain and recovers east and up within the same bound."""
+    import importlib.util
+    import sys
+
+    from qgis.core import QgsProcessingModelAlgorithm
+
+    from ..conftest import REPO
+
+    model = QgsProcessingModelAlgorithm()
+    assert model.fromFile(str(REPO / "docs" / "models" / "points_decomposition.model3"))
+    valid, issues = model.validate()
+    assert valid, issues
+    sys.path.insert(0, str(REPO / "scripts"))
+    spec = importlib.util.spec_from_file_location("build_points_model",
+                                                  REPO / "scripts" / "build_points_model.py")
+    builder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(builder)
+    built = builder.build_model()
+    for cid, child in built.childAlgorithms().items():
+        assert sorted(child.parameterSources()) == \
+            sorted(model.childAlgorithm(cid).parameterSources())
+    outs = {"east": str(tmp_path / "east.tif"), "up": str(tmp_path / "up.tif")}
+    params = {"asc_points": tracks["asc"][0], "desc_points": tracks["desc"][0],
+              "cell_size": CELL, "min_points": 1}
+    for p in model.parameterDefinitions():
+        if p.isDestination():
+            params[p.name()] = outs["east" if "east" in p.name() else "up"]
+    run_algorithm(model, params)
+    _check_east_up(outs["east"], outs["up"], tracks["asc"][1], tracks["desc"][1])
 
 
 def test_gnss_comparison_points_at_pixel_centres_equal_the_raster(provider, tmp_path):
