@@ -34,6 +34,7 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import io
+import itertools
 import math
 import os
 import re
@@ -55,7 +56,7 @@ ogr.UseExceptions()
 osr.UseExceptions()
 
 #: Rows parsed (and written) per chunk.
-CHUNK_ROWS = 50000
+CHUNK_ROWS = 20000
 
 FORMATS = ("auto", "egms", "mintpy", "stamps", "csv")
 DATE_FIELD = re.compile(r"^D(\d{8})$")
@@ -347,7 +348,14 @@ class PointChunk:
     series: np.ndarray
 
 
-_EMPTY = re.compile(r"(?<=[,;])(?=[,;\r\n])|^(?=[,;])", re.MULTILINE)
+def _fill_empty(text: str, delim: str) -> str:
+    """``nan`` in the empty cells of CSV ``text`` (lines ending in newline)."""
+    double = delim + delim
+    while double in text:                       # twice covers runs of empty cells
+        text = text.replace(double, f"{delim}nan{delim}")
+    text = text.replace(f"{delim}\r\n", f"{delim}nan\n").replace(f"{delim}\n", f"{delim}nan\n")
+    text = text.replace(f"\n{delim}", f"\nnan{delim}")
+    return f"nan{text}" if text.startswith(delim) else text
 
 
 def iter_source_chunks(src: PointSource, chunk_rows: int = CHUNK_ROWS,
@@ -363,19 +371,19 @@ def iter_source_chunks(src: PointSource, chunk_rows: int = CHUNK_ROWS,
         [index[c] for c in src.date_columns]
     pid_col = index.get(src.roles.get("pid", ""), None)
     counter = 0
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        header = fh.readline()
+    with open(path, "rb") as fh:
+        header = fh.readline().decode("utf-8-sig")
         delim = ";" if header.count(";") > header.count(",") else ","
         for _ in range(src.skip_rows):
             fh.readline()
         while True:
-            lines = [ln for ln in (fh.readline() for _ in range(chunk_rows)) if ln]
-            lines = [ln for ln in lines if ln.strip()]
-            if not lines:
+            raw = b"".join(itertools.islice(fh, chunk_rows))
+            if not raw.strip():
                 break
-            text = _EMPTY.sub("nan", "".join(ln if ln.endswith("\n") else ln + "\n"
-                                             for ln in lines))
-            text = text.replace('"', "")
+            text = raw.decode("utf-8").replace('"', "")
+            if not text.endswith("\n"):
+                text += "\n"
+            text = _fill_empty(text.replace("\r\n", "\n"), delim)
             try:
                 table = np.loadtxt(io.StringIO(text), delimiter=delim, usecols=num_cols,
                                    dtype=np.float64, ndmin=2, comments=None)
@@ -384,7 +392,7 @@ def iter_source_chunks(src: PointSource, chunk_rows: int = CHUNK_ROWS,
                                  f"{counter + 1}: {exc}") from exc
             n = table.shape[0]
             if pid_col is not None:
-                pid = [ln.split(delim)[pid_col].strip().strip('"') for ln in lines]
+                pid = [ln.split(delim)[pid_col].strip() for ln in text.splitlines() if ln.strip()]
             else:
                 pid = [str(counter + i + 1) for i in range(n)]
             counter += n
@@ -397,7 +405,7 @@ def iter_source_chunks(src: PointSource, chunk_rows: int = CHUNK_ROWS,
                 if r in values:
                     values[r] = values[r] * src.velocity_factor
             yield PointChunk(pid, values.pop("x"), values.pop("y"), values, series)
-            monitor.update(fh.tell() / size if not fh.closed else 1.0)
+            monitor.update(fh.tell() / size)
 
 
 # --------------------------------------------------------------------------- writing
@@ -406,9 +414,11 @@ def _field_type(kind: str):
 
 
 class PointWriter:
-    """Write a GeoPackage point layer by chunks (via SQLite inserts; the spatial index and
-    extent are built on :meth:`commit`).  The file appears only on commit; :meth:`abort`
-    (or an exception inside ``with``) leaves nothing.
+    """Write a GeoPackage point layer by chunks.  GDAL creates the layer (schema, CRS, the
+    R-tree spatial index and its triggers); the rows and their R-tree entries are then
+    inserted through SQLite with the index triggers set aside (they call GDAL's SQL
+    functions) and restored, as GDAL wrote them, on :meth:`commit`.  The file appears only on
+    commit; :meth:`abort` (or an exception inside ``with``) leaves nothing.
 
     ``fields``: list of (name, kind) with kind ``text``, ``real`` or ``integer``;
     aliases come from :data:`ALIASES` (date fields: ``displacement YYYY-MM-DD (mm)``).
@@ -433,18 +443,27 @@ class PointWriter:
         if crs_wkt:
             srs = osr.SpatialReference()
             srs.ImportFromWkt(crs_wkt)
-        lyr = ds.CreateLayer(layer_name, srs, ogr.wkbPoint, ["SPATIAL_INDEX=NO", "FID=fid"])
+        lyr = ds.CreateLayer(layer_name, srs, ogr.wkbPoint, ["FID=fid", "GEOMETRY_NAME=geom"])
         for name, kind in self.fields:
             lyr.CreateField(ogr.FieldDefn(name, _field_type(kind)))
         ds = None
         self._con = sqlite3.connect(self._tmp)
+        # a temporary file renamed on commit: no journal or sync needed while it is written
+        self._con.execute("PRAGMA journal_mode = OFF")
+        self._con.execute("PRAGMA synchronous = OFF")
         _write_aliases(self._con, layer_name, [n for n, _ in self.fields])
+        self._rtree = f"rtree_{layer_name}_geom"
+        self._triggers = self._con.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE ?",
+            (f"{self._rtree}_%",)).fetchall()
+        for name, _ in self._triggers:
+            self._con.execute(f'DROP TRIGGER "{name}"')
         self._srs_id = self._con.execute(
             "SELECT srs_id FROM gpkg_geometry_columns WHERE table_name = ?",
             (layer_name,)).fetchone()[0]
         names = ", ".join(f'"{n}"' for n, _ in self.fields)
-        marks = ", ".join("?" * (len(self.fields) + 1))
-        self._sql = f'INSERT INTO "{layer_name}" (geom, {names}) VALUES ({marks})'
+        marks = ", ".join("?" * (len(self.fields) + 2))
+        self._sql = f'INSERT INTO "{layer_name}" (fid, geom, {names}) VALUES ({marks})'
 
     def write(self, x, y, columns: Dict[str, Sequence]) -> None:
         """Append points (``x``, ``y`` arrays; ``columns``: field -> values, NaN = NULL)."""
@@ -465,8 +484,13 @@ class PointWriter:
                 cols.append(np.where(np.isfinite(a), a, None).tolist())
             else:
                 cols.append(list(v))
-        rows = zip(*([b if good else None for b, good in zip(blobs, ok)], *cols))
+        fids = range(self.count + 1, self.count + n + 1)
+        rows = zip(fids, [b if good else None for b, good in zip(blobs, ok)], *cols)
         self._con.executemany(self._sql, rows)
+        keep = np.flatnonzero(ok)
+        self._con.executemany(f'INSERT INTO "{self._rtree}" VALUES (?, ?, ?, ?, ?)',
+                              zip((keep + self.count + 1).tolist(), x[keep].tolist(),
+                                  x[keep].tolist(), y[keep].tolist(), y[keep].tolist()))
         if ok.any():
             b = self._bounds
             b[0], b[1] = min(b[0], float(x[ok].min())), min(b[1], float(y[ok].min()))
@@ -477,13 +501,14 @@ class PointWriter:
         if self.count and math.isfinite(self._bounds[0]):
             self._con.execute("UPDATE gpkg_contents SET min_x=?, min_y=?, max_x=?, max_y=? "
                               "WHERE table_name=?", (*self._bounds, self.layer_name))
+        for _, sql in self._triggers:
+            self._con.execute(sql)
         self._con.commit()
         self._con.close()
-        ds = ogr.Open(self._tmp, 1)
-        ds.ExecuteSQL(f"SELECT CreateSpatialIndex('{self.layer_name}', 'geom')")
         if self.metadata:
+            ds = ogr.Open(self._tmp, 1)
             ds.GetLayer(0).SetMetadata(self.metadata)
-        ds = None
+            ds = None
         if os.path.exists(self.path):
             os.remove(self.path)
         os.replace(self._tmp, self.path)
@@ -746,18 +771,26 @@ def orbit_direction(track_angles: np.ndarray = None, los_east: np.ndarray = None
     return ""
 
 
+def _zero_columns(series: np.ndarray) -> np.ndarray:
+    """Columns (dates) that are zero (within 1e-9 mm) or empty at every row."""
+    return np.all((np.abs(series) <= 1e-9) | np.isnan(series), axis=0)
+
+
 def _find_zero_date(src: PointSource, monitor, chunk_rows: int = CHUNK_ROWS) -> Optional[int]:
     """Index of the date column that is zero (within 1e-9 mm) at every point, if any."""
     if not src.dates:
         return None
     zero = np.ones(len(src.dates), dtype=bool)
     for chunk in iter_source_chunks(src, chunk_rows, monitor):
-        s = chunk.series
-        zero &= np.all((np.abs(s) <= 1e-9) | np.isnan(s), axis=0)
+        zero &= _zero_columns(chunk.series)
         if not zero.any():
             return None
     hits = np.flatnonzero(zero)
     return int(hits[0]) if hits.size else None
+
+
+class _NotZeroAfterAll(Exception):
+    """The date column zero in the first chunk is not zero in a later one."""
 
 
 def load_points(src: PointSource, output: str, reference_date=None, monitor=None,
@@ -768,34 +801,44 @@ def load_points(src: PointSource, output: str, reference_date=None, monitor=None
     which every series is zero (EGMS, MintPy and StaMPS series start at zero) or else the
     first date; series not relative to it are shifted (each point minus its value at that
     date; a point without a value there loses its series and is counted in ``dropped``).
+    One pass over the file: the zero date is taken from the first chunk and checked on the
+    others (if a later chunk contradicts it, the file is scanned and written again).
     Without a velocity column the velocity is the least-squares slope of the whole series
     (:func:`.timeseries.fit_pixels`).  LOS vectors pointing down are flipped (ground to
     satellite has a positive up component).
     """
-    from . import timeseries as ts
-
     monitor = ensure_monitor(monitor)
-    scan = monitor.sub(0.0, 0.3) if src.dates else monitor.sub(0.0, 0.0)
-    zero_index = _find_zero_date(src, scan, chunk_rows)
     ref_index = None
-    if src.dates:
-        if reference_date:
-            want = _dates.parse_date(reference_date)
-            if want not in src.dates:
-                raise ValueError(f"REFERENCE_DATE {want.isoformat()} is not a date of the file "
-                                 f"({src.dates[0]} .. {src.dates[-1]}): choose one of its dates")
-            ref_index = src.dates.index(want)
-        else:
-            ref_index = zero_index if zero_index is not None else 0
-    shifted = ref_index is not None and ref_index != zero_index
-    ref_day = src.dates[ref_index] if ref_index is not None else None
-    has_velocity = "velocity" in src.roles
-    fit_A = None
-    if not has_velocity and len(src.dates) >= 3:
-        fit_A, _ = ts.design_matrix(src.dates, src.dates[0])
-    elif not has_velocity:
+    if src.dates and reference_date:
+        want = _dates.parse_date(reference_date)
+        if want not in src.dates:
+            raise ValueError(f"REFERENCE_DATE {want.isoformat()} is not a date of the file "
+                             f"({src.dates[0]} .. {src.dates[-1]}): choose one of its dates")
+        ref_index = src.dates.index(want)
+    if "velocity" not in src.roles and len(src.dates) < 3:
         raise ValueError(f"{os.path.basename(src.path)}: no velocity column and fewer than 3 "
                          "dates to fit one")
+    try:
+        try:
+            return _write_points(src, output, ref_index, None, monitor, chunk_rows)
+        except _NotZeroAfterAll:
+            monitor.info("the date at which the first rows are zero is not zero for all rows: "
+                         "scanning the file for the reference date")
+            zero = _find_zero_date(src, monitor.sub(0.0, 0.3), chunk_rows)
+            return _write_points(src, output, None, -1 if zero is None else zero,
+                                 monitor.sub(0.3, 1.0), chunk_rows)
+    finally:
+        src.close()
+
+
+def _write_points(src: PointSource, output: str, ref_index: Optional[int],
+                  known_zero: Optional[int], monitor, chunk_rows: int) -> LoadResult:
+    """One pass of :func:`load_points`: ``ref_index`` explicit reference (or None: the zero
+    date, ``known_zero`` when scanned before (-1: none), else from the first chunk)."""
+    from . import timeseries as ts
+
+    has_velocity = "velocity" in src.roles
+    fit_A = None if has_velocity else ts.design_matrix(src.dates, src.dates[0])[0]
     fields = [("pid", "text"), ("velocity", "real"), ("velocity_std", "real")]
     if src.has_los:
         fields += [("los_e", "real"), ("los_n", "real"), ("los_u", "real")]
@@ -810,21 +853,35 @@ def load_points(src: PointSource, output: str, reference_date=None, monitor=None
         meta["quantity"] = f"{src.metadata['component']}_displacement"
     elif src.format in ("egms", "mintpy", "stamps"):
         meta["quantity"] = "los_displacement"
-    if ref_day:
-        meta["reference_date"] = ref_day.isoformat()
-    dropped = 0
-    los_flipped = 0
+    dropped = los_flipped = 0
     tracks = []
-    write = monitor.sub(0.3 if src.dates else 0.0, 1.0)
+    zero = np.ones(len(src.dates), dtype=bool)
+    check_zero = None          # the auto-chosen zero column, to be confirmed on every chunk
+    subtract = False
     writer = PointWriter(output, src.crs_wkt, fields, "points", meta)
     try:
-        for chunk in iter_source_chunks(src, chunk_rows, write):
+        for chunk in iter_source_chunks(src, chunk_rows, monitor):
             series = chunk.series
-            if shifted:
-                base = series[:, ref_index].copy()
-                missing = ~np.isfinite(base)
-                dropped += int(missing.sum())
-                series = series - base[:, None]
+            if src.dates:
+                zero &= _zero_columns(series)
+                if writer.count == 0:                     # the first chunk decides
+                    if ref_index is None:
+                        first_zero = np.flatnonzero(zero)
+                        if known_zero is not None:
+                            ref_index = known_zero if known_zero >= 0 else 0
+                            subtract = known_zero < 0
+                        elif first_zero.size:
+                            ref_index = check_zero = int(first_zero[0])
+                        else:
+                            ref_index, subtract = 0, True
+                    else:
+                        subtract = True
+                elif check_zero is not None and not zero[check_zero]:
+                    raise _NotZeroAfterAll()
+                if subtract:
+                    base = series[:, ref_index].copy()
+                    dropped += int((~np.isfinite(base)).sum())
+                    series = series - base[:, None]
             cols = {"pid": chunk.pid}
             cols.update(chunk.values)
             if not has_velocity:
@@ -836,22 +893,27 @@ def load_points(src: PointSource, output: str, reference_date=None, monitor=None
                 los_flipped += int(flip.sum())
                 sign = np.where(flip, -1.0, 1.0)
                 cols.update(los_e=e * sign, los_n=n * sign, los_u=u * sign)
-            if "track_angle" in chunk.values:
+            if "track_angle" in chunk.values and len(tracks) < 1:
                 tracks.append(chunk.values["track_angle"][:1000])
-            for d, s in zip(src.dates, series.T):
-                cols[date_field(d)] = s
+            for d, col in zip(src.dates, series.T):
+                cols[date_field(d)] = col
             writer.write(chunk.x, chunk.y, cols)
         if writer.count == 0:
             raise ValueError(f"{os.path.basename(src.path)} holds no point")
+        ref_day = src.dates[ref_index] if src.dates else None
+        if ref_day:
+            writer.metadata["reference_date"] = ref_day.isoformat()
         direction = orbit_direction(np.concatenate(tracks) if tracks else None)
         if direction:
             writer.metadata["orbit_direction"] = direction
         if los_flipped:
             writer.metadata["los_flipped"] = f"{los_flipped} LOS vectors pointed down and were flipped"
+        zero_at = np.flatnonzero(zero)
+        shifted = subtract and not (zero_at.size and zero_at[0] == ref_index)
         if shifted:
-            writer.metadata["shifted_to_reference_date"] = (
-                f"series shifted to zero at {ref_day.isoformat()}"
-                f"{f' (source reference {src.dates[zero_index]})' if zero_index is not None else ''}")
+            source_ref = f" (source reference {src.dates[zero_at[0]]})" if zero_at.size else ""
+            writer.metadata["shifted_to_reference_date"] = \
+                f"series shifted to zero at {ref_day.isoformat()}{source_ref}"
         if not has_velocity:
             writer.metadata["velocity_source"] = "least-squares slope of the whole series"
         meta = dict(writer.metadata)
@@ -859,7 +921,5 @@ def load_points(src: PointSource, output: str, reference_date=None, monitor=None
     except BaseException:
         writer.abort()
         raise
-    finally:
-        src.close()
     return LoadResult(path, writer.count, list(src.dates), ref_day, meta, shifted,
                       not has_velocity, dropped)

@@ -119,7 +119,7 @@ def test_chunks_bound_memory_and_report_progress(tmp_path, track):
                         chunk_rows=64)
     layer = P.PointLayer(res.path)
     assert np.array_equal(_series(layer), track.series)   # 5 chunks of at most 64 rows
-    assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0) and len(seen) >= 10
+    assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0) and len(seen) == 5
     con = sqlite3.connect(res.path)
     assert con.execute("SELECT COUNT(*) FROM rtree_points_geom").fetchone()[0] == 300
 
@@ -142,3 +142,25 @@ def test_geographic_cell_size_in_metres():
     k = np.pi / 180 * A.EARTH_RADIUS
     assert g.geotransform[5] * -k == pytest.approx(100.0)
     assert g.geotransform[1] * k * np.cos(np.radians(60.005)) == pytest.approx(100.0)
+
+
+def test_empty_cells_and_a_zero_date_contradicted_later(tmp_path, track):
+    """Empty cells are no data; a date that is zero in the first chunk but not later is not
+    taken as the reference: the file is scanned again and shifted to the first date."""
+    series = track.series.copy()
+    series[5, 0] = np.nan              # first date column (pid is column 0)
+    series[7, -1] = np.nan             # last column of the row
+    series[9, 3:6] = np.nan            # a run of empty cells
+    series[200, 0] = 1.5               # the first date is not zero everywhere
+    pts = S.SyntheticPoints(**{**track.__dict__, "series": series})
+    path = S.write_generic_csv(str(tmp_path / "gaps.csv"), pts, units="mm", date_style="compact")
+    src = P.open_point_source(path, x_field="x", y_field="y", crs="EPSG:3035", pid_field="id")
+    res = P.load_points(src, str(tmp_path / "g.gpkg"), chunk_rows=64)
+    layer = P.PointLayer(res.path)
+    assert res.reference_date == DATES[0] and res.shifted and res.dropped == 1
+    expected = series - series[:, [0]]
+    got = _series(layer)
+    assert np.array_equal(np.isnan(got), np.isnan(expected))
+    assert np.allclose(got[np.isfinite(got)], expected[np.isfinite(expected)], atol=1e-12)
+    assert got[200, 5] == pytest.approx(series[200, 5] - 1.5)
+    assert np.all(np.isnan(got[5]))    # no value on the reference date: no series
