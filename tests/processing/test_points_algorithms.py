@@ -255,3 +255,58 @@ def test_gnss_comparison_points_at_pixel_centres_equal_the_raster(provider, tmp_
     with pytest.raises(QgsProcessingException, match="give InSAR either as rasters or"):
         run_algorithm("displacement:gnss_los_comparison", {
             **base, "INSAR": scene.path, "INSAR_POINTS": points, "OUTPUT": str(tmp_path / "c.gpkg")})
+
+
+def test_gnss_timeseries_comparison_kilauea_points_equal_the_rasters(provider, tmp_path):
+    """The real Kilauea series as points at the pixel centres (reference date 2016-07-11):
+    the same stations, counts and statistics as the single-date rasters."""
+    import glob
+    import shutil
+
+    from ..conftest import TEST_DATA
+
+    data = tmp_path / "hawaii"
+    shutil.copytree(TEST_DATA / "geepers_hawaii", data)
+    rasters = sorted(glob.glob(str(data / "hawaii" / "displacement_*.tif")))
+    tenv3 = sorted(glob.glob(str(data / "unr_tenv3" / "*.tenv3")))
+    info = raster_info(rasters[0])
+    gt = info.geotransform
+    col, row = np.meshgrid(np.arange(info.width), np.arange(info.height))
+    x, y = gt[0] + (col.ravel() + 0.5) * gt[1], gt[3] + (row.ravel() + 0.5) * gt[5]
+    # only the pixels within 300 m of a station (the comparison uses 100 m)
+    from displacement_toolkit.core.gnss import read_series
+    from displacement_toolkit.core.raster_io import transform_xy, wgs84_wkt
+
+    stations = read_series(tenv3)
+    sx, sy = transform_xy([s.lon for s in stations], [s.lat for s in stations], wgs84_wkt(),
+                          info.crs_wkt)
+    near = np.zeros(x.size, bool)
+    for a, b in zip(sx, sy):
+        near |= np.hypot(x - a, y - b) <= 300.0
+    keep = np.flatnonzero(near)
+    days = [dt.date(2016, 7, 23), dt.date(2016, 8, 4), dt.date(2016, 8, 16),
+            dt.date(2016, 9, 9), dt.date(2016, 9, 21)]
+    fields = [("pid", "text")] + [(P.date_field(d), "real") for d in days]
+    with P.PointWriter(str(tmp_path / "ps.gpkg"), info.crs_wkt, fields, "points",
+                       {"units": "m", "reference_date": "2016-07-11"}) as w:
+        w.write(x[keep], y[keep], {"pid": [str(i) for i in keep],
+                                   **{P.date_field(d): read_block(p).ravel()[keep].astype(float)
+                                      for d, p in zip(days, rasters)}})
+        points = w.commit()
+    base = {"GNSS_FILES": tenv3, "LOS_ENU": str(data / "hawaii" / "hawaii_los_enu.tif"),
+            "REFERENCE": 2}
+    a = run_algorithm("displacement:gnss_timeseries_comparison", {
+        **base, "INSAR": rasters, "OUTPUT": str(tmp_path / "a.gpkg"),
+        "OUTPUT_TABLE": str(tmp_path / "at.gpkg")})
+    b = run_algorithm("displacement:gnss_timeseries_comparison", {
+        **base, "INSAR_POINTS": points, "OUTPUT": str(tmp_path / "b.gpkg"),
+        "OUTPUT_TABLE": str(tmp_path / "bt.gpkg")})
+    assert a["N"] == b["N"] == 35 and b["REFERENCE_DATE"] == "2016-07-11"
+    assert b["RMSE"] == pytest.approx(a["RMSE"], abs=1e-6)
+    import sqlite3
+
+    counts = [sqlite3.connect(str(tmp_path / f"{k}t.gpkg")).execute(
+        f"SELECT station, date, n_pixels, insar_los FROM {k}t ORDER BY station, date").fetchall()
+        for k in ("a", "b")]
+    assert len(counts[0]) == 60 and [r[:3] for r in counts[0]] == [r[:3] for r in counts[1]]
+    assert np.allclose([r[3] or 0 for r in counts[0]], [r[3] or 0 for r in counts[1]], atol=1e-9)
