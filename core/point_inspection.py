@@ -12,7 +12,7 @@ from typing import Dict, List, Mapping, Optional, Tuple
 import numpy as np
 from osgeo import ogr
 
-from .inspection import Series
+from .inspection import Series, _number
 from .points import DATE_FIELD
 
 ogr.UseExceptions()
@@ -44,14 +44,6 @@ def layer_metadata(source: str) -> Dict[str, str]:
         return {}
     layer = ds.GetLayerByName(layer_name) if layer_name else ds.GetLayer(0)
     return dict(layer.GetMetadata() or {}) if layer is not None else {}
-
-
-def _number(value) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return math.nan
-    return v if math.isfinite(v) else math.nan
 
 
 def point_series(attributes: Mapping[str, object], metadata: Optional[Mapping[str, str]] = None,

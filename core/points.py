@@ -664,21 +664,24 @@ class PointLayer:
             raise ValueError(f"the point layer has no field {name!r} (fields: "
                              f"{', '.join(list(self.fields)[:30])})")
 
-    def xy(self) -> Tuple[np.ndarray, np.ndarray]:
-        """Coordinates of all points (layer CRS), in fid order."""
-        xs, ys = [], []
-        cur = self._con.execute(f'SELECT "{self.geometry_column}" FROM "{self.layer}" '
+    def iter_geometry_rows(self, names: Sequence[str] = (), chunk_rows: int = CHUNK_ROWS):
+        """(coordinates (n, 2), rows of ``names`` values) in chunks, in fid order."""
+        cols = "".join(f', "{n}"' for n in names)
+        cur = self._con.execute(f'SELECT "{self.geometry_column}"{cols} FROM "{self.layer}" '
                                 f'ORDER BY "{self.fid_column}"')
         while True:
-            rows = cur.fetchmany(CHUNK_ROWS)
+            rows = cur.fetchmany(chunk_rows)
             if not rows:
                 break
-            xy = np.array([_blob_xy(r[0]) for r in rows], dtype=np.float64).reshape(-1, 2)
-            xs.append(xy[:, 0])
-            ys.append(xy[:, 1])
-        if not xs:
+            yield np.array([_blob_xy(r[0]) for r in rows], dtype=np.float64).reshape(-1, 2), rows
+
+    def xy(self) -> Tuple[np.ndarray, np.ndarray]:
+        """Coordinates of all points (layer CRS), in fid order."""
+        parts = [xy for xy, _ in self.iter_geometry_rows()]
+        if not parts:
             return np.zeros(0), np.zeros(0)
-        return np.concatenate(xs), np.concatenate(ys)
+        xy = np.vstack(parts)
+        return xy[:, 0].copy(), xy[:, 1].copy()
 
     def iter_rows(self, names: Sequence[str], chunk_rows: int = CHUNK_ROWS
                   ) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
@@ -730,14 +733,7 @@ def iter_layer_chunks(layer: PointLayer, chunk_rows: int = CHUNK_ROWS):
     copying it with changes."""
     kinds = dict(copy_fields(layer))
     names = list(layer.fields)
-    cols = ", ".join(f'"{n}"' for n in names)
-    cur = layer._con.execute(f'SELECT "{layer.geometry_column}", {cols} FROM "{layer.layer}" '
-                             f'ORDER BY "{layer.fid_column}"')
-    while True:
-        rows = cur.fetchmany(chunk_rows)
-        if not rows:
-            break
-        xy = np.array([_blob_xy(r[0]) for r in rows], dtype=np.float64).reshape(-1, 2)
+    for xy, rows in layer.iter_geometry_rows(names, chunk_rows):
         columns = {}
         for j, n in enumerate(names, start=1):
             vals = [r[j] for r in rows]

@@ -29,7 +29,7 @@ from osgeo import ogr, osr
 from . import timeseries as ts
 from .points import PointLayer, PointWriter, date_field, iter_layer_chunks
 from .progress import ensure_monitor
-from .raster_io import RasterInfo, RasterWriter, transform_xy, wgs84_wkt
+from .raster_io import RasterInfo, RasterWriter, transform_geometry, transform_xy, wgs84_wkt
 
 EARTH_RADIUS = 6371008.8
 STATISTICS = ("median", "mean")
@@ -178,14 +178,7 @@ def polygon_points_reference(layer: PointLayer, polygon_wkt: str,
     geom = ogr.CreateGeometryFromWkt(polygon_wkt)
     if geom is None or geom.IsEmpty() or geom.GetDimension() != 2:
         raise ValueError("the reference polygon is empty or not a polygon")
-    if polygon_crs_wkt and layer.crs_wkt:
-        src, dst = osr.SpatialReference(), osr.SpatialReference()
-        src.ImportFromWkt(polygon_crs_wkt)
-        dst.ImportFromWkt(layer.crs_wkt)
-        if not src.IsSame(dst):
-            for s in (src, dst):
-                s.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-            geom.Transform(osr.CoordinateTransformation(src, dst))
+    transform_geometry(geom, polygon_crs_wkt, layer.crs_wkt)
     xmin, xmax, ymin, ymax = geom.GetEnvelope()
 
     def inside(xs, ys):

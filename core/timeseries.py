@@ -54,6 +54,7 @@ from .raster_io import (
     open_raster,
     raster_info,
     read_block,
+    transform_geometry,
     transform_xy,
     wgs84_wkt,
 )
@@ -923,14 +924,7 @@ def polygon_reference(stack: Stack, polygon_wkt: str, polygon_crs_wkt: str = "",
         raise ValueError("the reference polygon is empty")
     if geom.GetDimension() != 2:
         raise ValueError(f"the reference geometry is a {geom.GetGeometryName()}, not a polygon")
-    if polygon_crs_wkt and stack.crs_wkt:
-        src, dst = osr.SpatialReference(), osr.SpatialReference()
-        src.ImportFromWkt(polygon_crs_wkt)
-        dst.ImportFromWkt(stack.crs_wkt)
-        if not src.IsSame(dst):
-            for s in (src, dst):
-                s.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-            geom.Transform(osr.CoordinateTransformation(src, dst))
+    transform_geometry(geom, polygon_crs_wkt, stack.crs_wkt)
     # rasterise over the window of the grid that the polygon's envelope covers (memory is
     # bounded by the polygon, not by the raster)
     xmin, xmax, ymin, ymax = geom.GetEnvelope()
