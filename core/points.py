@@ -596,6 +596,17 @@ def _blob_xy(blob: Optional[bytes]) -> Tuple[float, float]:
     return float(xy[0]), float(xy[1])
 
 
+def _blobs_xy(blobs: Sequence[Optional[bytes]]) -> np.ndarray:
+    """(n, 2) coordinates of GeoPackage point blobs: vectorised when they all are
+    little-endian points without envelope (as :class:`PointWriter` and GDAL write them),
+    one by one otherwise."""
+    if blobs and all(b is not None and len(b) == 29 for b in blobs):
+        raw = np.frombuffer(b"".join(blobs), dtype=np.uint8).reshape(-1, 29)
+        if np.all(raw[:, 3] == 1) and np.all(raw[:, 8] == 1):
+            return raw[:, 13:29].copy().view("<f8").reshape(-1, 2).astype(np.float64)
+    return np.array([_blob_xy(b) for b in blobs], dtype=np.float64).reshape(-1, 2)
+
+
 # --------------------------------------------------------------------------- reading the layer
 class PointLayer:
     """A point layer read column by column (GeoPackage through SQLite; any other vector
@@ -673,7 +684,7 @@ class PointLayer:
             rows = cur.fetchmany(chunk_rows)
             if not rows:
                 break
-            yield np.array([_blob_xy(r[0]) for r in rows], dtype=np.float64).reshape(-1, 2), rows
+            yield _blobs_xy([r[0] for r in rows]), rows
 
     def xy(self) -> Tuple[np.ndarray, np.ndarray]:
         """Coordinates of all points (layer CRS), in fid order."""
