@@ -3,8 +3,6 @@
 from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
-    QgsProcessingParameterBoolean,
-    QgsProcessingParameterString,
 )
 
 from ..core import points_analysis as pa
@@ -18,7 +16,7 @@ from .points_common import (
     open_points,
     output_points_path,
 )
-from .timeseries_common import add_date_parameter, date_list_parameter, date_parameter
+from .timeseries_common import add_velocity_model_parameters, velocity_model_parameters
 
 HELP = f"""
 Least-squares velocity of every point over its acquisitions between START_DATE and END_DATE
@@ -44,23 +42,14 @@ class PointsVelocity(DisplacementAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         add_points_parameter(self)
-        add_date_parameter(self, "START_DATE", "Start date (YYYY-MM-DD)")
-        add_date_parameter(self, "END_DATE", "End date (YYYY-MM-DD)")
-        self.addParameter(QgsProcessingParameterBoolean(
-            "SEASONAL", "Estimate annual and semi-annual terms", defaultValue=False, optional=True))
-        self.addParameter(QgsProcessingParameterString(
-            "STEP_DATES", "Step (event) dates, comma-separated YYYY-MM-DD", defaultValue="",
-            optional=True))
+        add_velocity_model_parameters(self)
         add_points_output(self, "OUTPUT", "Point velocities")
         self.addOutput(QgsProcessingOutputString("START_DATE_USED", "First acquisition used"))
         self.addOutput(QgsProcessingOutputString("END_DATE_USED", "Last acquisition used"))
         self.addOutput(QgsProcessingOutputNumber("VALID_POINTS", "Points with a velocity"))
 
     def compute(self, parameters, context, feedback):
-        start = date_parameter(self, parameters, "START_DATE", context)
-        end = date_parameter(self, parameters, "END_DATE", context)
-        steps = date_list_parameter(self, parameters, "STEP_DATES", context)
-        seasonal = self.parameterAsBool(parameters, "SEASONAL", context)
+        start, end, seasonal, steps = velocity_model_parameters(self, parameters, context)
         layer = open_points(self, parameters, "INPUT", context)
         out = output_points_path(self, parameters, "OUTPUT", context)
         try:

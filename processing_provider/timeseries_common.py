@@ -4,6 +4,7 @@ numerics are in core/timeseries.py."""
 
 from qgis.core import (
     QgsProcessing,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
     QgsProcessingParameterMultipleLayers,
@@ -111,3 +112,23 @@ def date_list_parameter(alg, parameters, name, context):
 
 def add_date_parameter(alg, name, description, optional=False):
     alg.addParameter(QgsProcessingParameterString(name, description, optional=optional))
+
+
+def add_velocity_model_parameters(alg):
+    """START_DATE, END_DATE, SEASONAL and STEP_DATES: the velocity model of
+    timeseries_velocity and points_velocity (core.timeseries.velocity_model)."""
+    add_date_parameter(alg, "START_DATE", "Start date (YYYY-MM-DD)")
+    add_date_parameter(alg, "END_DATE", "End date (YYYY-MM-DD)")
+    alg.addParameter(QgsProcessingParameterBoolean(
+        "SEASONAL", "Estimate annual and semi-annual terms", defaultValue=False, optional=True))
+    alg.addParameter(QgsProcessingParameterString(
+        "STEP_DATES", "Step (event) dates, comma-separated YYYY-MM-DD", defaultValue="",
+        optional=True))
+
+
+def velocity_model_parameters(alg, parameters, context):
+    """(start, end, seasonal, steps) of :func:`add_velocity_model_parameters`."""
+    return (date_parameter(alg, parameters, "START_DATE", context),
+            date_parameter(alg, parameters, "END_DATE", context),
+            alg.parameterAsBool(parameters, "SEASONAL", context),
+            date_list_parameter(alg, parameters, "STEP_DATES", context))

@@ -3,9 +3,7 @@
 from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
-    QgsProcessingParameterBoolean,
     QgsProcessingParameterRasterDestination,
-    QgsProcessingParameterString,
 )
 
 from ..core import timeseries as ts
@@ -15,11 +13,10 @@ from .timeseries_common import (
     GROUP,
     GROUP_ID,
     INPUT_HELP,
-    add_date_parameter,
     add_series_parameters,
-    date_list_parameter,
-    date_parameter,
+    add_velocity_model_parameters,
     open_series,
+    velocity_model_parameters,
 )
 
 HELP = f"""
@@ -55,13 +52,7 @@ class TimeseriesVelocity(DisplacementAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         add_series_parameters(self)
-        add_date_parameter(self, "START_DATE", "Start date (YYYY-MM-DD)")
-        add_date_parameter(self, "END_DATE", "End date (YYYY-MM-DD)")
-        self.addParameter(QgsProcessingParameterBoolean(
-            "SEASONAL", "Estimate annual and semi-annual terms", defaultValue=False, optional=True))
-        self.addParameter(QgsProcessingParameterString(
-            "STEP_DATES", "Step (event) dates, comma-separated YYYY-MM-DD", defaultValue="",
-            optional=True))
+        add_velocity_model_parameters(self)
         self.addParameter(QgsProcessingParameterRasterDestination("VELOCITY", "Velocity"))
         self.addParameter(QgsProcessingParameterRasterDestination(
             "VELOCITY_SIGMA", "Velocity 1-sigma", optional=True, createByDefault=True))
@@ -77,10 +68,7 @@ class TimeseriesVelocity(DisplacementAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("VALID_PIXELS", "Pixels with a velocity"))
 
     def compute(self, parameters, context, feedback):
-        start = date_parameter(self, parameters, "START_DATE", context)
-        end = date_parameter(self, parameters, "END_DATE", context)
-        steps = date_list_parameter(self, parameters, "STEP_DATES", context)
-        seasonal = self.parameterAsBool(parameters, "SEASONAL", context)
+        start, end, seasonal, steps = velocity_model_parameters(self, parameters, context)
         stack = open_series(self, parameters, context)
         feedback.pushInfo(f"Time series: {stack.describe()}")
         paths = {key: self.output_raster_path(parameters, name, context)

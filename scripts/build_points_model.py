@@ -98,22 +98,10 @@ def build_model():
 
 
 def main():
-    from qgis.core import QgsApplication
-
-    app = QgsApplication([], False)
-    app.initQgis()
-    sys.path.insert(0, str(REPO / ".build" / "plugins"))
     sys.path.insert(0, str(REPO / "scripts"))
-    from displacement_toolkit.processing_provider.provider import DisplacementProvider
+    from build_tutorial_model import write_model
 
-    provider = DisplacementProvider()   # keep a reference: the registry does not own it
-    QgsApplication.processingRegistry().addProvider(provider)
-    model = build_model()
-    MODEL_PATH.parent.mkdir(parents=True, exist_ok=True)
-    if not model.toFile(str(MODEL_PATH)):
-        raise SystemExit(f"cannot write {MODEL_PATH}")
-    print(f"wrote {MODEL_PATH}")
-    app.exitQgis()
+    write_model(build_model, MODEL_PATH)
 
 
 if __name__ == "__main__":
