@@ -28,10 +28,10 @@ def up(x, y):
     return -10.0 + GRAD_U * (y - BOUNDS[1])
 
 
-def _egms(tmp_path, name, incidence, heading, first, seed):
-    dates = [first + dt.timedelta(days=12 * k) for k in range(30)]
-    pts = S.synthetic_points(1600, dates, BOUNDS, S.laea_europe(), incidence, heading, east, up,
-                             seed=seed)
+def _egms(tmp_path, name, incidence, heading, first, seed, n=1600, dates=30, seasonal=3.0):
+    dates = [first + dt.timedelta(days=12 * k) for k in range(dates)]
+    pts = S.synthetic_points(n, dates, BOUNDS, S.laea_europe(), incidence, heading, east, up,
+                             seasonal, seed=seed)
     return S.write_egms_csv(str(tmp_path / name), pts), pts
 
 
@@ -225,6 +225,45 @@ def test_graphical_model_points_to_east_up(tracks, tmp_path):
             params[p.name()] = outs["east" if "east" in p.name() else "up"]
     run_algorithm(model, params)
     _check_east_up(outs["east"], outs["up"], tracks["asc"][1], tracks["desc"][1])
+
+
+def test_gridded_time_series_into_timeseries_decompose(provider, tmp_path):
+    """Linear series (no seasonal term) on different points and dates -> TIMESERIES and LOS
+    grids -> timeseries_decompose: the cell median of v_i t is t median(v_i), so the east and up
+    series grow at the decomposed cell velocity, within the velocity bound times the years."""
+    grids = {}
+    for name, inc, head, first, seed in (("asc", 39.0, -12.0, D0, 3),
+                                         ("desc", 34.0, -168.0, D0 + dt.timedelta(days=5), 4)):
+        csv, pts = _egms(tmp_path, f"EGMS_L2b_{seed:03d}_0001_IW1_VV_2019_2023_1.csv", inc,
+                         head, first, seed, n=900, dates=20, seasonal=0.0)
+        outs = {k: str(tmp_path / f"{name}_{k.lower()}.tif") for k in ("OUTPUT", "TIMESERIES",
+                                                                       "LOS")}
+        params = {"INPUT": _load(tmp_path, csv, f"{name}.gpkg")["OUTPUT"], **outs}
+        params.update({"REFERENCE_LAYER": grids["asc"][0]["OUTPUT"]} if name == "desc"
+                      else {"CELL_SIZE": CELL})
+        run_algorithm("displacement:points_to_grid", params)
+        grids[name] = (outs, pts)
+    out = {k: str(tmp_path / f"ts_{k.lower()}.tif") for k in ("EAST", "UP")}
+    res = run_algorithm("displacement:timeseries_decompose", {
+        "TRACK_1": [grids["asc"][0]["TIMESERIES"]], "LOS_ENU_1": grids["asc"][0]["LOS"],
+        "TRACK_2": [grids["desc"][0]["TIMESERIES"]], "LOS_ENU_2": grids["desc"][0]["LOS"],
+        "SIGMA_EAST": None, "SIGMA_UP": None, **out})
+    info = raster_info(out["EAST"])
+    first = dt.date.fromisoformat(res["REFERENCE_DATE"])
+    last = dt.date.fromisoformat(info.band_metadata[-1]["date"])
+    years = (last - first).days / 365.25
+    assert first == D0 + dt.timedelta(days=5) and years > 0.5
+    gt = info.geotransform
+    col, row = np.meshgrid(np.arange(info.width) + 0.5, np.arange(info.height) + 0.5)
+    xc, yc = gt[0] + col * gt[1], gt[3] + row * gt[5]
+    bound = _gridding_bound(grids["asc"][1], grids["desc"][1], xc, yc)
+    # + the 0.01 mm rounding of the displacements (two values per date) through the solve
+    G = np.array([[v.los[0, 0], v.los[0, 2]] for v in (grids["asc"][1], grids["desc"][1])])
+    rounding = np.abs(np.linalg.inv(G)) @ np.array([0.01, 0.01])
+    err_e = np.abs(read_block(out["EAST"], info.band_count) - east(xc, yc) * years)
+    err_u = np.abs(read_block(out["UP"], info.band_count) - up(xc, yc) * years)
+    assert err_e.max() <= bound[0] * years + rounding[0]
+    assert err_u.max() <= bound[1] * years + rounding[1]
 
 
 def test_gnss_comparison_points_at_pixel_centres_equal_the_raster(provider, tmp_path):
