@@ -174,16 +174,24 @@ def main(sizes):
             make_csv(csv, n)
             made = time.perf_counter() - t
             size_mb = csv.stat().st_size / 1e6
-            r = {"n": n, "csv_mb": size_mb, "make_s": made}
+            r = {"n": n, "csv_mb": size_mb, "make_s": made,
+                 "run": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"}
             r["toolkit_load"] = run_step("toolkit_load", csv, tmp / f"tk_{n}.gpkg")
             r["gdal_load"] = run_step("gdal_load", csv, tmp / f"gdal_{n}.gpkg")
             r["toolkit_grid"] = run_step("toolkit_grid", tmp / f"tk_{n}.gpkg", tmp / f"g_{n}.tif")
             r["gdal_grid"] = run_step("gdal_grid", tmp / f"gdal_{n}.gpkg", tmp / f"gg_{n}.tif")
             r["numpy_floor"] = run_step("numpy_floor", str(csv) + ".npz", "")
+            r["load_average"] = round(os.getloadavg()[0], 2)
             rows.append(r)
             print(json.dumps(r))
             for p in tmp.iterdir():
                 p.unlink()
+    # keep the sizes measured in earlier runs (one run per size: they take long)
+    raw = REPO / "benchmarks" / "results" / "points.json"
+    earlier = json.loads(raw.read_text()) if raw.exists() else []
+    measured = {r["n"] for r in rows}
+    rows = sorted([r for r in earlier if r["n"] not in measured] + rows, key=lambda r: r["n"])
+    raw.write_text(json.dumps(rows, indent=1) + "\n")
     write_report(rows)
 
 
@@ -193,24 +201,28 @@ def write_report(rows):
     load = os.getloadavg()
     out = [
         "## Point datasets (`displacement:load_points`, `points_to_grid`)\n",
-        f"Run {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
+        f"Written {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}, "
         f"GDAL {osgeo.__version__}; load average at the end {load[0]:.2f} / {load[1]:.2f} "
         "(other processes shared the cores when it is above 2).\n",
+        "Sizes may come from separate runs: each row gives the date of its run and the load "
+        "average then (benchmarks/results/points.json keeps the numbers).\n",
         f"EGMS L2b-style CSV (13 attribute columns + {DATES} date columns, values with 2 decimals) "
         "of N points over 40 x 25 km in EPSG:3035, written by benchmarks/bench_points.py. Each "
         "step runs in its own process; peak = its peak resident memory (includes Python, numpy, "
         "GDAL: about 60-100 MB before any work).\n",
-        "Loading: the toolkit (`core.points.load_points`: two chunked passes over the CSV, unit "
+        "Loading: the toolkit (`core.points.load_points`: one chunked pass over the CSV, unit "
         "handling, one reference date, GeoPackage with spatial index) against GDAL reading the "
         "same CSV into a GeoPackage (`gdal.VectorTranslate`, the library of `ogr2ogr`, "
         "HEADERS=YES, AUTODETECT_TYPE; no unit or date handling).\n",
-        "| points | CSV (MB) | toolkit load (s) | peak (MB) | GDAL CSV -> GPKG (s) | peak (MB) | ratio |",
-        "|---|---|---|---|---|---|---|",
+        "| points | run | load average | CSV (MB) | toolkit load (s) | peak (MB) "
+        "| GDAL CSV -> GPKG (s) | peak (MB) | ratio |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         a, b = r["toolkit_load"], r["gdal_load"]
-        out.append(f"| {r['n']:,} | {r['csv_mb']:.0f} | {a['seconds']:.1f} | {a['peak_mb']:.0f} | "
+        out.append(f"| {r['n']:,} | {r.get('run', '')} | {r.get('load_average', '')} | "
+                   f"{r['csv_mb']:.0f} | {a['seconds']:.1f} | {a['peak_mb']:.0f} | "
                    f"{b['seconds']:.1f} | {b['peak_mb']:.0f} | {a['seconds'] / b['seconds']:.2f} |")
     out += [
         "",
