@@ -203,7 +203,7 @@ def write_report(rows):
         "## Point datasets (`displacement:load_points`, `points_to_grid`)\n",
         f"Written {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}, "
-        f"GDAL {osgeo.__version__}; load average at the end {load[0]:.2f} / {load[1]:.2f} "
+        f"GDAL {osgeo.__version__}; load average when written {load[0]:.2f} / {load[1]:.2f} "
         "(other processes shared the cores when it is above 2).\n",
         "Sizes may come from separate runs: each row gives the date of its run and the load "
         "average then (benchmarks/results/points.json keeps the numbers).\n",
