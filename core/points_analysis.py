@@ -70,7 +70,8 @@ class PointsVelocityResult:
 
 
 def points_velocity(layer: PointLayer, start, end, output: str, seasonal: bool = False,
-                    steps: Sequence = (), monitor=None) -> PointsVelocityResult:
+                    steps: Sequence = (), monitor=None, time_axis: str = "days",
+                    step_rule: str = "on_or_after", seconds: float = 0.0) -> PointsVelocityResult:
     """Velocity of each point over [``start``, ``end``] (model of ``timeseries_velocity``):
     a point layer with ``pid``, ``velocity`` and ``velocity_std`` (mm/yr, 1-sigma from the
     residuals), ``velocity_rms`` (mm), ``step_YYYYMMDD`` (mm) per step and
@@ -79,7 +80,8 @@ def points_velocity(layer: PointLayer, start, end, output: str, seasonal: bool =
     if not layer.dates:
         raise ValueError("the point layer has no date fields (DYYYYMMDD): load it with "
                          "displacement:load_points")
-    model = ts.velocity_model(layer.dates, start, end, seasonal, steps)
+    model = ts.velocity_model(layer.dates, start, end, seasonal, steps, time_axis, step_rule,
+                              seconds)
     used = [layer.date_fields[i] for i in model.indices]
     step_rows = [model.names.index(f"step_{d.isoformat()}") for d in model.steps]
     los = [f for f in ("los_e", "los_n", "los_u") if layer.has(f)]
@@ -97,7 +99,8 @@ def points_velocity(layer: PointLayer, start, end, output: str, seasonal: bool =
                  "end_date_requested": model.end.isoformat(),
                  "start_date": model.dates[0].isoformat(), "end_date": model.dates[-1].isoformat(),
                  "acquisitions": ",".join(d.isoformat() for d in model.dates),
-                 "model": " + ".join(model.names), "time_origin": model.dates[0].isoformat()})
+                 "model": " + ".join(model.names), "time_origin": model.dates[0].isoformat(),
+                 "time_axis": time_axis, "step_rule": step_rule})
     valid = 0
     pid_present = layer.has("pid")
     with PointWriter(output, layer.crs_wkt, fields, "points", meta) as writer:

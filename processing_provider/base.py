@@ -23,11 +23,13 @@ from qgis.core import (
     QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingParameterBand,
+    QgsProcessingParameterNumber,
     QgsProcessingUtils,
 )
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
+from ..core import validation
 from ..core.products.resolve import is_product_source, resolve_raster
 from ..core.progress import Monitor, OperationCancelled
 from ..core.raster_io import RasterError, raster_info, remove_raster
@@ -110,6 +112,7 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
         self._tracked_outputs = []
         self._products = {}
         try:
+            self.check_integer_parameters(parameters, context)
             return self.compute(parameters, context, feedback)
         except OperationCancelled:
             self._remove_tracked_outputs()
@@ -136,6 +139,16 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
             if name not in products and not definition.checkValueIsAcceptable(parameters.get(name), context):
                 return False, f"Incorrect parameter value for {name}"
         return True, ""
+
+    def check_integer_parameters(self, parameters, context):
+        """Refuse a non-integral value of an integer parameter (QGIS would round WINDOW_X=2.5
+        to 3 silently): core.validation.integer, before anything is computed or written."""
+        for definition in self.parameterDefinitions():
+            if (isinstance(definition, QgsProcessingParameterNumber)
+                    and definition.dataType() == QgsProcessingParameterNumber.Type.Integer
+                    and parameters.get(definition.name()) not in (None, "")):
+                name = definition.name()
+                validation.integer(self.parameterAsDouble(parameters, name, context), name)
 
     def compute(self, parameters, context, feedback):
         """Compute and return the results dictionary (subclasses implement)."""

@@ -11,6 +11,7 @@ from qgis.core import (
 )
 
 from ..core import decomposition as dec
+from ..core import validation
 from ..core.products.resolve import geometry_raster
 from .base import DisplacementAlgorithm, band_parameter, parameter_error
 from .styling import DIVERGING, SEQUENTIAL
@@ -274,6 +275,15 @@ class DecomposeAlgorithm(DisplacementAlgorithm):
                     f"HEADING_BAND_{k}", head_band,
                     f"INCIDENCE_{k} and HEADING_{k} are the same band of the same raster",
                     "Choose the band that holds the second geometry input (ISCE2 los.rdr: band 2)")
+            first, second = validation.CONVENTION_QUANTITIES[convention]
+            if needs_inc:
+                validation.check_geometry_input(inc, inc_band, first, f"INCIDENCE_{k}",
+                                                f"INCIDENCE_ANGLE_{k}")
+            validation.check_geometry_input(head, head_band, second, f"HEADING_{k}",
+                                            f"HEADING_ANGLE_{k}")
+            if needs_inc and not isinstance(inc, str) and not isinstance(head, str):
+                validation.geometry_pair(inc, head, convention,
+                                         (f"INCIDENCE_ANGLE_{k}", f"HEADING_ANGLE_{k}"))
             if isinstance(sigma, float) and not sigma > 0:
                 raise parameter_error(f"SIGMA_VALUE_{k}", sigma, "a 1-sigma must be positive",
                                       "Give a positive value in the observation's unit")

@@ -23,6 +23,7 @@ from qgis.core import (
 
 
 from ..core import units as core_units
+from ..core import validation
 from ..core.gnss_comparison import AZIMUTH_KINDS, REFERENCES, LosGeometry
 from .base import band_parameter, parameter_error
 from .styling import style_vector_output
@@ -74,6 +75,10 @@ def geometry_from_parameters(alg, parameters, context, points=None, radius=100.0
     look = LOOK_LABELS[alg.parameterAsEnum(parameters, "LOOK_DIRECTION", context)]
     inc_angle = _optional_number(alg, parameters, "INCIDENCE_ANGLE", context)
     head_angle = _optional_number(alg, parameters, "HEADING_ANGLE", context)
+    if inc_angle is not None:
+        validation.incidence(inc_angle, "INCIDENCE_ANGLE")
+    if head_angle is not None:
+        validation.heading(head_angle, "HEADING_ANGLE", kind)
     if enu:
         info = alg.raster_info(enu, "LOS_ENU")
         if info.band_count < 2:
@@ -219,6 +224,10 @@ def read_point_layer(alg, parameters, name, context, mapping, feedback):
                     "non-numeric value", "Fix the attribute or choose another field") from None
     if not stations:
         raise parameter_error(name, source.sourceName(), "the layer has no features", "Give GNSS stations")
+    try:
+        validation.unique_names(stations, source.sourceName())
+    except ValueError as exc:
+        raise parameter_error(name, source.sourceName(), str(exc), "Fix the layer") from None
     return stations, lon, lat, columns
 
 

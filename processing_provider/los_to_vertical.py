@@ -12,6 +12,7 @@ from qgis.core import (
 )
 
 from ..core import los as core_los
+from ..core import validation
 from ..core.products.resolve import geometry_raster
 from .base import DisplacementAlgorithm, band_parameter, parameter_error
 from .styling import DIVERGING
@@ -48,7 +49,7 @@ Converts unwrapped phase or LOS displacement/velocity into displacement along on
 
 INPUT and BAND: the raster. QUANTITY: LOS displacement (INPUT_UNITS m, cm or mm), LOS velocity (m/yr, cm/yr or mm/yr) or unwrapped phase in radians. LOS is positive toward the satellite.
 Phase: LOS = s * WAVELENGTH / (4 pi) * phase, with the sign s of the processor that wrote it (PHASE_SIGN): s = -1 for ISCE2, MintPy unwrapPhase, SNAP, GAMMA and ROI_PAC (positive phase = motion away from the satellite); choose "opposite sign" (s = +1) for a chain that stores the reversed sign (check with a known signal). So with ISCE2 a phase of -4 pi / wavelength * 0.01 is 1 cm toward the satellite. WAVELENGTH_PRESET: Sentinel-1 C band 0.05546576 m (default), ALOS-2 / NISAR L band, TerraSAR-X X band, or a custom WAVELENGTH in metres (must be positive).
-Incidence: an INCIDENCE raster (INCIDENCE_BAND; e.g. MintPy incidenceAngle, ISCE2 los.rdr band 1, SNAP incidence_angle), resampled (bilinear) onto the input grid when the grids differ, or a constant INCIDENCE_ANGLE in degrees. The incidence is measured at the ground from the vertical and must be in [0, 90). INCIDENCE_UNITS auto (default) detects radians from the values (all below pi/2); values declared in degrees that are radians, or the reverse, are converted and the log says so.
+Incidence: an INCIDENCE raster (INCIDENCE_BAND; e.g. MintPy incidenceAngle, ISCE2 los.rdr band 1, SNAP incidence_angle), resampled (bilinear) onto the input grid when the grids differ, or a constant INCIDENCE_ANGLE in degrees. The incidence is measured at the ground from the vertical and must be strictly between 0 and 90 degrees (a raster is checked before anything is written). INCIDENCE_UNITS auto (default) detects radians from the values (all below pi/2); values declared in degrees that are radians, or the reverse, are converted and the log says so.
 DIRECTION: vertical: d_up = d_los / cos(incidence). East-west: d_east = d_los / (-sin(incidence) sin(LOS azimuth)), needs HEADING (flight direction, degrees clockwise from north, e.g. -12 for Sentinel-1 ascending, -168 descending) and LOOK_DIRECTION. Custom: AZIMUTH (degrees clockwise from north) and PLUNGE (degrees below the horizontal, positive down, e.g. a landslide moving downslope); needs HEADING unless PLUNGE is +-90.
 MAX_AMPLIFICATION (default 5): pixels where |1 / sensitivity| exceeds it are NaN (the projection would amplify noise too much); the count is logged and returned as MASKED_PIXELS.
 Geometry recorded by Load product in the input's metadata (geometry_wavelength, geometry_heading, geometry_incidence, geometry_look_direction) is used for WAVELENGTH, HEADING, INCIDENCE_ANGLE and LOOK_DIRECTION when those are not given (and for the wavelength when WAVELENGTH_PRESET is not given or is "from the input's metadata"); the log says so.
@@ -133,21 +134,13 @@ Outputs: OUTPUT in OUTPUT_UNITS (per year for velocity), optional OUTPUT_LOS (LO
                     raise parameter_error("WAVELENGTH_PRESET", "from the input's metadata",
                                           "the input has no geometry_wavelength metadata",
                                           "Choose a preset or give WAVELENGTH in metres")
-                try:
-                    wavelength = core_los.check_wavelength(recorded["wavelength"])
-                except ValueError as exc:
-                    raise parameter_error("WAVELENGTH_PRESET", recorded["wavelength"], str(exc),
-                                          "Choose a preset or give WAVELENGTH in metres") from exc
+                wavelength = core_los.check_wavelength(recorded["wavelength"], "WAVELENGTH_PRESET")
                 feedback.pushInfo(f"Wavelength {wavelength} m from the input metadata (geometry_wavelength)")
             elif preset == "custom" or custom is not None:
                 if custom is None:
                     raise parameter_error("WAVELENGTH", None, "the custom wavelength is not given",
                                           "Give WAVELENGTH in metres, e.g. 0.05546576")
-                try:
-                    wavelength = core_los.check_wavelength(custom)
-                except ValueError as exc:
-                    raise parameter_error("WAVELENGTH", custom, str(exc), "Give a positive wavelength "
-                                          "in metres") from exc
+                wavelength = core_los.check_wavelength(custom, "WAVELENGTH")
             else:
                 wavelength = core_los.WAVELENGTHS[preset]
             feedback.pushInfo(f"Phase -> LOS: wavelength {wavelength} m, {convention} convention: "
@@ -176,11 +169,7 @@ Outputs: OUTPUT in OUTPUT_UNITS (per year for velocity), optional OUTPUT_LOS (LO
                 origin = (f"the product ({product.processor}, {product.geometry.source})"
                           if product is not None else "the input metadata (geometry_incidence)")
                 feedback.pushInfo(f"Incidence {constant:g} deg from {origin}")
-            try:
-                core_los.check_incidence_values([constant], "INCIDENCE_ANGLE")
-            except ValueError as exc:
-                raise parameter_error("INCIDENCE_ANGLE", constant, str(exc),
-                                      "Give the incidence in degrees, 0 <= angle < 90") from exc
+            validation.incidence(constant, "INCIDENCE_ANGLE")
             incidence = constant
         else:
             problem = "no incidence is given"

@@ -15,6 +15,7 @@ from .timeseries_common import (
     INPUT_HELP,
     add_series_parameters,
     add_velocity_model_parameters,
+    describe_model_options,
     open_series,
     velocity_model_parameters,
 )
@@ -36,6 +37,14 @@ squared residuals / (n - p) (same unit); RMS_RESIDUAL, sqrt(sum of squared resid
 in the input unit (both sequential ramps). Optional: STEPS, the size of each step (one band
 per step date, input unit, diverging) and ANNUAL_AMPLITUDE, sqrt(a1^2 + b1^2) (input unit,
 sequential; needs SEASONAL). The acquisitions used and the model are in the output metadata.
+
+MintPy conventions (to reproduce timeseries2velocity with copied settings): TIME_AXIS "MintPy
+decimal year" uses t = year + (day of year - 1) / 365.25 (MintPy ptime.yyyymmdd2years) instead of
+days / 365.25 (the two differ across 31 December); STEP_RULE "MintPy" puts an acquisition on a
+step date after the step only when it has a time of day (MintPy compares the acquisition's
+decimal year including CENTER_LINE_UTC with the step date at 00:00), before it otherwise.
+ACQUISITION_SECONDS (seconds after 00:00 UTC) sets that time of day; by default it comes from the
+input's CENTER_LINE_UTC (MintPy files, or product_CENTER_LINE_UTC written by Load product), else 0.
 
 {INPUT_HELP}
 
@@ -68,7 +77,8 @@ class TimeseriesVelocity(DisplacementAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("VALID_PIXELS", "Pixels with a velocity"))
 
     def compute(self, parameters, context, feedback):
-        start, end, seasonal, steps = velocity_model_parameters(self, parameters, context)
+        start, end, seasonal, steps, time_axis, step_rule, seconds = \
+            velocity_model_parameters(self, parameters, context)
         stack = open_series(self, parameters, context)
         feedback.pushInfo(f"Time series: {stack.describe()}")
         paths = {key: self.output_raster_path(parameters, name, context)
@@ -84,8 +94,10 @@ class TimeseriesVelocity(DisplacementAlgorithm):
                                   "Tick SEASONAL or leave ANNUAL_AMPLITUDE empty")
         res = ts.timeseries_velocity(stack, start, end, paths["velocity"], paths["sigma"],
                                      paths["rms"], seasonal, steps, self.monitor(feedback),
-                                     paths["steps"], paths["amplitude"])
+                                     paths["steps"], paths["amplitude"], time_axis, step_rule,
+                                     seconds)
         stack.close()
+        feedback.pushInfo(describe_model_options(time_axis, step_rule))
         feedback.pushInfo(f"Model: {' + '.join(res.columns)}; {len(res.dates)} acquisitions "
                           f"{res.dates[0]} .. {res.dates[-1]}; {res.valid_pixels} pixels solved")
         styles = {"velocity": (DIVERGING, res.velocity_units, "Velocity"),

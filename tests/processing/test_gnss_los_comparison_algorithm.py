@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 from qgis.core import (
     QgsFeature,
-    QgsField,
     QgsGeometry,
     QgsPointXY,
     QgsProcessingException,
     NULL,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import QVariant
+
+from displacement_toolkit.processing_provider.fields import make_fields
 
 from ..conftest import run_algorithm
 from ..unit.test_gnss_comparison import Scene
@@ -73,8 +73,7 @@ def test_csv_file_plane_reference_is_exact_and_styled(provider, scene, tmp_path)
 def test_point_layer_with_field_mapping_and_named_station(provider, scene, tmp_path):
     layer = QgsVectorLayer("Point?crs=EPSG:4326", "gnss", "memory")
     pr = layer.dataProvider()
-    pr.addAttributes([QgsField("code", QVariant.Type.String), QgsField("VE", QVariant.Type.Double),
-                      QgsField("VN", QVariant.Type.Double), QgsField("VU", QVariant.Type.Double)])
+    pr.addAttributes(make_fields([("code", str), ("VE", float), ("VN", float), ("VU", float)]).toList())
     layer.updateFields()
     g = scene.gnss
     feats = []

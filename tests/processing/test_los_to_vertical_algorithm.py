@@ -26,8 +26,9 @@ def los(make_raster):
 def test_constant_incidence_analytic_and_styled(provider, los, tmp_path):
     path, data = los
     out = str(tmp_path / "up0.tif")
-    res = run_algorithm(ALG, {"INPUT": path, "INCIDENCE_ANGLE": 0, "OUTPUT": out})
-    assert np.array_equal(read_block(res["OUTPUT"]), data, equal_nan=True)     # theta 0: identity
+    res = run_algorithm(ALG, {"INPUT": path, "INCIDENCE_ANGLE": 45, "OUTPUT": out})
+    assert np.allclose(read_block(res["OUTPUT"]), math.sqrt(2) * data, rtol=1e-6,
+                       equal_nan=True)                                          # 1 / cos 45
     res = run_algorithm(ALG, {"INPUT": path, "INCIDENCE_ANGLE": 60, "OUTPUT_UNITS": 2,
                               "OUTPUT": str(tmp_path / "up60.tif")})
     got = read_block(res["OUTPUT"])
@@ -44,17 +45,17 @@ def test_phase_to_vertical_and_los_output(provider, make_raster, tmp_path):
     phase = np.full((6, 6), -4 * math.pi / S1 * 0.01, np.float32)
     path = make_raster(phase, "unw.tif")
     feedback = recording_feedback()
-    res = run_algorithm(ALG, {"INPUT": path, "QUANTITY": 2, "PHASE_SIGN": 0, "INCIDENCE_ANGLE": 0,
+    res = run_algorithm(ALG, {"INPUT": path, "QUANTITY": 2, "PHASE_SIGN": 0, "INCIDENCE_ANGLE": 60,
                               "OUTPUT_UNITS": 1, "OUTPUT": str(tmp_path / "up.tif"),
                               "OUTPUT_LOS": str(tmp_path / "los.tif")}, feedback=feedback)
-    assert np.allclose(read_block(res["OUTPUT"]), 1.0, rtol=1e-5)             # 1 cm up (toward)
+    assert np.allclose(read_block(res["OUTPUT"]), 2.0, rtol=1e-5)   # 1 cm toward = 2 cm up at 60 deg
     assert np.allclose(read_block(res["OUTPUT_LOS"]), 0.01, rtol=1e-5)
     assert raster_info(res["OUTPUT_LOS"]).band_metadata[0]["units"] == "m"
     assert any("LOS = -1 * wavelength / (4 pi) * phase" in line for line in feedback.lines)
     # the opposite sign: the same phase is 1 cm away from the satellite
-    res = run_algorithm(ALG, {"INPUT": path, "QUANTITY": 2, "PHASE_SIGN": 5, "INCIDENCE_ANGLE": 0,
+    res = run_algorithm(ALG, {"INPUT": path, "QUANTITY": 2, "PHASE_SIGN": 5, "INCIDENCE_ANGLE": 60,
                               "OUTPUT": str(tmp_path / "roi.tif")})
-    assert np.allclose(read_block(res["OUTPUT"]), -0.01, rtol=1e-5)
+    assert np.allclose(read_block(res["OUTPUT"]), -0.02, rtol=1e-5)
     # custom wavelength (L band) and a 60 degree incidence
     res = run_algorithm(ALG, {"INPUT": path, "QUANTITY": 2, "WAVELENGTH_PRESET": 3, "WAVELENGTH": 0.2384,
                               "INCIDENCE_ANGLE": 60, "OUTPUT": str(tmp_path / "l.tif")})
@@ -158,7 +159,7 @@ def test_geometry_from_load_product_metadata(provider, make_raster, tmp_path):
     # asking for the metadata wavelength of a raster without it is a clear error
     bare = make_raster(phase, "bare.tif")
     with pytest.raises(QgsProcessingException, match="WAVELENGTH_PRESET.*no geometry_wavelength"):
-        run_algorithm(ALG, {"INPUT": bare, "QUANTITY": 2, "WAVELENGTH_PRESET": 4, "INCIDENCE_ANGLE": 0,
+        run_algorithm(ALG, {"INPUT": bare, "QUANTITY": 2, "WAVELENGTH_PRESET": 4, "INCIDENCE_ANGLE": 30,
                             "OUTPUT": str(tmp_path / "bad.tif")})
 
 

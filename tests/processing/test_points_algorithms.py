@@ -54,7 +54,9 @@ def test_load_points_egms(tracks, tmp_path):
     assert not (tmp_path / "g.gpkg").exists()
 
 
-def test_points_velocity_equals_timeseries_velocity(provider, make_raster, tmp_path):
+@pytest.mark.parametrize("time_axis,step_rule", [(0, 0), (1, 1)])
+def test_points_velocity_equals_timeseries_velocity(provider, make_raster, tmp_path, time_axis,
+                                                    step_rule):
     rng = np.random.default_rng(3)
     dates = [D0 + dt.timedelta(days=12 * k) for k in range(45)]
     t = np.array([(d - D0).days / 365.25 for d in dates])
@@ -77,7 +79,8 @@ def test_points_velocity_equals_timeseries_velocity(provider, make_raster, tmp_p
                        **{P.date_field(d): cube[k].astype(np.float64) for k, d in enumerate(dates)}})
         layer_path = w.commit()
     common = {"START_DATE": dates[2].isoformat(), "END_DATE": dates[40].isoformat(),
-              "SEASONAL": True, "STEP_DATES": dates[20].isoformat()}
+              "SEASONAL": True, "STEP_DATES": dates[20].isoformat(), "TIME_AXIS": time_axis,
+              "STEP_RULE": step_rule}
     ras = {k: str(tmp_path / f"{k}.tif") for k in ("VELOCITY", "VELOCITY_SIGMA", "RMS_RESIDUAL")}
     run_algorithm("displacement:timeseries_velocity", {"INPUT": [raster], **common, **ras})
     res = run_algorithm("displacement:points_velocity", {
@@ -88,7 +91,9 @@ def test_points_velocity_equals_timeseries_velocity(provider, make_raster, tmp_p
         raster_values = read_block(ras[key]).ravel().astype(np.float64)
         assert np.isfinite(raster_values).sum() == rows * cols
         assert out.column(field) == pytest.approx(raster_values, rel=1e-6, abs=1e-5)
-    assert abs(out.column(f"step_{dates[20].strftime('%Y%m%d')}")[3] - 12.0) < 1.5
+    if step_rule == 0:      # the data step is on dates[20]: after it with this rule
+        assert abs(out.column(f"step_{dates[20].strftime('%Y%m%d')}")[3] - 12.0) < 1.5
+    assert out.metadata["step_rule"] == ("on_or_after", "mintpy")[step_rule]
     assert res["START_DATE_USED"] == dates[2].isoformat() and res["VALID_POINTS"] == rows * cols
     assert out.metadata["velocity_units"] == "mm/yr"
 
