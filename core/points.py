@@ -715,6 +715,13 @@ class PointLayer:
         parts = [v[:, 0] for _, v in self.iter_rows([name])]
         return np.concatenate(parts) if parts else np.zeros(0)
 
+    def symmetric_range(self, name: str, percentile: float = 98.0) -> float:
+        """The ``percentile`` of |values| of a numeric field (1.0 when it has none): the
+        half-width of a colour ramp centred on zero that outliers do not stretch."""
+        values = np.abs(self.column(name))
+        values = values[np.isfinite(values)]
+        return float(np.percentile(values, percentile)) if values.size else 1.0
+
     def text_column(self, name: str) -> List[str]:
         self.require(name)
         cur = self._con.execute(f'SELECT "{name}" FROM "{self.layer}" ORDER BY "{self.fid_column}"')

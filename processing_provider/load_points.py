@@ -1,5 +1,7 @@
 """displacement:load_points — EGMS, MintPy save_qgis, StaMPS or CSV points to a point layer."""
 
+import os
+
 from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
@@ -12,7 +14,8 @@ from qgis.core import (
 
 from ..core import points as pts
 from .base import DisplacementAlgorithm, parameter_error
-from .points_common import GROUP, GROUP_ID, add_points_output, output_points_path
+from .points_common import GROUP, GROUP_ID, add_points_output, output_points_path, style_points
+from .timeseries_common import date_parameter
 
 FORMAT_LABELS = ["Detect from the file", "EGMS CSV (L2a, L2b, L3)", "MintPy save_qgis layer",
                  "StaMPS export (StaMPS-Visualizer CSV)", "CSV with x/y and date columns"]
@@ -62,7 +65,7 @@ class LoadPoints(DisplacementAlgorithm):
         for name, label in (("X_FIELD", "CSV: x (easting or longitude) column"),
                             ("Y_FIELD", "CSV: y (northing or latitude) column"),
                             ("VELOCITY_FIELD", "CSV: velocity column (unit per year; optional)"),
-                            ("PID_FIELD", "CSV: point id column (optional)"),
+                                        ("PID_FIELD", "CSV: point id column (optional)"),
                             ("REFERENCE_DATE", "Reference date (YYYY-MM-DD; optional)")):
             self.addParameter(QgsProcessingParameterString(name, label, optional=True))
         self.addParameter(QgsProcessingParameterCrs("CRS", "CSV: CRS of x/y", optional=True))
@@ -76,7 +79,8 @@ class LoadPoints(DisplacementAlgorithm):
         path = self.parameterAsFile(parameters, "INPUT", context)
         fmt = pts.FORMATS[self.parameterAsEnum(parameters, "FORMAT", context)]
         text = {k: (self.parameterAsString(parameters, k, context) or "").strip()
-                for k in ("X_FIELD", "Y_FIELD", "VELOCITY_FIELD", "PID_FIELD", "REFERENCE_DATE")}
+                for k in ("X_FIELD", "Y_FIELD", "VELOCITY_FIELD", "PID_FIELD")}
+        reference = date_parameter(self, parameters, "REFERENCE_DATE", context, required=False)
         crs = self.parameterAsCrs(parameters, "CRS", context)
         units = UNIT_LABELS[self.parameterAsEnum(parameters, "UNITS", context)]
         try:
@@ -88,7 +92,7 @@ class LoadPoints(DisplacementAlgorithm):
                                   "the CSV parameters") from exc
         feedback.pushInfo(f"Source: {src.describe()}")
         out = output_points_path(self, parameters, "OUTPUT", context)
-        res = pts.load_points(src, out, text["REFERENCE_DATE"] or None, self.monitor(feedback))
+        res = pts.load_points(src, out, reference, self.monitor(feedback))
         feedback.pushInfo(f"{res.count} points, reference date {res.reference_date}"
                           f"{' (series shifted to it)' if res.shifted else ''}"
                           f"{f'; {res.dropped} points had no value on it' if res.dropped else ''}")
@@ -96,5 +100,6 @@ class LoadPoints(DisplacementAlgorithm):
                     "velocity_source"):
             if key in res.metadata:
                 feedback.pushInfo(f"{key}: {res.metadata[key]}")
+        style_points(self, out, context, f"Points {os.path.basename(path)}")
         return {"OUTPUT": out, "POINTS": res.count,
                 "REFERENCE_DATE_USED": res.reference_date.isoformat() if res.reference_date else ""}

@@ -63,3 +63,21 @@ def output_points_path(alg, parameters, name, context):
         raise parameter_error(name, path, "point layers are written as GeoPackage",
                               "Give a file name ending in .gpkg")
     return alg.track_output(path)
+
+
+def style_points(alg, path, context, layer_name, field="velocity"):
+    """Colour the points of an output by ``field`` (diverging, symmetric around zero over the
+    98th percentile of |value|, labels with the unit): a .qml next to the GeoPackage and a
+    post-processor when QGIS loads it."""
+    from .gnss_common import style_point_output
+
+    layer = PointLayer(path)
+    try:
+        if not layer.has(field):
+            return
+        unit = layer.metadata.get("velocity_units", "mm/yr") if field.startswith("velocity") \
+            else layer.units
+        style_point_output(alg, path, context, field, [layer.symmetric_range(field)], unit,
+                           layer_name)
+    finally:
+        layer.close()

@@ -14,6 +14,7 @@ from qgis.core import (
 from ..core import points_analysis as pa
 from .base import DisplacementAlgorithm, parameter_error
 from .points_common import (
+    style_points,
     GROUP,
     GROUP_ID,
     POINTS_HELP,
@@ -93,4 +94,5 @@ class PointsRereference(DisplacementAlgorithm):
             pa.rereference_points(layer, ref, out, self.monitor(feedback))
         finally:
             layer.close()
+        style_points(self, out, context, "Re-referenced points")
         return {"OUTPUT": out, "REFERENCE_POINTS": ref.count}

@@ -8,6 +8,7 @@ from qgis.core import (
 from ..core import points_analysis as pa
 from .base import DisplacementAlgorithm
 from .points_common import (
+    style_points,
     GROUP,
     GROUP_ID,
     POINTS_HELP,
@@ -70,5 +71,6 @@ class PointsVelocity(DisplacementAlgorithm):
         if res.valid == 0:
             raise ValueError("no point has enough valid acquisitions in the range for the model: "
                              "widen the range or simplify the model")
+        style_points(self, out, context, f"Velocity {res.dates[0]} to {res.dates[-1]}")
         return {"OUTPUT": out, "START_DATE_USED": res.dates[0].isoformat(),
                 "END_DATE_USED": res.dates[-1].isoformat(), "VALID_POINTS": res.valid}

@@ -45,6 +45,8 @@ def test_load_points_egms(tracks, tmp_path):
     path, pts = tracks["asc"]
     layer = P.PointLayer(path)
     assert layer.count == 1600 and layer.reference_date == D0
+    qml = open(path[:-len(".gpkg")] + ".qml").read()     # styled by velocity, labels in mm/yr
+    assert 'attr="velocity"' in qml and "mm/yr" in qml
     assert layer.metadata["orbit_direction"] == "ascending" and layer.metadata["track"] == "117"
     assert np.array_equal(layer.column(P.date_field(pts.dates[-1])), pts.series[:, -1])
     with pytest.raises(QgsProcessingException, match="X_FIELD"):
