@@ -42,6 +42,7 @@ import sqlite3
 import tempfile
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -550,9 +551,14 @@ def _write_aliases(con, table: str, names: Sequence[str]) -> None:
                     [(table, n, _alias(n), _alias(n)) for n in names if _alias(n)])
 
 
+def _read_only(path: str) -> sqlite3.Connection:
+    """A read-only SQLite connection to ``path`` (any characters in the path)."""
+    return sqlite3.connect(f"{Path(os.path.abspath(path)).as_uri()}?mode=ro", uri=True)
+
+
 def field_aliases(path: str, table: str = "points") -> Dict[str, str]:
     """Field -> alias of a layer written by :class:`PointWriter` (gpkg_data_columns)."""
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    con = _read_only(path)
     try:
         rows = con.execute("SELECT column_name, name FROM gpkg_data_columns WHERE table_name = ?",
                            (table,)).fetchall()
@@ -658,7 +664,7 @@ class PointLayer:
         self.dates = [d for d, _ in pairs]
         self.date_fields = [n for _, n in pairs]
         self.units = self.metadata.get("units", "mm")
-        self._con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        self._con = _read_only(path)
         self.count = int(self._con.execute(f'SELECT COUNT(*) FROM "{self.layer}"').fetchone()[0])
         self.aliases = field_aliases(path, self.layer)
 
