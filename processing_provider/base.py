@@ -30,10 +30,12 @@ from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from ..core import validation
+from ..core.products.defaults import raster_defaults
 from ..core.products.resolve import is_product_source, resolve_raster
 from ..core.progress import Monitor, OperationCancelled
-from ..core.raster_io import RasterError, raster_info, remove_raster
-from .provider import ICON_PATH
+from ..core.raster_io import RasterError, layer_title, raster_info, remove_raster
+from .help import help_url, short_help
+from .provider import icon_path
 from .styling import RasterStylePostProcessor, style_path, write_raster_style
 
 CONVENTIONS_NOTE = (
@@ -41,8 +43,6 @@ CONVENTIONS_NOTE = (
     "reference (pixels; +x = range/columns, +y = azimuth/rows); LOS positive toward the "
     "satellite; heading clockwise from north; incidence from the vertical; NaN is nodata."
 )
-
-HELP_URL = "https://github.com/displacement-toolkit/displacement_toolkit/blob/main/docs/conventions.md"
 
 
 def _holds_product_source(value):
@@ -93,13 +93,16 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
         return self.GROUP_ID
 
     def shortHelpString(self):  # noqa: N802
-        return self.tr(self.HELP.strip()) + "\n\n" + CONVENTIONS_NOTE
+        return short_help(self, self.tr(self.HELP), CONVENTIONS_NOTE)
 
     def helpUrl(self):  # noqa: N802
-        return HELP_URL
+        return help_url(self.NAME)
 
     def icon(self):
-        return QIcon(ICON_PATH)
+        return QIcon(self.svgIconPath())
+
+    def svgIconPath(self):  # noqa: N802 (QGIS API): the algorithm's, else its family's icon
+        return icon_path(self.NAME, self.GROUP_ID)
 
     def createInstance(self):  # noqa: N802
         return type(self)()
@@ -236,6 +239,20 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
         (``None`` for a plain raster)."""
         return getattr(self, "_products", {}).get(name)
 
+    def raster_defaults(self, name, path, band=1, displacement=True):
+        """What the product behind raster parameter ``name`` (after :meth:`raster_path`), or
+        the raster's own metadata (toolkit, PyRate tags...), says about band ``band``:
+        ``{key: ProductDefault(value, source)}`` (core/products/defaults.py), the defaults of
+        every parameter the user leaves unset.  ``displacement``: a layer that is not a
+        displacement, velocity or phase (intercept, residue, Std...) is refused."""
+        product = self.raster_product(name)
+        try:
+            return raster_defaults(path, band, product, displacement)
+        except ValueError as exc:
+            raise parameter_error(name, product.path if product else path, str(exc),
+                                  "Give the displacement, velocity or phase layer "
+                                  "(docs/formats.md)") from exc
+
     def raster_band(self, parameters, name, context, info, band_parameter):
         """Validated 1-based band number of ``band_parameter`` for the raster ``info``."""
         band = self.parameterAsInt(parameters, band_parameter, context)
@@ -265,9 +282,12 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
 
     # --- outputs --------------------------------------------------------
     def finish_raster(self, path, context, kind, units, stats, layer_name=None, band=1):
-        """Style a finished raster: ``.qml`` next to it and a post-processor for the desktop."""
+        """Style a finished raster: ``.qml`` next to it and a post-processor for the desktop.
+        The loaded layer is named ``layer_name``, by default what the raster's metadata says
+        it is (:func:`..core.raster_io.layer_title`)."""
         if not path:
             return
+        layer_name = layer_name or layer_title(raster_info(path))
         write_raster_style(path, kind, units, stats, band)
         if context.willLoadLayerOnCompletion(path):
             details = context.layerToLoadOnCompletionDetails(path)

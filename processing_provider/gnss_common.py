@@ -64,10 +64,45 @@ def add_geometry_parameters(alg):
         "LOOK_DIRECTION", "Look direction (with a heading)", LOOK_LABELS, defaultValue=0))
 
 
-def geometry_from_parameters(alg, parameters, context, points=None, radius=100.0):
-    """A core :class:`LosGeometry` from the geometry parameters (one source required; with
-    InSAR ``points`` carrying los_e/los_n/los_u and no geometry parameter, the median LOS
-    vector of the points within ``radius`` metres of each station)."""
+def geometry_of_insar(alg, name, path, band, feedback):
+    """The InSAR raster's own LOS geometry, for when no geometry parameter is given: per
+    pixel from its processor product (incidence and LOS azimuth rasters), else the constant
+    incidence and heading (or LOS azimuth) its metadata records (load_product's geometry_*,
+    PyRate tags; core/products/defaults.py); ``None`` when it records none."""
+    from qgis.core import QgsProcessingUtils
+
+    from ..core.products.resolve import geometry_raster
+
+    product = alg.raster_product(name)
+    if product is not None and (product.geometry.incidence_layer or product.geometry.enu_layers) \
+            and product.geometry.has_los_azimuth():
+        tmp = QgsProcessingUtils.tempFolder()
+        geom = LosGeometry(incidence_path=geometry_raster(product, "incidence", tmp),
+                           azimuth_path=geometry_raster(product, "los_azimuth", tmp),
+                           azimuth_kind="los_azimuth")
+        feedback.pushInfo(f"LOS geometry per pixel from the {name} product ({product.processor}, "
+                          f"{product.geometry.source}); set LOS_ENU or INCIDENCE/HEADING to override")
+        return geom
+    recorded = alg.raster_defaults(name, path, band)
+    second = next((k for k in ("heading", "los_azimuth") if k in recorded), None)
+    if "incidence" not in recorded or second is None:
+        return None
+    look = recorded["look_direction"].value if "look_direction" in recorded else "right"
+    feedback.pushInfo(f"LOS geometry from {recorded['incidence'].source}: incidence "
+                      f"{recorded['incidence'].value:g} deg, {second.replace('_', ' ')} "
+                      f"{recorded[second].value:g} deg, {look}-looking; set LOS_ENU or "
+                      "INCIDENCE/HEADING to override")
+    return LosGeometry(incidence=float(recorded["incidence"].value),
+                       azimuth=float(recorded[second].value), azimuth_kind=second, look_direction=look)
+
+
+def geometry_from_parameters(alg, parameters, context, insar=None, feedback=None, points=None,
+                             radius=100.0):
+    """A core :class:`LosGeometry` from the geometry parameters (one source required);
+    ``insar`` = (parameter name, path, band): when no geometry parameter is given, the
+    geometry that raster records (:func:`geometry_of_insar`); InSAR ``points`` carrying
+    los_e/los_n/los_u and no geometry parameter: the median LOS vector of the points within
+    ``radius`` metres of each station."""
     enu = alg.raster_path(parameters, "LOS_ENU", context, required=False)
     inc = alg.raster_path(parameters, "INCIDENCE", context, required=False)
     head = alg.raster_path(parameters, "HEADING", context, required=False)
@@ -86,9 +121,17 @@ def geometry_from_parameters(alg, parameters, context, points=None, radius=100.0
                                   "Give a raster with east, north (and up) unit-vector bands")
         bands = (1, 2, 3) if info.band_count >= 3 else (1, 2, 0)
         return LosGeometry(enu_path=enu, enu_bands=bands)
-    if inc is None and inc_angle is None and head is None and head_angle is None and \
-            points is not None and all(points.has(f) for f in ("los_e", "los_n", "los_u")):
+    no_geometry = not any((inc, head, inc_angle is not None, head_angle is not None))
+    if no_geometry and points is not None and \
+            all(points.has(f) for f in ("los_e", "los_n", "los_u")):
+        if feedback is not None:
+            feedback.pushInfo(f"LOS geometry: median unit vector of the InSAR points within "
+                              f"{radius:g} m of each station (los_e, los_n, los_u)")
         return LosGeometry(points=points, points_radius=radius)
+    if insar and no_geometry:
+        geom = geometry_of_insar(alg, *insar, feedback)
+        if geom is not None:
+            return geom
     if inc is None and inc_angle is None:
         raise parameter_error("INCIDENCE", None, "no LOS geometry was given",
                               "Give LOS_ENU, or INCIDENCE (raster or INCIDENCE_ANGLE) with HEADING "
