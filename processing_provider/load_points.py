@@ -21,30 +21,13 @@ FORMAT_LABELS = ["Detect from the file", "EGMS CSV (L2a, L2b, L3)", "MintPy save
                  "StaMPS export (StaMPS-Visualizer CSV)", "CSV with x/y and date columns"]
 UNIT_LABELS = ["mm", "cm", "m"]
 
+# short: the side panel; the full text is docs/algorithms/load_points.md (Help button)
 HELP = """
-Loads a persistent-scatterer (or any point) dataset into a GeoPackage point layer in the
-source CRS: pid, velocity and velocity_std (mm/yr), the LOS unit vector los_e/los_n/los_u
-(ground to satellite) when the source has it, the source's quality fields (height,
-coherence, incidence, track_angle, acceleration, seasonality...), and one DYYYYMMDD field
-per acquisition: displacement in mm relative to one reference date for every point.
-
-Formats (FORMAT, detected by default): EGMS CSV (Basic/Calibrated L2a/L2b: LOS; Ortho L3:
-the east or up component named in the file name), with easting/northing in EPSG:3035 or
-latitude/longitude; MintPy save_qgis.py shapefile (VEL, V_STDEV, COHERENCE, DYYYYMMDD in
-mm, EPSG:4326); StaMPS export as the StaMPS-Visualizer writes it (lon, lat, velocity,
-series; dates as MATLAB datenum in the first row); a CSV with X_FIELD/Y_FIELD in CRS, date
-columns named YYYYMMDD, DYYYYMMDD or YYYY-MM-DD in UNITS, and optional VELOCITY_FIELD and
-PID_FIELD (without a velocity field the velocity is the least-squares slope of the whole
-series).
-
-REFERENCE_DATE: the date every series is relative to; default the date at which all series
-are zero (EGMS, MintPy and StaMPS start at zero), else the first date. Series are shifted
-when needed; points without a value on that date lose their series (counted in the log).
-
-Layer metadata: units (mm), velocity_units (mm/yr), reference_date, dates, track, orbit
-direction (from the track angle), EGMS level, source. Field aliases carry the units. Files
-of millions of points are read and written in chunks (bounded memory) with progress.
-See docs/points.md.
+Loads a point dataset (EGMS CSV L2a/L2b/L3, MintPy save_qgis shapefile, StaMPS export, or a CSV
+with x/y and date columns) into a GeoPackage point layer in the source CRS: pid, velocity and
+velocity_std (mm/yr), the LOS unit vector when known, quality fields, and one DYYYYMMDD field per
+date (mm, relative to one reference date). Units, reference date, track and orbit direction are
+in the layer metadata; field aliases carry the units. Millions of points load by chunks.
 """
 
 

@@ -15,11 +15,6 @@ from .base import parameter_error
 GROUP = "Point datasets (PS / EGMS)"
 GROUP_ID = "points"
 
-POINTS_HELP = """Point layer: as written by displacement:load_points (GeoPackage with pid,
-velocity and velocity_std in mm/yr, DYYYYMMDD displacement fields in mm relative to the
-layer's reference_date, los_e/los_n/los_u ground-to-satellite unit vector), or any point layer
-with DYYYYMMDD fields. See docs/points.md."""
-
 
 def point_source_type():
     """The point-layer type of QgsProcessingParameterVectorLayer (QGIS 3 and 4)."""

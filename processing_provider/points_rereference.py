@@ -17,26 +17,17 @@ from .points_common import (
     style_points,
     GROUP,
     GROUP_ID,
-    POINTS_HELP,
     add_points_output,
     add_points_parameter,
     open_points,
     output_points_path,
 )
 
-HELP = f"""
-Re-references a point layer in space: every date field (DYYYYMMDD) and the velocity minus
-their value at the reference, so the reference becomes zero. The reference value of each
-field is the median of the points (NULLs ignored) selected by exactly one of:
-
-REFERENCE_POINT (any CRS) with REFERENCE_RADIUS metres; GNSS_FILE (+ GNSS_STATION: an NGL
-.tenv3 series or a velocity table with the station name) with the same radius; or
-REFERENCE_POLYGON: the points inside it.
-
-The reference used (description, number of points, values) is in the layer metadata. The
-input is never modified.
-
-{POINTS_HELP}
+# short: the side panel; the full text is docs/algorithms/points_rereference.md (Help button)
+HELP = """
+Re-references a point layer: every date field and the velocity minus the median of the points
+within REFERENCE_RADIUS metres of a point (any CRS) or of a GNSS station, or inside a polygon.
+The reference used is written in the layer metadata; the input is not modified.
 """
 
 

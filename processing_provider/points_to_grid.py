@@ -12,31 +12,15 @@ from qgis.core import (
 
 from ..core import points_analysis as pa
 from .base import DisplacementAlgorithm, parameter_error
-from .points_common import GROUP, GROUP_ID, POINTS_HELP, add_points_parameter, open_points
+from .points_common import GROUP, GROUP_ID, add_points_parameter, open_points
 from .styling import DIVERGING, SEQUENTIAL
 
-HELP = f"""
-Aggregates the points of a layer onto a grid: per cell the median (or mean) of the points'
-FIELD (default velocity, mm/yr), NaN where a cell has fewer than MIN_POINTS valid values.
-
-Grid: CELL_SIZE metres in the layer's CRS, aligned on multiples of the cell size (on a
-geographic CRS, degrees equal to CELL_SIZE metres at the points' centre latitude), or the
-grid of REFERENCE_LAYER (the points are transformed to its CRS).
-
-Outputs: OUTPUT (FIELD per cell, unit of the field); TIMESERIES (optional: one band per date
-field, band metadata 'date', dataset 'reference_date', mm: a dated time series for
-timeseries_decompose or the time-series tools); COUNT (points per cell); LOS (optional: the
-mean ground-to-satellite unit vector per cell, renormalised, bands east, north, up: in
-decompose use ANGLE_CONVENTION 'LOS unit vector' with INCIDENCE_k = this raster band 1 and
-HEADING_k = band 2; in timeseries_decompose as the track's LOS unit-vector raster). Give the
-ascending and descending grids the same REFERENCE_LAYER (or the same CELL_SIZE and CRS) so
-their cells coincide.
-
-Gridding error: for a motion varying linearly in space with gradient g, the median of the
-points of a cell differs from the value at the cell centre by at most |g| x cell diagonal / 2
-(docs/points.md).
-
-{POINTS_HELP}
+# short: the side panel; the full text is docs/algorithms/points_to_grid.md (Help button)
+HELP = """
+Aggregates points onto a grid (CELL_SIZE metres, also on a geographic CRS, or REFERENCE_LAYER's
+grid): the median or mean of FIELD per cell (NaN below MIN_POINTS), optionally every date field
+as a dated time series, the point count and the mean LOS unit vector. The outputs go straight
+into decompose (LOS unit-vector convention) and timeseries_decompose.
 """
 STAT_LABELS = ["Median", "Mean"]
 

@@ -11,7 +11,6 @@ from .points_common import (
     style_points,
     GROUP,
     GROUP_ID,
-    POINTS_HELP,
     add_points_output,
     add_points_parameter,
     open_points,
@@ -23,20 +22,12 @@ from .timeseries_common import (
     velocity_model_parameters,
 )
 
-HELP = f"""
-Least-squares velocity of every point over its acquisitions between START_DATE and END_DATE
-(inclusive), with the model of displacement:timeseries_velocity (the same code): offset +
-velocity, optionally annual and semi-annual terms (SEASONAL) and a step at each of
-STEP_DATES; TIME_AXIS and STEP_RULE as in timeseries_velocity (MintPy's decimal years and
-step rule; ACQUISITION_SECONDS, default 0, is the acquisition time of day for that rule).
-t in years of 365.25 days by default. A point needs at least as many valid acquisitions as
-model terms plus one, else its fields are NULL.
-
-Output point layer (same CRS): pid, velocity and velocity_std (mm/yr; 1-sigma from the
-residuals), velocity_rms (RMS residual, mm), step_YYYYMMDD (mm) per step, annual_amplitude
-(mm, with SEASONAL), and los_e/los_n/los_u when the input has them (for points_to_grid).
-
-{POINTS_HELP}
+# short: the side panel; the full text is docs/algorithms/points_velocity.md (Help button)
+HELP = """
+Least-squares velocity of every point over START_DATE .. END_DATE with the model and code of
+timeseries_velocity (seasonal terms, steps, MintPy time axis and step rule). Output: a point
+layer with velocity and velocity_std (mm/yr), velocity_rms (mm), step sizes, annual amplitude,
+and the input's LOS fields.
 """
 
 
