@@ -681,15 +681,20 @@ class PointLayer:
             raise ValueError(f"the point layer has no field {name!r} (fields: "
                              f"{', '.join(list(self.fields)[:30])})")
 
-    def iter_geometry_rows(self, names: Sequence[str] = (), chunk_rows: int = CHUNK_ROWS):
-        """(coordinates (n, 2), rows of ``names`` values) in chunks, in fid order."""
+    def _row_chunks(self, first: str, names: Sequence[str], chunk_rows: int):
+        """Rows (``first`` column, then ``names``) in chunks of ``chunk_rows``, in fid order."""
         cols = "".join(f', "{n}"' for n in names)
-        cur = self._con.execute(f'SELECT "{self.geometry_column}"{cols} FROM "{self.layer}" '
+        cur = self._con.execute(f'SELECT "{first}"{cols} FROM "{self.layer}" '
                                 f'ORDER BY "{self.fid_column}"')
         while True:
             rows = cur.fetchmany(chunk_rows)
             if not rows:
-                break
+                return
+            yield rows
+
+    def iter_geometry_rows(self, names: Sequence[str] = (), chunk_rows: int = CHUNK_ROWS):
+        """(coordinates (n, 2), rows of ``names`` values) in chunks, in fid order."""
+        for rows in self._row_chunks(self.geometry_column, names, chunk_rows):
             yield _blobs_xy([r[0] for r in rows]), rows
 
     def xy(self) -> Tuple[np.ndarray, np.ndarray]:
@@ -705,14 +710,7 @@ class PointLayer:
         """(fids, values (n, len(names)) float64, NULL = NaN) in chunks, in fid order."""
         for n in names:
             self.require(n)
-        cols = ", ".join(f'"{n}"' for n in names)
-        sep = ", " if cols else ""
-        cur = self._con.execute(f'SELECT "{self.fid_column}"{sep}{cols} FROM "{self.layer}" '
-                                f'ORDER BY "{self.fid_column}"')
-        while True:
-            rows = cur.fetchmany(chunk_rows)
-            if not rows:
-                break
+        for rows in self._row_chunks(self.fid_column, names, chunk_rows):
             a = np.array(rows, dtype=np.float64).reshape(len(rows), len(names) + 1)
             yield a[:, 0].astype(np.int64), a[:, 1:]
 
