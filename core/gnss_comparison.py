@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -628,7 +629,11 @@ def compare_timeseries(series: Sequence[GnssSeries], epochs: Sequence[InsarEpoch
         if monitor:
             monitor.update(0.6 * (k + 1) / nd)
     if all(st in (STATUS_OUTSIDE, STATUS_NO_POINTS) for st in status):
-        raise ValueError(f"all {ns} GNSS stations lie outside the InSAR rasters: check the GNSS "
+        sources = sorted({os.path.basename(str(getattr(e.path, "source", e.path)))
+                          for e in epochs if e.path is not None})
+        what = "have no InSAR point within the sample radius" if _is_points(insar_crs_path) \
+            else "lie outside the InSAR rasters"
+        raise ValueError(f"all {ns} GNSS stations {what} ({', '.join(sources)}): check the GNSS "
                          "files cover the area")
     insar = insar - insar[:, [k_ref]]
 
