@@ -692,6 +692,22 @@ def transform_xy(x, y, from_wkt: str, to_wkt: str) -> Tuple[np.ndarray, np.ndarr
     return arr[:, 0].reshape(x.shape), arr[:, 1].reshape(y.shape)
 
 
+def transform_geometry(geom, from_wkt: str, to_wkt: str):
+    """Transform an OGR geometry in place from CRS ``from_wkt`` to ``to_wkt`` (traditional GIS
+    axis order on both sides); nothing happens when either is empty or they are the same.
+    Returns the geometry."""
+    if not from_wkt or not to_wkt:
+        return geom
+    src, dst = osr.SpatialReference(), osr.SpatialReference()
+    src.ImportFromWkt(from_wkt)
+    dst.ImportFromWkt(to_wkt)
+    if not src.IsSame(dst):
+        for srs in (src, dst):
+            srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+        geom.Transform(osr.CoordinateTransformation(src, dst))
+    return geom
+
+
 def pixel_size_metres(info: RasterInfo) -> Tuple[float, float]:
     """Approximate ground size of one pixel (x, y) in metres.
 
