@@ -147,23 +147,28 @@ def _static_defaults(model):
         model.setChildAlgorithm(child)
 
 
-def main():
+def write_model(build, path):
+    """Start QGIS, register the provider (the child algorithms must be known for the model
+    to get its output parameters), build the model with ``build()`` and write it to ``path``."""
     from qgis.core import QgsApplication
 
     app = QgsApplication([], False)
     app.initQgis()
     sys.path.insert(0, str(REPO / ".build" / "plugins"))
-    # the child algorithms must be known for the model to get its output parameters
     from displacement_toolkit.processing_provider.provider import DisplacementProvider
 
-    provider = DisplacementProvider()
+    provider = DisplacementProvider()   # keep a reference: the registry does not own it
     QgsApplication.processingRegistry().addProvider(provider)
-    model = build_model()
-    MODEL_PATH.parent.mkdir(parents=True, exist_ok=True)
-    if not model.toFile(str(MODEL_PATH)):
-        raise SystemExit(f"cannot write {MODEL_PATH}")
-    print(f"wrote {MODEL_PATH}")
+    model = build()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not model.toFile(str(path)):
+        raise SystemExit(f"cannot write {path}")
+    print(f"wrote {path}")
     app.exitQgis()
+
+
+def main():
+    write_model(build_model, MODEL_PATH)
 
 
 if __name__ == "__main__":
