@@ -156,8 +156,12 @@ class PointSource:
 
 
 def _read_header(path: str) -> List[str]:
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        first = fh.readline()
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            first = fh.readline()
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{os.path.basename(path)} is not a text (UTF-8) CSV: byte "
+                         f"{exc.start} is binary") from None
     if not first.strip():
         raise ValueError(f"{os.path.basename(path)} is empty")
     delim = ";" if first.count(";") > first.count(",") else ","

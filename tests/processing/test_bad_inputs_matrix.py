@@ -595,7 +595,8 @@ def test_points_bad_input(provider, pscene, algorithm, kind):
                  "missing": r"INPUT = .*does not exist", "empty": r"INPUT = .*empty",
                  "no_columns": r"INPUT = .*(X_FIELD column|no date fields|neither a velocity)",
                  "all_empty": r"INPUT = .*(is empty \(NaN\)|values empty)",
-             }.get(kind, r"INPUT\b.*(cannot|not a|damaged|truncated|decode)"))
+                 "garbled": r"INPUT\b.*(not a text \(UTF-8\) CSV|cannot open it)",
+             }.get(kind, r"INPUT\b.*(cannot|not a|damaged|truncated)"))
     _run_checked(algorithm, params, pscene, match=match)
 
 
