@@ -491,6 +491,7 @@ def warp_to_grid(
     resampling: str = "average",
     output_path: Optional[str] = None,
     monitor=None,
+    warp_extra: Optional[Dict[str, object]] = None,
 ) -> str:
     """Warp ``bands`` (1-based; default all) of ``path`` onto ``grid`` with GDAL; return the path.
 
@@ -501,7 +502,8 @@ def warp_to_grid(
     nothing.  Values are exactly those of ``gdal.Warp`` with the same bounds,
     resolution, resampling, ``srcNodata`` (the band's nodata, NaN for float
     bands without one) and ``dstNodata=nan``.  ``output_path`` None: a new file
-    in the system temporary folder (the caller deletes it).
+    in the system temporary folder (the caller deletes it).  ``warp_extra``: further
+    ``gdal.WarpOptions`` keywords (e.g. ``geoloc=True`` for a source with geolocation arrays).
     """
     mon = ensure_monitor(monitor)
     info = raster_info(path)
@@ -535,6 +537,7 @@ def warp_to_grid(
         format="GTiff",
         creationOptions=list(GTIFF_OPTIONS) + ["PREDICTOR=3"],
         callback=_progress,
+        **(warp_extra or {}),
     )
     out, error = _run_warp(tmp, src, options)
     options = None
