@@ -20,6 +20,7 @@ def algorithm_classes():
     from .common_grid import CommonGrid
     from .offset_tracking import OffsetTracking
     from .los_to_vertical import LosToVertical
+    from .geocode import Geocode
     # -- end of imports --
     return [
         # -- algorithms (one entry per algorithm) --
@@ -34,5 +35,6 @@ def algorithm_classes():
         CommonGrid,
         OffsetTracking,
         LosToVertical,
+        Geocode,
         # -- end of algorithms --
     ]
