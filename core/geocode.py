@@ -473,8 +473,11 @@ def _geoloc_vrt(input_path: str, lon_path: str, lat_path: str, lon_band: int, la
     vrt_path = os.path.join(folder, f"{name}.vrt")
     src = open_raster(input_path)
     vrt = gdal.Translate(vrt_path, src, format="VRT")
-    vrt.SetMetadata({"X_DATASET": os.path.abspath(lon_path), "X_BAND": str(lon_band),
-                     "Y_DATASET": os.path.abspath(lat_path), "Y_BAND": str(lat_band),
+    def source(path):   # GDAL source names (HDF5:"f.h5"://latitude) stay as they are
+        return os.path.abspath(path) if os.path.exists(path) else path
+
+    vrt.SetMetadata({"X_DATASET": source(lon_path), "X_BAND": str(lon_band),
+                     "Y_DATASET": source(lat_path), "Y_BAND": str(lat_band),
                      "PIXEL_OFFSET": "0", "LINE_OFFSET": "0", "PIXEL_STEP": "1", "LINE_STEP": "1",
                      "GEOREFERENCING_CONVENTION": "PIXEL_CENTER",
                      "SRS": osr.SRS_WKT_WGS84_LAT_LONG}, "GEOLOCATION")
@@ -578,6 +581,19 @@ def _geocode_lookup(input_path: str, info, geo: Geolocation, transform, resampli
     return output
 
 
+def _radar_product(path: str):
+    """The processor product at ``path`` when its reader says it is in radar geometry (no
+    map georeferencing: ISCE2 ``.rdr``/``.unw`` images, which GDAL's ISCE driver nevertheless
+    labels WGS 84 with pixel coordinates), else None.  Its ``geolocation`` holds what the
+    reader found next to it (lat.rdr/lon.rdr, geometryRadar.h5)."""
+    from .products import open_product
+    try:
+        product = open_product(path)
+    except Exception:  # noqa: BLE001 (not a product GDAL cannot place: no radar geometry)
+        return None
+    return None if getattr(product, "has_geotransform", True) else product
+
+
 # ------------------------------------------------------------------ main entry
 def geocode(input_path: str, geolocation: Optional[Geolocation], output_path: str,
             crs: Optional[str] = None, resolution: Optional[float] = None,
@@ -598,18 +614,21 @@ def geocode(input_path: str, geolocation: Optional[Geolocation], output_path: st
     resampling = str(resampling).lower()
     gdal_resampling(resampling)
     info = raster_info(input_path)
-    if info.crs_wkt:
+    product = _radar_product(input_path) if (info.crs_wkt or geolocation is None) else None
+    if info.crs_wkt and product is None:
         raise ValueError(f"INPUT {os.path.basename(input_path)!r} already has a CRS "
                          f"({info.crs_wkt.split(',')[0]}...): it is on a map, not in radar "
                          "geometry. Use displacement:common_grid to reproject it")
     if geolocation is None:
-        geolocation = from_metadata(info.metadata)
+        geolocation = from_metadata(info.metadata) or (
+            from_metadata(product.geolocation) if product is not None else None)
         if geolocation is None:
             raise ValueError(
                 f"INPUT {os.path.basename(input_path)!r} names no geolocation in its metadata: "
                 "give LATITUDE and LONGITUDE rasters, a LOOKUP_TABLE with its DEM_PAR, or a "
                 "Sentinel-1 ANNOTATION")
-    transform = radar_transform(info.metadata, info.geotransform, info.crs_wkt)
+    transform = radar_transform(info.metadata, info.geotransform,
+                                info.crs_wkt or ("product" if product is not None else ""))
     notes = [f"geolocation: {geolocation.describe()}",
              f"input pixel -> radar position: {_format_transform(transform)}"]
     meta = {k: v for k, v in info.metadata.items() if str(k).lower() not in RADAR_KEYS}

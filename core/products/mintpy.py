@@ -249,5 +249,23 @@ def open_mintpy(path: str) -> Product:
         if lat is not None and lon is not None:
             ref_point["lat"], ref_point["lon"] = lat, lon
     product_type = file_type or os.path.splitext(os.path.basename(path))[0]
-    return Product(path, "MintPy", product_type, width, height, gt, wkt, layers, geometry, atr,
-                   reference_point=ref_point, reference_date=ref_date, has_geotransform=has_gt)
+    product = Product(path, "MintPy", product_type, width, height, gt, wkt, layers, geometry, atr,
+                      reference_point=ref_point, reference_date=ref_date, has_geotransform=has_gt)
+    if not has_gt:
+        product.geolocation = _radar_geolocation(path, width, height)
+    return product
+
+
+def _radar_geolocation(path: str, width: int, height: int) -> Dict[str, str]:
+    """geocode metadata items naming the latitude/longitude datasets (GDAL HDF5 subdatasets)
+    of the file itself or of its geometryRadar.h5."""
+    from ..geocode import LATITUDE_KEY, LONGITUDE_KEY
+    for candidate in (path, _find_geometry_file(path, width, height)):
+        if not candidate:
+            continue
+        with open_h5(candidate) as f:
+            if all(k in f and f[k].shape == (height, width) for k in ("latitude", "longitude")):
+                full = os.path.abspath(candidate)
+                return {LATITUDE_KEY: f'HDF5:"{full}"://latitude',
+                        LONGITUDE_KEY: f'HDF5:"{full}"://longitude'}
+    return {}
