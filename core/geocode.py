@@ -656,9 +656,9 @@ def geocode(input_path: str, geolocation: Optional[Geolocation], output_path: st
     return _finish(output_path, grid, meta, notes)
 
 
-def _geoloc_path(input_path, info, geo, transform, output_path, crs, resolution,
-                 resolution_in_metres, resampling, meta, work, notes, mon,
-                 error_threshold) -> GridSpec:
+def _geoloc_arrays(info, geo, transform, work, notes, mon):
+    """The geolocation arrays on INPUT's grid (in place, or written into ``work``) and the
+    target-grid planning inputs: (lon_path, lat_path, lon_band, lat_band, grid planner)."""
     direct = False
     if geo.latitude:
         sampler = _LatLonSampler(geo)
@@ -673,26 +673,56 @@ def _geoloc_path(input_path, info, geo, transform, output_path, crs, resolution,
     else:
         sampler = _AnnotationSampler(geo.annotation)
     if direct:
-        clean, lon_s, lat_s, strides = _scan_direct(geo, info.width, info.height, mon.sub(0, 0.1))
+        clean, lon_s, lat_s, strides = _scan_direct(geo, info.width, info.height, mon.sub(0, 0.5))
         lon_path, lat_path = geo.longitude, geo.latitude
         lon_band, lat_band = geo.longitude_band, geo.latitude_band
         if not clean:
             notes.append("latitude/longitude hold NaN or undeclared invalid values: copied with "
                          f"nodata {GEOLOC_NODATA:g} for GDAL's geolocation warper")
             (lon_path, lat_path), lon_s, lat_s, strides = _write_geoloc_arrays(
-                sampler, IDENTITY, info.width, info.height, work, mon.sub(0.1, 0.2))
+                sampler, IDENTITY, info.width, info.height, work, mon.sub(0.5, 1.0))
             lon_band = lat_band = 1
     else:
         (lon_path, lat_path), lon_s, lat_s, strides = _write_geoloc_arrays(
-            sampler, transform, info.width, info.height, work, mon.sub(0, 0.2))
+            sampler, transform, info.width, info.height, work, mon)
         lon_band = lat_band = 1
         notes.append("latitude/longitude sampled at the centres of INPUT's pixels")
     spacing = _ground_spacing(lon_s, lat_s, *strides)
     notes.append(f"ground spacing of INPUT's pixels: {spacing[0]:.4g} m (columns) x "
                  f"{spacing[1]:.4g} m (rows)")
-    grid = plan_target_grid(lon_s, lat_s, spacing, crs, resolution, resolution_in_metres,
-                            pad_m=max(strides) * max(spacing) if max(strides) > 1 else 0.0,
-                            log=notes.append)
+
+    def plan(crs, resolution, resolution_in_metres):
+        return plan_target_grid(lon_s, lat_s, spacing, crs, resolution, resolution_in_metres,
+                                pad_m=max(strides) * max(spacing) if max(strides) > 1 else 0.0,
+                                log=notes.append)
+
+    return lon_path, lat_path, lon_band, lat_band, plan
+
+
+def plan_grid_for(input_path: str, geolocation: Optional[Geolocation] = None,
+                  crs: Optional[str] = None, resolution: Optional[float] = None,
+                  resolution_in_metres: bool = True) -> GridSpec:
+    """The target grid :func:`geocode` uses for these arguments (latitude/longitude or
+    Sentinel-1 annotation geolocation), without geocoding (e.g. to give a peer the same grid)."""
+    info = raster_info(input_path)
+    geolocation = geolocation or from_metadata(info.metadata)
+    if geolocation is None or geolocation.lookup_table:
+        raise ValueError("plan_grid_for needs a latitude/longitude or annotation geolocation")
+    transform = radar_transform(info.metadata, info.geotransform, info.crs_wkt)
+    work = tempfile.mkdtemp(prefix="geocode_plan_")
+    try:
+        plan = _geoloc_arrays(info, geolocation, transform, work, [], ensure_monitor(None))[4]
+        return plan(crs, resolution, resolution_in_metres)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _geoloc_path(input_path, info, geo, transform, output_path, crs, resolution,
+                 resolution_in_metres, resampling, meta, work, notes, mon,
+                 error_threshold) -> GridSpec:
+    lon_path, lat_path, lon_band, lat_band, plan = _geoloc_arrays(
+        info, geo, transform, work, notes, mon.sub(0, 0.2))
+    grid = plan(crs, resolution, resolution_in_metres)
     vrt = _geoloc_vrt(input_path, lon_path, lat_path, lon_band, lat_band, work)
     # errorThreshold 0: the exact geolocation inverse at every output pixel.  GDAL's default
     # approximation (0.125 source pixel, linear along output rows) moved values by up to
@@ -700,8 +730,15 @@ def _geoloc_path(input_path, info, geo, transform, output_path, crs, resolution,
     extra = {"geoloc": True, "errorThreshold": float(error_threshold)}
     if any(info.is_complex(b) for b in range(1, info.band_count + 1)):
         extra["outputType"] = gdal.GDT_CFloat32
-    warp_to_grid(vrt, grid, resampling=resampling, output_path=output_path,
-                 monitor=mon.sub(0.2, 1.0), warp_extra=extra)
+    # GDAL keeps the backmap of large geolocation arrays in temporary files, by default in the
+    # current directory (that of QGIS, or read-only): put them in the work folder
+    previous = gdal.GetThreadLocalConfigOption("CPL_TMPDIR", None)
+    gdal.SetThreadLocalConfigOption("CPL_TMPDIR", work)
+    try:
+        warp_to_grid(vrt, grid, resampling=resampling, output_path=output_path,
+                     monitor=mon.sub(0.2, 1.0), warp_extra=extra)
+    finally:
+        gdal.SetThreadLocalConfigOption("CPL_TMPDIR", previous)
     return grid
 
 
