@@ -2,7 +2,6 @@
 the ENU field projected on the range and along-track directions (checked independently)."""
 
 import csv
-import importlib.util
 import json
 import math
 
@@ -13,25 +12,13 @@ from osgeo import gdal, osr
 from displacement_toolkit.core.okada import fault_displacement_enu
 from displacement_toolkit.core.raster_io import read_block
 
-from ..conftest import REPO
 
 gdal.UseExceptions()
 
 
-def _load_script():
-    script = REPO / "scripts" / "make_sample_data.py"
-    spec = importlib.util.spec_from_file_location("make_sample_data", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def scene(tmp_path_factory):
-    module = _load_script()
-    out = tmp_path_factory.mktemp("earthquake")
-    description = module.generate(out, log=lambda *_: None)
-    return module, out, description
+def scene(earthquake_scene):
+    return earthquake_scene
 
 
 def test_every_documented_file_is_written_with_its_shape(scene):
