@@ -7,7 +7,7 @@ PLUGIN_LINK := .build/plugins/displacement_toolkit
 export QT_QPA_PLATFORM := offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup test test-unit test-fast demo bench package lint qgis-process clean
+.PHONY: setup test test-unit test-fast test-qgis demo bench package lint qgis-process clean
 
 setup: $(VENV)/.setup-done $(PLUGIN_LINK)
 
@@ -39,8 +39,17 @@ bench: setup
 package: setup
 	$(PY) scripts/package.py
 
+# ruff, and the QGIS 4 readiness check (no Qt5-only construct: scripts/check_qt6.py)
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(PY) scripts/check_qt6.py
+
+# The same suite on the QGIS of another Debian suite, in a chroot built once (as root):
+# make test-qgis SUITE=trixie (QGIS 3.40 LTR) or SUITE=sid (newest); ARGS="tests/unit -x" for a part.
+# See docs/compatibility.md.
+SUITE ?= trixie
+test-qgis:
+	scripts/test_qgis_chroot.sh $(SUITE) $(ARGS)
 
 # Run qgis_process with the plugin from this checkout: make qgis-process ARGS="list"
 qgis-process: setup

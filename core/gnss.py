@@ -39,6 +39,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from . import units as _units
+from . import validation
 from .dates import parse_date
 
 #: Column-name aliases understood by the CSV readers (lower case, spaces/underscores ignored).
@@ -488,13 +489,14 @@ def read_velocities(path: str, fmt: str = "auto", units: str = "m/yr",
     if not os.path.isfile(path):
         raise ValueError(f"GNSS file {path!r} does not exist")
     fmt = detect_velocity_format(path) if fmt == "auto" else fmt
-    if fmt == "gage":
-        return read_gage_vel(path)
-    if fmt == "midas":
-        return read_midas(path)
-    if fmt == "csv":
-        return read_csv_velocities(path, units, mapping)
-    raise ValueError(f"unknown GNSS velocity format {fmt!r}: use one of {', '.join(VELOCITY_FORMATS)}")
+    readers = {"gage": read_gage_vel, "midas": read_midas,
+               "csv": lambda p: read_csv_velocities(p, units, mapping)}
+    if fmt not in readers:
+        raise ValueError(f"unknown GNSS velocity format {fmt!r}: use one of "
+                         f"{', '.join(VELOCITY_FORMATS)}")
+    velocities = readers[fmt](path)
+    validation.unique_names(velocities.station, path)
+    return velocities
 
 
 def read_series(paths: Sequence[str], units: str = "m",
@@ -510,8 +512,12 @@ def read_series(paths: Sequence[str], units: str = "m",
             series.extend(read_csv_series(path, units, mapping))
         else:
             raise ValueError(f"{os.path.basename(path)}: GNSS series must be NGL .tenv3 or CSV files")
-    names = [s.station for s in series]
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    sources: Dict[str, List[str]] = {}
+    for s in series:
+        sources.setdefault(s.station.strip().upper(), []).append(s.source)
+    dupes = {name: files for name, files in sources.items() if len(files) > 1}
     if dupes:
-        raise ValueError(f"station(s) {', '.join(dupes)} given more than once")
+        raise ValueError("station names must be unique, but " + "; ".join(
+            f"{name} comes from {len(files)} series (in {', '.join(files)})"
+            for name, files in sorted(dupes.items())) + ": give each station once")
     return series

@@ -38,7 +38,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from osgeo import osr
 
-from . import geometry
+from . import geometry, validation
 from .dates import format_date, parse_date
 from .gnss import GnssSeries, GnssVelocities
 from .raster_io import (open_raster, pixel_size_metres, raster_info, read_block, transform_xy,
@@ -58,6 +58,7 @@ STATUS_OK = "ok"
 STATUS_OUTSIDE = "outside the InSAR raster"
 STATUS_FEW = "too few valid InSAR pixels"
 STATUS_NO_GEOMETRY = "no LOS geometry at the station"
+STATUS_NO_GNSS = "no GNSS value (NaN in the GNSS data)"
 STATUS_NO_DATES = "no GNSS dates overlapping the InSAR dates"
 
 
@@ -69,6 +70,16 @@ def lonlat_to_crs(lon, lat, crs_wkt: str) -> Tuple[np.ndarray, np.ndarray]:
     gets (lon, lat) and never (lat, lon).  An empty WKT returns lon/lat unchanged.
     """
     return transform_xy(np.atleast_1d(lon), np.atleast_1d(lat), wgs84_wkt(), crs_wkt)
+
+
+def require_crs(info, parameter: str) -> None:
+    """ValueError when the raster has no CRS: GNSS stations (WGS84 lon/lat) cannot be placed
+    on it (their coordinates would be read as pixel or map coordinates of an unknown CRS)."""
+    if not (info.crs_wkt or "").strip():
+        raise ValueError(
+            f"{parameter} = {info.path!r}: the raster has no CRS, so the GNSS stations (WGS84 "
+            "longitude, latitude) cannot be placed on it. Assign its CRS first (Raster > "
+            "Projections > Assign Projection, or gdal_edit.py -a_srs EPSG:...)")
 
 
 def _fractional_pixel(gt, x, y):
@@ -108,15 +119,18 @@ class Sample:
 
 
 def sample_median(path: str, band: int, lon, lat, radius: float = DEFAULT_SAMPLE_RADIUS,
-                  min_pixels: int = DEFAULT_MIN_PIXELS, scale: float = 1.0) -> Sample:
+                  min_pixels: int = DEFAULT_MIN_PIXELS, scale: float = 1.0,
+                  parameter: str = "INSAR") -> Sample:
     """Median (× ``scale``) of the valid pixels of ``band`` within ``radius`` metres of each station.
 
     ``lon``/``lat``: WGS84 degrees.  The pixel containing the station always
     counts (so a radius smaller than a pixel samples that pixel).  Stations
     outside the raster get status :data:`STATUS_OUTSIDE`, those with fewer than
-    ``min_pixels`` valid pixels :data:`STATUS_FEW`; their value is NaN.
+    ``min_pixels`` valid pixels :data:`STATUS_FEW`; their value is NaN.  A raster without
+    CRS is refused (:func:`require_crs`, naming ``parameter``).
     """
     info = raster_info(path)
+    require_crs(info, parameter)
     ds = open_raster(path)
     x, y = lonlat_to_crs(lon, lat, info.crs_wkt)
     col, row = _fractional_pixel(info.geotransform, x, y)
@@ -157,9 +171,11 @@ def sample_median(path: str, band: int, lon, lat, radius: float = DEFAULT_SAMPLE
     return Sample(value, spread, count, status)
 
 
-def sample_nearest(path: str, band: int, lon, lat) -> np.ndarray:
-    """Value of ``band`` at the pixel containing each station (NaN outside or nodata)."""
+def sample_nearest(path: str, band: int, lon, lat, parameter: str = "INCIDENCE") -> np.ndarray:
+    """Value of ``band`` at the pixel containing each station (NaN outside or nodata); a
+    raster without CRS is refused (:func:`require_crs`, naming ``parameter``)."""
     info = raster_info(path)
+    require_crs(info, parameter)
     ds = open_raster(path)
     x, y = lonlat_to_crs(lon, lat, info.crs_wkt)
     col, row = _fractional_pixel(info.geotransform, x, y)
@@ -200,10 +216,10 @@ class LosGeometry:
         lon = np.atleast_1d(np.asarray(lon, dtype=np.float64))
         lat = np.atleast_1d(np.asarray(lat, dtype=np.float64))
         if self.enu_path:
-            e = sample_nearest(self.enu_path, self.enu_bands[0], lon, lat)
-            nn = sample_nearest(self.enu_path, self.enu_bands[1], lon, lat)
+            e = sample_nearest(self.enu_path, self.enu_bands[0], lon, lat, "LOS_ENU")
+            nn = sample_nearest(self.enu_path, self.enu_bands[1], lon, lat, "LOS_ENU")
             if len(self.enu_bands) > 2 and self.enu_bands[2]:
-                u = sample_nearest(self.enu_path, self.enu_bands[2], lon, lat)
+                u = sample_nearest(self.enu_path, self.enu_bands[2], lon, lat, "LOS_ENU")
             else:
                 u = geometry.up_from_horizontal_unit_vector(e, nn)
             norm = np.sqrt(e * e + nn * nn + u * u)
@@ -214,23 +230,24 @@ class LosGeometry:
                     f"LOS unit-vector raster {self.enu_path!r}: the vector at station #{i + 1} has "
                     f"length {norm[i]:.3f}, not 1: give east, north, up unit-vector bands")
             return e, nn, u
+        if self.azimuth_kind not in AZIMUTH_KINDS:
+            raise ValueError(f"azimuth kind {self.azimuth_kind!r}: use one of {', '.join(AZIMUTH_KINDS)}")
         if self.incidence_path:
-            inc = sample_nearest(self.incidence_path, self.incidence_band, lon, lat)
+            inc = sample_nearest(self.incidence_path, self.incidence_band, lon, lat, "INCIDENCE")
+            validation.check_values(inc, "incidence", "INCIDENCE", self.incidence_path)
         elif self.incidence is not None:
-            inc = np.full(lon.shape, float(self.incidence))
+            inc = np.full(lon.shape, validation.incidence(self.incidence, "INCIDENCE_ANGLE"))
         else:
             raise ValueError("no LOS geometry: give a LOS unit-vector raster, incidence and "
                              "heading rasters, or incidence and heading angles")
         if self.azimuth_path:
-            az = sample_nearest(self.azimuth_path, self.azimuth_band, lon, lat)
+            az = sample_nearest(self.azimuth_path, self.azimuth_band, lon, lat, "HEADING")
+            validation.check_values(az, self.azimuth_kind, "HEADING", self.azimuth_path)
         elif self.azimuth is not None:
-            az = np.full(lon.shape, float(self.azimuth))
+            az = np.full(lon.shape, validation.heading(self.azimuth, "HEADING_ANGLE",
+                                                       self.azimuth_kind))
         else:
             raise ValueError("no heading / LOS azimuth: give a raster or an angle")
-        if self.azimuth_kind not in AZIMUTH_KINDS:
-            raise ValueError(f"azimuth kind {self.azimuth_kind!r}: use one of {', '.join(AZIMUTH_KINDS)}")
-        if np.any((inc < 0) | (inc > 90)):
-            raise ValueError("incidence angles must be in degrees between 0 and 90 (from the vertical)")
         if self.azimuth_kind == "heading":
             return geometry.los_unit_vector_from_heading(inc, az, self.look_direction)
         return geometry.los_unit_vector(inc, az)
@@ -387,6 +404,7 @@ def compare_velocities(gnss: GnssVelocities, insar_path: str, band: int, insar_s
         raise ValueError(f"unknown REFERENCE {reference!r}: use one of {', '.join(REFERENCES)}")
     ref_index = _station_index(gnss.station, reference_station) if reference == "station" else None
     info = raster_info(insar_path)
+    require_crs(info, "INSAR")
     sample = sample_median(insar_path, band, gnss.lon, gnss.lat, radius, min_pixels, insar_scale)
     if monitor:
         monitor.update(0.4)
@@ -401,9 +419,10 @@ def compare_velocities(gnss: GnssVelocities, insar_path: str, band: int, insar_s
                                           gnss.sig_east, gnss.sig_north, gnss.sig_up,
                                           gnss.corr_en, gnss.corr_eu, gnss.corr_nu)
     status = list(sample.status)
+    geometry_known = np.isfinite(ue) & np.isfinite(un) & np.isfinite(uu)
     for i in range(len(status)):
         if status[i] == STATUS_OK and not np.isfinite(gnss_los[i]):
-            status[i] = STATUS_NO_GEOMETRY
+            status[i] = STATUS_NO_GEOMETRY if not geometry_known[i] else STATUS_NO_GNSS
     insar = np.where([s == STATUS_OK for s in status], sample.value, np.nan)
     if not np.isfinite(insar).any():
         counts = {s: status.count(s) for s in set(status)}
@@ -526,6 +545,7 @@ def compare_timeseries(series: Sequence[GnssSeries], epochs: Sequence[InsarEpoch
     lat = np.array([s.lat for s in series])
     ns, nd = len(series), len(dates)
     info = raster_info(insar_crs_path)
+    require_crs(info, "INSAR")
     x, y = lonlat_to_crs(lon, lat, info.crs_wkt)
 
     # InSAR samples, relative to the reference date
@@ -567,6 +587,8 @@ def compare_timeseries(series: Sequence[GnssSeries], epochs: Sequence[InsarEpoch
         daily[s.station] = (list(s.dates), los_daily)
         if not np.isfinite(ue[i]) and status[i] == STATUS_OK:
             status[i] = STATUS_NO_GEOMETRY
+        elif status[i] == STATUS_OK and not np.isfinite(los_daily).any():
+            status[i] = STATUS_NO_GNSS
         other = [k for k in range(nd) if k != k_ref]
         if status[i] == STATUS_OK and (not np.isfinite(gnss[i, k_ref])
                                        or not np.isfinite(gnss[i, other]).any()):

@@ -8,12 +8,17 @@ agree on the same grid for the same inputs.
 Conventions
     * A grid is north-up: geotransform ``(x0, rx, 0, y0, 0, -ry)`` with
       ``rx, ry > 0`` in target-CRS units (degrees for a geographic CRS).
-    * **Target-aligned pixels**: :func:`plan_grid` puts pixel edges on integer
-      multiples of the resolution (like ``gdalwarp -tap``), so repeated and
-      separate runs give the same grid.  With a ``reference`` raster in the
-      target CRS and at the reference's resolution, edges are aligned to the
-      reference's own pixel edges instead, and ``extent="reference",
-      resolution="reference"`` reproduces its grid exactly.
+    * **Grids that already match are kept**: when the reference, else the first
+      input (in order) that is north-up in the target CRS, has the planned
+      resolution, the grid's pixel edges are its pixel edges, so it is copied,
+      not resampled (:func:`pixels_on_grid`, :func:`layer_resampling`); a
+      derived resolution (coarsest/finest) within :data:`SNAP_TOLERANCE` of the
+      pixel size of such an input is snapped to it first.  Inputs on one grid
+      therefore come out on that grid, and ``extent="reference",
+      resolution="reference"`` reproduces the reference's grid exactly.
+    * **Target-aligned pixels** otherwise: :func:`plan_grid` puts pixel edges
+      on integer multiples of the resolution (like ``gdalwarp -tap``), so
+      repeated and separate runs give the same grid.
     * Extents grow outward to whole pixels (an input's footprint is never cut).
     * Resampling is done only by GDAL's warper (``gdal.Warp``).  Nodata and
       NaN source pixels are excluded from every kernel (never averaged in as
@@ -73,6 +78,11 @@ RESAMPLING = {
 RESAMPLING_CHOICES = ("average", "bilinear", "cubic", "nearest", "median")
 
 _EPS = 1e-6  # fraction of a pixel below which an edge counts as already aligned
+#: A derived resolution (coarsest/finest) within this fraction of the pixel size of an input
+#: already in the target CRS is that pixel size: reprojection changes the resolution GDAL
+#: suggests a little (a 30 m raster in UTM 34N suggests 30.018 m in UTM 33N near the zone
+#: border), which would otherwise resample every input onto a 30.018 m grid.
+SNAP_TOLERANCE = 0.01
 
 InfoLike = Union[RasterInfo, str]
 
@@ -258,6 +268,25 @@ def _footprint(info: RasterInfo, target_wkt: str):
     return (vgt[0], vgt[3] + vgt[5] * h, vgt[0] + vgt[1] * w, vgt[3], vgt[1], -vgt[5])
 
 
+def _north_up(info: RasterInfo) -> bool:
+    gt = info.geotransform
+    return info.has_geotransform and gt[2] == 0.0 and gt[4] == 0.0 and gt[1] > 0 and gt[5] < 0
+
+
+def pixels_on_grid(info: RasterInfo, grid: GridSpec) -> bool:
+    """True when every pixel of ``info`` is a pixel of ``grid`` (same CRS, north-up, same
+    pixel size and pixel edges a whole number of pixels apart, to 1e-6 pixel): putting it on
+    the grid is a copy of its values, whatever the extents."""
+    if not _north_up(info) or not same_crs(info.crs_wkt, grid.crs_wkt):
+        return False
+    gt, (rx, ry) = info.geotransform, grid.resolution
+    if abs(gt[1] - rx) > _EPS * rx or abs(-gt[5] - ry) > _EPS * ry:
+        return False
+    kx = (gt[0] - grid.geotransform[0]) / rx
+    ky = (gt[3] - grid.geotransform[3]) / ry
+    return abs(kx - round(kx)) < _EPS and abs(ky - round(ky)) < _EPS
+
+
 def _index(value: float, origin: float, step: float, up: bool) -> int:
     k = (value - origin) / step
     nearest = round(k)
@@ -399,14 +428,30 @@ def plan_grid(
                 note(f"resolution {mx:g} m x {my:g} m = {rx:.10g} x {ry:.10g} "
                      f"{_unit_name(target)} in {crs_name(target)}")
 
-    # -- alignment: reference edges if same CRS and resolution, else multiples of the resolution
+    # -- grids to keep: the reference's, then the inputs' (in order) that are north-up in the
+    # target CRS; a derived resolution close to one of their pixel sizes becomes that size
+    native = [i for i in ([ref] if ref is not None else []) + items
+              if _north_up(i) and same_crs(i.crs_wkt, target)]
+    if isinstance(resolution, str) and resolution.lower() in ("coarsest", "finest"):
+        for info in native:
+            px, py = info.geotransform[1], -info.geotransform[5]
+            if (abs(rx - px) <= SNAP_TOLERANCE * px and abs(ry - py) <= SNAP_TOLERANCE * py
+                    and (rx, ry) != (px, py)):
+                note(f"resolution {rx:.10g} x {ry:.10g} {_unit_name(target)} ({resolution}) "
+                     f"snapped to {px:.10g} x {py:.10g}, the pixel size of "
+                     f"{os.path.basename(info.path)} in the same CRS")
+                rx, ry = px, py
+                break
+
+    # -- alignment: the pixel edges of the first of those grids at this resolution (so that
+    # raster is copied, not resampled), else multiples of the resolution
     ox = oy = 0.0
-    if ref is not None and same_crs(ref.crs_wkt, target):
-        rgt = ref.geotransform
-        if (abs(rgt[1] - rx) <= _EPS * rx and abs(-rgt[5] - ry) <= _EPS * ry
-                and rgt[2] == 0.0 and rgt[4] == 0.0):
+    for info in native:
+        rgt = info.geotransform
+        if abs(rgt[1] - rx) <= _EPS * rx and abs(-rgt[5] - ry) <= _EPS * ry:
             ox, oy = rgt[0], rgt[3]
             rx, ry = rgt[1], -rgt[5]
+            break
     ix0 = _index(xmin, ox, rx, up=False)
     ix1 = _index(xmax, ox, rx, up=True)
     iy0 = _index(ymin, oy, ry, up=False)
@@ -427,11 +472,28 @@ def gdal_resampling(name: str) -> str:
 
 
 def choose_resampling(info: RasterInfo, grid: GridSpec) -> str:
-    """``average`` when the grid's pixels are larger than the raster's (coarsening,
-    compared in metres), else ``bilinear``."""
+    """``nearest`` when the raster's pixels are pixels of the grid (:func:`pixels_on_grid`:
+    a copy, values bit-identical), else ``average`` when the grid's pixels are larger than
+    the raster's (coarsening, compared in metres), else ``bilinear``."""
+    if pixels_on_grid(info, grid):
+        return "nearest"
     sx, sy = pixel_size_metres(info)
     gx, gy = grid.resolution_metres()
     return "average" if (gx > sx * (1 + 1e-9) or gy > sy * (1 + 1e-9)) else "bilinear"
+
+
+def layer_resampling(info: RasterInfo, grid: GridSpec, requested: str = "auto"
+                     ) -> Tuple[str, bool]:
+    """(resampling, copied) for putting ``info`` on ``grid``: a raster whose pixels are
+    pixels of the grid is copied (``nearest``, values bit-identical; every kernel would give
+    the same values up to rounding); otherwise ``requested``, ``auto`` meaning
+    :func:`choose_resampling`."""
+    if pixels_on_grid(info, grid):
+        return "nearest", True
+    if requested == "auto":
+        return choose_resampling(info, grid), False
+    gdal_resampling(requested)
+    return requested, False
 
 
 def _source_nodata(ds: gdal.Dataset) -> Optional[str]:

@@ -8,7 +8,7 @@ Conventions (docs/conventions.md, "Phase sign conventions" and "Line of sight"):
   and ROI_PAC (positive phase = range increase = motion away from the satellite) and
   ``s = +1`` for ``opposite`` (chains that store the reversed sign, e.g. Kite's ROI_PAC
   reader).  So a phase of ``−4π/λ · 0.01`` is 1 cm toward the satellite.
-* Incidence θ: at the ground, from the vertical, degrees, 0 <= θ < 90.
+* Incidence θ: at the ground, from the vertical, degrees, 0 < θ < 90 (core.validation).
 * Projection assuming all motion is along one unit vector **m** (east, north, up):
   ``d_los = (l · m) · D``  so  ``D = d_los / (l · m)``; ``l · m`` is the *sensitivity*,
   with **l** the ground->satellite LOS unit vector of core.geometry.
@@ -43,6 +43,7 @@ from .raster_io import (
     raster_info,
     read_block,
 )
+from . import validation
 from .units import is_velocity_unit, normalize_unit, unit_factor
 
 #: Radar wavelengths in metres (c / centre frequency, c = 299 792 458 m/s).
@@ -69,19 +70,9 @@ RADIANS_LIMIT = math.pi / 2 + 1e-6  # incidence values all <= this (and some > 0
 
 
 # --------------------------------------------------------------------------- scalars
-def check_wavelength(wavelength: float) -> float:
-    """The wavelength in metres, or ValueError when it is not a positive finite number."""
-    try:
-        w = float(wavelength)
-    except (TypeError, ValueError):
-        raise ValueError(f"the wavelength must be a number in metres, not {wavelength!r}") from None
-    if not (w > 0 and math.isfinite(w)):
-        raise ValueError(f"the wavelength must be positive (metres), not {wavelength!r}: "
-                         "e.g. 0.05546576 for Sentinel-1")
-    if w > 1.0:
-        raise ValueError(f"a wavelength of {w:g} m is not a SAR wavelength: give it in metres "
-                         "(0.0555 for C band, 0.238 for L band, 0.031 for X band)")
-    return w
+def check_wavelength(wavelength: float, parameter: str = "WAVELENGTH") -> float:
+    """The wavelength in metres, or ValueError naming ``parameter`` (core.validation)."""
+    return validation.wavelength(wavelength, parameter)
 
 
 def phase_sign(convention: str) -> float:
@@ -166,20 +157,10 @@ def project_los(d_los, incidence_deg, direction: str = "vertical",
     return out.astype(d.dtype if d.dtype.kind == "f" else np.float64, copy=False), masked & np.isfinite(d)
 
 
-def check_incidence_values(values, source: str = "incidence") -> None:
-    """ValueError when finite incidence values fall outside [0, 90) degrees."""
-    v = np.asarray(values, dtype=np.float64)
-    finite = v[np.isfinite(v)]
-    if not finite.size:
-        return
-    lo, hi = float(finite.min()), float(finite.max())
-    if lo < 0.0 or hi >= 90.0:
-        bad = int(np.count_nonzero((finite < 0) | (finite >= 90)))
-        raise ValueError(
-            f"{source} must be between 0 and 90 degrees (from the vertical at the ground), but "
-            f"{bad} value(s) are outside (min {lo:g}, max {hi:g}): check the band (ISCE2 los.rdr "
-            "band 1 is the incidence, band 2 the azimuth) and whether it is an elevation angle "
-            "(then incidence = 90 - elevation)")
+def check_incidence_values(values, source: str = "INCIDENCE_ANGLE") -> None:
+    """ValueError when finite incidence values (degrees) are not strictly between 0 and 90
+    (core.validation; ``source`` is the parameter named in the message)."""
+    validation.check_values(values, "incidence", source)
 
 
 def detect_angle_units(max_value: float, declared: str = "auto") -> Tuple[str, Optional[str]]:
@@ -338,6 +319,10 @@ def los_to_direction(
     geometry = dict(heading_deg=heading_deg, look_direction=look_direction,
                     azimuth_deg=azimuth_deg, plunge_deg=plunge_deg)
     sensitivity(30.0, direction, **geometry)  # raises now for a missing heading
+    if heading_deg is not None and needs_heading(direction, plunge_deg):
+        validation.heading(heading_deg, "HEADING")
+    if str(direction).lower() == "custom":
+        validation.check_quantity(azimuth_deg, "azimuth", "AZIMUTH")
 
     # incidence
     reader = None
@@ -349,6 +334,9 @@ def los_to_direction(
         if note:
             notes.append(note)
         inc_scale = 180.0 / math.pi if units == "radians" else 1.0
+        validation.check_raster(incidence, incidence_band,
+                                "incidence_radians" if units == "radians" else "incidence",
+                                "INCIDENCE", mon)
         source = f"raster {incidence} band {incidence_band} ({units})"
         if inc_info.same_grid(info):
             # same pixels (also radar-geometry rasters without a geotransform): read directly
@@ -374,7 +362,7 @@ def los_to_direction(
         if note:
             notes.append(note)
         theta = math.degrees(value) if units == "radians" else value
-        check_incidence_values([theta], "INCIDENCE_ANGLE")
+        validation.incidence(theta, "INCIDENCE_ANGLE")
         source = f"constant {theta:g} deg"
         constant_theta = theta
 
@@ -423,7 +411,6 @@ def los_to_direction(
                 theta = reader.read(r0, n)
                 if inc_scale != 1.0:
                     theta = theta * np.float32(inc_scale)
-                check_incidence_values(theta, f"the incidence raster {incidence!r}")
             else:
                 theta = np.float32(constant_theta)
             projected, masked = project_los(d_los, theta, direction, float(max_amplification), **geometry)

@@ -43,6 +43,7 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 
 from . import dates as _dates
+from . import validation
 from .progress import ensure_monitor
 from .raster_io import (
     RasterError,
@@ -495,26 +496,75 @@ def cumulative_displacement(stack: Stack, start, end, output: str, monitor=None)
 
 
 # --------------------------------------------------------------------------- velocity model
-def years_since(dates: Sequence, origin) -> np.ndarray:
-    """Time of each date since ``origin`` in years of 365.25 days (float64)."""
+#: Time axes of the velocity model: ``days`` = days since the origin / 365.25 (default);
+#: ``decimal_year`` = MintPy's (``ptime.yyyymmdd2years``): year + (day of year − 1)/365.25
+#: (+ time of day / (365.25 · 86400 s)), minus the origin's.  They differ across 31 December
+#: (a leap year's 366th day is 365/365.25 = 0.99932 yr, then the year restarts at .0).
+TIME_AXES = ("days", "decimal_year")
+#: Which side of a step an acquisition on the step date falls: ``on_or_after`` (default: the
+#: event precedes that day's acquisition) or ``mintpy`` (MintPy ``time_func``: the step
+#: column is t > t_step with t the acquisition's decimal year including its time of day
+#: (``CENTER_LINE_UTC``) and t_step the step date at 00:00: an acquisition on the step date
+#: is after the step when it has a time of day, **before** it when the time is 0 / unknown).
+STEP_RULES = ("on_or_after", "mintpy")
+SECONDS_PER_YEAR = DAYS_PER_YEAR * 86400.0
+
+
+def decimal_years(dates: Sequence, seconds: float = 0.0) -> np.ndarray:
+    """MintPy's decimal year of each date: year + (day of year − 1)/365.25, plus ``seconds``
+    (time of day) / (365.25 · 86400), in that order of operations (float64)."""
+    out = []
+    for d in dates:
+        day = _dates.parse_date(d)
+        y = day.year + (day.timetuple().tm_yday - 1) / DAYS_PER_YEAR
+        if seconds:
+            y += float(seconds) / SECONDS_PER_YEAR
+        out.append(y)
+    return np.array(out, dtype=np.float64)
+
+
+def years_since(dates: Sequence, origin, time_axis: str = "days", seconds: float = 0.0) -> np.ndarray:
+    """Time of each date since ``origin`` in years (float64) on ``time_axis``
+    (:data:`TIME_AXES`): days / 365.25, or MintPy's decimal years (``seconds``: the
+    acquisitions' time of day, which cancels here as origin and dates share it)."""
+    if time_axis not in TIME_AXES:
+        raise ValueError(f"TIME_AXIS {time_axis!r}: use one of {', '.join(TIME_AXES)}")
+    if time_axis == "decimal_year":
+        return decimal_years(dates, seconds) - decimal_years([origin], seconds)[0]
     o = _dates.parse_date(origin)
     return np.array([(_dates.parse_date(d) - o).days / DAYS_PER_YEAR for d in dates],
                     dtype=np.float64)
 
 
+def step_column(dates: Sequence, step, step_rule: str = "on_or_after",
+                seconds: float = 0.0) -> np.ndarray:
+    """Heaviside column of a step at date ``step`` (1 after, 0 before; :data:`STEP_RULES`)."""
+    if step_rule not in STEP_RULES:
+        raise ValueError(f"STEP_RULE {step_rule!r}: use one of {', '.join(STEP_RULES)}")
+    if step_rule == "mintpy":
+        t = decimal_years(dates, seconds)
+        return (t > decimal_years([step])[0]).astype(np.float64)
+    sd = _dates.parse_date(step)
+    return np.array([1.0 if _dates.parse_date(d) >= sd else 0.0 for d in dates])
+
+
 def design_matrix(dates: Sequence, origin, seasonal: bool = False,
-                  steps: Sequence = ()) -> Tuple[np.ndarray, List[str]]:
+                  steps: Sequence = (), time_axis: str = "days", step_rule: str = "on_or_after",
+                  seconds: float = 0.0) -> Tuple[np.ndarray, List[str]]:
     """Design matrix of the displacement model and the names of its columns.
 
     ``d(t) = c + v·t [+ a1·cos 2πt + b1·sin 2πt + a2·cos 4πt + b2·sin 4πt]
-    [+ Σ s_k·H(t − t_k)]`` with t in years (365.25 days) since ``origin``,
-    H the Heaviside step: 1 for acquisitions **on or after** the step date
-    (an event on an acquisition day is taken to precede the acquisition),
-    0 before.  Columns: ``offset``, ``velocity``, ``annual_cos``,
-    ``annual_sin``, ``semiannual_cos``, ``semiannual_sin``, ``step_YYYY-MM-DD``.
+    [+ Σ s_k·H(t − t_k)]`` with t in years since ``origin`` on ``time_axis``
+    (:data:`TIME_AXES`; default days / 365.25), H the Heaviside step of ``step_rule``
+    (:data:`STEP_RULES`; default: 1 for acquisitions **on or after** the step date, an
+    event on an acquisition day being taken to precede the acquisition, 0 before).
+    ``seconds``: the acquisitions' time of day (MintPy ``CENTER_LINE_UTC``), used by the
+    ``mintpy`` step rule.  Columns: ``offset``, ``velocity``, ``annual_cos``, ``annual_sin``,
+    ``semiannual_cos``, ``semiannual_sin``, ``step_YYYY-MM-DD`` -- the order of MintPy's
+    ``time_func.get_design_matrix4time_func`` (polynomial 1, periodic 1.0 0.5, stepDate).
     """
     days = [_dates.parse_date(d) for d in dates]
-    t = years_since(days, origin)
+    t = years_since(days, origin, time_axis, seconds)
     cols = [np.ones_like(t), t]
     names = ["offset", "velocity"]
     if seasonal:
@@ -523,9 +573,23 @@ def design_matrix(dates: Sequence, origin, seasonal: bool = False,
             names += [f"{label}_cos", f"{label}_sin"]
     for s in steps:
         sd = _dates.parse_date(s)
-        cols.append(np.array([1.0 if d >= sd else 0.0 for d in days]))
+        cols.append(step_column(days, sd, step_rule, seconds))
         names.append(f"step_{sd.isoformat()}")
     return np.column_stack(cols), names
+
+
+def acquisition_seconds(metadata: Dict[str, str]) -> Tuple[float, Optional[str]]:
+    """Time of day of the acquisitions (seconds after 00:00 UTC) from MintPy's
+    ``CENTER_LINE_UTC`` (a MintPy file read directly, or ``product_CENTER_LINE_UTC`` written
+    by load_product), and the item it came from; (0.0, None) when not recorded."""
+    for key in ("CENTER_LINE_UTC", "product_CENTER_LINE_UTC"):
+        try:
+            value = float(metadata[key])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if math.isfinite(value) and 0.0 <= value < 86400.0:
+            return value, key
+    return 0.0, None
 
 
 @dataclass
@@ -646,7 +710,9 @@ def timeseries_velocity(stack: Stack, start, end, velocity_path: str,
                         sigma_path: Optional[str] = None, rms_path: Optional[str] = None,
                         seasonal: bool = False, steps: Sequence = (), monitor=None,
                         steps_path: Optional[str] = None,
-                        amplitude_path: Optional[str] = None) -> VelocityResult:
+                        amplitude_path: Optional[str] = None, time_axis: str = "days",
+                        step_rule: str = "on_or_after",
+                        seconds: Optional[float] = None) -> VelocityResult:
     """Least-squares velocity of every pixel over the acquisitions in [``start``, ``end``].
 
     Model (:func:`design_matrix`): offset + velocity·t, optionally annual and
@@ -662,6 +728,10 @@ def timeseries_velocity(stack: Stack, start, end, velocity_path: str,
       positive = toward the satellite for LOS), band metadata ``date``;
     * ``amplitude_path``: annual amplitude ``sqrt(a1² + b1²)`` (stack unit; needs
       ``seasonal``).
+
+    ``time_axis`` and ``step_rule``: see :data:`TIME_AXES` and :data:`STEP_RULES` (MintPy's
+    conventions: ``decimal_year`` and ``mintpy``); ``seconds``: the acquisitions' time of day
+    for the ``mintpy`` step rule (default: the stack's ``CENTER_LINE_UTC``, else 0; logged).
 
     The acquisitions used, the model and its terms are written in the metadata.
     Raises ValueError for START after END, a range outside the series, fewer
@@ -680,15 +750,23 @@ def timeseries_velocity(stack: Stack, start, end, velocity_path: str,
     used = [i for i, d in enumerate(dates) if a <= d <= b]
     used_dates = [dates[i] for i in used]
     step_days = sorted({_dates.parse_date(s) for s in steps})
+    if seconds is None:
+        seconds, source = acquisition_seconds(stack.metadata)
+        if step_rule == "mintpy" and step_days:
+            monitor.info(f"MintPy step rule: acquisition time of day {seconds:g} s "
+                         + (f"from {source}" if source else "(no CENTER_LINE_UTC: 00:00, so an "
+                            "acquisition on a step date is before the step)"))
     for s in step_days:
-        before = sum(1 for d in used_dates if d < s)
-        after = sum(1 for d in used_dates if d >= s)
+        after = int(step_column(used_dates, s, step_rule, seconds).sum())
+        before = len(used_dates) - after
         if before == 0 or after == 0:
+            side = "after" if step_rule == "mintpy" else "on/after"
             raise ValueError(
-                f"STEP_DATES {s.isoformat()}: the step needs acquisitions both before and on/after "
+                f"STEP_DATES {s.isoformat()}: the step needs acquisitions both before and {side} "
                 f"it within {a.isoformat()} .. {b.isoformat()} ({before} before, {after} after): "
                 "remove it or widen the date range")
-    A, names = design_matrix(used_dates, used_dates[0] if used_dates else a, seasonal, step_days)
+    A, names = design_matrix(used_dates, used_dates[0] if used_dates else a, seasonal, step_days,
+                             time_axis, step_rule, seconds)
     p = len(names)
     if len(used) < p + 1:
         model = "offset + velocity" + (" + annual + semi-annual terms" if seasonal else "") + \
@@ -711,6 +789,7 @@ def timeseries_velocity(stack: Stack, start, end, velocity_path: str,
         "model": " + ".join(names), "seasonal": str(bool(seasonal)),
         "steps": ",".join(s.isoformat() for s in step_days),
         "time_origin": used_dates[0].isoformat(), "year_days": str(DAYS_PER_YEAR),
+        "time_axis": time_axis, "step_rule": step_rule,
     })
     if steps_path and not step_days:
         raise ValueError("STEPS output asked for, but no STEP_DATES were given")
@@ -802,6 +881,10 @@ def point_reference(stack: Stack, x: float, y: float, point_wkt: str = "", radiu
     transformed to the stack's CRS.  Raises ValueError when the point is outside
     the raster or a layer has no valid value there.
     """
+    if point_wkt and not (stack.crs_wkt or "").strip():
+        raise ValueError(f"INPUT: the raster has no CRS, so the reference {label or 'point'} "
+                         "(given in another CRS) cannot be placed on it. Assign its CRS first "
+                         "(gdal_edit.py -a_srs EPSG:...), or give the point in its map coordinates")
     px, py = transform_point(x, y, point_wkt, stack.crs_wkt) if point_wkt else (float(x), float(y))
     fc, fr = map_to_pixel(stack.geotransform, px, py)
     col, row = int(math.floor(float(fc))), int(math.floor(float(fr)))
@@ -1183,6 +1266,8 @@ def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
                 raise ValueError(f"track {k + 1}: give its incidence and heading, or a LOS "
                                  "unit-vector raster (the raster carries no geometry_incidence / "
                                  "geometry_heading metadata)")
+            validation.incidence(tr.incidence, f"INCIDENCE_{k + 1}")
+            validation.heading(tr.heading, f"HEADING_{k + 1}")
             geoms.append(("const", dec.observation_unit_vector("los", tr.incidence, tr.heading,
                                                                "heading", tr.look_direction)))
     readers = []
@@ -1290,4 +1375,5 @@ __all__ = [
     "point_reference", "polygon_reference", "rereference", "timeseries_velocity",
     "transform_point", "wgs84_wkt", "years_since", "Track", "DecomposeResult", "common_dates",
     "interpolation_weights", "interpolate_in_time", "timeseries_decompose",
+    "TIME_AXES", "STEP_RULES", "decimal_years", "step_column", "acquisition_seconds",
 ]

@@ -23,11 +23,14 @@ from qgis.core import (
     QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingParameterBand,
+    QgsProcessingParameterNumber,
     QgsProcessingUtils,
 )
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
+from ..core import validation
+from ..core.products.defaults import raster_defaults
 from ..core.products.resolve import is_product_source, resolve_raster
 from ..core.progress import Monitor, OperationCancelled
 from ..core.raster_io import RasterError, raster_info, remove_raster
@@ -110,6 +113,7 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
         self._tracked_outputs = []
         self._products = {}
         try:
+            self.check_integer_parameters(parameters, context)
             return self.compute(parameters, context, feedback)
         except OperationCancelled:
             self._remove_tracked_outputs()
@@ -136,6 +140,16 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
             if name not in products and not definition.checkValueIsAcceptable(parameters.get(name), context):
                 return False, f"Incorrect parameter value for {name}"
         return True, ""
+
+    def check_integer_parameters(self, parameters, context):
+        """Refuse a non-integral value of an integer parameter (QGIS would round WINDOW_X=2.5
+        to 3 silently): core.validation.integer, before anything is computed or written."""
+        for definition in self.parameterDefinitions():
+            if (isinstance(definition, QgsProcessingParameterNumber)
+                    and definition.dataType() == QgsProcessingParameterNumber.Type.Integer
+                    and parameters.get(definition.name()) not in (None, "")):
+                name = definition.name()
+                validation.integer(self.parameterAsDouble(parameters, name, context), name)
 
     def compute(self, parameters, context, feedback):
         """Compute and return the results dictionary (subclasses implement)."""
@@ -222,6 +236,20 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
         """The processor product behind raster parameter ``name`` after :meth:`raster_path`
         (``None`` for a plain raster)."""
         return getattr(self, "_products", {}).get(name)
+
+    def raster_defaults(self, name, path, band=1, displacement=True):
+        """What the product behind raster parameter ``name`` (after :meth:`raster_path`), or
+        the raster's own metadata (toolkit, PyRate tags...), says about band ``band``:
+        ``{key: ProductDefault(value, source)}`` (core/products/defaults.py), the defaults of
+        every parameter the user leaves unset.  ``displacement``: a layer that is not a
+        displacement, velocity or phase (intercept, residue, Std...) is refused."""
+        product = self.raster_product(name)
+        try:
+            return raster_defaults(path, band, product, displacement)
+        except ValueError as exc:
+            raise parameter_error(name, product.path if product else path, str(exc),
+                                  "Give the displacement, velocity or phase layer "
+                                  "(docs/formats.md)") from exc
 
     def raster_band(self, parameters, name, context, info, band_parameter):
         """Validated 1-based band number of ``band_parameter`` for the raster ``info``."""

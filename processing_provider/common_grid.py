@@ -61,10 +61,11 @@ class CommonGrid(DisplacementAlgorithm):
     GROUP = "Grids and geometry"
     GROUP_ID = "grids"
     HELP = """
-Resamples two or more rasters (any CRS) onto one pixel grid, so that they can be combined pixel by pixel (ascending and descending tracks, geometry layers, products from different processors). Uses GDAL's warper (gdal.Warp); pixel edges sit on multiples of the resolution (target-aligned pixels), so repeated and separate runs give the same grid.
+Resamples two or more rasters (any CRS) onto one pixel grid, so that they can be combined pixel by pixel (ascending and descending tracks, geometry layers, products from different processors). Uses GDAL's warper (gdal.Warp).
+Grids that already match are kept: when the reference layer, else the first layer in the target CRS, has the planned resolution, the output grid follows its pixel edges, and every layer whose pixels are pixels of the output grid is copied, not resampled (values bit-identical). A coarsest/finest resolution within 1 % of the pixel size of a layer in the target CRS is snapped to it (reprojection changes the suggested resolution slightly: 30 m in UTM 34N suggests 30.018 m in UTM 33N). Otherwise pixel edges sit on multiples of the resolution (target-aligned pixels), so repeated and separate runs give the same grid.
 
 LAYERS: the rasters (at least two). Every band of each layer is resampled; each layer keeps its own band count.
-REFERENCE_LAYER (optional): align exactly to its grid. With EXTENT = reference layer and RESOLUTION = reference layer the outputs share its grid exactly; at its resolution, pixel edges follow its pixel edges.
+REFERENCE_LAYER (optional): align exactly to its grid (before the layers). With EXTENT = reference layer and RESOLUTION = reference layer the outputs share its grid exactly; at its resolution, pixel edges follow its pixel edges.
 EXTENT: intersection of the layers (default), union, the reference layer's extent, or CUSTOM_EXTENT. Layers that do not overlap give a clear error with the intersection.
 RESOLUTION: coarsest (default), finest, the reference layer's, or CUSTOM_RESOLUTION in target-CRS units (degrees for a geographic CRS). With RESOLUTION_IN_METRES the custom resolution is in metres, also on a geographic CRS: converted at the extent's centre latitude (both values are logged).
 TARGET_CRS (optional): default the reference layer's CRS, else the first layer's.
@@ -174,10 +175,10 @@ Nodata and NaN are never averaged in as numbers: they are left out of every kern
                 name, k = f"{stem}_grid_{k}", k + 1
             used.add(name)
             out = self.track_output(os.path.join(folder, name + ".tif"))
-            method = (core_grid.choose_resampling(info, grid) if resampling_key == "auto"
-                      else resampling_key)
-            feedback.pushInfo(f"{os.path.basename(path)}: {info.band_count} band(s), resampling "
-                              f"{method} -> {out}")
+            method, copied = core_grid.layer_resampling(info, grid, resampling_key)
+            how = ("copied (its pixels are pixels of the grid: values unchanged)" if copied
+                   else f"resampling {method}")
+            feedback.pushInfo(f"{os.path.basename(path)}: {info.band_count} band(s), {how} -> {out}")
             core_grid.warp_to_grid(path, grid, resampling=method, output_path=out,
                                    monitor=monitor.sub(i / len(paths), (i + 1) / len(paths)))
             meta = info.band_metadata[0] if info.band_metadata else {}

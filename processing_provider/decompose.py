@@ -11,6 +11,8 @@ from qgis.core import (
 )
 
 from ..core import decomposition as dec
+from ..core import validation
+from ..core.products.defaults import primary_band
 from ..core.products.resolve import geometry_raster
 from .base import DisplacementAlgorithm, band_parameter, parameter_error
 from .styling import DIVERGING, SEQUENTIAL
@@ -237,6 +239,23 @@ class DecomposeAlgorithm(DisplacementAlgorithm):
             values.append(value)
         return values[0], values[1]
 
+    @staticmethod
+    def _recorded_geometry(k, recorded, convention, inc, head, feedback):
+        """Missing constant geometry of observation ``k`` from what its raster records
+        (Load product's geometry_* metadata, PyRate's INCIDENCE_DEGREES...; see
+        core/products/defaults.py), in ``convention`` (heading or LOS azimuth)."""
+        second = {"heading": "heading", "los_azimuth": "los_azimuth"}.get(convention)
+        for key, value in (("incidence", inc), (second, head)):
+            if value is None and key in recorded:
+                if feedback is not None:
+                    feedback.pushInfo(f"OBS_{k}: {key.replace('_', ' ')} {recorded[key].value:g} deg "
+                                      f"from {recorded[key].source}")
+                if key == "incidence":
+                    inc = float(recorded[key].value)
+                else:
+                    head = float(recorded[key].value)
+        return inc, head
+
     def _observations(self, parameters, context, convention, feedback=None):
         observations = []
         for k in SLOTS:
@@ -252,6 +271,9 @@ class DecomposeAlgorithm(DisplacementAlgorithm):
                 continue
             info = self.raster_info(path, f"OBS_{k}")
             band = self.raster_band(parameters, f"OBS_{k}", context, info, f"BAND_{k}")
+            if not self._given(parameters, f"BAND_{k}"):   # ROI_PAC .unw: the phase band
+                band = primary_band(path, self.raster_product(f"OBS_{k}")) or band
+            recorded = self.raster_defaults(f"OBS_{k}", path, band)
             kind = dec.KINDS[self.parameterAsEnum(parameters, f"KIND_{k}", context)]
             inc, inc_band = self._raster_or_constant(parameters, context, f"INCIDENCE_{k}",
                                                      f"INCIDENCE_ANGLE_{k}", f"INCIDENCE_BAND_{k}")
@@ -263,6 +285,8 @@ class DecomposeAlgorithm(DisplacementAlgorithm):
             if product is not None and (head is None or (needs_inc and inc is None)):
                 inc, head = self._product_geometry(parameters, context, k, product, convention,
                                                    inc, head, needs_inc, feedback)
+            if product is None and (head is None or (needs_inc and inc is None)):
+                inc, head = self._recorded_geometry(k, recorded, convention, inc, head, feedback)
             if head is None or (needs_inc and inc is None):
                 missing = f"HEADING_{k}" if head is None else f"INCIDENCE_{k}"
                 raise parameter_error(
@@ -274,6 +298,15 @@ class DecomposeAlgorithm(DisplacementAlgorithm):
                     f"HEADING_BAND_{k}", head_band,
                     f"INCIDENCE_{k} and HEADING_{k} are the same band of the same raster",
                     "Choose the band that holds the second geometry input (ISCE2 los.rdr: band 2)")
+            first, second = validation.CONVENTION_QUANTITIES[convention]
+            if needs_inc:
+                validation.check_geometry_input(inc, inc_band, first, f"INCIDENCE_{k}",
+                                                f"INCIDENCE_ANGLE_{k}")
+            validation.check_geometry_input(head, head_band, second, f"HEADING_{k}",
+                                            f"HEADING_ANGLE_{k}")
+            if needs_inc and not isinstance(inc, str) and not isinstance(head, str):
+                validation.geometry_pair(inc, head, convention,
+                                         (f"INCIDENCE_ANGLE_{k}", f"HEADING_ANGLE_{k}"))
             if isinstance(sigma, float) and not sigma > 0:
                 raise parameter_error(f"SIGMA_VALUE_{k}", sigma, "a 1-sigma must be positive",
                                       "Give a positive value in the observation's unit")

@@ -22,6 +22,7 @@ from qgis.core import (
 
 
 from ..core import units as core_units
+from ..core import validation
 from ..core.gnss_comparison import AZIMUTH_KINDS, REFERENCES, LosGeometry
 from .base import band_parameter, parameter_error
 from .styling import style_vector_output
@@ -62,8 +63,42 @@ def add_geometry_parameters(alg):
         "LOOK_DIRECTION", "Look direction (with a heading)", LOOK_LABELS, defaultValue=0))
 
 
-def geometry_from_parameters(alg, parameters, context):
-    """A core :class:`LosGeometry` from the geometry parameters (one source required)."""
+def geometry_of_insar(alg, name, path, band, feedback):
+    """The InSAR raster's own LOS geometry, for when no geometry parameter is given: per
+    pixel from its processor product (incidence and LOS azimuth rasters), else the constant
+    incidence and heading (or LOS azimuth) its metadata records (load_product's geometry_*,
+    PyRate tags; core/products/defaults.py); ``None`` when it records none."""
+    from qgis.core import QgsProcessingUtils
+
+    from ..core.products.resolve import geometry_raster
+
+    product = alg.raster_product(name)
+    if product is not None and (product.geometry.incidence_layer or product.geometry.enu_layers) \
+            and product.geometry.has_los_azimuth():
+        tmp = QgsProcessingUtils.tempFolder()
+        geom = LosGeometry(incidence_path=geometry_raster(product, "incidence", tmp),
+                           azimuth_path=geometry_raster(product, "los_azimuth", tmp),
+                           azimuth_kind="los_azimuth")
+        feedback.pushInfo(f"LOS geometry per pixel from the {name} product ({product.processor}, "
+                          f"{product.geometry.source}); set LOS_ENU or INCIDENCE/HEADING to override")
+        return geom
+    recorded = alg.raster_defaults(name, path, band)
+    second = next((k for k in ("heading", "los_azimuth") if k in recorded), None)
+    if "incidence" not in recorded or second is None:
+        return None
+    look = recorded["look_direction"].value if "look_direction" in recorded else "right"
+    feedback.pushInfo(f"LOS geometry from {recorded['incidence'].source}: incidence "
+                      f"{recorded['incidence'].value:g} deg, {second.replace('_', ' ')} "
+                      f"{recorded[second].value:g} deg, {look}-looking; set LOS_ENU or "
+                      "INCIDENCE/HEADING to override")
+    return LosGeometry(incidence=float(recorded["incidence"].value),
+                       azimuth=float(recorded[second].value), azimuth_kind=second, look_direction=look)
+
+
+def geometry_from_parameters(alg, parameters, context, insar=None, feedback=None):
+    """A core :class:`LosGeometry` from the geometry parameters (one source required);
+    ``insar`` = (parameter name, path, band): when no geometry parameter is given, the
+    geometry that raster records (:func:`geometry_of_insar`)."""
     enu = alg.raster_path(parameters, "LOS_ENU", context, required=False)
     inc = alg.raster_path(parameters, "INCIDENCE", context, required=False)
     head = alg.raster_path(parameters, "HEADING", context, required=False)
@@ -71,6 +106,10 @@ def geometry_from_parameters(alg, parameters, context):
     look = LOOK_LABELS[alg.parameterAsEnum(parameters, "LOOK_DIRECTION", context)]
     inc_angle = _optional_number(alg, parameters, "INCIDENCE_ANGLE", context)
     head_angle = _optional_number(alg, parameters, "HEADING_ANGLE", context)
+    if inc_angle is not None:
+        validation.incidence(inc_angle, "INCIDENCE_ANGLE")
+    if head_angle is not None:
+        validation.heading(head_angle, "HEADING_ANGLE", kind)
     if enu:
         info = alg.raster_info(enu, "LOS_ENU")
         if info.band_count < 2:
@@ -78,6 +117,10 @@ def geometry_from_parameters(alg, parameters, context):
                                   "Give a raster with east, north (and up) unit-vector bands")
         bands = (1, 2, 3) if info.band_count >= 3 else (1, 2, 0)
         return LosGeometry(enu_path=enu, enu_bands=bands)
+    if insar and not any((inc, head, inc_angle is not None, head_angle is not None)):
+        geom = geometry_of_insar(alg, *insar, feedback)
+        if geom is not None:
+            return geom
     if inc is None and inc_angle is None:
         raise parameter_error("INCIDENCE", None, "no LOS geometry was given",
                               "Give LOS_ENU, or INCIDENCE (raster or INCIDENCE_ANGLE) with HEADING "
@@ -211,6 +254,10 @@ def read_point_layer(alg, parameters, name, context, mapping, feedback):
                     "non-numeric value", "Fix the attribute or choose another field") from None
     if not stations:
         raise parameter_error(name, source.sourceName(), "the layer has no features", "Give GNSS stations")
+    try:
+        validation.unique_names(stations, source.sourceName())
+    except ValueError as exc:
+        raise parameter_error(name, source.sourceName(), str(exc), "Fix the layer") from None
     return stations, lon, lat, columns
 
 

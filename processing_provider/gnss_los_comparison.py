@@ -8,8 +8,6 @@ from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsFeature,
     QgsFeatureSink,
-    QgsField,
-    QgsFields,
     QgsGeometry,
     QgsPointXY,
     QgsProcessing,
@@ -21,7 +19,6 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from ..core import gnss as core_gnss
 from ..core import units as core_units
@@ -29,19 +26,17 @@ from ..core.gnss_comparison import compare_velocities
 from ..core.gnss_report import velocity_report
 from . import gnss_common as common
 from .base import DisplacementAlgorithm, band_parameter, parameter_error
+from .fields import make_fields
 
 FORMATS = ["auto", "gage", "midas", "csv"]
 FORMAT_LABELS = ["Detect from the file", "GAGE/PBO .vel (m/yr)", "NGL/UNR MIDAS table (m/yr)",
                  "CSV with named columns (GNSS_UNITS)"]
 GNSS_UNITS = ["m/yr", "cm/yr", "mm/yr"]
 
-FIELDS = [("station", QVariant.Type.String), ("lon", QVariant.Type.Double), ("lat", QVariant.Type.Double),
-          ("gnss_e", QVariant.Type.Double), ("gnss_n", QVariant.Type.Double),
-          ("gnss_u", QVariant.Type.Double),
-          ("gnss_los", QVariant.Type.Double), ("gnss_los_sigma", QVariant.Type.Double),
-          ("insar_los", QVariant.Type.Double), ("insar_spread", QVariant.Type.Double),
-          ("n_pixels", QVariant.Type.Int), ("residual", QVariant.Type.Double),
-          ("status", QVariant.Type.String), ("units", QVariant.Type.String)]
+FIELDS = [("station", str), ("lon", float), ("lat", float), ("gnss_e", float), ("gnss_n", float),
+          ("gnss_u", float), ("gnss_los", float), ("gnss_los_sigma", float), ("insar_los", float),
+          ("insar_spread", float), ("n_pixels", int), ("residual", float), ("status", str),
+          ("units", str)]
 
 
 def _value(v, scale=1000.0):
@@ -145,7 +140,8 @@ satellite. See docs/gnss_comparison.md and docs/conventions.md.
         info = self.raster_info(insar, "INSAR")
         band = self.raster_band(parameters, "INSAR", context, info, "BAND")
         scale, insar_unit = common.insar_scale(self, parameters, context, info, band, "m/yr")
-        geom = common.geometry_from_parameters(self, parameters, context)
+        geom = common.geometry_from_parameters(self, parameters, context, ("INSAR", insar, band),
+                                               feedback)
         method, station = common.reference_from_parameters(self, parameters, context)
         radius = self.parameterAsDouble(parameters, "SAMPLE_RADIUS", context)
         min_pixels = self.parameterAsInt(parameters, "MIN_PIXELS", context)
@@ -162,9 +158,7 @@ satellite. See docs/gnss_comparison.md and docs/conventions.md.
             f"N = {st['n']}, bias = {_value(st['bias'])} mm/yr, RMSE = {_value(st['rmse'])} mm/yr, "
             f"r = {st['r']:.3f}, slope = {st['slope']:.3f}")
 
-        fields = QgsFields()
-        for name, kind in FIELDS:
-            fields.append(QgsField(name, kind))
+        fields = make_fields(FIELDS)
         sink, dest_id = self.parameterAsSink(parameters, "OUTPUT", context, fields, QgsWkbTypes.Type.Point,
                                              QgsCoordinateReferenceSystem("EPSG:4326"))
         if sink is None:

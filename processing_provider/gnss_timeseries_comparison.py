@@ -8,8 +8,6 @@ from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsFeature,
     QgsFeatureSink,
-    QgsField,
-    QgsFields,
     QgsGeometry,
     QgsPointXY,
     QgsProcessing,
@@ -23,7 +21,6 @@ from qgis.core import (
     QgsProcessingParameterString,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from ..core import gnss as core_gnss
 from ..core.dates import band_dates, format_date, parse_date, reference_date
@@ -31,18 +28,15 @@ from ..core.gnss_comparison import compare_timeseries, insar_epochs
 from ..core.gnss_report import timeseries_report
 from . import gnss_common as common
 from .base import DisplacementAlgorithm, parameter_error
+from .fields import make_fields
 
 GNSS_UNITS = ["m", "cm", "mm"]
 
-STATION_FIELDS = [("station", QVariant.Type.String), ("lon", QVariant.Type.Double),
-                  ("lat", QVariant.Type.Double), ("n_dates", QVariant.Type.Int),
-                  ("bias", QVariant.Type.Double), ("rmse", QVariant.Type.Double), ("r", QVariant.Type.Double),
-                  ("status", QVariant.Type.String), ("units", QVariant.Type.String)]
-TABLE_FIELDS = [("station", QVariant.Type.String), ("date", QVariant.Type.String),
-                ("gnss_los", QVariant.Type.Double), ("gnss_los_sigma", QVariant.Type.Double),
-                ("gnss_days", QVariant.Type.Int), ("insar_los", QVariant.Type.Double),
-                ("insar_spread", QVariant.Type.Double), ("n_pixels", QVariant.Type.Int),
-                ("residual", QVariant.Type.Double), ("units", QVariant.Type.String)]
+STATION_FIELDS = [("station", str), ("lon", float), ("lat", float), ("n_dates", int), ("bias", float),
+                  ("rmse", float), ("r", float), ("status", str), ("units", str)]
+TABLE_FIELDS = [("station", str), ("date", str), ("gnss_los", float), ("gnss_los_sigma", float),
+                ("gnss_days", int), ("insar_los", float), ("insar_spread", float), ("n_pixels", int),
+                ("residual", float), ("units", str)]
 
 
 def _mm(v):
@@ -53,13 +47,6 @@ def _mm(v):
 def _num(v):
     v = float(v)
     return v if math.isfinite(v) else None
-
-
-def _fields(spec):
-    fields = QgsFields()
-    for name, kind in spec:
-        fields.append(QgsField(name, kind))
-    return fields
 
 
 class GnssTimeseriesComparison(DisplacementAlgorithm):
@@ -178,7 +165,8 @@ satellite. See docs/gnss_comparison.md and docs/conventions.md.
     def compute(self, parameters, context, feedback):
         entries, insar_ref, info = self.insar_layers(parameters, context)
         scale, insar_unit = common.insar_scale(self, parameters, context, info, 1, "m")
-        geom = common.geometry_from_parameters(self, parameters, context)
+        geom = common.geometry_from_parameters(self, parameters, context, ("INSAR", info.path, 1),
+                                               feedback)
         method, station = common.reference_from_parameters(self, parameters, context)
         radius = self.parameterAsDouble(parameters, "SAMPLE_RADIUS", context)
         min_pixels = self.parameterAsInt(parameters, "MIN_PIXELS", context)
@@ -210,7 +198,7 @@ satellite. See docs/gnss_comparison.md and docs/conventions.md.
         feedback.pushInfo(f"N = {st['n']}, bias = {_mm(st['bias'])} mm, RMSE = {_mm(st['rmse'])} mm, "
                           f"r = {st['r']:.3f}")
 
-        fields = _fields(STATION_FIELDS)
+        fields = make_fields(STATION_FIELDS)
         sink, dest_id = self.parameterAsSink(parameters, "OUTPUT", context, fields, QgsWkbTypes.Type.Point,
                                              QgsCoordinateReferenceSystem("EPSG:4326"))
         if sink is None:
@@ -231,7 +219,7 @@ satellite. See docs/gnss_comparison.md and docs/conventions.md.
         results = {"OUTPUT": dest_id, "N": st["n"], "BIAS": _mm(st["bias"]), "RMSE": _mm(st["rmse"]),
                    "R": st["r"], "REFERENCE_DATE": format_date(result.reference_date)}
         if parameters.get("OUTPUT_TABLE") not in (None, ""):
-            tfields = _fields(TABLE_FIELDS)
+            tfields = make_fields(TABLE_FIELDS)
             table, table_id = self.parameterAsSink(
                 parameters, "OUTPUT_TABLE", context, tfields, QgsWkbTypes.Type.NoGeometry,
                 QgsCoordinateReferenceSystem())

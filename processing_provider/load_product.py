@@ -4,15 +4,20 @@ georeferenced GeoTIFF per layer (time series as one multi-band raster with dated
 import os
 
 from qgis.core import (
+    QgsCoordinateReferenceSystem,
     QgsProcessingContext,
     QgsProcessingOutputMultipleLayers,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterExtent,
     QgsProcessingParameterFile,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterString,
 )
 
 from ..core.products import open_product
+from ..core.products.defaults import primary_layer
 from ..core.products.export import default_layers, safe_name, write_layer
+from ..core.products.subset import subset_to_extent
 from .base import DisplacementAlgorithm, parameter_error
 from .styling import DIVERGING, SEQUENTIAL
 
@@ -40,7 +45,15 @@ displacement positive toward the satellite; phase as stored (LOS toward the sate
 raster with band metadata 'date' (YYYY-MM-DD) and dataset metadata 'reference_date'.
 Geometry metadata: geometry_incidence, geometry_heading, geometry_los_azimuth (degrees),
 geometry_wavelength (m), geometry_look_direction, or the per-pixel layer names.
-See docs/formats.md for what is read from each product.
+MASK (default on): a MintPy velocity or time series is read through the masks MintPy wrote
+beside it (maskTempCoh.h5, waterMask.h5): pixels they mark 0 are NaN, as in MintPy's own
+figures; the log names the masks. Turn MASK off to read every pixel.
+EXTENT (optional): only the pixels of the product that this area touches are read and
+written (what MintPy users do with subset.py); the product's grid, reference point and
+geometry follow.
+See docs/formats.md for what is read from each product: the layer each product is about
+(the velocity of a MintPy velocity file, not its intercept) and the metadata every other
+algorithm uses as its defaults when it reads the same file.
 """
 
 
@@ -58,18 +71,44 @@ class LoadProductAlgorithm(DisplacementAlgorithm):
         self.addParameter(QgsProcessingParameterString(
             "LAYERS", "Layers to write (comma-separated; empty = all layers of the product)",
             defaultValue="", optional=True))
+        self.addParameter(QgsProcessingParameterBoolean(
+            "MASK", "Apply the MintPy masks beside the product (maskTempCoh.h5, waterMask.h5)",
+            defaultValue=True, optional=True))
+        self.addParameter(QgsProcessingParameterExtent(
+            "EXTENT", "Area of interest (read only this part of the product)", optional=True))
         self.addParameter(QgsProcessingParameterFolderDestination("OUTPUT_FOLDER", "Output folder"))
         self.addOutput(QgsProcessingOutputMultipleLayers("OUTPUT_LAYERS", "Loaded layers"))
+
+    def _area_of_interest(self, parameters, context, product, feedback):
+        """``product`` cut to EXTENT (in the product's CRS), or unchanged when none is given."""
+        if parameters.get("EXTENT") in (None, ""):
+            return product
+        crs = QgsCoordinateReferenceSystem.fromWkt(product.crs_wkt) if product.crs_wkt else None
+        rect = self.parameterAsExtent(parameters, "EXTENT", context, crs) if crs else \
+            self.parameterAsExtent(parameters, "EXTENT", context)
+        try:
+            product = subset_to_extent(product, rect.xMinimum(), rect.yMinimum(), rect.xMaximum(),
+                                       rect.yMaximum())
+        except ValueError as exc:
+            raise parameter_error("EXTENT", parameters.get("EXTENT"), str(exc),
+                                  "Give an area that overlaps the product") from exc
+        feedback.pushInfo(f"EXTENT: read {product.metadata['subset']} pixels only")
+        return product
 
     def compute(self, parameters, context, feedback):
         path = self.parameterAsFile(parameters, "INPUT", context)
         if not path:
             raise parameter_error("INPUT", path, "no product file given", "Choose a product file")
+        mask = self.parameterAsBoolean(parameters, "MASK", context)
         try:
-            product = open_product(path)
+            product = open_product(path, mask=mask)
         except ValueError as exc:
             raise parameter_error("INPUT", path, str(exc), "Check the file and its companions "
                                   "(.rsc, .par, .xml, .data folder) and docs/formats.md") from exc
+        if product.metadata.get("mask"):
+            feedback.pushInfo(f"Masked with {product.metadata['mask']} beside the product "
+                              "(set MASK off to read every pixel)")
+        product = self._area_of_interest(parameters, context, product, feedback)
         wanted = [s.strip() for s in (self.parameterAsString(parameters, "LAYERS", context) or "")
                   .split(",") if s.strip()]
         if wanted:
@@ -83,7 +122,8 @@ class LoadProductAlgorithm(DisplacementAlgorithm):
         folder = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
         os.makedirs(folder, exist_ok=True)
         feedback.pushInfo(f"{product.processor} {product.product_type}: {product.width} x "
-                          f"{product.height} px, layers {', '.join(product.layer_names)}")
+                          f"{product.height} px, layers {', '.join(product.layer_names)}; "
+                          f"the product is about its layer {primary_layer(product)}")
         if not product.has_geotransform:
             feedback.pushWarning("The product is in radar geometry: written with pixel coordinates "
                                  "and no CRS")

@@ -12,20 +12,27 @@ from qgis.core import (
 )
 
 from ..core import los as core_los
+from ..core import validation
+from ..core.products.defaults import primary_band
 from ..core.products.resolve import geometry_raster
+from ..core.units import normalize_unit
 from .base import DisplacementAlgorithm, band_parameter, parameter_error
 from .styling import DIVERGING
 
-QUANTITY_KEYS = ["los_displacement", "los_velocity", "phase"]
-QUANTITY_LABELS = ["LOS displacement", "LOS velocity (per year)", "Unwrapped phase (radians)"]
+QUANTITY_KEYS = ["los_displacement", "los_velocity", "phase", "input"]
+QUANTITY_LABELS = ["LOS displacement", "LOS velocity (per year)", "Unwrapped phase (radians)",
+                   "From the input (what its processor or metadata says; else LOS displacement)"]
 LENGTH_UNITS = ["m", "cm", "mm"]
+INPUT_UNIT_KEYS = LENGTH_UNITS + ["input"]
+INPUT_UNIT_LABELS = LENGTH_UNITS + ["From the input (its units; else m)"]
 WAVELENGTH_KEYS = ["sentinel1", "alos2", "terrasarx", "custom", "metadata"]
 WAVELENGTH_LABELS = [
     f"Sentinel-1 C band ({core_los.WAVELENGTHS['sentinel1']} m)",
     f"ALOS-2 / NISAR L band ({core_los.WAVELENGTHS['alos2']} m)",
     f"TerraSAR-X X band ({core_los.WAVELENGTHS['terrasarx']} m)",
     "Custom (WAVELENGTH)",
-    "From the input's metadata (geometry_wavelength, written by Load product)",
+    "From the input (its product or metadata: Load product's geometry_wavelength, PyRate's "
+    "WAVELENGTH_METRES, ...)",
 ]
 PHASE_KEYS = ["isce2", "mintpy", "snap", "gamma", "roipac", "opposite"]
 PHASE_LABELS = ["ISCE2 (LOS = -lambda/4pi * phase)", "MintPy unwrapPhase (LOS = -lambda/4pi * phase)",
@@ -46,12 +53,13 @@ class LosToVertical(DisplacementAlgorithm):
     HELP = """
 Converts unwrapped phase or LOS displacement/velocity into displacement along one direction: vertical (default), east-west, or a custom direction. Assumption: all motion is along that direction; with a single viewing geometry the other components are unknown and assumed zero. With two or more geometries use the decomposition algorithm (displacement:decompose) instead.
 
-INPUT and BAND: the raster. QUANTITY: LOS displacement (INPUT_UNITS m, cm or mm), LOS velocity (m/yr, cm/yr or mm/yr) or unwrapped phase in radians. LOS is positive toward the satellite.
-Phase: LOS = s * WAVELENGTH / (4 pi) * phase, with the sign s of the processor that wrote it (PHASE_SIGN): s = -1 for ISCE2, MintPy unwrapPhase, SNAP, GAMMA and ROI_PAC (positive phase = motion away from the satellite); choose "opposite sign" (s = +1) for a chain that stores the reversed sign (check with a known signal). So with ISCE2 a phase of -4 pi / wavelength * 0.01 is 1 cm toward the satellite. WAVELENGTH_PRESET: Sentinel-1 C band 0.05546576 m (default), ALOS-2 / NISAR L band, TerraSAR-X X band, or a custom WAVELENGTH in metres (must be positive).
-Incidence: an INCIDENCE raster (INCIDENCE_BAND; e.g. MintPy incidenceAngle, ISCE2 los.rdr band 1, SNAP incidence_angle), resampled (bilinear) onto the input grid when the grids differ, or a constant INCIDENCE_ANGLE in degrees. The incidence is measured at the ground from the vertical and must be in [0, 90). INCIDENCE_UNITS auto (default) detects radians from the values (all below pi/2); values declared in degrees that are radians, or the reverse, are converted and the log says so.
+INPUT and BAND: the raster. QUANTITY: LOS displacement (INPUT_UNITS m, cm or mm), LOS velocity (m/yr, cm/yr or mm/yr) or unwrapped phase in radians, or (the default) what the input says it holds, else LOS displacement; INPUT_UNITS likewise defaults to the input's units, else m. LOS is positive toward the satellite.
+Phase: LOS = s * WAVELENGTH / (4 pi) * phase, with the sign s of the processor that wrote it (PHASE_SIGN): s = -1 for ISCE2, MintPy unwrapPhase, SNAP, GAMMA and ROI_PAC (positive phase = motion away from the satellite); choose "opposite sign" (s = +1) for a chain that stores the reversed sign (check with a known signal). So with ISCE2 a phase of -4 pi / wavelength * 0.01 is 1 cm toward the satellite. WAVELENGTH_PRESET: from the input (default: its product or metadata; an error if it records none, except when WAVELENGTH_PRESET is not given at all, then the Sentinel-1 preset with a log line), Sentinel-1 C band 0.05546576 m, ALOS-2 / NISAR L band, TerraSAR-X X band, or a custom WAVELENGTH in metres (must be positive; a WAVELENGTH value always wins).
+Incidence: an INCIDENCE raster (INCIDENCE_BAND; e.g. MintPy incidenceAngle, ISCE2 los.rdr band 1, SNAP incidence_angle), resampled (bilinear) onto the input grid when the grids differ, or a constant INCIDENCE_ANGLE in degrees. The incidence is measured at the ground from the vertical and must be strictly between 0 and 90 degrees (a raster is checked before anything is written). INCIDENCE_UNITS auto (default) detects radians from the values (all below pi/2); values declared in degrees that are radians, or the reverse, are converted and the log says so.
 DIRECTION: vertical: d_up = d_los / cos(incidence). East-west: d_east = d_los / (-sin(incidence) sin(LOS azimuth)), needs HEADING (flight direction, degrees clockwise from north, e.g. -12 for Sentinel-1 ascending, -168 descending) and LOOK_DIRECTION. Custom: AZIMUTH (degrees clockwise from north) and PLUNGE (degrees below the horizontal, positive down, e.g. a landslide moving downslope); needs HEADING unless PLUNGE is +-90.
 MAX_AMPLIFICATION (default 5): pixels where |1 / sensitivity| exceeds it are NaN (the projection would amplify noise too much); the count is logged and returned as MASKED_PIXELS.
-Geometry recorded by Load product in the input's metadata (geometry_wavelength, geometry_heading, geometry_incidence, geometry_look_direction) is used for WAVELENGTH, HEADING, INCIDENCE_ANGLE and LOOK_DIRECTION when those are not given (and for the wavelength when WAVELENGTH_PRESET is not given or is "from the input's metadata"); the log says so.
+Geometry recorded by Load product in the input's metadata (geometry_wavelength, geometry_heading, geometry_incidence, geometry_look_direction), or by PyRate (INCIDENCE_DEGREES, WAVELENGTH_METRES), is used for WAVELENGTH, HEADING, INCIDENCE_ANGLE and LOOK_DIRECTION when those are not given (and for the wavelength when WAVELENGTH_PRESET is not given or is "from the input's metadata"); the log names the source of each.
+What the input is comes from the file when QUANTITY and INPUT_UNITS are "from the input" (the default) and BAND and PHASE_SIGN are not given: a MintPy velocity is a LOS velocity in m/yr (its velocity dataset, never its intercept), LiCSBAS cum.h5 a displacement in mm, a PyRate GeoTIFF with DATA_UNITS = RADIANS or a ROI_PAC/GAMMA/ISCE2 .unw a phase (for a ROI_PAC .unw the phase band, not the amplitude). A QUANTITY contradicting what the processor wrote, or a layer that is not a displacement, velocity or phase (MintPy intercept, residue, velocityStd...), is refused. See docs/formats.md.
 Processor products can be given directly as INPUT (file path or loaded layer: MintPy velocity.h5/timeseries.h5 or an HDF5 subdataset, ROI_PAC .unw + .rsc, GAMMA rasters with .par, ISCE2, SNAP .dim, HyP3 folders/zips; see docs/formats.md): the layer is read with its georeferencing, units and dates, and the product's geometry is the default: per-pixel incidence (e.g. MintPy geometryGeo.h5 incidenceAngle, GAMMA .inc) or its constant incidence, heading and wavelength, when INCIDENCE/INCIDENCE_ANGLE, HEADING and WAVELENGTH are not given. The log names the source used.
 Outputs: OUTPUT in OUTPUT_UNITS (per year for velocity), optional OUTPUT_LOS (LOS displacement in metres when the input is phase). Band metadata record quantity, units, convention, wavelength, phase convention and incidence source. NaN and nodata propagate. See docs/los_to_vertical.md.
 """  # noqa: E501 (plain-text help: one paragraph per line)
@@ -60,12 +68,12 @@ Outputs: OUTPUT in OUTPUT_UNITS (per year for velocity), optional OUTPUT_LOS (LO
         double = QgsProcessingParameterNumber.Type.Double
         self.addParameter(QgsProcessingParameterRasterLayer("INPUT", "Input raster (LOS or phase)"))
         self.addParameter(band_parameter("BAND", "Band", "INPUT"))
-        self.addParameter(QgsProcessingParameterEnum("QUANTITY", "Quantity", QUANTITY_LABELS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum("QUANTITY", "Quantity", QUANTITY_LABELS, defaultValue=3))
         self.addParameter(QgsProcessingParameterEnum(
-            "INPUT_UNITS", "Input units (per year for velocity; ignored for phase)", LENGTH_UNITS,
-            defaultValue=0))
+            "INPUT_UNITS", "Input units (per year for velocity; ignored for phase)", INPUT_UNIT_LABELS,
+            defaultValue=3))
         self.addParameter(QgsProcessingParameterEnum(
-            "WAVELENGTH_PRESET", "Wavelength (phase input)", WAVELENGTH_LABELS, defaultValue=0))
+            "WAVELENGTH_PRESET", "Wavelength (phase input)", WAVELENGTH_LABELS, defaultValue=4))
         self.addParameter(QgsProcessingParameterNumber(
             "WAVELENGTH", "Custom wavelength (m)", double, optional=True))
         self.addParameter(QgsProcessingParameterEnum(
@@ -108,46 +116,97 @@ Outputs: OUTPUT in OUTPUT_UNITS (per year for velocity), optional OUTPUT_LOS (LO
         except (TypeError, ValueError):
             raise parameter_error(name, value, "not a number", "Give a number") from None
 
+    def _quantity_and_units(self, parameters, context, defaults, feedback):
+        """QUANTITY and the length unit of INPUT_UNITS: as chosen, else (not given, or "from
+        the input", the default) what the input says (a MintPy velocity is a LOS velocity in
+        m/yr, a PyRate GeoTIFF with DATA_UNITS = RADIANS a phase, LiCSBAS cum in mm), else LOS
+        displacement in m; a QUANTITY contradicting what a processor wrote is refused."""
+        index = self.parameterAsEnum(parameters, "QUANTITY", context)
+        stated = defaults.get("los_quantity")
+        units = defaults.get("units")
+        if parameters.get("QUANTITY") in (None, "") or QUANTITY_KEYS[index] == "input":
+            quantity = stated.value if stated is not None else "los_displacement"
+            feedback.pushInfo(f"QUANTITY: {QUANTITY_LABELS[QUANTITY_KEYS.index(quantity)]} from "
+                              f"{stated.source}; set QUANTITY to override" if stated is not None else
+                              "QUANTITY: the input does not say what it holds: read as LOS displacement")
+        else:
+            quantity = QUANTITY_KEYS[index]
+            if stated is not None and stated.value != quantity:
+                said = QUANTITY_LABELS[QUANTITY_KEYS.index(stated.value)]
+                if defaults["processor"].value != "GDAL":
+                    raise parameter_error(
+                        "QUANTITY", QUANTITY_LABELS[index], f"the input is a {said} in "
+                        f"{units.value if units else 'no stated unit'} ({stated.source})",
+                        f"Leave QUANTITY unset (from the input) or choose '{said}'")
+                # the toolkit's own metadata: a hint, the choice stands
+                feedback.pushWarning(f"QUANTITY = {QUANTITY_LABELS[index]} although {stated.source} "
+                                     f"says {said}: read as {QUANTITY_LABELS[index]} as asked")
+                units = None
+        unit_index = self.parameterAsEnum(parameters, "INPUT_UNITS", context)
+        chosen = None if parameters.get("INPUT_UNITS") in (None, "") \
+            or INPUT_UNIT_KEYS[unit_index] == "input" else INPUT_UNIT_KEYS[unit_index]
+        if quantity == "phase" or units is None:
+            return quantity, chosen or "m"
+        try:
+            stated_length = normalize_unit(units.value).split("/")[0]
+        except ValueError:
+            return quantity, chosen or "m"
+        if chosen is None:
+            feedback.pushInfo(f"INPUT_UNITS: {units.value} from {units.source}")
+            return quantity, stated_length
+        if stated_length != chosen:
+            feedback.pushWarning(f"INPUT_UNITS = {chosen} although {units.source} says "
+                                 f"{units.value}: the values are read as {chosen} as asked")
+        return quantity, chosen
+
     def compute(self, parameters, context, feedback):
         path = self.raster_path(parameters, "INPUT", context)
         info = self.raster_info(path, "INPUT")
         band = self.raster_band(parameters, "INPUT", context, info, "BAND")
-        quantity = QUANTITY_KEYS[self.parameterAsEnum(parameters, "QUANTITY", context)]
-        length = LENGTH_UNITS[self.parameterAsEnum(parameters, "INPUT_UNITS", context)]
+        product = self.raster_product("INPUT")   # a processor product given directly
+        if parameters.get("BAND") in (None, "") and primary_band(path, product):
+            band = primary_band(path, product)   # ROI_PAC .unw: the phase, not the amplitude
+        defaults = self.raster_defaults("INPUT", path, band)   # what the file says, with sources
+        if product is not None:
+            layer = product.layer(defaults["layer"].value)
+            which = f", band {band}: {layer.band_description(band)}" if 1 < layer.bands >= band else ""
+            feedback.pushInfo(f"INPUT is a {product.processor} {product.product_type}: read from "
+                              f"{os.path.basename(product.path)} (layer {layer.name}{which})")
+        quantity, length = self._quantity_and_units(parameters, context, defaults, feedback)
         input_units = core_los.output_unit_for(quantity, length) if quantity != "phase" else "m"
         output_units = core_los.output_unit_for(
             quantity, LENGTH_UNITS[self.parameterAsEnum(parameters, "OUTPUT_UNITS", context)])
 
         recorded = core_los.geometry_from_metadata(info.metadata)
-        product = self.raster_product("INPUT")   # a processor product given directly
-        if product is not None:
-            feedback.pushInfo(f"INPUT is a {product.processor} {product.product_type}: read from "
-                              f"{os.path.basename(product.path)} (layer {info.metadata.get('layer')})")
+        sources = {key: "the input metadata (geometry_" + key + ")" for key in recorded}
+        for key in ("wavelength", "heading", "incidence", "look_direction"):
+            if key in defaults:
+                recorded[key], sources[key] = defaults[key].value, defaults[key].source
         wavelength, convention = None, PHASE_KEYS[self.parameterAsEnum(parameters, "PHASE_SIGN", context)]
+        if parameters.get("PHASE_SIGN") in (None, "") and "phase_convention" in defaults:
+            convention = defaults["phase_convention"].value
         if quantity == "phase":
             preset = WAVELENGTH_KEYS[self.parameterAsEnum(parameters, "WAVELENGTH_PRESET", context)]
             custom = self._optional_number(parameters, "WAVELENGTH")
-            preset_given = parameters.get("WAVELENGTH_PRESET") not in (None, "")
-            if preset == "metadata" or (not preset_given and custom is None and "wavelength" in recorded):
+            if custom is not None:
+                preset = "custom"               # a WAVELENGTH value always wins
+            elif parameters.get("WAVELENGTH_PRESET") in (None, "") and "wavelength" not in recorded:
+                preset = "sentinel1"
+                feedback.pushInfo("The input records no wavelength: the Sentinel-1 C band preset is "
+                                  "used (set WAVELENGTH_PRESET or WAVELENGTH otherwise)")
+            if preset == "metadata":
                 if "wavelength" not in recorded:
                     raise parameter_error("WAVELENGTH_PRESET", "from the input's metadata",
                                           "the input has no geometry_wavelength metadata",
                                           "Choose a preset or give WAVELENGTH in metres")
-                try:
-                    wavelength = core_los.check_wavelength(recorded["wavelength"])
-                except ValueError as exc:
-                    raise parameter_error("WAVELENGTH_PRESET", recorded["wavelength"], str(exc),
-                                          "Choose a preset or give WAVELENGTH in metres") from exc
-                feedback.pushInfo(f"Wavelength {wavelength} m from the input metadata (geometry_wavelength)")
+                wavelength = core_los.check_wavelength(recorded["wavelength"], "WAVELENGTH_PRESET")
+                feedback.pushInfo(f"Wavelength {wavelength} m from the input metadata: "
+                                  f"{sources['wavelength']}")
             elif preset == "custom" or custom is not None:
                 if custom is None:
                     raise parameter_error("WAVELENGTH", None, "the custom wavelength is not given",
                                           "Give WAVELENGTH in metres, e.g. 0.05546576")
-                try:
-                    wavelength = core_los.check_wavelength(custom)
-                except ValueError as exc:
-                    raise parameter_error("WAVELENGTH", custom, str(exc), "Give a positive wavelength "
-                                          "in metres") from exc
+                wavelength = core_los.check_wavelength(custom, "WAVELENGTH")
             else:
                 wavelength = core_los.WAVELENGTHS[preset]
             feedback.pushInfo(f"Phase -> LOS: wavelength {wavelength} m, {convention} convention: "
@@ -174,13 +233,9 @@ Outputs: OUTPUT in OUTPUT_UNITS (per year for velocity), optional OUTPUT_LOS (LO
             if constant is None:
                 constant = recorded["incidence"]
                 origin = (f"the product ({product.processor}, {product.geometry.source})"
-                          if product is not None else "the input metadata (geometry_incidence)")
+                          if product is not None else sources["incidence"])
                 feedback.pushInfo(f"Incidence {constant:g} deg from {origin}")
-            try:
-                core_los.check_incidence_values([constant], "INCIDENCE_ANGLE")
-            except ValueError as exc:
-                raise parameter_error("INCIDENCE_ANGLE", constant, str(exc),
-                                      "Give the incidence in degrees, 0 <= angle < 90") from exc
+            validation.incidence(constant, "INCIDENCE_ANGLE")
             incidence = constant
         else:
             problem = "no incidence is given"
@@ -197,7 +252,7 @@ Outputs: OUTPUT in OUTPUT_UNITS (per year for velocity), optional OUTPUT_LOS (LO
         plunge = self.parameterAsDouble(parameters, "PLUNGE", context)
         if heading is None and "heading" in recorded and core_los.needs_heading(direction, plunge):
             heading = recorded["heading"]
-            feedback.pushInfo(f"Heading {heading:g} deg from the input's metadata (geometry_heading)")
+            feedback.pushInfo(f"Heading {heading:g} deg from the input's metadata: {sources['heading']}")
         if heading is None and core_los.needs_heading(direction, plunge):
             raise parameter_error("HEADING", None, f"the {direction} direction needs the satellite heading",
                                   "Give HEADING in degrees clockwise from north (Sentinel-1 ascending "
@@ -205,6 +260,7 @@ Outputs: OUTPUT in OUTPUT_UNITS (per year for velocity), optional OUTPUT_LOS (LO
         look = ["right", "left"][self.parameterAsEnum(parameters, "LOOK_DIRECTION", context)]
         if parameters.get("LOOK_DIRECTION") in (None, "") and "look_direction" in recorded:
             look = recorded["look_direction"]
+            feedback.pushInfo(f"Look direction {look} from {sources['look_direction']}")
         max_amp = self.parameterAsDouble(parameters, "MAX_AMPLIFICATION", context)
 
         out = self.output_raster_path(parameters, "OUTPUT", context)

@@ -6,8 +6,6 @@ from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsFeature,
     QgsFeatureSink,
-    QgsField,
-    QgsFields,
     QgsGeometry,
     QgsMarkerSymbol,
     QgsPointXY,
@@ -24,15 +22,17 @@ from qgis.core import (
     QgsSymbolLayer,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from ..core import offset_tracking as ot
 from ..core.geocode import IDENTITY, radar_metadata
 from ..core.raster_io import RasterWriter
 from .base import DisplacementAlgorithm, band_parameter, parameter_error
+from .fields import make_fields
 from .styling import DIVERGING, SEQUENTIAL, style_vector_output
 
 RAMP_LABELS = ["None", "Constant (mean offset)", "Linear (a + b col + c row)"]
+IMAGE_TYPE_LABELS = ["Auto (from the data type, file name and metadata)", "Complex SAR (SLC)",
+                     "SAR amplitude or intensity", "Optical (digital numbers or reflectance)"]
 CONVENTION = "secondary minus reference position; +x = columns (range), +y = rows (azimuth)"
 
 
@@ -72,10 +72,20 @@ class OffsetTracking(DisplacementAlgorithm):
     speckle), and the offset is moved to the centre with the local gradient from the
     neighbouring windows (limited so that nothing moves next to a fault).
 
+    IMAGE_TYPE (default auto) sets the quality masks calibrated for each kind of image. Auto:
+    complex samples are complex SAR; a sensor or product word in the file name, band
+    description or metadata (Sentinel-1, RTC, VV, sigma0... or Sentinel-2, Landsat,
+    reflectance, RGB...) decides next; then integer samples (8/16-bit) are optical and
+    floating-point samples SAR amplitude. The log names the type and why.
+
     SNR = peak correlation / mean absolute correlation of the search surface more than 2 pixels
-    from the peak. Windows with SNR below SNR_THRESHOLD (default 5; 0 = off), deviating from
-    the median of their 3 x 3 neighbours by more than OUTLIER_THRESHOLD pixels (default 1; 0 =
-    off), or touching nodata (NaN, or exact zeros as at SAR swath borders) are NaN. RAMP (none,
+    from the peak. Windows with SNR below SNR_THRESHOLD, with a correlation peak below
+    PEAK_THRESHOLD, deviating from the median of their 3 x 3 neighbours by more than
+    OUTLIER_THRESHOLD pixels (default 1; 0 = off), or touching nodata (NaN, or exact zeros as
+    at SAR swath borders) are NaN. Empty thresholds take the defaults of the image type: SAR
+    SNR 5 and no peak threshold; optical no SNR threshold (the SNR of smooth natural texture
+    is low even for a clear peak) and peak 0.5; 0 = off. When the masks remove more than half
+    of the windows, the log says which mask removed how many and what to change. RAMP (none,
     constant, linear) removes a ramp fitted on the remaining windows.
 
     Output grid: one pixel per window; the geotransform is the reference geotransform scaled by
@@ -122,8 +132,16 @@ class OffsetTracking(DisplacementAlgorithm):
             p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
             self.addParameter(p)
         double = QgsProcessingParameterNumber.Type.Double
+        self.addParameter(QgsProcessingParameterEnum(
+            "IMAGE_TYPE", "Image type (sets the quality thresholds)", IMAGE_TYPE_LABELS,
+            defaultValue=0, optional=True))     # optional: saved models without it stay valid
         self.addParameter(QgsProcessingParameterNumber(
-            "SNR_THRESHOLD", "Minimum SNR (0 = keep all)", double, defaultValue=5.0))
+            "SNR_THRESHOLD", "Minimum SNR (empty = default of the image type: 5 for SAR, off "
+            "for optical; 0 = off)", double, defaultValue=None, optional=True, minValue=0.0))
+        self.addParameter(QgsProcessingParameterNumber(
+            "PEAK_THRESHOLD", "Minimum correlation peak (empty = default of the image type: "
+            "0.5 for optical, off for SAR; 0 = off)", double, defaultValue=None, optional=True,
+            minValue=0.0, maxValue=1.0))
         self.addParameter(QgsProcessingParameterNumber(
             "OUTLIER_THRESHOLD", "Outlier threshold: deviation from the local median (pixels, "
             "0 = off)", double, defaultValue=1.0))
@@ -163,6 +181,25 @@ class OffsetTracking(DisplacementAlgorithm):
                                   f"Give a value of {minimum} or more")
         return value
 
+    def _optional_double(self, parameters, name, context):
+        if parameters.get(name) in (None, ""):
+            return None
+        return self.parameterAsDouble(parameters, name, context)
+
+    def _image_type(self, parameters, context, ref_info, band_r, sec_info, band_s, feedback):
+        """(image type, why): IMAGE_TYPE, or on auto the reference band's detected type."""
+        choice = self.parameterAsEnum(parameters, "IMAGE_TYPE", context)
+        if choice > 0:
+            return ot.IMAGE_TYPES[choice - 1], "IMAGE_TYPE"
+        image_type, why = ot.raster_image_type(ref_info, band_r)
+        secondary_type, _ = ot.raster_image_type(sec_info, band_s)
+        if secondary_type != image_type:
+            feedback.pushWarning(
+                f"REFERENCE looks {ot.IMAGE_TYPE_NAMES[image_type]} but SECONDARY "
+                f"{ot.IMAGE_TYPE_NAMES[secondary_type]}: the reference's type is used; set "
+                "IMAGE_TYPE if that is wrong")
+        return image_type, f"auto: {why}"
+
     def compute(self, parameters, context, feedback):
         ref_path = self.raster_path(parameters, "REFERENCE", context)
         sec_path = self.raster_path(parameters, "SECONDARY", context)
@@ -181,6 +218,15 @@ class OffsetTracking(DisplacementAlgorithm):
             feedback.pushWarning("REFERENCE and SECONDARY have the same size but different "
                                  "geotransform or CRS: offsets are measured in pixels of the "
                                  "reference grid")
+        image_type, why = self._image_type(parameters, context, ref_info, band_r, sec_info,
+                                           band_s, feedback)
+        snr_threshold, peak_threshold = ot.quality_thresholds(
+            image_type, *(self._optional_double(parameters, name, context)
+                          for name in ("SNR_THRESHOLD", "PEAK_THRESHOLD")))
+        feedback.pushInfo(
+            f"image type: {ot.IMAGE_TYPE_NAMES[image_type]} ({why}); quality masks: SNR "
+            f"{'>= %g' % snr_threshold if snr_threshold > 0 else 'off'}, correlation peak "
+            f"{'>= %g' % peak_threshold if peak_threshold > 0 else 'off'}")
         p = ot.TrackingParameters(
             window_x=self._int(parameters, "WINDOW_X", context, 8),
             window_y=self._int(parameters, "WINDOW_Y", context, 8),
@@ -193,7 +239,7 @@ class OffsetTracking(DisplacementAlgorithm):
             coarse_search=self.parameterAsBool(parameters, "COARSE_SEARCH", context),
             oversample=self._int(parameters, "OVERSAMPLE", context, 1),
             correlation_oversample=self._int(parameters, "CORRELATION_OVERSAMPLE", context, 1),
-            snr_threshold=self.parameterAsDouble(parameters, "SNR_THRESHOLD", context),
+            snr_threshold=snr_threshold, peak_threshold=peak_threshold,
             outlier_threshold=self.parameterAsDouble(parameters, "OUTLIER_THRESHOLD", context),
             ramp=ot.RAMPS[self.parameterAsEnum(parameters, "RAMP", context)],
         )
@@ -238,8 +284,10 @@ class OffsetTracking(DisplacementAlgorithm):
         n_valid = int(ot.valid_windows(result)[0].size)
         feedback.pushInfo(
             f"valid windows: {n_valid} of {result.dx.size} ({result.valid_before_filters} "
-            f"before the SNR/outlier masks); coarse offset x {result.coarse_offset[0]:.0f} px, "
+            f"before the quality and outlier masks); coarse offset x {result.coarse_offset[0]:.0f} px, "
             f"y {result.coarse_offset[1]:.0f} px")
+        for line in ot.mask_report(result):
+            feedback.pushWarning(line)
         gt = ot.output_geotransform(ref_info.geotransform, p)
         crs = ref_info.crs_wkt
         meta = {"algorithm": "displacement:offset_tracking", "convention": CONVENTION,
@@ -294,9 +342,7 @@ class OffsetTracking(DisplacementAlgorithm):
         return results
 
     def _vectors(self, parameters, context, info, result):
-        fields = QgsFields()
-        for name in ("dx", "dy", "magnitude", "direction", "snr"):
-            fields.append(QgsField(name, QVariant.Double))
+        fields = make_fields((name, float) for name in ("dx", "dy", "magnitude", "direction", "snr"))
         crs = QgsCoordinateReferenceSystem()
         if info.crs_wkt:
             crs = QgsCoordinateReferenceSystem.fromWkt(info.crs_wkt)

@@ -4,6 +4,9 @@ from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
     QgsProcessingParameterBoolean,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterString,
 )
@@ -40,10 +43,24 @@ in the input unit (both sequential ramps). Optional: STEPS, the size of each ste
 per step date, input unit, diverging) and ANNUAL_AMPLITUDE, sqrt(a1^2 + b1^2) (input unit,
 sequential; needs SEASONAL). The acquisitions used and the model are in the output metadata.
 
+MintPy conventions (to reproduce timeseries2velocity with copied settings): TIME_AXIS "MintPy
+decimal year" uses t = year + (day of year - 1) / 365.25 (MintPy ptime.yyyymmdd2years) instead of
+days / 365.25 (the two differ across 31 December); STEP_RULE "MintPy" puts an acquisition on a
+step date after the step only when it has a time of day (MintPy compares the acquisition's
+decimal year including CENTER_LINE_UTC with the step date at 00:00), before it otherwise.
+ACQUISITION_SECONDS (seconds after 00:00 UTC) sets that time of day; by default it comes from the
+input's CENTER_LINE_UTC (MintPy files, or product_CENTER_LINE_UTC written by Load product), else 0.
+
 {INPUT_HELP}
 
 See docs/timeseries.md.
 """
+
+
+TIME_AXIS_LABELS = ["Days / 365.25 (default)",
+                    "MintPy decimal year: year + (day of year - 1) / 365.25"]
+STEP_RULE_LABELS = ["On or after the step date is after the step (default)",
+                    "MintPy: after the step date's 00:00 UTC (with the acquisition time of day)"]
 
 
 class TimeseriesVelocity(DisplacementAlgorithm):
@@ -62,6 +79,17 @@ class TimeseriesVelocity(DisplacementAlgorithm):
         self.addParameter(QgsProcessingParameterString(
             "STEP_DATES", "Step (event) dates, comma-separated YYYY-MM-DD", defaultValue="",
             optional=True))
+        self.addParameter(QgsProcessingParameterEnum(
+            "TIME_AXIS", "Time axis", TIME_AXIS_LABELS, defaultValue=0, optional=True))
+        self.addParameter(QgsProcessingParameterEnum(
+            "STEP_RULE", "Acquisition on a step date", STEP_RULE_LABELS, defaultValue=0,
+            optional=True))
+        seconds = QgsProcessingParameterNumber(
+            "ACQUISITION_SECONDS", "Acquisition time of day for the MintPy step rule (seconds "
+            "after 00:00 UTC; default CENTER_LINE_UTC of the input)",
+            QgsProcessingParameterNumber.Type.Double, optional=True, minValue=0.0, maxValue=86399.999)
+        seconds.setFlags(seconds.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+        self.addParameter(seconds)
         self.addParameter(QgsProcessingParameterRasterDestination("VELOCITY", "Velocity"))
         self.addParameter(QgsProcessingParameterRasterDestination(
             "VELOCITY_SIGMA", "Velocity 1-sigma", optional=True, createByDefault=True))
@@ -81,6 +109,11 @@ class TimeseriesVelocity(DisplacementAlgorithm):
         end = date_parameter(self, parameters, "END_DATE", context)
         steps = date_list_parameter(self, parameters, "STEP_DATES", context)
         seasonal = self.parameterAsBool(parameters, "SEASONAL", context)
+        time_axis = ts.TIME_AXES[self.parameterAsEnum(parameters, "TIME_AXIS", context)]
+        step_rule = ts.STEP_RULES[self.parameterAsEnum(parameters, "STEP_RULE", context)]
+        seconds = None
+        if parameters.get("ACQUISITION_SECONDS") not in (None, ""):
+            seconds = self.parameterAsDouble(parameters, "ACQUISITION_SECONDS", context)
         stack = open_series(self, parameters, context)
         feedback.pushInfo(f"Time series: {stack.describe()}")
         paths = {key: self.output_raster_path(parameters, name, context)
@@ -96,8 +129,11 @@ class TimeseriesVelocity(DisplacementAlgorithm):
                                   "Tick SEASONAL or leave ANNUAL_AMPLITUDE empty")
         res = ts.timeseries_velocity(stack, start, end, paths["velocity"], paths["sigma"],
                                      paths["rms"], seasonal, steps, self.monitor(feedback),
-                                     paths["steps"], paths["amplitude"])
+                                     paths["steps"], paths["amplitude"], time_axis, step_rule,
+                                     seconds)
         stack.close()
+        feedback.pushInfo(f"Time axis: {TIME_AXIS_LABELS[ts.TIME_AXES.index(time_axis)]}; step "
+                          f"rule: {STEP_RULE_LABELS[ts.STEP_RULES.index(step_rule)]}")
         feedback.pushInfo(f"Model: {' + '.join(res.columns)}; {len(res.dates)} acquisitions "
                           f"{res.dates[0]} .. {res.dates[-1]}; {res.valid_pixels} pixels solved")
         styles = {"velocity": (DIVERGING, res.velocity_units, "Velocity"),

@@ -109,6 +109,7 @@ def build_model():
     model.addChildAlgorithm(dec)
     _static_defaults(model)
     model.updateDestinationParameters()
+    _keep_output_names(model)
     return model
 
 
@@ -220,7 +221,24 @@ def build_radar_model():
     model.addChildAlgorithm(dec)
     _static_defaults(model)
     model.updateDestinationParameters()
+    _keep_output_names(model)
     return model
+
+
+def _keep_output_names(model):
+    """Name the model's outputs ``decompose:east`` etc. on every QGIS version.
+
+    QGIS 3.22 names a model output ``<child id>:<output name>``; newer QGIS gives a model made
+    in memory the "Version2" internal format, which names outputs after their description
+    (``east``), while model files that do not say otherwise (like those 3.22 writes) load in
+    the "Version1" format. The command line of docs/tutorial.md uses ``decompose:east=...``:
+    the model is put in the Version1 format (a key 3.22 ignores) so that rebuilding it on any
+    version keeps those names.
+    """
+    state = model.toVariant()
+    state["internal_version"] = "Version1"
+    if not model.loadVariant(state):
+        raise RuntimeError("cannot reload the model in the Version1 format")
 
 
 def _static_defaults(model):

@@ -94,6 +94,27 @@ def run_algorithm(algorithm, parameters, feedback=None, context=None):
                           feedback=feedback or QgsProcessingFeedback(), is_child_algorithm=True)
 
 
+@pytest.fixture(scope="session")
+def qgis_iface(qgis_iface):
+    """pytest-qgis's interface double with a real layer tree view of the project.
+
+    The double answers every method it does not implement with a MagicMock; QGIS 3.44's
+    Processing passes ``iface.layerTreeView()`` on to C++ (QgsProcessingGuiUtils.addResultLayers)
+    when it loads results, which rejects a mock. A real QgsLayerTreeView on the project's layer
+    tree is what the QGIS desktop hands it.
+    """
+    from qgis.core import QgsLayerTreeModel, QgsProject
+    from qgis.gui import QgsLayerTreeView
+
+    if not isinstance(qgis_iface.layerTreeView(), QgsLayerTreeView):
+        model = QgsLayerTreeModel(QgsProject.instance().layerTreeRoot())
+        view = QgsLayerTreeView(qgis_iface.mainWindow())
+        view.setModel(model)
+        model.setParent(view)
+        qgis_iface.layerTreeView = lambda: view
+    return qgis_iface
+
+
 @pytest.fixture
 def make_raster(tmp_path):
     """Write a float (or complex) array to a GeoTIFF: ``make_raster(array, name, gt=..., crs=...)``."""

@@ -5,7 +5,7 @@ from qgis.core import Qgis, QgsApplication, QgsMapLayerProxyModel, QgsRasterLaye
 #: Raster-layer filter of QgsMapLayerComboBox (QGIS 3.22 ... 4).
 RASTER_FILTER = getattr(getattr(Qgis, "LayerFilter", None), "RasterLayer", None)
 if RASTER_FILTER is None:
-    RASTER_FILTER = QgsMapLayerProxyModel.RasterLayer
+    RASTER_FILTER = QgsMapLayerProxyModel.Filter.RasterLayer
 
 
 def layer_path(layer):

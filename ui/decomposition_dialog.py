@@ -53,12 +53,14 @@ KIND_LABELS = {"los": "LOS displacement", "range_offset": "range offset",
                "azimuth_offset": "azimuth offset"}
 LOOK_DIRECTIONS = ("right", "left")
 UNSET_ANGLE = -361.0  # minimum of the heading spin box, shown as "—" (not set)
+#: Largest incidence the spin box offers: the algorithm refuses 90 (core.validation)
+MAX_INCIDENCE = 89.999999
 #: Per angle convention: combo text, the two input columns, the first input's range.
 CONVENTION_TEXT = {
     "heading": ("incidence + heading (clockwise from north)", "Incidence (°)", "Heading (°)",
-                (0.0, 90.0)),
+                (0.0, MAX_INCIDENCE)),
     "los_azimuth": ("incidence + LOS azimuth (anti-clockwise, MintPy/ISCE2)", "Incidence (°)",
-                    "LOS azimuth (°)", (0.0, 90.0)),
+                    "LOS azimuth (°)", (0.0, MAX_INCIDENCE)),
     "hyp3": ("HyP3 lv_theta + lv_phi (radians)", "lv_theta (rad)", "lv_phi (rad)",
              (UNSET_ANGLE, 360.0)),
     "unit_vector": ("LOS unit vector east + north (LiCSBAS, OPERA)", "LOS east", "LOS north",
@@ -285,7 +287,7 @@ class DecompositionDialog(QDialog):
         row["kind"] = QComboBox()
         for key in dec.KINDS:
             row["kind"].addItem(KIND_LABELS[key], key)
-        for what, low, high in (("incidence", 0.0, 90.0), ("heading", UNSET_ANGLE, 360.0)):
+        for what, low, high in (("incidence", 0.0, MAX_INCIDENCE), ("heading", UNSET_ANGLE, 360.0)):
             combo = QgsMapLayerComboBox()
             combo.setFilters(RASTER_FILTER)
             combo.setAllowEmptyLayer(True)

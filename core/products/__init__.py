@@ -38,9 +38,11 @@ def _is_hdf5(path: str) -> bool:
     return head == _HDF5_MAGIC or path.lower().endswith((".h5", ".he5", ".hdf5", ".nc"))
 
 
-def open_product(path: str) -> Product:
+def open_product(path: str, mask: bool = True) -> Product:
     """Open any supported product (see the module docstring).
 
+    ``mask``: read a MintPy velocity or time series through the masks MintPy wrote beside
+    it (maskTempCoh.h5, waterMask.h5; see core/products/mintpy.py).
     Raises :class:`ProductError` (a ValueError) naming the file and what is wrong or
     missing.
     """
@@ -55,10 +57,15 @@ def open_product(path: str) -> Product:
 
         if is_hyp3(path):
             return open_hyp3(path)
+        from .gamma_roipac import is_gamma_folder, open_gamma_folder
+
+        if is_gamma_folder(path):
+            return open_gamma_folder(path)
         raise product_error(path, "not a recognised product folder/zip (expected a HyP3 "
-                            "product with *_unw_phase.tif or *_los_disp.tif)")
+                            "product with *_unw_phase.tif or *_los_disp.tif, or a folder of "
+                            "GAMMA *.unw with their *dem.par)")
     if _is_hdf5(path):
-        return _open_hdf5(path)
+        return _open_hdf5(path, mask)
     if lower.endswith(".dim"):
         from .snap import open_snap
 
@@ -71,6 +78,10 @@ def open_product(path: str) -> Product:
         from .isce2 import open_isce2
 
         return open_isce2(path[:-4])
+    if lower.endswith((".par", ".dem_par")) and not os.path.exists(path + ".rsc"):
+        from .gamma_roipac import gamma_binary_for_par
+
+        return open_product(gamma_binary_for_par(path))   # the raster the header describes
     if os.path.exists(path + ".rsc"):
         from .gamma_roipac import open_roipac
 
@@ -117,7 +128,7 @@ def _strip_gdal_prefix(path: str) -> str:
     return path.split("|", 1)[0]
 
 
-def _open_hdf5(path: str) -> Product:
+def _open_hdf5(path: str, mask: bool = True) -> Product:
     from ._io import open_h5
 
     with open_h5(path) as f:
@@ -134,7 +145,7 @@ def _open_hdf5(path: str) -> Product:
     if mintpy:
         from .mintpy import open_mintpy
 
-        return open_mintpy(path)
+        return open_mintpy(path, mask)
     if opera:
         from .opera import open_opera
 

@@ -140,14 +140,16 @@ class Product:
     ``width``, ``height``, ``geotransform`` (GDAL order), ``crs_wkt`` (empty in radar
     geometry), ``has_geotransform``, ``layers``, ``reference_point`` (dict with
     ``row``/``col`` and, when known, ``y``/``x`` map coordinates), ``reference_date``,
-    ``geometry``, ``metadata`` (raw attributes as strings).
+    ``geometry``, ``metadata`` (raw attributes as strings), ``primary`` (the layer the
+    product is about, when its reader knows it; see core/products/defaults.py).
     """
 
     def __init__(self, path: str, processor: str, product_type: str, width: int, height: int,
                  geotransform: Sequence[float], crs_wkt: str, layers: List[Layer],
                  geometry: Optional[Geometry] = None, metadata: Optional[Dict[str, str]] = None,
                  reference_point: Optional[Dict[str, float]] = None,
-                 reference_date: Optional[_dt.date] = None, has_geotransform: bool = True):
+                 reference_date: Optional[_dt.date] = None, has_geotransform: bool = True,
+                 primary: Optional[str] = None):
         self.path = str(path)
         self.processor = processor
         self.product_type = product_type
@@ -161,6 +163,7 @@ class Product:
         self.reference_point = reference_point
         self.reference_date = reference_date
         self.has_geotransform = has_geotransform
+        self.primary = primary
         #: radar geometry: where the geolocation is (core/geocode.py metadata items)
         self.geolocation: Dict[str, str] = {}
 

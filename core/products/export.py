@@ -21,7 +21,8 @@ from ..raster_io import RasterWriter, block_rows, iter_blocks
 from .base import Layer, Product
 
 _PRODUCT_KEYS = ("WAVELENGTH", "HEADING", "ORBIT_DIRECTION", "PLATFORM", "pass", "PASS",
-                 "Reference Granule", "Secondary Granule", "frame_id")
+                 "Reference Granule", "Secondary Granule", "frame_id",
+                 "CENTER_LINE_UTC")   # acquisition time of day: MintPy's step rule
 
 
 def safe_name(name: str) -> str:

@@ -157,11 +157,25 @@ def open_roipac(path: str) -> Product:
 
 
 # --- GAMMA -----------------------------------------------------------------
+def _is_map_par(path: str) -> bool:
+    """True for a GAMMA DEM/MAP parameter file (it defines a geocoded grid)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read(20000)
+    except OSError:
+        return False
+    return "corner_lat" in text or "corner_north" in text
+
+
 def find_dem_par(path: str) -> Optional[str]:
-    """The GAMMA DEM parameter file describing the geocoded grid of ``path``."""
+    """The GAMMA DEM parameter file describing the geocoded grid of ``path``: its own
+    ``<file>.par`` when that is a DEM/MAP parameter file, else one of the folder's."""
     folder = os.path.dirname(os.path.abspath(path))
     base = os.path.basename(path)
     stem = base.split(".")[0]
+    for own in (os.path.abspath(path) + ".par", os.path.splitext(os.path.abspath(path))[0] + ".par"):
+        if own != os.path.abspath(path) and os.path.isfile(own) and _is_map_par(own):
+            return own
     candidates = [os.path.join(folder, stem + ".dem.par"), os.path.join(folder, stem + "_dem.par")]
     m = re.match(r"(\d{8})", stem)
     if m:
@@ -295,6 +309,71 @@ def open_gamma(path: str) -> Product:
     return Product(path, "GAMMA", "interferogram" if ext == ".unw" else ext.lstrip("."),
                    width, height, gt, wkt, layers, geometry, meta,
                    reference_date=pair[0] if pair else None)
+
+
+def gamma_binary_for_par(par_path: str) -> str:
+    """The binary a GAMMA parameter file describes, in the same folder: ``<name>.par`` ->
+    ``<name>`` (``20060619.slc.par`` -> ``20060619.slc``), ``<name>.dem_par`` ->
+    ``<name>.dem``, ``<stem>_<ext>.par`` -> ``<stem>.<ext>`` (``20060619_utm_dem.par`` ->
+    ``20060619_utm.dem``).  ProductError naming the files looked for when none exists."""
+    folder, base = os.path.split(os.path.abspath(par_path))
+    candidates = []
+    if base.lower().endswith(".par"):
+        stem = base[:-4]
+        candidates.append(stem)
+        m = re.match(r"^(.+)_([A-Za-z0-9]+)$", stem)
+        if m:
+            candidates.append(f"{m.group(1)}.{m.group(2)}")
+    elif base.lower().endswith("_par"):
+        candidates.append(base[:-4])
+    for name in candidates:
+        candidate = os.path.join(folder, name)
+        if os.path.isfile(candidate):
+            return candidate
+    raise product_error(par_path, "a GAMMA parameter file, not a raster; the binary it describes "
+                        f"({' or '.join(candidates) or 'none'}) is not in its folder: give the binary "
+                        "raster (e.g. the .unw) with its .par beside it")
+
+
+def is_gamma_folder(folder: str) -> bool:
+    """True for a folder holding a GAMMA DEM parameter file and geocoded interferograms."""
+    return os.path.isdir(folder) and bool(glob.glob(os.path.join(folder, "*.unw"))) \
+        and find_dem_par(os.path.join(folder, "_")) is not None
+
+
+def open_gamma_folder(folder: str) -> Product:
+    """A folder of GAMMA outputs: its geocoded interferograms (``*.unw`` of the DEM
+    parameter file's grid, named ``YYYYMMDD-YYYYMMDD*``) as one stack layer
+    ``unwrapped_phase`` (one band per pair, in date order), with the geometry and the
+    geometry rasters of the first pair (:func:`open_gamma`)."""
+    par_path = find_dem_par(os.path.join(folder, "_"))
+    if par_path is None:
+        raise product_error(folder, "no GAMMA DEM parameter file (*dem.par, *.dem_par) in the folder")
+    width, height = _dem_par_grid(par_path)[:2]
+    files = [f for f in glob.glob(os.path.join(folder, "*.unw"))
+             if os.path.getsize(f) == width * height * 4]
+    if not files:
+        raise product_error(folder, f"no geocoded GAMMA interferogram (*.unw of {width} x {height} "
+                            f"float32 samples, the grid of {os.path.basename(par_path)})")
+    pairs = {f: _pair_from_name(f) for f in files}
+    undated = [os.path.basename(f) for f, p in pairs.items() if p is None]
+    if undated:
+        raise product_error(folder, f"no date pair (YYYYMMDD-YYYYMMDD) in the name of "
+                            f"{', '.join(undated)}: rename them or give one file")
+    files.sort(key=lambda f: (pairs[f], os.path.basename(f)))
+    first = open_gamma(files[0])
+    readers = [binary_reader(f, width, height, ">f4", 1, "BSQ", nodata=0.0) for f in files]
+
+    def read(band, row, col, rows, cols):
+        return readers[band - 1](1, row, col, rows, cols)
+
+    stack = _phase_layer(read, None)
+    stack.bands, stack.band_date_pairs = len(files), [pairs[f] for f in files]
+    stack.description = "unwrapped phase"
+    layers = [stack] + [x for x in first.layers if x.name != "unwrapped_phase"]
+    meta = dict(first.metadata, interferograms=",".join(os.path.basename(f) for f in files))
+    return Product(folder, "GAMMA", "interferogram stack", width, height, first.geotransform,
+                   first.crs_wkt, layers, first.geometry, meta, primary="unwrapped_phase")
 
 
 def is_gamma_raster(path: str) -> bool:

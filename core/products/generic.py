@@ -40,6 +40,16 @@ def _enu_bands(descriptions, band_meta) -> bool:
             and text[1].startswith("north") and text[2].startswith(("up", "vertical")))
 
 
+def _tags_source(meta) -> str:
+    """Which metadata items of the raster gave its geometry (for the log)."""
+    geometry = [k for k in ("geometry_incidence", "geometry_los_azimuth", "geometry_heading",
+                            "geometry_wavelength", "geometry_look_direction") if meta.get(k)]
+    pyrate = [k for k in ("INCIDENCE_DEGREES", "WAVELENGTH_METRES") if meta.get(k)]
+    if pyrate and not geometry:
+        return "PyRate tags " + ", ".join(pyrate)
+    return "metadata " + ", ".join(geometry + pyrate) if geometry or pyrate else ""
+
+
 def open_generic(path: str) -> Product:
     ds = open_gdal(path)
     meta = dict(ds.GetMetadata() or {})
@@ -96,7 +106,7 @@ def open_generic(path: str) -> Product:
         heading=_float(meta, "geometry_heading"),
         wavelength=_float(meta, "geometry_wavelength") or _float(meta, "WAVELENGTH_METRES"),
         look_direction=meta.get("geometry_look_direction") or None,
-        source=meta.get("geometry_source", "") or ("metadata" if meta else ""))
+        source=meta.get("geometry_source", "") or _tags_source(meta))
     if n == 3 and _enu_bands(descriptions, band_meta):
         geometry.enu_layers = ("los_east", "los_north", "los_up")
         geometry.source = "east/north/up bands of " + os.path.basename(path)

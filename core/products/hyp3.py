@@ -187,5 +187,8 @@ def open_hyp3(path: str) -> Product:
             pass
     meta = dict(meta)
     meta["product_name"] = prefix or ""
+    # one of the product's GeoTIFFs given: that file's layer is the one read
+    own = _NAME.match(os.path.basename(path)) if path.lower().endswith((".tif", ".tiff")) else None
     return Product(path, "HyP3", "INSAR_GAMMA", width, height, gt, wkt, layers, geometry, meta,
-                   reference_date=pair[0] if pair else None)
+                   reference_date=pair[0] if pair else None,
+                   primary=ROLES[own.group(2).lower()][0] if own else None)

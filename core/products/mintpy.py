@@ -54,11 +54,43 @@ DATASETS = {
     "unwrapPhase": ("unwrapped_phase", "rad", DIVERGING, "unwrapped phase"),
     "coherence": ("coherence", "1", SEQUENTIAL, "coherence"),
     "connectComponent": ("connected_component", "1", SEQUENTIAL, "connected components"),
-    "residue": ("residue", "m", SEQUENTIAL, "residue"),
+    "residue": ("residue", "m", SEQUENTIAL, "residue (root mean square misfit of the fit)"),
+    "interceptStd": ("intercept_std", "m", SEQUENTIAL, "intercept standard deviation"),
+    "acceleration": ("los_acceleration", "m/yr^2", DIVERGING, "LOS acceleration"),
+    "annualAmplitude": ("annual_amplitude", "m", SEQUENTIAL, "annual amplitude"),
+    "annualPhase": ("annual_phase", "rad", SEQUENTIAL, "annual phase"),
+    "semiAnnualAmplitude": ("semi_annual_amplitude", "m", SEQUENTIAL, "semi-annual amplitude"),
+    "semiAnnualPhase": ("semi_annual_phase", "rad", SEQUENTIAL, "semi-annual phase"),
 }
+#: FILE_TYPE -> the dataset the file is about (its default layer; core/products/defaults.py)
+PRIMARY = {"velocity": "velocity", "timeseries": "timeseries", "ifgramStack": "unwrapPhase",
+           "geometry": "incidenceAngle", "temporalCoherence": "temporalCoherence",
+           "mask": "mask", "HDFEOS": "displacement"}
 HDFEOS = "HDFEOS/GRIDS/timeseries"
 _UNITS = {"m/year": "m/yr", "m/yr": "m/yr", "mm/year": "mm/yr", "mm/yr": "mm/yr", "cm/year": "cm/yr",
-          "m": "m", "mm": "mm", "cm": "cm", "radian": "rad", "degree": "deg", "1": "1"}
+          "m": "m", "mm": "mm", "cm": "cm", "radian": "rad", "degree": "deg", "1": "1",
+          "m/year^2": "m/yr^2"}
+
+
+def _unit(text) -> str:
+    text = str(text or "").strip()
+    return _UNITS.get(text, text)
+
+
+def _dataset_description(name: str):
+    """(quantity, units or None, kind, description) of a MintPy dataset: the table above;
+    ``<name>Std`` is the standard deviation of ``<name>`` in its units; ``step<date>``,
+    ``exp*``/``log*`` are displacements in m (timeseries2velocity.model2hdf5_dataset)."""
+    if name in DATASETS:
+        return DATASETS[name]
+    if name.endswith("Std") and name[:-3] in DATASETS:
+        quantity, units, _, description = DATASETS[name[:-3]]
+        return quantity + "_std", units, SEQUENTIAL, description + " standard deviation"
+    if name.startswith(("step", "exp", "log")):
+        std = name.endswith("Std")
+        return (("step_std" if std else "step") if name.startswith("step") else name, "m",
+                SEQUENTIAL if std else DIVERGING, name)
+    return name, "", SEQUENTIAL, name
 
 
 def is_mintpy(f) -> bool:
@@ -119,8 +151,47 @@ def _find_geometry_file(path: str, width: int, height: int) -> Optional[str]:
     return None
 
 
-def open_mintpy(path: str) -> Product:
-    """Open a MintPy HDF5 file (see the module docstring)."""
+#: masks MintPy writes beside its products (dataset names tried in order; 1/True = valid)
+MASK_FILES = (("maskTempCoh.h5", ("mask",)), ("waterMask.h5", ("waterMask", "mask")))
+#: FILE_TYPEs whose layers are read through the masks beside them
+_MASKED_TYPES = ("velocity", "timeseries", "HDFEOS")
+
+
+def _find_masks(path: str, width: int, height: int):
+    """[(file, dataset)] of the MintPy masks in the folder of ``path`` with its grid."""
+    folder = os.path.dirname(os.path.abspath(path))
+    found = []
+    for name, datasets in MASK_FILES:
+        candidate = os.path.join(folder, name)
+        if candidate == os.path.abspath(path) or not os.path.exists(candidate):
+            continue
+        try:
+            with open_h5(candidate) as f:
+                ds = next((d for d in datasets if d in f and f[d].shape == (height, width)), None)
+        except ValueError:
+            continue
+        if ds:
+            found.append((candidate, ds))
+    return found
+
+
+def _masked(reader, masks):
+    """``reader`` with NaN where any of ``masks`` (h5 readers of 0/1 values) is 0."""
+    def read(band, row, col, rows, cols):
+        data = np.array(reader(band, row, col, rows, cols), dtype=np.float32)
+        for m in masks:
+            valid = m(1, row, col, rows, cols)
+            data[~(np.nan_to_num(valid, nan=0.0) > 0)] = np.nan
+        return data
+
+    return read
+
+
+def open_mintpy(path: str, mask: bool = True) -> Product:
+    """Open a MintPy HDF5 file (see the module docstring).  ``mask``: read a velocity or time
+    series through the masks MintPy wrote beside it (``maskTempCoh.h5``, ``waterMask.h5``;
+    NaN where they are 0, as MintPy's figures show it); ``Product.metadata['mask']`` names
+    them."""
     with open_h5(path) as f:
         atr = {k: attr_str(v) for k, v in f.attrs.items()}
         # HDF-EOS5 (save_hdfeos5.py): HDFEOS/GRIDS/timeseries/{observation,quality,geometry}/*
@@ -128,7 +199,7 @@ def open_mintpy(path: str) -> Product:
         if HDFEOS in f:
             groups = [f[f"{HDFEOS}/{g}"] for g in ("observation", "quality", "geometry")
                       if f"{HDFEOS}/{g}" in f]
-        names, h5paths, shapes, dtypes = [], {}, {}, {}
+        names, h5paths, shapes, dtypes, ds_units = [], {}, {}, {}, {}
         date_ds = None
         for g in groups:
             for n, item in g.items():
@@ -139,6 +210,8 @@ def open_mintpy(path: str) -> Product:
                     continue
                 names.append(n)
                 h5paths[n], shapes[n], dtypes[n] = item.name, item.shape, item.dtype
+                if "UNIT" in item.attrs:   # timeseries2velocity writes one UNIT per dataset
+                    ds_units[n] = _unit(attr_str(item.attrs["UNIT"]))
         dates = pairs = None
         if date_ds is not None:
             raw_dates = np.asarray(date_ds[()])
@@ -155,7 +228,7 @@ def open_mintpy(path: str) -> Product:
     height, width = int(float(atr["LENGTH"])), int(float(atr["WIDTH"]))
     file_type = atr.get("FILE_TYPE", "")
     gt, wkt, has_gt = _georef(path, atr)
-    unit_attr = _UNITS.get(atr.get("UNIT", "").strip(), atr.get("UNIT", "").strip())
+    unit_attr = _unit(atr.get("UNIT", ""))
     nodata = _float(atr, "NO_DATA_VALUE")
     ref_date = parse_date(atr["REF_DATE"]) if atr.get("REF_DATE") else None
 
@@ -167,11 +240,12 @@ def open_mintpy(path: str) -> Product:
         if shape[-2:] != (height, width):
             raise product_error(path, f"dataset {name!r} has shape {shape}, but LENGTH x WIDTH "
                                 f"is {height} x {width}")
-        quantity, units, kind, description = DATASETS.get(
-            name, (name, unit_attr or "", SEQUENTIAL, name))
-        if units is None:
+        quantity, units, kind, description = _dataset_description(name)
+        if name in ds_units:
+            units = ds_units[name]
+        elif units is None:   # the file's UNIT describes its main dataset only
             units = unit_attr or ("m/yr" if "velocity" in name else "m")
-            if name == "velocity" and units == "m":
+            if quantity.startswith("los_velocity") and units == "m":
                 units = "m/yr"
         layer_nodata = 0.0 if name == "incidenceAngle" else nodata
         if dtypes[name].kind == "b":
@@ -249,8 +323,23 @@ def open_mintpy(path: str) -> Product:
         if lat is not None and lon is not None:
             ref_point["lat"], ref_point["lon"] = lat, lon
     product_type = file_type or os.path.splitext(os.path.basename(path))[0]
+    if mask and (file_type in _MASKED_TYPES or PRIMARY.get(file_type) is None and
+                 any(n in ("velocity", "timeseries") for n in names)):
+        masks = _find_masks(path, width, height)
+        if masks:
+            readers = [h5_reader(f, d) for f, d in masks]
+            for layer in layers:
+                if "auxiliary" not in layer.metadata:
+                    layer.reader = _masked(layer.reader, readers)
+            atr["mask"] = ", ".join(f"{os.path.basename(f)} ({d}, 0 = masked)" for f, d in masks)
+            atr["mask_files"] = ",".join(os.path.basename(f) for f, _ in masks)
+    primary = PRIMARY.get(file_type) or PRIMARY.get(os.path.splitext(os.path.basename(path))[0]
+                                                    .replace("geo_", ""))
+    if any(h5paths[n].startswith("/" + HDFEOS) for n in names):
+        primary = "displacement"
     product = Product(path, "MintPy", product_type, width, height, gt, wkt, layers, geometry, atr,
-                      reference_point=ref_point, reference_date=ref_date, has_geotransform=has_gt)
+                      reference_point=ref_point, reference_date=ref_date, has_geotransform=has_gt,
+                      primary=primary)
     if not has_gt:
         product.geolocation = _radar_geolocation(path, width, height)
     return product

@@ -24,7 +24,8 @@ from .. import geometry as geo
 from ..progress import Monitor
 from ..raster_io import RasterWriter, block_rows, iter_blocks
 from . import _is_hdf5, _strip_gdal_prefix, open_product
-from .base import DIVERGING, Product, product_error
+from .base import Product
+from .defaults import primary_layer
 from .export import band_items, dataset_metadata, default_layers, safe_name, write_layer
 
 #: geometry quantities :func:`geometry_raster` writes: (units, description)
@@ -102,18 +103,10 @@ def is_product_source(source: str) -> bool:
 
 
 def main_layer(product: Product) -> str:
-    """The layer an algorithm reads when none is named: the first displacement-like
-    (diverging) layer of the product itself, else its first layer."""
-    layers = default_layers(product) or product.layers
-    if not layers:
-        raise product_error(product.path, "has no layers")
-    for layer in layers:
-        if layer.kind == DIVERGING:
-            return layer.name
-    names = [layer.name for layer in layers]
-    if product.geometry.incidence_layer in names:   # a geometry file: its incidence
-        return product.geometry.incidence_layer
-    return layers[0].name
+    """The layer an algorithm reads when none is named: the one the product is about
+    (:func:`~.defaults.primary_layer`: velocity of a MintPy velocity file, never its
+    intercept), whatever order the file lists its layers in."""
+    return primary_layer(product)
 
 
 def _gdal_band_count(path: str) -> int:
@@ -170,6 +163,22 @@ def _geotiff_product(path: str) -> Optional[Product]:
         return None
 
 
+def _mask_stamp(product: Product) -> str:
+    """A key part naming the masks a product was read through (MintPy maskTempCoh.h5...) and
+    their modification times, so that adding or changing a mask gives a new file."""
+    names = [n for n in product.metadata.get("mask_files", "").split(",") if n]
+    if not names:
+        return ""
+    folder = os.path.dirname(os.path.abspath(product.path))
+    stamps = []
+    for name in names:
+        try:
+            stamps.append(f"{name}:{os.stat(os.path.join(folder, name)).st_mtime_ns}")
+        except OSError:
+            stamps.append(f"{name}:?")
+    return "_masked_" + hashlib.sha1("|".join(stamps).encode()).hexdigest()[:6]
+
+
 def _cache_path(workdir: str, path: str, what: str) -> str:
     try:
         st = os.stat(path)
@@ -216,7 +225,7 @@ def resolve_raster(source: str, workdir: str, layer: Optional[str] = None,
             _write_bands(product, bands, out, monitor)
         return out, product
     name = name or main_layer(product)
-    out = _cache_path(workdir, path, name)
+    out = _cache_path(workdir, path, name + _mask_stamp(product))
     if not os.path.exists(out):
         write_layer(product, name, out, monitor)
     return out, product

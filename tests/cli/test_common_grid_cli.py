@@ -19,9 +19,11 @@ def test_common_grid_from_the_command_line(qgis_process, make_raster, tmp_path):
     paths = result["results"]["OUTPUT_LAYERS"]
     assert len(paths) == 2
     infos = [raster_info(p) for p in paths]
-    # union x 500000..501200, y 3998800..4000000 on multiples of 90 m (coarsest)
+    # union x 500000..501200, y 3998800..4000000 at the coarsest resolution, b's 90 m, on b's
+    # pixel edges (b is in the target CRS: its grid is kept and b is copied)
     for info in infos:
-        assert info.geotransform == (499950.0, 90.0, 0.0, 4000050.0, 0.0, -90.0)
+        assert info.geotransform == (499940.0, 90.0, 0.0, 4000060.0, 0.0, -90.0)
         assert (info.width, info.height) == (14, 14)
+    assert np.array_equal(read_block(paths[1])[4:, 4:], read_block(b))
     assert np.nanmax(np.abs(read_block(paths[0]) - 0.01)) < 1e-7
     assert (out / "a_grid.qml").exists() and (out / "b_grid.qml").exists()

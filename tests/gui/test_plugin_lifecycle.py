@@ -41,7 +41,9 @@ def fresh_registry():
     saved = {k: v for k, v in sys.modules.items() if k.split(".")[0] == "displacement_toolkit"}
     for key in saved:
         del sys.modules[key]
+    saved_path = list(sys.path)  # unloadPlugin removes the package folders from sys.path
     yield
+    sys.path[:] = saved_path
     sys.modules.update(saved)
     from displacement_toolkit.processing_provider.provider import DisplacementProvider
 

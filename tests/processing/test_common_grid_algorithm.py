@@ -51,7 +51,8 @@ def test_intersection_coarsest_matches_gdal_warp_and_is_styled(provider, pair, t
     log = "\n".join(feedback.lines)
     assert "Common grid: CRS EPSG:32633" in log and "size 50 x 60 pixels" in log
     assert "resolution 50 x 50 m (about 50 m x 50 m)" in log
-    assert "resampling average" in log and "resampling bilinear" in log
+    assert "asc.tif: 1 band(s), resampling average" in log
+    assert "desc.tif: 1 band(s), copied (its pixels are pixels of the grid: values unchanged)" in log
     # styles: diverging (symmetric, unit labels) for displacement, sequential for coherence
     qml_a = (folder / "asc_grid.qml").read_text()
     values = [float(v) for v in re.findall(r'<item[^>]*value="([^"]+)"', qml_a)]
@@ -67,13 +68,12 @@ def test_union_finest_custom_and_reference(provider, pair, make_raster, tmp_path
     res = run_algorithm(ALG, {"LAYERS": [a, d], "EXTENT": 1, "RESOLUTION": 1, "RESAMPLING": 4,
                               "OUTPUT_FOLDER": str(tmp_path / "u")})
     info = raster_info(res["OUTPUT_LAYERS"][1])
-    assert info.geotransform == (499980.0, 30.0, 0.0, 4000020.0, 0.0, -30.0)
-    assert (info.width, info.height) == (101, 121)   # x 500000..503000, y 3996400..4000000
-    got = read_block(res["OUTPUT_LAYERS"][0])
-    src = read_block(a)
-    # nearest on the 30 m grid shifted by 20 m: the a-pixel containing each centre
-    assert np.array_equal(got[1:121, 1:101], src, equal_nan=True)
-    assert np.isnan(got[0]).all() and np.isnan(got[:, 0]).all()
+    # union x 500000..503000, y 3996400..4000000 at the finest resolution, 30 m: the pixel size
+    # of asc, in the target CRS, whose grid is kept: asc comes out on its own grid, copied
+    assert info.geotransform == raster_info(a).geotransform == (500000.0, 30.0, 0.0, 4000000.0,
+                                                                0.0, -30.0)
+    assert (info.width, info.height) == (100, 120)
+    assert read_block(res["OUTPUT_LAYERS"][0]).tobytes() == read_block(a).tobytes()
     # custom resolution and extent (in the target CRS)
     res = run_algorithm(ALG, {"LAYERS": [a, d], "EXTENT": 3, "RESOLUTION": 3, "CUSTOM_RESOLUTION": 100,
                               "CUSTOM_EXTENT": "500310,501290,3998010,3998990 [EPSG:32633]",
@@ -116,10 +116,12 @@ def test_mismatched_band_counts(provider, make_raster, tmp_path):
     res = run_algorithm(ALG, {"LAYERS": [m, s], "OUTPUT_FOLDER": str(tmp_path / "b")})
     im, is_ = (raster_info(p) for p in res["OUTPUT_LAYERS"])
     assert (im.band_count, is_.band_count) == (3, 1)
-    # edges on multiples of 60 m: 499980..500340 x 3999660..4000020
-    assert im.geotransform == is_.geotransform == (499980.0, 60.0, 0.0, 4000020.0, 0.0, -60.0)
-    assert (im.width, im.height) == (is_.width, is_.height) == (6, 6)
+    # the coarsest resolution is s's 60 m, and s is in the target CRS: its grid is kept
+    # (500000..500300 x 3999700..4000000, the intersection) and s is copied
+    assert im.geotransform == is_.geotransform == (500000.0, 60.0, 0.0, 4000000.0, 0.0, -60.0)
+    assert (im.width, im.height) == (is_.width, is_.height) == (5, 5)
     assert [float(read_block(res["OUTPUT_LAYERS"][0], b)[2, 2]) for b in (1, 2, 3)] == [1, 2, 3]
+    assert read_block(res["OUTPUT_LAYERS"][1]).tobytes() == read_block(s).tobytes()
 
 
 def test_errors_are_clear_and_write_nothing(provider, pair, make_raster, tmp_path):
@@ -177,3 +179,53 @@ def test_a_mintpy_product_is_used_directly_with_its_georeferencing(provider, mak
     got = read_block(first)
     assert np.isnan(got[0, 0]) and np.allclose(got[1:], velocity[1:])
     assert np.allclose(read_block(second)[1:], 2 * velocity[1:])
+
+
+def test_layers_on_one_grid_come_out_on_it_copied(provider, make_raster, tmp_path):
+    """Issue 17: two identical 128 x 128 grids came out 129 x 129, shifted by 20 m, averaged."""
+    gt = (500020.0, 30.0, 0.0, 4000010.0, 0.0, -30.0)
+    values = np.random.default_rng(5).normal(0, 0.01, (128, 128)).astype(np.float32)
+    values[:3, :3] = np.nan
+    a = make_raster(values, "a.tif", geotransform=gt)
+    b = make_raster(-values, "b.tif", geotransform=gt)
+    feedback = recording_feedback()
+    res = run_algorithm(ALG, {"LAYERS": [a, b], "RESAMPLING": 1, "OUTPUT_FOLDER": str(tmp_path / "o")},
+                        feedback=feedback)
+    for path, source in zip(res["OUTPUT_LAYERS"], (values, -values)):
+        info = raster_info(path)
+        assert info.geotransform == gt and (info.width, info.height) == (128, 128)
+        got = read_block(path)
+        # bit-identical values; NaN where the source is NaN (-values flips the NaNs' sign bit)
+        assert np.array_equal(np.isnan(got), np.isnan(source))
+        assert got[np.isfinite(got)].tobytes() == source[np.isfinite(source)].tobytes()
+    log = "\n".join(feedback.lines)
+    assert "size 128 x 128 pixels" in log
+    assert log.count("copied (its pixels are pixels of the grid: values unchanged)") == 2
+
+
+def test_utm_neighbours_keep_the_first_layers_30_m_grid(provider, make_raster, tmp_path):
+    """Issue 17: two 30 m UTM rasters (zones 33 and 34) got 30.0093 m pixels by default, so the
+    one already in the target CRS was resampled too."""
+    from osgeo import osr
+
+    values = np.random.default_rng(6).normal(size=(64, 64)).astype(np.float32)
+    u33 = make_raster(values, "u33.tif", geotransform=(800000.0, 30.0, 0.0, 4500000.0, 0.0, -30.0))
+    src, dst = osr.SpatialReference(), osr.SpatialReference()
+    src.ImportFromEPSG(32633)
+    dst.ImportFromEPSG(32634)
+    for s in (src, dst):
+        s.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    x, y, _ = osr.CoordinateTransformation(src, dst).TransformPoint(800000.0, 4500000.0)
+    u34 = make_raster(values, "u34.tif", crs_wkt=crs_from_epsg(32634),
+                      geotransform=(round(x / 30) * 30, 30.0, 0.0, round(y / 30) * 30, 0.0, -30.0))
+    feedback = recording_feedback()
+    res = run_algorithm(ALG, {"LAYERS": [u33, u34], "OUTPUT_FOLDER": str(tmp_path / "o")},
+                        feedback=feedback)
+    first, second = (raster_info(p) for p in res["OUTPUT_LAYERS"])
+    assert first.geotransform == second.geotransform == (800000.0, 30.0, 0.0, 4500000.0, 0.0, -30.0)
+    assert (first.width, first.height) == (64, 64)
+    assert read_block(res["OUTPUT_LAYERS"][0]).tobytes() == values.tobytes()
+    log = "\n".join(feedback.lines)
+    assert re.search(r"resolution 30\.0\d+ x 30\.0\d+ m \(coarsest\) snapped to 30 x 30, the pixel "
+                     r"size of u33\.tif in the same CRS", log)
+    assert "u33.tif: 1 band(s), copied" in log and "u34.tif: 1 band(s), resampling bilinear" in log

@@ -259,3 +259,23 @@ def test_coverage_union_solves_where_a_third_track_does_not_reach(provider, make
     result = run_algorithm(ALG, params)
     assert read_block(result["OUTPUT_UP"]).shape == (4, 6)
     assert not result.get("OUTPUT_COUNT")
+
+
+def test_geometry_recorded_in_plain_rasters_is_the_default(provider, make_raster, tmp_path):
+    """GeoTIFFs carrying their geometry (Load product's geometry_* metadata) need no angles."""
+    enu = (0.010, 0.0, -0.020)
+    rasters = {}
+    for name, (inc, head) in {"asc": (34.0, -12.0), "desc": (39.0, -168.0)}.items():
+        los = g.project_enu(*enu, g.los_unit_vector_from_heading(inc, head))
+        rasters[name] = make_raster(np.full((4, 5), los, np.float32), f"{name}.tif", band_metadata=M,
+                                    metadata={"geometry_incidence": str(inc),
+                                              "geometry_heading": str(head),
+                                              "geometry_look_direction": "right"})
+    feedback = recording_feedback()
+    res = run_algorithm(ALG, {"OBS_1": rasters["asc"], "OBS_2": rasters["desc"],
+                              **_outputs(tmp_path, "EAST", "UP")}, feedback=feedback)
+    assert read_block(res["OUTPUT_EAST"]) == pytest.approx(np.full((4, 5), 0.010), abs=1e-7)
+    assert read_block(res["OUTPUT_UP"]) == pytest.approx(np.full((4, 5), -0.020), abs=1e-7)
+    log = "\n".join(feedback.lines)
+    assert "OBS_1: incidence 34 deg from GDAL raster asc.tif" in log
+    assert "OBS_2: heading -168 deg from GDAL raster desc.tif" in log

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 from qgis.core import (
     QgsFeature,
-    QgsField,
     QgsGeometry,
     QgsPointXY,
     QgsProcessingException,
     NULL,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import QVariant
+
+from displacement_toolkit.processing_provider.fields import make_fields
 
 from ..conftest import run_algorithm
 from ..unit.test_gnss_comparison import Scene
@@ -73,8 +73,7 @@ def test_csv_file_plane_reference_is_exact_and_styled(provider, scene, tmp_path)
 def test_point_layer_with_field_mapping_and_named_station(provider, scene, tmp_path):
     layer = QgsVectorLayer("Point?crs=EPSG:4326", "gnss", "memory")
     pr = layer.dataProvider()
-    pr.addAttributes([QgsField("code", QVariant.Type.String), QgsField("VE", QVariant.Type.Double),
-                      QgsField("VN", QVariant.Type.Double), QgsField("VU", QVariant.Type.Double)])
+    pr.addAttributes(make_fields([("code", str), ("VE", float), ("VN", float), ("VU", float)]).toList())
     layer.updateFields()
     g = scene.gnss
     feats = []
@@ -276,3 +275,32 @@ def test_point_layer_in_a_projected_crs(provider, scene, tmp_path):
     got = _features(out)
     assert got["S07"]["lon"] == pytest.approx(scene.lon[7], abs=1e-9)
     assert got["S07"]["lat"] == pytest.approx(scene.lat[7], abs=1e-9)
+
+
+def test_geometry_recorded_in_the_insar_raster_is_the_default(provider, scene, tmp_path):
+    """An InSAR raster carrying its geometry (Load product's geometry_* metadata) needs no
+    geometry parameter: the GNSS vectors are projected exactly as with the angles given."""
+    from osgeo import gdal
+
+    from ..conftest import recording_feedback
+
+    recorded = str(tmp_path / "vel_geometry.tif")
+    gdal.Translate(recorded, scene.path)
+    ds = gdal.Open(recorded, gdal.GA_Update)
+    ds.SetMetadata({"geometry_incidence": "34", "geometry_heading": "-12",
+                    "geometry_look_direction": "right"})
+    ds = None
+    csv = _csv(scene, tmp_path / "gnss.csv")
+    common = {"GNSS_FILE": csv, "GNSS_UNITS": 2, "SAMPLE_RADIUS": 10.0, "MIN_PIXELS": 1}
+    given = run_algorithm(ALG, {**common, "INSAR": scene.path, "INCIDENCE_ANGLE": 34.0,
+                                "HEADING_ANGLE": -12.0, "OUTPUT": str(tmp_path / "given.gpkg")})
+    feedback = recording_feedback()
+    auto = run_algorithm(ALG, {**common, "INSAR": recorded, "OUTPUT": str(tmp_path / "auto.gpkg")},
+                         feedback=feedback)
+    a, b = _features(given["OUTPUT"]), _features(auto["OUTPUT"])
+    assert len(a) == 12
+    for name in a:
+        assert b[name]["gnss_los"] == pytest.approx(a[name]["gnss_los"], abs=1e-9)
+    assert auto["RMSE"] == pytest.approx(given["RMSE"], rel=1e-9)
+    assert any("LOS geometry from GDAL raster vel_geometry.tif" in x and "incidence 34 deg, "
+               "heading -12 deg, right-looking" in x for x in feedback.lines)

@@ -97,6 +97,17 @@ def test_mintpy_timeseries_h5_is_taken_directly(provider, tmp_path):
         "INSAR": [str(h5)], "GNSS_FOLDER": str(HAWAII / "unr_tenv3"), "LOS_ENU": LOS_ENU,
         "REFERENCE": 3, "OUTPUT": str(tmp_path / "h5.gpkg")})
     assert result["REFERENCE_DATE"] == "2016-07-11"
+    # the geometry the file records (CENTER_INCIDENCE_ANGLE, HEADING) is the default: the same
+    # as giving those angles
+    with h5py.File(h5, "a") as f:
+        f.attrs.update({"CENTER_INCIDENCE_ANGLE": "36.5", "HEADING": "-168.0", "ANTENNA_SIDE": "-1"})
+    common = {"GNSS_FOLDER": str(HAWAII / "unr_tenv3"), "REFERENCE": 3}
+    recorded = run_algorithm(ALG, {**common, "INSAR": [str(h5)], "OUTPUT": str(tmp_path / "rec.gpkg")})
+    given = run_algorithm(ALG, {**common, "INSAR": [str(h5)], "INCIDENCE_ANGLE": 36.5,
+                                "HEADING_ANGLE": -168.0, "OUTPUT": str(tmp_path / "given.gpkg")})
+    assert recorded["N"] == given["N"] > 0
+    for key in ("RMSE", "BIAS", "R"):
+        assert recorded[key] == pytest.approx(given[key], abs=1e-9), key
     # exactly what the five single-date rasters give with the same settings
     files = run_algorithm(ALG, {
         "INSAR": RASTERS, "GNSS_FOLDER": str(HAWAII / "unr_tenv3"), "LOS_ENU": LOS_ENU,

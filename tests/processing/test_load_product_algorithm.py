@@ -32,7 +32,9 @@ def test_timeseries_becomes_one_dated_multiband_raster(provider, mintpy_dir, tmp
     assert info.metadata["reference_date"] == "2020-01-01"
     assert info.metadata["processor"] == "MintPy"
     assert info.metadata["reference_point"].startswith("col=3")
-    np.testing.assert_allclose(read_block(path, 4), ramp(0.003), rtol=1e-6)
+    expected = ramp(0.003)
+    expected[1, 1] = np.nan                       # the maskTempCoh.h5 beside it (MASK default on)
+    np.testing.assert_allclose(read_block(path, 4), expected, rtol=1e-6)
     assert gdal.Open(path).GetRasterBand(1).GetUnitType() == "m"
     assert os.path.exists(str(out / "timeseries_timeseries.qml"))
 
@@ -91,7 +93,7 @@ def test_outputs_open_again_as_products_with_dates_and_geometry(provider, mintpy
     from displacement_toolkit.core.products import open_product
 
     res = run_algorithm("displacement:load_product", {
-        "INPUT": str(mintpy_dir / "timeseries.h5"), "OUTPUT_FOLDER": str(tmp_path / "ts")})
+        "INPUT": str(mintpy_dir / "timeseries.h5"), "MASK": False, "OUTPUT_FOLDER": str(tmp_path / "ts")})
     back = open_product(res["OUTPUT_LAYERS"][0])
     layer = back.layers[0]
     assert layer.bands == 4 and layer.units == "m" and layer.quantity == "los_displacement"
@@ -106,3 +108,58 @@ def test_outputs_open_again_as_products_with_dates_and_geometry(provider, mintpy
     np.testing.assert_allclose(back.los_azimuth(0, 0, 1, 1), 102.1)
     with pytest.raises(ValueError, match="set the incidence angle parameter"):
         back.incidence()   # the per-pixel incidence stayed in geometryGeo.h5 (not written)
+
+
+def test_gamma_par_and_folder_as_users_hold_them(provider, tmp_path):
+    """The .par itself loads the binary it describes; a folder of GAMMA outputs loads as a
+    dated stack (one band per interferogram) with the geometry of the first pair."""
+    import shutil
+
+    data = ROIPAC.parent
+    res = run_algorithm("displacement:load_product", {
+        "INPUT": str(data / "20060619_utm_dem.par"), "OUTPUT_FOLDER": str(tmp_path / "dem")})
+    dem = np.fromfile(data / "20060619_utm.dem", ">f4").reshape(72, 47)
+    assert len(res["OUTPUT_LAYERS"]) == 1
+    np.testing.assert_array_equal(read_block(res["OUTPUT_LAYERS"][0]), dem)
+    folder = tmp_path / "gamma"
+    folder.mkdir()
+    for name in ("20060619-20061002_utm.unw", "20061106-20061211_utm.unw", "20060619_utm_dem.par",
+                 "20060619_slc.par"):
+        shutil.copy(data / name, folder / name)
+    res = run_algorithm("displacement:load_product", {"INPUT": str(folder),
+                                                      "OUTPUT_FOLDER": str(tmp_path / "out")})
+    info = raster_info(res["OUTPUT_LAYERS"][0])
+    assert info.band_count == 2
+    assert [m["date_pair"] for m in info.band_metadata] == ["2006-06-19/2006-10-02",
+                                                           "2006-11-06/2006-12-11"]
+    assert float(info.metadata["geometry_incidence"]) == pytest.approx(22.9671)
+    phase = np.fromfile(data / "20061106-20061211_utm.unw", ">f4").reshape(72, 47).astype(np.float32)
+    phase[phase == 0] = np.nan
+    np.testing.assert_array_equal(read_block(res["OUTPUT_LAYERS"][0], 2), phase)
+
+
+def test_mask_beside_and_area_of_interest(provider, mintpy_dir, tmp_path):  # noqa: F811
+    """MintPy's maskTempCoh.h5 beside the time series is applied (logged; MASK off reads every
+    pixel) and EXTENT reads only the pixels of an area of interest, georeferenced."""
+    from ..conftest import recording_feedback
+
+    feedback = recording_feedback()
+    res = run_algorithm("displacement:load_product", {
+        "INPUT": str(mintpy_dir / "timeseries.h5"), "OUTPUT_FOLDER": str(tmp_path / "m")},
+        feedback=feedback)
+    assert np.isnan(read_block(res["OUTPUT_LAYERS"][0], 2)[1, 1])
+    assert any("Masked with maskTempCoh.h5 (mask, 0 = masked) beside the product" in x
+               for x in feedback.lines)
+    res = run_algorithm("displacement:load_product", {
+        "INPUT": str(mintpy_dir / "timeseries.h5"), "MASK": False,
+        "EXTENT": "-155.2975,-155.2945,19.4962,19.4985 [EPSG:4326]",
+        "OUTPUT_FOLDER": str(tmp_path / "aoi")}, feedback=feedback)
+    info = raster_info(res["OUTPUT_LAYERS"][0])
+    assert (info.width, info.height) == (4, 3)
+    assert info.geotransform == pytest.approx((-155.298, 0.001, 0.0, 19.499, 0.0, -0.001))
+    np.testing.assert_allclose(read_block(res["OUTPUT_LAYERS"][0], 2), ramp(0.001)[1:4, 2:6], rtol=1e-6)
+    assert any("EXTENT: read rows 1..3, columns 2..5 of 6 x 8 pixels only" in x for x in feedback.lines)
+    with pytest.raises(QgsProcessingException, match="EXTENT.*does not overlap"):
+        run_algorithm("displacement:load_product", {
+            "INPUT": str(mintpy_dir / "timeseries.h5"), "EXTENT": "10,11,10,11 [EPSG:4326]",
+            "OUTPUT_FOLDER": str(tmp_path / "none")})

@@ -26,8 +26,9 @@ def los(make_raster):
 def test_constant_incidence_analytic_and_styled(provider, los, tmp_path):
     path, data = los
     out = str(tmp_path / "up0.tif")
-    res = run_algorithm(ALG, {"INPUT": path, "INCIDENCE_ANGLE": 0, "OUTPUT": out})
-    assert np.array_equal(read_block(res["OUTPUT"]), data, equal_nan=True)     # theta 0: identity
+    res = run_algorithm(ALG, {"INPUT": path, "INCIDENCE_ANGLE": 45, "OUTPUT": out})
+    assert np.allclose(read_block(res["OUTPUT"]), math.sqrt(2) * data, rtol=1e-6,
+                       equal_nan=True)                                          # 1 / cos 45
     res = run_algorithm(ALG, {"INPUT": path, "INCIDENCE_ANGLE": 60, "OUTPUT_UNITS": 2,
                               "OUTPUT": str(tmp_path / "up60.tif")})
     got = read_block(res["OUTPUT"])
@@ -44,17 +45,17 @@ def test_phase_to_vertical_and_los_output(provider, make_raster, tmp_path):
     phase = np.full((6, 6), -4 * math.pi / S1 * 0.01, np.float32)
     path = make_raster(phase, "unw.tif")
     feedback = recording_feedback()
-    res = run_algorithm(ALG, {"INPUT": path, "QUANTITY": 2, "PHASE_SIGN": 0, "INCIDENCE_ANGLE": 0,
+    res = run_algorithm(ALG, {"INPUT": path, "QUANTITY": 2, "PHASE_SIGN": 0, "INCIDENCE_ANGLE": 60,
                               "OUTPUT_UNITS": 1, "OUTPUT": str(tmp_path / "up.tif"),
                               "OUTPUT_LOS": str(tmp_path / "los.tif")}, feedback=feedback)
-    assert np.allclose(read_block(res["OUTPUT"]), 1.0, rtol=1e-5)             # 1 cm up (toward)
+    assert np.allclose(read_block(res["OUTPUT"]), 2.0, rtol=1e-5)   # 1 cm toward = 2 cm up at 60 deg
     assert np.allclose(read_block(res["OUTPUT_LOS"]), 0.01, rtol=1e-5)
     assert raster_info(res["OUTPUT_LOS"]).band_metadata[0]["units"] == "m"
     assert any("LOS = -1 * wavelength / (4 pi) * phase" in line for line in feedback.lines)
     # the opposite sign: the same phase is 1 cm away from the satellite
-    res = run_algorithm(ALG, {"INPUT": path, "QUANTITY": 2, "PHASE_SIGN": 5, "INCIDENCE_ANGLE": 0,
+    res = run_algorithm(ALG, {"INPUT": path, "QUANTITY": 2, "PHASE_SIGN": 5, "INCIDENCE_ANGLE": 60,
                               "OUTPUT": str(tmp_path / "roi.tif")})
-    assert np.allclose(read_block(res["OUTPUT"]), -0.01, rtol=1e-5)
+    assert np.allclose(read_block(res["OUTPUT"]), -0.02, rtol=1e-5)
     # custom wavelength (L band) and a 60 degree incidence
     res = run_algorithm(ALG, {"INPUT": path, "QUANTITY": 2, "WAVELENGTH_PRESET": 3, "WAVELENGTH": 0.2384,
                               "INCIDENCE_ANGLE": 60, "OUTPUT": str(tmp_path / "l.tif")})
@@ -158,7 +159,7 @@ def test_geometry_from_load_product_metadata(provider, make_raster, tmp_path):
     # asking for the metadata wavelength of a raster without it is a clear error
     bare = make_raster(phase, "bare.tif")
     with pytest.raises(QgsProcessingException, match="WAVELENGTH_PRESET.*no geometry_wavelength"):
-        run_algorithm(ALG, {"INPUT": bare, "QUANTITY": 2, "WAVELENGTH_PRESET": 4, "INCIDENCE_ANGLE": 0,
+        run_algorithm(ALG, {"INPUT": bare, "QUANTITY": 2, "WAVELENGTH_PRESET": 4, "INCIDENCE_ANGLE": 30,
                             "OUTPUT": str(tmp_path / "bad.tif")})
 
 
@@ -272,3 +273,106 @@ def test_hyp3_geotiff_passes_through_with_incidence_from_its_product(provider, t
     assert np.allclose(read_block(res["OUTPUT"]), los / np.cos(np.radians(inc)), rtol=1e-4,
                        equal_nan=True)
     assert any("Incidence per pixel from the product (HyP3" in x for x in feedback.lines)
+
+
+# --- layer by meaning, and every default from the file (core/products/defaults.py) -----------
+def test_mintpy_velocity_file_reads_velocity_not_intercept(provider, tmp_path):
+    """A velocity.h5 as MintPy's timeseries2velocity writes it: HDF5 lists intercept first."""
+    from ..unit.test_products_defaults import ATTRS, velocity_field, write_velocity_h5
+
+    path = write_velocity_h5(tmp_path / "velocity.h5", seasonal=True)
+    feedback = recording_feedback()
+    res = run_algorithm(ALG, {"INPUT": path, "OUTPUT": str(tmp_path / "up.tif")}, feedback=feedback)
+    inc = float(ATTRS["CENTER_INCIDENCE_ANGLE"])
+    assert np.allclose(read_block(res["OUTPUT"]), velocity_field() / math.cos(math.radians(inc)),
+                       rtol=1e-6)                                        # m/yr, not the intercept
+    meta = raster_info(res["OUTPUT"]).band_metadata[0]
+    assert (meta["quantity"], meta["units"]) == ("vertical_velocity", "m/yr")
+    log = "\n".join(feedback.lines)
+    assert "read from velocity.h5 (layer velocity)" in log
+    assert "QUANTITY: LOS velocity (per year) from MintPy velocity velocity.h5, layer velocity" in log
+    assert "INPUT_UNITS: m/yr from MintPy velocity velocity.h5" in log
+    res = run_algorithm(ALG, {**dialog_defaults(), "INPUT": path, "OUTPUT": str(tmp_path / "up2.tif")})
+    assert np.allclose(read_block(res["OUTPUT"]), velocity_field() / math.cos(math.radians(inc)),
+                       rtol=1e-6)                                        # the dialog's defaults too
+    # asking for the velocity of a velocity file as a displacement is refused
+    with pytest.raises(QgsProcessingException, match="QUANTITY = 'LOS displacement': the input is a "
+                                                     "LOS velocity .*in m/yr"):
+        run_algorithm(ALG, {"INPUT": path, "QUANTITY": 0, "OUTPUT": str(tmp_path / "bad.tif")})
+    # the intercept, residue and Std layers are not displacements: refused, nothing written
+    for layer in ("intercept", "interceptStd", "residue", "velocityStd"):
+        with pytest.raises(QgsProcessingException, match=f"layer '{layer}' is the .*not a displacement, "
+                                                         "velocity or phase: choose the layer 'velocity'"):
+            run_algorithm(ALG, {"INPUT": f'HDF5:"{path}"://{layer}', "OUTPUT": str(tmp_path / "bad.tif")})
+    assert not [f for f in os.listdir(tmp_path) if f.startswith("bad")]
+
+
+def test_pyrate_geotiff_tags_are_the_defaults(provider, tmp_path):
+    """PyRate's GeoTIFF of a GAMMA interferogram (its real metadata, .aux.xml, on the GAMMA
+    binary's values): INCIDENCE_DEGREES and WAVELENGTH_METRES are used, and DATA_UNITS =
+    RADIANS makes it a phase, without any parameter."""
+    import shutil
+
+    from osgeo import gdal
+
+    from displacement_toolkit.core.raster_io import wgs84_wkt
+
+    name = "20060619-20061002_utm_unw.tif"
+    phase = np.fromfile(os.path.join(PYRATE, "20060619-20061002_utm.unw"), ">f4").reshape(72, 47) \
+        .astype(np.float32)
+    tif = str(tmp_path / name)
+    ds = gdal.GetDriverByName("GTiff").Create(tif, 47, 72, 1, gdal.GDT_Float32)
+    ds.SetGeoTransform((150.91, 0.000833333, 0.0, -34.17, 0.0, -0.000833333))   # PyRate's X_FIRST
+    ds.SetProjection(wgs84_wkt())
+    ds.GetRasterBand(1).WriteArray(phase)
+    ds.GetRasterBand(1).SetNoDataValue(0.0)
+    ds = None
+    shutil.copy(os.path.join(PYRATE, name + ".aux.xml"), tif + ".aux.xml")
+    feedback = recording_feedback()
+    res = run_algorithm(ALG, {"INPUT": tif, "OUTPUT": str(tmp_path / "up.tif")}, feedback=feedback)
+    truth = phase.astype(np.float64)
+    truth[truth == 0] = np.nan
+    truth = -0.05623564240081464 / (4 * math.pi) * truth / math.cos(math.radians(22.9671))
+    got = read_block(res["OUTPUT"])
+    assert np.isfinite(got).sum() == 3295                                # 97.37 % of 72 x 47
+    assert np.allclose(got, truth, rtol=1e-5, atol=1e-9, equal_nan=True)
+    log = "\n".join(feedback.lines)
+    assert "QUANTITY: Unwrapped phase (radians) from GAMMA raster" in log
+    assert "Wavelength 0.05623564240081464 m from the input metadata: GAMMA raster " \
+           f"{name} (PyRate tags INCIDENCE_DEGREES, WAVELENGTH_METRES)" in log
+    assert f"Incidence 22.9671 deg from GAMMA raster {name} (PyRate tags" in log
+    res = run_algorithm(ALG, {"INPUT": tif, "QUANTITY": 2, "OUTPUT": str(tmp_path / "up2.tif")})
+    assert np.allclose(read_block(res["OUTPUT"]), truth, rtol=1e-5, atol=1e-9, equal_nan=True)
+    # as the dialog runs it: every parameter at its default value, given explicitly
+    res = run_algorithm(ALG, {**dialog_defaults(), "INPUT": tif, "OUTPUT": str(tmp_path / "up3.tif")})
+    assert np.allclose(read_block(res["OUTPUT"]), truth, rtol=1e-5, atol=1e-9, equal_nan=True)
+
+
+def dialog_defaults():
+    """The parameter values the Processing dialog passes when nothing is changed."""
+    from qgis.core import QgsApplication
+
+    alg = QgsApplication.processingRegistry().algorithmById(ALG)
+    return {d.name(): d.defaultValue() for d in alg.parameterDefinitions()
+            if d.defaultValue() is not None}
+
+
+def test_a_folder_of_gamma_interferograms(provider, tmp_path):
+    """A folder of GAMMA outputs given as INPUT: BAND picks the interferogram (date order),
+    the phase, wavelength and incidence come from the files."""
+    import shutil
+
+    folder = tmp_path / "gamma"
+    folder.mkdir()
+    for name in ("20060619-20061002_utm.unw", "20061106-20061211_utm.unw", "20060619_utm_dem.par",
+                 "20060619_slc.par", "20060619_utm.inc"):
+        shutil.copy(os.path.join(PYRATE, name), folder / name)
+    feedback = recording_feedback()
+    res = run_algorithm(ALG, {"INPUT": str(folder), "BAND": 2, "OUTPUT": str(tmp_path / "up.tif")},
+                        feedback=feedback)
+    wavelength = 299792458.0 / 5.334694994e9
+    truth = -wavelength / (4 * math.pi) * _roipac_phase("geo_061106-061211.unw") \
+        / math.cos(math.radians(22.9671))
+    assert np.allclose(read_block(res["OUTPUT"]), truth, rtol=1e-5, atol=1e-9, equal_nan=True)
+    assert any("(layer unwrapped_phase, band 2: unwrapped phase 2006-11-06_2006-12-11)" in x
+               for x in feedback.lines)

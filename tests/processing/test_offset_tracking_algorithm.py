@@ -138,3 +138,39 @@ def test_different_grid_sizes_is_an_error(provider, make_raster, tmp_path):
     with pytest.raises(QgsProcessingException, match="SECONDARY.*[Cc]o-register"):
         run_algorithm(ALG, {"REFERENCE": a, "SECONDARY": b, **_outputs(tmp_path)})
     assert not [f for f in os.listdir(tmp_path) if f.startswith(("output", ".output"))]
+
+
+def test_optical_image_with_defaults(provider, tmp_path):
+    """A real Landsat crop (tests/data/landsat_rgb_byte) and its green band moved by a known
+    sub-pixel shift, as 8-bit GeoTIFFs: auto detects an optical image and its quality masks
+    keep every window; stated as SAR amplitude, the SNR mask removes most and the log says so."""
+    from osgeo import gdal
+
+    from ..conftest import recording_feedback
+    from ..unit.test_offset_tracking_optical import LANDSAT, SHIFT, fourier_shift
+
+    green = read_block(LANDSAT, 2).astype(np.float64)
+    moved = str(tmp_path / "moved.tif")
+    ds = gdal.GetDriverByName("GTiff").CreateCopy(moved, gdal.Open(LANDSAT))
+    ds.GetRasterBand(2).WriteArray(np.clip(np.round(fourier_shift(green, *SHIFT)), 1, 255))
+    ds = None
+    params = {"REFERENCE": LANDSAT, "BAND_REFERENCE": 2, "SECONDARY": moved,
+              "BAND_SECONDARY": 2, **_outputs(tmp_path)}
+    feedback = recording_feedback()
+    res = run_algorithm(ALG, params, feedback=feedback)
+    assert "image type: optical (auto: named RGB); quality masks: SNR off, correlation peak " \
+           ">= 0.5" in feedback.lines
+    assert res["VALID_WINDOWS"] == 36
+    np.testing.assert_allclose(read_block(res["OUTPUT_X"]), SHIFT[0], atol=0.03)
+    np.testing.assert_allclose(read_block(res["OUTPUT_Y"]), SHIFT[1], atol=0.03)
+    assert not feedback.warnings
+
+    feedback = recording_feedback()
+    res = run_algorithm(ALG, {**params, "IMAGE_TYPE": 2}, feedback=feedback)
+    assert "image type: SAR amplitude (IMAGE_TYPE); quality masks: SNR >= 5, correlation " \
+           "peak off" in feedback.lines
+    lost = 36 - res["VALID_WINDOWS"]
+    assert lost > 18
+    assert feedback.warnings[0] == f"{lost} of 36 windows ({100 * lost / 36:.0f} %) have no offset:"
+    assert feedback.warnings[1].startswith(f"  {lost} ({100 * lost / 36:.0f} %) with SNR below "
+                                           "SNR_THRESHOLD = 5: lower SNR_THRESHOLD")

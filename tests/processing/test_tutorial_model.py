@@ -4,6 +4,7 @@ Okada truth."""
 
 import importlib.util
 import math
+import shlex
 
 import numpy as np
 import pytest
@@ -78,12 +79,32 @@ def test_model_runs_on_the_sample_and_recovers_the_truth(provider, scene, tmp_pa
     assert results["CHILD_RESULTS"]["asc_offsets"]["VALID_WINDOWS"] == 14 * 30
 
 
+def _tutorial_command_line():
+    """The ``qgis_process run`` command of docs/tutorial.md, as its words."""
+    text = (REPO / "docs" / "tutorial.md").read_text(encoding="utf-8")
+    blocks = [b.split("```")[0] for b in text.split("```bash")[1:]]
+    commands = [b for b in blocks if "qgis_process run docs/models/earthquake_decomposition.model3" in b]
+    assert len(commands) == 1, "docs/tutorial.md should show the model's command line once"
+    return shlex.split(commands[0].replace("\\\n", " "))
+
+
 def test_model_runs_through_qgis_process(scene, qgis_process, tmp_path):
-    """The tutorial's command line: outputs east/north/up only (offsets go to temporary files)."""
+    """The tutorial's command line, word for word (the sample folder for $D, outputs in a
+    temporary folder): outputs decompose:east/north/up (offsets go to temporary files)."""
     module, data = scene
-    args = ["run", str(MODEL), "--"] + [f"{k}={v}" for k, v in _inputs(data).items()]
-    for comp in ("east", "north", "up"):
-        args.append(f"decompose:{comp}={tmp_path / (comp + '.tif')}")
+    words = _tutorial_command_line()
+    assert words[:3] == ["qgis_process", "run", "docs/models/earthquake_decomposition.model3"]
+    args = ["run", str(REPO / words[2])]
+    for word in words[3:]:
+        if "=" in word:
+            key, value = word.split("=", 1)
+            value = value.replace("$D", str(data))
+            if key.startswith("decompose:"):
+                value = str(tmp_path / value)
+            word = f"{key}={value}"
+        args.append(word)
+    assert sorted(a.split("=")[0] for a in args if a.startswith("decompose:")) == \
+        ["decompose:east", "decompose:north", "decompose:up"]
     out = qgis_process(*args, json_output=True)
     _check_against_truth(module, out["results"])
 

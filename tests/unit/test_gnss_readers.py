@@ -146,3 +146,19 @@ def test_csv_series_time_of_day_is_the_calendar_day(tmp_path):
     path.write_text("station,date,lon,lat,east,north,up\nA,yesterday,1,2,3,4,5\n")
     with pytest.raises(ValueError, match="line 2, column 2 \\(date\\): 'yesterday' is not a date"):
         gnss.read_series([str(path)], units="m")
+
+
+def test_duplicate_station_names_are_refused_naming_them_and_the_files(tmp_path):
+    table = tmp_path / "vel.csv"
+    table.write_text("station,lon,lat,east,north,up\nHLNA,-155.3,19.4,1,2,3\n"
+                     "AHUP,-155.2,19.4,1,2,3\nhlna,-155.1,19.4,4,5,6\n")
+    with pytest.raises(ValueError, match=r"vel.csv: station names must be unique, but 'HLNA' "
+                                         r"\(2 times: entries 1, 3\)"):
+        gnss.read_velocities(str(table), "csv", "mm/yr")
+    rows = "station,date,lon,lat,east,north,up\n" + "".join(
+        f"HLNA,2021-01-{d:02d},-155.3,19.4,0,0,{d}\n" for d in (1, 2))
+    (tmp_path / "a.csv").write_text(rows)
+    (tmp_path / "b.csv").write_text(rows.replace("HLNA", "hlna"))
+    with pytest.raises(ValueError, match=r"station names must be unique, but HLNA comes from 2 "
+                                         r"series \(in a.csv, b.csv\)"):
+        gnss.read_series([str(tmp_path / "a.csv"), str(tmp_path / "b.csv")], "mm")

@@ -51,13 +51,12 @@ def test_intersection_union_and_coarsest_finest_are_exact(write):
     assert (g.width, g.height) == (40, 40)
     assert g.extent == (500500.0, 3997000.0, 502500.0, 3999000.0)
     u = G.plan_grid([a, b], extent="union", resolution="finest")
-    # union x 500000..503600, y 3996500..4000000 at 30 m: edges on multiples of 30
-    assert u.geotransform == (499980.0, 30.0, 0.0, 4000020.0, 0.0, -30.0)
-    assert (u.width, u.height) == (121, 118)
-    x0, y0, x1, y1 = u.extent
-    assert x0 <= 500000 and x1 >= 503600 and y0 <= 3996500 and y1 >= 4000000
-    for edge in u.extent:
-        assert edge / 30.0 == pytest.approx(round(edge / 30.0), abs=1e-9)
+    # union x 500000..503600, y 3996500..4000000 at 30 m, the pixel size of a (in the target
+    # CRS): a's grid is kept, grown by whole pixels of a (bottom edge 4000000 - 117 x 30)
+    assert u.geotransform == (500000.0, 30.0, 0.0, 4000000.0, 0.0, -30.0)
+    assert (u.width, u.height) == (120, 117)
+    assert u.extent == (500000.0, 3996490.0, 503600.0, 4000000.0)
+    assert G.pixels_on_grid(raster_info(a), u) and not G.pixels_on_grid(raster_info(b), u)
     # order of inputs and repeated runs do not change the grid
     assert G.plan_grid([b, a], extent="union", resolution="finest") == u
 
@@ -309,3 +308,96 @@ def test_gridspec_validation_and_matching(write):
         G.gdal_resampling("lanczos5")
     assert G.choose_resampling(raster_info(path), G.GridSpec(UTM, (0, 60, 0, 0, 0, -60), 1, 1)) == "average"
     assert G.choose_resampling(raster_info(path), G.GridSpec(UTM, (0, 10, 0, 0, 0, -10), 1, 1)) == "bilinear"
+
+
+# ----------------------------------------------------------------------------- grids kept
+ODD = (500020.0, 30.0, 0.0, 4000010.0, 0.0, -30.0)    # edges not on multiples of 30 m
+
+
+def test_identical_grids_are_kept_and_copied_bit_for_bit(write, tmp_path):
+    rng = np.random.default_rng(3)
+    values = rng.normal(0, 0.01, (128, 128)).astype(np.float32)
+    values[5:9, 60:70] = np.nan
+    a = write("a.tif", values, ODD)
+    b = write("b.tif", values * 2, ODD)
+    # issue 17: came out 129 x 129 on a grid shifted by 20 m, averaged, with a NaN border
+    for extent in ("intersection", "union"):
+        for resolution in ("coarsest", "finest"):
+            g = G.plan_grid([a, b], extent=extent, resolution=resolution)
+            assert g == G.GridSpec.from_info(raster_info(a))
+    out = G.warp_to_grid(a, g, resampling=G.choose_resampling(raster_info(a), g),
+                         output_path=str(tmp_path / "a_grid.tif"))
+    assert raster_info(out).geotransform == ODD
+    assert read_block(out).tobytes() == values.tobytes()
+    assert G.layer_resampling(raster_info(b), g, "average") == ("nearest", True)
+    out = G.warp_to_grid(b, g, resampling="nearest", output_path=str(tmp_path / "b_grid.tif"))
+    assert read_block(out).tobytes() == (values * 2).tobytes()
+
+
+def test_integer_layer_on_the_grid_is_copied_with_nodata_as_nan(write, tmp_path):
+    values = np.arange(1, 401, dtype=np.uint16).reshape(20, 20)
+    values[3, 4] = 0
+    path = str(tmp_path / "dn.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(path, 20, 20, 1, gdal.GDT_UInt16)
+    ds.SetGeoTransform(ODD)
+    ds.SetProjection(UTM)
+    ds.GetRasterBand(1).SetNoDataValue(0)
+    ds.GetRasterBand(1).WriteArray(values)
+    ds = None
+    # a larger float raster on the same pixel edges (one pixel more on every side)
+    big = write("big.tif", np.zeros((22, 22)), (ODD[0] - 30, 30, 0, ODD[3] + 30, 0, -30))
+    g = G.plan_grid([big, path], extent="union")
+    assert g.geotransform == (ODD[0] - 30, 30.0, 0.0, ODD[3] + 30, 0.0, -30.0)
+    method, copied = G.layer_resampling(raster_info(path), g)
+    assert (method, copied) == ("nearest", True)
+    got = read_block(G.warp_to_grid(path, g, resampling=method,
+                                   output_path=str(tmp_path / "dn_grid.tif")))
+    expected = np.full((22, 22), np.nan, np.float32)
+    expected[1:21, 1:21] = np.where(values == 0, np.nan, values).astype(np.float32)
+    assert got.tobytes() == expected.tobytes()
+
+
+def _utm_pair(write, values):
+    """A 30 m raster in UTM 33N near the zone's eastern edge and a 30 m raster in UTM 34N on
+    its own 30 m grid over the same ground."""
+    u33 = write("u33.tif", values, (800000.0, 30.0, 0.0, 4500000.0, 0.0, -30.0))
+    src, dst = G._srs(UTM), G._srs(crs_from_epsg(32634))
+    x, y, _ = gdal.osr.CoordinateTransformation(src, dst).TransformPoint(800000.0, 4500000.0)
+    u34 = write("u34.tif", values, (round(x / 30) * 30, 30.0, 0.0, round(y / 30) * 30, 0.0, -30.0),
+                crs_from_epsg(32634))
+    return u33, u34
+
+
+def test_derived_resolution_snaps_to_the_pixel_size_in_the_same_crs(write, tmp_path):
+    values = np.random.default_rng(4).normal(size=(128, 128)).astype(np.float32)
+    u33, u34 = _utm_pair(write, values)
+    # GDAL suggests 30.018 m for the UTM 34N raster in UTM 33N (issue 17: 30.0093 m pixels)
+    suggested = G._footprint(raster_info(u34), UTM)[4]
+    assert 30.01 < suggested < 30.03
+    notes = []
+    g = G.plan_grid([u33, u34], log=notes.append)
+    assert g.geotransform == (800000.0, 30.0, 0.0, 4500000.0, 0.0, -30.0)
+    assert (g.width, g.height) == (128, 128)
+    assert notes == [f"resolution {suggested:.10g} x {G._footprint(raster_info(u34), UTM)[5]:.10g}"
+                     " m (coarsest) snapped to 30 x 30, the pixel size of u33.tif in the same CRS"]
+    out = G.warp_to_grid(u33, g, resampling=G.choose_resampling(raster_info(u33), g),
+                         output_path=str(tmp_path / "u33_grid.tif"))
+    assert read_block(out).tobytes() == values.tobytes()
+    assert G.choose_resampling(raster_info(u34), g) == "bilinear"       # reprojected
+    # the other way round: the UTM 34N raster's grid is kept
+    g34 = G.plan_grid([u34, u33], resolution="finest")
+    assert g34 == G.GridSpec.from_info(raster_info(u34))
+    # a custom resolution is taken as given, and the edges are multiples of it
+    c = G.plan_grid([u33, u34], resolution=30.018)
+    k = c.geotransform[0] / 30.018
+    assert c.resolution == (30.018, 30.018) and k == pytest.approx(round(k), abs=1e-9)
+
+
+def test_snapping_stays_within_one_percent(write):
+    a = write("a.tif", np.zeros((50, 50)), (500000, 30, 0, 4000000, 0, -30))
+    # a geographic raster whose suggested UTM resolution is about 45 m x 55 m: not snapped
+    geo = write("geo.tif", np.zeros((40, 40)), (15.0, 0.0005, 0, 36.14, 0, -0.0005), WGS84)
+    notes = []
+    g = G.plan_grid([a, geo], extent="union", log=notes.append)
+    assert g.resolution[0] > 40 and not notes
+    assert not G.pixels_on_grid(raster_info(a), g)

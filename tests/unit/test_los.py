@@ -109,8 +109,8 @@ def test_north_motion_is_masked_for_east_looking_geometry():
 
 
 def test_incidence_checks_and_angle_units():
-    L.check_incidence_values([0.0, 45.0, 89.9])
-    for bad in ([90.0], [-1.0], [30.0, 120.0]):
+    L.check_incidence_values([0.1, 45.0, 89.9])
+    for bad in ([90.0], [-1.0], [30.0, 120.0], [0.0, 30.0]):
         with pytest.raises(ValueError, match="between 0 and 90 degrees"):
             L.check_incidence_values(bad)
     assert L.detect_angle_units(0.68)[0] == "radians"
@@ -161,23 +161,23 @@ def test_phase_input_units_and_los_output(write, tmp_path):
     phase = np.full((4, 4), -4 * math.pi / S1 * 0.01, np.float32)
     inp = write("unw.tif", phase)
     res = L.los_to_direction(inp, str(tmp_path / "up.tif"), quantity="phase", wavelength=S1,
-                             phase_convention="isce2", incidence=0.0, output_units="mm",
+                             phase_convention="isce2", incidence=60.0, output_units="mm",
                              los_output_path=str(tmp_path / "los.tif"))
-    assert np.allclose(read_block(str(tmp_path / "up.tif")), 10.0, rtol=1e-5)
+    assert np.allclose(read_block(str(tmp_path / "up.tif")), 20.0, rtol=1e-5)  # 1 cm LOS / cos 60
     assert np.allclose(read_block(str(tmp_path / "los.tif")), 0.01, rtol=1e-5)
     assert res["units"] == "mm"
     meta = raster_info(str(tmp_path / "up.tif")).band_metadata[0]
     assert meta["wavelength_m"] == "0.05546576" and meta["phase_convention"].startswith("isce2 (LOS = -1")
-    # units round trip: mm/yr velocity -> cm/yr -> back
+    # units: mm/yr velocity -> cm/yr -> mm/yr (each pass / cos 60 = x 2)
     vel = write("vel.tif", np.full((3, 3), 12.5))
     L.los_to_direction(vel, str(tmp_path / "v.tif"), quantity="los_velocity", input_units="mm/yr",
-                       output_units="cm", incidence=0.0)
+                       output_units="cm", incidence=60.0)
     info = raster_info(str(tmp_path / "v.tif"))
     assert info.band_metadata[0]["units"] == "cm/yr"
-    assert np.allclose(read_block(str(tmp_path / "v.tif")), 1.25)
+    assert np.allclose(read_block(str(tmp_path / "v.tif")), 2.5)
     L.los_to_direction(str(tmp_path / "v.tif"), str(tmp_path / "w.tif"), quantity="los_velocity",
-                       input_units="cm/yr", output_units="mm/yr", incidence=0.0)
-    assert np.allclose(read_block(str(tmp_path / "w.tif")), 12.5)
+                       input_units="cm/yr", output_units="mm/yr", incidence=60.0)
+    assert np.allclose(read_block(str(tmp_path / "w.tif")), 50.0)
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -198,12 +198,13 @@ def test_errors_write_nothing(write, tmp_path, kwargs, message):
     assert [f for f in os.listdir(tmp_path) if f.startswith(("out", ".out"))] == []
 
 
-def test_invalid_incidence_raster_aborts_midway(write, tmp_path):
+def test_invalid_incidence_raster_is_refused_before_writing(write, tmp_path):
     inp = write("los.tif", np.zeros((20, 5)))
     inc = np.full((20, 5), 30.0, np.float32)
     inc[15, 2] = 95.0
     incp = write("inc.tif", inc)
-    with pytest.raises(ValueError, match="1 value\\(s\\) are outside.*max 95"):
+    with pytest.raises(ValueError, match=r"INCIDENCE = .*inc.tif.*1 of 100 valid pixels \(1 %\) are "
+                       r"outside.*strictly between 0 and 90 degrees.*from 95 to 95"):
         L.los_to_direction(inp, str(tmp_path / "out.tif"), incidence=incp, rows_per_block=4)
     assert [f for f in os.listdir(tmp_path) if f.startswith(("out", ".out"))] == []
 

@@ -147,3 +147,84 @@ def test_gamma_raster_with_a_mintpy_prep_gamma_rsc(tmp_path):
     np.testing.assert_array_equal(p.read("unwrapped_phase"), raw_roipac_phase())
     assert p.geotransform == pytest.approx(open_product(str(ROIPAC)).geotransform)
     assert p.geometry.heading == pytest.approx(193.1522256)
+
+
+# --- GAMMA inputs as users hold them -------------------------------------------------------
+def test_dem_par_corner_is_the_centre_of_the_first_pixel():
+    """The corner convention of GAMMA DEM/geocoding parameter files, pinned.
+
+    GAMMA DIFF&GEO Reference Manual, "DEM_par": ``corner_lat`` / ``corner_lon`` (EQA) and
+    ``corner_north`` / ``corner_east`` (UTM...) are the coordinates "of first DEM pixel"
+    (a GAMMA pixel coordinate is the pixel's centre: pyroSAR's ``ISPPar.envidict`` shifts
+    them by half a post to the north-west "since GAMMA pixel coordinates are defined for the
+    pixel center").  LiCSBAS agrees: LiCSBAS02_ml_prep.py computes the last latitude as
+    ``corner_lat + post_lat * (length - 1)`` (grid registration) and shifts by half a pixel
+    when writing GeoTIFFs; its author confirms it in LiCSBAS issue #135 (open: users see the
+    half pixel between GeoTIFF and EQA.dem_par).  PyRate's converter (pyrate/core/gamma.py,
+    ``parse_dem_header``) copies ``corner_lat``/``corner_lon`` into the GeoTIFF origin (the
+    pixel's edge), an open question since PyRate issue #13 ("gamma.py may be producing
+    rasters 'out' by half a pixel").  So GDAL's origin is corner - post / 2.
+    """
+    par = {k.strip(): v.split()[0] for k, v in (ln.split(":", 1) for ln in
+           (DATA / "20060619_utm_dem.par").read_text().splitlines() if ":" in ln)}
+    lat, lon = float(par["corner_lat"]), float(par["corner_lon"])
+    dlat, dlon = float(par["post_lat"]), float(par["post_lon"])
+    g = open_product(str(GAMMA))
+    x0, dx, _, y0, _, dy = g.geotransform
+    assert (x0 + dx / 2, y0 + dy / 2) == pytest.approx((lon, lat), abs=1e-12)   # first pixel centre
+    assert (dx, dy) == pytest.approx((dlon, dlat), abs=1e-15)
+    # PyRate's GeoTIFF of the same data puts the corner at the pixel's edge: half a post apart
+    t = open_product(str(TIF))
+    assert (t.geotransform[0] - x0, t.geotransform[3] - y0) == pytest.approx((dlon / 2, dlat / 2))
+
+
+def test_the_par_itself_opens_the_binary_it_describes(tmp_path):
+    dem = np.fromfile(DATA / "20060619_utm.dem", ">f4").reshape(72, 47)
+    p = open_product(str(DATA / "20060619_utm_dem.par"))
+    assert p.path.endswith("20060619_utm.dem") and p.layer_names[0] == "height"
+    np.testing.assert_array_equal(p.read("height"), dem.astype(np.float32))
+    assert p.geotransform == pytest.approx(open_product(str(GAMMA)).geotransform)
+    # an SLC parameter file whose SLC is not there: a clear error, not the header read as pixels
+    with pytest.raises(ProductError, match=r"20060619_slc\.par.*parameter file, not a raster.*"
+                                           r"20060619_slc or 20060619\.slc"):
+        open_product(str(DATA / "20060619_slc.par"))
+    # a <name>.dem_par describes <name>.dem (an EQA.dem_par folder is LiCSBAS's: little-endian)
+    shutil.copy(DATA / "20060619_utm_dem.par", tmp_path / "sydney.dem_par")
+    shutil.copy(DATA / "20060619_utm.dem", tmp_path / "sydney.dem")
+    np.testing.assert_array_equal(open_product(str(tmp_path / "sydney.dem_par")).read("height"), dem)
+
+
+def test_a_folder_of_gamma_outputs_is_a_stack_in_date_order(tmp_path):
+    folder = tmp_path / "gamma"
+    folder.mkdir()
+    for name in ("20061106-20061211_utm.unw", "20060619-20061002_utm.unw", "20060619_utm_dem.par",
+                 "20060619_slc.par", "20061106_slc.par", "20060619_utm.inc", "20060619_utm.dem"):
+        shutil.copy(DATA / name, folder / name)
+    p = open_product(str(folder))
+    assert (p.processor, p.product_type) == ("GAMMA", "interferogram stack")
+    layer = p.layer("unwrapped_phase")
+    assert layer.bands == 2
+    assert [(a.isoformat(), b.isoformat()) for a, b in layer.band_date_pairs] == [
+        ("2006-06-19", "2006-10-02"), ("2006-11-06", "2006-12-11")]
+    np.testing.assert_array_equal(p.read("unwrapped_phase", 1), raw_roipac_phase())
+    roipac2 = open_product(str(DATA / "geo_061106-061211.unw")).read("unwrapped_phase")
+    np.testing.assert_array_equal(p.read("unwrapped_phase", 2), roipac2)   # the ROI_PAC twin
+    np.testing.assert_allclose(p.incidence(), 22.9671, atol=1e-4)
+    assert p.geotransform == pytest.approx(open_product(str(GAMMA)).geotransform)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ProductError, match="HyP3.*or a folder of GAMMA"):
+        open_product(str(empty))
+
+
+def test_a_binary_with_its_own_par_beside_it(tmp_path):
+    """ifg.unw + ifg.unw.par (a DEM/MAP parameter file of its grid), no *dem.par in the folder."""
+    shutil.copy(GAMMA, tmp_path / "ifg.unw")
+    shutil.copy(DATA / "20060619_utm_dem.par", tmp_path / "ifg.unw.par")
+    p = open_product(str(tmp_path / "ifg.unw"))
+    assert p.processor == "GAMMA" and p.metadata["dem_par"] == "ifg.unw.par"
+    np.testing.assert_array_equal(p.read("unwrapped_phase"), raw_roipac_phase())
+    assert p.geotransform == pytest.approx(open_product(str(GAMMA)).geotransform)
+    # and the .par given instead of the binary opens the same raster
+    np.testing.assert_array_equal(open_product(str(tmp_path / "ifg.unw.par")).read("unwrapped_phase"),
+                                  raw_roipac_phase())

@@ -116,8 +116,13 @@ def test_timeseries_dates_and_bands(mintpy_dir):
     assert ts.bands == 4 and ts.units == "m" and ts.quantity == "los_displacement"
     assert [d.isoformat() for d in ts.dates] == ["2020-01-01", "2020-01-13", "2020-01-25", "2020-02-06"]
     assert ts.reference_date.isoformat() == "2020-01-01"
-    np.testing.assert_allclose(p.read("timeseries", 4), ramp(0.003))
+    expected = ramp(0.003)
+    expected[1, 1] = np.nan          # masked by the maskTempCoh.h5 beside it
+    np.testing.assert_allclose(p.read("timeseries", 4), expected)
     np.testing.assert_allclose(p.read("timeseries", 3, 1, 2, 3, 4), ramp(0.002)[1:4, 2:6])
+    assert p.metadata["mask"] == "maskTempCoh.h5 (mask, 0 = masked)"
+    np.testing.assert_allclose(open_product(str(mintpy_dir / "timeseries.h5"), mask=False)
+                               .read("timeseries", 4), ramp(0.003))
     assert "bperp" not in p.layer_names and "date" not in p.layer_names
 
 

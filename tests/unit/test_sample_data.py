@@ -2,6 +2,7 @@
 the ENU field projected on the range and along-track directions (checked independently)."""
 
 import csv
+import importlib.util
 import json
 import math
 
@@ -12,8 +13,23 @@ from osgeo import gdal, osr
 from displacement_toolkit.core.okada import fault_displacement_enu
 from displacement_toolkit.core.raster_io import read_block
 
+from ..conftest import REPO
 
 gdal.UseExceptions()
+
+
+def _load_file(relative, name):
+    """A repository file as a module, by path: not through sys.path, which QGIS edits when it
+    unloads a plugin (qgis.utils removes the plugin package's folder -- the checkout itself
+    when it is named displacement_toolkit -- so ``import demo`` would depend on test order)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / relative)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _load_script():
+    return _load_file("scripts/make_sample_data.py", "make_sample_data")
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +153,8 @@ def test_demo_truth_on_any_grid_matches_the_written_truth(scene):
     """demo/steps/_common.truth_offsets (used to score offset tracking on its output grid)
     reproduces the generator's truth rasters when asked on the reference grid, and gives the
     field at window centres of a coarser, shifted grid."""
-    from demo.steps._common import truth_enu, truth_offsets
+    common = _load_file("demo/steps/_common.py", "demo_steps_common")
+    truth_enu, truth_offsets = common.truth_enu, common.truth_offsets
 
     _module, out, _ = scene
     for track in ("asc", "desc"):
