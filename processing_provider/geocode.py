@@ -61,10 +61,11 @@ class Geocode(DisplacementAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer(
             "LONGITUDE", "Longitude of the radar grid (degrees)", optional=True))
         self.addParameter(QgsProcessingParameterFile(
-            "LOOKUP_TABLE", "or: GAMMA lookup table (.lt, lookup_fine)", optional=True))
+            "LOOKUP_TABLE", "or: GAMMA lookup table (.lt, lookup_fine)", optional=True,
+            fileFilter="All files (*)"))
         self.addParameter(QgsProcessingParameterFile(
             "DEM_PAR", "GAMMA DEM parameter file of the lookup table (.dem_par, dem.par)",
-            optional=True))
+            optional=True, fileFilter="All files (*)"))
         self.addParameter(QgsProcessingParameterFile(
             "ANNOTATION", "or: Sentinel-1 annotation XML", optional=True,
             fileFilter="Sentinel-1 annotation (*.xml)"))
