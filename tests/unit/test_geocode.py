@@ -370,6 +370,10 @@ def test_errors_and_cancel(tmp_path):
         gc.geocode(small, gc.Geolocation(latitude=lat_path, longitude=lon_path), str(tmp_path / "c.tif"))
     with pytest.raises(ValueError, match="exactly one geolocation"):
         gc.Geolocation(latitude=lat_path, longitude=lon_path, annotation=str(ANNOTATION))
+    progress = []
+    gc.geocode(src, gc.Geolocation(latitude=lat_path, longitude=lon_path), str(tmp_path / "p.tif"),
+               monitor=Monitor(progress=progress.append))
+    assert progress[-1] == 1.0 and np.all(np.diff(progress) >= 0) and len(progress) > 5
     out = tmp_path / "cancelled.tif"
     with pytest.raises(OperationCancelled):
         gc.geocode(src, gc.Geolocation(latitude=lat_path, longitude=lon_path), str(out),
