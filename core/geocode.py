@@ -523,10 +523,36 @@ def _invert(t: Sequence[float]) -> Tuple[float, ...]:
     return (a[0, 2], a[0, 0], a[0, 1], a[1, 2], a[1, 0], a[1, 1])
 
 
+def _box_average(block: np.ndarray, r_lo: int, c: np.ndarray, r: np.ndarray, hc: np.ndarray,
+                 hr: np.ndarray) -> np.ndarray:
+    """Mean of the valid pixels whose centres lie within ``c ± hc``, ``r ± hr`` (indices,
+    centres at integers; ``block`` holds rows from ``r_lo``), by summed-area tables; NaN where
+    the box holds no valid pixel."""
+    h, w = block.shape
+    valid = np.isfinite(block)
+    sums = np.zeros((h + 1, w + 1))
+    counts = np.zeros((h + 1, w + 1))
+    sums[1:, 1:] = np.cumsum(np.cumsum(np.where(valid, block, 0.0), axis=0), axis=1)
+    counts[1:, 1:] = np.cumsum(np.cumsum(valid, axis=0), axis=1)
+    k0 = np.clip(np.ceil(c - hc), 0, w - 1).astype(np.int64)
+    k1 = np.clip(np.floor(c + hc), 0, w - 1).astype(np.int64)
+    m0 = np.clip(np.ceil(r - hr) - r_lo, 0, h - 1).astype(np.int64)
+    m1 = np.clip(np.floor(r + hr) - r_lo, 0, h - 1).astype(np.int64)
+
+    def box(table):
+        return table[m1 + 1, k1 + 1] - table[m0, k1 + 1] - table[m1 + 1, k0] + table[m0, k0]
+
+    n = box(counts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, box(sums) / np.maximum(n, 1), np.nan)
+
+
 def _interp_bands(ds, bands: Sequence[int], cols: np.ndarray, rows: np.ndarray,
-                  resampling: str) -> list:
+                  resampling: str, half: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> list:
     """Input bands at fractional pixel indices (centres at integers), NaN-aware bilinear
-    (valid neighbours' weights renormalised) or nearest; NaN outside the raster."""
+    (valid neighbours' weights renormalised) or nearest; NaN outside the raster.  ``average``
+    (with ``half`` = half the map pixel's extent in input pixels along columns and rows): the
+    mean of the valid input pixels within it, bilinear where that box holds less than a pixel."""
     w, h = ds.RasterXSize, ds.RasterYSize
     ok = np.isfinite(cols) & np.isfinite(rows) & (cols >= -0.5) & (cols <= w - 0.5) \
         & (rows >= -0.5) & (rows <= h - 0.5)
@@ -534,8 +560,16 @@ def _interp_bands(ds, bands: Sequence[int], cols: np.ndarray, rows: np.ndarray,
     if not ok.any():
         return outs
     c, r = cols[ok], rows[ok]
+    boxed = np.zeros(c.shape, dtype=bool)
+    if resampling == "average" and half is not None:
+        hc, hr = half[0][ok], half[1][ok]
+        boxed = np.isfinite(hc) & np.isfinite(hr) & (np.floor(c + hc) > np.ceil(c - hc)) \
+            & (np.floor(r + hr) > np.ceil(r - hr))
     r_lo = int(max(0, math.floor(r.min())))
     r_hi = int(min(h - 1, math.ceil(r.max())))
+    if boxed.any():
+        r_lo = int(max(0, min(r_lo, math.floor(np.min(r[boxed] - hr[boxed])))))
+        r_hi = int(min(h - 1, max(r_hi, math.ceil(np.max(r[boxed] + hr[boxed])))))
     for out, band in zip(outs, bands):
         block = read_block(ds, band, r_lo, 0, r_hi - r_lo + 1, w).astype(np.float64)
         if resampling == "nearest":
@@ -556,8 +590,22 @@ def _interp_bands(ds, bands: Sequence[int], cols: np.ndarray, rows: np.ndarray,
             num[good] += wt[good] * v[good]
             den[good] += wt[good]
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[ok] = np.where(den > 1e-12, num / np.maximum(den, 1e-300), np.nan)
+            values = np.where(den > 1e-12, num / np.maximum(den, 1e-300), np.nan)
+        if boxed.any():
+            values[boxed] = _box_average(block, r_lo, c[boxed], r[boxed], hc[boxed], hr[boxed])
+        out[ok] = values
     return outs
+
+
+def _half_extent(cols: np.ndarray, rows: np.ndarray):
+    """Half the extent of each map pixel in input pixels (along input columns, rows), from
+    the change of its input position to its map neighbours (NaN next to invalid ones)."""
+    def gradient(a, axis):
+        return np.gradient(a, axis=axis) if a.shape[axis] > 1 else np.zeros(a.shape)
+
+    hc = 0.5 * (np.abs(gradient(cols, 1)) + np.abs(gradient(cols, 0)))
+    hr = 0.5 * (np.abs(gradient(rows, 1)) + np.abs(gradient(rows, 0)))
+    return hc, hr
 
 
 def _geocode_lookup(input_path: str, info, geo: Geolocation, transform, resampling: str,
@@ -574,7 +622,8 @@ def _geocode_lookup(input_path: str, info, geo: Geolocation, transform, resampli
             x, y = rng + 0.5, az + 0.5                       # radar positions (GDAL convention)
             cols = inverse[0] + x * inverse[1] + y * inverse[2] - 0.5
             rows = inverse[3] + x * inverse[4] + y * inverse[5] - 0.5
-            for i, values in enumerate(_interp_bands(ds, bands, cols, rows, resampling)):
+            half = _half_extent(cols, rows) if resampling == "average" else None
+            for i, values in enumerate(_interp_bands(ds, bands, cols, rows, resampling, half)):
                 w.write(i + 1, r0, values)
             monitor.update((r0 + n) / height)
     ds = None
@@ -747,15 +796,11 @@ def _lookup_path(input_path, info, geo, transform, output_path, crs, resolution,
     width, height, gt, wkt = read_dem_par(geo.dem_par)
     dem_grid = GridSpec(wkt, gt, width, height)
     if crs is None and resolution is None:
-        _geocode_lookup(input_path, info, geo, transform,
-                        "bilinear" if resampling == "average" else resampling,
-                        output_path, meta, mon)
+        _geocode_lookup(input_path, info, geo, transform, resampling, output_path, meta, mon)
         notes.append(f"lookup table applied on the DEM grid: {dem_grid.describe()}")
         return dem_grid
     on_dem = os.path.join(work, "on_dem_grid.tif")
-    _geocode_lookup(input_path, info, geo, transform,
-                    "bilinear" if resampling == "average" else resampling, on_dem, meta,
-                    mon.sub(0, 0.5))
+    _geocode_lookup(input_path, info, geo, transform, resampling, on_dem, meta, mon.sub(0, 0.5))
     centre = GridSpec.from_info(raster_info(on_dem))
     cx, cy = centre.geotransform[0] + centre.width * centre.geotransform[1] / 2, \
         centre.geotransform[3] + centre.height * centre.geotransform[5] / 2
