@@ -778,7 +778,8 @@ def _geoloc_path(input_path, info, geo, transform, output_path, crs, resolution,
     # 0.05 window in a band of rows on the test geometry (docs/geocode.md)
     extra = {"geoloc": True, "errorThreshold": float(error_threshold)}
     if any(info.is_complex(b) for b in range(1, info.band_count + 1)):
-        extra["outputType"] = gdal.GDT_CFloat32
+        from .raster_io import GTIFF_OPTIONS       # no floating-point predictor for complex
+        extra.update(outputType=gdal.GDT_CFloat32, creationOptions=list(GTIFF_OPTIONS))
     # GDAL keeps the backmap of large geolocation arrays in temporary files, by default in the
     # current directory (that of QGIS, or read-only): put them in the work folder
     previous = gdal.GetThreadLocalConfigOption("CPL_TMPDIR", None)

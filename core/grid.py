@@ -594,13 +594,10 @@ def warp_to_grid(
             return 0
         return 1
 
-    options = warp_options(
-        src, grid, resampling,
-        format="GTiff",
-        creationOptions=list(GTIFF_OPTIONS) + ["PREDICTOR=3"],
-        callback=_progress,
-        **(warp_extra or {}),
-    )
+    extra = {"format": "GTiff", "creationOptions": list(GTIFF_OPTIONS) + ["PREDICTOR=3"],
+             "callback": _progress}
+    extra.update(warp_extra or {})
+    options = warp_options(src, grid, resampling, **extra)
     out, error = _run_warp(tmp, src, options)
     options = None
     try:
@@ -667,7 +664,7 @@ def sample_stats(path: str, band: int = 1, size: int = 512) -> Dict[str, float]:
     b = ds.GetRasterBand(band)
     bx, by = min(size, ds.RasterXSize), min(size, ds.RasterYSize)
     raw = b.ReadAsArray(0, 0, ds.RasterXSize, ds.RasterYSize, buf_xsize=bx, buf_ysize=by)
-    values = raw.astype(np.float64)
+    values = (np.abs(raw) if np.iscomplexobj(raw) else raw).astype(np.float64)   # complex: |z|
     nd = b.GetNoDataValue()
     if nd is not None and not math.isnan(nd):
         values[raw == nd] = np.nan

@@ -428,3 +428,29 @@ def test_gamma_lookup_table_average_of_a_coarse_map_grid(tmp_path):
     got = read_block(str(tmp_path / "half_avg.tif"))
     assert np.all(got[np.isfinite(got)] == 4.0) and np.isfinite(got).sum() > 300
     assert np.isnan(got[~outside & (col > 86)]).all()
+
+
+def test_complex_interferogram_keeps_its_phase(tmp_path):
+    lat_path, lon_path, lon, lat = latlon(tmp_path)
+    g = GEOMETRY
+    z = (2.0 * np.exp(1j * (50.0 * (lon - g.lon0) + 30.0 * (lat - g.lat0)))).astype(np.complex64)
+    z[50:60, 50:60] = np.nan
+    src = write_array(str(tmp_path / "ifg.tif"), z, IDENTITY, "", ["interferogram"], [{"units": "1"}])
+    out = str(tmp_path / "ifg_geo.tif")
+    res = gc.geocode(src, gc.Geolocation(latitude=lat_path, longitude=lon_path), out, resolution=100.0)
+    assert raster_info(out).data_types == ["CFloat32"]
+    got = read_block(out)
+    x, y = map_positions(out)
+    col, row = g.to_radar(x, y)
+    near_hole = (col > 47.5) & (col < 62.5) & (row > 47.5) & (row < 62.5)
+    inside = (col > 0.5) & (col < 159.5) & (row > 0.5) & (row < 199.5) & ~near_hole
+    truth = np.exp(1j * (50.0 * (x - g.lon0) + 30.0 * (y - g.lat0)))
+    assert np.isfinite(got[inside]).all()
+    # measured 6e-5 rad and 0.006 (bilinear of a rotating phasor shortens it slightly)
+    assert np.abs(np.angle(got[inside] * np.conj(truth[inside]))).max() < 1e-3
+    assert np.abs(np.abs(got[inside]) - 2.0).max() < 0.02
+    assert np.isnan(got[(col > 51) & (col < 59) & (row > 51) & (row < 59)]).all()
+    assert res.stats[0]["max"] == pytest.approx(2.0, abs=0.01)      # styled on |z|
+    with pytest.raises(ValueError, match="average.*mixes phases"):
+        gc.geocode(src, gc.Geolocation(latitude=lat_path, longitude=lon_path),
+                   str(tmp_path / "a.tif"), resampling="average")
