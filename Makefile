@@ -7,7 +7,7 @@ PLUGIN_LINK := .build/plugins/displacement_toolkit
 export QT_QPA_PLATFORM := offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup test test-unit test-fast test-qgis demo bench package lint qgis-process clean
+.PHONY: setup test test-unit test-fast test-qgis demo bench package lint qgis-process clean screenshots
 
 setup: $(VENV)/.setup-done $(PLUGIN_LINK)
 
@@ -32,6 +32,10 @@ test-unit: setup
 
 demo: setup
 	$(PY) demo/run_demo.py --output demo_output
+
+# The GUI screenshots the tests render (dock, plot, guided dialogs at their default sizes), into docs/img.
+screenshots: setup
+	DT_SCREENSHOTS_DIR=docs/img $(PY) -m pytest tests/gui/test_screenshots.py -q
 
 bench: setup
 	$(PY) benchmarks/run_all.py

@@ -20,6 +20,8 @@ import os
 import re
 from typing import List, Optional, Sequence
 
+from .units import split_unit_suffix
+
 DATE_KEY = "date"
 REFERENCE_DATE_KEY = "reference_date"
 
@@ -126,7 +128,7 @@ def band_dates(band_metadata: Sequence[dict], descriptions: Sequence[str],
     for i, desc in enumerate(descriptions):
         meta = band_metadata[i] if i < len(band_metadata) else {}
         value = None
-        for candidate in (meta.get(DATE_KEY), desc):
+        for candidate in (meta.get(DATE_KEY), split_unit_suffix(desc)[0]):
             if candidate:
                 try:
                     value = parse_date(candidate)

@@ -64,12 +64,13 @@ east + up solution of those two numbers is (0.010, −0.020) m.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
 from . import geometry
+from .execution import BandSource, engine_from_environment, zip_tasks
 
 #: Observation kinds (see the module docstring for signs).
 KINDS = ("los", "range_offset", "azimuth_offset")
@@ -631,36 +632,75 @@ def plan_decomposition_grid(observations: Sequence[Observation], grid="first",
     raise ValueError(f"unknown grid {grid!r}: use one of {', '.join(GRID_CHOICES)}")
 
 
+@dataclass(frozen=True)
 class _Input:
-    """A constant or a raster read block-wise on the grid."""
+    """A constant or a raster band read block-wise on the grid (picklable: read in the
+    engine's workers, core.execution)."""
 
-    def __init__(self, value, band, grid_spec, what):
+    source: Optional[BandSource] = None
+    value: Optional[float] = None
+
+    @classmethod
+    def of(cls, value, band, grid_spec, what) -> "_Input":
         from . import grid as _grid
         from .raster_io import raster_info
 
-        self.reader = None
-        self.value = None
         if isinstance(value, str) and value:
-            info = raster_info(value)
-            method = _grid.choose_resampling(info, grid_spec)
-            self.reader = _grid.GridReader(value, grid_spec, int(band), method)
-        elif value is None or (isinstance(value, str) and not value):
-            self.value = None
-        else:
-            v = float(value)
-            if not np.isfinite(v):
-                raise ValueError(f"{what} = {value!r} is not a finite number")
-            self.value = v
-        self.what = what
+            method = _grid.choose_resampling(raster_info(value), grid_spec)
+            _grid.GridReader(value, grid_spec, int(band), method).close()   # errors now
+            return cls(source=BandSource(value, int(band), grid=grid_spec, resampling=method))
+        if value is None or (isinstance(value, str) and not value):
+            return cls()
+        v = float(value)
+        if not np.isfinite(v):
+            raise ValueError(f"{what} = {value!r} is not a finite number")
+        return cls(value=v)
+
+    def resampled(self) -> Optional[str]:
+        """The resampling method when the raster is not already on the grid, else None."""
+        if self.source is None:
+            return None
+        from .raster_io import raster_info
+
+        return None if self.source.grid.matches(raster_info(self.source.path)) \
+            else self.source.resampling
 
     def read(self, row, rows):
-        if self.reader is not None:
-            return self.reader.read(row, rows).astype(np.float64).ravel()
+        if self.source is not None:
+            return self.source.read(row, rows).astype(np.float64).ravel()
         return self.value
 
-    def close(self):
-        if self.reader is not None:
-            self.reader.close()
+
+@dataclass(frozen=True)
+class _DecompositionTask:
+    """One row block of :func:`decompose`."""
+
+    row: int
+    rows: int
+    width: int
+    kinds: tuple
+    inputs: tuple          # per observation: (value, incidence or None, heading, sigma or None)
+    convention: str
+    look: str
+    basis: np.ndarray = field(compare=False)
+    weighted: bool
+    max_condition: float
+    partial: bool
+
+
+def _decompose_block(task: _DecompositionTask):
+    """The weighted least-squares solution of one block (:func:`solve_columns`)."""
+    cols, ys, sigmas = [], [], []
+    for kind, (src, inc, head, sig) in zip(task.kinds, task.inputs):
+        ys.append(src.read(task.row, task.rows))
+        a = inc.read(task.row, task.rows) if inc is not None else 0.0
+        vec = observation_unit_vector(kind, a, head.read(task.row, task.rows), task.convention,
+                                      task.look)
+        cols.append(_design_row(vec, task.basis))
+        if sig is not None:
+            sigmas.append(sig.read(task.row, task.rows))
+    return solve_columns(cols, ys, sigmas if task.weighted else None, task.max_condition,
+                         task.rows * task.width, partial=task.partial)
 
 
 def decompose(
@@ -678,6 +718,7 @@ def decompose(
     block_pixels: int = 262144,
     monitor=None,
     coverage: str = "all",
+    engine=None,
 ) -> DecompositionSummary:
     """Decompose 2–4 observation rasters into the components of ``model``, block by block.
 
@@ -763,33 +804,28 @@ def decompose(
     mon.info(f"common grid: {spec.describe()}")
 
     inputs = []
-    try:
-        for k, obs in enumerate(observations):
-            name = obs.name or f"observation {k + 1}"
-            inputs.append((
-                _Input(obs.path, obs.band, spec, name),
-                _Input(obs.incidence, obs.incidence_band, spec, f"{name} incidence")
-                if obs.incidence is not None else None,
-                _Input(obs.heading, obs.heading_band, spec, f"{name} heading"),
-                _Input(obs.sigma, obs.sigma_band, spec, f"{name} sigma") if weighted else None,
-            ))
-        for k, (src, *_rest) in enumerate(inputs):
-            if src.reader is not None and not src.reader.direct:
-                mon.info(f"{observations[k].name or f'observation {k + 1}'} is resampled onto "
-                         f"the grid ({src.reader.resampling})")
-        return _decompose_blocks(observations, inputs, outputs, spec, model, components, basis,
-                                 convention, look_direction, weighted, unit, max_condition,
-                                 parameters, block_pixels, mon, RasterWriter, notes, coverage)
-    finally:
-        for group in inputs:
-            for item in group:
-                if item is not None:
-                    item.close()
+    for k, obs in enumerate(observations):
+        name = obs.name or f"observation {k + 1}"
+        inputs.append((
+            _Input.of(obs.path, obs.band, spec, name),
+            _Input.of(obs.incidence, obs.incidence_band, spec, f"{name} incidence")
+            if obs.incidence is not None else None,
+            _Input.of(obs.heading, obs.heading_band, spec, f"{name} heading"),
+            _Input.of(obs.sigma, obs.sigma_band, spec, f"{name} sigma") if weighted else None,
+        ))
+    for k, (src, *_rest) in enumerate(inputs):
+        method = src.resampled()
+        if method:
+            mon.info(f"{observations[k].name or f'observation {k + 1}'} is resampled onto "
+                     f"the grid ({method})")
+    return _decompose_blocks(observations, inputs, outputs, spec, model, components, basis,
+                             convention, look_direction, weighted, unit, max_condition,
+                             parameters, block_pixels, mon, RasterWriter, notes, coverage, engine)
 
 
 def _decompose_blocks(observations, inputs, outputs, spec, model, components, basis, convention,
                       look, weighted, unit, max_condition, parameters, block_pixels, mon,
-                      RasterWriter, notes, coverage="all"):
+                      RasterWriter, notes, coverage="all", engine=None):
     n, m = len(observations), len(components)
     width, height = spec.width, spec.height
     rows_per_block = max(1, int(block_pixels) // max(1, width))
@@ -845,19 +881,16 @@ def _decompose_blocks(observations, inputs, outputs, spec, model, components, ba
                                               "not solved"}],
                 metadata=meta)
 
-        for r0 in range(0, height, rows_per_block):
-            rows = min(rows_per_block, height - r0)
+        run = engine or engine_from_environment()
+        mon.info(f"work runs on: {run.describe()}")
+        tasks = (_DecompositionTask(r0, min(rows_per_block, height - r0), width,
+                                    tuple(o.kind for o in observations), tuple(inputs),
+                                    convention, look, basis, weighted, float(max_condition),
+                                    coverage == "any")
+                 for r0 in range(0, height, rows_per_block))
+        for task, res in zip_tasks(run, _decompose_block, tasks, mon):
+            r0, rows = task.row, task.rows
             P = rows * width
-            cols, ys, sigmas = [], [], []
-            for obs, (src, inc, head, sig) in zip(observations, inputs):
-                ys.append(src.read(r0, rows))
-                a = inc.read(r0, rows) if inc is not None else 0.0
-                vec = observation_unit_vector(obs.kind, a, head.read(r0, rows), convention, look)
-                cols.append(_design_row(vec, basis))
-                if sig is not None:
-                    sigmas.append(sig.read(r0, rows))
-            res = solve_columns(cols, ys, sigmas if weighted else None, max_condition, P,
-                                partial=coverage == "any")
             summary.pixels += P
             summary.partial += int((res.solved & (res.used < n)).sum())
             summary.missing += int(res.missing.sum())
@@ -875,6 +908,7 @@ def _decompose_blocks(observations, inputs, outputs, spec, model, components, ba
                 writers["count"].write(1, r0, np.where(res.solved, res.used, np.nan)
                                        .reshape(rows, width).astype(np.float32))
             mon.update((r0 + rows) / height)
+        mon.info(f"work done: {run.summary()}")
 
         if summary.solved == 0:
             lacking = ("miss an observation, angle or sigma" if coverage == "all" else

@@ -19,6 +19,10 @@ Re-referencing
     the reference point), so the reference point becomes zero. The source is
     never modified.  Units are unchanged.
 
+Plot units
+    :func:`series_for_axis` converts every series of one plot axis to one unit (the
+    user's choice, by default the first series' unit) and sets aside those that cannot be.
+
 Guided-dialog previews
     :func:`window_grid` lays the offset-tracking window centres over an image;
     :func:`estimate_offset_tracking` estimates output size and run time.
@@ -31,12 +35,13 @@ import csv
 import datetime as _dt
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from . import dates as _dates
+from . import units as _units
 from .raster_io import (
     RasterError,
     RasterWriter,
@@ -128,7 +133,8 @@ def describe_bands(info) -> List[BandDescription]:
             band=i + 1,
             units=str(meta.get("units", "") or meta.get("unit", "")),
             quantity=str(meta.get("quantity", "")),
-            name=info.descriptions[i] if i < len(info.descriptions) else "",
+            name=_units.split_unit_suffix(info.descriptions[i])[0] if i < len(info.descriptions)
+            else "",   # the unit is shown with the value
             date=dates[i],
         ))
     return out
@@ -203,6 +209,49 @@ def sample_series(path_or_info, x: float, y: float, radius: float = 0.0, label: 
         dates=days, values=values, units=units, x=float(x), y=float(y), radius=float(radius),
         label=label or f"({x:.6g}, {y:.6g})", reference_date=ref, extra=extra,
     )
+
+
+# --------------------------------------------------------------------------- plot units
+def series_in_unit(series: Series, unit: str) -> Series:
+    """``series`` with its values converted to ``unit`` (:func:`.units.unit_factor`); the
+    series itself when it is already in ``unit``.  Raises ValueError when the two units are
+    not both lengths or both velocities, or one is unknown or missing."""
+    if series.units == unit:
+        return series
+    if not unit or not series.units:
+        raise ValueError(f"{series.label or 'the series'} ({series.units or 'no unit'}) cannot "
+                         f"be drawn on an axis in {unit or 'no unit'}")
+    factor = _units.unit_factor(series.units, unit)
+    return replace(series, values=np.asarray(series.values, dtype=np.float64) * factor,
+                   units=_units.normalize_unit(unit))
+
+
+def display_units(unit: str) -> List[str]:
+    """Units a series in ``unit`` can be shown in: ``unit`` and the other lengths (or
+    velocities) of :mod:`.units`; just ``[unit]`` for other units (px, rad, ...)."""
+    try:
+        canonical = _units.normalize_unit(unit)
+    except ValueError:
+        return [unit] if unit else []
+    table = _units.VELOCITY_UNITS if _units.is_velocity_unit(canonical) else _units.LENGTH_UNITS
+    return sorted(table, key=lambda u: table[u])
+
+
+def series_for_axis(series: Sequence[Series], unit: Optional[str] = None):
+    """One unit for one plot axis.
+
+    Returns ``(axis_unit, drawn, left_out)``: ``axis_unit`` is ``unit`` or, when None, the
+    unit of the first series; ``drawn`` the series converted to it (:func:`series_in_unit`);
+    ``left_out`` the series whose unit cannot be converted (they are not drawn on this axis).
+    """
+    axis = unit if unit is not None else next((s.units for s in series), "")
+    drawn, left_out = [], []
+    for s in series:
+        try:
+            drawn.append(series_in_unit(s, axis))
+        except ValueError:
+            left_out.append(s)
+    return axis, drawn, left_out
 
 
 # --------------------------------------------------------------------------- velocity
@@ -590,7 +639,8 @@ def read_overview(path: str, band: int = 1, max_size: int = 400) -> Tuple[np.nda
 
 
 __all__ = [
-    "BandDescription", "OffsetTrackingEstimate", "RasterError", "Series", "VelocityFit",
+    "BandDescription", "display_units", "series_for_axis", "series_in_unit",
+    "OffsetTrackingEstimate", "RasterError", "Series", "VelocityFit",
     "RereferenceResult", "WindowGrid", "describe_bands", "estimate_offset_tracking",
     "format_bytes", "format_seconds", "format_value", "geometry_layer_files", "guess_track", "is_time_series",
     "linear_velocity", "read_overview",

@@ -29,10 +29,12 @@ Conventions (docs/conventions.md, "Phase sign conventions" and "Line of sight"):
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
 
+from .execution import BandSource, engine_from_environment, zip_tasks
 from .geometry import heading_to_los_azimuth, los_unit_vector
 from .progress import ensure_monitor
 from .raster_io import (
@@ -41,7 +43,6 @@ from .raster_io import (
     check_band,
     iter_blocks,
     raster_info,
-    read_block,
 )
 from . import validation
 from .units import is_velocity_unit, normalize_unit, unit_factor
@@ -215,20 +216,35 @@ def geometry_from_metadata(metadata: Dict[str, str]) -> Dict[str, object]:
     return out
 
 
-class _DirectReader:
-    """Row blocks of a raster already on the input's pixel grid (same API as GridReader)."""
+@dataclass(frozen=True)
+class _ProjectionTask:
+    """One row block of :func:`los_to_direction` (picklable: runs in any engine worker)."""
 
-    def __init__(self, path: str, band: int):
-        from .raster_io import open_raster
+    row: int
+    rows: int
+    los: BandSource                     # the input, scaled to metres (or m/yr)
+    incidence: Optional[BandSource]     # incidence raster in degrees, or None for ...
+    constant_theta: Optional[float]     # ... a constant incidence (degrees)
+    direction: str
+    max_amplification: float
+    geometry: tuple                     # sorted (name, value) pairs of project_los's keywords
+    out_factor: float
+    keep_los: bool
 
-        self._ds = open_raster(path)
-        self._band = band
 
-    def read(self, row: int, rows: int) -> np.ndarray:
-        return read_block(self._ds, self._band, row, 0, rows)
-
-    def close(self) -> None:
-        self._ds = None
+def _project_block(task: _ProjectionTask):
+    """(projection in the output unit, LOS in metres or None, pixels masked) of one block."""
+    d_los = task.los.read(task.row, task.rows)
+    if task.incidence is not None:
+        theta = task.incidence.read(task.row, task.rows)
+    else:
+        theta = np.float32(task.constant_theta)
+    projected, masked = project_los(d_los, theta, task.direction, task.max_amplification,
+                                    **dict(task.geometry))
+    if task.out_factor != 1.0:
+        projected = projected * np.float32(task.out_factor)
+    return (np.asarray(projected, dtype=np.float32), d_los if task.keep_los else None,
+            int(np.count_nonzero(masked)))
 
 
 def _sample_max(path: str, band: int, size: int = 256) -> float:
@@ -245,6 +261,88 @@ def _sample_max(path: str, band: int, size: int = 256) -> float:
     finite = vals[np.isfinite(vals)]
     ds = None
     return float(np.abs(finite).max()) if finite.size else float("nan")
+
+
+def _input_scale(quantity: str, input_units: str, wavelength, phase_convention: str):
+    """(factor to metres or m/yr, input unit, that base unit) of a LOS input."""
+    if quantity == "phase":
+        w = check_wavelength(wavelength)
+        return phase_sign(phase_convention) * w / (4.0 * math.pi), "rad", "m"
+    in_unit = normalize_unit(input_units)
+    if is_velocity_unit(in_unit) != (quantity == "los_velocity"):
+        kind = "a velocity (m/yr, cm/yr, mm/yr)" if quantity == "los_velocity" else \
+            "a displacement (m, cm, mm)"
+        raise ValueError(f"INPUT_UNITS {input_units!r} does not fit {quantity}: give {kind}")
+    base_unit = "m/yr" if quantity == "los_velocity" else "m"
+    return unit_factor(in_unit, base_unit), in_unit, base_unit
+
+
+def _incidence_input(info, incidence, incidence_band: int, incidence_units: str, notes: list,
+                     mon):
+    """The incidence in degrees, checked before anything is written: (BandSource on the
+    input's pixels, None, source text) for a raster, (None, degrees, source text) for a
+    constant.  Notes for the log are appended to ``notes``."""
+    from .grid import GridReader, GridSpec
+
+    if not isinstance(incidence, str):
+        value = float(incidence)
+        units, note = detect_angle_units(abs(value), incidence_units if incidence_units != "auto"
+                                         else "degrees")
+        if note:
+            notes.append(note)
+        theta = math.degrees(value) if units == "radians" else value
+        validation.incidence(theta, "INCIDENCE_ANGLE")
+        return None, theta, f"constant {theta:g} deg"
+    inc_info = raster_info(incidence)
+    check_band(inc_info, incidence_band)
+    units, note = detect_angle_units(_sample_max(incidence, incidence_band), incidence_units)
+    if note:
+        notes.append(note)
+    scale = 180.0 / math.pi if units == "radians" else 1.0
+    validation.check_raster(incidence, incidence_band,
+                            "incidence_radians" if units == "radians" else "incidence",
+                            "INCIDENCE", mon)
+    source = f"raster {incidence} band {incidence_band} ({units})"
+    if inc_info.same_grid(info):
+        # same pixels (also radar-geometry rasters without a geotransform): read directly
+        return BandSource(incidence, incidence_band, scale=scale), None, source
+    if not (info.has_geotransform and inc_info.has_geotransform):
+        raise ValueError(
+            f"the incidence raster {incidence!r} ({inc_info.width} x {inc_info.height}) is not "
+            f"on the input grid ({info.width} x {info.height}) and one of them has no "
+            "geotransform (radar geometry), so it cannot be resampled: use the incidence of "
+            "the same geometry (e.g. ISCE2 los.rdr for radar-coordinate interferograms)")
+    try:
+        grid = GridSpec.from_info(info)
+    except ValueError as exc:
+        raise ValueError(f"the input grid cannot take a resampled incidence raster: {exc}") from exc
+    GridReader(incidence, grid, band=incidence_band, resampling="bilinear").close()  # checks now
+    notes.append(f"the incidence raster is on another grid: resampled (bilinear) onto the "
+                 f"input grid ({grid.describe()})")
+    return BandSource(incidence, incidence_band, grid=grid, scale=scale), None, source
+
+
+def _output_metadata(quantity, direction, m, out_unit, in_unit, source, max_amplification,
+                     azimuth_deg, plunge_deg):
+    """(band description, output quantity, band metadata) of a projection."""
+    key = str(direction).lower()
+    desc = {"vertical": "vertical displacement, positive up",
+            "east": "east-west displacement, positive east",
+            "custom": f"displacement along azimuth {azimuth_deg:g} deg, plunge {plunge_deg:g} deg "
+                      "(positive along that direction)"}[key]
+    q_out = {"vertical": "vertical", "east": "east", "custom": "directional"}[key]
+    q_out += "_velocity" if quantity == "los_velocity" else "_displacement"
+    meta = {
+        "units": out_unit,
+        "quantity": q_out,
+        "convention": desc + "; only motion along this direction assumed (docs/conventions.md)",
+        "direction_east_north_up": ",".join(f"{c:.6f}" for c in m),
+        "incidence_source": source,
+        "max_amplification": f"{float(max_amplification):g}",
+        "input_quantity": quantity,
+        "input_units": in_unit,
+    }
+    return desc, q_out, meta
 
 
 def los_to_direction(
@@ -268,6 +366,7 @@ def los_to_direction(
     los_output_path: Optional[str] = None,
     monitor=None,
     rows_per_block: Optional[int] = None,
+    engine=None,
 ) -> Dict[str, object]:
     """Convert a LOS raster (displacement, velocity or unwrapped phase) to motion along one
     direction, block by block, and write it to ``output_path`` (GeoTIFF, NaN nodata).
@@ -276,15 +375,14 @@ def los_to_direction(
     ``incidence_units`` auto/degrees/radians); a raster on another grid is resampled onto the
     input grid (bilinear, :class:`~.grid.GridReader`).  For ``quantity="phase"`` the
     ``wavelength`` (m) and ``phase_convention`` are required, and ``los_output_path``
-    optionally receives the LOS displacement in metres.
+    optionally receives the LOS displacement in metres.  Blocks are read and projected by
+    ``engine`` (core.execution; default: local threads or the configured Dask scheduler).
 
     Everything is validated before anything is written; errors raise ValueError (or
     RasterError) and leave no file.  Returns a dict: ``notes`` (log lines), ``masked``
     (pixels removed by the amplification limit), ``valid``, ``stats`` (output), ``los_stats``,
     ``units``, ``incidence_source``.
     """
-    from .grid import GridReader, GridSpec
-
     mon = ensure_monitor(monitor)
     notes = []
     quantity = str(quantity).lower()
@@ -295,20 +393,10 @@ def los_to_direction(
     if info.is_complex(band):
         raise ValueError(f"band {band} of {input_path!r} is complex: give the unwrapped phase "
                          "(a real band), not the wrapped interferogram")
-    # units
     if quantity == "phase":
         w = check_wavelength(wavelength)
-        to_metres = phase_sign(phase_convention) * w / (4.0 * math.pi)
-        in_unit = "rad"
-        base_unit = "m"
-    else:
-        in_unit = normalize_unit(input_units)
-        if is_velocity_unit(in_unit) != (quantity == "los_velocity"):
-            kind = "a velocity (m/yr, cm/yr, mm/yr)" if quantity == "los_velocity" else \
-                "a displacement (m, cm, mm)"
-            raise ValueError(f"INPUT_UNITS {input_units!r} does not fit {quantity}: give {kind}")
-        base_unit = "m/yr" if quantity == "los_velocity" else "m"
-        to_metres = unit_factor(in_unit, base_unit)
+    to_metres, in_unit, base_unit = _input_scale(quantity, input_units, wavelength,
+                                                 phase_convention)
     out_unit = normalize_unit(output_units)
     if is_velocity_unit(out_unit) != (quantity == "los_velocity"):
         out_unit = output_unit_for(quantity, out_unit.split("/")[0])
@@ -323,65 +411,11 @@ def los_to_direction(
         validation.heading(heading_deg, "HEADING")
     if str(direction).lower() == "custom":
         validation.check_quantity(azimuth_deg, "azimuth", "AZIMUTH")
+    reader, constant_theta, source = _incidence_input(info, incidence, incidence_band,
+                                                      incidence_units, notes, mon)
 
-    # incidence
-    reader = None
-    inc_scale = 1.0
-    if isinstance(incidence, str):
-        inc_info = raster_info(incidence)
-        check_band(inc_info, incidence_band)
-        units, note = detect_angle_units(_sample_max(incidence, incidence_band), incidence_units)
-        if note:
-            notes.append(note)
-        inc_scale = 180.0 / math.pi if units == "radians" else 1.0
-        validation.check_raster(incidence, incidence_band,
-                                "incidence_radians" if units == "radians" else "incidence",
-                                "INCIDENCE", mon)
-        source = f"raster {incidence} band {incidence_band} ({units})"
-        if inc_info.same_grid(info):
-            # same pixels (also radar-geometry rasters without a geotransform): read directly
-            reader = _DirectReader(incidence, incidence_band)
-        else:
-            if not (info.has_geotransform and inc_info.has_geotransform):
-                raise ValueError(
-                    f"the incidence raster {incidence!r} ({inc_info.width} x {inc_info.height}) is not "
-                    f"on the input grid ({info.width} x {info.height}) and one of them has no "
-                    "geotransform (radar geometry), so it cannot be resampled: use the incidence of "
-                    "the same geometry (e.g. ISCE2 los.rdr for radar-coordinate interferograms)")
-            try:
-                grid = GridSpec.from_info(info)
-            except ValueError as exc:
-                raise ValueError(f"the input grid cannot take a resampled incidence raster: {exc}") from exc
-            reader = GridReader(incidence, grid, band=incidence_band, resampling="bilinear")
-            notes.append(f"the incidence raster is on another grid: resampled (bilinear) onto the "
-                         f"input grid ({grid.describe()})")
-    else:
-        value = float(incidence)
-        units, note = detect_angle_units(abs(value), incidence_units if incidence_units != "auto"
-                                         else "degrees")
-        if note:
-            notes.append(note)
-        theta = math.degrees(value) if units == "radians" else value
-        validation.incidence(theta, "INCIDENCE_ANGLE")
-        source = f"constant {theta:g} deg"
-        constant_theta = theta
-
-    desc = {"vertical": "vertical displacement, positive up",
-            "east": "east-west displacement, positive east",
-            "custom": f"displacement along azimuth {azimuth_deg:g} deg, plunge {plunge_deg:g} deg "
-                      "(positive along that direction)"}[str(direction).lower()]
-    q_out = {"vertical": "vertical", "east": "east", "custom": "directional"}[str(direction).lower()]
-    q_out += "_velocity" if quantity == "los_velocity" else "_displacement"
-    meta = {
-        "units": out_unit,
-        "quantity": q_out,
-        "convention": desc + "; only motion along this direction assumed (docs/conventions.md)",
-        "direction_east_north_up": ",".join(f"{c:.6f}" for c in m),
-        "incidence_source": source,
-        "max_amplification": f"{float(max_amplification):g}",
-        "input_quantity": quantity,
-        "input_units": in_unit,
-    }
+    desc, q_out, meta = _output_metadata(quantity, direction, m, out_unit, in_unit, source,
+                                         max_amplification, azimuth_deg, plunge_deg)
     if quantity == "phase":
         meta["wavelength_m"] = f"{w:.9g}"
         meta["phase_convention"] = f"{phase_convention} (LOS = {to_metres / w * 4 * math.pi:+.0f} "\
@@ -404,23 +438,20 @@ def los_to_direction(
                                 "convention": "positive toward the satellite",
                                 "wavelength_m": meta["wavelength_m"],
                                 "phase_convention": meta["phase_convention"]}])
-        for r0, n in iter_blocks(info.height, rows):
-            data = read_block(input_path, band, r0, 0, n)
-            d_los = data * np.float32(to_metres)
-            if reader is not None:
-                theta = reader.read(r0, n)
-                if inc_scale != 1.0:
-                    theta = theta * np.float32(inc_scale)
-            else:
-                theta = np.float32(constant_theta)
-            projected, masked = project_los(d_los, theta, direction, float(max_amplification), **geometry)
-            masked_total += int(np.count_nonzero(masked))
-            if out_factor != 1.0:
-                projected = projected * np.float32(out_factor)
-            out_writer.write(1, r0, np.asarray(projected, dtype=np.float32))
+        run = engine or engine_from_environment()
+        mon.info(f"work runs on: {run.describe()}")
+        tasks = (_ProjectionTask(r0, n, BandSource(input_path, band, scale=to_metres), reader,
+                                 None if reader is not None else constant_theta, direction,
+                                 float(max_amplification), tuple(sorted(geometry.items())),
+                                 out_factor, los_writer is not None)
+                 for r0, n in iter_blocks(info.height, rows))
+        for task, (projected, d_los, masked) in zip_tasks(run, _project_block, tasks, mon):
+            masked_total += masked
+            out_writer.write(1, task.row, projected)
             if los_writer is not None:
-                los_writer.write(1, r0, d_los)
-            mon.update((r0 + n) / info.height)
+                los_writer.write(1, task.row, d_los)
+            mon.update((task.row + task.rows) / info.height)
+        mon.info(f"work done: {run.summary()}")
         stats = out_writer.stats(1)
         los_stats = los_writer.stats(1) if los_writer is not None else None
         if los_writer is not None:
@@ -431,9 +462,6 @@ def los_to_direction(
         if los_writer is not None:
             los_writer.abort()
         raise
-    finally:
-        if reader is not None:
-            reader.close()
     total = info.width * info.height
     notes.append(f"{masked_total} of {total} pixels ({100.0 * masked_total / total:.2f} %) set to NaN: "
                  f"the projection would amplify LOS noise more than {float(max_amplification):g} times")

@@ -44,8 +44,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -53,6 +51,8 @@ import numpy as np
 from scipy import fft as sfft
 from scipy import ndimage
 
+from .execution import (DaskEngine, LocalEngine, engine_from_environment, local_worker_count,
+                        portable_path, zip_tasks)
 from .oversampled_intensity import (BLOCK_ROWS, TILE, TILES_PER_BATCH, OversampledRows)
 from .progress import ensure_monitor
 from .window_correlation import correlate_batch
@@ -254,18 +254,21 @@ def output_geotransform(geotransform: Sequence[float], p: TrackingParameters) ->
 def memory_bound(width: int, p: TrackingParameters, threads: Optional[int] = None) -> int:
     """Upper bound (bytes) of the working memory, independent of the image height.
 
-    Held: the oversampled blocks of rows both images' current windows need
+    Each task in work (one per engine thread: :func:`tracking_threads` unless ``threads`` is
+    given) holds the oversampled blocks of rows its current windows need
     (:class:`.oversampled_intensity.OversampledRows`: ``oversample**2 * BLOCK_ROWS * width``
     float32 values and a mask each; ``window_y / BLOCK_ROWS + 1`` blocks for the reference,
-    ``(window_y + 2 search_y + coarse spread) / BLOCK_ROWS + 1`` for the secondary) and the
-    row strips copied from them; the temporaries of one block computation (raw rows, padded
-    copies, ``TILES_PER_BATCH`` oversampled complex tiles); per correlation thread
-    (:func:`correlation_threads` unless given) three batches of chips waiting or in work and
-    the spectra and window sums of one (about 16 float32 arrays of the oversampled search
-    frame per window).  The coarse pass's 4x reduced images (width x height / 16 x 4 B each)
-    are not included."""
+    ``(window_y + 2 search_y + coarse spread) / BLOCK_ROWS + 1`` for the secondary), the row
+    strips copied from them, the temporaries of one block computation (raw rows, padded
+    copies, ``TILES_PER_BATCH`` oversampled complex tiles) and the spectra and window sums of
+    one batch (about 16 float32 arrays of the oversampled search frame per window).  The
+    coarse pass's 4x reduced images (width x height / 16 x 4 B each) are not included."""
+    threads = tracking_threads(width, p) if threads is None else max(1, int(threads))
+    return int(threads * _task_memory(width, p))
+
+
+def _task_memory(width: int, p: TrackingParameters) -> int:
     o, w = int(p.oversample), int(width)
-    threads = correlation_threads() if threads is None else max(1, int(threads))
     spread = 2 * COARSE_SEARCH * COARSE_FACTOR if p.coarse_search else 0
     sec_rows = p.window_y + 2 * p.search_y + spread
     n_blocks = (-(-p.window_y // BLOCK_ROWS) + 1) + (-(-sec_rows // BLOCK_ROWS) + 1)
@@ -273,8 +276,18 @@ def memory_bound(width: int, p: TrackingParameters, threads: Optional[int] = Non
     strips = o * o * (p.window_y + sec_rows) * w * 4 + (p.window_y + sec_rows) * w * 9
     compute = TILE * (w + TILE) * 8 * 4 + TILES_PER_BATCH * (o * TILE) ** 2 * 8 * 3
     frame = o * o * (p.window_y + 2 * p.search_y) * (p.window_x + 2 * p.search_x)
-    per_thread = p.batch * frame * 4 * (16 + 3 * 2)
-    return int(n_blocks * block + strips + compute + threads * per_thread)
+    return int(n_blocks * block + strips + compute + p.batch * frame * 4 * 16)
+
+
+#: Working memory (bytes) the local threads of a tracking run may hold together: fewer
+#: threads than cores on very wide images (each task holds full-width oversampled rows).
+MEMORY_BUDGET = 2_000_000_000
+
+
+def tracking_threads(width: int, p: TrackingParameters) -> int:
+    """Local threads of a tracking run: :func:`correlation_threads`, fewer when their tasks
+    would hold more than :data:`MEMORY_BUDGET` together (at least one)."""
+    return max(1, min(correlation_threads(), MEMORY_BUDGET // max(1, _task_memory(width, p))))
 
 
 def _single_threaded_blas():
@@ -286,18 +299,16 @@ def _single_threaded_blas():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-#: Most batches correlated at once when WORKERS is -1 (the main thread, which reads and
-#: oversamples the images, does about a quarter of the work, so more threads gain little, and
-#: each holds about 72 MB at the defaults: memory_bound stays under 2 GB for a 20 000 pixel
-#: wide pair).
+#: Most local threads when WORKERS is -1 (and DISPLACEMENT_TOOLKIT_THREADS is not set).
 MAX_THREADS = 8
 
 
 def correlation_threads() -> int:
-    """Batches correlated at once: :data:`WORKERS`, -1 meaning every core up to
+    """Local threads of a tracking run: :data:`WORKERS`, -1 meaning the environment's
+    (core.execution: ``DISPLACEMENT_TOOLKIT_THREADS`` or every core) up to
     :data:`MAX_THREADS`."""
     if WORKERS == -1:
-        return max(1, min(os.cpu_count() or 1, MAX_THREADS))
+        return max(1, min(local_worker_count(), MAX_THREADS))
     return max(1, int(WORKERS))
 
 
@@ -372,7 +383,8 @@ def coarse_offsets(ref_src, sec_src, p: TrackingParameters, monitor=None
     except ValueError:
         z = np.zeros((fine_rows.size, fine_cols.size), np.int64)
         return z + int(p.gross_x), z + int(p.gross_y)
-    res = _track(ArraySource(ref), ArraySource(sec), cp, None, mon.sub(0.8, 1.0))
+    res = _track(ImageSpec(array=ref), ImageSpec(array=sec), ref.shape, False, cp, None,
+                 mon.sub(0.8, 1.0), LocalEngine(correlation_threads()))
     good = np.isfinite(res.dx) & (res.peak > 0.2)
     if not good.any():
         z = np.zeros((fine_rows.size, fine_cols.size), np.int64)
@@ -423,59 +435,24 @@ def _chips(values: np.ndarray, tops: np.ndarray, lefts: np.ndarray, h: int, w: i
 
 
 class _Correlator:
-    """Correlates batches of windows and writes the results into the output grid.
-
-    With more than one thread the batches go to a thread pool (FFTs and matrix products
-    release the GIL) while the caller keeps reading and oversampling; at most ``2 threads``
-    batches wait, and BLAS is limited to one thread per worker.  Use as a context manager;
-    :meth:`drain` collects the last results."""
+    """Correlates batches of windows (in the caller's thread) and writes the results into the
+    output grid; the parallelism is the engine's, over tasks of window rows (:func:`_track`)."""
 
     FIELDS = ("dx", "dy", "peak", "snr", "sigma_x", "sigma_y")
 
     def __init__(self, p: TrackingParameters, is_complex: bool, gross_x: np.ndarray,
-                 gross_y: np.ndarray, threads: int):
+                 gross_y: np.ndarray):
         self.args = (p.search_x, p.search_y, int(p.oversample), p.correlation_oversample,
                      is_complex)
         self.gross_x, self.gross_y = gross_x, gross_y
         self.out = {k: np.full(gross_x.shape, np.nan) for k in self.FIELDS}
         self.centroids = np.zeros((4,) + gross_x.shape)
-        self.threads = threads
-        self.pool = None
-        self.pending = deque()
-        self._blas = contextlib.nullcontext()
         #: windows correlated, and those whose peak lay on the border of the search range
         self.correlated = 0
         self.search_border = 0
 
-    def __enter__(self):
-        if self.threads > 1:
-            self._blas = _single_threaded_blas()
-            self._blas.__enter__()
-            self.pool = ThreadPoolExecutor(self.threads)
-        return self
-
-    def __exit__(self, *exc):
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-        self._blas.__exit__(*exc)
-        return False
-
     def submit(self, row: int, cols: np.ndarray, ref_chips: np.ndarray, sec_chips: np.ndarray):
-        if self.pool is None:
-            self._store(row, cols, correlate_batch(ref_chips, sec_chips, *self.args))
-            return
-        self.pending.append((row, cols, self.pool.submit(correlate_batch, ref_chips,
-                                                         sec_chips, *self.args)))
-        while len(self.pending) > 2 * self.threads:
-            self._collect()
-
-    def drain(self):
-        while self.pending:
-            self._collect()
-
-    def _collect(self):
-        row, cols, future = self.pending.popleft()
-        self._store(row, cols, future.result())
+        self._store(row, cols, correlate_batch(ref_chips, sec_chips, *self.args))
 
     def _store(self, i: int, jj: np.ndarray, res: Dict[str, np.ndarray]):
         good = ~res["edge"] & np.isfinite(res["dx"]) & np.isfinite(res["dy"])
@@ -524,29 +501,101 @@ def _window_batches(ref_img: OversampledRows, sec_img: OversampledRows, p: Track
             sec_img.release_before(nxt + int(gy[i + 1:].min()) - p.search_y)
 
 
-def _track(ref_src, sec_src, p: TrackingParameters, gross_xy, monitor) -> TrackingResult:
-    cols_top = window_tops(ref_src.width, p.window_x, p.search_x, p.step_x)
-    rows_top = window_tops(ref_src.height, p.window_y, p.search_y, p.step_y)
+#: Image rows per offset-tracking task (core.execution) when there are enough: several
+#: oversampling blocks, so that the blocks neighbouring tasks share (computed by both) stay a
+#: small part of the work; fewer on small images so that every worker gets tasks.
+TASK_ROWS = 2048
+#: Tasks per worker aimed at on small images (load balance).
+TASKS_PER_WORKER = 3
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """What a task opens: one band of a raster (``path``) or an in-memory ``array``."""
+
+    path: Optional[str] = None
+    band: int = 1
+    array: Optional[np.ndarray] = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self):
+        if self.path is not None:
+            object.__setattr__(self, "path", portable_path(self.path))
+
+    def open(self):
+        return ArraySource(self.array) if self.array is not None else \
+            RasterSource(self.path, self.band)
+
+
+@dataclass(frozen=True)
+class _TileTask:
+    """A run of window rows of the fine pass, correlated in one engine worker."""
+
+    reference: ImageSpec
+    secondary: ImageSpec
+    params: TrackingParameters = field(compare=False)
+    is_complex: bool
+    rows_top: np.ndarray = field(compare=False)   # the task's window rows (first image row)
+    cols_top: np.ndarray = field(compare=False)
+    gross_x: np.ndarray = field(compare=False)    # (task rows, columns) whole-pixel offsets
+    gross_y: np.ndarray = field(compare=False)
+    first: int = 0                                # index of the task's first window row
+
+
+def _track_tile(task: _TileTask) -> Dict[str, object]:
+    """Oversample the rows the task needs and correlate its windows (one thread)."""
+    p = task.params
+    ref_img = OversampledRows(task.reference.open(), int(p.oversample), task.is_complex)
+    sec_img = OversampledRows(task.secondary.open(), int(p.oversample), task.is_complex)
+    correlator = _Correlator(p, task.is_complex, task.gross_x, task.gross_y)
+    with sfft.set_workers(1):
+        for batch in _window_batches(ref_img, sec_img, p, task.rows_top, task.cols_top,
+                                     task.gross_x, task.gross_y, ensure_monitor(None)):
+            correlator.submit(*batch)
+    return {"out": correlator.out, "centroids": correlator.centroids,
+            "correlated": correlator.correlated, "search_border": correlator.search_border}
+
+
+def _task_windows(n_rows: int, step: int, workers: int) -> int:
+    """Window rows per task (see :data:`TASK_ROWS`, :data:`TASKS_PER_WORKER`)."""
+    by_size = max(1, TASK_ROWS // max(1, int(step)))
+    by_balance = max(1, -(-n_rows // (TASKS_PER_WORKER * max(1, workers))))
+    return min(by_size, by_balance)
+
+
+def _track(ref_spec: ImageSpec, sec_spec: ImageSpec, shape_hw, is_complex: bool,
+           p: TrackingParameters, gross_xy, monitor, engine) -> TrackingResult:
+    height, width = shape_hw
+    cols_top = window_tops(width, p.window_x, p.search_x, p.step_x)
+    rows_top = window_tops(height, p.window_y, p.search_y, p.step_y)
     shape = (rows_top.size, cols_top.size)
     if gross_xy is None:
         gx = np.full(shape, int(p.gross_x), np.int64)
         gy = np.full(shape, int(p.gross_y), np.int64)
     else:
         gx, gy = gross_xy
-    is_complex = ref_src.is_complex or sec_src.is_complex
-    ref_img = OversampledRows(ref_src, int(p.oversample), is_complex)
-    sec_img = OversampledRows(sec_src, int(p.oversample), is_complex)
-    with _Correlator(p, is_complex, gx, gy, correlation_threads()) as correlator:
-        for batch in _window_batches(ref_img, sec_img, p, rows_top, cols_top, gx, gy,
-                                     ensure_monitor(monitor)):
-            correlator.submit(*batch)
-        correlator.drain()
-    out = correlator.out
-    removed = {"nodata": int(np.prod(shape)) - correlator.correlated,
-               "search_border": correlator.search_border}
+    mon = ensure_monitor(monitor)
+    per_task = _task_windows(shape[0], p.step_y, engine.workers)
+    tasks = (_TileTask(ref_spec, sec_spec, p, is_complex, rows_top[i:i + per_task], cols_top,
+                       gx[i:i + per_task], gy[i:i + per_task], i)
+             for i in range(0, shape[0], per_task))
+    merged = _Correlator(p, is_complex, gx, gy)
+    # one BLAS thread per task whatever the engine (Dask workers do the same, core.execution),
+    # so that the batched matrix products round alike and every engine gives the same offsets
+    with _single_threaded_blas():
+        for task, tile in zip_tasks(engine, _track_tile, tasks, mon):
+            rows = slice(task.first, task.first + task.rows_top.size)
+            for key in merged.out:
+                merged.out[key][rows] = tile["out"][key]
+            merged.centroids[:, rows] = tile["centroids"]
+            merged.correlated += tile["correlated"]
+            merged.search_border += tile["search_border"]
+            mon.update(rows.stop / shape[0])
+    out = merged.out
+    removed = {"nodata": int(np.prod(shape)) - merged.correlated,
+               "search_border": merged.search_border}
     return TrackingResult(out["dx"], out["dy"], out["peak"], out["snr"], out["sigma_x"],
                           out["sigma_y"], cols_top + p.window_x / 2.0,
-                          rows_top + p.window_y / 2.0, p, centroids=correlator.centroids,
+                          rows_top + p.window_y / 2.0, p, centroids=merged.centroids,
                           removed=removed)
 
 
@@ -623,8 +672,8 @@ def fit_ramp(values: np.ndarray, cols: np.ndarray, rows: np.ndarray, kind: str
 
 
 def track_offsets(reference, secondary, params: Optional[TrackingParameters] = None,
-                  monitor=None, reference_band: int = 1, secondary_band: int = 1
-                  ) -> TrackingResult:
+                  monitor=None, reference_band: int = 1, secondary_band: int = 1,
+                  engine=None) -> TrackingResult:
     """Offsets (secondary minus reference, pixels) on the window grid.
 
     ``reference``/``secondary``: 2-D numpy arrays (complex = SLC, real = amplitude or
@@ -636,7 +685,9 @@ def track_offsets(reference, secondary, params: Optional[TrackingParameters] = N
     offset to its window centre under an offset gradient (``strain_correction``,
     :func:`correct_strain`), then ramp removal (``ramp``) fitted on the remaining windows.
     NaN marks windows without a measurement; ``removed`` counts them by cause
-    (:func:`mask_report`)."""
+    (:func:`mask_report`).  The fine pass runs in tasks of window rows on ``engine``
+    (core.execution; default: :data:`WORKERS` threads when set, else the environment's
+    engine); in-memory arrays always stay on local threads."""
     p = params or TrackingParameters()
     ref = ArraySource(reference) if isinstance(reference, np.ndarray) else \
         RasterSource(reference, reference_band)
@@ -659,8 +710,15 @@ def track_offsets(reference, secondary, params: Optional[TrackingParameters] = N
         fine = mon.sub(0.15, 1.0)
     else:
         fine = mon
-    with sfft.set_workers(WORKERS):
-        res = _track(ref, sec, p, gross, fine)
+    specs = [ImageSpec(array=image) if isinstance(image, np.ndarray) else ImageSpec(image, band)
+             for image, band in ((reference, reference_band), (secondary, secondary_band))]
+    run = engine or engine_from_environment(threads=tracking_threads(ref.width, p))
+    if isinstance(run, DaskEngine) and any(spec.array is not None for spec in specs):
+        run = LocalEngine(tracking_threads(ref.width, p))   # arrays stay on this machine
+    fine.info(f"work runs on: {run.describe()}")
+    res = _track(specs[0], specs[1], (ref.height, ref.width), ref.is_complex or sec.is_complex,
+                 p, gross, fine, run)
+    fine.info(f"work done: {run.summary()}")
     res.coarse_offset = coarse
     valid = np.isfinite(res.dx)
     res.valid_before_filters = int(valid.sum())

@@ -265,9 +265,12 @@ class RasterWriter:
             b = self._ds.GetRasterBand(i + 1)
             if self._is_float:
                 b.SetNoDataValue(float("nan"))
-            if descriptions and i < len(descriptions) and descriptions[i]:
-                b.SetDescription(str(descriptions[i]))
-            if band_metadata and i < len(band_metadata) and band_metadata[i]:
+            meta = band_metadata[i] if band_metadata and i < len(band_metadata) else None
+            text = descriptions[i] if descriptions and i < len(descriptions) else ""
+            text = band_description(text, meta or {})
+            if text:
+                b.SetDescription(text)
+            if meta:
                 b.SetMetadata({str(k): str(v) for k, v in band_metadata[i].items()})
                 units = band_metadata[i].get("units")
                 if units:
@@ -353,6 +356,68 @@ class RasterWriter:
         else:
             self.abort()
         return False
+
+
+#: Quantity names as people read them (band metadata ``quantity`` -> description).
+_QUANTITY_WORDS = {"los": "LOS", "gnss": "GNSS", "insar": "InSAR", "snr": "SNR", "x": "x",
+                   "y": "y", "up": "up", "ew": "east-west", "ns": "north-south"}
+
+
+def quantity_label(quantity: str) -> str:
+    """``"los_displacement"`` -> ``"LOS displacement"``."""
+    words = [_QUANTITY_WORDS.get(w.lower(), w) for w in str(quantity or "").split("_") if w]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:] if text and text[:1].islower() else text
+
+
+def band_description(description: str, band_metadata: Dict[str, str]) -> str:
+    """The description every band is written with: its own (or, when empty, the quantity of
+    its metadata, "LOS displacement") followed by its unit, "Vertical displacement (mm)",
+    "Offset x (px)", "2016-07-23 (m)", so the QGIS Layers panel and identify tool show the
+    unit next to the numbers."""
+    from .units import with_unit
+
+    text = str(description or "") or quantity_label(band_metadata.get("quantity", ""))
+    return with_unit(text, str(band_metadata.get("units", "") or ""))
+
+
+def layer_title(info: RasterInfo) -> str:
+    """A layer name that says what a raster is, from its metadata: the quantity, the date
+    (or date span) and, for a re-referenced raster, where: ``"LOS displacement 2016-07-23,
+    re-referenced at 155.31 W 19.29 N"``."""
+    from .dates import band_dates
+    from .units import is_velocity_unit, split_unit_suffix
+
+    meta = info.band_metadata[-1] if info.band_metadata else {}
+    days = sorted(d for d in band_dates(info.band_metadata, info.descriptions, info.path) if d)
+    name = quantity_label(meta.get("quantity", ""))
+    if not name and info.descriptions:
+        name = split_unit_suffix(info.descriptions[-1])[0]
+        if days and name in {d.isoformat() for d in days}:   # a bare date says no quantity
+            name = ""
+    if not name and meta.get("units"):
+        try:
+            name = "Velocity" if is_velocity_unit(meta["units"]) else "Displacement"
+        except ValueError:
+            name = ""
+    name = name or os.path.splitext(os.path.basename(info.path))[0]
+    if days and days[0].isoformat() not in name:
+        name += f" {days[0].isoformat()}" + (f" to {days[-1].isoformat()}" if days[-1] != days[0]
+                                             else "")
+    point = str(info.metadata.get("reference_point", "")).split()
+    kind = info.metadata.get("reference_kind", "point")
+    if len(point) == 2 and kind in ("point", "gnss"):
+        try:
+            lon, lat = transform_xy(float(point[0]), float(point[1]), info.crs_wkt, wgs84_wkt())
+            where = (f"{abs(float(lon)):.2f} {'W' if lon < 0 else 'E'} "
+                     f"{abs(float(lat)):.2f} {'S' if lat < 0 else 'N'}")
+        except (ValueError, RuntimeError):
+            where = f"{point[0]} {point[1]}"
+        label = str(info.metadata.get("reference_station", "")).strip()
+        name += f", re-referenced at {label + ' ' if label else ''}{where}"
+    elif info.metadata.get("reference_kind") or info.metadata.get("reference"):
+        name += ", re-referenced"
+    return name
 
 
 def remove_raster(path: str) -> None:

@@ -44,6 +44,14 @@ from osgeo import gdal, ogr, osr
 
 from . import dates as _dates
 from . import validation
+from .execution import (
+    BandSource,
+    DaskEngine,
+    LocalEngine,
+    engine_from_environment,
+    local_worker_count,
+    zip_tasks,
+)
 from .progress import ensure_monitor
 from .raster_io import (
     RasterError,
@@ -165,6 +173,27 @@ class Stack:
         indices = range(self.count) if indices is None else indices
         return np.stack([self.read(i, row, rows) for i in indices])
 
+    def window_reader(self, indices: Optional[Sequence[int]] = None) -> "EpochsReader":
+        """A picklable reader of epochs ``indices`` (default all) for the engine's workers
+        (core.execution): same values as :meth:`read_block`."""
+        indices = range(self.count) if indices is None else indices
+        sources = []
+        for i in indices:
+            epoch = self.epochs[i]
+            if epoch.implicit:
+                sources.append(None)
+            elif epoch.product is not None:
+                sources.append((epoch.product, epoch.layer, epoch.band))
+            else:
+                sources.append(BandSource(epoch.path, epoch.band))
+        return EpochsReader(self.width, tuple(sources))
+
+    @property
+    def read_through_products(self) -> bool:
+        """True when some epochs are read by a product reader (e.g. MintPy HDF5), which
+        cannot be sent to another process."""
+        return any(e.product is not None for e in self.epochs)
+
     def block_rows(self, layers: int) -> int:
         """Rows per block for ``layers`` float64 layers within :data:`STACK_BLOCK_BYTES`."""
         return block_rows(self.width, 8 * max(1, layers), STACK_BLOCK_BYTES)
@@ -184,6 +213,32 @@ class Stack:
         extra = ", implicit zero epoch at the reference date" if self.has_implicit_reference else ""
         return (f"{self.span()}, {self.width} x {self.height} pixels, units {self.units}"
                 f"{' (assumed)' if self.units_assumed else ''}, reference date {ref}{extra}")
+
+
+@dataclass(frozen=True)
+class EpochsReader:
+    """Row blocks of some epochs of a :class:`Stack` (see :meth:`Stack.window_reader`):
+    ``None`` (the implicit reference epoch, zeros), a BandSource, or (product, layer, band)."""
+
+    width: int
+    sources: tuple
+
+    def read(self, row: int, rows: int) -> np.ndarray:
+        """(epochs, rows, width) float32 with NaN nodata."""
+        out = np.empty((len(self.sources), rows, self.width), dtype=np.float32)
+        for k, source in enumerate(self.sources):
+            if source is None:
+                out[k] = 0.0
+            elif isinstance(source, BandSource):
+                block = source.read(row, rows)
+                if np.iscomplexobj(block):
+                    raise RasterError(f"{source.path!r} band {source.band} is complex: a time "
+                                      "series holds real displacements")
+                out[k] = block
+            else:
+                product, layer, band = source
+                out[k] = product.read(layer, band, row, 0, rows, self.width)
+        return out
 
 
 def _units_of(info: RasterInfo, band: int) -> Optional[str]:
@@ -450,7 +505,27 @@ class CumulativeResult:
     stats: Dict[str, float]
 
 
-def cumulative_displacement(stack: Stack, start, end, output: str, monitor=None) -> CumulativeResult:
+@dataclass(frozen=True)
+class _BlockTask:
+    """A row block of some epochs (:class:`EpochsReader`) and an optional constant."""
+
+    row: int
+    rows: int
+    epochs: EpochsReader
+    value: float = 0.0
+
+
+def _later_minus_earlier(task: _BlockTask) -> np.ndarray:
+    first, second = task.epochs.read(task.row, task.rows)
+    return second - first
+
+
+def _minus_value(task: _BlockTask) -> np.ndarray:
+    return task.epochs.read(task.row, task.rows)[0] - np.float32(task.value)
+
+
+def cumulative_displacement(stack: Stack, start, end, output: str, monitor=None,
+                            engine=None) -> CumulativeResult:
     """Write ``output``: displacement from ``start`` to ``end`` = value at the acquisition
     nearest to ``end`` minus value at the acquisition nearest to ``start``.
 
@@ -488,9 +563,13 @@ def cumulative_displacement(stack: Stack, start, end, output: str, monitor=None)
     rows = stack.block_rows(3)
     with RasterWriter(output, stack.width, stack.height, stack.geotransform, stack.crs_wkt, 1,
                       [desc], [band_meta], meta) as w:
-        for r0, n in iter_blocks(stack.height, rows):
-            w.write(1, r0, stack.read(s1.index, r0, n) - stack.read(s0.index, r0, n))
-            monitor.update((r0 + n) / stack.height)
+        run = engine_for_stack(engine, stack, monitor)
+        pair = stack.window_reader([s0.index, s1.index])
+        tasks = (_BlockTask(r0, n, pair) for r0, n in iter_blocks(stack.height, rows))
+        for task, difference in zip_tasks(run, _later_minus_earlier, tasks, monitor):
+            w.write(1, task.row, difference)
+            monitor.update((task.row + task.rows) / stack.height)
+        monitor.info(f"work done: {run.summary()}")
         stats = w.stats(1)
     return CumulativeResult(w.path, s0, s1, stack.units, stats)
 
@@ -712,7 +791,7 @@ def timeseries_velocity(stack: Stack, start, end, velocity_path: str,
                         steps_path: Optional[str] = None,
                         amplitude_path: Optional[str] = None, time_axis: str = "days",
                         step_rule: str = "on_or_after",
-                        seconds: Optional[float] = None) -> VelocityResult:
+                        seconds: Optional[float] = None, engine=None) -> VelocityResult:
     """Least-squares velocity of every pixel over the acquisitions in [``start``, ``end``].
 
     Model (:func:`design_matrix`): offset + velocity·t, optionally annual and
@@ -819,20 +898,20 @@ def timeseries_velocity(stack: Stack, start, end, velocity_path: str,
                 path, stack.width, stack.height, stack.geotransform, stack.crs_wkt, len(labels),
                 [f"{label} ({unit})" for label in labels],
                 [_band_meta(unit, quantity, extra) for extra in extras], dict(meta))
-        rows = stack.block_rows(6 * len(used) + 4 * p)   # the fit holds ~6 (n, P) arrays
+        run = engine_for_stack(engine, stack, monitor)
+        # the fit holds ~6 (n, P) arrays; every task in flight holds one block
+        rows = max(1, stack.block_rows(6 * len(used) + 4 * p) // run.in_flight)
         valid_pixels = 0
-        for r0, n in iter_blocks(stack.height, rows):
-            Y = stack.read_block(used, r0, n).reshape(len(used), -1)
-            fit = fit_pixels(A, Y)
-            valid_pixels += int(np.isfinite(fit.coef[1]).sum())
-            blocks = {"velocity": [fit.coef[1]], "sigma": [fit.sigma[1]], "rms": [fit.rms],
-                      "steps": [fit.coef[i] for i in step_rows]}
-            if seasonal:
-                blocks["amplitude"] = [np.hypot(fit.coef[2], fit.coef[3])]
+        tasks = (_VelocityTask(r0, n, stack.window_reader(used), A, tuple(step_rows), seasonal)
+                 for r0, n in iter_blocks(stack.height, rows))
+        for task, blocks in zip_tasks(run, _velocity_block, tasks, monitor):
+            valid_pixels += int(np.isfinite(blocks["velocity"][0]).sum())
             for key, w in writers.items():
                 for band, values in enumerate(blocks[key], start=1):
-                    w.write(band, r0, values.reshape(n, stack.width).astype(np.float32))
-            monitor.update((r0 + n) / stack.height)
+                    w.write(band, task.row, values.reshape(task.rows, stack.width)
+                            .astype(np.float32))
+            monitor.update((task.row + task.rows) / stack.height)
+        monitor.info(f"work done: {run.summary()}")
         for key, w in writers.items():
             stats[key] = w.stats(1)
             paths[key] = w.commit()
@@ -841,6 +920,42 @@ def timeseries_velocity(stack: Stack, start, end, velocity_path: str,
             w.abort()
         raise
     return VelocityResult(paths, used_dates, names, stack.units, vunit, stats, valid_pixels)
+
+
+@dataclass(frozen=True)
+class _VelocityTask:
+    """One row block of :func:`timeseries_velocity`."""
+
+    row: int
+    rows: int
+    epochs: EpochsReader
+    A: np.ndarray = field(compare=False)
+    step_rows: tuple = ()
+    seasonal: bool = False
+
+
+def _velocity_block(task: _VelocityTask) -> Dict[str, list]:
+    """The fitted terms of one block, per output (flattened pixels)."""
+    Y = task.epochs.read(task.row, task.rows).reshape(len(task.epochs.sources), -1)
+    fit = fit_pixels(task.A, Y)
+    blocks = {"velocity": [fit.coef[1]], "sigma": [fit.sigma[1]], "rms": [fit.rms],
+              "steps": [fit.coef[i] for i in task.step_rows]}
+    if task.seasonal:
+        blocks["amplitude"] = [np.hypot(fit.coef[2], fit.coef[3])]
+    return blocks
+
+
+def engine_for_stack(engine, stack: Stack, monitor):
+    """``engine`` (default from the environment), except that a stack read through a product
+    reader stays on local threads (its readers cannot go to another process); logged."""
+    run = engine or engine_from_environment()
+    if isinstance(run, DaskEngine) and stack.read_through_products:
+        monitor.info("the time series is read through a product reader (e.g. MintPy HDF5), "
+                     "which cannot be sent to Dask workers: it runs on local threads; export "
+                     "it to GeoTIFF (load_product) to run it on the cluster")
+        run = LocalEngine(local_worker_count())
+    monitor.info(f"work runs on: {run.describe()}")
+    return run
 
 
 # --------------------------------------------------------------------------- re-referencing
@@ -1053,7 +1168,13 @@ class RereferenceResult:
     bands: int
 
 
-def rereference(stack: Stack, reference: Reference, output: str, monitor=None) -> RereferenceResult:
+def _band_task(banded):
+    """``(output band, _BlockTask)`` -> the block minus the task's value."""
+    return _minus_value(banded[1])
+
+
+def rereference(stack: Stack, reference: Reference, output: str, monitor=None,
+                engine=None) -> RereferenceResult:
     """Write ``output``: every layer of the stack minus its reference value, so that the
     reference becomes zero.  Units, dates, descriptions and metadata are kept; the
     reference used is added (``reference_*`` items, per-band ``reference_value``).
@@ -1091,12 +1212,15 @@ def rereference(stack: Stack, reference: Reference, output: str, monitor=None) -
     done = 0
     with RasterWriter(output, stack.width, stack.height, stack.geotransform, stack.crs_wkt,
                       len(keep), descs, band_meta, meta) as w:
-        for out_band, i in enumerate(keep, start=1):
-            ref = np.float32(reference.values[i])
-            for r0, n in iter_blocks(stack.height, rows):
-                w.write(out_band, r0, stack.read(i, r0, n) - ref)
-                done += n
-                monitor.update(done / total)
+        run = engine_for_stack(engine, stack, monitor)
+        tasks = ((out_band, _BlockTask(r0, n, stack.window_reader([i]), reference.values[i]))
+                 for out_band, i in enumerate(keep, start=1)
+                 for r0, n in iter_blocks(stack.height, rows))
+        for (out_band, task), block in zip_tasks(run, _band_task, tasks, monitor):
+            w.write(out_band, task.row, block)
+            done += task.rows
+            monitor.update(done / total)
+        monitor.info(f"work done: {run.summary()}")
         stats = [w.stats(b) for b in range(1, len(keep) + 1)]
     return RereferenceResult(w.path, reference, stats, len(keep))
 
@@ -1195,7 +1319,7 @@ def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
                          sigma_east_path: Optional[str] = None, sigma_up_path: Optional[str] = None,
                          step_days: int = 0, resampling: str = "bilinear",
                          max_condition: Optional[float] = None, monitor=None,
-                         coverage: str = "all") -> DecomposeResult:
+                         coverage: str = "all", engine=None) -> DecomposeResult:
     """East and up time series from two or more LOS time series on different dates and grids.
 
     1. Grid: :func:`.grid.plan_grid` of the tracks (coarsest resolution, pixels
@@ -1254,8 +1378,10 @@ def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
     geoms = []
     for k, tr in enumerate(tracks):
         if tr.enu_path:
-            readers = [_grid.GridReader(tr.enu_path, grid, b, "bilinear") for b in (1, 2, 3)]
-            geoms.append(("raster", readers))
+            for b in (1, 2, 3):
+                _grid.GridReader(tr.enu_path, grid, b, "bilinear").close()   # errors now
+            geoms.append(("raster", tuple(BandSource(tr.enu_path, b, grid, "bilinear")
+                                          for b in (1, 2, 3))))
         else:
             md = stacks[k].metadata
             if tr.incidence is None and md.get("geometry_incidence"):
@@ -1272,8 +1398,12 @@ def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
                                                                "heading", tr.look_direction)))
     readers = []
     for st in stacks:
-        readers.append([None if e.implicit else _grid.GridReader(e.path, grid, e.band, resampling)
-                        for e in st.epochs])
+        for e in st.epochs:
+            if not e.implicit:
+                _grid.GridReader(e.path, grid, e.band, resampling).close()   # errors now
+        readers.append(EpochsReader(grid.width, tuple(
+            None if e.implicit else BandSource(e.path, e.band, grid, resampling)
+            for e in st.epochs)))
     weights = [interpolation_weights(st.dates, targets) for st in stacks]
     sig_obs = []
     for tr, (_, _, w0, w1, _), f in zip(tracks, weights, factors):
@@ -1318,36 +1448,22 @@ def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
                 [_band_meta(unit, quantity, {"date": d.isoformat(),
                                              "reference_date": ref_day.isoformat()})
                  for d in targets], dict(meta))
+        run = engine or engine_from_environment()
+        monitor.info(f"work runs on: {run.describe()}")
         n_layers = sum(st.count for st in stacks) + 6 * T
-        rows = block_rows(grid.width, 8 * n_layers, STACK_BLOCK_BYTES)
-        for r0, n in iter_blocks(grid.height, rows):
-            P = n * grid.width
-            obs = np.empty((T, P, len(tracks)))
-            for k, (st, rd, f) in enumerate(zip(stacks, readers, factors)):
-                layers = [None if r is None else r.read(r0, n) for r in rd]
-                if any(v is None for v in layers):
-                    # the implicit reference epoch: zero where the track has data, NaN outside
-                    covered = np.any([np.isfinite(v) for v in layers if v is not None], axis=0)
-                    zero = np.where(covered, 0.0, np.nan).astype(np.float32)
-                    layers = [zero if v is None else v for v in layers]
-                cube = np.stack(layers).reshape(st.count, P).astype(np.float64) * f
-                series = interpolate_in_time(st.dates, cube, targets)
-                obs[:, :, k] = series - series[0]
-            vecs = []
-            for kind, g in geoms:
-                if kind == "const":
-                    vecs.append(tuple(float(c) for c in g))
-                else:
-                    vecs.append(tuple(r.read(r0, n).reshape(P).astype(np.float64) for r in g))
-            G = dec.design_matrix(dec.stack_unit_vectors(vecs, P), basis)
-            for t in range(T):
-                sigma = np.array([s[t] for s in sig_obs]) if use_sigma else None
-                res = dec.solve_wls(G, obs[t], sigma, max_cond, partial=coverage == "any")
-                blocks = {"east": res.x[:, 0], "up": res.x[:, 1],
-                          "sigma_east": res.sigma[:, 0], "sigma_up": res.sigma[:, 1]}
-                for key, w in writers.items():
-                    w.write(t + 1, r0, blocks[key].reshape(n, grid.width).astype(np.float32))
-            monitor.update((r0 + n) / grid.height)
+        rows = max(1, block_rows(grid.width, 8 * n_layers, STACK_BLOCK_BYTES) // run.in_flight)
+        tracks_data = tuple((tuple(st.dates), rd, f) for st, rd, f in zip(stacks, readers, factors))
+        tasks = (_SeriesDecompositionTask(r0, n, grid.width, tracks_data, tuple(targets),
+                                          tuple(geoms), basis, tuple(sig_obs), use_sigma,
+                                          max_cond, coverage == "any")
+                 for r0, n in iter_blocks(grid.height, rows))
+        for task, blocks in zip_tasks(run, _decompose_series_block, tasks, monitor):
+            for key, w in writers.items():
+                for t in range(T):
+                    w.write(t + 1, task.row,
+                            blocks[key][t].reshape(task.rows, grid.width).astype(np.float32))
+            monitor.update((task.row + task.rows) / grid.height)
+        monitor.info(f"work done: {run.summary()}")
         for key, w in writers.items():
             stats[key] = w.stats(T)   # the last date: the largest displacements
             paths[key] = w.commit()
@@ -1355,16 +1471,59 @@ def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
         for w in writers.values():
             w.abort()
         raise
-    finally:
-        for rd in readers:
-            for r in rd:
-                if r is not None:
-                    r.close()
-        for kind, g in geoms:
-            if kind == "raster":
-                for r in g:
-                    r.close()
     return DecomposeResult(paths, targets, units, stats, grid, gaps)
+
+
+@dataclass(frozen=True)
+class _SeriesDecompositionTask:
+    """One row block of :func:`timeseries_decompose`."""
+
+    row: int
+    rows: int
+    width: int
+    tracks: tuple       # per track: (dates, EpochsReader on the grid, unit factor)
+    targets: tuple
+    geometries: tuple   # per track: ("const", unit vector) or ("raster", three BandSources)
+    basis: np.ndarray = field(compare=False)
+    sigmas: tuple = ()
+    use_sigma: bool = False
+    max_condition: float = 0.0
+    partial: bool = False
+
+
+def _decompose_series_block(task: _SeriesDecompositionTask) -> Dict[str, np.ndarray]:
+    """East, up and their sigmas of one block: arrays (dates, pixels) per output key."""
+    from . import decomposition as dec
+
+    P = task.rows * task.width
+    T = len(task.targets)
+    obs = np.empty((T, P, len(task.tracks)))
+    for k, (dates, epochs, factor) in enumerate(task.tracks):
+        layers = list(epochs.read(task.row, task.rows))
+        implicit = [source is None for source in epochs.sources]
+        if any(implicit):
+            # the implicit reference epoch: zero where the track has data, NaN outside
+            covered = np.any([np.isfinite(v) for v, i in zip(layers, implicit) if not i], axis=0)
+            zero = np.where(covered, 0.0, np.nan).astype(np.float32)
+            layers = [zero if i else v for v, i in zip(layers, implicit)]
+        cube = np.stack(layers).reshape(len(dates), P).astype(np.float64) * factor
+        series = interpolate_in_time(list(dates), cube, list(task.targets))
+        obs[:, :, k] = series - series[0]
+    vecs = []
+    for kind, g in task.geometries:
+        if kind == "const":
+            vecs.append(tuple(float(c) for c in g))
+        else:
+            vecs.append(tuple(r.read(task.row, task.rows).reshape(P).astype(np.float64)
+                              for r in g))
+    G = dec.design_matrix(dec.stack_unit_vectors(vecs, P), task.basis)
+    out = {key: np.empty((T, P)) for key in ("east", "up", "sigma_east", "sigma_up")}
+    for t in range(T):
+        sigma = np.array([s[t] for s in task.sigmas]) if task.use_sigma else None
+        res = dec.solve_wls(G, obs[t], sigma, task.max_condition, partial=task.partial)
+        out["east"][t], out["up"][t] = res.x[:, 0], res.x[:, 1]
+        out["sigma_east"][t], out["sigma_up"][t] = res.sigma[:, 0], res.sigma[:, 1]
+    return out
 
 
 __all__ = [

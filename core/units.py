@@ -61,3 +61,31 @@ def convert(values, from_unit: str, to_unit: str):
     """Convert ``values`` (scalar or numpy array) from ``from_unit`` to ``to_unit``."""
     factor = unit_factor(from_unit, to_unit)
     return values * factor if factor != 1.0 else values
+
+
+#: Units recognised at the end of a band description, "Offset x (px)" (besides the lengths
+#: and velocities above).
+OTHER_UNITS = ("px", "pixel", "pixels", "rad", "deg", "degrees", "°", "dB", "1", "days", "yr",
+               "m/pixel", "count")
+
+
+def split_unit_suffix(text: str):
+    """``"Vertical displacement (mm)"`` -> ``("Vertical displacement", "mm")``; text that
+    does not end in a parenthesised unit comes back whole with an empty unit."""
+    text = str(text or "").rstrip()
+    if text.endswith(")") and " (" in text:
+        base, unit = text[:-1].rsplit(" (", 1)
+        try:
+            normalize_unit(unit)
+            return base.rstrip(), unit
+        except ValueError:
+            if unit in OTHER_UNITS:
+                return base.rstrip(), unit
+    return text, ""
+
+
+def with_unit(text: str, unit: str) -> str:
+    """``with_unit("Offset x", "px")`` -> ``"Offset x (px)"``: a label that carries its unit
+    (an older unit suffix is replaced; no unit leaves the label as it is)."""
+    base, _ = split_unit_suffix(text)
+    return f"{base} ({unit})" if unit and base else (base or str(text or ""))

@@ -76,6 +76,11 @@ class Demo:
         self.sections.append((title, html))
 
 
+def _files(folder):
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 def write_index(demo):
     import html
 
@@ -98,6 +103,9 @@ def main():
     args = parser.parse_args()
     from demo.steps import STEPS
 
+    os.environ["GDAL_PAM_ENABLED"] = "NO"   # no statistics side-cars next to the sample data
+    data = REPO / "tests" / "data"
+    before = _files(data)
     demo = Demo(args.output)
     started = time.perf_counter()
     for name in STEPS:
@@ -111,16 +119,19 @@ def main():
             traceback.print_exc()
             demo.failures.append(name)
         demo.timings.append((name, time.perf_counter() - step_started))
+    after = _files(data)
+    demo.check("files the demo wrote or changed in tests/data",
+               sum(before.get(k) != after.get(k) for k in set(before) | set(after)), 0, "files")
     write_index(demo)
     print(f"\nDemo finished in {time.perf_counter() - started:.0f} s; outputs in {demo.output}")
     for line in demo.lines:
         print("  " + line)
-    print(f"{demo.checks} checks; step times: "
-          + ", ".join(f"{n} {t:.0f} s" for n, t in demo.timings))
-    if demo.failures:
-        print("FAILED: " + ", ".join(demo.failures))
-        return 1
-    return 0
+    print("Step times: " + ", ".join(f"{n} {t:.0f} s" for n, t in demo.timings))
+    failed = [f for f in demo.failures if f not in STEPS]   # failed checks (not steps)
+    print(f"\n{demo.checks - len(failed)} of {demo.checks} checks passed"
+          + (f"; failed: {', '.join(demo.failures)}" if demo.failures else ""))
+    print(f"Report: {(demo.output / 'index.html').resolve()}")
+    return 1 if demo.failures else 0
 
 
 if __name__ == "__main__":

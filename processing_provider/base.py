@@ -33,8 +33,9 @@ from ..core import validation
 from ..core.products.defaults import raster_defaults
 from ..core.products.resolve import is_product_source, resolve_raster
 from ..core.progress import Monitor, OperationCancelled
-from ..core.raster_io import RasterError, raster_info, remove_raster
-from .provider import ICON_PATH
+from ..core.raster_io import RasterError, layer_title, raster_info, remove_raster
+from .help import help_url, short_help
+from .provider import icon_path
 from .styling import RasterStylePostProcessor, style_path, write_raster_style
 
 CONVENTIONS_NOTE = (
@@ -42,8 +43,6 @@ CONVENTIONS_NOTE = (
     "reference (pixels; +x = range/columns, +y = azimuth/rows); LOS positive toward the "
     "satellite; heading clockwise from north; incidence from the vertical; NaN is nodata."
 )
-
-HELP_URL = "https://github.com/displacement-toolkit/displacement_toolkit/blob/main/docs/conventions.md"
 
 
 def _holds_product_source(value):
@@ -94,13 +93,16 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
         return self.GROUP_ID
 
     def shortHelpString(self):  # noqa: N802
-        return self.tr(self.HELP.strip()) + "\n\n" + CONVENTIONS_NOTE
+        return short_help(self, self.tr(self.HELP), CONVENTIONS_NOTE)
 
     def helpUrl(self):  # noqa: N802
-        return HELP_URL
+        return help_url(self.NAME)
 
     def icon(self):
-        return QIcon(ICON_PATH)
+        return QIcon(self.svgIconPath())
+
+    def svgIconPath(self):  # noqa: N802 (QGIS API): the algorithm's, else its family's icon
+        return icon_path(self.NAME, self.GROUP_ID)
 
     def createInstance(self):  # noqa: N802
         return type(self)()
@@ -280,9 +282,12 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
 
     # --- outputs --------------------------------------------------------
     def finish_raster(self, path, context, kind, units, stats, layer_name=None, band=1):
-        """Style a finished raster: ``.qml`` next to it and a post-processor for the desktop."""
+        """Style a finished raster: ``.qml`` next to it and a post-processor for the desktop.
+        The loaded layer is named ``layer_name``, by default what the raster's metadata says
+        it is (:func:`..core.raster_io.layer_title`)."""
         if not path:
             return
+        layer_name = layer_name or layer_title(raster_info(path))
         write_raster_style(path, kind, units, stats, band)
         if context.willLoadLayerOnCompletion(path):
             details = context.layerToLoadOnCompletionDetails(path)

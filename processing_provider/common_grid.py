@@ -60,19 +60,15 @@ class CommonGrid(DisplacementAlgorithm):
     DISPLAY_NAME = "Resample to a common grid"
     GROUP = "Grids and geometry"
     GROUP_ID = "grids"
+    # short: the side panel; the full text is docs/algorithms/common_grid.md (Help button)
     HELP = """
-Resamples two or more rasters (any CRS) onto one pixel grid, so that they can be combined pixel by pixel (ascending and descending tracks, geometry layers, products from different processors). Uses GDAL's warper (gdal.Warp).
-Grids that already match are kept: when the reference layer, else the first layer in the target CRS, has the planned resolution, the output grid follows its pixel edges, and every layer whose pixels are pixels of the output grid is copied, not resampled (values bit-identical). A coarsest/finest resolution within 1 % of the pixel size of a layer in the target CRS is snapped to it (reprojection changes the suggested resolution slightly: 30 m in UTM 34N suggests 30.018 m in UTM 33N). Otherwise pixel edges sit on multiples of the resolution (target-aligned pixels), so repeated and separate runs give the same grid.
-
-LAYERS: the rasters (at least two). Every band of each layer is resampled; each layer keeps its own band count.
-REFERENCE_LAYER (optional): align exactly to its grid (before the layers). With EXTENT = reference layer and RESOLUTION = reference layer the outputs share its grid exactly; at its resolution, pixel edges follow its pixel edges.
-EXTENT: intersection of the layers (default), union, the reference layer's extent, or CUSTOM_EXTENT. Layers that do not overlap give a clear error with the intersection.
-RESOLUTION: coarsest (default), finest, the reference layer's, or CUSTOM_RESOLUTION in target-CRS units (degrees for a geographic CRS). With RESOLUTION_IN_METRES the custom resolution is in metres, also on a geographic CRS: converted at the extent's centre latitude (both values are logged).
-TARGET_CRS (optional): default the reference layer's CRS, else the first layer's.
-RESAMPLING: automatic (default: area-weighted average when the target pixels are larger than the layer's, bilinear otherwise), average, bilinear, cubic, nearest, median.
-
-Nodata and NaN are never averaged in as numbers: they are left out of every kernel, and a pixel without any valid source is NaN. Outputs: one float32 GeoTIFF per layer in OUTPUT_FOLDER, named LAYERNAME_grid.tif, NaN nodata, band descriptions and metadata (units, quantity) kept; styled diverging for displacement-like bands and sequential for quality or geometry bands (from the band's quantity metadata). Returned as OUTPUT_LAYERS. The log states the grid: CRS, extent, size, resolution in CRS units and in metres. See docs/common_grid.md.
-"""  # noqa: E501 (plain-text help: one paragraph per line)
+    Resamples two or more rasters (any CRS) onto one pixel grid (GDAL warper, target-aligned pixels)
+    so that they can be combined pixel by pixel: ascending and descending tracks, geometry layers,
+    products of different processors. Grids that already match are kept as they are. NaN and
+    nodata are never averaged in. Outputs: one float32
+    GeoTIFF per input in OUTPUT_FOLDER, with units and descriptions kept; the log states the grid
+    (CRS, extent, size, resolution in CRS units and metres).
+    """
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterMultipleLayers(

@@ -12,26 +12,19 @@ from .styling import DIVERGING
 from .timeseries_common import (
     GROUP,
     GROUP_ID,
-    INPUT_HELP,
     add_date_parameter,
     add_series_parameters,
     date_parameter,
     open_series,
 )
 
-HELP = f"""
-Displacement between START_DATE and END_DATE of a displacement time series: the value at
-the acquisition nearest to END_DATE minus the value at the acquisition nearest to
-START_DATE (a tie goes to the earlier acquisition). Both dates must lie within the series
-(first to last acquisition). The acquisitions used are reported in the log, in the outputs
-START_DATE_USED / END_DATE_USED and in the output metadata (start_date, end_date and the
-requested dates).
-
-{INPUT_HELP}
-
-Output: one band in the unit of the input (m, cm or mm; band metadata 'units'), with the
-sign of the input (LOS positive toward the satellite), NaN where either date has no data,
-styled with a diverging ramp symmetric around zero. See docs/timeseries.md.
+# short: the side panel; the full text is docs/algorithms/cumulative_displacement.md (Help button)
+HELP = """
+Displacement between two dates of a time series: the value at the acquisition nearest to
+END_DATE minus the value at the acquisition nearest to START_DATE (both within the series).
+Input: a dated multi-band raster, single-date rasters on one grid, or a MintPy/LiCSBAS HDF5.
+Output: one band in the input unit (m, cm or mm), sign of the input (LOS positive toward the
+satellite), NaN where either date has no data; the acquisitions used are reported.
 """
 
 

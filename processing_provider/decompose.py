@@ -58,73 +58,20 @@ OUTPUTS = {
 }
 
 
-def _paragraphs(text):
-    """Plain-text help: lines joined within paragraphs, paragraphs separated by a blank line."""
-    return "\n\n".join(" ".join(line.strip() for line in block.splitlines())
-                       for block in text.strip().split("\n\n"))
-
-
 class DecomposeAlgorithm(DisplacementAlgorithm):
     NAME = "decompose"
     DISPLAY_NAME = "Decompose LOS and offsets into east, north, up"
     GROUP = "Decomposition"
     GROUP_ID = "decomposition"
-    HELP = _paragraphs("""
-    Combines two to four observations (ascending and descending LOS, range offsets, azimuth
-    offsets) into east + up, horizontal-along-an-azimuth + up, or east + north + up, per pixel
-    by weighted least squares, with the propagated 1-sigma of each component.
-
-    Observation slots 1 and 2 are required, 3 and 4 optional. For slot k: OBS_k and BAND_k the
-    observation; KIND_k its kind: LOS (positive toward the satellite), range offset (positive =
-    range increase = away from the satellite, as offset tracking writes it) or azimuth offset
-    (positive along the flight direction); INCIDENCE_k (raster) or INCIDENCE_ANGLE_k (constant)
-    and HEADING_k (raster) or HEADING_ANGLE_k (constant) its geometry in ANGLE_CONVENTION;
-    INCIDENCE_BAND_k / HEADING_BAND_k select bands (ISCE2 los.rdr: incidence band 1, LOS azimuth
-    band 2); SIGMA_k (raster) or SIGMA_VALUE_k (constant) its 1-sigma in the observation's unit
-    (give sigma for all observations or none; without sigma all weigh the same and OUTPUT_SIGMA
-    is the unit-less noise amplification).
-    An observation may be a processor product given directly (MintPy velocity.h5 or an HDF5
-    subdataset, ROI_PAC/GAMMA/ISCE2/SNAP/HyP3 ...; see docs/formats.md): when INCIDENCE_k or
-    HEADING_k is not given, the product's geometry is the default (per-pixel incidence and LOS
-    azimuth, e.g. MintPy geometryGeo.h5, or its constants), written in ANGLE_CONVENTION (not
-    HyP3 radians); the log says so, and a product without geometry names the parameter to set.
-
-    ANGLE_CONVENTION: incidence + heading in degrees (heading clockwise from north, Sentinel-1
-    ascending about -12, descending about -168; default); incidence + LOS azimuth in degrees
-    (MintPy azimuthAngle, ISCE2 los.rdr band 2; ground-to-satellite, from north, anti-clockwise;
-    right-looking: azimuth = 90 - heading); HyP3 lv_theta + lv_phi in radians; or the east and
-    north components of the ground-to-satellite LOS unit vector (LiCSBAS E.geo/N.geo, OPERA
-    los_east/los_north; up = sqrt(1 - e^2 - n^2)). An azimuth offset needs only the second input
-    (heading, LOS azimuth or lv_phi), except in the unit-vector convention.
-    LOOK_DIRECTION: right (default) or left.
-
-    COMPONENTS: east + up with north assumed zero (default; true north motion leaks into the
-    result: for the Sentinel-1 pair theta 34/39 deg, 1 cm north appears as -0.19 mm east and
-    -1.53 mm up); horizontal along HORIZONTAL_AZIMUTH (degrees clockwise from north, 90 = east;
-    MintPy's anti-clockwise -90) + up; or east + north + up (needs three independent geometries,
-    e.g. ascending LOS + descending LOS + an azimuth offset).
-
-    All observations go onto one grid (GRID: the first observation's grid, the coarsest
-    resolution, or GRID_RESOLUTION metres in GRID_CRS; extent = intersection of the
-    observations, or their union, see COVERAGE), resampled by GDAL (average when coarsening,
-    else bilinear). They must share one unit (band metadata 'units'); outputs are in that unit.
-    A pixel missing an observation, angle or sigma, or whose geometry has a condition number
-    above MAX_CONDITION (default 10; nearly parallel geometries such as two ascending tracks),
-    is NaN and counted in the log.
-
-    COVERAGE: where every observation is valid (default; the grid covers the intersection of the
-    observations), or wherever the observations available determine the components (the grid
-    covers their union; a pixel that lacks some observations is solved with the others when they
-    are at least as many as the components and pass MAX_CONDITION, e.g. ascending + descending
-    where a third track does not reach; its 1-sigma is larger and OUTPUT_COUNT says how many
-    observations it used).
-
-    Outputs: OUTPUT_EAST, OUTPUT_NORTH (east + north + up), OUTPUT_UP, OUTPUT_HORIZONTAL
-    (horizontal model), OUTPUT_SIGMA (one band per component), OUTPUT_RESIDUAL (weighted RMS
-    misfit, only with more observations than components), OUTPUT_COUNT (observations used per
-    pixel; not created by default). Details, the worked Sentinel-1 example
-    and a figure: docs/decomposition.md.
-""")
+    # short: the side panel; the full text is docs/algorithms/decompose.md (Help button)
+    HELP = """
+    Combines two to four observations (ascending/descending LOS, range or azimuth offsets) into
+    east + up, horizontal-along-an-azimuth + up, or east + north + up, per pixel by weighted least
+    squares, with the propagated 1-sigma of each component. Angles: incidence from the vertical and
+    heading clockwise from north (or LOS azimuth, HyP3 or unit-vector conventions), as constants in
+    degrees or per-pixel layers. Pixels whose geometry is too ill-conditioned (MAX_CONDITION) are
+    NaN. Outputs in the observations' unit (m, mm, ...); the guided dialog previews the geometry.
+    """
 
     def initAlgorithm(self, config=None):  # noqa: N802
         for k in SLOTS:

@@ -49,34 +49,14 @@ class GnssLosComparison(DisplacementAlgorithm):
     DISPLAY_NAME = "Compare InSAR LOS velocity with GNSS"
     GROUP = "GNSS"
     GROUP_ID = "gnss"
+    # short: the side panel; the full text is docs/algorithms/gnss_los_comparison.md (Help button)
     HELP = """
-Compares an InSAR line-of-sight (LOS) velocity raster with GNSS station velocities projected into
-the LOS at each station.
-
-GNSS: a file (GAGE/PBO .vel, NGL/UNR MIDAS table, both in m/yr and read whole; or a CSV with a
-header and columns station, lon, lat, east, north, up and optional sig_east, sig_north, sig_up,
-in GNSS_UNITS; the field parameters rename the columns), or a point layer with the field
-parameters. Longitudes 0-360 are wrapped to -180..180; a latitude beyond 90 degrees is refused
-(swapped columns).
-
-Geometry at each station: LOS_ENU (ground-to-satellite unit vector bands east, north, up), or
-INCIDENCE and HEADING rasters, or INCIDENCE_ANGLE and HEADING_ANGLE; AZIMUTH_CONVENTION says
-whether the angle is a heading (clockwise from north) or a LOS azimuth (anti-clockwise from north,
-MintPy). Geometry rasters may be on another grid and CRS: they are sampled at the station pixel.
-
-InSAR at each station: median of the valid pixels within SAMPLE_RADIUS metres (default 100),
-with a robust spread (1.4826 x MAD) and the pixel count; stations outside the raster or with
-fewer than MIN_PIXELS valid pixels are kept in the output with their status.
-
-REFERENCE: none, a named station (InSAR shifted to match GNSS there), a best-fit constant
-(default) or a best-fit plane (offset and ramp). Residual = InSAR - GNSS after referencing.
-
-Outputs: OUTPUT points (fields in mm/yr: gnss_e/n/u, gnss_los, gnss_los_sigma, insar_los,
-insar_spread, residual; n_pixels, status) styled by residual; OUTPUT_REPORT HTML with the
-statistics N, bias, RMSE, r (Pearson correlation, not R squared) and the fitted slope, a scatter
-plot with error bars and the 1:1 line, and a residual map. LOS is positive toward the
-satellite. See docs/gnss_comparison.md and docs/conventions.md.
-"""
+    Compares an InSAR LOS velocity raster with GNSS station velocities (.vel, MIDAS, CSV or a point
+    layer) projected into the line of sight at each station, after referencing InSAR to GNSS (none,
+    a named station, a best-fit constant or plane). InSAR at a station: median of the valid pixels
+    within SAMPLE_RADIUS metres. Outputs: stations with GNSS LOS, InSAR LOS and residual in mm/yr
+    (styled by residual), an optional HTML report, and N, bias, RMSE (mm/yr), Pearson r and slope.
+    """
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterRasterLayer("INSAR", "InSAR LOS velocity raster"))

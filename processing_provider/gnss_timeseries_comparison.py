@@ -54,33 +54,14 @@ class GnssTimeseriesComparison(DisplacementAlgorithm):
     DISPLAY_NAME = "Compare InSAR LOS time series with GNSS"
     GROUP = "GNSS"
     GROUP_ID = "gnss"
+    # short: the side panel; the full text is docs/algorithms/gnss_timeseries_comparison.md (Help button)
     HELP = """
-Compares an InSAR LOS displacement time series with GNSS daily position series projected into the
-LOS at each station.
-
-INSAR: one multi-band raster whose bands carry dates (band metadata 'date', or dates as band
-descriptions; dataset metadata 'reference_date'), or several single-date rasters such as
-displacement_REFDATE_DATE.tif, e.g. displacement_20160711_20160723.tif (the last date of the name is
-the band date, the first the
-reference). The InSAR reference date, if no band holds it, is a date with displacement 0.
-Dates compare as UTC calendar days whatever time of day they carry.
-
-GNSS: NGL/UNR .tenv3 files and/or CSV files (long format: station, date, lon, lat, east, north, up,
-optional sigmas, in GNSS_UNITS), given as GNSS_FILES and/or every .tenv3/.csv file of GNSS_FOLDER.
-
-On each InSAR date the GNSS LOS value is the median of the daily values within +-DAY_WINDOW days
-(default 3). InSAR and GNSS are both made relative to REFERENCE_DATE (default: the first InSAR
-date), then InSAR is referenced to GNSS date by date (REFERENCE: none, named station, best-fit
-constant (default), best-fit plane). InSAR at a station is the median of the valid pixels within
-SAMPLE_RADIUS metres. Geometry: LOS_ENU unit-vector raster, INCIDENCE/HEADING rasters or angles,
-sampled at each station (rasters may be on another grid and CRS).
-
-Outputs (mm): OUTPUT stations with per-station N, bias, RMSE, r (Pearson correlation, not R
-squared) and status (stations with no GNSS data near the InSAR dates are kept and flagged);
-OUTPUT_TABLE rows (station, date, gnss_los, insar_los, residual = InSAR - GNSS ...);
-OUTPUT_REPORT HTML with overall statistics and one plot per station. LOS is positive toward the
-satellite. See docs/gnss_comparison.md and docs/conventions.md.
-"""
+    Compares an InSAR LOS displacement time series with GNSS daily positions (.tenv3 or CSV)
+    projected into the line of sight, date by date: GNSS is the median within ±DAY_WINDOW days of
+    each InSAR date, both are made relative to REFERENCE_DATE, then InSAR is referenced to GNSS.
+    Outputs in mm: stations with N, bias, RMSE and Pearson r; an optional station-date table (the
+    Inspector plots it when a station is clicked) and an HTML report.
+    """
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterMultipleLayers(

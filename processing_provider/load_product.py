@@ -21,39 +21,15 @@ from ..core.products.subset import subset_to_extent
 from .base import DisplacementAlgorithm, parameter_error
 from .styling import DIVERGING, SEQUENTIAL
 
+# short: the side panel; the full text is docs/algorithms/load_product.md (Help button)
 HELP = """
-Reads what an InSAR processor wrote, with no conversion step, and writes one GeoTIFF per
-layer into the output folder: georeferenced, NaN as nodata, styled, with units, quantity,
-dates and viewing geometry in the band and dataset metadata (visible in Layer Properties
-> Information).
-
-Input: a MintPy HDF5 file (velocity.h5, timeseries.h5, geometryGeo.h5, geometryRadar.h5,
-temporalCoherence.h5, maskTempCoh.h5), an ISCE2 image (los.rdr, filt_topophase.unw.geo,
-dense_offsets.bil; pick the data file or its .xml), a SNAP BEAM-DIMAP .dim, a LiCSBAS cum.h5
-or LiCSAR/LiCSBAS GeoTIFF, a HyP3 InSAR product (.zip or one of its GeoTIFFs), a GAMMA
-(with *dem.par) or ROI_PAC (with .rsc) raster, an OPERA DISP-S1 or CSLC-S1 static HDF5,
-a Sentinel-1 annotation XML (incidence interpolated from the geolocation grid), or any
-GDAL raster.
-
-Layers: comma-separated layer names to write (default: all layers of the product itself;
-geometry layers read from neighbouring files, e.g. a geometryGeo.h5 next to velocity.h5,
-are written only when named).
-
-Units: as the processor stores them (m, m/yr, mm, mm/yr, rad, deg, pixel); LOS
-displacement positive toward the satellite; phase as stored (LOS toward the satellite =
--phase x wavelength / 4 pi for ROI_PAC, GAMMA, ISCE2, HyP3, LiCSAR). Time series are one
-raster with band metadata 'date' (YYYY-MM-DD) and dataset metadata 'reference_date'.
-Geometry metadata: geometry_incidence, geometry_heading, geometry_los_azimuth (degrees),
-geometry_wavelength (m), geometry_look_direction, or the per-pixel layer names.
-MASK (default on): a MintPy velocity or time series is read through the masks MintPy wrote
-beside it (maskTempCoh.h5, waterMask.h5): pixels they mark 0 are NaN, as in MintPy's own
-figures; the log names the masks. Turn MASK off to read every pixel.
-EXTENT (optional): only the pixels of the product that this area touches are read and
-written (what MintPy users do with subset.py); the product's grid, reference point and
-geometry follow.
-See docs/formats.md for what is read from each product: the layer each product is about
-(the velocity of a MintPy velocity file, not its intercept) and the metadata every other
-algorithm uses as its defaults when it reads the same file.
+Reads what an InSAR processor wrote (MintPy, ISCE2, SNAP, LiCSBAS/LiCSAR, HyP3, GAMMA, ROI_PAC,
+OPERA, Sentinel-1 annotation, any GDAL raster) and writes one styled GeoTIFF per layer into the
+output folder: georeferenced, NaN nodata, with units, quantity, dates and viewing geometry in
+the metadata. Units stay as the processor stores them (m, m/yr, mm, rad, deg, px); LOS is
+positive toward the satellite. Time series become one raster with one dated band per
+acquisition. MASK applies the masks MintPy wrote beside a velocity or time series; EXTENT
+reads only an area.
 """
 
 

@@ -50,19 +50,16 @@ class LosToVertical(DisplacementAlgorithm):
     DISPLAY_NAME = "LOS to vertical (or any one direction)"
     GROUP = "Grids and geometry"
     GROUP_ID = "grids"
+    # short: the side panel; the full text is docs/algorithms/los_to_vertical.md (Help button)
     HELP = """
-Converts unwrapped phase or LOS displacement/velocity into displacement along one direction: vertical (default), east-west, or a custom direction. Assumption: all motion is along that direction; with a single viewing geometry the other components are unknown and assumed zero. With two or more geometries use the decomposition algorithm (displacement:decompose) instead.
-
-INPUT and BAND: the raster. QUANTITY: LOS displacement (INPUT_UNITS m, cm or mm), LOS velocity (m/yr, cm/yr or mm/yr) or unwrapped phase in radians, or (the default) what the input says it holds, else LOS displacement; INPUT_UNITS likewise defaults to the input's units, else m. LOS is positive toward the satellite.
-Phase: LOS = s * WAVELENGTH / (4 pi) * phase, with the sign s of the processor that wrote it (PHASE_SIGN): s = -1 for ISCE2, MintPy unwrapPhase, SNAP, GAMMA and ROI_PAC (positive phase = motion away from the satellite); choose "opposite sign" (s = +1) for a chain that stores the reversed sign (check with a known signal). So with ISCE2 a phase of -4 pi / wavelength * 0.01 is 1 cm toward the satellite. WAVELENGTH_PRESET: from the input (default: its product or metadata; an error if it records none, except when WAVELENGTH_PRESET is not given at all, then the Sentinel-1 preset with a log line), Sentinel-1 C band 0.05546576 m, ALOS-2 / NISAR L band, TerraSAR-X X band, or a custom WAVELENGTH in metres (must be positive; a WAVELENGTH value always wins).
-Incidence: an INCIDENCE raster (INCIDENCE_BAND; e.g. MintPy incidenceAngle, ISCE2 los.rdr band 1, SNAP incidence_angle), resampled (bilinear) onto the input grid when the grids differ, or a constant INCIDENCE_ANGLE in degrees. The incidence is measured at the ground from the vertical and must be strictly between 0 and 90 degrees (a raster is checked before anything is written). INCIDENCE_UNITS auto (default) detects radians from the values (all below pi/2); values declared in degrees that are radians, or the reverse, are converted and the log says so.
-DIRECTION: vertical: d_up = d_los / cos(incidence). East-west: d_east = d_los / (-sin(incidence) sin(LOS azimuth)), needs HEADING (flight direction, degrees clockwise from north, e.g. -12 for Sentinel-1 ascending, -168 descending) and LOOK_DIRECTION. Custom: AZIMUTH (degrees clockwise from north) and PLUNGE (degrees below the horizontal, positive down, e.g. a landslide moving downslope); needs HEADING unless PLUNGE is +-90.
-MAX_AMPLIFICATION (default 5): pixels where |1 / sensitivity| exceeds it are NaN (the projection would amplify noise too much); the count is logged and returned as MASKED_PIXELS.
-Geometry recorded by Load product in the input's metadata (geometry_wavelength, geometry_heading, geometry_incidence, geometry_look_direction), or by PyRate (INCIDENCE_DEGREES, WAVELENGTH_METRES), is used for WAVELENGTH, HEADING, INCIDENCE_ANGLE and LOOK_DIRECTION when those are not given (and for the wavelength when WAVELENGTH_PRESET is not given or is "from the input's metadata"); the log names the source of each.
-What the input is comes from the file when QUANTITY and INPUT_UNITS are "from the input" (the default) and BAND and PHASE_SIGN are not given: a MintPy velocity is a LOS velocity in m/yr (its velocity dataset, never its intercept), LiCSBAS cum.h5 a displacement in mm, a PyRate GeoTIFF with DATA_UNITS = RADIANS or a ROI_PAC/GAMMA/ISCE2 .unw a phase (for a ROI_PAC .unw the phase band, not the amplitude). A QUANTITY contradicting what the processor wrote, or a layer that is not a displacement, velocity or phase (MintPy intercept, residue, velocityStd...), is refused. See docs/formats.md.
-Processor products can be given directly as INPUT (file path or loaded layer: MintPy velocity.h5/timeseries.h5 or an HDF5 subdataset, ROI_PAC .unw + .rsc, GAMMA rasters with .par, ISCE2, SNAP .dim, HyP3 folders/zips; see docs/formats.md): the layer is read with its georeferencing, units and dates, and the product's geometry is the default: per-pixel incidence (e.g. MintPy geometryGeo.h5 incidenceAngle, GAMMA .inc) or its constant incidence, heading and wavelength, when INCIDENCE/INCIDENCE_ANGLE, HEADING and WAVELENGTH are not given. The log names the source used.
-Outputs: OUTPUT in OUTPUT_UNITS (per year for velocity), optional OUTPUT_LOS (LOS displacement in metres when the input is phase). Band metadata record quantity, units, convention, wavelength, phase convention and incidence source. NaN and nodata propagate. See docs/los_to_vertical.md.
-"""  # noqa: E501 (plain-text help: one paragraph per line)
+    Converts unwrapped phase (rad) or LOS displacement/velocity into displacement along one
+    direction: vertical (default), east-west or a custom azimuth and plunge, assuming all motion
+    is along it (with two or more geometries use displacement:decompose). LOS is positive toward
+    the satellite; phase → LOS = s · wavelength / 4π · phase. Quantity, units, wavelength and
+    incidence (degrees from the vertical, strictly between 0 and 90; a raster or a constant)
+    default to what the input records. Output in OUTPUT_UNITS (m, cm, mm or per year), NaN where
+    the projection amplifies noise too much.
+    """
 
     def initAlgorithm(self, config=None):  # noqa: N802
         double = QgsProcessingParameterNumber.Type.Double

@@ -36,71 +36,21 @@ IMAGE_TYPE_LABELS = ["Auto (from the data type, file name and metadata)", "Compl
 CONVENTION = "secondary minus reference position; +x = columns (range), +y = rows (azimuth)"
 
 
-def _paragraphs(text):
-    return "\n\n".join(" ".join(line.strip() for line in block.splitlines())
-                       for block in text.strip().split("\n\n"))
-
-
 class OffsetTracking(DisplacementAlgorithm):
     NAME = "offset_tracking"
     DISPLAY_NAME = "Pixel offset tracking"
     GROUP = "Offset tracking"
     GROUP_ID = "offset_tracking"
-    HELP = _paragraphs("""
-    Sub-pixel offsets between a REFERENCE and a SECONDARY image on the same pixel grid (for SAR:
-    the secondary co-registered onto the reference, e.g. by ISCE2 or SNAP), by normalised
-    cross-correlation of windows on a regular grid. Offsets = position in the secondary minus
-    position in the reference, in pixels: x along columns (range), y along rows (azimuth).
-
-    Complex bands (CFloat32, CInt16: SLCs) are handled as complex data: the local spectral
-    centroid is removed (it follows the drifting azimuth centroid of a Sentinel-1 TOPS burst),
-    the image is oversampled OVERSAMPLE times (default 2) by FFT and then detected, which
-    avoids the aliasing of detected speckle (measured: 0.004 px RMSE at coherence 0.95 against
-    0.11 px for detected amplitude). Real bands (amplitude, intensity) are oversampled the same
-    way and correlated directly. Each image is oversampled once, tile by tile; windows are
-    correlated in batches on every core.
-
-    WINDOW_X, WINDOW_Y (default 64) window size; SEARCH_X, SEARCH_Y (default 8) search distance
-    in +- pixels; STEP_X, STEP_Y (default 32) grid spacing; GROSS_OFFSET_X, GROSS_OFFSET_Y
-    (default 0) a known integer offset. COARSE_SEARCH (default on) first tracks 4x reduced
-    amplitude images (128-pixel windows, +-64 pixels) so that offsets of tens of pixels are
-    found without guessing; total offset = gross + fine. CORRELATION_OVERSAMPLE (default 64)
-    sets the finest grid of the sub-pixel peak search (a quadratic fit refines it further).
-
-    Each offset is given at its window centre: under an offset gradient, a window measures
-    where its texture carries the information (up to most of a pixel from the centre on
-    speckle), and the offset is moved to the centre with the local gradient from the
-    neighbouring windows (limited so that nothing moves next to a fault).
-
-    IMAGE_TYPE (default auto) sets the quality masks calibrated for each kind of image. Auto:
-    complex samples are complex SAR; a sensor or product word in the file name, band
-    description or metadata (Sentinel-1, RTC, VV, sigma0... or Sentinel-2, Landsat,
-    reflectance, RGB...) decides next; then integer samples (8/16-bit) are optical and
-    floating-point samples SAR amplitude. The log names the type and why.
-
-    SNR = peak correlation / mean absolute correlation of the search surface more than 2 pixels
-    from the peak. Windows with SNR below SNR_THRESHOLD, with a correlation peak below
-    PEAK_THRESHOLD, deviating from the median of their 3 x 3 neighbours by more than
-    OUTLIER_THRESHOLD pixels (default 1; 0 = off), or touching nodata (NaN, or exact zeros as
-    at SAR swath borders) are NaN. Empty thresholds take the defaults of the image type: SAR
-    SNR 5 and no peak threshold; optical no SNR threshold (the SNR of smooth natural texture
-    is low even for a clear peak) and peak 0.5; 0 = off. When the masks remove more than half
-    of the windows, the log says which mask removed how many and what to change. RAMP (none,
-    constant, linear) removes a ramp fitted on the remaining windows.
-
-    Output grid: one pixel per window; the geotransform is the reference geotransform scaled by
-    the step, with the first output pixel centred on the first window centre (the ground
-    position that window measured). OUTPUT_X, OUTPUT_Y in pixels; OUTPUT_X_METRES,
-    OUTPUT_Y_METRES in metres, with PIXEL_SIZE_X, PIXEL_SIZE_Y (metres; default: raster metadata
-    RANGE_PIXEL_SIZE/AZIMUTH_PIXEL_SIZE, else the geotransform when the raster has a CRS; give
-    them for radar-geometry rasters without CRS); OUTPUT_SNR; OUTPUT_SIGMA (band 1 x, band 2 y:
-    estimated 1-sigma in pixels from the peak value and curvature); OUTPUT_SIGMA_X_METRES,
-    OUTPUT_SIGMA_Y_METRES (optional: the same in metres, one band each, e.g. as SIGMA_k of
-    displacement:decompose next to OUTPUT_X_METRES / OUTPUT_Y_METRES); OUTPUT_PEAK (optional) the
-    normalised correlation peak (for SLCs: of the oversampled intensities); OUTPUT_VECTORS (optional)
-    one point per valid window with dx, dy, magnitude (pixels), direction (degrees clockwise from
-    image up) and snr, drawn as arrows. Method, accuracy and speed: docs/offset_tracking.md.
-""")
+    # short: the side panel; the full text is docs/algorithms/offset_tracking.md (Help button)
+    HELP = """
+    Sub-pixel offsets between a reference and a secondary image on the same pixel grid, by
+    normalised cross-correlation of windows on a regular grid (complex SLCs or real amplitude).
+    Offsets = position in the secondary minus position in the reference: x along columns (range),
+    y along rows (azimuth). Outputs: OUTPUT_X, OUTPUT_Y in pixels (optionally in metres),
+    OUTPUT_SNR, OUTPUT_SIGMA (1-sigma, px), optional peak and arrows; one output pixel per window.
+    Windows with low SNR or peak, outliers or nodata are NaN, with thresholds set by IMAGE_TYPE
+    (SAR or optical, detected by default). The guided dialog previews the grid and the run time.
+    """
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterRasterLayer("REFERENCE", "Reference image"))

@@ -5,11 +5,25 @@ import os
 from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
+from ..core import execution
 from .algorithms import algorithm_classes
 
 PROVIDER_ID = "displacement"
+#: Processing › Options › Providers › Displacement Toolkit: where block-wise work runs.
+SCHEDULER_SETTING = "DISPLACEMENT_TOOLKIT_SCHEDULER"
 PROVIDER_NAME = "Displacement Toolkit"
-ICON_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "icons", "icon.svg")
+ICONS_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "icons")
+ICON_PATH = os.path.join(ICONS_DIR, "icon.svg")
+
+
+def icon_path(*names):
+    """``icons/<name>.svg`` of the first name that has one (an algorithm's own icon, then
+    its family's, e.g. ``icon_path("los_to_vertical", "grids")``), else the toolkit's icon."""
+    for name in names:
+        path = os.path.join(ICONS_DIR, f"{name}.svg")
+        if name and os.path.exists(path):
+            return path
+    return ICON_PATH
 
 
 class DisplacementProvider(QgsProcessingProvider):
@@ -30,7 +44,32 @@ class DisplacementProvider(QgsProcessingProvider):
     def svgIconPath(self):
         return ICON_PATH
 
+    def load(self):
+        """Register the provider's setting (a Dask scheduler address), then the algorithms."""
+        try:
+            from processing.core.ProcessingConfig import ProcessingConfig, Setting
+        except ImportError:   # Processing plugin absent: no options page, environment only
+            return super().load()
+        ProcessingConfig.settingIcons[self.name()] = self.icon()
+        ProcessingConfig.addSetting(Setting(
+            self.name(), SCHEDULER_SETTING,
+            "Dask scheduler for block-wise work (tcp://host:port; empty: this machine's cores; "
+            f"the {execution.SCHEDULER_ENV} environment variable takes precedence)", "",
+            valuetype=Setting.STRING))
+        ProcessingConfig.readSettings()
+        self.refreshAlgorithms()
+        return True
+
+    def unload(self):
+        try:
+            from processing.core.ProcessingConfig import ProcessingConfig
+        except ImportError:
+            return
+        ProcessingConfig.removeSetting(SCHEDULER_SETTING)
+
     def loadAlgorithms(self):
+        # also called after Processing › Options is accepted: pick up the scheduler setting
+        execution.set_default_scheduler(_setting(SCHEDULER_SETTING))
         for cls in algorithm_classes():
             self.addAlgorithm(cls())
 
@@ -39,3 +78,11 @@ class DisplacementProvider(QgsProcessingProvider):
 
     def defaultRasterFileExtension(self):
         return "tif"
+
+
+def _setting(name):
+    try:
+        from processing.core.ProcessingConfig import ProcessingConfig
+    except ImportError:
+        return None
+    return ProcessingConfig.getSetting(name) or None

@@ -15,32 +15,14 @@ from qgis.core import (
 from ..core import timeseries as ts
 from .base import DisplacementAlgorithm, parameter_error
 from .styling import DIVERGING
-from .timeseries_common import GROUP, GROUP_ID, INPUT_HELP, add_series_parameters, open_series
+from .timeseries_common import GROUP, GROUP_ID, add_series_parameters, open_series
 
-HELP = f"""
-Re-references displacements or velocities: every band (every date of a time series) minus
-its value at the reference, so the reference becomes zero. Give exactly one reference:
-
-REFERENCE_POINT: a point in any CRS (it is transformed to the raster's CRS); the reference
-value of each band is the median of the valid pixels whose centres lie within
-REFERENCE_RADIUS pixels of the pixel containing the point (0 = that pixel), as the
-Inspector samples.
-GNSS_FILE (+ GNSS_STATION): the position of a GNSS station (NGL .tenv3 file, or a GAGE .vel,
-MIDAS or CSV velocity table with the station name), used as the reference point with the
-same radius median.
-REFERENCE_POLYGON: the mean of the valid pixels whose centres lie inside the polygon
-(rasterised on the raster's grid).
-
-Input: a single raster (any number of bands, dated or not, e.g. a velocity) keeps its bands
-and metadata; several rasters (on one grid) or a timeseries.h5 become one multi-band raster,
-one band per date.
-{INPUT_HELP}
-
-Output: same unit as the input, NaN nodata, diverging ramp. The reference used is written in
-the output metadata (reference_kind, reference_point in the raster's CRS, reference_pixel,
-reference_radius_px, reference_station, reference_polygon_wkt) and each band's subtracted
-value in its metadata (reference_value). The sources are never modified. See
-docs/timeseries.md.
+# short: the side panel; the full text is docs/algorithms/rereference.md (Help button)
+HELP = """
+Re-references displacements or velocities: every band (every date) minus its value at the
+reference, so the reference becomes zero. Give exactly one reference: a point in any CRS (median
+within REFERENCE_RADIUS pixels), a GNSS station position from a GNSS file, or a polygon (mean
+inside). The output keeps the input unit and dates; the source is never modified.
 """
 
 
@@ -110,6 +92,5 @@ class Rereference(DisplacementAlgorithm):
         out = self.output_raster_path(parameters, "OUTPUT", context)
         res = ts.rereference(stack, ref, out, self.monitor(feedback))
         stack.close()
-        self.finish_raster(out, context, DIVERGING, stack.units, res.stats[0],
-                           layer_name="Re-referenced")
+        self.finish_raster(out, context, DIVERGING, stack.units, res.stats[0])   # named by layer_title
         return {"OUTPUT": out, "REFERENCE": ref.describe()}

@@ -18,6 +18,7 @@ in the desktop.  Point layers get the same treatment with their own renderer
 import os
 
 from qgis.core import (
+    QgsColorRampLegendNodeSettings,
     QgsColorRampShader,
     QgsVectorLayer,
     QgsProcessingLayerPostProcessorInterface,
@@ -76,6 +77,10 @@ def build_renderer(provider, band, kind, units, stats):
     ramp = QgsColorRampShader(lo, hi)
     ramp.setColorRampType(QgsColorRampShader.Type.Interpolated)
     ramp.setColorRampItemList(items)
+    if units and hasattr(ramp, "setLegendSettings"):   # QGIS >= 3.18: continuous legend
+        settings = QgsColorRampLegendNodeSettings()    # "0.044 m" in the Layers panel too
+        settings.setSuffix(f" {units}")
+        ramp.setLegendSettings(settings)
     shader = QgsRasterShader()
     shader.setRasterShaderFunction(ramp)
     renderer = QgsSingleBandPseudoColorRenderer(provider, band, shader)
@@ -85,8 +90,11 @@ def build_renderer(provider, band, kind, units, stats):
 
 
 def apply_raster_style(layer, kind, units, stats, band=1):
-    """Give ``layer`` the toolkit's style for ``kind`` (in place)."""
-    layer.setRenderer(build_renderer(layer.dataProvider(), band, kind, units, stats))
+    """Give ``layer`` the toolkit's style for ``kind`` (in place).  The renderer gets its
+    input from the layer's pipe: no Python wrapper of the data provider is made, which off
+    the main thread (a Processing task) sip could hand back as an already deleted object
+    ("wrapped C/C++ object of type QgsRasterDataProvider has been deleted")."""
+    layer.setRenderer(build_renderer(None, band, kind, units, stats))
     layer.triggerRepaint()
 
 

@@ -19,18 +19,6 @@ GROUP_ID = "timeseries"
 
 UNIT_CHOICES = ["from the input metadata (m when absent)", "m", "cm", "mm"]
 
-INPUT_HELP = """Time-series input: one dated multi-band raster (band metadata 'date' =
-YYYY-MM-DD, dataset metadata 'reference_date'; e.g. from displacement:load_product), or
-several single-date rasters (date from the band metadata or the file name, e.g.
-displacement_20160711_20160723.tif = reference 2016-07-11, acquisition 2016-07-23) all on one
-grid (else resample them with displacement:common_grid), or a MintPy timeseries.h5 (or
-another HDF5 time series the toolkit reads) as INPUT_FILE. When all inputs share a reference
-date that is not one of the acquisitions, the series starts with that date at zero
-displacement. Dates are UTC calendar days: 2016-07-23T16:04:31, 20160723 and 2016-07-23 are
-the same acquisition. INPUT_UNITS overrides the unit of the input (default: its metadata,
-else m)."""
-
-
 def raster_source_type():
     """The raster layer type of QgsProcessingParameterMultipleLayers: QgsProcessing.SourceType
     up to QGIS 3.x, Qgis.ProcessingSourceType in QGIS 4 (the old enum was removed)."""

@@ -25,35 +25,14 @@ COVERAGE_LABELS = [
     "Wherever the tracks available determine east and up (union; pixels may use fewer tracks)",
 ]
 
+# short: the side panel; the full text is docs/algorithms/timeseries_decompose.md (Help button)
 HELP = """
-East and up displacement time series from two or more LOS displacement time series (e.g.
-Sentinel-1 ascending and descending) acquired on different dates and on different grids.
-
-Each track (TRACK_1, TRACK_2, optional TRACK_3): one dated multi-band raster (band metadata
-'date', dataset metadata 'reference_date', e.g. from displacement:load_product) or several
-single-date rasters on one grid (e.g. displacement_20160711_20160723.tif). Geometry: INCIDENCE_k
-(degrees from the vertical) and HEADING_k (degrees clockwise from north; LOOK_DIRECTION),
-or LOS_ENU_k, a 3-band ground-to-satellite LOS unit-vector raster (east, north, up) on any
-grid; when both are empty the geometry_incidence / geometry_heading metadata of the track
-(written by displacement:load_product) are used. SIGMA_k: 1-sigma of one LOS displacement
-value of the track, in its unit (0 = unknown: equal weights, and the sigma outputs are then
-noise amplification factors, unit 1). LOS positive toward the satellite.
-
-Method: (1) common grid: intersection of the tracks at the coarsest resolution, pixels
-aligned with TRACK_1's (core.grid, RESAMPLING), or their union with COVERAGE = wherever the
-tracks available determine east and up (then a pixel outside a third track is solved with
-the other two); (2) common dates: the union of the acquisitions within the period all tracks
-cover, or every STEP_DAYS days (0 = union); (3) each track is interpolated linearly in time
-onto those dates, never extrapolated (dates outside a track's span are NaN), and shifted to
-zero at the first common date, the reference date of the outputs; (4) per date and pixel,
-weighted least squares for east and up with north motion assumed zero (pixels whose geometry
-has a condition number above MAX_CONDITION are NaN). The linear interpolation error between
-acquisitions h days apart is at most h^2/8 times the largest second derivative of the LOS
-motion; it is not in the sigma (docs/timeseries.md).
-
-Outputs: EAST and UP (positive east and up, unit of TRACK_1), SIGMA_EAST and SIGMA_UP, one
-band per common date (band metadata 'date', dataset metadata 'reference_date'); diverging
-ramps for the displacements, sequential for the sigmas (styled on the last date).
+East and up displacement time series from two or three LOS time series (e.g. Sentinel-1
+ascending and descending) on different dates and grids: a common grid, common dates (union of
+the acquisitions, or every STEP_DAYS days), linear interpolation in time (never extrapolated),
+then a weighted least-squares solve per pixel and date. Geometry from INCIDENCE_k/HEADING_k
+(degrees), LOS_ENU_k, or the tracks' metadata. Outputs: east and up series (input unit) with
+their 1-sigma.
 """
 
 

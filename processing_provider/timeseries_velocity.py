@@ -17,7 +17,6 @@ from .styling import DIVERGING, SEQUENTIAL
 from .timeseries_common import (
     GROUP,
     GROUP_ID,
-    INPUT_HELP,
     add_date_parameter,
     add_series_parameters,
     date_list_parameter,
@@ -25,35 +24,14 @@ from .timeseries_common import (
     open_series,
 )
 
-HELP = f"""
-Least-squares velocity of every pixel over the acquisitions between START_DATE and END_DATE
-(inclusive; both must lie within the series).
-
-Model: d(t) = c + v t, plus optionally annual and semi-annual terms (a1 cos 2 pi t + b1 sin
-2 pi t + a2 cos 4 pi t + b2 sin 4 pi t) and a step (Heaviside) at each of STEP_DATES (events
-such as earthquakes; acquisitions on or after a step date are shifted). t in years of 365.25
-days. A pixel needs at least as many valid acquisitions as model terms plus one (2 terms
-for the linear model, 6 with seasonal terms, plus one per step), else it is NaN; too few
-acquisitions in the range for the model is an error.
-
-Outputs: VELOCITY in the input unit per year (m -> m/yr), diverging ramp; VELOCITY_SIGMA,
-the 1-sigma of the velocity from the fit residuals, s sqrt([(A^T A)^-1]_vv) with s^2 = sum of
-squared residuals / (n - p) (same unit); RMS_RESIDUAL, sqrt(sum of squared residuals / n)
-in the input unit (both sequential ramps). Optional: STEPS, the size of each step (one band
-per step date, input unit, diverging) and ANNUAL_AMPLITUDE, sqrt(a1^2 + b1^2) (input unit,
-sequential; needs SEASONAL). The acquisitions used and the model are in the output metadata.
-
-MintPy conventions (to reproduce timeseries2velocity with copied settings): TIME_AXIS "MintPy
-decimal year" uses t = year + (day of year - 1) / 365.25 (MintPy ptime.yyyymmdd2years) instead of
-days / 365.25 (the two differ across 31 December); STEP_RULE "MintPy" puts an acquisition on a
-step date after the step only when it has a time of day (MintPy compares the acquisition's
-decimal year including CENTER_LINE_UTC with the step date at 00:00), before it otherwise.
-ACQUISITION_SECONDS (seconds after 00:00 UTC) sets that time of day; by default it comes from the
-input's CENTER_LINE_UTC (MintPy files, or product_CENTER_LINE_UTC written by Load product), else 0.
-
-{INPUT_HELP}
-
-See docs/timeseries.md.
+# short: the side panel; the full text is docs/algorithms/timeseries_velocity.md (Help button)
+HELP = """
+Least-squares velocity of every pixel over the acquisitions between START_DATE and END_DATE:
+d(t) = c + v·t, optionally with annual and semi-annual terms and a step at each STEP_DATES
+date (t in years of 365.25 days). Outputs in the input unit per year (m → m/yr): VELOCITY, its
+1-sigma VELOCITY_SIGMA, RMS_RESIDUAL (input unit); optionally the step sizes and the annual
+amplitude. A pixel without enough valid acquisitions for the model is NaN. TIME_AXIS and
+STEP_RULE reproduce MintPy's timeseries2velocity conventions when needed.
 """
 
 

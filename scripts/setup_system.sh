@@ -7,6 +7,7 @@ PACKAGES=(
   qgis python3-qgis qgis-providers
   python3-gdal gdal-bin python3-numpy python3-scipy
   python3-h5py python3-matplotlib python3-threadpoolctl python3-venv libopenblas0-pthread
+  python3-dask python3-distributed
   xvfb zip git
 )
 

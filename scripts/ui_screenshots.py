@@ -1,4 +1,7 @@
-"""Render the screenshots of docs/inspector.md offscreen (docs/img/*.png).
+"""Render the Inspector window screenshot of docs/inspector.md offscreen (docs/img/inspector_window.png).
+
+The dock, plot and guided dialogs at their default sizes come from the GUI tests
+(tests/gui/test_screenshots.py, ``make screenshots``).
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/ui_screenshots.py [output_folder]
 
@@ -84,9 +87,7 @@ def main(out_dir):
 
     from displacement_toolkit.core.raster_io import pixel_to_map
     from displacement_toolkit.processing_provider.styling import DIVERGING, apply_raster_style
-    from displacement_toolkit.ui.decomposition_dialog import DecompositionDialog
     from displacement_toolkit.ui.inspector_dock import InspectorDock
-    from displacement_toolkit.ui.offset_tracking_dialog import OffsetTrackingDialog
 
     out_dir.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="dt_screens_"))
@@ -127,25 +128,7 @@ def main(out_dir):
     dock.set_tool_active(True)
     wait_for(canvas)
     window.grab().save(str(out_dir / "inspector_window.png"))
-    dock.grab().save(str(out_dir / "inspector_dock.png"))
-
-    dialog = DecompositionDialog()
-    dialog.set_track(0, layers["ascending LOS"])
-    dialog.set_track(1, layers["descending LOS"])
-    dialog.resize(max(1100, dialog.width()), 540)
-    dialog.show()
-    QgsApplication.processEvents()
-    dialog.grab().save(str(out_dir / "decomposition_dialog.png"))
-
-    ot = OffsetTrackingDialog()
-    ot.reference_combo.setLayer(layers["reference"])
-    ot.secondary_combo.setLayer(layers["secondary"])
-    ot.set_values(window_x=64, window_y=64, search_x=16, search_y=16, step_x=48, step_y=48)
-    ot.resize(820, 440)
-    ot.show()
-    QgsApplication.processEvents()
-    ot.grab().save(str(out_dir / "offset_tracking_dialog.png"))
-    for w in (dialog, ot, window):
+    for w in (window,):
         w.close()
     dock.disconnect_project()
     return sorted(str(p) for p in out_dir.glob("*.png"))

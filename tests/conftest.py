@@ -28,6 +28,26 @@ from displacement_toolkit.core.raster_io import crs_from_epsg, write_array  # no
 TEST_DATA = REPO / "tests" / "data"
 UTM33N = crs_from_epsg(32633)
 
+# QGIS computes band statistics when it opens a raster as a layer, and GDAL saves them in a
+# .aux.xml next to the file (its "PAM" side-car): keep the shipped test data read-only.  A test
+# that reads a product's own side-car (PyRate) turns it back on for its copy in tmp_path.
+os.environ["GDAL_PAM_ENABLED"] = "NO"
+
+
+def _files(folder):
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tests_data_unchanged():
+    """No test writes, changes or removes a file under tests/data (checked at the end)."""
+    before = _files(TEST_DATA)
+    yield
+    after = _files(TEST_DATA)
+    changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    assert not changed, f"tests wrote into tests/data: {changed[:10]}"
+
 
 @pytest.fixture(scope="session")
 def provider(qgis_app, qgis_processing):

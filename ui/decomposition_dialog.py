@@ -7,7 +7,7 @@ Rows are filled from the product metadata when a layer is chosen
 (:func:`..core.inspection.guess_track`).  Below the table, the LOS (or
 offset) unit vectors of every track and the condition number of the system
 are recomputed at every change with :mod:`..core.decomposition`, the same
-code the algorithm uses.  "Run" opens the Processing dialog of
+code the algorithm uses.  "Run" opens (without blocking) the Processing dialog of
 ``displacement:decompose`` filled with :func:`decomposition_parameters`, so
 the run is recorded in the Processing history like a toolbox run.
 """
@@ -29,6 +29,7 @@ from qgis.PyQt.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLayout,
     QPushButton,
     QSpinBox,
     QTableWidget,
@@ -41,10 +42,11 @@ from ..core.inspection import geometry_layer_files, guess_track, read_overview
 from ..core.raster_io import RasterError, raster_info
 from .common import (
     RASTER_FILTER,
+    GuidedRunMixin,
     find_algorithm,
+    grow_to_size_hint,
     layer_path,
     run_algorithm_dialog,
-    unknown_parameters,
 )
 
 ALGORITHM_ID = "displacement:decompose"
@@ -184,11 +186,13 @@ def geometry_preview(tracks: List[Track], convention: str = "heading",
     return vectors, float(dec.condition_number(g)[0])
 
 
-class DecompositionDialog(QDialog):
+class DecompositionDialog(GuidedRunMixin, QDialog):
     """Table of tracks + preview + Run (opens the Processing dialog, recorded in history)."""
 
+    ALGORITHM_ID = ALGORITHM_ID
+
     COLUMNS = ("Layer", "Band", "Kind", "Incidence layer", "Incidence (°)", "Heading layer",
-               "Heading (°)", "Sigma")
+               "Heading (°)", "Sigma (layer unit)")
 
     def __init__(self, parent=None, runner=run_algorithm_dialog, lookup=find_algorithm):
         super().__init__(parent)
@@ -198,6 +202,8 @@ class DecompositionDialog(QDialog):
         self.algorithm = lookup(ALGORITHM_ID)
         self.rows = []
         layout = QVBoxLayout(self)
+        # grow with the content (longer status or estimate text) instead of squeezing it
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
         intro = QLabel("One row per track (2 to 4). Angles: a constant in degrees, or a per-pixel "
                        "angle layer (then the constant is ignored). Sigma 0 = unweighted. "
                        "Conventions: docs/conventions.md.")
@@ -211,7 +217,6 @@ class DecompositionDialog(QDialog):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
             self.table.setColumnWidth(column, 170)
         self.table.verticalHeader().setVisible(False)
-        self.table.setMinimumHeight(40 + 32 * MAX_TRACKS)
         layout.addWidget(self.table)
         buttons = QHBoxLayout()
         self.add_button = QPushButton("Add track")
@@ -260,6 +265,8 @@ class DecompositionDialog(QDialog):
         layout.addWidget(self.preview_label)
         self.status_label = QLabel()
         self.status_label.setWordWrap(True)
+        self.status_label.setMinimumWidth(1)   # long output paths wrap, never widen the dialog
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.status_label)
         box = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.run_button = box.addButton("Run…", QDialogButtonBox.ButtonRole.AcceptRole)
@@ -268,8 +275,26 @@ class DecompositionDialog(QDialog):
         layout.addWidget(box)
         for _ in range(MIN_TRACKS):
             self.add_track()
-        # wide enough for every column of the track table
-        self.resize(max(900, self.table.horizontalHeader().length() + 40), 480)
+        self._fit_table()
+
+    def _fit_table(self):
+        """Rows as tall as their editors, room for MAX_TRACKS rows, and a dialog wide enough
+        for every column and tall enough for every control."""
+        rows = self.table.verticalHeader()
+        widgets = [self.table.cellWidget(0, c) for c in range(self.table.columnCount())]
+        height = max(w.sizeHint().height() for w in widgets if w is not None) + 2
+        rows.setDefaultSectionSize(height)
+        for r in range(self.table.rowCount()):
+            self.table.setRowHeight(r, height)
+        frame = 2 * self.table.frameWidth()
+        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height()
+                                    + MAX_TRACKS * height + frame)
+        self.table.resizeColumnsToContents()
+        for column in (0, 3, 5):  # layer combo boxes
+            self.table.setColumnWidth(column, max(170, self.table.columnWidth(column)))
+        width = self.table.horizontalHeader().length() + frame + 2 * self.layout().spacing() + 24
+        hint = self.sizeHint()   # explicit: Qt would cap a new window at 2/3 of the screen
+        self.resize(max(width, hint.width()), hint.height())
 
     # ---------------------------------------------------------------- rows
     def add_track(self):
@@ -413,6 +438,10 @@ class DecompositionDialog(QDialog):
             self.status_label.setText("Per-pixel geometry found next to the layer (add it to the "
                                       "project to use it): " + ", ".join(missing))
 
+    def showEvent(self, event):  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        grow_to_size_hint(self)
+
     # ---------------------------------------------------------------- state
     def tracks(self) -> List[Track]:
         out = []
@@ -482,10 +511,4 @@ class DecompositionDialog(QDialog):
         except (ValueError, RasterError) as exc:
             self.status_label.setText(f"Cannot run: {exc}")
             return None
-        unknown = unknown_parameters(self.algorithm, params)
-        for name in unknown:
-            params.pop(name)
-        self.status_label.setText("Running through Processing (recorded in the history)…")
-        results = self.runner(ALGORITHM_ID, params)
-        self.status_label.setText("Done." if results else "Not run.")
-        return results
+        return self.start_run(params)

@@ -22,7 +22,6 @@ import tempfile
 
 import numpy as np
 from qgis.core import (
-    QgsApplication,
     QgsCoordinateTransform,
     QgsExpression,
     QgsFeatureRequest,
@@ -45,6 +44,7 @@ from qgis.PyQt.QtWidgets import (
     QDockWidget,
     QDoubleSpinBox,
     QFileDialog,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
@@ -53,7 +53,7 @@ from qgis.PyQt.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QSplitter,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QToolButton,
@@ -62,20 +62,20 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core import inspection
-from ..core.raster_io import RasterError, raster_info
+from ..core.raster_io import RasterError, layer_title, raster_info
 from ..core.units import unit_factor
 from .common import find_algorithm
 from .map_tool import InspectorMapTool
-from .timeseries_plot import TimeSeriesPlot
+from .timeseries_plot import TimeSeriesPlot, series_colour
 
 DOCK_OBJECT_NAME = "DisplacementInspectorDock"
 #: Processing algorithm of the reference-point action when registered (issue 11);
 #: core.inspection.rereference_raster (same arithmetic) otherwise.
 REREFERENCE_ID = "displacement:rereference"
-#: matplotlib's default colour cycle, so map markers match the curves.
-SERIES_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-                  "#7f7f7f", "#bcbd22", "#17becf")
 LAYER_ID_ROLE = Qt.ItemDataRole.UserRole
+#: Layer column width (px; names are elided in the middle, full name in the tooltip), so the
+#: value column next to it shows at the dock's default width of about 350 px.
+LAYER_COLUMN_WIDTH = 120
 
 
 def _raster_path(layer):
@@ -167,57 +167,79 @@ class InspectorDock(QDockWidget):
         self.hover_check.setToolTip("Update the values while the mouse moves (no plot)")
         self.hover_check.toggled.connect(self._set_hover)
         bar.addWidget(self.hover_check)
-        bar.addWidget(QLabel("Radius"))
+        bar.addStretch(1)
+        outer.addLayout(bar)
+        radius_row = QHBoxLayout()   # a row of its own: the dock reads at about 350 px
+        radius_row.addWidget(QLabel("Median radius"))
         self.radius_spin = QDoubleSpinBox()
         self.radius_spin.setRange(0.0, 50.0)
         self.radius_spin.setDecimals(1)
         self.radius_spin.setSingleStep(1.0)
         self.radius_spin.setSuffix(" px")
         self.radius_spin.setToolTip("Median over the pixels within this radius (0 = the pixel)")
-        bar.addWidget(self.radius_spin)
-        bar.addStretch(1)
-        outer.addLayout(bar)
+        radius_row.addWidget(self.radius_spin)
+        radius_row.addStretch(1)
+        outer.addLayout(radius_row)
 
         self.point_label = QLabel("Click on the map (Pick on map).")
         self.point_label.setWordWrap(True)
+        self.point_label.setMinimumWidth(1)   # long names wrap or clip, never widen the dock
         outer.addWidget(self.point_label)
 
-        splitter = QSplitter(Qt.Orientation.Vertical)
         self.layer_list = QListWidget()
         self.layer_list.setToolTip("Layers to inspect (ticked); the selected one is re-referenced")
-        self.layer_list.setMaximumHeight(110)
-        splitter.addWidget(self.layer_list)
+        self.layer_list.setMaximumHeight(84)
+        outer.addWidget(self.layer_list)
+
 
         self.table = QTableWidget(0, len(self.COLUMNS))
         self.table.setHorizontalHeaderLabels([c.capitalize() for c in self.COLUMNS])
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        header.moveSection(self.COLUMNS.index("value"), 1)   # layer, value: readable at 350 px
+        self.table.setColumnWidth(0, LAYER_COLUMN_WIDTH)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setWordWrap(False)
         self.table.verticalHeader().setVisible(False)
-        splitter.addWidget(self.table)
+        rows = self.table.verticalHeader().defaultSectionSize()
+        top = self.table.horizontalHeader().sizeHint().height() + 4
+        # 3 rows in view (more scroll), whatever the dock's height: the plot gets the rest
+        self.table.setFixedHeight(top + 3 * rows + self.table.horizontalScrollBar().sizeHint().height())
+        outer.addWidget(self.table)
 
         series_box = QGroupBox("Time series at the clicked pixels")
         sl = QVBoxLayout(series_box)
         self.plot = TimeSeriesPlot(use_matplotlib=use_matplotlib)
+        self.plot.unitChanged.connect(self.update_fit)
         sl.addWidget(self.plot)
-        fit_row = QHBoxLayout()
-        self.whole_range_check = QCheckBox("Fit whole series")
+        self.whole_range_check = QCheckBox("Fit the whole series")
+        self.whole_range_check.setToolTip("Velocity fit over every date; off: between the two dates below")
         self.whole_range_check.setChecked(True)
         self.whole_range_check.toggled.connect(self.update_fit)
-        fit_row.addWidget(self.whole_range_check)
+        sl.addWidget(self.whole_range_check)
+        fit_row = QHBoxLayout()
         self.start_edit = QDateEdit()
         self.end_edit = QDateEdit()
-        for edit in (self.start_edit, self.end_edit):
+        for k, edit in enumerate((self.start_edit, self.end_edit)):
             edit.setDisplayFormat("yyyy-MM-dd")
             edit.setCalendarPopup(True)
             edit.dateChanged.connect(self.update_fit)
+            if k:
+                fit_row_to = QLabel("to")
+                fit_row.addWidget(fit_row_to)
             fit_row.addWidget(edit)
+        fit_row.addStretch(1)
         sl.addLayout(fit_row)
         self.velocity_label = QLabel("Velocity: —")
         self.velocity_label.setWordWrap(True)
+        self.velocity_label.setMinimumWidth(1)   # long names wrap or clip, never widen the dock
         sl.addWidget(self.velocity_label)
         buttons = QHBoxLayout()
-        self.overlay_check = QCheckBox("Overlay pixels")
+        self.overlay_check = QCheckBox("Overlay")
+        self.overlay_check.setToolTip("Keep the plotted series when another pixel is clicked")
         self.overlay_check.setChecked(True)
         buttons.addWidget(self.overlay_check)
         self.clear_button = QPushButton("Clear")
@@ -228,13 +250,13 @@ class InspectorDock(QDockWidget):
         buttons.addWidget(self.export_button)
         buttons.addStretch(1)
         sl.addLayout(buttons)
-        splitter.addWidget(series_box)
-        splitter.setStretchFactor(2, 3)
-        outer.addWidget(splitter, 1)
+        # in the box layout (not a splitter, which ignores height-for-width): a legend that
+        # wraps over several lines makes the box taller instead of clipping the plot
+        outer.addWidget(series_box, 4)
+        self.fit_widgets = (self.whole_range_check, self.start_edit, self.end_edit,
+                            self.velocity_label, fit_row_to)
 
-        ref_box = QGroupBox("Reference point")
-        rl = QVBoxLayout(ref_box)
-        row = QHBoxLayout()
+        row = QHBoxLayout()   # reference point: a button and where the new layers go
         self.reference_button = QPushButton("Set reference point…")
         self.reference_button.setCheckable(True)
         self.reference_button.setToolTip(
@@ -243,17 +265,32 @@ class InspectorDock(QDockWidget):
         row.addWidget(self.reference_button)
         self.folder_edit = QLineEdit()
         self.folder_edit.setPlaceholderText("output folder (empty: temporary folder)")
+        self.folder_edit.setToolTip("Folder of the re-referenced layers (empty: a temporary folder)")
         row.addWidget(self.folder_edit, 1)
         browse = QToolButton()
         browse.setText("…")
         browse.clicked.connect(self._browse_folder)
         row.addWidget(browse)
-        rl.addLayout(row)
+        outer.addLayout(row)
         self.reference_label = QLabel("")
         self.reference_label.setWordWrap(True)
-        rl.addWidget(self.reference_label)
-        outer.addWidget(ref_box)
-        self.setWidget(body)
+        self.reference_label.setMinimumWidth(1)   # long names wrap or clip, never widen the dock
+        outer.addWidget(self.reference_label)
+        self._show_fit_controls(False)
+        scroll = QScrollArea()    # a short dock scrolls instead of squeezing the plot
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(body)
+        # never narrower than the controls (a dock squeezes its widget, which clips them)
+        scroll.setMinimumWidth(body.minimumSizeHint().width()
+                               + scroll.verticalScrollBar().sizeHint().width())
+        self.setWidget(scroll)
+
+    def _show_fit_controls(self, on):
+        """The velocity fit controls only when something is plotted (no placeholder dates)."""
+        for widget in self.fit_widgets:
+            widget.setVisible(bool(on))
 
     def _browse_folder(self):
         folder = QFileDialog.getExistingDirectory(self, "Folder for re-referenced layers")
@@ -401,17 +438,24 @@ class InspectorDock(QDockWidget):
         self._fill_table(rows)
         self.last_values = rows
         if plot and new_series:
-            if not self.overlay_check.isChecked():
-                self.plot.clear()
-                self.remove_markers()
-            first_time = not self.plot.series
-            for s in new_series:
-                self.plot.add_series(s)
-            self._add_marker(point, crs, len(self.plot.series) - 1)
-            if first_time:
-                self._reset_date_range()
-            self.update_fit()
+            self.plot_series(new_series, point, crs)
         return rows
+
+    def plot_series(self, series, point=None, crs=None):
+        """Plot core :class:`~..core.inspection.Series` (raster pixels, GNSS stations, points
+        of any dataset) in the plot's unit, mark ``point`` on the map and refit the velocity.
+        Without "Overlay pixels" they replace what was plotted."""
+        if not self.overlay_check.isChecked():
+            self.plot.clear()
+            self.remove_markers()
+        first_time = not self.plot.series
+        for s in series:
+            self.plot.add_series(s)
+        if point is not None:
+            self._add_marker(point, crs, len(self.plot.series) - 1)
+        if first_time:
+            self._reset_date_range()
+        self.update_fit()
 
     # ------------------------------------------------------------------ GNSS stations
     STATION_TOLERANCE_PX = 8
@@ -472,7 +516,9 @@ class InspectorDock(QDockWidget):
         for r, row in enumerate(rows):
             cells = (row["layer"], str(row["band"]), row["text"], row["quantity"], row["geometry"])
             for c, text in enumerate(cells):
-                self.table.setItem(r, c, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                self.table.setItem(r, c, item)
 
     def table_text(self):
         """The values table as a list of rows of strings (tests, copy)."""
@@ -508,11 +554,13 @@ class InspectorDock(QDockWidget):
         """Fit a velocity to the most recent series; returns the core VelocityFit or None."""
         self.start_edit.setEnabled(not self.whole_range_check.isChecked())
         self.end_edit.setEnabled(not self.whole_range_check.isChecked())
-        if not self.plot.series:
+        _, drawn, _ = self.plot.axis()
+        self._show_fit_controls(bool(self.plot.series))
+        if not drawn:
             self.velocity_label.setText("Velocity: —")
             self.plot.set_fit(None, None)
             return None
-        series = self.plot.series[-1]
+        series = drawn[-1]   # the newest series drawn, in the plot's unit
         start, end = self.fit_range()
         try:
             fit = inspection.linear_velocity(series.dates, series.values, start, end)
@@ -547,7 +595,7 @@ class InspectorDock(QDockWidget):
             p = QgsCoordinateTransform(crs, target, self.project).transform(p)
         marker = QgsVertexMarker(self.canvas)
         marker.setCenter(p)
-        marker.setColor(QColor(SERIES_COLOURS[index % len(SERIES_COLOURS)]))
+        marker.setColor(QColor(series_colour(index)))
         marker.setIconType(QgsVertexMarker.IconType.ICON_CIRCLE)
         marker.setIconSize(12)
         marker.setPenWidth(3)
@@ -624,7 +672,7 @@ class InspectorDock(QDockWidget):
         units = next((d.units for d in inspection.describe_bands(raster_info(out)) if d.units), "")
         if algorithm is None:  # the algorithm writes its own style
             write_raster_style(out, DIVERGING, units, result.stats[-1], band=len(result.stats))
-        new_layer = QgsRasterLayer(out, f"{layer.name()} (ref {_xy(p)[1:-1]})", "gdal")
+        new_layer = QgsRasterLayer(out, layer_title(raster_info(out)), "gdal")
         self.project.addMapLayer(new_layer)
         values = ", ".join(inspection.format_value(v, units) for v in result.reference_values[:3])
         more = " …" if len(result.reference_values) > 3 else ""
@@ -689,7 +737,9 @@ class InspectorController:
 
 
 def inspector_icon():
-    return QIcon(QgsApplication.iconPath("mActionIdentify.svg"))
+    from ..processing_provider.provider import icon_path
+
+    return QIcon(icon_path("inspector"))
 
 
 __all__ = ["InspectorController", "InspectorDock"]

@@ -8,7 +8,8 @@ algorithm's own fine pass, :func:`..core.offset_tracking.track_offsets`, on rand
 images holding a batch of windows of that size on this machine).  The grid is the algorithm's
 (:func:`..core.offset_tracking.output_grid`).  "Run" opens the Processing dialog
 of ``displacement:offset_tracking`` filled with :func:`offset_tracking_parameters`
-(recorded in the Processing history like a toolbox run).
+(recorded in the Processing history like a toolbox run) without blocking; the status
+line follows the run (:class:`.common.GuidedRunMixin`).
 """
 
 from dataclasses import dataclass
@@ -19,10 +20,12 @@ from qgis.PyQt.QtCore import QRectF, Qt
 from qgis.PyQt.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 from qgis.PyQt.QtWidgets import (
     QDialog,
+    QComboBox,
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QSpinBox,
     QVBoxLayout,
 )
@@ -36,13 +39,22 @@ from ..core.inspection import (
     window_grid,
 )
 from ..core.raster_io import RasterError, raster_info
-from .common import RASTER_FILTER, find_algorithm, layer_path, run_algorithm_dialog, unknown_parameters
+from .common import (
+    RASTER_FILTER,
+    GuidedRunMixin,
+    find_algorithm,
+    grow_to_size_hint,
+    layer_path,
+    run_algorithm_dialog,
+)
 
 ALGORITHM_ID = "displacement:offset_tracking"
 #: Float32 bands the algorithm writes by default per output pixel: OUTPUT_X, OUTPUT_Y,
 #: OUTPUT_SNR and the two bands of OUTPUT_SIGMA.
 OUTPUT_BANDS = 5
 PREVIEW_SIZE = 360
+#: Characters of a layer name the image pickers show.
+LAYER_NAME_CHARS = 24
 MAX_DRAWN_WINDOWS = 1500
 
 
@@ -94,8 +106,10 @@ def grey_image(array):
     return image.copy()  # own the pixels (g is freed)
 
 
-class OffsetTrackingDialog(QDialog):
+class OffsetTrackingDialog(GuidedRunMixin, QDialog):
     """Reference/secondary images, window parameters, preview, estimate, Run."""
+
+    ALGORITHM_ID = ALGORITHM_ID
 
     def __init__(self, parent=None, runner=run_algorithm_dialog, measure=seconds_per_window,
                  lookup=find_algorithm):
@@ -110,12 +124,17 @@ class OffsetTrackingDialog(QDialog):
         self.grid = None
         self.preview_image = None
         layout = QHBoxLayout(self)
+        # grow with the content (longer status or estimate text) instead of squeezing it
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
         left = QVBoxLayout()
         form = QFormLayout()
         self.reference_combo = QgsMapLayerComboBox()
         self.secondary_combo = QgsMapLayerComboBox()
         for combo in (self.reference_combo, self.secondary_combo):
             combo.setFilters(RASTER_FILTER)
+            combo.setMinimumContentsLength(LAYER_NAME_CHARS)   # the layer name, not 2 letters
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setAllowEmptyLayer(True)
             combo.setLayer(None)
             combo.layerChanged.connect(self.update_preview)
@@ -144,6 +163,8 @@ class OffsetTrackingDialog(QDialog):
         left.addWidget(self.estimate_label)
         self.status_label = QLabel()
         self.status_label.setWordWrap(True)
+        self.status_label.setMinimumWidth(1)   # long output paths wrap, never widen the dialog
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         left.addWidget(self.status_label)
         left.addStretch(1)
         box = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -157,6 +178,11 @@ class OffsetTrackingDialog(QDialog):
         self.preview_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.preview_label, 1)
         self.update_preview()
+        self.resize(self.sizeHint())   # every control (Qt would cap a new window at 2/3 screen)
+
+    def showEvent(self, event):  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        grow_to_size_hint(self)
 
     # ---------------------------------------------------------------- state
     def settings(self) -> OffsetTrackingSettings:
@@ -247,6 +273,8 @@ class OffsetTrackingDialog(QDialog):
         painter.end()
         self.preview_image = image
         self.preview_label.setPixmap(QPixmap.fromImage(image))
+        if self.isVisible():
+            grow_to_size_hint(self)
 
     # ---------------------------------------------------------------- run
     def run(self):
@@ -260,9 +288,4 @@ class OffsetTrackingDialog(QDialog):
         except ValueError as exc:
             self.status_label.setText(f"Cannot run: {exc}")
             return None
-        for name in unknown_parameters(algorithm, params):
-            params.pop(name)
-        self.status_label.setText("Running through Processing (recorded in the history)…")
-        results = self.runner(ALGORITHM_ID, params)
-        self.status_label.setText("Done." if results else "Not run.")
-        return results
+        return self.start_run(params)

@@ -15,6 +15,7 @@ import os
 from ..dates import band_dates, parse_date, reference_date
 from ._io import gdal_reader, open_gdal
 from .base import DIVERGING, SEQUENTIAL, Geometry, Layer, Product
+from ..units import split_unit_suffix
 
 _SIGNED = ("displacement", "velocity", "phase", "offset")
 
@@ -56,7 +57,8 @@ def open_generic(path: str) -> Product:
     n = ds.RasterCount
     bands = [ds.GetRasterBand(i + 1) for i in range(n)]
     band_meta = [dict(b.GetMetadata() or {}) for b in bands]
-    descriptions = [b.GetDescription() for b in bands]
+    # without the unit suffix the writer adds ("LOS displacement (m)"): layer names
+    descriptions = [split_unit_suffix(b.GetDescription())[0] for b in bands]
     gt = ds.GetGeoTransform(can_return_null=True)
     wkt = ds.GetProjection() or ""
     width, height = ds.RasterXSize, ds.RasterYSize

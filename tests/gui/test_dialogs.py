@@ -134,7 +134,7 @@ def test_geometry_preview_vectors_and_condition():
 
 def test_decomposition_dialog_fills_tracks_and_builds_parameters(tracks_layers, registered):
     calls = []
-    dialog = dd.DecompositionDialog(runner=lambda alg, p: calls.append((alg, p)) or {"ok": 1})
+    dialog = dd.DecompositionDialog(runner=lambda alg, p, done: calls.append((alg, p, done)))
     assert len(dialog.rows) == 2
     dialog.set_track(0, tracks_layers["asc"])
     dialog.set_track(1, tracks_layers["dsc"])
@@ -156,9 +156,11 @@ def test_decomposition_dialog_fills_tracks_and_builds_parameters(tracks_layers, 
     dialog.union_check.setChecked(True)
     params = dialog.parameters()
     assert params["COVERAGE"] == dd.dec.COVERAGE_CHOICES.index("any")
-    results = dialog.run()
-    assert results == {"ok": 1}
-    assert calls == [(dd.ALGORITHM_ID, params)]
+    dialog.run()
+    assert calls == [(dd.ALGORITHM_ID, params, dialog.run_finished)]
+    assert not dialog.run_button.isEnabled()           # until the Processing dialog reports
+    calls[0][2]("closed", None)
+    assert dialog.run_button.isEnabled() and "closed without running" in dialog.status_label.text()
     # 3 components with two LOS tracks: flagged singular
     dialog.components_combo.setCurrentIndex(dialog.components_combo.findData("east_north_up"))
     assert math.isinf(dialog.condition) and "singular" in dialog.preview_label.text()
@@ -260,7 +262,7 @@ def test_offset_tracking_dialog_preview_and_estimate(make_raster, qgis_new_proje
     calls = []
     alg = FakeOffsetTracking()
     alg.initAlgorithm()
-    dialog = od.OffsetTrackingDialog(runner=lambda a, p: calls.append((a, p)) or {"done": True},
+    dialog = od.OffsetTrackingDialog(runner=lambda a, p, done: calls.append((a, p)),
                                      measure=lambda *key: 0.002, lookup=lambda _id: alg)
     dialog.reference_combo.setLayer(layers[0])
     dialog.secondary_combo.setLayer(layers[1])
@@ -282,7 +284,7 @@ def test_offset_tracking_dialog_preview_and_estimate(make_raster, qgis_new_proje
     inside = image.pixelColor(24, 24)
     assert inside.red() == inside.green() == inside.blue()   # grey image, not outline
     # the run passes exactly the dialog's parameters
-    assert dialog.run() == {"done": True}
+    dialog.run()
     assert calls == [(od.ALGORITHM_ID, od.offset_tracking_parameters(dialog.settings()))]
     assert calls[0][1]["REFERENCE"] == ref and calls[0][1]["STEP_Y"] == 30
     # a window too large for the image is reported, not run

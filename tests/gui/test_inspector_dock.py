@@ -104,7 +104,7 @@ def test_dock_opens_from_the_menu_and_unloads(qgis_iface, qgis_processing, layer
     plugin.initGui()
     try:
         action = next(a for a in plugin.actions if a.text() == "Displacement Inspector")
-        assert action in plugin.toolbar.actions()
+        assert plugin.tool_button.defaultAction() is action   # the toolbar's button
         action.trigger()
         dock = plugin.inspector.dock
         assert dock is not None and not dock.isHidden()
@@ -265,8 +265,12 @@ def test_reference_point_creates_a_new_layer(dock, qgis_canvas, layers, tmp_path
     click(qgis_canvas, dock.map_tool, *centre(25, 10))
     assert not dock.reference_mode and not dock.reference_button.isChecked()
     assert len(QgsProject.instance().mapLayers()) == n_layers + 1
-    new = [la for la in QgsProject.instance().mapLayers().values()
-           if la.name().startswith("los (ref")]
+    # named by what it is and where it is referenced (QGIS's own transform as the truth)
+    to_geo = QgsCoordinateTransform(layers["los"].crs(), QgsCoordinateReferenceSystem("EPSG:4326"),
+                                    QgsProject.instance())
+    lonlat = to_geo.transform(QgsPointXY(*centre(25, 10)))
+    name = f"LOS displacement, re-referenced at {lonlat.x():.2f} E {lonlat.y():.2f} N"
+    new = [la for la in QgsProject.instance().mapLayers().values() if la.name() == name]
     assert len(new) == 1 and new[0].isValid()
     path = new[0].source()
     assert os.path.dirname(path) == str(tmp_path / "reref")
@@ -308,7 +312,10 @@ def test_reference_point_on_a_time_series(dock, layers, reference_path):
     np.testing.assert_allclose(dock.last_reference.reference_values, cube[:, 12, 10], atol=1e-7)
 
 
-def test_gnss_station_series_with_the_insar_points(dock, qgis_canvas, layers):
+@pytest.fixture
+def stations(layers):
+    """A GNSS station layer (P123 at pixel (30, 20), FAR at (2, 2)) and its comparison table,
+    values in mm."""
     from qgis.core import QgsFeature, QgsGeometry, QgsVectorLayer
 
     wgs84 = QgsCoordinateReferenceSystem("EPSG:4326")
@@ -332,6 +339,10 @@ def test_gnss_station_series_with_the_insar_points(dock, qgis_canvas, layers):
             f.setAttributes([name, d.isoformat(), g, i, "mm"])
             table.dataProvider().addFeatures([f])
     QgsProject.instance().addMapLayers([stations, table])
+    return stations, table
+
+
+def test_gnss_station_series_with_the_insar_points(dock, qgis_canvas, layers, stations):
     x, y = centre(30, 20)
     click(qgis_canvas, dock.map_tool, x + 10.0, y - 10.0)
     labels = [s.label for s in dock.plot.series]
@@ -351,3 +362,52 @@ def test_gnss_station_series_with_the_insar_points(dock, qgis_canvas, layers):
     # away from every station: no station row
     click(qgis_canvas, dock.map_tool, *centre(45, 35))
     assert "gnss stations" not in {r["layer"] for r in dock.last_values}
+
+
+def test_one_unit_per_plot_axis(dock, qgis_canvas, layers, stations):
+    """A raster series in m and GNSS series in mm share one axis: every curve is drawn in
+    the axis unit (by default the first series' unit), the label says which, and the
+    user's choice of unit converts every curve and the velocity."""
+    cube = series_cube()
+    x, y = centre(30, 20)
+    click(qgis_canvas, dock.map_tool, x + 10.0, y - 10.0)   # raster series (m) + station (mm)
+    units = [s.units for s in dock.plot.series]
+    assert units == ["m", "mm", "mm"]
+    truth = {"series": cube[:, 20, 30], "GNSS LOS P123": [0.0, -2.0, -4.0, -6.0],
+             "InSAR LOS P123": [0.0, -2.2, -4.4, -6.6]}
+    truth_unit = {"series": "m", "GNSS LOS P123": "mm", "InSAR LOS P123": "mm"}
+    factor = {("m", "m"): 1.0, ("mm", "m"): 1e-3, ("m", "mm"): 1e3, ("mm", "mm"): 1.0}
+
+    def check(axis_unit):
+        assert dock.plot.axis_unit() == axis_unit
+        assert dock.plot.axes.get_ylabel() == f"displacement ({axis_unit})"
+        lines = dock.plot.axes.get_lines()
+        for (label, _days, values), line in zip(dock.plot.plotted_points(), lines):
+            key = "series" if label.startswith("series") else label
+            expected = np.asarray(truth[key]) * factor[(truth_unit[key], axis_unit)]
+            np.testing.assert_allclose(values, expected, rtol=1e-6, atol=1e-9)
+            np.testing.assert_allclose(line.get_ydata(), expected, rtol=1e-6, atol=1e-9)
+        assert len(dock.plot.plotted_points()) == 3
+
+    check("m")                           # the first layer's unit
+    assert dock.plot.unit_combo.currentText() == "m"
+    assert "mm/yr" in dock.velocity_label.text()
+    fit_m = dock.last_fit.velocity       # InSAR LOS P123 (the newest series), m/yr
+    dock.plot.unit_combo.setCurrentIndex(dock.plot.unit_combo.findText("mm"))
+    dock.plot.unit_combo.activated.emit(dock.plot.unit_combo.currentIndex())   # a user's pick
+    check("mm")
+    assert dock.last_fit.velocity == pytest.approx(fit_m * 1000.0, rel=1e-9)
+    assert "mm/yr" in dock.velocity_label.text() and " m/yr" not in dock.velocity_label.text()
+    # a series whose unit cannot be converted is left off the axis and named
+    from displacement_toolkit.core.inspection import Series
+
+    dock.plot.add_series(Series(DAYS[:2], np.array([0.0, 1.0]), "px", label="offset"))
+    assert len(dock.plot.axes.get_lines()) == 3 + 2   # 3 curves, fit line, zero line
+    assert "not drawn: offset (px, axis in mm)" in dock.plot.legend_text()
+    # after Clear, the chosen unit stays for displacements, and gives way to an offset series
+    dock.clear_series()
+    dock.plot.add_series(Series(DAYS[:2], np.array([0.0, 0.002]), "m", label="again"))
+    assert dock.plot.axis_unit() == "mm" and dock.plot.plotted_points()[0][2] == [0.0, 2.0]
+    dock.clear_series()
+    dock.plot.add_series(Series(DAYS[:2], np.array([0.0, 1.0]), "px", label="offset"))
+    assert dock.plot.axis_unit() == "px" and len(dock.plot.plotted_points()) == 1

@@ -1,5 +1,7 @@
 """The plugin loads, unloads and reloads through QGIS's own plugin machinery."""
 
+import os
+
 import pytest
 from qgis.core import QgsApplication
 from qgis.PyQt.QtWidgets import QToolBar
@@ -69,7 +71,13 @@ def test_load_unload_reload_leaves_no_duplicates(qgis_iface, qgis_app, qgis_proc
         # (guided) and Conventions and Help (menu only)
         assert len(plugin.actions) == n_algorithms + 4
         live = [t for t in _toolbars(qgis_iface) if t is plugin.toolbar]
-        assert len(live) == 1 and len(live[0].actions()) == n_algorithms + 1
+        # one toolbar entry: a drop-down button (the Inspector) whose menu holds every action
+        assert len(live) == 1 and len(live[0].actions()) == 1
+        assert plugin.tool_button.defaultAction().text() == "Displacement Inspector"
+        assert [a for a in plugin.tool_menu.actions() if not a.isSeparator()] == plugin.actions
+        # distinct icons per family: every algorithm's icon is its own or its group's
+        icons = {a.svgIconPath() for a in _providers()[0].algorithms()}
+        assert len(icons) >= 6 and all(os.path.exists(p) for p in icons)
         assert qgis_iface.addPluginToRasterMenu.call_count == len(plugin.actions) * (round_ + 1)
         menu_names = {c.args[0] for c in qgis_iface.addPluginToRasterMenu.call_args_list}
         assert menu_names == {"&Displacement Toolkit"}

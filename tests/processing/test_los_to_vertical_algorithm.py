@@ -307,7 +307,7 @@ def test_mintpy_velocity_file_reads_velocity_not_intercept(provider, tmp_path):
     assert not [f for f in os.listdir(tmp_path) if f.startswith("bad")]
 
 
-def test_pyrate_geotiff_tags_are_the_defaults(provider, tmp_path):
+def test_pyrate_geotiff_tags_are_the_defaults(provider, tmp_path, monkeypatch):
     """PyRate's GeoTIFF of a GAMMA interferogram (its real metadata, .aux.xml, on the GAMMA
     binary's values): INCIDENCE_DEGREES and WAVELENGTH_METRES are used, and DATA_UNITS =
     RADIANS makes it a phase, without any parameter."""
@@ -328,6 +328,9 @@ def test_pyrate_geotiff_tags_are_the_defaults(provider, tmp_path):
     ds.GetRasterBand(1).SetNoDataValue(0.0)
     ds = None
     shutil.copy(os.path.join(PYRATE, name + ".aux.xml"), tif + ".aux.xml")
+    # PyRate keeps these tags in GDAL's .aux.xml side-car: read it as users' GDAL does (the
+    # session turns side-cars off so that nothing is written into tests/data; this is a copy)
+    monkeypatch.setenv("GDAL_PAM_ENABLED", "YES")
     feedback = recording_feedback()
     res = run_algorithm(ALG, {"INPUT": tif, "OUTPUT": str(tmp_path / "up.tif")}, feedback=feedback)
     truth = phase.astype(np.float64)

@@ -45,3 +45,30 @@ def test_core_sources_do_not_mention_qt_or_qgis_imports():
             stripped = line.strip()
             if stripped.startswith(("import ", "from ")):
                 assert "qgis" not in stripped and "PyQt" not in stripped, f"{path}: {line}"
+
+
+def test_core_installs_on_its_own_with_pip(tmp_path):
+    """`pip install` of the repository gives displacement_toolkit.core (what Dask workers
+    need) and nothing of the plugin's QGIS parts; built from a copy so the checkout stays
+    clean."""
+    import shutil
+    import sys
+
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "__init__.py", "README.md", "LICENSE"):
+        shutil.copy(REPO / name, source / name)
+    shutil.copytree(REPO / "core", source / "core",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    target = tmp_path / "site"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--disable-pip-version-check", "--target", str(target), str(source)],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    installed = sorted(p.name for p in (target / "displacement_toolkit").iterdir())
+    assert "core" in installed and "processing_provider" not in installed and "ui" not in installed
+    proc = subprocess.run(["/usr/bin/python3", "-I", "-c", SCRIPT, str(target)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout.strip()) >= 20

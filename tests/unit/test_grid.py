@@ -252,7 +252,7 @@ def test_mismatched_band_counts_and_band_subsets(write, tmp_path):
     assert im.geotransform == is_.geotransform == g.geotransform
     for b in (1, 2, 3):
         assert np.all(read_block(out_m, b) == b)
-    assert im.descriptions == ["a", "b", "c"]
+    assert im.descriptions == ["a (m)", "b (m)", "c (m)"]   # the unit in every description
     assert im.band_metadata[1]["units"] == "m" and im.band_metadata[1]["resampling"] == "average"
     sub = G.warp_to_grid(multi, g, bands=[3], output_path=str(tmp_path / "b3.tif"))
     assert raster_info(sub).band_count == 1 and np.all(read_block(sub) == 3)

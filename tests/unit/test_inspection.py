@@ -301,3 +301,27 @@ def test_series_gains_the_implicit_reference_epoch(tmp_path):
     # outside the raster: all NaN, no zero epoch invented
     outside = ins.sample_series(path, 0.0, 0.0)
     assert outside.dates == days and np.all(np.isnan(outside.values))
+
+
+def test_series_for_axis_converts_every_series_to_one_unit():
+    import datetime as dt
+
+    from displacement_toolkit.core.inspection import Series, display_units, series_for_axis
+
+    days = [dt.date(2020, 1, 1), dt.date(2020, 1, 13)]
+    raster = Series(days, np.array([0.01, -0.002]), "m", label="raster")
+    gnss = Series(days, np.array([3.0, 4.5]), "mm", label="gnss")
+    offsets = Series(days, np.array([1.0, 2.0]), "px", label="offsets")
+    axis, drawn, left = series_for_axis([raster, gnss, offsets])
+    assert axis == "m" and [s.label for s in drawn] == ["raster", "gnss"] and left == [offsets]
+    np.testing.assert_allclose(drawn[1].values, [0.003, 0.0045])
+    assert {s.units for s in drawn} == {"m"}
+    axis, drawn, left = series_for_axis([raster, gnss], "cm")
+    np.testing.assert_allclose(drawn[0].values, [1.0, -0.2])
+    np.testing.assert_allclose(drawn[1].values, [0.3, 0.45])
+    np.testing.assert_allclose(raster.values, [0.01, -0.002])   # the input is not changed
+    # a series without a unit never joins an axis with one, and vice versa
+    bare = Series(days, np.array([1.0, 2.0]), "", label="bare")
+    assert series_for_axis([bare, gnss])[2] == [gnss]
+    assert display_units("mm") == ["mm", "cm", "m"] and display_units("px") == ["px"]
+    assert display_units("mm/yr") == ["mm/yr", "cm/yr", "m/yr"]

@@ -260,7 +260,13 @@ def test_threads_give_the_same_offsets_and_cancel_stops_them(monkeypatch):
         return len(calls) > 5
     with pytest.raises(OperationCancelled):
         ot.track_offsets(ref, sec, p, monitor=Monitor(is_cancelled=cancelled))
-    assert ot.memory_bound(20000, ot.TrackingParameters(), threads=8) < 2e9
+    # a 20 000 pixel wide pair: the threads are limited so that their tasks hold < 2 GB
+    monkeypatch.setattr(ot, "WORKERS", 8)
+    wide = ot.TrackingParameters()
+    assert 1 <= ot.tracking_threads(20000, wide) < 8
+    assert ot.memory_bound(20000, wide) < 2e9
+    assert ot.memory_bound(20000, wide, threads=8) > 2e9          # what 8 threads would hold
+    assert ot.tracking_threads(2000, wide) == 8                   # narrow: every thread
 
 
 def test_direction_convention():

@@ -19,6 +19,13 @@ def test_package_zip_has_the_plugin_folder_and_no_dev_files():
                      "processing_provider/provider.py", "plugin/plugin.py", "icons/icon.svg"):
         assert f"displacement_toolkit/{required}" in names
     assert not [n for n in names if n.split("/")[1] in ("tests", "benchmarks", "demo", ".ci", "Makefile")]
+    # the Help button's pages and every icon the plugin points to ship inside the plugin
+    from displacement_toolkit.processing_provider.algorithms import algorithm_classes
+
+    for cls in algorithm_classes():
+        assert f"displacement_toolkit/docs/algorithms/{cls.NAME}.md" in names, cls.NAME
+    for icon in (REPO / "icons").glob("*.svg"):
+        assert f"displacement_toolkit/icons/{icon.name}" in names
 
 
 def test_metadata_is_complete_for_the_plugin_repository():

@@ -22,7 +22,7 @@ def test_round_trip_keeps_grid_units_metadata_and_nan(tmp_path):
     info = rio.raster_info(path)
     assert info.shape == (3, 4) and info.geotransform == GT
     assert rio.same_crs(info.crs_wkt, WKT)
-    assert info.descriptions == ["LOS displacement"]
+    assert info.descriptions == ["LOS displacement (m)"]   # the unit added to the description
     assert info.band_metadata[0]["units"] == "m"
     assert info.metadata["convention"].startswith("LOS positive")
     assert math.isnan(info.nodata[0])
@@ -149,3 +149,33 @@ def test_reads_vrt_and_envi_sources_with_nodata(tmp_path):
         assert info.geotransform == GT
         out = rio.read_block(path)
         assert np.isnan(out[0, 1]) and out[1, 1] == 4.0
+
+
+def test_band_descriptions_and_layer_titles_carry_units_dates_and_reference(tmp_path):
+    """What the QGIS Layers panel and identify tool show: the unit in every band
+    description, and a layer title naming the quantity, date and reference point."""
+    from displacement_toolkit.core.dates import band_dates
+    from displacement_toolkit.core.units import split_unit_suffix, with_unit
+
+    assert rio.band_description("", {"quantity": "vertical_displacement", "units": "mm"}) == \
+        "Vertical displacement (mm)"
+    assert rio.band_description("Offset x", {"units": "px"}) == "Offset x (px)"
+    assert rio.band_description("LOS (m)", {"units": "mm"}) == "LOS (mm)"   # replaced, not doubled
+    assert rio.band_description("2016-07-23", {}) == "2016-07-23"
+    assert split_unit_suffix("Velocity (mm/yr)") == ("Velocity", "mm/yr")
+    assert split_unit_suffix("Kīlauea (summit)") == ("Kīlauea (summit)", "")
+    assert with_unit("a", "") == "a"
+    # dated bands keep their dates readable from descriptions with a unit
+    wgs84 = rio.crs_from_epsg(4326)
+    gt = (-155.40, 0.01, 0.0, 19.40, 0.0, -0.01)
+    path = str(tmp_path / "reref.tif")
+    rio.write_array(path, np.zeros((2, 3, 4), np.float32), gt, wgs84,
+                    descriptions=["2016-07-23", "2016-08-04"],
+                    band_metadata=[{"units": "m", "quantity": "los_displacement"}] * 2,
+                    metadata={"reference_point": "-155.3125 19.2875", "reference_kind": "point"})
+    info = rio.raster_info(path)
+    assert info.descriptions == ["2016-07-23 (m)", "2016-08-04 (m)"]
+    assert [d.isoformat() for d in band_dates(info.band_metadata, info.descriptions)] == [
+        "2016-07-23", "2016-08-04"]
+    assert rio.layer_title(info) == (
+        "LOS displacement 2016-07-23 to 2016-08-04, re-referenced at 155.31 W 19.29 N")

@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Offset tracking of a Sentinel-1 IW swath-sized pair (issue 20): time and peak memory per
+process, locally and on a 2-worker local Dask cluster.
+
+Scene: a synthetic complex pair of FRAME_ROWS x FRAME_COLS samples (default 13 000 x 21 000,
+one IW swath of a frame), CFloat32 GeoTIFFs written block by block: circular complex Gaussian
+speckle smoothed by a 3-tap filter along each axis (a band-limited spectrum, as SLCs have),
+the secondary the same field moved by a known whole-pixel offset (SHIFT_X, SHIFT_Y) with 5 %
+independent noise.  Defaults of displacement:offset_tracking (64 x 64 windows, step 32,
+search +-8, coarse pass on).  Accuracy is not the point here (benchmarks/bench_offset_tracking.py
+measures it); the median offsets are checked against the shift.
+
+Runs (each in its own process: peak RSS is that run's): local with DISPLACEMENT_TOOLKIT_THREADS
+= 1 and = 2, and the 2-worker cluster (1 thread each; the workers' peaks asked from them).
+BENCH_FRAME_SCALE (default 1.0) scales both sides.  Writes benchmarks/results/frame_scale.md.
+"""
+
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO / ".build" / "plugins"))
+sys.path.insert(0, str(REPO))
+
+SCALE = float(os.environ.get("BENCH_FRAME_SCALE", "1.0"))
+FRAME_ROWS = int(13000 * SCALE)
+FRAME_COLS = int(21000 * SCALE)
+SHIFT_X, SHIFT_Y = 3, -2
+BLOCK = 1024
+
+
+def write_pair(folder):
+    from osgeo import gdal
+
+    rng = np.random.default_rng(7)
+    paths = [os.path.join(folder, "reference.tif"), os.path.join(folder, "secondary.tif")]
+    driver = gdal.GetDriverByName("GTiff")
+    sets = [driver.Create(p, FRAME_COLS, FRAME_ROWS, 1, gdal.GDT_CFloat32,
+                          ["TILED=YES", "BLOCKXSIZE=512", "BLOCKYSIZE=512", "BIGTIFF=YES"])
+            for p in paths]
+    margin = 4
+    for r0 in range(0, FRAME_ROWS, BLOCK):
+        n = min(BLOCK, FRAME_ROWS - r0)
+        # the field for rows r0 - SHIFT_Y - margin .. r0 + n + margin (same seed stream per
+        # row block: regenerate the rows the secondary needs from a per-row generator)
+        lo, hi = r0 - margin - abs(SHIFT_Y), r0 + n + margin + abs(SHIFT_Y)
+        rows = []
+        for r in range(lo, hi):
+            g = np.random.default_rng(abs(r) * 2 + (r < 0))
+            rows.append(g.standard_normal(FRAME_COLS + 2 * margin + 2 * abs(SHIFT_X))
+                        + 1j * g.standard_normal(FRAME_COLS + 2 * margin + 2 * abs(SHIFT_X)))
+        field = np.asarray(rows, np.complex64)
+        field = (field[:-2] + 2 * field[1:-1] + field[2:])[:, :]          # smooth along rows
+        field = field[:, :-2] + 2 * field[:, 1:-1] + field[:, 2:]          # and columns
+        off_r, off_c = margin + abs(SHIFT_Y) - 1, margin + abs(SHIFT_X) - 1
+        ref = field[off_r:off_r + n, off_c:off_c + FRAME_COLS]
+        # secondary(r, c) = reference(r - SHIFT_Y, c - SHIFT_X): the feature moves by +SHIFT
+        sec = field[off_r - SHIFT_Y:off_r - SHIFT_Y + n, off_c - SHIFT_X:off_c - SHIFT_X + FRAME_COLS]
+        noise = 0.05 * 4 * (rng.standard_normal(sec.shape) + 1j * rng.standard_normal(sec.shape))
+        sets[0].GetRasterBand(1).WriteArray(ref, 0, r0)
+        sets[1].GetRasterBand(1).WriteArray((sec + noise).astype(np.complex64), 0, r0)
+    for ds in sets:
+        ds.FlushCache()
+    return paths
+
+
+def _child(spec):
+    os.environ.pop("DISPLACEMENT_TOOLKIT_SCHEDULER", None)
+    from displacement_toolkit.core import execution as X
+    from displacement_toolkit.core import offset_tracking as OT
+
+    if spec["kind"] == "dask2":
+        engine = X.DaskEngine(spec["address"])
+    else:
+        engine = X.LocalEngine(int(spec["kind"][-1]))
+    p = OT.TrackingParameters(snr_threshold=5.0)
+    started = time.perf_counter()
+    res = OT.track_offsets(spec["ref"], spec["sec"], p, engine=engine)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(json.dumps({"seconds": seconds, "peak_mib": peak, "windows": int(res.dx.size),
+                      "valid": int(np.isfinite(res.dx).sum()),
+                      "median_dx": float(np.nanmedian(res.dx)),
+                      "median_dy": float(np.nanmedian(res.dy)),
+                      "tasks": engine.summary()}))
+
+
+def _run(spec):
+    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-3000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main():
+    from distributed import Client
+
+    from tests.dask_cluster import local_cluster
+
+    tmp = tempfile.mkdtemp(prefix="bench_frame_", dir=os.environ.get("BENCH_TMP"))
+    results = {}
+    try:
+        t0 = time.perf_counter()
+        ref, sec = write_pair(tmp)
+        write_s = time.perf_counter() - t0
+        print(f"pair written in {write_s:.0f} s", flush=True)
+        with local_cluster(workers=2) as cluster:
+            for kind in ("local1", "local2", "dask2"):
+                results[kind] = _run({"kind": kind, "ref": ref, "sec": sec,
+                                      "address": cluster.address})
+                print(kind, results[kind], flush=True)
+
+            def peak():
+                import resource as r
+                return r.getrusage(r.RUSAGE_SELF).ru_maxrss / 1024.0
+
+            with Client(cluster.address, timeout=30, set_as_default=False) as client:
+                worker_peaks = sorted(client.run(peak).values())
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    one = results["local1"]["seconds"]
+    lines = [
+        "## Frame-scale offset tracking (Sentinel-1 IW swath size)\n",
+        f"Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} at the end. "
+        f"`benchmarks/bench_frame_scale.py`: a synthetic complex pair of {FRAME_ROWS} x "
+        f"{FRAME_COLS} samples (CFloat32 GeoTIFFs, {2 * FRAME_ROWS * FRAME_COLS * 8 / 2**30:.1f} "
+        f"GiB, written in {write_s:.0f} s), shift {SHIFT_X} / {SHIFT_Y} px, offset_tracking "
+        "defaults (64 x 64 windows, step 32, search +-8, coarse pass).\n",
+        "| run | time | windows/s | speed-up | peak memory of the caller | median dx / dy (px) | "
+        "tasks |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    names = {"local1": "local, 1 thread", "local2": "local, 2 threads",
+             "dask2": "Dask, 2 workers x 1 thread"}
+    for kind, r in results.items():
+        lines.append(f"| {names[kind]} | {r['seconds']:.0f} s | {r['windows'] / r['seconds']:.0f} | "
+                     f"{one / r['seconds']:.2f}x | {r['peak_mib']:.0f} MiB | "
+                     f"{r['median_dx']:.3f} / {r['median_dy']:.3f} | {r['tasks']} |")
+    lines.append(f"\n{results['local1']['windows']} windows, {results['local1']['valid']} valid. "
+                 f"Peak memory of the two Dask workers: "
+                 f"{', '.join(f'{p:.0f}' for p in worker_peaks)} MiB.\n")
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "frame_scale.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    ok = all(abs(r["median_dx"] - SHIFT_X) < 0.05 and abs(r["median_dy"] - SHIFT_Y) < 0.05
+             for r in results.values())
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--child":
+        _child(json.loads(sys.argv[2]))
+        sys.exit(0)
+    sys.exit(main())

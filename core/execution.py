@@ -1,0 +1,412 @@
+"""Where block-wise work runs: local threads by default, a Dask cluster when asked.
+
+A block-wise core function describes each block as a small picklable *task* (input paths,
+a row window, parameters) and hands a module-level function and the tasks to an *engine*;
+the engine returns the results in task order and the caller writes them.  So the reading
+and the numerics of every block run in the engine's workers, the writing stays with the
+caller (one writer per output file, bounded memory: at most a few blocks in flight per
+worker), and the same code runs in QGIS, a script, or on a cluster.
+
+Engines
+-------
+* :class:`LocalEngine` — a thread pool on this machine (numpy, scipy and GDAL release the
+  GIL in their heavy loops).  ``DISPLACEMENT_TOOLKIT_THREADS`` caps the threads (e.g. 1 for
+  measurements); the default is every core.
+* :class:`DaskEngine` — the tasks go to a ``dask.distributed`` scheduler
+  (``DISPLACEMENT_TOOLKIT_SCHEDULER=tcp://host:port``).  Workers need only this package's
+  ``core`` (``pip install`` of the repository, docs/scaling.md) and the input files at the
+  same paths.  A worker that dies mid-run has its tasks recomputed by the scheduler.
+
+:func:`engine_from_environment` picks one.  Cancel (the :class:`~.progress.Monitor`) is
+checked at least every :data:`POLL_SECONDS` while waiting; pending tasks are then cancelled.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import Counter, deque
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator, Optional
+
+import numpy as np
+
+from .progress import Monitor, ensure_monitor
+
+SCHEDULER_ENV = "DISPLACEMENT_TOOLKIT_SCHEDULER"
+THREADS_ENV = "DISPLACEMENT_TOOLKIT_THREADS"
+#: How often (seconds) cancel is checked while a block is being computed.
+POLL_SECONDS = 0.2
+#: Tasks in flight per worker: enough to keep every worker busy, few enough to bound memory.
+IN_FLIGHT_PER_WORKER = 2
+
+_default_scheduler: Optional[str] = None
+
+
+def set_default_scheduler(address: Optional[str]) -> None:
+    """The scheduler used when ``DISPLACEMENT_TOOLKIT_SCHEDULER`` is not set (the QGIS
+    provider passes its setting here); ``None`` or ``""`` for local threads."""
+    global _default_scheduler
+    _default_scheduler = (address or "").strip() or None
+
+
+def local_worker_count() -> int:
+    """Threads of the local engine: ``DISPLACEMENT_TOOLKIT_THREADS`` or every core."""
+    cores = os.cpu_count() or 1
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if not value:
+        return cores
+    try:
+        count = int(value)
+    except ValueError:
+        raise ValueError(f"{THREADS_ENV}={value!r}: give a whole number of threads (1 or more)") \
+            from None
+    if count < 1:
+        raise ValueError(f"{THREADS_ENV}={value!r}: give a whole number of threads (1 or more)")
+    return count
+
+
+def scheduler_address() -> Optional[str]:
+    """The Dask scheduler to use: ``DISPLACEMENT_TOOLKIT_SCHEDULER``, else the default set
+    by :func:`set_default_scheduler`, else ``None`` (local threads)."""
+    return os.environ.get(SCHEDULER_ENV, "").strip() or _default_scheduler
+
+
+def engine_from_environment(scheduler: Optional[str] = None, threads: Optional[int] = None):
+    """A :class:`DaskEngine` when a scheduler is given or configured, else a
+    :class:`LocalEngine` with ``threads`` (default :func:`local_worker_count`)."""
+    address = scheduler or scheduler_address()
+    if address:
+        return DaskEngine(address)
+    return LocalEngine(threads or local_worker_count())
+
+
+class _Engine:
+    """Common part: ordered results with a bounded number of tasks in flight."""
+
+    workers = 1
+
+    def __init__(self):
+        self.tasks_by_worker: Counter = Counter()
+
+    def describe(self) -> str:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @property
+    def in_flight(self) -> int:
+        """How many tasks (blocks) may be in flight at once: size blocks by budget / this."""
+        return max(1, IN_FLIGHT_PER_WORKER * self.workers)
+
+    def summary(self) -> str:
+        """Where the last run's tasks ran (worker: task count)."""
+        if not self.tasks_by_worker:
+            return "no task ran"
+        parts = ", ".join(f"{w}: {n}" for w, n in sorted(self.tasks_by_worker.items()))
+        return f"{sum(self.tasks_by_worker.values())} tasks on {len(self.tasks_by_worker)} " \
+               f"worker(s) ({parts})"
+
+    def map(self, function: Callable, tasks: Iterable, monitor: Optional[Monitor] = None) -> Iterator:
+        """Yield ``function(task)`` for every task, in task order.  Stops with
+        :class:`~.progress.OperationCancelled` (pending tasks cancelled) when the monitor
+        says so, and re-raises the first task error."""
+        mon = ensure_monitor(monitor)
+        self.tasks_by_worker = Counter()
+        pending = deque()
+        self._open()
+        limit = self.in_flight
+        source = iter(tasks)
+        finished = False
+        try:
+            exhausted = False
+            while True:
+                while not exhausted and len(pending) < limit:
+                    try:
+                        task = next(source)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    pending.append(self._submit(function, task))
+                if not pending:
+                    finished = True
+                    return
+                head = pending.popleft()
+                worker, result = self._wait(head, mon)
+                self.tasks_by_worker[worker] += 1
+                yield result
+        finally:
+            self._cancel(pending)
+            # on cancel or error, do not wait for the tasks already running (cancel within
+            # a second); their results are dropped
+            self._close(abandon=not finished)
+
+    # engine-specific parts
+    def _open(self):
+        pass
+
+    def _close(self, abandon=False):
+        pass
+
+    def _submit(self, function, task):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _wait(self, handle, monitor):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _cancel(self, handles):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+def zip_tasks(engine, function: Callable, tasks: Iterable, monitor: Optional[Monitor] = None):
+    """``engine.map`` yielding ``(task, result)`` pairs in task order (the caller writes each
+    result where its task says)."""
+    taken = deque()
+
+    def recorded():
+        for task in tasks:
+            taken.append(task)
+            yield task
+
+    for result in engine.map(function, recorded(), monitor):
+        yield taken.popleft(), result
+
+
+_worker_ready = False
+
+
+def _prepare_worker() -> None:
+    """In a Dask worker process, once: one BLAS thread per task thread (the worker runs
+    its threads' tasks in parallel already; the local engine does the same around its runs),
+    so that matrix products round as in a local run."""
+    global _worker_ready
+    if _worker_ready:
+        return
+    _worker_ready = True
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except (ImportError, ValueError):
+        return   # not in a Dask worker
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(limits=1, user_api="blas")
+
+
+def _traced(function: Callable, task):
+    """Run one task and say where it ran (host:pid), so the log can report the workers."""
+    import socket
+
+    _prepare_worker()
+    return f"{socket.gethostname()}:{os.getpid()}", function(task)
+
+
+def _traced_thread(function: Callable, task):
+    """Run one task on a local thread and name the thread."""
+    return threading.current_thread().name, function(task)
+
+
+class LocalEngine(_Engine):
+    """Tasks on a pool of ``workers`` threads in this process (inline for one worker)."""
+
+    def __init__(self, workers: int = 1):
+        super().__init__()
+        self.workers = max(1, int(workers))
+        self._pool = None
+
+    def describe(self) -> str:
+        return f"local, {self.workers} thread{'s' if self.workers != 1 else ''} " \
+               f"(cap with {THREADS_ENV}; a cluster with {SCHEDULER_ENV}=tcp://host:port)"
+
+    def _open(self):
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="displacement") \
+            if self.workers > 1 else None
+
+    def _close(self, abandon=False):
+        if self._pool is not None:
+            self._pool.shutdown(wait=not abandon, cancel_futures=True)   # readers go too
+            self._pool = None
+        else:
+            release_readers()   # inline: do not keep the inputs open in the caller's thread
+
+    def _submit(self, function, task):
+        if self._pool is None:
+            return (function, task)   # one worker: run when waited for, in this thread
+        return self._pool.submit(_traced_thread, function, task)
+
+    def _wait(self, handle, monitor):
+        if isinstance(handle, tuple):
+            monitor.check()
+            return _traced_thread(*handle)
+        while True:
+            monitor.check()
+            try:
+                return handle.result(timeout=POLL_SECONDS)
+            except FutureTimeout:
+                continue
+
+    def _cancel(self, handles):
+        for handle in handles:
+            if not isinstance(handle, tuple):
+                handle.cancel()
+
+
+class DaskEngine(_Engine):
+    """Tasks on a ``dask.distributed`` scheduler at ``address`` (tcp://host:port)."""
+
+    def __init__(self, address: str, connect_timeout: float = 10.0):
+        super().__init__()
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise ValueError(
+                f"{SCHEDULER_ENV}={address!r} asks for a Dask cluster, but dask.distributed is "
+                "not installed in this Python (Debian: apt install python3-distributed; "
+                "pip: pip install distributed); unset it to run on local threads") from None
+        self.address = address
+        self.connect_timeout = connect_timeout
+        self._client = None
+        self.workers = 1
+        self.worker_addresses = []
+
+    def describe(self) -> str:
+        self.connect()
+        return f"Dask scheduler {self.address}, {len(self.worker_addresses)} worker(s) with " \
+               f"{self._threads} thread(s) in all"
+
+    def connect(self):
+        """Connect (once) and learn the workers; errors name the address and the fix."""
+        if self._client is not None:
+            return self._client
+        from distributed import Client
+
+        try:
+            client = Client(self.address, timeout=self.connect_timeout, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise ValueError(f"cannot reach the Dask scheduler {self.address!r} ({exc}): start it "
+                             f"(dask scheduler) and its workers, or unset {SCHEDULER_ENV} to run "
+                             "on local threads") from exc
+        info = client.scheduler_info()
+        workers = info.get("workers", {})
+        if not workers:
+            client.close()
+            raise ValueError(f"the Dask scheduler {self.address!r} has no worker: start one "
+                             f"(dask worker {self.address})")
+        self._client = client
+        self.worker_addresses = sorted(workers)
+        self.workers = len(workers)
+        self._threads = sum(int(w.get("nthreads", 1)) for w in workers.values())
+        return client
+
+    _threads = 0
+
+    def _open(self):
+        self.connect()
+        self.workers = max(1, self._threads)   # in flight: per worker thread
+
+    def _close(self, abandon=False):
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _submit(self, function, task):
+        return self._client.submit(_traced, function, task, pure=False)
+
+    def _wait(self, handle, monitor):
+        from distributed import TimeoutError as DaskTimeout
+
+        while True:
+            monitor.check()
+            try:
+                return handle.result(timeout=POLL_SECONDS)
+            except (DaskTimeout, FutureTimeout, TimeoutError):
+                continue
+
+    def _cancel(self, handles):
+        handles = list(handles)
+        if handles and self._client is not None:
+            self._client.cancel(handles)
+
+
+# ------------------------------------------------------------------ reading in workers
+def portable_path(path: str) -> str:
+    """``path`` made absolute when it names an existing file, so that a worker with another
+    working directory (a Dask worker) opens the same file; GDAL's special paths (/vsi...,
+    HDF5:"...", URLs) are kept as they are."""
+    path = str(path)
+    return os.path.abspath(path) if os.path.exists(path) else path
+
+
+@dataclass(frozen=True)
+class BandSource:
+    """One band to read in a task: on its own pixels (``grid=None``) or resampled onto a
+    :class:`~.grid.GridSpec` (``resampling``), then multiplied by ``scale``."""
+
+    path: str
+    band: int = 1
+    grid: Optional[object] = None
+    resampling: str = "bilinear"
+    scale: float = 1.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "path", portable_path(self.path))
+
+    def read(self, row: int, rows: int) -> np.ndarray:
+        """Rows ``row .. row+rows-1`` as float32 with NaN nodata (resampled when gridded)."""
+        block = _reader(self).read(row, rows)
+        if self.scale != 1.0:
+            block = block * np.float32(self.scale)
+        return block
+
+
+_readers = threading.local()
+
+
+class _OwnPixels:
+    def __init__(self, path, band):
+        from .raster_io import open_raster
+
+        self._ds = open_raster(path)
+        self.band = band
+
+    def read(self, row, rows):
+        from .raster_io import read_block
+
+        return read_block(self._ds, self.band, row, 0, rows)
+
+
+def _reader(source: BandSource):
+    """A reader for ``source`` kept per thread, keyed also by the file's size and mtime so
+    that a file rewritten at the same path between runs is never read from a stale cache."""
+    try:
+        stat = os.stat(source.path)
+        stamp = (stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        stamp = None   # /vsi paths, URLs: no cache stamp
+    cache = getattr(_readers, "cache", None)
+    if cache is None:
+        cache = _readers.cache = {}
+    key = (source.path, source.band, source.grid, source.resampling, stamp)
+    reader = cache.get(key)
+    if reader is None:
+        if len(cache) > 32:
+            cache.clear()
+        if source.grid is None:
+            reader = _OwnPixels(source.path, source.band)
+        else:
+            from .grid import GridReader
+
+            reader = GridReader(source.path, source.grid, band=source.band,
+                                resampling=source.resampling)
+        cache[key] = reader
+    return reader
+
+
+def release_readers() -> None:
+    """Close this thread's cached readers (so that input files are not held open)."""
+    cache = getattr(_readers, "cache", None)
+    if cache:
+        cache.clear()
