@@ -60,7 +60,15 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 from osgeo import gdal, osr
 
-from .grid import EARTH_RADIUS_M, GridSpec, gdal_resampling, plan_grid, warp_to_grid
+from .grid import (
+    EARTH_RADIUS_M,
+    GridSpec,
+    gdal_resampling,
+    metres_to_crs_units,
+    plan_grid,
+    sample_stats,
+    warp_to_grid,
+)
 from .progress import ensure_monitor
 from .raster_io import (
     RasterError,
@@ -291,7 +299,6 @@ def plan_target_grid(lon: np.ndarray, lat: np.ndarray, spacing_m: Tuple[float, f
             raise ValueError("cannot derive a resolution from the geolocation (its points do "
                              "not move between pixels): give RESOLUTION")
         resolution, resolution_in_metres = math.sqrt(spacing_m[0] * spacing_m[1]), True
-    from .grid import metres_to_crs_units
     lat_c = float(np.median(lat))
     rx, ry = (metres_to_crs_units((resolution, resolution), wkt, lat_c) if resolution_in_metres
               else (float(resolution), float(resolution)))
@@ -356,8 +363,8 @@ def _open(path: str, name: str):
 
 
 def _read_valid(ds, band: int, row: int, rows: int, low: float, high: float) -> np.ndarray:
-    """float64 rows of a latitude/longitude band; nodata, NaN, out-of-range and exact 0
-    where the other ISCE2/MintPy conventions mark no data become NaN."""
+    """float64 rows of a latitude/longitude band; the declared nodata and values outside the
+    valid range of degrees become NaN."""
     b = ds.GetRasterBand(band)
     a = b.ReadAsArray(0, row, ds.RasterXSize, rows).astype(np.float64)
     nd = b.GetNoDataValue()
@@ -821,7 +828,6 @@ def _lookup_path(input_path, info, geo, transform, output_path, crs, resolution,
 
 
 def _finish(output_path: str, grid: GridSpec, meta: Dict[str, str], notes) -> GeocodeResult:
-    from .grid import sample_stats
     ds = gdal.Open(output_path, gdal.GA_Update)
     try:
         ds.SetMetadata({str(k): str(v) for k, v in meta.items()} | {"grid": grid.describe()})

@@ -18,30 +18,14 @@ from ..core import geocode as gc
 from .base import DisplacementAlgorithm, parameter_error
 from .common_grid import style_kind_for_quantity
 
+# short: the side panel; the full text is docs/algorithms/geocode.md (Help button)
 HELP = """
-Puts a raster in radar geometry (any number of bands: offsets, SNR, sigma, LOS displacement,
-interferograms, a dated series) on a north-up map grid, keeping its band descriptions, units
-and dates. Its geolocation is one of:
-- LATITUDE and LONGITUDE rasters of the radar grid (degrees; ISCE2 lat.rdr/lon.rdr, MintPy
-  geometryRadar.h5 latitude/longitude), on INPUT's own grid or on the grid INPUT was derived
-  from (the SLC of an offset-tracking output);
-- a GAMMA LOOKUP_TABLE (.lt, lookup_fine: complex float32, big-endian) with the DEM_PAR of its
-  map grid;
-- a Sentinel-1 ANNOTATION (annotation/*.xml of the SAFE): its geolocation grid, bilinear in
-  line and sample.
-Leave them all empty when INPUT names its geolocation in its metadata (outputs of
-displacement:offset_tracking of a reference that has it, and radar products converted by
-displacement:load_product). Offset-tracking outputs are handled by their window centres
-(metadata radar_pixel_geotransform).
-
-TARGET_CRS: default WGS 84; LOCAL_UTM uses the UTM zone of the scene centre. RESOLUTION in
-metres (also on WGS 84: converted at the scene's centre latitude); default: the square pixel of
-the ground area of one INPUT pixel (a lookup table: its DEM posting). RESAMPLING nearest,
-bilinear or average (average for coarser output pixels); nodata and NaN are never averaged in.
-
-Latitude/longitude and annotation grids are applied by GDAL's geolocation-array warper
-(identical to gdalwarp -geoloc on the same grid); a lookup table backward, map row by map row.
-Output: float32 GeoTIFF, NaN nodata, styled. See docs/geocode.md.
+Puts a raster in radar geometry (any bands: offsets, LOS, interferograms, dated series) on a
+north-up map grid, keeping band descriptions, units and dates. Geolocation: LATITUDE and
+LONGITUDE rasters (ISCE2 lat.rdr/lon.rdr, MintPy geometryRadar.h5), a GAMMA LOOKUP_TABLE with
+its DEM_PAR, or a Sentinel-1 ANNOTATION; none when INPUT's metadata names it (offset-tracking
+outputs, placed by their window centres; ISCE2/MintPy radar products). WGS 84 or local UTM,
+RESOLUTION in metres; nodata never averaged in. Output: float32 GeoTIFF, NaN nodata, styled.
 """
 
 RESAMPLING = list(gc.RESAMPLING_CHOICES)
