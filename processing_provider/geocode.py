@@ -117,6 +117,5 @@ class Geocode(DisplacementAlgorithm):
         feedback.pushInfo(f"{100 * result.valid_fraction:.1f} % of the output pixels hold data")
         meta = info.band_metadata[0] if info.band_metadata else {}
         self.finish_raster(out, context, style_kind_for_quantity(meta.get("quantity")),
-                           meta.get("units", ""), result.stats[0],
-                           layer_name=f"{os.path.splitext(os.path.basename(path))[0]} (geocoded)")
+                           meta.get("units", ""), result.stats[0])
         return {"OUTPUT": out, "VALID_FRACTION": result.valid_fraction}

@@ -98,7 +98,7 @@ def test_known_field_within_the_bilinear_bound_nan_kept_and_metadata(tmp_path):
     second = read_block(out, 2)
     assert np.nanmax(np.abs(second - 7.0)) < 1e-5
     info = raster_info(out)
-    assert info.descriptions == ["Offset x (range)", "SNR"]
+    assert info.descriptions == raster_info(src).descriptions     # "Offset x (range) (px)", "SNR"
     assert info.band_metadata[0]["units"] == "px" and info.band_metadata[0]["date"] == "2021-04-01"
     assert info.metadata["reference_date"] == "2021-03-26"
     assert not any(k.startswith("STATISTICS_") for k in info.band_metadata[0])
