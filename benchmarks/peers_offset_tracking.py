@@ -3,6 +3,10 @@
 Usage: peers_offset_tracking.py JOB.json -> writes, for every scene and method, the offsets
 (secondary minus reference, pixels) on the same window grid as the toolkit, and the time (the
 best of the job's ``repeats`` runs).
+``peers_offset_tracking.py --serve``: one JSON request per line on stdin (ref, sec, window,
+search, step, method, out), one run each, answered by a JSON line (the time in seconds) after
+writing ``out + "_dx.npy"`` and ``"_dy.npy"``; lets a benchmark interleave a peer's runs with its
+own (benchmarks/bench_offset_tracking_fast.py).
 Data come as .npy files (float32 detected images); nothing here imports the toolkit.
 """
 
@@ -130,5 +134,23 @@ def main(job_path):
     json.dump(out, open(job["output"], "w"))
 
 
+def serve():
+    import cv2
+    cv2.setNumThreads(1)
+    for line in sys.stdin:
+        req = json.loads(line)
+        ref = np.load(req["ref"]).astype(np.float32)
+        sec = np.load(req["sec"]).astype(np.float32)
+        t0 = time.perf_counter()
+        dx, dy = METHODS[req["method"]](ref, sec, req["window"], req["search"], req["step"])
+        seconds = time.perf_counter() - t0
+        np.save(req["out"] + "_dx.npy", dx)
+        np.save(req["out"] + "_dy.npy", dy)
+        print(json.dumps({"seconds": seconds, "opencv": cv2.__version__}), flush=True)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if sys.argv[1] == "--serve":
+        serve()
+    else:
+        main(sys.argv[1])

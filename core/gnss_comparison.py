@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -564,8 +565,9 @@ def compare_timeseries(series: Sequence[GnssSeries], epochs: Sequence[InsarEpoch
         if monitor:
             monitor.update(0.6 * (k + 1) / nd)
     if all(st == STATUS_OUTSIDE for st in status):
-        raise ValueError(f"all {ns} GNSS stations lie outside the InSAR rasters: check the GNSS "
-                         "files cover the area")
+        rasters = sorted({os.path.basename(e.path) for e in epochs if e.path})
+        raise ValueError(f"all {ns} GNSS stations lie outside the InSAR rasters "
+                         f"({', '.join(rasters)}): check the GNSS files cover the area")
     insar = insar - insar[:, [k_ref]]
 
     # GNSS LOS on the InSAR dates, relative to the reference date

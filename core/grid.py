@@ -35,7 +35,6 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-import uuid
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -48,11 +47,15 @@ from .raster_io import (
     RasterError,
     RasterInfo,
     check_band,
+    check_raster_size,
     open_raster,
+    partial_path,
     pixel_size_metres,
     raster_info,
     read_block,
+    read_decimated,
     remove_raster,
+    remove_stale_partials,
     same_crs,
 )
 
@@ -266,6 +269,14 @@ def _footprint(info: RasterInfo, target_wkt: str):
     w, h = vrt.RasterXSize, vrt.RasterYSize
     vrt = None
     return (vgt[0], vgt[3] + vgt[5] * h, vgt[0] + vgt[1] * w, vgt[3], vgt[1], -vgt[5])
+
+
+def footprints_overlap(a: InfoLike, b: InfoLike) -> bool:
+    """True when the footprints of two rasters intersect (compared in ``a``'s CRS); raises
+    ValueError when one cannot be placed in that CRS (no geotransform, no CRS)."""
+    a, b = _as_info(a), _as_info(b)
+    fa, fb = _footprint(a, a.crs_wkt), _footprint(b, a.crs_wkt)
+    return fa[0] < fb[2] and fb[0] < fa[2] and fa[1] < fb[3] and fb[1] < fa[3]
 
 
 def _north_up(info: RasterInfo) -> bool:
@@ -530,6 +541,12 @@ def _band_subset(ds: gdal.Dataset, bands: Optional[Sequence[int]], path: str) ->
     return gdal.Translate("", ds, format="VRT", bandList=[int(b) for b in bands])
 
 
+#: Working memory of one warp chunk: with ``WRITE_FLUSH`` a 16 MiB chunk is warped and written
+#: in under a second (measured: longest pause between progress calls 0.8 s on a 7680 x 7680
+#: grid, against 2.2 s with 64 MiB chunks and 7.4 s with GDAL's default, no flush).
+WARP_CHUNK_BYTES = 16 * 2**20
+
+
 def warp_options(ds: gdal.Dataset, grid: GridSpec, resampling: str, **extra) -> gdal.WarpOptions:
     """The ``gdal.WarpOptions`` used for every warp onto ``grid`` (float32 output,
     source nodata/NaN excluded, NaN destination nodata)."""
@@ -580,9 +597,11 @@ def warp_to_grid(
         fd, output_path = tempfile.mkstemp(suffix=".tif", prefix="grid_")
         os.close(fd)
     output_path = os.path.abspath(str(output_path))
+    check_raster_size(output_path, grid.width, grid.height, len(src_bands))
     folder = os.path.dirname(output_path)
     os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{os.path.basename(output_path)}.{uuid.uuid4().hex[:8]}.partial.tif")
+    remove_stale_partials(output_path)
+    tmp = partial_path(output_path)
 
     state = {"cancelled": False}
 
@@ -595,7 +614,10 @@ def warp_to_grid(
         return 1
 
     extra = {"format": "GTiff", "creationOptions": list(GTIFF_OPTIONS) + ["PREDICTOR=3"],
-             "callback": _progress}
+             "callback": _progress,
+             # small chunks, each written (compressed) before the next: the progress callback,
+             # which honours cancel, then runs at least every second (docs/safety.md)
+             "warpMemoryLimit": WARP_CHUNK_BYTES, "warpOptions": ["WRITE_FLUSH=YES"]}
     extra.update(warp_extra or {})
     options = warp_options(src, grid, resampling, **extra)
     out, error = _run_warp(tmp, src, options)
@@ -661,19 +683,16 @@ def sample_stats(path: str, band: int = 1, size: int = 512) -> Dict[str, float]:
     the whole raster.  Same keys as :meth:`RasterWriter.stats`."""
     ds = open_raster(path)
     check_band(raster_info(path), band)
-    b = ds.GetRasterBand(band)
-    bx, by = min(size, ds.RasterXSize), min(size, ds.RasterYSize)
-    raw = b.ReadAsArray(0, 0, ds.RasterXSize, ds.RasterYSize, buf_xsize=bx, buf_ysize=by)
-    values = (np.abs(raw) if np.iscomplexobj(raw) else raw).astype(np.float64)   # complex: |z|
-    nd = b.GetNoDataValue()
-    if nd is not None and not math.isnan(nd):
-        values[raw == nd] = np.nan
+    values = read_decimated(ds, band, size)
+    by, bx = values.shape
     finite = values[np.isfinite(values)]
     if not finite.size:
         return {"valid": 0}
     p2, p98 = np.percentile(finite, [2, 98])
+    exact = (bx, by) == (ds.RasterXSize, ds.RasterYSize)
     return {
         "valid": int(round(finite.size * (ds.RasterXSize * ds.RasterYSize) / float(bx * by))),
+        "valid_exact": exact,
         "min": float(finite.min()),
         "max": float(finite.max()),
         "p2": float(p2),

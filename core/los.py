@@ -248,18 +248,10 @@ def _project_block(task: _ProjectionTask):
 
 
 def _sample_max(path: str, band: int, size: int = 256) -> float:
-    from .raster_io import open_raster
+    from .raster_io import read_decimated
 
-    ds = open_raster(path)
-    b = ds.GetRasterBand(band)
-    raw = b.ReadAsArray(0, 0, ds.RasterXSize, ds.RasterYSize,
-                        buf_xsize=min(size, ds.RasterXSize), buf_ysize=min(size, ds.RasterYSize))
-    vals = raw.astype(np.float64)
-    nd = b.GetNoDataValue()
-    if nd is not None and not math.isnan(nd):
-        vals[raw == nd] = np.nan
+    vals = read_decimated(path, band, size)
     finite = vals[np.isfinite(vals)]
-    ds = None
     return float(np.abs(finite).max()) if finite.size else float("nan")
 
 

@@ -42,6 +42,7 @@ area, or whose search area leaves the image, give NaN.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ import numpy as np
 from scipy import fft as sfft
 from scipy import ndimage
 
+from . import fast_correlation
 from .execution import (DaskEngine, LocalEngine, engine_from_environment, local_worker_count,
                         portable_path, zip_tasks)
 from .oversampled_intensity import (BLOCK_ROWS, TILE, TILES_PER_BATCH, OversampledRows)
@@ -70,6 +72,8 @@ WORKERS = -1
 DEFAULT_BATCH = 32
 
 RAMPS = ("none", "constant", "linear")
+#: Speed presets (``accurate`` the default, ``fast``: :mod:`.fast_correlation`).
+PRESETS = fast_correlation.PRESETS
 
 #: Image types (docs/offset_tracking.md, "Image types and quality thresholds").
 IMAGE_TYPES = ("complex_sar", "sar_amplitude", "optical")
@@ -165,6 +169,8 @@ class TrackingParameters:
     ramp: str = "none"
     batch: int = DEFAULT_BATCH
     strain_correction: bool = True
+    #: ``accurate`` or ``fast`` (:mod:`.fast_correlation`)
+    preset: str = "accurate"
 
     def validate(self, width: int, height: int) -> None:
         """Raise ValueError naming the offending setting (upper-case parameter names)."""
@@ -184,6 +190,7 @@ class TrackingParameters:
         if not 0.0 <= float(self.peak_threshold) < 1.0:
             raise ValueError(f"PEAK_THRESHOLD = {self.peak_threshold}: a normalised correlation "
                              "peak threshold lies in 0 (off) .. 1; optical images: 0.5")
+        fast_correlation.check_preset(self.preset)
         if self.ramp not in RAMPS:
             raise ValueError(f"RAMP = {self.ramp!r}: use one of {', '.join(RAMPS)}")
         if self.window_x + 2 * self.search_x > width:
@@ -290,13 +297,49 @@ def tracking_threads(width: int, p: TrackingParameters) -> int:
     return max(1, min(correlation_threads(), MEMORY_BUDGET // max(1, _task_memory(width, p))))
 
 
+_blas_controller = None
+
+
 def _single_threaded_blas():
-    """Context limiting BLAS to one thread (threadpoolctl, optional: without it, a no-op)."""
+    """Context limiting BLAS to one thread (threadpoolctl, optional: without it, a no-op).
+
+    The threadpoolctl controller, which inspects every loaded library (about 4 ms, a third of
+    a tracking run on a 100 x 100 pixel image), is made once per process (threadpoolctl 3)."""
+    global _blas_controller
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
     except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            return contextlib.nullcontext()
+        return threadpool_limits(limits=1, user_api="blas")
+    if _blas_controller is None:
+        _blas_controller = ThreadpoolController()
+    return _blas_controller.limit(limits=1, user_api="blas")
+
+
+#: Size (bytes) of the block allocated and freed once per process before correlating
+#: (:func:`_keep_temporaries_on_the_heap`).
+ALLOCATOR_WARMUP = 30 * 2 ** 20
+_allocator_warm = False
+
+
+def _keep_temporaries_on_the_heap() -> None:
+    """Allocate and free one :data:`ALLOCATOR_WARMUP` block, once per process.
+
+    glibc serves blocks above its mmap threshold (128 KiB at start) with fresh pages from the
+    kernel and gives them back when freed, so the temporaries of every batch (hundreds of KiB
+    to MiB) were page-faulted again at every batch: about half of the correlation time of the
+    fast preset on the shared benchmark machine.  Freeing a mapped block raises the threshold
+    to its size (glibc's dynamic mmap threshold, mallopt(3), up to 32 MiB on 64-bit systems),
+    after which the batch temporaries are reused from the heap.  Elsewhere a no-op beyond one
+    allocation."""
+    global _allocator_warm
+    if not _allocator_warm:
+        block = np.ones(ALLOCATOR_WARMUP, np.uint8)
+        del block
+        _allocator_warm = True
 
 
 #: Most local threads when WORKERS is -1 (and DISPLACEMENT_TOOLKIT_THREADS is not set).
@@ -430,7 +473,10 @@ def _box_counts(mask: np.ndarray, tops: np.ndarray, lefts: np.ndarray, h: int, w
 def _chips(values: np.ndarray, tops: np.ndarray, lefts: np.ndarray, h: int, w: int
            ) -> np.ndarray:
     """Chips (B, h, w) of a 2-D array at upper-left corners (tops, lefts), all inside."""
-    view = np.lib.stride_tricks.sliding_window_view(values, (h, w))
+    s0, s1 = values.strides
+    view = np.lib.stride_tricks.as_strided(
+        values, (values.shape[0] - h + 1, values.shape[1] - w + 1, h, w), (s0, s1, s0, s1),
+        writeable=False)
     return view[tops, lefts]
 
 
@@ -444,6 +490,8 @@ class _Correlator:
                  gross_y: np.ndarray):
         self.args = (p.search_x, p.search_y, int(p.oversample), p.correlation_oversample,
                      is_complex)
+        self.correlate = fast_correlation.correlate_batch_fast if p.preset == "fast" else \
+            correlate_batch
         self.gross_x, self.gross_y = gross_x, gross_y
         self.out = {k: np.full(gross_x.shape, np.nan) for k in self.FIELDS}
         self.centroids = np.zeros((4,) + gross_x.shape)
@@ -451,14 +499,15 @@ class _Correlator:
         self.correlated = 0
         self.search_border = 0
 
-    def submit(self, row: int, cols: np.ndarray, ref_chips: np.ndarray, sec_chips: np.ndarray):
-        self._store(row, cols, correlate_batch(ref_chips, sec_chips, *self.args))
+    def submit(self, rows: np.ndarray, cols: np.ndarray, ref_chips: np.ndarray,
+               sec_chips: np.ndarray):
+        self._store(rows, cols, self.correlate(ref_chips, sec_chips, *self.args))
 
-    def _store(self, i: int, jj: np.ndarray, res: Dict[str, np.ndarray]):
+    def _store(self, ii: np.ndarray, jj: np.ndarray, res: Dict[str, np.ndarray]):
         good = ~res["edge"] & np.isfinite(res["dx"]) & np.isfinite(res["dy"])
         self.correlated += int(good.size)
         self.search_border += int(good.size - np.count_nonzero(good))
-        jj, sel = jj[good], np.nonzero(good)[0]
+        i, jj, sel = ii[good], jj[good], np.nonzero(good)[0]
         self.out["dx"][i, jj] = res["dx"][sel] + self.gross_x[i, jj]
         self.out["dy"][i, jj] = res["dy"][sel] + self.gross_y[i, jj]
         for k in ("peak", "snr", "sigma_x", "sigma_y"):
@@ -466,39 +515,70 @@ class _Correlator:
         self.centroids[:, i, jj] = res["centroids"][sel].T
 
 
+def _joined(parts):
+    """One batch from the (rows, cols, reference chips, search chips) of several rows."""
+    if len(parts) == 1:
+        return parts[0]
+    return tuple(np.concatenate(items) for items in zip(*parts))
+
+
+def _row_groups(rows_top: np.ndarray, n_cols: int, batch: int, window_y: int, span: int):
+    """(first, stop) window-row ranges read together: single rows, or on narrow images as many
+    consecutive rows as fill one batch whose reference rows fit in ``span`` image rows (fewer
+    reads and array calls per window; the strips stay about the size of a batch's chips)."""
+    first = 0
+    for i in range(1, rows_top.size + 1):
+        if i == rows_top.size or (i - first + 1) * n_cols > batch or \
+                rows_top[i] + window_y - rows_top[first] > span:
+            yield first, i
+            first = i
+
+
 def _window_batches(ref_img: OversampledRows, sec_img: OversampledRows, p: TrackingParameters,
                     rows_top: np.ndarray, cols_top: np.ndarray, gx: np.ndarray, gy: np.ndarray,
                     mon):
-    """Yield (row, window columns, reference chips, search chips) batch by batch, row of
-    windows by row of windows, skipping windows that touch nodata or leave the image;
-    reports progress and releases the oversampled rows no longer needed."""
+    """Yield (window rows, window columns, reference chips, search chips) in batches of
+    ``p.batch`` windows (a batch may span rows of windows: small images and narrow rows
+    still fill it), rows of windows in order (:func:`_row_groups`), skipping windows that
+    touch nodata or leave the image; reports progress and releases the oversampled rows no
+    longer needed."""
     o, wy, wx = int(p.oversample), p.window_y, p.window_x
     sh, sw = wy + 2 * p.search_y, wx + 2 * p.search_x
     n_r, n_c = rows_top.size, cols_top.size
     batch = max(1, int(p.batch))
-    for i, top in enumerate(rows_top):
-        top = int(top)
-        ref_vals, ref_bad = ref_img.rows(top, top + wy)
-        s_lo = top + int(gy[i].min()) - p.search_y
-        s_hi = top + int(gy[i].max()) - p.search_y + sh
+    pending, count = [], 0
+    for a, b in _row_groups(rows_top, n_c, batch, wy, ref_img.block_rows):
+        r_lo = int(rows_top[a])
+        ref_vals, ref_bad = ref_img.rows(r_lo, int(rows_top[b - 1]) + wy)
+        s_lo = min(int(rows_top[i]) + int(gy[i].min()) for i in range(a, b)) - p.search_y
+        s_hi = max(int(rows_top[i]) + int(gy[i].max()) for i in range(a, b)) - p.search_y + sh
         sec_vals, sec_bad = sec_img.rows(s_lo, s_hi)
-        stops = top + gy[i] - p.search_y - s_lo                      # rows in the strip
-        slefts = cols_top + gx[i] - p.search_x
-        bad = (_box_counts(ref_bad, np.zeros(n_c, np.int64), cols_top, wy, wx) > 0) | \
+        ii, jj = np.divmod(np.arange((b - a) * n_c), n_c)
+        ii += a
+        rtops = rows_top[ii] - r_lo                                   # rows in the strips
+        stops = rows_top[ii] + gy[ii, jj] - p.search_y - s_lo
+        lefts, slefts = cols_top[jj], cols_top[jj] + gx[ii, jj] - p.search_x
+        bad = (_box_counts(ref_bad, rtops, lefts, wy, wx) > 0) | \
             (_box_counts(sec_bad, stops, slefts, sh, sw) > 0)
-        for j0 in range(0, n_c, batch):
-            js = np.arange(j0, min(n_c, j0 + batch))
-            jj = js[~bad[js]]
-            if jj.size:
-                yield (i, jj,
-                       _chips(ref_vals, np.zeros(jj.size, np.int64), o * cols_top[jj], o * wy,
-                              o * wx),
-                       _chips(sec_vals, o * stops[jj], o * slefts[jj], o * sh, o * sw))
-            mon.update((i + (j0 + js.size) / float(n_c)) / float(n_r))
-        if i + 1 < n_r:
-            nxt = int(rows_top[i + 1])
+        good = np.nonzero(~bad)[0]
+        start = 0
+        while start < good.size:
+            g = good[start:start + batch - count]
+            start += g.size
+            pending.append((ii[g], jj[g], _chips(ref_vals, o * rtops[g], o * lefts[g], o * wy, o * wx),
+                            _chips(sec_vals, o * stops[g], o * slefts[g], o * sh, o * sw)))
+            count += g.size
+            if count == batch:
+                yield _joined(pending)
+                pending, count = [], 0
+            mon.update((a + (b - a) * start / float(good.size)) / float(n_r))
+        mon.update(b / float(n_r))
+        if b < n_r:
+            nxt = int(rows_top[b])
             ref_img.release_before(nxt)
-            sec_img.release_before(nxt + int(gy[i + 1:].min()) - p.search_y)
+            sec_img.release_before(nxt + int(gy[b:].min()) - p.search_y)
+    if pending:
+        yield _joined(pending)
 
 
 #: Image rows per offset-tracking task (core.execution) when there are enough: several
@@ -544,6 +624,7 @@ class _TileTask:
 def _track_tile(task: _TileTask) -> Dict[str, object]:
     """Oversample the rows the task needs and correlate its windows (one thread)."""
     p = task.params
+    _keep_temporaries_on_the_heap()
     ref_img = OversampledRows(task.reference.open(), int(p.oversample), task.is_complex)
     sec_img = OversampledRows(task.secondary.open(), int(p.oversample), task.is_complex)
     correlator = _Correlator(p, task.is_complex, task.gross_x, task.gross_y)
@@ -558,6 +639,8 @@ def _track_tile(task: _TileTask) -> Dict[str, object]:
 def _task_windows(n_rows: int, step: int, workers: int) -> int:
     """Window rows per task (see :data:`TASK_ROWS`, :data:`TASKS_PER_WORKER`)."""
     by_size = max(1, TASK_ROWS // max(1, int(step)))
+    if workers <= 1:                   # nothing to balance: fewer, larger tasks and batches
+        return by_size
     by_balance = max(1, -(-n_rows // (TASKS_PER_WORKER * max(1, workers))))
     return min(by_size, by_balance)
 
@@ -573,6 +656,13 @@ def _track(ref_spec: ImageSpec, sec_spec: ImageSpec, shape_hw, is_complex: bool,
         gy = np.full(shape, int(p.gross_y), np.int64)
     else:
         gx, gy = gross_xy
+    user_p = p
+    # the fast preset correlates real images at their own sampling: chips f**2 times
+    # smaller, batches f times larger (fewer array calls per window; larger batches measured
+    # slower, their temporaries leaving the processor's caches)
+    factor = fast_correlation.correlation_factor(p.preset, p.oversample, is_complex)
+    p = dataclasses.replace(p, oversample=factor,
+                            batch=int(p.batch) * max(1, int(p.oversample) // factor))
     mon = ensure_monitor(monitor)
     per_task = _task_windows(shape[0], p.step_y, engine.workers)
     tasks = (_TileTask(ref_spec, sec_spec, p, is_complex, rows_top[i:i + per_task], cols_top,
@@ -595,7 +685,7 @@ def _track(ref_spec: ImageSpec, sec_spec: ImageSpec, shape_hw, is_complex: bool,
                "search_border": merged.search_border}
     return TrackingResult(out["dx"], out["dy"], out["peak"], out["snr"], out["sigma_x"],
                           out["sigma_y"], cols_top + p.window_x / 2.0,
-                          rows_top + p.window_y / 2.0, p, centroids=merged.centroids,
+                          rows_top + p.window_y / 2.0, user_p, centroids=merged.centroids,
                           removed=removed)
 
 
@@ -619,11 +709,11 @@ def limited_gradient(values: np.ndarray, axis: int, spacing: float) -> np.ndarra
     0, and 0 where a neighbour is missing.  Smooth fields keep their slope; at a step (a
     fault) one side is flat, so the slope there is 0 instead of half the step."""
     d = np.diff(values, axis=axis) / float(spacing)
-    pad_back = [(0, 0)] * values.ndim
-    pad_fwd = [(0, 0)] * values.ndim
-    pad_back[axis], pad_fwd[axis] = (1, 0), (0, 1)
-    back = np.pad(d, pad_back, constant_values=np.nan)
-    fwd = np.pad(d, pad_fwd, constant_values=np.nan)
+    edge = list(d.shape)
+    edge[axis] = 1
+    gap = np.full(edge, np.nan)
+    back = np.concatenate([gap, d], axis=axis)
+    fwd = np.concatenate([d, gap], axis=axis)
     with np.errstate(invalid="ignore"):
         same = np.sign(back) == np.sign(fwd)
         slope = np.where(same, np.sign(back) * np.minimum(np.abs(back), np.abs(fwd)), 0.0)
@@ -639,8 +729,8 @@ def correct_strain(dx: np.ndarray, dy: np.ndarray, centroids: np.ndarray, step_x
     (``centroids``, pixels from the centre; up to most of a pixel on speckle).  With the local
     gradient of the field from the neighbouring windows (:func:`limited_gradient`, per
     pixel), ``dx(centre) = dx - (ddx/dx u + ddx/dy v)`` (dy alike)."""
-    gxx, gxy = limited_gradient(dx, 1, step_x), limited_gradient(dx, 0, step_y)
-    gyx, gyy = limited_gradient(dy, 1, step_x), limited_gradient(dy, 0, step_y)
+    both = np.stack([dx, dy])
+    (gxx, gyx), (gxy, gyy) = limited_gradient(both, 2, step_x), limited_gradient(both, 1, step_y)
     return (dx - (gxx * centroids[0] + gxy * centroids[1]),
             dy - (gyx * centroids[2] + gyy * centroids[3]))
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import uuid
 from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
@@ -51,8 +52,21 @@ GTIFF_OPTIONS = (
 _COMPLEX_TYPES = {gdal.GDT_CInt16, gdal.GDT_CInt32, gdal.GDT_CFloat32, gdal.GDT_CFloat64}
 
 
+#: Environment variable that overrides :data:`DEFAULT_MAX_RASTER_VALUES` (docs/safety.md).
+MAX_VALUES_ENV = "DISPLACEMENT_TOOLKIT_MAX_PIXELS"
+
+#: Largest raster (width x height x bands) an algorithm writes unless
+#: ``DISPLACEMENT_TOOLKIT_MAX_PIXELS`` says otherwise: 4 x 10^9 values, 16 GB of float32.
+DEFAULT_MAX_RASTER_VALUES = 4_000_000_000
+
+
 class RasterError(ValueError):
-    """A raster cannot be opened, read or written; the message says which and why."""
+    """A raster cannot be opened, read or written; the message says which and why.
+    ``path`` is the file concerned, when known."""
+
+    def __init__(self, message: str, path: Optional[str] = None):
+        super().__init__(message)
+        self.path = path
 
 
 @dataclass
@@ -113,14 +127,28 @@ def open_raster(path: str, update: bool = False) -> gdal.Dataset:
     try:
         ds = gdal.Open(str(path), gdal.GA_Update if update else gdal.GA_ReadOnly)
     except RuntimeError as exc:
-        raise RasterError(f"cannot open raster {path!r}: {exc}") from exc
+        raise RasterError(f"cannot open raster {path!r}: {exc}", str(path)) from exc
     if ds is None:
-        raise RasterError(f"cannot open raster {path!r}")
+        raise RasterError(f"cannot open raster {path!r}", str(path))
     if ds.RasterCount == 0:
         sub = ds.GetSubDatasets()
         hint = f"; it has subdatasets, e.g. {sub[0][0]!r}" if sub else ""
-        raise RasterError(f"{path!r} has no raster bands{hint}")
+        raise RasterError(f"{path!r} has no raster bands{hint}", str(path))
     return ds
+
+
+def _read(b, ds: gdal.Dataset, band: int, *window, **kwargs):
+    """``(array, None)`` from ``b.ReadAsArray(*window, **kwargs)``, or ``(None, RasterError)``
+    naming the file when GDAL fails (a truncated or damaged file gives "IReadBlock
+    failed").  The error is returned, not raised, so that the caller raises it outside
+    any handler, after dropping its GDAL objects: a traceback kept in a reference cycle
+    would otherwise leave them to the garbage collector, which crashes the bindings."""
+    try:
+        return b.ReadAsArray(*window, **kwargs), None
+    except RuntimeError as exc:
+        path = ds.GetDescription()
+        return None, RasterError(f"cannot read band {band} of {path!r}: the file is damaged or "
+                                 f"truncated ({str(exc).strip()})", path)
 
 
 def raster_info(path: str) -> RasterInfo:
@@ -175,9 +203,13 @@ def read_block(
     b = ds.GetRasterBand(band)
     rows = ds.RasterYSize - row if rows is None else rows
     cols = ds.RasterXSize - col if cols is None else cols
-    raw = b.ReadAsArray(col, row, cols, rows)
+    raw, error = _read(b, ds, band, col, row, cols, rows)
+    if error is not None:
+        b = ds = path_or_ds = None   # no GDAL object in the traceback's frames
+        raise error
     if raw is None:
-        raise RasterError(f"failed to read band {band} window ({row}, {col}, {rows}, {cols})")
+        raise RasterError(f"failed to read band {band} window ({row}, {col}, {rows}, {cols}) of "
+                          f"{ds.GetDescription()!r}", ds.GetDescription())
     nodata = b.GetNoDataValue()
     if b.DataType in _COMPLEX_TYPES:
         out = raw.astype(np.complex64, copy=False)
@@ -191,6 +223,158 @@ def read_block(
     if nodata is not None and not math.isnan(nodata):
         out[raw == nodata] = np.nan
     return out
+
+
+def read_decimated(path_or_ds, band: int = 1, size: int = 512) -> np.ndarray:
+    """A whole band read at most ``size`` x ``size`` samples (GDAL nearest decimation), as
+    float64 with nodata as NaN: a cheap look at a raster (statistics, units, diagnosis).
+    The read is exact when the raster is no larger than ``size`` in both directions."""
+    ds = path_or_ds if isinstance(path_or_ds, gdal.Dataset) else open_raster(path_or_ds)
+    if not 1 <= band <= ds.RasterCount:
+        raise RasterError(f"band {band} does not exist (the raster has {ds.RasterCount})")
+    b = ds.GetRasterBand(band)
+    bx, by = min(size, ds.RasterXSize), min(size, ds.RasterYSize)
+    raw, error = _read(b, ds, band, 0, 0, ds.RasterXSize, ds.RasterYSize, buf_xsize=bx, buf_ysize=by)
+    if error is not None:
+        b = ds = path_or_ds = None   # no GDAL object in the traceback's frames
+        raise error
+    if np.iscomplexobj(raw):
+        values = np.abs(raw).astype(np.float64)
+    else:
+        values = raw.astype(np.float64)
+    nodata = b.GetNoDataValue()
+    if nodata is not None and not math.isnan(nodata):
+        values[(raw.real if np.iscomplexobj(raw) else raw) == nodata] = np.nan
+    return values
+
+
+def count_valid(path: str, size: int = 1024) -> Tuple[int, int, bool]:
+    """(valid, examined, exact): finite values found in every band of ``path`` by
+    :func:`read_decimated`; ``exact`` is False when only a decimated sample was read."""
+    ds = open_raster(path)
+    try:
+        valid = examined = 0
+        for band in range(1, ds.RasterCount + 1):
+            values = read_decimated(ds, band, size)
+            valid += int(np.count_nonzero(np.isfinite(values)))
+            examined += values.size
+        return valid, examined, ds.RasterXSize <= size and ds.RasterYSize <= size
+    finally:
+        ds = None   # not kept alive by a traceback (GDAL objects must not be freed by the GC)
+
+
+def has_valid_value(path: str, budget: int = DEFAULT_BLOCK_BYTES) -> bool:
+    """True when some band of ``path`` holds a finite value (not nodata): an exact scan,
+    block by block, that stops at the first one (a decimated look can miss sparse data)."""
+    ds = open_raster(path)
+    try:
+        rows = block_rows(ds.RasterXSize, 8, budget)
+        for band in range(1, ds.RasterCount + 1):
+            for row, n in iter_blocks(ds.RasterYSize, rows):
+                block = read_block(ds, band, row, 0, n, ds.RasterXSize)
+                if np.isfinite(block).any():
+                    return True
+        return False
+    finally:
+        ds = None   # not kept alive by a traceback (GDAL objects must not be freed by the GC)
+
+
+def max_raster_values() -> int:
+    """The largest raster (width x height x bands) an algorithm may write: the
+    ``DISPLACEMENT_TOOLKIT_MAX_PIXELS`` environment variable, else
+    :data:`DEFAULT_MAX_RASTER_VALUES`."""
+    text = os.environ.get(MAX_VALUES_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_RASTER_VALUES
+    try:
+        value = int(float(text))
+    except ValueError:
+        raise RasterError(f"{MAX_VALUES_ENV}={text!r} is not a number: give the largest number of "
+                          "pixels (width x height x bands) an output may have, e.g. 8e9") from None
+    if value <= 0:
+        raise RasterError(f"{MAX_VALUES_ENV}={text!r} must be positive")
+    return value
+
+
+def _existing_folder(path: str) -> str:
+    folder = os.path.dirname(os.path.abspath(str(path)))
+    while folder and not os.path.isdir(folder):
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    return folder or "."
+
+
+def check_raster_size(path: str, width: int, height: int, bands: int = 1,
+                      bytes_per_value: int = 4) -> None:
+    """Refuse (:class:`RasterError`) to plan a raster of ``width`` x ``height`` x ``bands``
+    at ``path`` that exceeds :func:`max_raster_values` or the free disk space (counted
+    uncompressed: a compressed GeoTIFF of noisy data is barely smaller)."""
+    width, height, bands = int(width), int(height), int(bands)
+    values = width * height * max(1, bands)
+    limit = max_raster_values()
+    size = f"{width} x {height} pixels x {bands} band(s) = {values:.3g} values"
+    if values > limit:
+        raise RasterError(
+            f"the planned raster {os.path.basename(str(path))!r} is {size}, more than the limit of "
+            f"{limit:.3g} (set the environment variable {MAX_VALUES_ENV} to raise it)", str(path))
+    need = values * int(bytes_per_value)
+    folder = _existing_folder(path)
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return
+    if need > free:
+        raise RasterError(
+            f"the planned raster {os.path.basename(str(path))!r} is {size}, up to {need / 1e9:.3g} GB, "
+            f"but {folder!r} has only {free / 1e9:.3g} GB free", str(path))
+
+
+_PARTIAL_SUFFIX = ".partial.tif"
+
+
+def partial_path(path: str) -> str:
+    """The hidden temporary file a writer fills before renaming it to ``path``:
+    ``.<name>.<process id>.<random>.partial.tif`` in the same folder."""
+    path = os.path.abspath(str(path))
+    return os.path.join(os.path.dirname(path),
+                        f".{os.path.basename(path)}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial.tif")
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True   # exists, owned by someone else
+    return True
+
+
+def remove_stale_partials(path: str) -> List[str]:
+    """Delete the partial files of ``path`` left by a killed run (their writing process no
+    longer exists); return their paths.  Partial files of running processes are kept."""
+    path = os.path.abspath(str(path))
+    folder, name = os.path.dirname(path), os.path.basename(path)
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return []
+    removed, prefix = [], f".{name}."
+    for entry in entries:
+        if not (entry.startswith(prefix) and entry.endswith(_PARTIAL_SUFFIX)):
+            continue
+        middle = entry[len(prefix):-len(_PARTIAL_SUFFIX)].split(".")
+        if len(middle) not in (1, 2) or len(middle[-1]) != 8:
+            continue   # another file's partial (a name that extends this one)
+        if len(middle) == 2 and middle[0].isdigit() and _process_alive(int(middle[0])):
+            continue
+        remove_raster(os.path.join(folder, entry))
+        removed.append(os.path.join(folder, entry))
+    return removed
 
 
 def block_rows(width: int, bytes_per_pixel: int = 8, budget: int = DEFAULT_BLOCK_BYTES) -> int:
@@ -237,11 +421,12 @@ class RasterWriter:
         if width <= 0 or height <= 0:
             raise RasterError(f"cannot write an empty raster ({width} x {height}) to {path!r}")
         self.path = os.path.abspath(str(path))
+        value_bytes = gdal.GetDataTypeSize(data_type) // 8
+        check_raster_size(self.path, width, height, bands, value_bytes)
         folder = os.path.dirname(self.path)
         os.makedirs(folder, exist_ok=True)
-        self._tmp = os.path.join(
-            folder, f".{os.path.basename(self.path)}.{uuid.uuid4().hex[:8]}.partial.tif"
-        )
+        remove_stale_partials(self.path)
+        self._tmp = partial_path(self.path)
         driver = gdal.GetDriverByName("GTiff")
         options = list(GTIFF_OPTIONS)
         if int(bands) > 1:

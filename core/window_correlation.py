@@ -41,7 +41,7 @@ least :data:`SIGMA_FLOOR`.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Dict, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 from scipy import fft as sfft
@@ -58,6 +58,12 @@ SIGMA_CALIBRATION_REAL = 11.0
 SIGMA_FLOOR = 1e-4
 
 
+def _clip(a, lo, hi):
+    """``np.clip`` without its per-call overhead (tens of microseconds on numpy 1.24, on
+    arrays of a few hundred values, several times per batch)."""
+    return np.minimum(np.maximum(a, lo), hi)
+
+
 def tukey_continuous(u, n: int, edge: float) -> np.ndarray:
     """Tukey taper of ``n`` samples with cosine edges of ``edge`` samples at (fractional)
     sample positions ``u``: ``0.5 - 0.5 cos(pi t / e)`` with ``t`` the distance in samples
@@ -67,7 +73,7 @@ def tukey_continuous(u, n: int, edge: float) -> np.ndarray:
     e = int(round(edge))
     t = np.minimum(u + 0.5, n - 0.5 - u)
     if e > 0 and 2 * e < n:
-        return 0.5 - 0.5 * np.cos(np.pi * np.clip(t * (1.0 / e), 0.0, 1.0))
+        return 0.5 - 0.5 * np.cos(np.pi * _clip(t * (1.0 / e), 0.0, 1.0))
     return (t >= 0).astype(np.float64)
 
 
@@ -147,10 +153,20 @@ def _lag_windows(n: int, h: int, edge: float, lags: int) -> np.ndarray:
                             ).astype(np.float32)
 
 
+@lru_cache(maxsize=8)
+def _taper(hy: int, hx: int, edge: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """The window taper: its y and x profiles (float64), the 2-D taper (float32) and its sum."""
+    ty = tukey_continuous(np.arange(hy), hy, edge)
+    tx = tukey_continuous(np.arange(hx), hx, edge)
+    w2 = np.outer(ty, tx).astype(np.float32)
+    w2.flags.writeable = False
+    return ty, tx, w2, float(w2.sum())
+
+
 def _keys_weights(t: np.ndarray, n: int) -> np.ndarray:
     """(B, P, n) cubic-convolution weights (Keys 1981, a = -0.5) of the positions t (B, P),
     clipped to [1, n - 2], on the grid 0 .. n-1."""
-    x = np.abs(np.clip(t, 1.0, n - 2.0)[:, :, None] - np.arange(n)[None, None, :])
+    x = np.abs(_clip(t, 1.0, n - 2.0)[:, :, None] - np.arange(n)[None, None, :])
     near = (1.5 * x - 2.5) * x * x + 1.0
     far = ((-0.5 * x + 2.5) * x - 4.0) * x + 2.0
     return np.where(x < 1.0, near, np.where(x < 2.0, far, 0.0))
@@ -170,7 +186,7 @@ def _axis_parabola_steps(c: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         curv = hi - 2 * mid + lo
         concave = curv < 0
         step = np.where(concave, -(hi - lo) / (2 * np.where(concave, curv, -1.0)), 0.0)
-        steps.append(np.clip(step, -0.5, 0.5))
+        steps.append(_clip(step, -0.5, 0.5))
     return steps[0], steps[1]
 
 
@@ -189,8 +205,8 @@ def _newton_step(c: np.ndarray):
     uy = np.where(ok, -(hxx * gy - fxy * gx) / np.where(ok, det, 1.0), 0.0)
     ux = np.where(ok, -(hyy * gx - fxy * gy) / np.where(ok, det, 1.0), 0.0)
     j, l_ = np.unravel_index(c.reshape(c.shape[0], -1).argmax(axis=1), (3, 3))
-    uy = np.where(ok, np.clip(uy, -4.0, 4.0), j - 1.0)
-    ux = np.where(ok, np.clip(ux, -4.0, 4.0), l_ - 1.0)
+    uy = np.where(ok, _clip(uy, -4.0, 4.0), j - 1.0)
+    ux = np.where(ok, _clip(ux, -4.0, 4.0), l_ - 1.0)
     return uy, ux, f00 + 0.5 * (gy * uy + gx * ux), hyy, hxx
 
 
@@ -206,30 +222,27 @@ def information_centroids(ref_chips: np.ndarray, taper_y: np.ndarray, taper_x: n
     centroid, in pixels from the window centre (+x right, +y down).  ``taper_y``, ``taper_x``:
     the profiles of the separable window taper."""
     r = np.asarray(ref_chips, dtype=np.float32)
-    hy, hx = r.shape[1:]
+    b, hy, hx = r.shape
     # sample k lies at pixel index k / factor of the window (oversampling keeps the original
     # samples at k = 0, factor, ...); the window centre is at index (w - 1) / 2
     ux = (np.arange(hx) - (hx - factor) / 2.0) / factor
     uy = (np.arange(hy) - (hy - factor) / 2.0) / factor
-    # the taper is separable: weighted sums are matrix-vector products; central differences
-    # on the interior samples
+    # the taper is separable: the weighted sums (1 and the position, along x then y) are two
+    # matrix products per gradient; central differences on the interior samples
     ty = np.asarray(taper_y, dtype=np.float64)
     tx = np.asarray(taper_x, dtype=np.float64)
-    out = np.empty((r.shape[0], 4))
-    gx = r[:, :, 2:] - r[:, :, :-2]
-    gx *= gx                                                            # (B, hy, hx - 2)
-    inner_x = slice(1, hx - 1)
-    a = gx @ tx[inner_x].astype(np.float32)                             # (B, hy)
-    total = np.maximum(a @ ty, 1e-30)
-    out[:, 0] = ((gx @ (tx * ux)[inner_x].astype(np.float32)) @ ty) / total
-    out[:, 1] = (a @ (ty * uy)) / total
-    gy = r[:, 2:, :] - r[:, :-2, :]
-    gy *= gy                                                            # (B, hy - 2, hx)
-    inner_y = slice(1, hy - 1)
-    a = gy @ tx.astype(np.float32)                                      # (B, hy - 2)
-    total = np.maximum(a @ ty[inner_y], 1e-30)
-    out[:, 2] = ((gy @ (tx * ux).astype(np.float32)) @ ty[inner_y]) / total
-    out[:, 3] = (a @ (ty * uy)[inner_y]) / total
+    wx = np.stack([tx, tx * ux], axis=1).astype(np.float32)            # (hx, 2)
+    wy = np.stack([ty, ty * uy], axis=1)                                # (hy, 2)
+    out = np.empty((b, 4))
+    for k, (grad, wxk, wyk) in enumerate((
+            (r[:, :, 2:] - r[:, :, :-2], wx[1:hx - 1], wy),            # x: (B, hy, hx - 2)
+            (r[:, 2:, :] - r[:, :-2, :], wx, wy[1:hy - 1]))):           # y: (B, hy - 2, hx)
+        grad *= grad
+        rows = (grad.reshape(-1, grad.shape[2]) @ wxk).reshape(b, grad.shape[1], 2)
+        sums = np.matmul(np.swapaxes(rows, 1, 2).astype(np.float64), wyk)   # (B, x: 1/u, y: 1/v)
+        total = np.maximum(sums[:, 0, 0], 1e-30)
+        out[:, 2 * k] = sums[:, 1, 0] / total
+        out[:, 2 * k + 1] = sums[:, 0, 1] / total
     return out
 
 
@@ -248,13 +261,16 @@ def cross_spectrum(tapered_ref: np.ndarray, search: np.ndarray, frame: Tuple[int
 
 def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
                     search_y: int, factor: int, correlation_oversample: int,
-                    is_complex: bool) -> Dict[str, np.ndarray]:
+                    is_complex: bool, zoom_steps: Optional[Sequence[float]] = None
+                    ) -> Dict[str, np.ndarray]:
     """Offsets of a batch of windows from oversampled detected chips (module docstring).
 
     ref_chips: (B, f wy, f wx); sec_chips: (B, f (wy + 2 search_y), f (wx + 2 search_x)),
-    float32, finite.  Returns dx, dy (pixels, relative to the chips' zero lag), peak (NCC),
-    snr, sigma_x, sigma_y, ``edge`` (peak on the border of the search range: unreliable) and
-    ``centroids`` (:func:`information_centroids`)."""
+    float32, finite.  ``zoom_steps``: the spacings (oversampled samples) of the 3 x 3 zoom
+    stages; by default 1/2, 1/8 and ``f / correlation_oversample`` (the fast preset uses fewer:
+    :mod:`.fast_correlation`).  Returns dx, dy (pixels, relative to the chips' zero lag), peak
+    (NCC), snr, sigma_x, sigma_y, ``edge`` (peak on the border of the search range:
+    unreliable) and ``centroids`` (:func:`information_centroids`)."""
     o = int(factor)
     r = np.asarray(ref_chips, dtype=np.float32)
     s = np.asarray(sec_chips, dtype=np.float32)
@@ -264,10 +280,7 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     # FFT frame: zero-padded to a fast length
     fy_n, fx_n = sfft.next_fast_len(ny, real=True), sfft.next_fast_len(nx, real=True)
     edge = TAPER_PIXELS * o
-    ty = tukey_continuous(np.arange(hy), hy, edge)
-    tx = tukey_continuous(np.arange(hx), hx, edge)
-    w2 = np.outer(ty, tx).astype(np.float32)
-    wsum0 = float(w2.sum())
+    ty, tx, w2, wsum0 = _taper(hy, hx, edge)
     w2flat = w2.ravel()
     centroids = information_centroids(r, ty, tx, o)
     r0 = r - ((r.reshape(b, -1) @ w2flat) / wsum0)[:, None, None]
@@ -275,7 +288,8 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     # search chips: mean removed (conditioning of the float32 window sums; NCC unchanged),
     # stacked under their squares for the window sums
     both = np.empty((2 * b, ny, nx), np.float32)
-    s = np.subtract(s, s.mean(axis=(1, 2), keepdims=True), out=both[b:])
+    mean = (s.reshape(b, -1) @ np.ones(ny * nx, np.float32)) / np.float32(ny * nx)
+    s = np.subtract(s, mean[:, None, None], out=both[b:])
     np.multiply(s, s, out=both[:b])
     spectrum = cross_spectrum(w2 * r0, s, (fy_n, fx_n))
     # weighted variance of the search chip under the shifted window at every lag of whole
@@ -294,11 +308,11 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     yy = np.arange(ncc.shape[1])[None, :, None]
     xx = np.arange(ncc.shape[2])[None, None, :]
     far = (np.abs(yy - ky[:, None, None]) > 2) | (np.abs(xx - kx[:, None, None]) > 2)
-    absn = np.where(far, np.abs(np.clip(ncc, -1, 1)), 0.0)
+    absn = np.where(far, np.abs(_clip(ncc, -1, 1)), 0.0)
     mean_far = absn.sum(axis=(1, 2)) / np.maximum(far.sum(axis=(1, 2)), 1)
     # stage 0: quadratic fit of the whole-pixel-lag NCC around its peak
-    kyc = np.clip(ky, 1, ncc.shape[1] - 2)
-    kxc = np.clip(kx, 1, ncc.shape[2] - 2)
+    kyc = _clip(ky, 1, ncc.shape[1] - 2)
+    kxc = _clip(kx, 1, ncc.shape[2] - 2)
     around = ncc[ib[:, None, None], kyc[:, None, None] + np.arange(-1, 2)[None, :, None],
                  kxc[:, None, None] + np.arange(-1, 2)[None, None, :]]      # (B, 3, 3)
     uy0, ux0 = _axis_parabola_steps(around)
@@ -306,7 +320,8 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     cx = q * (kxc + ux0)
     # Newton-like zoom on 3 x 3 grids of decreasing spacing
     fine = o / float(correlation_oversample)
-    steps = [d for d in (0.5, 0.125) if d > fine] + [fine]
+    steps = [d for d in (0.5, 0.125) if d > fine] + [fine] if zoom_steps is None else \
+        [float(d) for d in zoom_steps]
     grid = np.array([-1.0, 0.0, 1.0])
     for d in steps:
         num = _dft_eval(spectrum, cy, cx, d * grid, (fy_n, fx_n))
@@ -323,7 +338,7 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     dy = (cy - sfy) / o
     dx = (cx - sfx) / o
     peak = np.where(np.isfinite(peak), peak, peak_int)
-    rho = np.clip(peak, 1e-6, 1.0)
+    rho = _clip(peak, 1e-6, 1.0)
     npix = float(hy * hx) / (o * o)
     k_sig = SIGMA_CALIBRATION if is_complex else SIGMA_CALIBRATION_REAL
     with np.errstate(divide="ignore", invalid="ignore"):

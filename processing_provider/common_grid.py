@@ -101,6 +101,23 @@ class CommonGrid(DisplacementAlgorithm):
                                   "Give two or more raster layers")
         return paths
 
+    @staticmethod
+    def _output_names(paths):
+        """File stems of the outputs, one per input: LAYERNAME_grid (numbered when repeated)."""
+        names = []
+        for path in paths:
+            stem = os.path.splitext(os.path.basename(path))[0]
+            name, k = f"{stem}_grid", 2
+            while name in names:
+                name, k = f"{stem}_grid_{k}", k + 1
+            names.append(name)
+        return names
+
+    def planned_outputs(self, parameters, context):
+        folder = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
+        return [("OUTPUT_FOLDER", os.path.join(folder, name + ".tif"))
+                for name in self._output_names(self._layer_paths(parameters, context))]
+
     def compute(self, parameters, context, feedback):
         paths = self._layer_paths(parameters, context)
         infos = [self.raster_info(p, "LAYERS") for p in paths]
@@ -161,15 +178,16 @@ class CommonGrid(DisplacementAlgorithm):
         feedback.pushInfo("Common grid: " + grid.describe())
 
         folder = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
+        names = self._output_names(paths)
+        size_parameter = "CUSTOM_RESOLUTION" if resolution_key == "custom" else "RESOLUTION"
+        self.check_planned_raster(
+            size_parameter, parameters.get(size_parameter), os.path.join(folder, names[0] + ".tif"),
+            grid.width, grid.height, max(info.band_count for info in infos),
+            "Choose a coarser resolution or a smaller EXTENT")
         os.makedirs(folder, exist_ok=True)
-        outputs, used = [], set()
+        outputs = []
         monitor = self.monitor(feedback)
-        for i, (path, info) in enumerate(zip(paths, infos)):
-            stem = os.path.splitext(os.path.basename(path))[0]
-            name, k = f"{stem}_grid", 2
-            while name in used:
-                name, k = f"{stem}_grid_{k}", k + 1
-            used.add(name)
+        for i, (path, info, name) in enumerate(zip(paths, infos, names)):
             out = self.track_output(os.path.join(folder, name + ".tif"))
             method, copied = core_grid.layer_resampling(info, grid, resampling_key)
             how = ("copied (its pixels are pixels of the grid: values unchanged)" if copied

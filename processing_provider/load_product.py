@@ -71,7 +71,30 @@ class LoadProductAlgorithm(DisplacementAlgorithm):
         feedback.pushInfo(f"EXTENT: read {product.metadata['subset']} pixels only")
         return product
 
+    def planned_outputs(self, parameters, context):
+        path, product, layers = self._layers(parameters, context)
+        folder = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
+        stem = safe_name(os.path.splitext(os.path.basename(path.rstrip("/")))[0])
+        return [("OUTPUT_FOLDER", os.path.join(folder, f"{stem}_{safe_name(layer.name)}.tif"))
+                for layer in layers]
+
+    def _layers(self, parameters, context):
+        """(path, product, layers to write), opened once per run (the output guard checks
+        their file names before :meth:`compute` writes them)."""
+        if "layers" not in self.run_cache:
+            self.run_cache["layers"] = self._open_layers(parameters, context, self._feedback)
+        return self.run_cache["layers"]
+
     def compute(self, parameters, context, feedback):
+        path, product, layers = self._layers(parameters, context)
+        folder = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
+        for _, planned in self.planned_outputs(parameters, context)[:1]:
+            self.check_planned_raster("INPUT", path, planned, product.width, product.height,
+                                      max(layer.bands for layer in layers),
+                                      "Check the product's declared size, or choose fewer LAYERS")
+        return self._write(path, product, layers, folder, context, feedback)
+
+    def _open_layers(self, parameters, context, feedback):
         path = self.parameterAsFile(parameters, "INPUT", context)
         if not path:
             raise parameter_error("INPUT", path, "no product file given", "Choose a product file")
@@ -95,7 +118,9 @@ class LoadProductAlgorithm(DisplacementAlgorithm):
             layers = [product.layer(w) for w in wanted]
         else:
             layers = default_layers(product)
-        folder = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
+        return path, product, layers
+
+    def _write(self, path, product, layers, folder, context, feedback):
         os.makedirs(folder, exist_ok=True)
         feedback.pushInfo(f"{product.processor} {product.product_type}: {product.width} x "
                           f"{product.height} px, layers {', '.join(product.layer_names)}; "

@@ -279,6 +279,7 @@ class LosToVertical(DisplacementAlgorithm):
             raise
         for note in result["notes"]:
             feedback.pushInfo(note)
+        self.report_mask("MAX_AMPLIFICATION", result["masked"], result["masked"] + result["valid"])
         feedback.pushInfo(f"Incidence: {result['incidence_source']}; output {result['quantity']} in "
                           f"{result['units']}")
         name = os.path.splitext(os.path.basename(path))[0]

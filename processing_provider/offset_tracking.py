@@ -33,6 +33,8 @@ from .styling import DIVERGING, SEQUENTIAL, style_vector_output
 RAMP_LABELS = ["None", "Constant (mean offset)", "Linear (a + b col + c row)"]
 IMAGE_TYPE_LABELS = ["Auto (from the data type, file name and metadata)", "Complex SAR (SLC)",
                      "SAR amplitude or intensity", "Optical (digital numbers or reflectance)"]
+PRESET_LABELS = ["Accurate (real images oversampled, three zoom stages)",
+                 "Fast (real images at their own sampling, one zoom stage)"]
 CONVENTION = "secondary minus reference position; +x = columns (range), +y = rows (azimuth)"
 
 
@@ -82,6 +84,9 @@ class OffsetTracking(DisplacementAlgorithm):
             p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
             self.addParameter(p)
         double = QgsProcessingParameterNumber.Type.Double
+        self.addParameter(QgsProcessingParameterEnum(
+            "PRESET", "Speed preset", PRESET_LABELS, defaultValue=0,
+            optional=True))     # optional: saved models without it stay valid
         self.addParameter(QgsProcessingParameterEnum(
             "IMAGE_TYPE", "Image type (sets the quality thresholds)", IMAGE_TYPE_LABELS,
             defaultValue=0, optional=True))     # optional: saved models without it stay valid
@@ -192,6 +197,7 @@ class OffsetTracking(DisplacementAlgorithm):
             snr_threshold=snr_threshold, peak_threshold=peak_threshold,
             outlier_threshold=self.parameterAsDouble(parameters, "OUTLIER_THRESHOLD", context),
             ramp=ot.RAMPS[self.parameterAsEnum(parameters, "RAMP", context)],
+            preset=ot.PRESETS[self.parameterAsEnum(parameters, "PRESET", context)],
         )
         for name, size, need in (("WINDOW_X", ref_info.width, p.window_x + 2 * p.search_x),
                                  ("WINDOW_Y", ref_info.height, p.window_y + 2 * p.search_y)):
@@ -227,11 +233,16 @@ class OffsetTracking(DisplacementAlgorithm):
         grid_cols, grid_rows = ot.output_grid(ref_info.width, ref_info.height, p)
         feedback.pushInfo(
             f"{grid_rows.size} x {grid_cols.size} windows; "
-            f"{'complex' if ref_info.is_complex(band_r) else 'real'} data; working memory "
+            f"{'complex' if ref_info.is_complex(band_r) else 'real'} data; preset {p.preset}; "
+            f"working memory "
             f"about {ot.memory_bound(ref_info.width, p) / 2**20:.0f} MiB")
 
         result = ot.track_offsets(ref_path, sec_path, p, self.monitor(feedback), band_r, band_s)
         n_valid = int(ot.valid_windows(result)[0].size)
+        for key, (what, fix) in ot.MASKS.items():   # for the diagnosis of an empty output
+            self.report_mask(f"The '{key}' mask", result.removed.get(key, 0), result.dx.size,
+                             "windows", f"It removes the windows that {what.format(**vars(p))}: "
+                             f"{fix}", warn=False)
         feedback.pushInfo(
             f"valid windows: {n_valid} of {result.dx.size} ({result.valid_before_filters} "
             f"before the quality and outlier masks); coarse offset x {result.coarse_offset[0]:.0f} px, "

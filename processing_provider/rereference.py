@@ -13,6 +13,7 @@ from qgis.core import (
 )
 
 from ..core import timeseries as ts
+from ..core.raster_io import RasterError
 from .base import DisplacementAlgorithm, parameter_error
 from .styling import DIVERGING
 from .timeseries_common import GROUP, GROUP_ID, add_series_parameters, open_series
@@ -85,9 +86,12 @@ class Rereference(DisplacementAlgorithm):
                 crs = self.parameterAsGeometryCrs(parameters, "REFERENCE_POLYGON", context)
                 wkt = crs.toWkt() if crs.isValid() else ""
                 ref = ts.polygon_reference(stack, geom.asWkt(), wkt)
+        except RasterError:
+            raise   # an unreadable input: the base class names it
         except ValueError as exc:
             raise parameter_error(chosen[0], parameters.get(chosen[0]), str(exc),
-                                  "Choose a reference over valid pixels of the input") from exc
+                                  self.input_diagnosis() or "Choose a reference over valid pixels "
+                                  "of the input") from exc
         feedback.pushInfo(f"Reference: {ref.describe()}")
         out = self.output_raster_path(parameters, "OUTPUT", context)
         res = ts.rereference(stack, ref, out, self.monitor(feedback))

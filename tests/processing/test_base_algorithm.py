@@ -19,7 +19,7 @@ from displacement_toolkit.core.raster_io import RasterWriter, iter_blocks, read_
 from displacement_toolkit.processing_provider.base import DisplacementAlgorithm, band_parameter
 from displacement_toolkit.processing_provider.styling import DIVERGING
 
-from ..conftest import run_algorithm
+from ..conftest import recording_feedback, run_algorithm
 
 
 class DoubleIt(DisplacementAlgorithm):
@@ -122,3 +122,33 @@ def test_post_processor_styles_and_names_loaded_results(provider, source, tmp_pa
     labels = [item.label for item in shader.colorRampItemList()]
     assert labels[len(labels) // 2] == "0 m"
     QgsProject.instance().removeAllMapLayers()
+
+
+class DoubleWithEstimatedStats(DoubleIt):
+    """DoubleIt, styled from statistics that claim (as a decimated estimate can) that the
+    output has no valid pixel."""
+
+    NAME = "test_double_estimated"
+
+    def finish_raster(self, path, context, kind, units, stats, layer_name=None, band=1):
+        super().finish_raster(path, context, kind, units, {"valid": 0, "valid_exact": False},
+                              layer_name, band)
+
+
+def test_an_estimated_zero_is_checked_before_failing(provider, make_raster, tmp_path):
+    """An empty output fails the run, but only when an exact scan agrees: one valid pixel
+    that a decimated sample missed keeps the output."""
+    data = np.full((16, 8), np.nan, np.float32)
+    data[13, 5] = 0.25
+    out = str(tmp_path / "sparse_x2.tif")
+    feedback = recording_feedback()
+    result = run_algorithm(DoubleWithEstimatedStats().create(),
+                           {"INPUT": make_raster(data, "sparse.tif"), "OUTPUT": out}, feedback=feedback)
+    assert np.nansum(read_block(result["OUTPUT"])) == 0.5
+    assert any("found no valid pixel, but sparse_x2.tif has some" in line for line in feedback.lines)
+    empty = make_raster(np.full((16, 8), np.nan, np.float32), "empty.tif")
+    with pytest.raises(QgsProcessingException, match=r"OUTPUT = .*empty_x2\.tif': the result has no "
+                       r"valid pixel \(all 128 are NaN\).*INPUT \(empty\.tif\): every value is nodata"):
+        run_algorithm(DoubleWithEstimatedStats().create(),
+                      {"INPUT": empty, "OUTPUT": str(tmp_path / "empty_x2.tif")})
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(("empty_x2", ".empty_x2"))]

@@ -86,13 +86,16 @@ def test_east_west_and_masking(provider, make_raster, tmp_path):
                               "OUTPUT": str(tmp_path / "east.tif")})
     assert np.allclose(read_block(res["OUTPUT"]), 0.03, rtol=1e-5)
     assert raster_info(res["OUTPUT"]).band_metadata[0]["quantity"] == "east_displacement"
-    # north-south motion seen by Sentinel-1 ascending: |1/s| = 8.6 > 5 -> all masked
+    # north-south motion seen by Sentinel-1 ascending: |1/s| = 8.6 > 5 -> all masked: an
+    # empty result is a failure that names the mask, and no file is kept (docs/safety.md)
     feedback = recording_feedback()
-    res = run_algorithm(ALG, {"INPUT": path, "INCIDENCE_ANGLE": 34, "DIRECTION": 2, "HEADING": -12,
-                              "AZIMUTH": 0, "PLUNGE": 0, "OUTPUT": str(tmp_path / "n.tif")},
-                        feedback=feedback)
-    assert res["MASKED_PIXELS"] == 16 and np.isnan(read_block(res["OUTPUT"])).all()
+    with pytest.raises(QgsProcessingException, match="MAX_AMPLIFICATION masked all 16 pixels"):
+        run_algorithm(ALG, {"INPUT": path, "INCIDENCE_ANGLE": 34, "DIRECTION": 2, "HEADING": -12,
+                            "AZIMUTH": 0, "PLUNGE": 0, "OUTPUT": str(tmp_path / "n.tif")},
+                      feedback=feedback)
     assert any("16 of 16 pixels" in line for line in feedback.lines)
+    assert any("MAX_AMPLIFICATION masked 16 of 16 pixels (100.0 %)" in w for w in feedback.warnings)
+    assert not (tmp_path / "n.tif").exists() and not (tmp_path / "n.qml").exists()
 
 
 def test_velocity_units(provider, make_raster, tmp_path):

@@ -174,3 +174,24 @@ def test_optical_image_with_defaults(provider, tmp_path):
     assert feedback.warnings[0] == f"{lost} of 36 windows ({100 * lost / 36:.0f} %) have no offset:"
     assert feedback.warnings[1].startswith(f"  {lost} ({100 * lost / 36:.0f} %) with SNR below "
                                            "SNR_THRESHOLD = 5: lower SNR_THRESHOLD")
+
+
+def test_fast_preset_recovers_a_known_shift_of_amplitude_images(provider, make_raster, tmp_path):
+    """PRESET fast on a float (amplitude) pair with a known sub-pixel shift: the same outputs
+    and grid as the default preset, offsets within the fast preset's measured error, and the
+    log names the preset."""
+    from ..conftest import recording_feedback
+
+    ref, sec = s.amplitude_pair((256, 256), 0.37, -0.21, kind="smooth", seed=4)
+    params = {"REFERENCE": make_raster(ref, "ref.tif", geotransform=GT),
+              "SECONDARY": make_raster(sec, "sec.tif", geotransform=GT), "COARSE_SEARCH": False,
+              "PRESET": 1, **_outputs(tmp_path)}
+    feedback = recording_feedback()
+    res = run_algorithm(ALG, params, feedback=feedback)
+    assert any("real data; preset fast;" in line for line in feedback.lines)
+    assert res["VALID_WINDOWS"] == 36
+    np.testing.assert_allclose(read_block(res["OUTPUT_X"]), 0.37, atol=0.005)
+    np.testing.assert_allclose(read_block(res["OUTPUT_Y"]), -0.21, atol=0.005)
+    accurate = run_algorithm(ALG, {**params, "PRESET": 0, **_outputs(tmp_path / "acc")})
+    assert raster_info(accurate["OUTPUT_X"]).geotransform == raster_info(res["OUTPUT_X"]).geotransform
+    assert raster_info(res["OUTPUT_SIGMA"]).band_count == 2

@@ -151,6 +151,81 @@ def test_reads_vrt_and_envi_sources_with_nodata(tmp_path):
         assert np.isnan(out[0, 1]) and out[1, 1] == 4.0
 
 
+# --- safety (docs/safety.md) --------------------------------------------------------------
+def test_size_limit_default_and_environment_override(tmp_path, monkeypatch):
+    path = str(tmp_path / "big.tif")
+    monkeypatch.delenv(rio.MAX_VALUES_ENV, raising=False)
+    assert rio.max_raster_values() == 4_000_000_000
+    rio.check_raster_size(path, 1000, 1000, 2)                          # 2e6 values: fine
+    with pytest.raises(rio.RasterError, match=r"200000 x 200000 pixels x 1 band\(s\) = 4e\+10 values, "
+                                              r"more than the limit of 4e\+09.*DISPLACEMENT_TOOLKIT"):
+        rio.check_raster_size(path, 200000, 200000)
+    monkeypatch.setenv(rio.MAX_VALUES_ENV, "1e3")
+    with pytest.raises(rio.RasterError, match="limit of 1e\\+03"):
+        rio.RasterWriter(path, 40, 30, GT, WKT)                        # 1200 values > 1000
+    assert os.listdir(tmp_path) == []                                  # refused before creating
+    monkeypatch.setenv(rio.MAX_VALUES_ENV, "lots")
+    with pytest.raises(rio.RasterError, match="'lots' is not a number"):
+        rio.max_raster_values()
+
+
+def test_size_beyond_the_free_disk_space(tmp_path, monkeypatch):
+    free = os.statvfs(tmp_path).f_bavail * os.statvfs(tmp_path).f_frsize
+    monkeypatch.setenv(rio.MAX_VALUES_ENV, str(10 * free))
+    side = int(math.sqrt(free / 4)) + 1000                              # float32: just above free
+    with pytest.raises(rio.RasterError, match=r"GB free"):
+        rio.check_raster_size(str(tmp_path / "x.tif"), side, side)
+
+
+def test_partial_files_of_dead_processes_are_removed(tmp_path):
+    out = tmp_path / "out.tif"
+    dead = tmp_path / f".out.tif.{2 ** 22 + 7}.0123abcd.partial.tif"     # above pid_max: no process
+    legacy = tmp_path / ".out.tif.89abcdef.partial.tif"                # before process ids
+    alive = tmp_path / f".out.tif.{os.getppid()}.01234567.partial.tif"
+    other = tmp_path / f".out.tif.x.tif.{2 ** 22 + 7}.0123abcd.partial.tif"   # out.tif.x.tif's
+    for p in (dead, legacy, alive, other):
+        p.write_bytes(b"\0")
+    assert sorted(rio.remove_stale_partials(str(out))) == sorted([str(dead), str(legacy)])
+    assert sorted(os.listdir(tmp_path)) == sorted([alive.name, other.name])
+    name = os.path.basename(rio.partial_path(str(out)))
+    assert name.startswith(f".out.tif.{os.getpid()}.") and name.endswith(".partial.tif")
+
+
+def test_a_truncated_file_is_a_raster_error_naming_it(tmp_path):
+    path = str(tmp_path / "cut.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(path, 64, 64, 1, gdal.GDT_Float32)
+    ds.SetGeoTransform(GT)
+    ds.GetRasterBand(1).WriteArray(np.ones((64, 64), np.float32))
+    ds = None
+    data = open(path, "rb").read()
+    open(path, "wb").write(data[:len(data) - 64 * 64 * 4 + 200])
+    assert rio.raster_info(path).shape == (64, 64)                      # the header is intact
+    for read in (lambda: rio.read_block(path), lambda: rio.read_decimated(path, 1, 16),
+                 lambda: rio.count_valid(path)):
+        with pytest.raises(rio.RasterError, match="damaged or truncated") as caught:
+            read()
+        assert caught.value.path == path
+
+
+def test_count_valid_is_exact_on_small_rasters(tmp_path):
+    data = np.full((20, 30), np.nan, np.float32)
+    data[3, 4] = 1.0
+    data[10:12, 5] = -2.0
+    path = rio.write_array(str(tmp_path / "v.tif"), np.stack([data, data]), GT, WKT)
+    assert rio.count_valid(path) == (6, 1200, True)
+    assert rio.count_valid(path, size=10)[2] is False
+
+
+def test_has_valid_value_finds_one_pixel_a_decimated_read_misses(tmp_path):
+    data = np.full((2, 600, 700), np.nan, np.float32)
+    data[1, 599, 1] = 3.0                                  # band 2, last row
+    path = rio.write_array(str(tmp_path / "sparse.tif"), data, GT, WKT)
+    assert rio.count_valid(path, size=100)[0] == 0        # the decimated look misses it
+    assert rio.has_valid_value(path, budget=700 * 8 * 64)  # 64-row blocks
+    data[1, 599, 1] = np.nan
+    assert not rio.has_valid_value(rio.write_array(str(tmp_path / "none.tif"), data, GT, WKT))
+
+
 def test_band_descriptions_and_layer_titles_carry_units_dates_and_reference(tmp_path):
     """What the QGIS Layers panel and identify tool show: the unit in every band
     description, and a layer title naming the quantity, date and reference point."""
