@@ -14,7 +14,9 @@ Conventions (docs/conventions.md, docs/gnss_comparison.md):
 * InSAR at a station is the **median of the valid pixels whose centres lie
   within ``radius`` metres** of the station (at least the pixel containing
   it), with a robust spread (1.4826 × median absolute deviation) and the
-  pixel count — never a single pixel.
+  pixel count — never a single pixel.  InSAR may also be a point layer
+  (:class:`.points.PointLayer`, e.g. persistent scatterers): then it is the median of the
+  points within ``radius`` metres, with their count (:func:`sample_insar`).
 * Geometry rasters (LOS unit vector, incidence, heading) are sampled at the
   station's pixel (nearest) in their own grid and CRS: station lon/lat are
   transformed with OSR in the traditional GIS (lon, lat) axis order into each
@@ -61,6 +63,7 @@ STATUS_FEW = "too few valid InSAR pixels"
 STATUS_NO_GEOMETRY = "no LOS geometry at the station"
 STATUS_NO_GNSS = "no GNSS value (NaN in the GNSS data)"
 STATUS_NO_DATES = "no GNSS dates overlapping the InSAR dates"
+STATUS_NO_POINTS = "no InSAR point within the sample radius"
 
 
 # --------------------------------------------------------------------- coordinates
@@ -188,6 +191,49 @@ def sample_nearest(path: str, band: int, lon, lat, parameter: str = "INCIDENCE")
     return out
 
 
+def _is_points(insar) -> bool:
+    from .points import PointLayer
+
+    return isinstance(insar, PointLayer)
+
+
+def insar_crs(insar) -> str:
+    """CRS WKT of the InSAR raster (path) or point layer; ValueError when it has none
+    (:func:`require_crs`)."""
+    if _is_points(insar):
+        if not (insar.crs_wkt or "").strip():
+            raise ValueError(f"INSAR_POINTS = {insar.source!r}: the point layer has no CRS, so the "
+                             "GNSS stations (WGS84 longitude, latitude) cannot be placed on it. "
+                             "Assign its CRS first (Layer Properties > Source)")
+        return insar.crs_wkt
+    info = raster_info(insar)
+    require_crs(info, "INSAR")
+    return info.crs_wkt
+
+
+def sample_insar(insar, band, lon, lat, radius: float = DEFAULT_SAMPLE_RADIUS,
+                 min_count: int = DEFAULT_MIN_PIXELS, scale: float = 1.0,
+                 cache: Optional[dict] = None) -> Tuple[Sample, str]:
+    """(:class:`Sample`, CRS WKT) of InSAR at the stations: ``insar`` a raster path and
+    ``band`` its band (:func:`sample_median`), or a :class:`.points.PointLayer` and ``band``
+    a field name: the median of the points within ``radius`` metres (status
+    :data:`STATUS_NO_POINTS` when there is none, :data:`STATUS_FEW` when fewer than
+    ``min_count``).  ``cache`` (a dict) keeps the points near each station between calls."""
+    if not _is_points(insar):
+        return sample_median(insar, band, lon, lat, radius, min_count, scale), \
+            raster_info(insar).crs_wkt
+    from .points_analysis import median_near, near_points
+
+    cache = {} if cache is None else cache
+    if "near" not in cache:
+        cache["near"] = near_points(insar, lon, lat, radius)
+    insar.require(band)
+    value, spread, count = median_near(insar.column(band), cache["near"], min_count, scale)
+    status = [STATUS_OK if np.isfinite(v) else STATUS_NO_POINTS if len(idx) == 0 else STATUS_FEW
+              for v, idx in zip(value, cache["near"])]
+    return Sample(value, spread, count, status), insar.crs_wkt
+
+
 # --------------------------------------------------------------------- geometry
 @dataclass
 class LosGeometry:
@@ -198,6 +244,8 @@ class LosGeometry:
     * ``incidence_path``/``azimuth_path`` rasters (degrees), with ``azimuth_kind``
       ``heading`` (clockwise from north) or ``los_azimuth`` (anti-clockwise, MintPy).
     * ``incidence``/``azimuth`` constants (degrees) with the same ``azimuth_kind``.
+    * ``points``: a :class:`.points.PointLayer` with ``los_e``/``los_n``/``los_u``: the
+      median vector of its points within ``points_radius`` metres of each station.
     Rasters win over constants when both are set.
     """
 
@@ -211,11 +259,22 @@ class LosGeometry:
     azimuth: Optional[float] = None
     azimuth_kind: str = "heading"
     look_direction: str = "right"
+    points: object = None
+    points_radius: float = DEFAULT_SAMPLE_RADIUS
 
     def unit_vectors(self, lon, lat) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(east, north, up) ground→satellite unit vector at each station (NaN where unknown)."""
         lon = np.atleast_1d(np.asarray(lon, dtype=np.float64))
         lat = np.atleast_1d(np.asarray(lat, dtype=np.float64))
+        if self.points is not None:
+            # the median LOS vector of the InSAR points near each station, renormalised
+            from .points_analysis import median_near, near_points
+
+            near = near_points(self.points, lon, lat, self.points_radius)
+            e, nn, u = (median_near(self.points.column(f), near)[0]
+                        for f in ("los_e", "los_n", "los_u"))
+            norm = np.sqrt(e * e + nn * nn + u * u)
+            return e / norm, nn / norm, u / norm
         if self.enu_path:
             e = sample_nearest(self.enu_path, self.enu_bands[0], lon, lat, "LOS_ENU")
             nn = sample_nearest(self.enu_path, self.enu_bands[1], lon, lat, "LOS_ENU")
@@ -395,26 +454,29 @@ def compare_velocities(gnss: GnssVelocities, insar_path: str, band: int, insar_s
                        los: LosGeometry, radius: float = DEFAULT_SAMPLE_RADIUS,
                        min_pixels: int = DEFAULT_MIN_PIXELS, reference: str = "constant",
                        reference_station: Optional[str] = None, monitor=None) -> VelocityComparison:
-    """Compare a LOS velocity raster with GNSS velocities (all in m/yr).
+    """Compare a LOS velocity raster (or point layer, :func:`sample_insar`; ``band`` is then
+    the field) with GNSS velocities (all in m/yr).
 
-    ``insar_scale`` converts raster values to m/yr.  Stations outside the raster
+    ``insar_scale`` converts InSAR values to m/yr.  Stations outside the raster
     or with too few valid pixels keep NaN InSAR values and a status; if no
     station can be compared a ValueError says why.
     """
     if reference not in REFERENCES:
         raise ValueError(f"unknown REFERENCE {reference!r}: use one of {', '.join(REFERENCES)}")
     ref_index = _station_index(gnss.station, reference_station) if reference == "station" else None
-    info = raster_info(insar_path)
-    require_crs(info, "INSAR")
-    sample = sample_median(insar_path, band, gnss.lon, gnss.lat, radius, min_pixels, insar_scale)
+    crs_wkt = insar_crs(insar_path)
+    sample, _ = sample_insar(insar_path, band, gnss.lon, gnss.lat, radius, min_pixels,
+                             insar_scale)
     if monitor:
         monitor.update(0.4)
-    inside = [s != STATUS_OUTSIDE for s in sample.status]
+    inside = [s not in (STATUS_OUTSIDE, STATUS_NO_POINTS) for s in sample.status]
     if not any(inside):
+        what = "have no InSAR point within the sample radius" if _is_points(insar_path) else \
+            "lie outside the InSAR raster"
         raise ValueError(
-            f"all {len(gnss)} GNSS stations lie outside the InSAR raster "
-            f"{info.path!r}: check the GNSS file covers the area (and that longitude and "
-            "latitude are not swapped)")
+            f"all {len(gnss)} GNSS stations {what} "
+            f"{getattr(insar_path, 'source', insar_path)!r}: check the GNSS file covers the area "
+            "(and that longitude and latitude are not swapped)")
     ue, un, uu = los.unit_vectors(gnss.lon, gnss.lat)
     gnss_los, gnss_sigma = project_to_los(gnss.east, gnss.north, gnss.up, (ue, un, uu),
                                           gnss.sig_east, gnss.sig_north, gnss.sig_up,
@@ -429,7 +491,7 @@ def compare_velocities(gnss: GnssVelocities, insar_path: str, band: int, insar_s
         counts = {s: status.count(s) for s in set(status)}
         raise ValueError("no GNSS station can be compared with InSAR: "
                          + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
-    x, y = lonlat_to_crs(gnss.lon, gnss.lat, info.crs_wkt)
+    x, y = lonlat_to_crs(gnss.lon, gnss.lat, crs_wkt)
     shift, params = fit_reference(insar, gnss_los, x, y, reference, ref_index)
     insar_ref = insar + shift
     residual = insar_ref - gnss_los
@@ -441,13 +503,14 @@ def compare_velocities(gnss: GnssVelocities, insar_path: str, band: int, insar_s
         gnss_los_sigma=gnss_sigma, insar_los=insar_ref, insar_raw=insar,
         insar_spread=sample.spread, n_pixels=sample.count, residual=residual, status=status,
         stats=agreement(insar_ref, gnss_los), reference=reference, reference_parameters=params,
-        crs_wkt=info.crs_wkt, units="m/yr")
+        crs_wkt=crs_wkt, units="m/yr")
 
 
 # --------------------------------------------------------------------- time-series comparison
 @dataclass
 class InsarEpoch:
-    """One InSAR date: the raster and band holding it (None for the reference date itself)."""
+    """One InSAR date: the raster and band holding it (None for the reference date itself),
+    or a :class:`.points.PointLayer` and the field holding it."""
 
     date: _dt.date
     path: Optional[str]
@@ -545,9 +608,9 @@ def compare_timeseries(series: Sequence[GnssSeries], epochs: Sequence[InsarEpoch
     lon = np.array([s.lon for s in series])
     lat = np.array([s.lat for s in series])
     ns, nd = len(series), len(dates)
-    info = raster_info(insar_crs_path)
-    require_crs(info, "INSAR")
-    x, y = lonlat_to_crs(lon, lat, info.crs_wkt)
+    crs_wkt = insar_crs(insar_crs_path)
+    x, y = lonlat_to_crs(lon, lat, crs_wkt)
+    cache: dict = {}
 
     # InSAR samples, relative to the reference date
     insar = np.zeros((ns, nd))
@@ -557,17 +620,21 @@ def compare_timeseries(series: Sequence[GnssSeries], epochs: Sequence[InsarEpoch
     for k, epoch in enumerate(epochs):
         if epoch.path is None:
             continue  # the InSAR reference date: 0 by definition
-        s = sample_median(epoch.path, epoch.band, lon, lat, radius, min_pixels, insar_scale)
+        s, _ = sample_insar(epoch.path, epoch.band, lon, lat, radius, min_pixels, insar_scale,
+                            cache)
         insar[:, k], spread[:, k], npix[:, k] = s.value, s.spread, s.count
         for i, st in enumerate(s.status):
             if st != STATUS_OK and status[i] == STATUS_OK:
                 status[i] = st
         if monitor:
             monitor.update(0.6 * (k + 1) / nd)
-    if all(st == STATUS_OUTSIDE for st in status):
-        rasters = sorted({os.path.basename(e.path) for e in epochs if e.path})
-        raise ValueError(f"all {ns} GNSS stations lie outside the InSAR rasters "
-                         f"({', '.join(rasters)}): check the GNSS files cover the area")
+    if all(st in (STATUS_OUTSIDE, STATUS_NO_POINTS) for st in status):
+        sources = sorted({os.path.basename(str(getattr(e.path, "source", e.path)))
+                          for e in epochs if e.path is not None})
+        what = "have no InSAR point within the sample radius" if _is_points(insar_crs_path) \
+            else "lie outside the InSAR rasters"
+        raise ValueError(f"all {ns} GNSS stations {what} ({', '.join(sources)}): check the GNSS "
+                         "files cover the area")
     insar = insar - insar[:, [k_ref]]
 
     # GNSS LOS on the InSAR dates, relative to the reference date
@@ -637,5 +704,5 @@ def compare_timeseries(series: Sequence[GnssSeries], epochs: Sequence[InsarEpoch
         gnss_los=gnss, gnss_los_sigma=gsig, gnss_count=gcount, insar_los=insar,
         insar_spread=spread, n_pixels=npix, residual=residual, status=status,
         station_stats=station_stats, stats=agreement(insar[:, other], gnss[:, other]),
-        reference=reference, daily=daily, day_window=day_window, crs_wkt=info.crs_wkt,
+        reference=reference, daily=daily, day_window=day_window, crs_wkt=crs_wkt,
         skipped_dates=skipped)

@@ -10,8 +10,9 @@ Sampling
 Velocity
     :func:`linear_velocity` fits ``value = v · t + c`` by ordinary least squares
     over an optional date range (inclusive), with t the time since the first date
-    used in years of 365.25 days (as :mod:`.units`). ``v`` is in the raster's unit
-    per year (m → m/yr); its standard error comes from the fit residuals.
+    used in years of 365.25 days (as :mod:`.units`), with the model code of
+    ``displacement:timeseries_velocity`` (:mod:`.timeseries`). ``v`` is in the raster's
+    unit per year (m → m/yr); its standard error comes from the fit residuals.
 
 Re-referencing
     :func:`rereference_raster` writes a NEW raster where every band is the
@@ -263,7 +264,7 @@ class VelocityFit:
     velocity: float   # series unit per year
     intercept: float  # series unit, value of the line at ``origin``
     origin: _dt.date  # first date used
-    sigma: float      # standard error of the velocity (NaN with 2 points)
+    sigma: float      # standard error of the velocity (1-sigma, as timeseries_velocity)
     count: int
     start: _dt.date
     end: _dt.date
@@ -279,31 +280,33 @@ def linear_velocity(dates: Sequence, values: Sequence[float], start=None, end=No
     (calendar days, UTC) using the finite values dated within [``start``, ``end``]
     (inclusive; None = open).
 
-    Raises ValueError with fewer than two usable values or when they share one date.
+    The model and the solver are those of ``displacement:timeseries_velocity``
+    (:func:`.timeseries.design_matrix`, offset + velocity, and
+    :func:`.timeseries.fit_pixels`), so the Inspector shows the velocity and 1-sigma that
+    algorithm writes for the same series.  As there, at least three values are needed (two
+    fit any line exactly and leave no uncertainty): ValueError otherwise, or when they
+    share one date.
     """
+    from .timeseries import design_matrix, fit_pixels
+
     days = [_dates.parse_date(d) for d in dates]
     y = np.asarray(values, dtype=np.float64)
     lo = _dates.parse_date(start) if start is not None else None
     hi = _dates.parse_date(end) if end is not None else None
     keep = np.array([(lo is None or d >= lo) and (hi is None or d <= hi) for d in days], dtype=bool)
     keep &= np.isfinite(y)
-    if keep.sum() < 2:
-        raise ValueError("a velocity needs at least two valid values in the chosen date range")
+    if keep.sum() < 3:
+        raise ValueError("a velocity needs at least three valid values in the chosen date range "
+                         f"(at least two dates and one more for its uncertainty); {int(keep.sum())} "
+                         "given")
     used = [d for d, k in zip(days, keep) if k]
-    origin = min(used)
-    tc = np.array([_dates.years_between(origin, d) for d in used], dtype=np.float64)
-    y = y[keep]
-    if np.ptp(tc) == 0:
+    if len(set(used)) < 2:
         raise ValueError("a velocity needs values on at least two different dates")
-    a = np.column_stack([tc, np.ones_like(tc)])
-    coef, *_ = np.linalg.lstsq(a, y, rcond=None)
-    n = y.size
-    sigma = math.nan
-    if n > 2:
-        resid = y - a @ coef
-        s2 = float(resid @ resid) / (n - 2)
-        sigma = math.sqrt(s2 / float(((tc - tc.mean()) ** 2).sum()))
-    return VelocityFit(float(coef[0]), float(coef[1]), origin, sigma, int(n), origin, max(used))
+    origin = min(used)
+    design, _ = design_matrix(used, origin)           # columns: offset, velocity
+    fit = fit_pixels(design, y[keep][:, None])
+    return VelocityFit(float(fit.coef[1, 0]), float(fit.coef[0, 0]), origin, float(fit.sigma[1, 0]),
+                       int(fit.count[0]), origin, max(used))
 
 
 def velocity_unit(units: str) -> str:
@@ -578,13 +581,47 @@ def guess_track(info, band: int = 1) -> Dict[str, object]:
         if str(meta.get(key, "")).lower() in ("right", "left"):
             look = str(meta[key]).lower()
             break
+    recorded = _recorded_geometry(info, band)
+    if "look_direction" in recorded and str(recorded["look_direction"]).lower() in ("right", "left") \
+            and not any(meta.get(key) for key in _LOOK_KEYS):
+        look = str(recorded["look_direction"]).lower()
+    incidence = _first_float(meta, _INCIDENCE_KEYS)
+    if incidence is None:
+        incidence = recorded.get("incidence")
     heading = _first_float(meta, _HEADING_KEYS)
     if heading is None:
+        heading = recorded.get("heading")
+    if heading is None:
         azimuth = _first_float(meta, _LOS_AZIMUTH_KEYS)
+        if azimuth is None:
+            azimuth = recorded.get("los_azimuth")
         if azimuth is not None:
             heading = float(los_azimuth_to_heading(azimuth, look))
-    return {"kind": kind, "incidence": _first_float(meta, _INCIDENCE_KEYS), "heading": heading,
+    return {"kind": kind, "incidence": incidence, "heading": heading,
             "look_direction": look, "sigma": None}
+
+
+def _recorded_geometry(info, band: int) -> Dict[str, object]:
+    """The constant geometry the algorithms take as default for ``band`` of the raster
+    (:func:`.products.defaults.raster_defaults`: the toolkit's metadata, PyRate's
+    ``INCIDENCE_DEGREES``, a processor product's parameters), so a guided dialog shows
+    the values a run would use; ``{}`` when none."""
+    from .products.defaults import raster_defaults
+
+    try:
+        recorded = raster_defaults(info.path, band)
+    except (ValueError, RuntimeError):
+        return {}
+    out: Dict[str, object] = {}
+    for key in ("incidence", "heading", "los_azimuth"):
+        if key in recorded:
+            try:
+                out[key] = float(recorded[key].value)
+            except (TypeError, ValueError):
+                pass
+    if "look_direction" in recorded:
+        out["look_direction"] = recorded["look_direction"].value
+    return out
 
 
 def geometry_layer_files(info) -> Dict[str, str]:

@@ -566,6 +566,19 @@ def band_description(description: str, band_metadata: Dict[str, str]) -> str:
     return with_unit(text, str(band_metadata.get("units", "") or ""))
 
 
+def display_band(info: RasterInfo) -> int:
+    """The band a raster is styled and shown on: the last date of a time series (several
+    bands, every one dated; band 1 of a re-referenced or cumulative series is the reference
+    date, zero everywhere), else band 1."""
+    from .dates import band_dates
+
+    if info.band_count > 1:
+        days = band_dates(info.band_metadata, info.descriptions, info.path)
+        if len(days) == info.band_count and all(days):
+            return info.band_count
+    return 1
+
+
 def layer_title(info: RasterInfo) -> str:
     """A layer name that says what a raster is, from its metadata: the quantity, the date
     (or date span) and, for a re-referenced raster, where: ``"LOS displacement 2016-07-23,
@@ -677,6 +690,22 @@ def transform_xy(x, y, from_wkt: str, to_wkt: str) -> Tuple[np.ndarray, np.ndarr
         np.column_stack([x.ravel(), y.ravel()]).tolist())
     arr = np.array(pts, dtype=np.float64).reshape(-1, 3)
     return arr[:, 0].reshape(x.shape), arr[:, 1].reshape(y.shape)
+
+
+def transform_geometry(geom, from_wkt: str, to_wkt: str):
+    """Transform an OGR geometry in place from CRS ``from_wkt`` to ``to_wkt`` (traditional GIS
+    axis order on both sides); nothing happens when either is empty or they are the same.
+    Returns the geometry."""
+    if not from_wkt or not to_wkt:
+        return geom
+    src, dst = osr.SpatialReference(), osr.SpatialReference()
+    src.ImportFromWkt(from_wkt)
+    dst.ImportFromWkt(to_wkt)
+    if not src.IsSame(dst):
+        for srs in (src, dst):
+            srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+        geom.Transform(osr.CoordinateTransformation(src, dst))
+    return geom
 
 
 def pixel_size_metres(info: RasterInfo) -> Tuple[float, float]:

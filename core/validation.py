@@ -13,7 +13,9 @@ The rules (docs/conventions.md, "Validation rules"):
   modulo 360 (348 and -12 are the same heading).  Beyond one turn the value is refused, not
   wrapped: 400 is a typing error more often than a heading of 40.  HyP3 ``lv_theta`` (the
   look vector's elevation) is an incidence's complement: strictly between 0 and pi/2.
-  Unit-vector components (LiCSBAS, OPERA) lie in [-1, 1] with east² + north² < 1.
+  Unit-vector components (LiCSBAS, OPERA) lie in [-1, 1] with east² + north² < 1; a
+  unit-vector raster is checked pixel by pixel (:func:`check_unit_vector_raster`: length 1
+  within :data:`UNIT_VECTOR_TOLERANCE`, pointing up).
 * **Wavelength**: metres, between 1 mm and 1 m (Ka band 8.4 mm to P band 0.69 m); a value
   of 5.5 is centimetres, not metres, and is refused.
 * **Integers** (window sizes, steps, counts): an integral value; 2.5 is refused, never
@@ -214,6 +216,73 @@ def check_raster(path: str, band: int, quantity: str, parameter: str, monitor=No
         ds = None
     if bad:
         raise _range_error(rng, parameter, path, bad, total, lo, hi)
+
+
+#: accepted deviation of a unit vector's length from 1 (float32 storage is 1e-7; LiCSBAS
+#: multilooking averages neighbouring unit vectors, shortening them by < 1e-4)
+UNIT_VECTOR_TOLERANCE = 0.01
+
+
+def check_unit_vector_raster(sources, parameter: str, tolerance: float = UNIT_VECTOR_TOLERANCE,
+                             monitor=None) -> None:
+    """Refuse rasters that are not, pixel by pixel, a ground-to-satellite unit vector.
+
+    ``sources``: ``[(path, band), ...]`` of the east, north and (optionally) up components,
+    on one grid.  With three components every valid pixel (all components finite) must
+    have ``| sqrt(e² + n² + u²) − 1 | <= tolerance`` and ``u > 0`` (a vector pointing
+    down is satellite-to-ground: the LOS sign would flip); with two (up derived as
+    ``sqrt(1 − e² − n²)``) ``e² + n² < 1``.  Scanned block by block; the ValueError names
+    ``parameter``, the count and percentage of bad pixels and their range.  Components on
+    different grids are not compared here (their ranges are checked one by one)."""
+    from .raster_io import block_rows, iter_blocks, open_raster, raster_info, read_block
+
+    infos = [raster_info(path) for path, _ in sources]
+    if any((i.width, i.height) != (infos[0].width, infos[0].height) for i in infos[1:]):
+        return
+    datasets = {path: open_raster(path) for path, _ in sources}
+    three = len(sources) == 3
+    bad = down = total = 0
+    lo, hi = math.inf, -math.inf
+    try:
+        for r0, n in iter_blocks(infos[0].height, block_rows(infos[0].width, 8)):
+            if monitor is not None:
+                monitor.check()
+            comps = [read_block(datasets[path], band, r0, 0, n).astype(np.float64, copy=False)
+                     for path, band in sources]
+            valid = np.logical_and.reduce([np.isfinite(c) for c in comps])
+            squared = sum(c[valid] ** 2 for c in comps)
+            length = np.sqrt(squared)
+            if three:
+                wrong = np.abs(length - 1.0) > tolerance
+                pointing_down = comps[2][valid] <= 0
+                down += int(np.count_nonzero(pointing_down & ~wrong))
+                wrong |= pointing_down
+            else:
+                wrong = squared >= 1.0
+            total += int(valid.sum())
+            if wrong.any():
+                bad += int(wrong.sum())
+                lo, hi = min(lo, float(length[wrong].min())), max(hi, float(length[wrong].max()))
+    finally:
+        datasets = None
+    if not bad:
+        return
+    names = ", ".join(f"{os.path.basename(path)} band {band}" for path, band in sources)
+    share = f"{bad} of {total} valid pixels ({100.0 * bad / total:.3g} %)"
+    if three:
+        problem = (f"{share} are not a ground-to-satellite unit vector: length "
+                   f"sqrt(east² + north² + up²) from {lo:.4g} to {hi:.4g} where 1 ± {tolerance:g} "
+                   f"is expected with up > 0 ({down} of them point down)")
+        fix = ("Give a 3-band raster of the east, north and up components of the unit vector "
+               "from the ground to the satellite (LiCSAR *.geo.E/N/U.tif; MintPy: "
+               "los_east/north/up); a vector pointing down is satellite-to-ground: negate it")
+    else:
+        problem = (f"{share} have east² + north² >= 1 (horizontal length from {lo:.4g} to "
+                   f"{hi:.4g}): no up component is left, the unit vector is not one")
+        fix = ("Give the east and north components of the ground-to-satellite unit vector "
+               "(OPERA los_east/los_north), not angles or another vector")
+    raise ValueError(f"{parameter} ({names}): {problem}. {fix}; if these pixels are fill "
+                     "values, declare them as the raster's nodata (gdal_edit.py -a_nodata VALUE)")
 
 
 def check_geometry_input(value, band: int, quantity: str, raster_parameter: str,

@@ -20,6 +20,10 @@ def algorithm_classes():
     from .common_grid import CommonGrid
     from .offset_tracking import OffsetTracking
     from .los_to_vertical import LosToVertical
+    from .load_points import LoadPoints
+    from .points_velocity import PointsVelocity
+    from .points_rereference import PointsRereference
+    from .points_to_grid import PointsToGrid
     from .geocode import Geocode
     # -- end of imports --
     return [
@@ -35,6 +39,10 @@ def algorithm_classes():
         CommonGrid,
         OffsetTracking,
         LosToVertical,
+        LoadPoints,
+        PointsVelocity,
+        PointsRereference,
+        PointsToGrid,
         Geocode,
         # -- end of algorithms --
     ]

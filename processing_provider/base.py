@@ -28,6 +28,7 @@ GUI thread).
 import os
 import re
 
+import numpy as np
 from qgis.core import (
     QgsMapLayer,
     QgsProcessingAlgorithm,
@@ -51,6 +52,7 @@ from ..core.raster_io import (
     RasterError,
     check_raster_size,
     count_valid,
+    display_band,
     has_valid_value,
     layer_title,
     raster_info,
@@ -161,6 +163,18 @@ def _folder_problem(folder):
     return None
 
 
+def python_numbers(parameters):
+    """``parameters`` with numpy numbers (``np.float64(34)``, 0-d arrays: what numpy code
+    in the Python console passes to ``processing.run``) as Python floats and ints.  QGIS
+    reads such a value as 0.0 in an optional number parameter without default
+    (``parameterAsDouble``), which would turn an incidence of 34 into "0.0"."""
+    out = dict(parameters)
+    for key, value in parameters.items():
+        if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
+            out[key] = value.item()
+    return out
+
+
 class DisplacementAlgorithm(QgsProcessingAlgorithm):
     """Base class: naming, help, error handling, cancel, output cleanup and styling."""
 
@@ -218,6 +232,7 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
         self._feedback = feedback
         self.run_cache = {}
         try:
+            parameters = python_numbers(parameters)
             self.check_integer_parameters(parameters, context)
             parameters = self.guard_outputs(parameters, context, feedback)
             results = self.compute(parameters, context, feedback)
@@ -583,15 +598,19 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
         return self.track_output(path)
 
     # --- outputs --------------------------------------------------------
-    def finish_raster(self, path, context, kind, units, stats, layer_name=None, band=1):
+    def finish_raster(self, path, context, kind, units, stats, layer_name=None, band=None):
         """Check and style a finished raster: log its valid-pixel count (``stats["valid"]``)
         and record an empty one (see :meth:`_fail_if_empty`), write the ``.qml`` next to it
         and a post-processor for the desktop.  The loaded layer is named ``layer_name``, by
-        default what the raster's metadata says it is (:func:`..core.raster_io.layer_title`)."""
+        default what the raster's metadata says it is (:func:`..core.raster_io.layer_title`).
+        ``band``: the band shown, by default :func:`..core.raster_io.display_band` (the last
+        date of a time series); ``stats`` are that band's."""
         if not path:
             return
+        info = raster_info(path)
+        band = band or display_band(info)
         self._check_not_empty(path, stats, band)
-        layer_name = layer_name or layer_title(raster_info(path))
+        layer_name = layer_name or layer_title(info)
         write_raster_style(path, kind, units, stats, band)
         if context.willLoadLayerOnCompletion(path):
             details = context.layerToLoadOnCompletionDetails(path)

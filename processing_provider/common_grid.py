@@ -19,6 +19,7 @@ from qgis.core import (
 )
 
 from ..core import grid as core_grid
+from ..core.raster_io import display_band, raster_info
 from .base import DisplacementAlgorithm, parameter_error
 from .styling import DIVERGING, SEQUENTIAL
 
@@ -201,6 +202,8 @@ class CommonGrid(DisplacementAlgorithm):
             if context.project() is not None:
                 context.addLayerToLoadOnCompletion(
                     out, QgsProcessingContext.LayerDetails(name, context.project(), "OUTPUT_LAYERS"))
-            self.finish_raster(out, context, kind, units, core_grid.sample_stats(out, 1), layer_name=name)
+            band = display_band(raster_info(out))   # a time series: its last date
+            self.finish_raster(out, context, kind, units, core_grid.sample_stats(out, band),
+                               layer_name=name, band=band)
             outputs.append(out)
         return {"OUTPUT_LAYERS": outputs, "OUTPUT_FOLDER": folder}

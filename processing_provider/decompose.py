@@ -254,6 +254,9 @@ class DecomposeAlgorithm(DisplacementAlgorithm):
             if needs_inc and not isinstance(inc, str) and not isinstance(head, str):
                 validation.geometry_pair(inc, head, convention,
                                          (f"INCIDENCE_ANGLE_{k}", f"HEADING_ANGLE_{k}"))
+            if convention == "unit_vector" and isinstance(inc, str) and isinstance(head, str):
+                validation.check_unit_vector_raster([(inc, inc_band), (head, head_band)],
+                                                    f"INCIDENCE_{k} and HEADING_{k} (east, north)")
             if isinstance(sigma, float) and not sigma > 0:
                 raise parameter_error(f"SIGMA_VALUE_{k}", sigma, "a 1-sigma must be positive",
                                       "Give a positive value in the observation's unit")

@@ -17,6 +17,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
+    QgsProcessingParameterVectorLayer,
     QgsRendererRange,
 )
 
@@ -95,10 +96,13 @@ def geometry_of_insar(alg, name, path, band, feedback):
                        azimuth=float(recorded[second].value), azimuth_kind=second, look_direction=look)
 
 
-def geometry_from_parameters(alg, parameters, context, insar=None, feedback=None):
+def geometry_from_parameters(alg, parameters, context, insar=None, feedback=None, points=None,
+                             radius=100.0):
     """A core :class:`LosGeometry` from the geometry parameters (one source required);
     ``insar`` = (parameter name, path, band): when no geometry parameter is given, the
-    geometry that raster records (:func:`geometry_of_insar`)."""
+    geometry that raster records (:func:`geometry_of_insar`); InSAR ``points`` carrying
+    los_e/los_n/los_u and no geometry parameter: the median LOS vector of the points within
+    ``radius`` metres of each station."""
     enu = alg.raster_path(parameters, "LOS_ENU", context, required=False)
     inc = alg.raster_path(parameters, "INCIDENCE", context, required=False)
     head = alg.raster_path(parameters, "HEADING", context, required=False)
@@ -117,7 +121,14 @@ def geometry_from_parameters(alg, parameters, context, insar=None, feedback=None
                                   "Give a raster with east, north (and up) unit-vector bands")
         bands = (1, 2, 3) if info.band_count >= 3 else (1, 2, 0)
         return LosGeometry(enu_path=enu, enu_bands=bands)
-    if insar and not any((inc, head, inc_angle is not None, head_angle is not None)):
+    no_geometry = not any((inc, head, inc_angle is not None, head_angle is not None))
+    if no_geometry and points is not None and \
+            all(points.has(f) for f in ("los_e", "los_n", "los_u")):
+        if feedback is not None:
+            feedback.pushInfo(f"LOS geometry: median unit vector of the InSAR points within "
+                              f"{radius:g} m of each station (los_e, los_n, los_u)")
+        return LosGeometry(points=points, points_radius=radius)
+    if insar and no_geometry:
         geom = geometry_of_insar(alg, *insar, feedback)
         if geom is not None:
             return geom
@@ -142,6 +153,8 @@ def geometry_from_parameters(alg, parameters, context, insar=None, feedback=None
 
 def geometry_description(geom):
     """One line describing the geometry source (for the report)."""
+    if geom.points is not None:
+        return f"median LOS unit vector of the InSAR points within {geom.points_radius:g} m"
     if geom.enu_path:
         return f"LOS unit vectors from {os.path.basename(geom.enu_path)}"
     inc = os.path.basename(geom.incidence_path) if geom.incidence_path else f"{geom.incidence} deg"
@@ -273,6 +286,10 @@ def insar_scale(alg, parameters, context, info, band, target):
                                   "Choose the unit of the InSAR values (m, mm, m/yr, ...)")
     else:
         unit = INSAR_UNIT_CHOICES[choice]
+    return _scale_to(unit, target)
+
+
+def _scale_to(unit, target):
     unit = core_units.normalize_unit(unit)
     if core_units.is_velocity_unit(unit) != core_units.is_velocity_unit(target):
         what = "a velocity" if core_units.is_velocity_unit(unit) else "a displacement"
@@ -282,6 +299,43 @@ def insar_scale(alg, parameters, context, info, band, target):
                               "Use gnss_timeseries_comparison for displacements and gnss_los_comparison "
                               "for velocities, or correct INSAR_UNITS")
     return core_units.unit_factor(unit, target), unit
+
+
+def add_points_parameters(alg, field_description):
+    """INSAR_POINTS: InSAR as a point layer (e.g. from displacement:load_points) instead of
+    rasters, and INSAR_FIELD (for the velocity comparison)."""
+    from .points_common import point_source_type
+
+    alg.addParameter(QgsProcessingParameterVectorLayer(
+        "INSAR_POINTS", "or: InSAR points (from load_points)", [point_source_type()],
+        optional=True))
+    if field_description:
+        alg.addParameter(QgsProcessingParameterString(
+            "INSAR_FIELD", field_description, defaultValue="velocity", optional=True))
+
+
+def insar_points(alg, parameters, context, raster_name="INSAR"):
+    """The core PointLayer of INSAR_POINTS (None when not given); refuses both or neither."""
+    from .points_common import open_points
+
+    has_points = parameters.get("INSAR_POINTS") not in (None, "")
+    has_raster = parameters.get(raster_name) not in (None, "", [])
+    if has_points == has_raster:
+        raise parameter_error(raster_name, parameters.get(raster_name),
+                              "give InSAR either as rasters or as INSAR_POINTS" if has_points
+                              else "no InSAR given", f"Give {raster_name} or INSAR_POINTS")
+    return open_points(alg, parameters, "INSAR_POINTS", context) if has_points else None
+
+
+def points_scale(alg, parameters, context, layer, field, target):
+    """Factor converting the values of a point ``field`` to ``target``: INSAR_UNITS, else the
+    layer metadata (velocity_units for velocity fields, units for the date fields)."""
+    choice = alg.parameterAsEnum(parameters, "INSAR_UNITS", context)
+    if choice:
+        return _scale_to(INSAR_UNIT_CHOICES[choice], target)
+    key = "velocity_units" if field.startswith("velocity") else "units"
+    unit = layer.metadata.get(key, "mm/yr" if key == "velocity_units" else "mm")
+    return _scale_to(unit, target)
 
 
 def report_parameter(alg):

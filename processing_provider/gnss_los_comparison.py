@@ -54,15 +54,18 @@ class GnssLosComparison(DisplacementAlgorithm):
     Compares an InSAR LOS velocity raster with GNSS station velocities (.vel, MIDAS, CSV or a point
     layer) projected into the line of sight at each station, after referencing InSAR to GNSS (none,
     a named station, a best-fit constant or plane). InSAR at a station: median of the valid pixels
-    within SAMPLE_RADIUS metres. Outputs: stations with GNSS LOS, InSAR LOS and residual in mm/yr
+    within SAMPLE_RADIUS metres, or of the points of INSAR_POINTS (load_points) with their count.
+    Outputs: stations with GNSS LOS, InSAR LOS and residual in mm/yr
     (styled by residual), an optional HTML report, and N, bias, RMSE (mm/yr), Pearson r and slope.
     """
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.addParameter(QgsProcessingParameterRasterLayer("INSAR", "InSAR LOS velocity raster"))
+        self.addParameter(QgsProcessingParameterRasterLayer("INSAR", "InSAR LOS velocity raster",
+                                                            optional=True))
         self.addParameter(band_parameter("BAND", "InSAR band", "INSAR"))
         self.addParameter(QgsProcessingParameterEnum(
             "INSAR_UNITS", "InSAR units", common.INSAR_UNIT_CHOICES, defaultValue=0))
+        common.add_points_parameters(self, "InSAR points: LOS velocity field")
         self.addParameter(QgsProcessingParameterFile(
             "GNSS_FILE", "GNSS velocity file (.vel, MIDAS, CSV)", optional=True))
         self.addParameter(QgsProcessingParameterEnum("GNSS_FORMAT", "GNSS file format", FORMAT_LABELS,
@@ -116,14 +119,26 @@ class GnssLosComparison(DisplacementAlgorithm):
             corr_eu=np.zeros(n), corr_nu=np.zeros(n), source=str(parameters.get("GNSS_LAYER")))
 
     def compute(self, parameters, context, feedback):
-        insar = self.raster_path(parameters, "INSAR", context)
-        info = self.raster_info(insar, "INSAR")
-        band = self.raster_band(parameters, "INSAR", context, info, "BAND")
-        scale, insar_unit = common.insar_scale(self, parameters, context, info, band, "m/yr")
-        geom = common.geometry_from_parameters(self, parameters, context, ("INSAR", insar, band),
-                                               feedback)
-        method, station = common.reference_from_parameters(self, parameters, context)
         radius = self.parameterAsDouble(parameters, "SAMPLE_RADIUS", context)
+        insar = common.insar_points(self, parameters, context)
+        if insar is not None:
+            band = (self.parameterAsString(parameters, "INSAR_FIELD", context) or "velocity").strip()
+            if not insar.has(band):
+                raise parameter_error("INSAR_FIELD", band, "the InSAR points have no such field",
+                                      "Choose one of " + ", ".join(list(insar.fields)[:20]))
+            scale, insar_unit = common.points_scale(self, parameters, context, insar, band, "m/yr")
+            described = f"{os.path.basename(insar.source)} field {band} ({insar_unit})"
+        else:
+            insar = self.raster_path(parameters, "INSAR", context)
+            info = self.raster_info(insar, "INSAR")
+            band = self.raster_band(parameters, "INSAR", context, info, "BAND")
+            scale, insar_unit = common.insar_scale(self, parameters, context, info, band, "m/yr")
+            described = f"{os.path.basename(insar)} band {band} ({insar_unit})"
+        raster = isinstance(insar, str)
+        geom = common.geometry_from_parameters(
+            self, parameters, context, ("INSAR", insar, band) if raster else None, feedback,
+            None if raster else insar, radius)
+        method, station = common.reference_from_parameters(self, parameters, context)
         min_pixels = self.parameterAsInt(parameters, "MIN_PIXELS", context)
         report_path = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
         gnss = self.read_gnss(parameters, context, feedback)
@@ -163,7 +178,7 @@ class GnssLosComparison(DisplacementAlgorithm):
         if report_path:
             self.track_output(report_path)
             velocity_report(result, report_path, {
-                "INSAR": f"{os.path.basename(insar)} band {band} ({insar_unit})",
+                "INSAR": described,
                 "GNSS": gnss.source, "geometry": common.geometry_description(geom),
                 "SAMPLE_RADIUS": f"{radius:g} m", "MIN_PIXELS": str(min_pixels),
                 "REFERENCE": method + (f" ({station})" if station else "")})

@@ -59,6 +59,8 @@ class GnssTimeseriesComparison(DisplacementAlgorithm):
     Compares an InSAR LOS displacement time series with GNSS daily positions (.tenv3 or CSV)
     projected into the line of sight, date by date: GNSS is the median within ±DAY_WINDOW days of
     each InSAR date, both are made relative to REFERENCE_DATE, then InSAR is referenced to GNSS.
+    InSAR may be rasters or INSAR_POINTS (load_points: the median of the points within
+    SAMPLE_RADIUS).
     Outputs in mm: stations with N, bias, RMSE and Pearson r; an optional station-date table (the
     Inspector plots it when a station is clicked) and an HTML report.
     """
@@ -66,9 +68,10 @@ class GnssTimeseriesComparison(DisplacementAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterMultipleLayers(
             "INSAR", "InSAR LOS displacement time series (dated bands or single-date rasters)",
-            QgsProcessing.SourceType.TypeRaster))
+            QgsProcessing.SourceType.TypeRaster, optional=True))
         self.addParameter(QgsProcessingParameterEnum(
             "INSAR_UNITS", "InSAR units", common.INSAR_UNIT_CHOICES, defaultValue=0))
+        common.add_points_parameters(self, "")
         self.addParameter(QgsProcessingParameterMultipleLayers(
             "GNSS_FILES", "GNSS daily series files (.tenv3, CSV)", QgsProcessing.SourceType.TypeFile,
             optional=True))
@@ -144,12 +147,27 @@ class GnssTimeseriesComparison(DisplacementAlgorithm):
         return paths
 
     def compute(self, parameters, context, feedback):
-        entries, insar_ref, info = self.insar_layers(parameters, context)
-        scale, insar_unit = common.insar_scale(self, parameters, context, info, 1, "m")
-        geom = common.geometry_from_parameters(self, parameters, context, ("INSAR", info.path, 1),
-                                               feedback)
-        method, station = common.reference_from_parameters(self, parameters, context)
         radius = self.parameterAsDouble(parameters, "SAMPLE_RADIUS", context)
+        points = common.insar_points(self, parameters, context)
+        if points is not None:
+            if not points.date_fields:
+                raise parameter_error("INSAR_POINTS", points.source, "the points have no date "
+                                      "fields (DYYYYMMDD)", "Load them with displacement:load_points")
+            entries = [(points, f, d) for f, d in zip(points.date_fields, points.dates)]
+            insar_ref, where = points.reference_date, points
+            scale, insar_unit = common.points_scale(self, parameters, context, points,
+                                                    points.date_fields[0], "m")
+            described = f"{len(entries)} date fields of {os.path.basename(points.source)}"
+        else:
+            entries, insar_ref, info = self.insar_layers(parameters, context)
+            scale, insar_unit = common.insar_scale(self, parameters, context, info, 1, "m")
+            where = info.path
+            described = (f"{len(entries)} band(s) from {len({p for p, _, _ in entries})} "
+                         "raster(s)")
+        geom = common.geometry_from_parameters(
+            self, parameters, context, None if points is not None else ("INSAR", where, 1),
+            feedback, points, radius)
+        method, station = common.reference_from_parameters(self, parameters, context)
         min_pixels = self.parameterAsInt(parameters, "MIN_PIXELS", context)
         day_window = self.parameterAsInt(parameters, "DAY_WINDOW", context)
         ref_text = (self.parameterAsString(parameters, "REFERENCE_DATE", context) or "").strip()
@@ -168,7 +186,7 @@ class GnssTimeseriesComparison(DisplacementAlgorithm):
         feedback.pushInfo(f"{len(series)} GNSS series; InSAR dates "
                           + ", ".join(format_date(e.date) for e in epochs))
         report_path = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
-        result = compare_timeseries(series, epochs, scale, geom, info.path, ref_day, radius, min_pixels,
+        result = compare_timeseries(series, epochs, scale, geom, where, ref_day, radius, min_pixels,
                                     method, station, day_window, self.monitor(feedback))
         for day, why in result.skipped_dates:
             feedback.pushWarning(f"date {format_date(day)} left out: {why}")
@@ -219,8 +237,7 @@ class GnssTimeseriesComparison(DisplacementAlgorithm):
         if report_path:
             self.track_output(report_path)
             timeseries_report(result, report_path, {
-                "INSAR": f"{len(entries)} band(s) from {len({p for p, _, _ in entries})} raster(s) "
-                         f"({insar_unit})",
+                "INSAR": f"{described} ({insar_unit})",
                 "GNSS": ", ".join(os.path.basename(p) for p in paths),
                 "geometry": common.geometry_description(geom), "SAMPLE_RADIUS": f"{radius:g} m",
                 "DAY_WINDOW": f"±{day_window} days",

@@ -96,5 +96,6 @@ class Rereference(DisplacementAlgorithm):
         out = self.output_raster_path(parameters, "OUTPUT", context)
         res = ts.rereference(stack, ref, out, self.monitor(feedback))
         stack.close()
-        self.finish_raster(out, context, DIVERGING, stack.units, res.stats[0])   # named by layer_title
+        # shown on the last date (display_band), named by layer_title
+        self.finish_raster(out, context, DIVERGING, stack.units, res.stats[-1])
         return {"OUTPUT": out, "REFERENCE": ref.describe()}

@@ -4,9 +4,12 @@ numerics are in core/timeseries.py."""
 
 from qgis.core import (
     QgsProcessing,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
     QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
     QgsProcessingParameterString,
 )
 
@@ -99,3 +102,54 @@ def date_list_parameter(alg, parameters, name, context):
 
 def add_date_parameter(alg, name, description, optional=False):
     alg.addParameter(QgsProcessingParameterString(name, description, optional=optional))
+
+
+TIME_AXIS_LABELS = ["Days / 365.25 (default)",
+                    "MintPy decimal year: year + (day of year - 1) / 365.25"]
+STEP_RULE_LABELS = ["On or after the step date is after the step (default)",
+                    "MintPy: after the step date's 00:00 UTC (with the acquisition time of day)"]
+
+
+def add_velocity_model_parameters(alg, seconds_default="CENTER_LINE_UTC of the input"):
+    """START_DATE, END_DATE, SEASONAL, STEP_DATES, TIME_AXIS, STEP_RULE and (advanced)
+    ACQUISITION_SECONDS: the velocity model of timeseries_velocity and points_velocity
+    (core.timeseries.velocity_model)."""
+    add_date_parameter(alg, "START_DATE", "Start date (YYYY-MM-DD)")
+    add_date_parameter(alg, "END_DATE", "End date (YYYY-MM-DD)")
+    alg.addParameter(QgsProcessingParameterBoolean(
+        "SEASONAL", "Estimate annual and semi-annual terms", defaultValue=False, optional=True))
+    alg.addParameter(QgsProcessingParameterString(
+        "STEP_DATES", "Step (event) dates, comma-separated YYYY-MM-DD", defaultValue="",
+        optional=True))
+    alg.addParameter(QgsProcessingParameterEnum(
+        "TIME_AXIS", "Time axis", TIME_AXIS_LABELS, defaultValue=0, optional=True))
+    alg.addParameter(QgsProcessingParameterEnum(
+        "STEP_RULE", "Acquisition on a step date", STEP_RULE_LABELS, defaultValue=0,
+        optional=True))
+    seconds = QgsProcessingParameterNumber(
+        "ACQUISITION_SECONDS", "Acquisition time of day for the MintPy step rule (seconds "
+        f"after 00:00 UTC; default {seconds_default})",
+        QgsProcessingParameterNumber.Type.Double, optional=True, minValue=0.0, maxValue=86399.999)
+    seconds.setFlags(seconds.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+    alg.addParameter(seconds)
+
+
+def velocity_model_parameters(alg, parameters, context):
+    """(start, end, seasonal, steps, time_axis, step_rule, seconds or None) of
+    :func:`add_velocity_model_parameters`."""
+    seconds = None
+    if parameters.get("ACQUISITION_SECONDS") not in (None, ""):
+        seconds = alg.parameterAsDouble(parameters, "ACQUISITION_SECONDS", context)
+    return (date_parameter(alg, parameters, "START_DATE", context),
+            date_parameter(alg, parameters, "END_DATE", context),
+            alg.parameterAsBool(parameters, "SEASONAL", context),
+            date_list_parameter(alg, parameters, "STEP_DATES", context),
+            ts.TIME_AXES[alg.parameterAsEnum(parameters, "TIME_AXIS", context)],
+            ts.STEP_RULES[alg.parameterAsEnum(parameters, "STEP_RULE", context)],
+            seconds)
+
+
+def describe_model_options(time_axis, step_rule):
+    """One log line naming the time axis and the step rule."""
+    return (f"Time axis: {TIME_AXIS_LABELS[ts.TIME_AXES.index(time_axis)]}; step "
+            f"rule: {STEP_RULE_LABELS[ts.STEP_RULES.index(step_rule)]}")

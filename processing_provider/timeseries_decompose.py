@@ -12,6 +12,7 @@ from qgis.core import (
 )
 
 from ..core import timeseries as ts
+from ..core import validation
 from ..core.decomposition import COVERAGE_CHOICES, DEFAULT_MAX_CONDITION
 from ..core.grid import RESAMPLING_CHOICES
 from .base import DisplacementAlgorithm, parameter_error
@@ -104,6 +105,7 @@ class TimeseriesDecompose(DisplacementAlgorithm):
             if info.band_count < 3:
                 raise parameter_error(f"LOS_ENU_{k}", enu, f"it has {info.band_count} band(s)",
                                       "Give a 3-band east, north, up LOS unit-vector raster")
+            validation.check_unit_vector_raster([(enu, 1), (enu, 2), (enu, 3)], f"LOS_ENU_{k}")
         look = LOOK[self.parameterAsEnum(parameters, "LOOK_DIRECTION", context)]
         return ts.Track(paths, number(f"INCIDENCE_{k}"), number(f"HEADING_{k}"), look, enu,
                         self.parameterAsDouble(parameters, f"SIGMA_{k}", context) or 0.0,

@@ -3,12 +3,7 @@
 from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
-    QgsProcessingParameterBoolean,
-    QgsProcessingParameterDefinition,
-    QgsProcessingParameterEnum,
-    QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
-    QgsProcessingParameterString,
 )
 
 from ..core import timeseries as ts
@@ -17,11 +12,11 @@ from .styling import DIVERGING, SEQUENTIAL
 from .timeseries_common import (
     GROUP,
     GROUP_ID,
-    add_date_parameter,
     add_series_parameters,
-    date_list_parameter,
-    date_parameter,
+    add_velocity_model_parameters,
+    describe_model_options,
     open_series,
+    velocity_model_parameters,
 )
 
 # short: the side panel; the full text is docs/algorithms/timeseries_velocity.md (Help button)
@@ -35,12 +30,6 @@ STEP_RULE reproduce MintPy's timeseries2velocity conventions when needed.
 """
 
 
-TIME_AXIS_LABELS = ["Days / 365.25 (default)",
-                    "MintPy decimal year: year + (day of year - 1) / 365.25"]
-STEP_RULE_LABELS = ["On or after the step date is after the step (default)",
-                    "MintPy: after the step date's 00:00 UTC (with the acquisition time of day)"]
-
-
 class TimeseriesVelocity(DisplacementAlgorithm):
     NAME = "timeseries_velocity"
     DISPLAY_NAME = "Velocity over a date range (time series)"
@@ -50,24 +39,7 @@ class TimeseriesVelocity(DisplacementAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         add_series_parameters(self)
-        add_date_parameter(self, "START_DATE", "Start date (YYYY-MM-DD)")
-        add_date_parameter(self, "END_DATE", "End date (YYYY-MM-DD)")
-        self.addParameter(QgsProcessingParameterBoolean(
-            "SEASONAL", "Estimate annual and semi-annual terms", defaultValue=False, optional=True))
-        self.addParameter(QgsProcessingParameterString(
-            "STEP_DATES", "Step (event) dates, comma-separated YYYY-MM-DD", defaultValue="",
-            optional=True))
-        self.addParameter(QgsProcessingParameterEnum(
-            "TIME_AXIS", "Time axis", TIME_AXIS_LABELS, defaultValue=0, optional=True))
-        self.addParameter(QgsProcessingParameterEnum(
-            "STEP_RULE", "Acquisition on a step date", STEP_RULE_LABELS, defaultValue=0,
-            optional=True))
-        seconds = QgsProcessingParameterNumber(
-            "ACQUISITION_SECONDS", "Acquisition time of day for the MintPy step rule (seconds "
-            "after 00:00 UTC; default CENTER_LINE_UTC of the input)",
-            QgsProcessingParameterNumber.Type.Double, optional=True, minValue=0.0, maxValue=86399.999)
-        seconds.setFlags(seconds.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-        self.addParameter(seconds)
+        add_velocity_model_parameters(self)
         self.addParameter(QgsProcessingParameterRasterDestination("VELOCITY", "Velocity"))
         self.addParameter(QgsProcessingParameterRasterDestination(
             "VELOCITY_SIGMA", "Velocity 1-sigma", optional=True, createByDefault=True))
@@ -83,15 +55,8 @@ class TimeseriesVelocity(DisplacementAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("VALID_PIXELS", "Pixels with a velocity"))
 
     def compute(self, parameters, context, feedback):
-        start = date_parameter(self, parameters, "START_DATE", context)
-        end = date_parameter(self, parameters, "END_DATE", context)
-        steps = date_list_parameter(self, parameters, "STEP_DATES", context)
-        seasonal = self.parameterAsBool(parameters, "SEASONAL", context)
-        time_axis = ts.TIME_AXES[self.parameterAsEnum(parameters, "TIME_AXIS", context)]
-        step_rule = ts.STEP_RULES[self.parameterAsEnum(parameters, "STEP_RULE", context)]
-        seconds = None
-        if parameters.get("ACQUISITION_SECONDS") not in (None, ""):
-            seconds = self.parameterAsDouble(parameters, "ACQUISITION_SECONDS", context)
+        start, end, seasonal, steps, time_axis, step_rule, seconds = \
+            velocity_model_parameters(self, parameters, context)
         stack = open_series(self, parameters, context)
         feedback.pushInfo(f"Time series: {stack.describe()}")
         paths = {key: self.output_raster_path(parameters, name, context)
@@ -110,8 +75,7 @@ class TimeseriesVelocity(DisplacementAlgorithm):
                                      paths["steps"], paths["amplitude"], time_axis, step_rule,
                                      seconds)
         stack.close()
-        feedback.pushInfo(f"Time axis: {TIME_AXIS_LABELS[ts.TIME_AXES.index(time_axis)]}; step "
-                          f"rule: {STEP_RULE_LABELS[ts.STEP_RULES.index(step_rule)]}")
+        feedback.pushInfo(describe_model_options(time_axis, step_rule))
         feedback.pushInfo(f"Model: {' + '.join(res.columns)}; {len(res.dates)} acquisitions "
                           f"{res.dates[0]} .. {res.dates[-1]}; {res.valid_pixels} pixels solved")
         styles = {"velocity": (DIVERGING, res.velocity_units, "Velocity"),

@@ -261,23 +261,30 @@ def _static_defaults(model):
         model.setChildAlgorithm(child)
 
 
-def main():
+def write_model(build, path, *more):
+    """Start QGIS, register the provider (the child algorithms must be known for the model
+    to get its output parameters), build the model with ``build()`` and write it to ``path``
+    (and likewise for each further ``(build, path)`` pair in ``more``)."""
     from qgis.core import QgsApplication
 
     app = QgsApplication([], False)
     app.initQgis()
     sys.path.insert(0, str(REPO / ".build" / "plugins"))
-    # the child algorithms must be known for the model to get its output parameters
     from displacement_toolkit.processing_provider.provider import DisplacementProvider
 
-    provider = DisplacementProvider()
+    provider = DisplacementProvider()   # keep a reference: the registry does not own it
     QgsApplication.processingRegistry().addProvider(provider)
-    MODEL_PATH.parent.mkdir(parents=True, exist_ok=True)
-    for build, path in ((build_model, MODEL_PATH), (build_radar_model, RADAR_MODEL_PATH)):
-        if not build().toFile(str(path)):
-            raise SystemExit(f"cannot write {path}")
-        print(f"wrote {path}")
+    for build_one, path_one in ((build, path),) + tuple(more):
+        model = build_one()
+        path_one.parent.mkdir(parents=True, exist_ok=True)
+        if not model.toFile(str(path_one)):
+            raise SystemExit(f"cannot write {path_one}")
+        print(f"wrote {path_one}")
     app.exitQgis()
+
+
+def main():
+    write_model(build_model, MODEL_PATH, (build_radar_model, RADAR_MODEL_PATH))
 
 
 if __name__ == "__main__":

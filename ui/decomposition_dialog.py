@@ -128,7 +128,10 @@ def decomposition_parameters(tracks: List[Track], convention: str = "heading",
             elif value is not None:
                 params[value_name] = float(value)
             elif what == "heading" or (what == "incidence" and t.kind != "azimuth_offset"):
-                raise ValueError(f"track {k} needs its {what} (a constant or an angle layer)")
+                raise ValueError(
+                    f"track {k} needs its {what}: it is not set (—) and the layer's metadata "
+                    f"carries none; give the {what} as a constant (degrees in the incidence + "
+                    "heading conventions) or choose an angle layer")
     params["ANGLE_CONVENTION"] = dec.ANGLE_CONVENTIONS.index(convention)
     params["LOOK_DIRECTION"] = LOOK_DIRECTIONS.index(look_direction)
     params["COMPONENTS"] = model_keys().index(components)

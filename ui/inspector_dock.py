@@ -6,7 +6,9 @@ layer, the value under the cursor with its unit and quantity (band metadata
 viewing geometry when the dataset records it.  For time-series layers (dated
 bands, see docs/conventions.md) the dock plots displacement against date at
 each clicked pixel (several pixels overlaid), fits a linear velocity over a
-chosen date range and exports the plotted series to CSV.  A click on a GNSS
+chosen date range and exports the plotted series to CSV.  A click near a point of a point
+layer with DYYYYMMDD fields (persistent scatterers, displacement:load_points) plots that
+point's series and shows its velocity (ui/point_inspector.py).  A click on a GNSS
 station of a comparison layer plots its GNSS LOS series with the InSAR values.  "Set reference
 point" makes the next click create a NEW re-referenced layer (every band minus
 its value at the point, through ``displacement:rereference`` when registered);
@@ -65,6 +67,7 @@ from ..core import inspection
 from ..core.raster_io import RasterError, layer_title, raster_info
 from ..core.units import unit_factor
 from .common import find_algorithm
+from . import point_inspector
 from .map_tool import InspectorMapTool
 from .timeseries_plot import TimeSeriesPlot, series_colour
 
@@ -435,6 +438,9 @@ class InspectorDock(QDockWidget):
                 rows.append(self._row(layer, f"station {name} {gnss.dates[last].isoformat()}",
                                       float(gnss.values[last]), gnss.units, "gnss_los", stats,
                                       gnss.dates[last]))
+        point_rows, point_series = point_inspector.inspect_points(self, point, crs)
+        rows.extend(point_rows)
+        new_series.extend(point_series)
         self._fill_table(rows)
         self.last_values = rows
         if plot and new_series:

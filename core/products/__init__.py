@@ -103,9 +103,9 @@ def open_product(path: str, mask: bool = True) -> Product:
         return open_isce2(path)
     if lower.endswith(".vrt") and is_isce2(path[:-4]):
         return open_isce2(path[:-4])
-    from .licsbas import is_licsbas_flt, open_licsbas_flt
+    from .licsbas import eqa_flat_processor, open_licsbas_flt
 
-    if is_licsbas_flt(path):
+    if eqa_flat_processor(path) == "LiCSBAS":   # raises when the byte order is undecidable
         return open_licsbas_flt(path)
     from .gamma_roipac import is_gamma_raster, open_gamma
 

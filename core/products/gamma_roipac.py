@@ -244,6 +244,13 @@ def open_gamma(path: str) -> Product:
     if par_path is None:
         raise product_error(path, "no GAMMA DEM parameter file (*dem.par, *.dem_par) in its "
                             "folder: radar-geometry GAMMA rasters are not supported")
+    if os.path.basename(par_path) == "EQA.dem_par":
+        from .licsbas import eqa_flat_processor
+
+        if eqa_flat_processor(path) != "GAMMA":   # raises when the layout does not tell
+            raise product_error(path, "a LiCSBAS flat file (little-endian float32, with the "
+                                f"LiCSBAS {par_path}), not a GAMMA binary: give the .unw file "
+                                "itself, not its folder")
     width, height, gt, wkt, dem_par = _dem_par_grid(par_path)
     ext = os.path.splitext(path)[1].lower()
     pair = _pair_from_name(path)

@@ -10,7 +10,8 @@ What is read from the ``.xml`` (ISCE2 ``isceobj.Image``): ``width``, ``length``,
 
 * ``los.rdr[.geo]``: band 1 incidence angle at the target (degrees from vertical),
   band 2 LOS azimuth (degrees, anti-clockwise from north, ground→satellite); 0 incidence
-  is nodata (outside the swath) for both bands.
+  is nodata (outside the bursts, :func:`has_undeclared_fill`) for both bands; algorithms
+  given a radar-geometry los.rdr read it through this reader for that reason.
 * ``dense_offsets.bil`` (denseOffsets/PyCuAmpcor): band 1 azimuth offset, band 2 range
   offset, in pixels; −10000 marks failed matches (nodata).  ``*_snr.bil``: SNR.
 * ``*.unw[.geo]``: band 1 amplitude, band 2 unwrapped phase (radians; 0 = nodata).
@@ -51,6 +52,18 @@ def is_isce2(path: str) -> bool:
         return ET.parse(xml).getroot().tag == "imageFile"
     except ET.ParseError:
         return False
+
+
+def has_undeclared_fill(path: str) -> bool:
+    """True for an ISCE2 ``los.rdr[.geo]``: 0 marks pixels outside the bursts in both bands,
+    and the ``.xml``/``.vrt`` declare no nodata, so GDAL reads the fill as an incidence of
+    0.  ISCE2's topsStack ``mergeBursts.py`` builds the merged geometry (lat, lon, hgt,
+    los) as a VRT over the whole frame from the bursts' valid areas (``mergeBurstsVirtual``,
+    ``validOnly`` off for geometry) and ``gdal_translate``s it to ENVI: no burst, no value
+    written, 0 read, and ``-a_nodata`` is set only for GDAL multilooking with ``-N``.
+    The reader masks the fill of los.rdr, where 0 cannot be an incidence; lat/lon/hgt keep
+    0 (a real height and coordinate)."""
+    return _role(path) == "los" and is_isce2(path)
 
 
 def read_isce_xml(path: str) -> Dict[str, object]:

@@ -178,16 +178,89 @@ def _no_nodata(path: str) -> bool:
     return ds.GetRasterBand(1).GetNoDataValue() is None
 
 
-def is_licsbas_flt(path: str) -> bool:
+_PAIR = re.compile(r"^\d{8}_\d{8}$")
+#: files LiCSBAS02_ml_prep.py writes beside EQA.dem_par (GEOCml*/), never GAMMA
+_LICSBAS_FILES = ("baselines", "hgt", "E.geo", "N.geo", "U.geo", "no_unw_list.txt")
+#: GAMMA DIFF&GEO outputs (lookup tables, look-vector angles, DEM), never LiCSBAS
+_GAMMA_PATTERNS = ("EQA.dem", "*.lt", "*.lt_fine", "*.lv_theta", "*.lv_phi", "*.diff_par", "*.off",
+                   "*dem.par")
+
+
+def eqa_dem_par(path: str) -> Optional[str]:
+    """The ``EQA.dem_par`` governing a headerless file: in its folder, or in the parent
+    folder for LiCSBAS's ``yyyymmdd_yyyymmdd/yyyymmdd_yyyymmdd.unw`` layout."""
     folder = os.path.dirname(os.path.abspath(path))
-    return os.path.exists(os.path.join(folder, "EQA.dem_par")) and not path.lower().endswith(
-        (".tif", ".h5", ".xml", ".par", ".png", ".kmz", ".txt"))
+    for d in (folder, os.path.dirname(folder)):
+        if os.path.isfile(os.path.join(d, "EQA.dem_par")):
+            return os.path.join(d, "EQA.dem_par")
+    return None
+
+
+def _layout_evidence(path: str, par_path: str):
+    """(LiCSBAS evidence, GAMMA evidence): lists of what the folder shows."""
+    folder, base = os.path.split(os.path.abspath(path))
+    top = os.path.dirname(par_path)
+    licsbas, gamma = [], []
+    stem = base.split(".")[0]
+    if folder != top:
+        if _PAIR.match(stem) and os.path.basename(folder) == stem and base.endswith((".unw", ".cc")):
+            licsbas.append(f"{os.path.basename(folder)}/{base} (LiCSBAS interferogram folder)")
+    for name in _LICSBAS_FILES:
+        if os.path.isfile(os.path.join(top, name)):
+            licsbas.append(name)
+    mli_par = os.path.join(top, "slc.mli.par")
+    if os.path.isfile(mli_par):
+        keys = set(parse_key_value_file(mli_par, ":"))
+        (licsbas if keys <= {"range_samples", "azimuth_lines", "radar_frequency"} else gamma).append(
+            "slc.mli.par")
+    for d in dict.fromkeys((top, folder, os.path.dirname(folder))):   # TS_GEOCml*/results/vel
+        if re.match(r"^(TS_)?GEOCml", os.path.basename(d)):
+            licsbas.append(f"folder {os.path.basename(d)}")
+    for pattern in _GAMMA_PATTERNS:
+        gamma += sorted(os.path.basename(f) for f in glob.glob(os.path.join(top, pattern)))
+    own = os.path.abspath(path) + ".par"     # GAMMA's <file>.par beside its binary
+    if os.path.isfile(own):
+        gamma.append(os.path.basename(own))
+    data_format = parse_key_value_file(par_path, ":").get("data_format", "REAL*4").split()
+    if data_format and data_format[0].upper() != "REAL*4":   # LiCSBAS writes REAL*4 only
+        gamma.append(f"data_format {data_format[0]} in EQA.dem_par")
+    return licsbas, gamma
+
+
+def eqa_flat_processor(path: str) -> Optional[str]:
+    """``"LiCSBAS"`` (little-endian float32) or ``"GAMMA"`` (big-endian) for a headerless
+    file governed by an ``EQA.dem_par`` (:func:`eqa_dem_par`), decided by the folder's
+    layout; ``None`` without EQA.dem_par.  Both processors write EQA.dem_par with the same
+    header line, so the parameter file alone cannot tell the byte order: a folder without
+    evidence, or with both, raises :class:`ProductError` naming both readings and the fix."""
+    if path.lower().endswith((".tif", ".h5", ".xml", ".par", ".dem_par", ".png", ".kmz", ".txt")):
+        return None
+    par_path = eqa_dem_par(path)
+    if par_path is None:
+        return None
+    licsbas, gamma = _layout_evidence(path, par_path)
+    if licsbas and not gamma:
+        return "LiCSBAS"
+    if gamma and not licsbas:
+        return "GAMMA"
+    seen = ("LiCSBAS files (" + ", ".join(licsbas) + ") and GAMMA files (" + ", ".join(gamma)
+            + ") are both there") if licsbas else "nothing else in the folder tells which processor wrote it"
+    raise product_error(path, f"EQA.dem_par ({par_path}) is written by LiCSBAS (flat files "
+                        "little-endian float32) and by GAMMA (binaries big-endian float32), and "
+                        f"{seen}: the byte order cannot be decided, and a wrong one gives wrong "
+                        "numbers. Convert the file with the processor that wrote it "
+                        "(LiCSBAS_flt2geotiff.py for LiCSBAS, GAMMA's data2geotiff for GAMMA) and "
+                        "give the GeoTIFF, or keep it in the processor's own folder layout "
+                        "(LiCSBAS GEOCml*/ with baselines and slc.mli.par; GAMMA geo/ with EQA.dem "
+                        "and its lookup tables)")
 
 
 def open_licsbas_flt(path: str) -> Product:
     """Open a LiCSBAS flat float32 file (``E.geo``, ``*.unw``, results/vel...) with its
-    folder's ``EQA.dem_par``."""
-    par_path = os.path.join(os.path.dirname(os.path.abspath(path)), "EQA.dem_par")
+    ``EQA.dem_par`` (:func:`eqa_dem_par`)."""
+    par_path = eqa_dem_par(path)
+    if par_path is None:
+        raise product_error(path, "no EQA.dem_par in its folder or the folder above")
     par = parse_key_value_file(par_path, ":")
     try:
         width, height = int(first_float(par["width"])), int(first_float(par["nlines"]))

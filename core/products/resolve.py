@@ -92,13 +92,21 @@ def is_product_source(source: str) -> bool:
         return True
     if os.path.exists(path + ".rsc"):
         return True
-    if lower.endswith((".tif", ".tiff", ".vrt")) or _gdal_georeferenced(path):
+    if lower.endswith((".tif", ".tiff", ".vrt")):
+        return False
+    from .isce2 import has_undeclared_fill
+
+    if has_undeclared_fill(path):
+        return True   # GDAL reads it, but not its fill value: the product reader masks it
+    if _gdal_georeferenced(path):
         return False
     try:
         product = open_product(path)
     except ValueError:
-        return False
-    # a radar-geometry raster GDAL already reads (ISCE2 los.rdr) gains nothing: keep GDAL's bands
+        from .licsbas import eqa_dem_par
+
+        return eqa_dem_par(path) is not None   # so that reading it explains the byte order
+    # a radar-geometry raster GDAL already reads gains nothing: keep GDAL's bands
     return product.processor != "GDAL" and (product.has_geotransform or not _gdal_band_count(path))
 
 
@@ -118,6 +126,19 @@ def _gdal_band_count(path: str) -> int:
         return 0
     finally:
         gdal.PopErrorHandler()
+
+
+def _keep_gdal_grid(product: Product, path: str) -> None:
+    """A radar-geometry product GDAL also opens (ISCE2 ``los.rdr``) keeps the geotransform
+    and CRS GDAL gives the file, so that its conversion is on the same grid as the
+    neighbouring rasters an algorithm reads through GDAL (filt_topophase.unw)."""
+    if product.has_geotransform or not _gdal_band_count(path):
+        return
+    ds = gdal.OpenEx(path, gdal.OF_RASTER)
+    if (ds.RasterXSize, ds.RasterYSize) == (product.width, product.height):
+        gt = ds.GetGeoTransform(can_return_null=True)
+        if gt is not None:
+            product.geotransform, product.crs_wkt = tuple(gt), ds.GetProjection()
 
 
 def _gdal_band_layers(product: Product, path: str):
@@ -210,6 +231,7 @@ def resolve_raster(source: str, workdir: str, layer: Optional[str] = None,
         return str(source), _geotiff_product(str(source))
     path, named = split_source(source)
     product = open_product(path)
+    _keep_gdal_grid(product, path)
     name = layer or named
     if name and name not in product.layer_names:
         # HDF-EOS5 paths (HDFEOS/GRIDS/timeseries/observation/displacement) -> last part

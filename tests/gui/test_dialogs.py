@@ -174,14 +174,20 @@ def test_decomposition_dialog_fills_tracks_and_builds_parameters(tracks_layers, 
 def test_decomposition_dialog_runs_the_algorithm_to_the_truth(tracks_layers, registered, tmp_path):
     """The dialog's parameters, run through Processing, give back the east and up fields
     the two LOS layers were made from (same results as the toolbox)."""
+    dialog = dd.DecompositionDialog(runner=lambda *a: pytest.fail("not the dialog path"))
+    dialog.set_track(0, tracks_layers["asc"])
+    dialog.set_track(1, tracks_layers["dsc"])
+    _assert_runs_to_the_truth(dialog, tmp_path)
+    dialog.deleteLater()
+
+
+def _assert_runs_to_the_truth(dialog, tmp_path):
+    """Run the dialog's parameters through Processing and compare with EAST and UP."""
     import processing
     from qgis.core import QgsProcessingContext, QgsProcessingFeedback
 
     from displacement_toolkit.core.raster_io import read_block
 
-    dialog = dd.DecompositionDialog(runner=lambda *a: pytest.fail("not the dialog path"))
-    dialog.set_track(0, tracks_layers["asc"])
-    dialog.set_track(1, tracks_layers["dsc"])
     outputs = {"OUTPUT_EAST": str(tmp_path / "east.tif"), "OUTPUT_UP": str(tmp_path / "up.tif")}
     context = QgsProcessingContext()
     context.setProject(QgsProject.instance())
@@ -189,6 +195,37 @@ def test_decomposition_dialog_runs_the_algorithm_to_the_truth(tracks_layers, reg
                             feedback=QgsProcessingFeedback(), is_child_algorithm=True)
     np.testing.assert_allclose(read_block(result["OUTPUT_EAST"]), EAST, atol=2e-6)
     np.testing.assert_allclose(read_block(result["OUTPUT_UP"]), UP, atol=2e-6)
+
+
+def test_decomposition_dialog_unset_incidence_takes_the_run_default_or_says_so(
+        tracks_layers, make_raster, registered, tmp_path):
+    """An incidence left unset ("—", the spin box minimum 0) is never sent as 0 degrees: the
+    dialog shows the default a run would take (here PyRate's INCIDENCE_DEGREES tag, read
+    by core.products like the algorithm does) and runs to the truth; a layer with no
+    geometry gets a message saying the incidence is not set, not an error about 0."""
+    asc_los = (EAST * ASC[0] + UP * ASC[2]).astype(np.float32)
+    pyrate = make_raster(asc_los, "asc_pyrate.tif", band_metadata=[{"units": "m"}],
+                         metadata={"INCIDENCE_DEGREES": "34.0", "DATA_UNITS": "m"})
+    layer = QgsRasterLayer(pyrate, "asc_pyrate", "gdal")
+    QgsProject.instance().addMapLayer(layer)
+    calls = []
+    dialog = dd.DecompositionDialog(runner=lambda *a: calls.append(a))
+    dialog.set_track(0, layer, heading=-12.0)
+    dialog.set_track(1, tracks_layers["dsc"])
+    assert dialog.tracks()[0].incidence == 34.0
+    np.testing.assert_allclose(dialog.vectors[0], ASC, atol=1e-6)
+    _assert_runs_to_the_truth(dialog, tmp_path)
+    # no geometry anywhere: the dialog says the incidence is not set, before any run
+    bare = QgsRasterLayer(make_raster(asc_los, "bare.tif", band_metadata=[{"units": "m"}]),
+                          "bare", "gdal")
+    QgsProject.instance().addMapLayer(bare)
+    dialog.set_track(0, bare, heading=-12.0)
+    dialog.rows[0]["incidence"].setValue(0.0)            # typed 0: the "not set" minimum
+    assert dialog.tracks()[0].incidence is None
+    assert dialog.run() is None and not calls
+    status = dialog.status_label.text()
+    assert "Cannot run: track 1 needs its incidence: it is not set" in status
+    assert "0 deg" not in status and "0.0" not in status and "between 0 and 90" not in status
     dialog.deleteLater()
 
 

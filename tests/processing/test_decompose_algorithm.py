@@ -279,3 +279,59 @@ def test_geometry_recorded_in_plain_rasters_is_the_default(provider, make_raster
     log = "\n".join(feedback.lines)
     assert "OBS_1: incidence 34 deg from GDAL raster asc.tif" in log
     assert "OBS_2: heading -168 deg from GDAL raster desc.tif" in log
+
+
+def test_unit_vector_rasters_with_no_up_left_are_refused(provider, make_raster, tmp_path):
+    """ANGLE_CONVENTION unit_vector (OPERA los_east/los_north): up = sqrt(1 - e² - n²) per
+    pixel, so a pixel with e² + n² >= 1 would silently get up = 0; the east/north rasters
+    are checked pixel by pixel (core.validation.check_unit_vector_raster)."""
+    shape = (6, 7)
+    ea, na, _ = g.los_unit_vector_from_heading(34, -12)
+    ed, nd, _ = g.los_unit_vector_from_heading(39, -168)
+    east_a = np.full(shape, ea, np.float32)
+    east_a[0, :4] = 1.0                                   # 4 pixels: 1 + na² > 1
+    enu = (0.01, 0.0, -0.02)
+    params = {
+        "ANGLE_CONVENTION": 3, "COMPONENTS": 0,
+        "OBS_1": make_raster(np.full(shape, g.project_enu(*enu, g.los_unit_vector_from_heading(34, -12)),
+                                     np.float32), "a.tif", band_metadata=M),
+        "INCIDENCE_1": make_raster(east_a, "ea.tif"), "HEADING_1": make_raster(np.full(shape, na, np.float32),
+                                                                             "na.tif"),
+        "OBS_2": make_raster(np.full(shape, g.project_enu(*enu, g.los_unit_vector_from_heading(39, -168)),
+                                     np.float32), "d.tif", band_metadata=M),
+        "INCIDENCE_ANGLE_2": float(ed), "HEADING_ANGLE_2": float(nd),
+        **_outputs(tmp_path, "EAST", "UP"),
+    }
+    with pytest.raises(QgsProcessingException,
+                       match=r"INCIDENCE_1 and HEADING_1 \(east, north\) \(ea\.tif band 1, na\.tif band 1\): "
+                             r"4 of 42 valid pixels \(9\.52 %\) have east² \+ north² >= 1"):
+        run_algorithm(ALG, params)
+    assert not (tmp_path / "east.tif").exists() and not (tmp_path / "up.tif").exists()
+    east_a[0, :4] = ea                                    # the same inputs, fixed, run
+    params["INCIDENCE_1"] = make_raster(east_a, "ea_ok.tif")
+    result = run_algorithm(ALG, params)
+    assert read_block(result["OUTPUT_EAST"]) == pytest.approx(np.full(shape, 0.01), abs=1e-6)
+    assert read_block(result["OUTPUT_UP"]) == pytest.approx(np.full(shape, -0.02), abs=1e-6)
+
+
+@pytest.mark.parametrize("cast", [float, np.float64, np.float32])
+def test_numpy_numbers_from_the_python_console_are_their_values(provider, make_raster, tmp_path, cast):
+    """processing.run from the Python console with numpy numbers (what core.geometry
+    returns): QGIS reads a numpy float given to an optional number parameter without
+    default as 0.0, so INCIDENCE_ANGLE_1 = np.float64(34) was refused as "0.0" and a
+    unit-vector run crashed on a singular matrix; the base class passes their values."""
+    shape = (3, 4)
+    enu = (0.01, 0.0, -0.02)
+    a, d = g.los_unit_vector_from_heading(34, -12), g.los_unit_vector_from_heading(39, -168)
+    los_a, los_d = (np.full(shape, g.project_enu(*enu, v), np.float32) for v in (a, d))
+    base = {"COMPONENTS": 0, "OBS_1": make_raster(los_a, "a.tif", band_metadata=M),
+            "OBS_2": make_raster(los_d, "d.tif", band_metadata=M)}
+    for convention, values in ((0, (34.0, -12.0, 39.0, -168.0)), (3, (a[0], a[1], d[0], d[1]))):
+        out = {"OUTPUT_EAST": str(tmp_path / f"e{convention}.tif"),
+               "OUTPUT_UP": str(tmp_path / f"u{convention}.tif")}
+        a1, b1, a2, b2 = (cast(v) for v in values)
+        result = run_algorithm(ALG, {**base, "ANGLE_CONVENTION": convention, "INCIDENCE_ANGLE_1": a1,
+                                     "HEADING_ANGLE_1": b1, "INCIDENCE_ANGLE_2": a2, "HEADING_ANGLE_2": b2,
+                                     **out})
+        assert read_block(result["OUTPUT_EAST"]) == pytest.approx(np.full(shape, 0.01), abs=1e-6)
+        assert read_block(result["OUTPUT_UP"]) == pytest.approx(np.full(shape, -0.02), abs=1e-6)

@@ -104,3 +104,32 @@ def test_bad_references_are_clear_errors(provider, tmp_path, params, message):
     with pytest.raises(QgsProcessingException, match=message):
         run_algorithm(Rereference().create(), {"INPUT": KILAUEA, "OUTPUT": str(out), **params})
     assert not os.listdir(tmp_path)
+
+
+def test_rereferenced_series_is_shown_on_its_last_date(provider, tmp_path):
+    """A re-referenced time series is styled on its last date, not band 1: the Layers panel
+    legend names that date and its unit, and the ramp spans that band's values (98th
+    percentile of |values|, computed here from the file)."""
+    from qgis.core import QgsDefaultRasterLayerLegend, QgsLayerTreeLayer, QgsRasterLayer
+    from qgis.PyQt.QtCore import Qt
+
+    out = str(tmp_path / "ref.tif")
+    x, y = UTM5N_GT[0] + 120.5 * 30, UTM5N_GT[3] - 240.5 * 30
+    run_algorithm(Rereference().create(), {"INPUT": KILAUEA, "REFERENCE_POINT": f"{x!r},{y!r}",
+                                           "OUTPUT": out})
+    info = raster_info(out)
+    last = info.band_count
+    layer = QgsRasterLayer(out, "ref", "gdal")
+    layer.loadNamedStyle(str(tmp_path / "ref.qml"))
+    renderer = layer.renderer()
+    assert renderer.band() == last == 5
+    values = read_block(out, last)
+    a98 = float(np.percentile(np.abs(values[np.isfinite(values)]), 98))
+    assert renderer.classificationMax() == pytest.approx(a98, rel=0.05)
+    assert renderer.classificationMin() == pytest.approx(-renderer.classificationMax())
+    nodes = QgsDefaultRasterLayerLegend(layer).createLayerTreeModelLegendNodes(QgsLayerTreeLayer(layer))
+    title = nodes[0].data(Qt.ItemDataRole.DisplayRole)
+    meta = info.band_metadata[last - 1]
+    assert title.startswith(f"Band {last}: ") and meta["date"] in title and meta["units"] in title
+    ramp = [n.data(Qt.ItemDataRole.DisplayRole) for n in nodes[1:]]
+    assert ramp and all(meta["units"] in str(label) for label in ramp if label)

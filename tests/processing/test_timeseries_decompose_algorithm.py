@@ -154,3 +154,25 @@ def test_coverage_union_uses_the_tracks_each_pixel_has(provider, tracks, tmp_pat
     run_algorithm(TimeseriesDecompose().create(), params)
     strict = raster_info(str(tmp_path / "u2.tif"))
     assert (strict.width, strict.height) == (9, 8)
+
+
+def test_los_enu_raster_that_is_not_a_unit_vector_is_refused(provider, tracks, tmp_path):
+    """LOS_ENU_k is checked pixel by pixel (core.validation.check_unit_vector_raster): a
+    vector of length 0.9 (e.g. a scaled or wrongly multilooked file) or pointing down
+    (satellite-to-ground) would silently change every east/up value."""
+    asc, desc, _, _ = tracks
+    g = np.array(los_unit_vector_from_heading(*ASC))
+    comps = np.stack([np.full((8, 9), c, np.float32) for c in g])
+    comps[:, 0, :3] *= 0.9                    # 3 pixels too short
+    comps[:, 1, :2] *= -1.0                   # 2 pixels satellite-to-ground
+    enu = str(tmp_path / "enu.tif")
+    write_array(enu, comps, GT_A, UTM33N)
+    out = tmp_path / "out"
+    params = {"TRACK_1": [asc], "LOS_ENU_1": enu, "TRACK_2": desc, "INCIDENCE_2": DESC[0],
+              "HEADING_2": DESC[1], "EAST": str(out / "e.tif"), "UP": str(out / "u.tif")}
+    with pytest.raises(QgsProcessingException,
+                       match=r"LOS_ENU_1 .*5 of 72 valid pixels \(6\.94 %\) are not a ground-to-"
+                             r"satellite unit vector: length .* from 0\.9 to 1 .*1 ± 0\.01.*"
+                             r"\(2 of them point down\)"):
+        run_algorithm(TimeseriesDecompose().create(), params)
+    assert not out.exists() or not os.listdir(out)

@@ -126,6 +126,36 @@ def test_velocity_date_range_and_noise():
     assert ins.velocity_unit("mm") == "mm/yr"
 
 
+def test_inspector_velocity_is_timeseries_velocity_of_the_same_series(tmp_path):
+    """The Inspector's fit (linear_velocity) is displacement:timeseries_velocity's model and
+    solver: the same velocity and 1-sigma pixel by pixel, over a date range, with gaps; a
+    pixel left with two values in the range is NaN there and refused here."""
+    from displacement_toolkit.core import timeseries as ts
+
+    days = [dt.date(2020, 1, 3) + dt.timedelta(days=12 * k + (k % 3)) for k in range(14)]
+    t = np.array([(d - days[0]).days / 365.25 for d in days])
+    rng = np.random.default_rng(7)
+    cube = (np.array([3.0, -8.0, 15.0, 0.5])[None, :] * t[:, None]
+            + rng.normal(0.0, 1.5, (14, 4))).reshape(14, 2, 2).astype(np.float32)
+    cube[[2, 5, 6], 0, 1] = np.nan                       # gaps
+    cube[2:12, 1, 1] = np.nan                            # two values left in the range (1, 12)
+    path = write_array(str(tmp_path / "ts.tif"), cube, GT, WKT,
+                       band_metadata=[{"units": "mm", "date": d.isoformat()} for d in days])
+    start, end = days[1], days[12]
+    stack = ts.open_stack([path])
+    ts.timeseries_velocity(stack, start, end, str(tmp_path / "v.tif"), str(tmp_path / "s.tif"))
+    v, sigma = read_block(str(tmp_path / "v.tif")), read_block(str(tmp_path / "s.tif"))
+    for row, col in ((0, 0), (0, 1), (1, 0)):
+        series = ins.sample_series(path, *centre(col, row))
+        fit = ins.linear_velocity(series.dates, series.values, start, end)
+        assert fit.velocity == pytest.approx(float(v[row, col]), rel=1e-6)
+        assert fit.sigma == pytest.approx(float(sigma[row, col]), rel=1e-6)
+    assert np.isnan(v[1, 1])
+    series = ins.sample_series(path, *centre(1, 1))
+    with pytest.raises(ValueError, match="at least three valid values.*2 given"):
+        ins.linear_velocity(series.dates, series.values, start, end)
+
+
 def test_series_csv_round_trip(tmp_path):
     path, days, values, _ = make_series(tmp_path)
     s = ins.sample_series(path, *centre(1, 1), label="P1")

@@ -103,6 +103,27 @@ def test_raster_scan_reports_count_fraction_and_range(tmp_path):
     V.check_raster(path, 1, "heading", "HEADING_1")      # the same numbers are valid headings
 
 
+def test_unit_vector_raster_is_checked_pixel_by_pixel_with_a_stated_tolerance(tmp_path):
+    """Length 1 ± UNIT_VECTOR_TOLERANCE (0.01) and up > 0 for 3 components; e² + n² < 1 for 2."""
+    e, n, u = (np.full((4, 5), c, np.float32) for c in g.los_unit_vector_from_heading(39.0, -168.0))
+    e[0, 0] = np.nan                                     # nodata: not counted
+    scale = np.ones((4, 5), np.float32)
+    scale[1, :2] = 1.009                                 # within the tolerance
+    scale[2, :3] = 1.02                                  # 3 pixels 2 % too long
+    path = str(tmp_path / "enu.tif")
+    write_array(path, np.stack([e, n, u]) * scale, (0, 1, 0, 0, 0, -1), crs_from_epsg(32633))
+    sources = [(path, 1), (path, 2), (path, 3)]
+    with pytest.raises(ValueError, match=r"LOS_ENU_2 \(enu.tif band 1, enu.tif band 2, enu.tif band 3\): "
+                                         r"3 of 19 valid pixels \(15.8 %\) .*from 1.02 to 1.02 .*"
+                                         r"1 ± 0.01 .*\(0 of them point down\)"):
+        V.check_unit_vector_raster(sources, "LOS_ENU_2")
+    V.check_unit_vector_raster(sources, "LOS_ENU_2", tolerance=0.03)
+    V.check_unit_vector_raster([(path, 1), (path, 2)], "INCIDENCE_1")   # e² + n² < 1 everywhere
+    write_array(path, np.stack([e, n, -u]), (0, 1, 0, 0, 0, -1), crs_from_epsg(32633))
+    with pytest.raises(ValueError, match=r"19 of 19 valid pixels \(100 %\).*\(19 of them point down\)"):
+        V.check_unit_vector_raster(sources, "LOS_ENU_2")
+
+
 # ------------------------------------------------------------------------- properties
 @PROPERTY
 @given(finite)
