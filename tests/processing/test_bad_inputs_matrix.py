@@ -472,3 +472,178 @@ def test_layer_sources_are_traced_to_their_files(tmp_path, source, expected):
         (tmp_path / name).write_bytes(b"x")
     path, layer = base_module._source_file(source.format(d=tmp_path))
     assert (path and os.path.basename(path), layer) == expected
+
+
+# --- the point-dataset algorithms (load_points, points_velocity, points_rereference,
+# points_to_grid): a 9-point EGMS CSV and its GeoPackage, and one file per bad class ---------
+PT_DATES = [dt.date(2020, 1, 3) + dt.timedelta(days=12 * k) for k in range(6)]
+
+
+def _write_point_inputs(src):
+    """``pts.csv`` (EGMS), ``pts.gpkg`` (the same points loaded), ``pts_nocrs.gpkg`` and
+    the bad point files, in ``src``."""
+    from displacement_toolkit.core import points as P
+    from displacement_toolkit.core import synthetic_points as S
+
+    pts = S.synthetic_points(9, PT_DATES, (4.0e6, 2.8e6, 4.0003e6, 2.8003e6), S.laea_europe(),
+                             35.0, -12.0, lambda x, y: 2.0 + 0 * x, lambda x, y: -5.0 + 0 * y, 0.0,
+                             seed=2)
+    S.write_egms_csv(str(src / "pts.csv"), pts)
+    fields = [("pid", "text"), ("velocity", "real")] + [(P.date_field(d), "real") for d in PT_DATES]
+    meta = {"units": "mm", "reference_date": PT_DATES[0].isoformat()}
+    for name, crs, scale in (("pts", S.laea_europe(), 1.0), ("pts_nocrs", "", 1.0),
+                             ("pts_nan", S.laea_europe(), np.nan)):
+        with P.PointWriter(str(src / f"{name}.gpkg"), crs, fields, "points", meta) as w:
+            w.write(pts.x, pts.y, {"pid": list(pts.pid), "velocity": pts.velocity * scale,
+                                   **{P.date_field(d): pts.series[:, k] * scale
+                                      for k, d in enumerate(PT_DATES)}})
+            w.commit()
+    with P.PointWriter(str(src / "pts_nofields.gpkg"), S.laea_europe(), [("pid", "text")],
+                       "points", meta) as w:
+        w.write(pts.x, pts.y, {"pid": list(pts.pid)})
+        w.commit()
+    text = (src / "pts.csv").read_text()
+    header, first = text.splitlines()[:2]
+    (src / "pts_empty.csv").write_bytes(b"")
+    (src / "pts_empty.gpkg").write_bytes(b"")
+    (src / "pts_garbled.csv").write_bytes(bytes(range(256)) * 4)
+    (src / "pts_truncated.csv").write_text(header + "\n" + first[:len(first) // 2])
+    (src / "pts_nocols.csv").write_text("name,value\nA,1\nB,2\n")
+    (src / "pts_allempty.csv").write_text(
+        "\n".join([header] + [re.sub(r"[^,]+", "", first)] * 3) + "\n")
+    data = (src / "pts.gpkg").read_bytes()
+    (src / "pts_truncated.gpkg").write_bytes(data[:len(data) // 3])
+
+
+@pytest.fixture(scope="module")
+def point_template(tmp_path_factory):
+    src = tmp_path_factory.mktemp("bad_points") / "in"
+    src.mkdir()
+    _write_point_inputs(src)
+    write_array(str(src / "los.tif"), _field(), GT, UTM33N, band_metadata=[{"units": "m"}])
+    return src
+
+
+@pytest.fixture
+def pscene(point_template, tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    shutil.copytree(point_template, src)
+    out.mkdir()
+    s = {"in": src, "out": out}
+    for name in os.listdir(src):
+        s[name] = str(src / name)
+    return s
+
+
+def _load_points(s):
+    return {"INPUT": s["pts.csv"], "OUTPUT": _o(s, "pts.gpkg")}
+
+
+def _points_velocity(s):
+    return {"INPUT": s["pts.gpkg"], "START_DATE": PT_DATES[0].isoformat(),
+            "END_DATE": PT_DATES[-1].isoformat(), "OUTPUT": _o(s, "vel.gpkg")}
+
+
+def _points_rereference(s):
+    return {"INPUT": s["pts.gpkg"], "REFERENCE_POINT": "4000150,2800150 [EPSG:3035]",
+            "REFERENCE_RADIUS": 1000.0, "OUTPUT": _o(s, "reref.gpkg")}
+
+
+def _points_to_grid(s):
+    return {"INPUT": s["pts.gpkg"], "CELL_SIZE": 100.0, "OUTPUT": _o(s, "grid.tif"),
+            "COUNT": _o(s, "count.tif")}
+
+
+# name: (parameters, outputs)
+POINT_ALGORITHMS = {
+    "load_points": (_load_points, ["OUTPUT"]),
+    "points_velocity": (_points_velocity, ["OUTPUT"]),
+    "points_rereference": (_points_rereference, ["OUTPUT"]),
+    "points_to_grid": (_points_to_grid, ["OUTPUT", "COUNT"]),
+}
+#: the bad files given as INPUT: load_points reads CSVs, the others point layers
+POINT_BAD = {
+    "load_points": {"missing": "absent.csv", "empty": "pts_empty.csv", "non_csv": "los.tif",
+                    "garbled": "pts_garbled.csv", "truncated": "pts_truncated.csv",
+                    "no_columns": "pts_nocols.csv", "all_empty": "pts_allempty.csv"},
+    "layer": {"missing": "absent.gpkg", "empty": "pts_empty.gpkg", "non_vector": "los.tif",
+              "garbled": "pts_garbled.csv", "truncated": "pts_truncated.gpkg",
+              "no_columns": "pts_nofields.gpkg", "all_empty": "pts_nan.gpkg"},
+}
+POINT_CASES = [(a, k) for a in sorted(POINT_ALGORITHMS)
+               for k in POINT_BAD["load_points" if a == "load_points" else "layer"]]
+
+
+@pytest.mark.parametrize("algorithm", sorted(POINT_ALGORITHMS))
+def test_points_good_inputs_run(provider, pscene, algorithm):
+    make, outputs = POINT_ALGORITHMS[algorithm]
+    result, _ = _run_checked(algorithm, make(pscene), pscene, expect_error=False)
+    for name in outputs:
+        assert os.path.getsize(result[name]) > 0
+
+
+@pytest.mark.parametrize("algorithm, kind", POINT_CASES)
+def test_points_bad_input(provider, pscene, algorithm, kind):
+    make, _ = POINT_ALGORITHMS[algorithm]
+    params = make(pscene)
+    name = POINT_BAD["load_points" if algorithm == "load_points" else "layer"][kind]
+    params["INPUT"] = str(pscene["in"] / name)
+    match = {("points_to_grid", "no_columns"): r"FIELD = 'velocity': the point layer has no such",
+             ("points_rereference", "all_empty"): r"REFERENCE_POINT = .*have no value",
+             ("load_points", "all_empty"): r"INPUT \(pts_allempty\.csv\).*empty coordinates",
+             }.get((algorithm, kind), {
+                 "missing": r"INPUT = .*does not exist", "empty": r"INPUT = .*empty",
+                 "no_columns": r"INPUT = .*(X_FIELD column|no date fields|neither a velocity)",
+                 "all_empty": r"INPUT = .*(is empty \(NaN\)|values empty)",
+                 "garbled": r"INPUT\b.*(not a text \(UTF-8\) CSV|cannot open it)",
+             }.get(kind, r"INPUT\b.*(cannot|not a|damaged|truncated)"))
+    _run_checked(algorithm, params, pscene, match=match)
+
+
+@pytest.mark.parametrize("algorithm, target", [("load_points", "pts.csv")] + [
+    (a, "pts.gpkg") for a in sorted(POINT_ALGORITHMS)])
+def test_points_output_equal_to_an_input_is_refused(provider, pscene, algorithm, target):
+    """A GeoPackage (or the grid) written over the input CSV or GeoPackage (issue 16 item 1)."""
+    make, outputs = POINT_ALGORITHMS[algorithm]
+    params = dict(make(pscene), INPUT=pscene[target])
+    params[outputs[0]] = pscene[target]
+    _run_checked(algorithm, params, pscene, match=rf"{outputs[0]} = .* is INPUT, an input")
+
+
+def test_points_two_outputs_on_one_path_are_refused(provider, pscene):
+    params = _points_to_grid(pscene)
+    params["COUNT"] = params["OUTPUT"]
+    _run_checked("points_to_grid", params, pscene, match=r"(OUTPUT and COUNT|COUNT and OUTPUT) both write")
+
+
+@pytest.mark.parametrize("algorithm", sorted(POINT_ALGORITHMS))
+def test_points_read_only_output_folder_is_refused(provider, pscene, algorithm, monkeypatch):
+    make, outputs = POINT_ALGORITHMS[algorithm]
+    params = make(pscene)
+    locked = pscene["out"] / "locked"
+    locked.mkdir()
+    os.chmod(locked, stat.S_IRUSR | stat.S_IXUSR)
+    if os.geteuid() == 0:
+        real_access = os.access
+        monkeypatch.setattr(base_module.os, "access", lambda p, mode: real_access(p, mode) and not (
+            mode & os.W_OK and os.path.realpath(p) == os.path.realpath(locked)))
+    for name in outputs:
+        params[name] = str(locked / os.path.basename(params[name]))
+    try:
+        _, message = _run_checked(algorithm, params, pscene,
+                                  match=rf"({'|'.join(outputs)}) = .*not writable")
+    finally:
+        os.chmod(locked, stat.S_IRWXU)
+    assert _files(locked) == {}
+
+
+@pytest.mark.parametrize("algorithm", ["points_rereference", "points_to_grid", "points_velocity"])
+def test_point_layer_without_crs(provider, pscene, algorithm):
+    """A layer without CRS: the metre-based algorithms refuse it naming INPUT and the CRS;
+    the velocity (no geometry involved) is computed."""
+    make, _ = POINT_ALGORITHMS[algorithm]
+    params = dict(make(pscene), INPUT=pscene["pts_nocrs.gpkg"])
+    if algorithm == "points_velocity":
+        _run_checked(algorithm, params, pscene, expect_error=False)
+    else:
+        _run_checked(algorithm, params, pscene, match=r"INPUT = .*the point layer has no CRS")
