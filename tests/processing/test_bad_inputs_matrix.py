@@ -688,6 +688,7 @@ def geocode_template(tmp_path_factory):
     _radar_raster(src / "lon.tif", lon, gdal.GDT_Float64)
     _radar_raster(src / "lat_nan.tif", np.full((N, N), np.nan))
     _radar_raster(src / "lat_small.tif", _radar_lonlat(N - 4)[1], gdal.GDT_Float64)
+    _radar_raster(src / "lon_small.tif", _radar_lonlat(N - 4)[0], gdal.GDT_Float64)
     (src / "empty.tif").write_bytes(b"")
     (src / "text.tif").write_text("station,lon,lat\nA,1,2\n")
     _radar_raster(src / "all_nan.tif", np.full((N, N), np.nan, np.float32))
@@ -762,6 +763,15 @@ def test_geocode_bad_geolocation(provider, gscene, parameter, kind, match):
     bad = str(gscene["in"] / "missing.tif") if kind == "missing" else gscene[kind]
     params = dict(_geocode(gscene), **{parameter: bad})
     _run_checked("geocode", params, gscene, match=match)
+
+
+def test_geocode_geolocation_of_another_size_than_input_is_refused(provider, gscene):
+    """A 20 x 20 LATITUDE/LONGITUDE pair for a 24 x 24 INPUT without radar_pixel_geotransform
+    (e.g. the geometry of a multilooked grid): where INPUT's pixels are is unknown."""
+    params = dict(_geocode(gscene), LATITUDE=gscene["lat_small"], LONGITUDE=gscene["lon_small"])
+    _run_checked("geocode", params, gscene,
+                 match=r"LATITUDE/LONGITUDE are 20 x 20 pixels but INPUT is 24 x 24.*"
+                       r"radar_pixel_geotransform")
 
 
 @pytest.mark.parametrize("target", ["INPUT", "LATITUDE", "LONGITUDE"])
