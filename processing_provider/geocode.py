@@ -89,7 +89,7 @@ class Geocode(DisplacementAlgorithm):
             given = ", ".join(n for n, v in (("LATITUDE", lat), ("LONGITUDE", lon),
                                              ("LOOKUP_TABLE", lookup), ("DEM_PAR", dem_par),
                                              ("ANNOTATION", annotation)) if v)
-            raise parameter_error(given, "", str(exc), "Give one geolocation") from exc
+            raise QgsProcessingException(f"Geolocation given: {given}. {exc}") from exc
 
     def compute(self, parameters, context, feedback):
         path = self.raster_path(parameters, "INPUT", context)

@@ -691,6 +691,7 @@ def geocode_template(tmp_path_factory):
     _radar_raster(src / "lon_small.tif", _radar_lonlat(N - 4)[0], gdal.GDT_Float64)
     (src / "empty.tif").write_bytes(b"")
     (src / "text.tif").write_text("station,lon,lat\nA,1,2\n")
+    (src / "annotation.xml").write_text("<product><adsHeader/></product>\n")
     _radar_raster(src / "all_nan.tif", np.full((N, N), np.nan, np.float32))
     _radar_raster(src / "nodata.tif", np.full((N, N), -9999, np.int16), gdal.GDT_Int16, -9999)
     noise = np.random.default_rng(1).normal(size=(N, N)).astype(np.float32)
@@ -772,6 +773,36 @@ def test_geocode_geolocation_of_another_size_than_input_is_refused(provider, gsc
     _run_checked("geocode", params, gscene,
                  match=r"LATITUDE/LONGITUDE are 20 x 20 pixels but INPUT is 24 x 24.*"
                        r"radar_pixel_geotransform")
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"LONGITUDE": None}, r"Geolocation given: LATITUDE\. latitude and longitude rasters go "
+                          r"together: give both"),
+    ({"LATITUDE": None}, r"Geolocation given: LONGITUDE\. latitude and longitude rasters go"),
+    ({"ANNOTATION": "annotation"}, r"Geolocation given: LATITUDE, LONGITUDE, ANNOTATION\. give "
+                                   r"exactly one geolocation"),
+    ({"LATITUDE": None, "LONGITUDE": None, "DEM_PAR": "text"},
+     r"Geolocation given: DEM_PAR\. a GAMMA lookup table needs its DEM parameter file"),
+    ({"LATITUDE": None, "LONGITUDE": None, "ANNOTATION": "missing"}, r"ANNOTATION = .*does not exist"),
+    ({"LATITUDE": None, "LONGITUDE": None, "ANNOTATION": "text"}, r"ANNOTATION = .*cannot open it"),
+    ({"LATITUDE": None, "LONGITUDE": None, "ANNOTATION": "empty"}, r"ANNOTATION = .*empty"),
+    ({"LATITUDE": None, "LONGITUDE": None, "LOOKUP_TABLE": "text"},
+     r"Geolocation given: LOOKUP_TABLE\. a GAMMA lookup table needs its DEM parameter file"),
+    ({"LATITUDE": None, "LONGITUDE": None, "ANNOTATION": "annotation"},
+     r"ANNOTATION = .*geolocationGrid has 0 points"),
+    ({"LATITUDE": None, "LONGITUDE": None, "LOOKUP_TABLE": "empty", "DEM_PAR": "text"},
+     r"DEM_PAR = .*GAMMA DEM parameter 'width' is missing"),
+])
+def test_geocode_bad_geolocation_files(provider, gscene, change, match):
+    """A half pair, two geolocations, and the other geolocation files missing or not what
+    they claim to be (a text file as annotation, DEM .par or lookup table)."""
+    params = _geocode(gscene)
+    for name, key in change.items():
+        if key is None:
+            params.pop(name)
+        else:
+            params[name] = gscene["bad"]["missing"] if key == "missing" else gscene[key]
+    _run_checked("geocode", params, gscene, match=match)
 
 
 @pytest.mark.parametrize("target", ["INPUT", "LATITUDE", "LONGITUDE"])
