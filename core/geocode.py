@@ -309,8 +309,10 @@ def plan_target_grid(lon: np.ndarray, lat: np.ndarray, spacing_m: Tuple[float, f
                          -(extent[3] - extent[1])), 1, 1).to_info()
     grid = plan_grid([box], extent=extent, resolution=(rx, ry), target_crs_wkt=wkt, log=log)
     if grid.width * grid.height > 2 ** 31:
-        raise ValueError(f"the target grid would have {grid.width} x {grid.height} pixels: give "
-                         "a coarser RESOLUTION (in metres)")
+        unit = "m" if resolution_in_metres else "target-CRS units"
+        raise ValueError(f"RESOLUTION = {resolution:g} {unit}: the target grid would have "
+                         f"{grid.width} x {grid.height} pixels (more than 2^31): give a coarser "
+                         "RESOLUTION (in metres)")
     return grid
 
 

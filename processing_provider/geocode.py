@@ -4,6 +4,7 @@ import os
 
 from qgis.core import (
     QgsCoordinateReferenceSystem,
+    QgsProcessingException,
     QgsProcessingOutputNumber,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterCrs,
@@ -15,6 +16,7 @@ from qgis.core import (
 )
 
 from ..core import geocode as gc
+from ..core.raster_io import RasterError
 from .base import DisplacementAlgorithm, parameter_error
 from .common_grid import style_kind_for_quantity
 
@@ -87,7 +89,7 @@ class Geocode(DisplacementAlgorithm):
             given = ", ".join(n for n, v in (("LATITUDE", lat), ("LONGITUDE", lon),
                                              ("LOOKUP_TABLE", lookup), ("DEM_PAR", dem_par),
                                              ("ANNOTATION", annotation)) if v)
-            raise parameter_error(given, "", str(exc), "Give one geolocation") from exc
+            raise QgsProcessingException(f"Geolocation given: {given}. {exc}") from exc
 
     def compute(self, parameters, context, feedback):
         path = self.raster_path(parameters, "INPUT", context)
@@ -109,8 +111,16 @@ class Geocode(DisplacementAlgorithm):
         resampling = RESAMPLING[self.parameterAsEnum(parameters, "RESAMPLING", context)]
         out = self.output_raster_path(parameters, "OUTPUT", context)
         feedback.pushInfo(f"INPUT: {info.width} x {info.height} pixels, {info.band_count} band(s)")
-        result = gc.geocode(path, geolocation, out, crs, resolution, True, resampling,
-                            self.monitor(feedback))
+        try:
+            result = gc.geocode(path, geolocation, out, crs, resolution, True, resampling,
+                                self.monitor(feedback))
+        except ValueError as exc:
+            # an empty result: say which input has no valid value (the base class adds the
+            # diagnosis only to messages that name no parameter, and this one names INPUT)
+            diagnosis = None if isinstance(exc, RasterError) else self.input_diagnosis()
+            if diagnosis is None:
+                raise
+            raise QgsProcessingException(f"{exc}. {diagnosis}") from exc
         for note in result.notes:
             feedback.pushInfo(note)
         feedback.pushInfo("Output grid: " + result.grid.describe())
