@@ -570,6 +570,7 @@ def warp_to_grid(
     resampling: str = "average",
     output_path: Optional[str] = None,
     monitor=None,
+    warp_extra: Optional[Dict[str, object]] = None,
 ) -> str:
     """Warp ``bands`` (1-based; default all) of ``path`` onto ``grid`` with GDAL; return the path.
 
@@ -580,7 +581,8 @@ def warp_to_grid(
     nothing.  Values are exactly those of ``gdal.Warp`` with the same bounds,
     resolution, resampling, ``srcNodata`` (the band's nodata, NaN for float
     bands without one) and ``dstNodata=nan``.  ``output_path`` None: a new file
-    in the system temporary folder (the caller deletes it).
+    in the system temporary folder (the caller deletes it).  ``warp_extra``: further
+    ``gdal.WarpOptions`` keywords (e.g. ``geoloc=True`` for a source with geolocation arrays).
     """
     mon = ensure_monitor(monitor)
     info = raster_info(path)
@@ -611,16 +613,13 @@ def warp_to_grid(
             return 0
         return 1
 
-    options = warp_options(
-        src, grid, resampling,
-        format="GTiff",
-        creationOptions=list(GTIFF_OPTIONS) + ["PREDICTOR=3"],
-        callback=_progress,
-        # small chunks, each written (compressed) before the next: the progress callback,
-        # which honours cancel, then runs at least every second (docs/safety.md)
-        warpMemoryLimit=WARP_CHUNK_BYTES,
-        warpOptions=["WRITE_FLUSH=YES"],
-    )
+    extra = {"format": "GTiff", "creationOptions": list(GTIFF_OPTIONS) + ["PREDICTOR=3"],
+             "callback": _progress,
+             # small chunks, each written (compressed) before the next: the progress callback,
+             # which honours cancel, then runs at least every second (docs/safety.md)
+             "warpMemoryLimit": WARP_CHUNK_BYTES, "warpOptions": ["WRITE_FLUSH=YES"]}
+    extra.update(warp_extra or {})
+    options = warp_options(src, grid, resampling, **extra)
     out, error = _run_warp(tmp, src, options)
     options = None
     try:

@@ -156,8 +156,12 @@ class PointSource:
 
 
 def _read_header(path: str) -> List[str]:
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        first = fh.readline()
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            first = fh.readline()
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{os.path.basename(path)} is not a text (UTF-8) CSV: byte "
+                         f"{exc.start} is binary") from None
     if not first.strip():
         raise ValueError(f"{os.path.basename(path)} is empty")
     delim = ";" if first.count(";") > first.count(",") else ","
@@ -651,7 +655,10 @@ class PointLayer:
         self.path = path
         self.layer = lyr.GetName()
         ref = lyr.GetSpatialRef()
-        self.crs_wkt = ref.ExportToWkt() if ref is not None else ""
+        # a GeoPackage without CRS (srs_id 0 or -1) reads as "Undefined geographic SRS"
+        # (or "... Cartesian SRS"): no CRS, not degrees
+        undefined = ref is None or (ref.GetName() or "").startswith("Undefined ")
+        self.crs_wkt = "" if undefined else ref.ExportToWkt()
         defn = lyr.GetLayerDefn()
         self.fields = {defn.GetFieldDefn(i).GetName(): defn.GetFieldDefn(i).GetTypeName()
                        for i in range(defn.GetFieldCount())}
@@ -871,7 +878,7 @@ def _write_points(src: PointSource, output: str, ref_index: Optional[int],
         meta["quantity"] = f"{src.metadata['component']}_displacement"
     elif src.format in ("egms", "mintpy", "stamps"):
         meta["quantity"] = "los_displacement"
-    dropped = los_flipped = 0
+    dropped = los_flipped = located = valued = 0
     tracks = []
     zero = np.ones(len(src.dates), dtype=bool)
     check_zero = None          # the auto-chosen zero column, to be confirmed on every chunk
@@ -915,9 +922,16 @@ def _write_points(src: PointSource, output: str, ref_index: Optional[int],
                 tracks.append(chunk.values["track_angle"][:1000])
             for d, col in zip(src.dates, series.T):
                 cols[date_field(d)] = col
+            located += int((np.isfinite(chunk.x) & np.isfinite(chunk.y)).sum())
+            velocity = cols.get("velocity")
+            valued += int(np.isfinite(velocity).sum()) if velocity is not None else 0
+            valued += int(np.isfinite(series).sum()) if src.dates else 0
             writer.write(chunk.x, chunk.y, cols)
         if writer.count == 0:
             raise ValueError(f"{os.path.basename(src.path)} holds no point")
+        if located == 0 or valued == 0:
+            raise ValueError(f"{os.path.basename(src.path)}: every one of its {writer.count} rows "
+                             f"has empty {'coordinates' if located == 0 else 'values'}")
         ref_day = src.dates[ref_index] if src.dates else None
         if ref_day:
             writer.metadata["reference_date"] = ref_day.isoformat()

@@ -464,6 +464,8 @@ class RasterWriter:
         self._samples: List[List[np.ndarray]] = [[] for _ in range(bands)]
         self._sampled: List[int] = [0] * bands
         self._valid: List[int] = [0] * bands
+        # exact running min, max, sum and sum of squares of the finite values (float64)
+        self._moments = np.tile([np.inf, -np.inf, 0.0, 0.0], (bands, 1))
         self._written: List[int] = [0] * bands
         self._closed = False
 
@@ -482,6 +484,9 @@ class RasterWriter:
             finite = block.ravel()
         self._valid[band - 1] += finite.size
         if finite.size:
+            m, as64 = self._moments[band - 1], finite.astype(np.float64)
+            m[:] = (min(m[0], as64.min()), max(m[1], as64.max()),
+                    m[2] + as64.sum(), m[3] + np.dot(as64, as64))
             quota = max(1, STAT_SAMPLE_SIZE * block.size // max(1, self.width * self.height))
             take = finite if finite.size <= quota else self._rng.choice(finite, quota, replace=False)
             self._samples[band - 1].append(np.asarray(take, dtype=np.float64))
@@ -491,16 +496,22 @@ class RasterWriter:
         return self._valid[band - 1]
 
     def stats(self, band: int) -> Dict[str, float]:
-        """min, max, p2, p98, max_abs_p98 and valid count of the values written to ``band``."""
+        """min, max, mean, std (exact) and p2, p98, abs_p98 (from a sample) and the valid
+        count of the values written to ``band``."""
         parts = self._samples[band - 1]
         if not parts:
             return {"valid": 0}
         values = np.concatenate(parts)
         p2, p98 = np.percentile(values, [2, 98])
+        n = self._valid[band - 1]
+        vmin, vmax, total, squares = self._moments[band - 1]
+        mean = total / n
         return {
-            "valid": self._valid[band - 1],
-            "min": float(values.min()),
-            "max": float(values.max()),
+            "valid": n,
+            "min": float(vmin),
+            "max": float(vmax),
+            "mean": float(mean),
+            "std": float(np.sqrt(max(squares / n - mean * mean, 0.0))),
             "p2": float(p2),
             "p98": float(p98),
             "abs_p98": float(np.percentile(np.abs(values), 98)),
@@ -514,8 +525,7 @@ class RasterWriter:
             st = self.stats(i + 1)
             if st.get("valid"):
                 self._ds.GetRasterBand(i + 1).SetStatistics(
-                    st["min"], st["max"], float("nan"), float("nan")
-                )
+                    st["min"], st["max"], st["mean"], st["std"])
         self._ds.FlushCache()
         self._ds = None
         self._closed = True

@@ -61,7 +61,9 @@ class DisplacementToolkitPlugin:
         self.tool_button.setDefaultAction(self.actions[0])   # the Inspector
         self.toolbar.addWidget(self.tool_button)
         group = None
-        for algorithm in self.provider.algorithms():
+        # the registry lists algorithms by id: gather each group under one section
+        for algorithm in sorted(self.provider.algorithms(),
+                                key=lambda a: (a.group(), a.displayName())):
             if algorithm.group() != group:
                 group = algorithm.group()
                 self.tool_menu.addSection(group)

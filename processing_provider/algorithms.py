@@ -24,6 +24,7 @@ def algorithm_classes():
     from .points_velocity import PointsVelocity
     from .points_rereference import PointsRereference
     from .points_to_grid import PointsToGrid
+    from .geocode import Geocode
     # -- end of imports --
     return [
         # -- algorithms (one entry per algorithm) --
@@ -42,5 +43,6 @@ def algorithm_classes():
         PointsVelocity,
         PointsRereference,
         PointsToGrid,
+        Geocode,
         # -- end of algorithms --
     ]

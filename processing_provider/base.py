@@ -163,6 +163,26 @@ def _folder_problem(folder):
     return None
 
 
+def _why_refused(parameters, message):
+    """QGIS's "Incorrect parameter value for NAME" with the reason when NAME is a file path
+    that does not exist, is empty or cannot be opened as a layer of the parameter's type."""
+    found = re.search(r"Incorrect parameter value for (\w+)", message or "")
+    value = parameters.get(found.group(1)) if found else None
+    if not isinstance(value, str) or not value.strip():
+        return message
+    path = split_source(value[4:] if value.lower().startswith("ogr:") else value)[0]
+    if os.sep not in path and not os.path.splitext(path)[1]:
+        return message          # a layer id or name, not a file
+    if not os.path.exists(path):
+        problem, fix = "the file does not exist", "Check the path"
+    elif os.path.isfile(path) and os.path.getsize(path) == 0:
+        problem, fix = "the file is empty (0 bytes)", "Choose a complete file"
+    else:
+        problem, fix = ("QGIS cannot open it as this kind of layer (another format, or a damaged "
+                        "or truncated file)", "Choose a file of the expected type")
+    return f"{parameter_error(found.group(1), value, problem, fix)}"
+
+
 def python_numbers(parameters):
     """``parameters`` with numpy numbers (``np.float64(34)``, 0-d arrays: what numpy code
     in the Python console passes to ``processing.run``) as Python floats and ints.  QGIS
@@ -291,11 +311,11 @@ class DisplacementAlgorithm(QgsProcessingAlgorithm):
         ok, message = super().checkParameterValues(parameters, context)
         products = {k for k, v in parameters.items() if _holds_product_source(v)}
         if ok or not products:
-            return ok, message
+            return ok, message if ok else _why_refused(parameters, message)
         for definition in self.parameterDefinitions():
             name = definition.name()
             if name not in products and not definition.checkValueIsAcceptable(parameters.get(name), context):
-                return False, f"Incorrect parameter value for {name}"
+                return False, _why_refused(parameters, f"Incorrect parameter value for {name}")
         return True, ""
 
     # --- the output guard ---------------------------------------------------

@@ -42,6 +42,13 @@ INSAR_UNIT_CHOICES = ["from the raster metadata", "m", "cm", "mm", "m/yr", "cm/y
 _DIVERGING = ["#2166ac", "#67a9cf", "#d1e5f0", "#f7f7f7", "#fddbc7", "#ef8a62", "#b2182b"]
 
 
+def millimetres_text(value_m) -> str:
+    """A statistic in metres (or m/yr) as millimetres for the log: two decimals, ``n/a`` when
+    not finite."""
+    value = float(value_m)
+    return f"{value * 1000.0:.2f}" if math.isfinite(value) else "n/a"
+
+
 def add_geometry_parameters(alg):
     """LOS geometry: a LOS unit-vector raster, or incidence/heading rasters, or angles."""
     alg.addParameter(QgsProcessingParameterRasterLayer(

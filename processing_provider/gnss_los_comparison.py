@@ -150,7 +150,8 @@ class GnssLosComparison(DisplacementAlgorithm):
         feedback.pushInfo("stations: " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
         st = result.stats
         feedback.pushInfo(
-            f"N = {st['n']}, bias = {_value(st['bias'])} mm/yr, RMSE = {_value(st['rmse'])} mm/yr, "
+            f"N = {st['n']}, bias = {common.millimetres_text(st['bias'])} mm/yr, "
+            f"RMSE = {common.millimetres_text(st['rmse'])} mm/yr, "
             f"r = {st['r']:.3f}, slope = {st['slope']:.3f}")
 
         fields = make_fields(FIELDS)

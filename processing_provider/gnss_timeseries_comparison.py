@@ -194,7 +194,8 @@ class GnssTimeseriesComparison(DisplacementAlgorithm):
             if status != "ok":
                 feedback.pushWarning(f"station {name}: {status}")
         st = result.stats
-        feedback.pushInfo(f"N = {st['n']}, bias = {_mm(st['bias'])} mm, RMSE = {_mm(st['rmse'])} mm, "
+        feedback.pushInfo(f"N = {st['n']}, bias = {common.millimetres_text(st['bias'])} mm, "
+                          f"RMSE = {common.millimetres_text(st['rmse'])} mm, "
                           f"r = {st['r']:.3f}")
 
         fields = make_fields(STATION_FIELDS)

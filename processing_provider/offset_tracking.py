@@ -24,6 +24,7 @@ from qgis.core import (
 )
 
 from ..core import offset_tracking as ot
+from ..core.geocode import IDENTITY, radar_metadata
 from ..core.raster_io import RasterWriter
 from .base import DisplacementAlgorithm, band_parameter, parameter_error
 from .fields import make_fields
@@ -254,6 +255,10 @@ class OffsetTracking(DisplacementAlgorithm):
                 "reference": os.path.basename(ref_path), "secondary": os.path.basename(sec_path),
                 "parameters": repr({k: v for k, v in vars(p).items()}),
                 "pixel_size_source": source}
+        # radar geometry: where each window centre is on the reference's radar grid, and
+        # the reference's geolocation, so displacement:geocode needs only the file
+        meta.update(radar_metadata(ref_info.geotransform, crs, ref_info.metadata,
+                                   ot.output_geotransform(IDENTITY, p)))
         results = {}
 
         def write(name, arrays, units, quantity, descriptions, kind, layer):

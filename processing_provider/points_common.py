@@ -35,8 +35,9 @@ def add_points_output(alg, name="OUTPUT", description="Point layer"):
         name, description, point_source_type()))
 
 
-def open_points(alg, parameters, name, context):
-    """The core :class:`PointLayer` of a point-layer parameter; errors name the parameter."""
+def open_points(alg, parameters, name, context, require_crs=False):
+    """The core :class:`PointLayer` of a point-layer parameter; errors name the parameter.
+    ``require_crs``: refuse a layer without CRS (distances, grids and other CRSs need it)."""
     layer = alg.parameterAsVectorLayer(parameters, name, context)
     if layer is None:
         raise parameter_error(name, parameters.get(name), "no point layer given",
@@ -46,9 +47,15 @@ def open_points(alg, parameters, name, context):
                               f"'{layer.providerType()}' provider",
                               "Save it to a GeoPackage first (Export > Save Features As)")
     try:
-        return PointLayer(layer.source(), workdir=QgsProcessingUtils.tempFolder())
+        points = PointLayer(layer.source(), workdir=QgsProcessingUtils.tempFolder())
     except ValueError as exc:
         raise parameter_error(name, layer.source(), str(exc), "Give a point layer") from exc
+    if require_crs and not points.crs_wkt:
+        points.close()
+        raise parameter_error(name, layer.source(), "the point layer has no CRS",
+                              "Set its CRS (Layer Properties > Source) and save it, or load "
+                              "the points again with displacement:load_points and its CRS")
+    return points
 
 
 def output_points_path(alg, parameters, name, context):

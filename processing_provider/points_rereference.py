@@ -62,23 +62,19 @@ class PointsRereference(DisplacementAlgorithm):
         if len(given) != 1:
             raise parameter_error("REFERENCE_POINT", given, "give exactly one reference",
                                   "Set REFERENCE_POINT, GNSS_FILE or REFERENCE_POLYGON")
-        layer = open_points(self, parameters, "INPUT", context)
-        radius = self.parameterAsDouble(parameters, "REFERENCE_RADIUS", context)
+        layer = open_points(self, parameters, "INPUT", context, require_crs=True)
+        if not layer.dates and not layer.has("velocity"):
+            layer.close()
+            raise parameter_error("INPUT", layer.source, "the point layer has neither a velocity "
+                                  "nor date fields (DYYYYMMDD): nothing to re-reference",
+                                  "Give a layer from displacement:load_points")
         try:
-            if given[0] == "REFERENCE_POINT":
-                crs = self.parameterAsPointCrs(parameters, "REFERENCE_POINT", context)
-                pt = self.parameterAsPoint(parameters, "REFERENCE_POINT", context)
-                ref = pa.points_reference(layer, pt.x(), pt.y(), crs.toWkt() if crs.isValid()
-                                          else "", radius)
-            elif given[0] == "GNSS_FILE":
-                ref = pa.gnss_points_reference(
-                    layer, self.parameterAsFile(parameters, "GNSS_FILE", context),
-                    self.parameterAsString(parameters, "GNSS_STATION", context), radius)
-            else:
-                geom = self.parameterAsGeometry(parameters, "REFERENCE_POLYGON", context)
-                crs = self.parameterAsGeometryCrs(parameters, "REFERENCE_POLYGON", context)
-                ref = pa.polygon_points_reference(layer, geom.asWkt(),
-                                                  crs.toWkt() if crs.isValid() else "")
+            try:
+                ref = self._reference(given[0], layer, parameters, context)
+            except ValueError as exc:
+                raise parameter_error(given[0], parameters[given[0]], str(exc),
+                                      "Choose another reference, or check that INPUT has "
+                                      "values") from exc
             feedback.pushInfo(f"Reference: {ref.description}: median of {ref.count} point(s); "
                               f"velocity {ref.values.get('velocity', float('nan')):.3f} mm/yr")
             out = output_points_path(self, parameters, "OUTPUT", context)
@@ -87,3 +83,19 @@ class PointsRereference(DisplacementAlgorithm):
             layer.close()
         style_points(self, out, context, "Re-referenced points")
         return {"OUTPUT": out, "REFERENCE_POINTS": ref.count}
+
+    def _reference(self, kind, layer, parameters, context):
+        """The core reference of the one reference parameter given (``kind``)."""
+        radius = self.parameterAsDouble(parameters, "REFERENCE_RADIUS", context)
+        if kind == "REFERENCE_POINT":
+            crs = self.parameterAsPointCrs(parameters, "REFERENCE_POINT", context)
+            pt = self.parameterAsPoint(parameters, "REFERENCE_POINT", context)
+            return pa.points_reference(layer, pt.x(), pt.y(),
+                                       crs.toWkt() if crs.isValid() else "", radius)
+        if kind == "GNSS_FILE":
+            return pa.gnss_points_reference(
+                layer, self.parameterAsFile(parameters, "GNSS_FILE", context),
+                self.parameterAsString(parameters, "GNSS_STATION", context), radius)
+        geom = self.parameterAsGeometry(parameters, "REFERENCE_POLYGON", context)
+        crs = self.parameterAsGeometryCrs(parameters, "REFERENCE_POLYGON", context)
+        return pa.polygon_points_reference(layer, geom.asWkt(), crs.toWkt() if crs.isValid() else "")

@@ -56,7 +56,7 @@ class PointsToGrid(DisplacementAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("POINTS_USED", "Points on the grid"))
 
     def compute(self, parameters, context, feedback):
-        layer = open_points(self, parameters, "INPUT", context)
+        layer = open_points(self, parameters, "INPUT", context, require_crs=True)
         field = (self.parameterAsString(parameters, "FIELD", context) or "velocity").strip()
         if not layer.has(field):
             raise parameter_error("FIELD", field, "the point layer has no such field",
@@ -87,6 +87,11 @@ class PointsToGrid(DisplacementAlgorithm):
         feedback.pushInfo(f"{res.points_used} points on the grid ({res.points_outside} outside), "
                           f"{res.cells_with_points} cells with points, {res.cells_valid} with a "
                           f"value")
+        if res.cells_valid == 0 and res.cells_with_points and \
+                self.parameterAsInt(parameters, "MIN_POINTS", context) <= 1:
+            raise parameter_error("INPUT", layer.source, f"every {field} value of the "
+                                  f"{res.points_used} points on the grid is empty (NaN)",
+                                  "Choose another FIELD or a layer with values")
         if res.cells_valid == 0:
             raise parameter_error("MIN_POINTS", self.parameterAsInt(parameters, "MIN_POINTS",
                                                                      context),

@@ -6,7 +6,7 @@ from qgis.core import (
 )
 
 from ..core import points_analysis as pa
-from .base import DisplacementAlgorithm
+from .base import DisplacementAlgorithm, parameter_error
 from .points_common import (
     style_points,
     GROUP,
@@ -50,6 +50,10 @@ class PointsVelocity(DisplacementAlgorithm):
         start, end, seasonal, steps, time_axis, step_rule, seconds = \
             velocity_model_parameters(self, parameters, context)
         layer = open_points(self, parameters, "INPUT", context)
+        if not layer.dates:
+            layer.close()
+            raise parameter_error("INPUT", layer.source, "the point layer has no date fields "
+                                  "(DYYYYMMDD)", "Load the time series with displacement:load_points")
         out = output_points_path(self, parameters, "OUTPUT", context)
         try:
             res = pa.points_velocity(layer, start, end, out, seasonal, steps,
@@ -60,8 +64,10 @@ class PointsVelocity(DisplacementAlgorithm):
         feedback.pushInfo(f"Model: {' + '.join(res.columns)}; {len(res.dates)} acquisitions "
                           f"{res.dates[0]} .. {res.dates[-1]}; {res.valid} of {res.count} points")
         if res.valid == 0:
-            raise ValueError("no point has enough valid acquisitions in the range for the model: "
-                             "widen the range or simplify the model")
+            raise parameter_error("INPUT", layer.source, f"none of the {res.count} points has "
+                                  f"enough valid acquisitions in {res.dates[0]} .. {res.dates[-1]} "
+                                  "for the model (are its values empty?)",
+                                  "Widen START_DATE .. END_DATE or simplify the model")
         style_points(self, out, context, f"Velocity {res.dates[0]} to {res.dates[-1]}")
         return {"OUTPUT": out, "START_DATE_USED": res.dates[0].isoformat(),
                 "END_DATE_USED": res.dates[-1].isoformat(), "VALID_POINTS": res.valid}

@@ -65,7 +65,8 @@ class DisplacementProvider(QgsProcessingProvider):
             from processing.core.ProcessingConfig import ProcessingConfig
         except ImportError:
             return
-        ProcessingConfig.removeSetting(SCHEDULER_SETTING)
+        if SCHEDULER_SETTING in ProcessingConfig.settings:   # gone when unloaded twice
+            ProcessingConfig.removeSetting(SCHEDULER_SETTING)
 
     def loadAlgorithms(self):
         # also called after Processing › Options is accepted: pick up the scheduler setting

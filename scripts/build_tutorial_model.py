@@ -19,6 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 MODEL_PATH = REPO / "docs" / "models" / "earthquake_decomposition.model3"
 MODEL_NAME = "earthquake_decomposition"
 MODEL_GROUP = "Displacement Toolkit tutorial"
+RADAR_MODEL_PATH = REPO / "docs" / "models" / "earthquake_decomposition_radar.model3"
+RADAR_MODEL_NAME = "earthquake_decomposition_radar"
 
 
 def build_model():
@@ -111,6 +113,118 @@ def build_model():
     return model
 
 
+def build_radar_model():
+    """The model for SLCs in radar geometry (no CRS): offset tracking of each pair ->
+    displacement:geocode of the range and azimuth offsets (metres) and of the incidence and
+    heading rasters with the track's latitude/longitude rasters, onto the output grid (CRS and
+    resolution) -> decomposition (docs/geocode.md)."""
+    from qgis.core import (
+        QgsProcessingModelAlgorithm,
+        QgsProcessingModelChildAlgorithm,
+        QgsProcessingModelChildParameterSource as Source,
+        QgsProcessingModelOutput,
+        QgsProcessingModelParameter,
+        QgsProcessingParameterCrs,
+        QgsProcessingParameterNumber,
+        QgsProcessingParameterRasterLayer,
+    )
+    from qgis.PyQt.QtCore import QPointF
+
+    model = QgsProcessingModelAlgorithm(RADAR_MODEL_NAME, MODEL_GROUP)
+    model.setHelpContent({
+        "ALG_DESC": "Offset tracking of an ascending and a descending SLC pair in radar geometry, "
+                    "geocoding of the offsets (metres), incidence and heading with each track's "
+                    "latitude/longitude rasters, then decomposition into east, north and up. "
+                    "See docs/geocode.md.",
+    })
+
+    def add_param(definition, x, y):
+        model.addModelParameter(definition, QgsProcessingModelParameter(definition.name()))
+        model.parameterComponent(definition.name()).setPosition(QPointF(x, y))
+
+    y = 60.0
+    for track, label in (("asc", "Ascending"), ("desc", "Descending")):
+        for key, what in (("reference", "reference SLC"), ("secondary", "secondary SLC"),
+                          ("incidence", "incidence (degrees, radar geometry)"),
+                          ("heading", "heading (degrees, radar geometry)"),
+                          ("latitude", "latitude of the SLC pixels"),
+                          ("longitude", "longitude of the SLC pixels")):
+            add_param(QgsProcessingParameterRasterLayer(f"{track}_{key}", f"{label} {what}"), 120.0, y)
+            y += 60.0
+    number = QgsProcessingParameterNumber.Type.Double
+    add_param(QgsProcessingParameterNumber("sigma_range", "1-sigma of range offsets (m)", number,
+                                           0.014, False, 0.0), 120.0, y)
+    add_param(QgsProcessingParameterNumber("sigma_azimuth", "1-sigma of azimuth offsets (m)",
+                                           number, 0.084, False, 0.0), 120.0, y + 60.0)
+    add_param(QgsProcessingParameterNumber("grid_resolution", "Output grid resolution (m)", number,
+                                           100.0, False, 1.0), 120.0, y + 120.0)
+    add_param(QgsProcessingParameterCrs("grid_crs", "Output grid CRS",
+                                        "EPSG:32611"), 120.0, y + 180.0)
+
+    for i, track in enumerate(("asc", "desc")):
+        child = QgsProcessingModelChildAlgorithm("displacement:offset_tracking")
+        child.setChildId(f"{track}_offsets")
+        child.setDescription(f"Offset tracking ({'ascending' if track == 'asc' else 'descending'})")
+        child.setPosition(QPointF(480.0, 150.0 + 500.0 * i))
+        child.addParameterSources("REFERENCE", [Source.fromModelParameter(f"{track}_reference")])
+        child.addParameterSources("SECONDARY", [Source.fromModelParameter(f"{track}_secondary")])
+        for key, value in (("WINDOW_X", 64), ("WINDOW_Y", 64), ("SEARCH_X", 8), ("SEARCH_Y", 8),
+                           ("STEP_X", 32), ("STEP_Y", 32), ("PIXEL_SIZE_X", 2.3),
+                           ("PIXEL_SIZE_Y", 14.0)):
+            child.addParameterSources(key, [Source.fromStaticValue(value)])
+        model.addChildAlgorithm(child)
+        for j, (what, source) in enumerate((
+                ("range", Source.fromChildOutput(f"{track}_offsets", "OUTPUT_X_METRES")),
+                ("azimuth", Source.fromChildOutput(f"{track}_offsets", "OUTPUT_Y_METRES")),
+                ("incidence", Source.fromModelParameter(f"{track}_incidence")),
+                ("heading", Source.fromModelParameter(f"{track}_heading")))):
+            geo = QgsProcessingModelChildAlgorithm("displacement:geocode")
+            geo.setChildId(f"{track}_geocode_{what}")
+            geo.setDescription(f"Geocode {what} ({track})")
+            geo.setPosition(QPointF(840.0, 60.0 + 500.0 * i + 100.0 * j))
+            geo.addParameterSources("INPUT", [source])
+            for key in ("latitude", "longitude"):
+                geo.addParameterSources(key.upper(), [Source.fromModelParameter(f"{track}_{key}")])
+            geo.addParameterSources("TARGET_CRS", [Source.fromModelParameter("grid_crs")])
+            geo.addParameterSources("RESOLUTION", [Source.fromModelParameter("grid_resolution")])
+            geo.addParameterSources("RESAMPLING", [Source.fromStaticValue(1)])
+            model.addChildAlgorithm(geo)
+
+    dec = QgsProcessingModelChildAlgorithm("displacement:decompose")
+    dec.setChildId("decompose")
+    dec.setDescription("Decompose into east, north, up")
+    dec.setPosition(QPointF(1200.0, 400.0))
+    slot = 1
+    for track in ("asc", "desc"):
+        for kind, what, sigma in ((1, "range", "sigma_range"), (2, "azimuth", "sigma_azimuth")):
+            dec.addParameterSources(f"OBS_{slot}",
+                                    [Source.fromChildOutput(f"{track}_geocode_{what}", "OUTPUT")])
+            dec.addParameterSources(f"KIND_{slot}", [Source.fromStaticValue(kind)])
+            dec.addParameterSources(f"INCIDENCE_{slot}",
+                                    [Source.fromChildOutput(f"{track}_geocode_incidence", "OUTPUT")])
+            dec.addParameterSources(f"HEADING_{slot}",
+                                    [Source.fromChildOutput(f"{track}_geocode_heading", "OUTPUT")])
+            dec.addParameterSources(f"SIGMA_VALUE_{slot}", [Source.fromModelParameter(sigma)])
+            slot += 1
+    for key, value in (("ANGLE_CONVENTION", 0), ("LOOK_DIRECTION", 0), ("COMPONENTS", 2), ("GRID", 2)):
+        dec.addParameterSources(key, [Source.fromStaticValue(value)])
+    dec.addParameterSources("GRID_RESOLUTION", [Source.fromModelParameter("grid_resolution")])
+    dec.addParameterSources("GRID_CRS", [Source.fromModelParameter("grid_crs")])
+    outputs = {}
+    for out_name, name in (("OUTPUT_EAST", "east"), ("OUTPUT_NORTH", "north"), ("OUTPUT_UP", "up"),
+                           ("OUTPUT_SIGMA", "sigma")):
+        output = QgsProcessingModelOutput(name, name)
+        output.setChildId("decompose")
+        output.setChildOutputName(out_name)
+        outputs[name] = output
+    dec.setModelOutputs(outputs)
+    model.addChildAlgorithm(dec)
+    _static_defaults(model)
+    model.updateDestinationParameters()
+    _keep_output_names(model)
+    return model
+
+
 def _keep_output_names(model):
     """Name the model's outputs ``decompose:east`` etc. on every QGIS version.
 
@@ -147,9 +261,10 @@ def _static_defaults(model):
         model.setChildAlgorithm(child)
 
 
-def write_model(build, path):
+def write_model(build, path, *more):
     """Start QGIS, register the provider (the child algorithms must be known for the model
-    to get its output parameters), build the model with ``build()`` and write it to ``path``."""
+    to get its output parameters), build the model with ``build()`` and write it to ``path``
+    (and likewise for each further ``(build, path)`` pair in ``more``)."""
     from qgis.core import QgsApplication
 
     app = QgsApplication([], False)
@@ -159,16 +274,17 @@ def write_model(build, path):
 
     provider = DisplacementProvider()   # keep a reference: the registry does not own it
     QgsApplication.processingRegistry().addProvider(provider)
-    model = build()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not model.toFile(str(path)):
-        raise SystemExit(f"cannot write {path}")
-    print(f"wrote {path}")
+    for build_one, path_one in ((build, path),) + tuple(more):
+        model = build_one()
+        path_one.parent.mkdir(parents=True, exist_ok=True)
+        if not model.toFile(str(path_one)):
+            raise SystemExit(f"cannot write {path_one}")
+        print(f"wrote {path_one}")
     app.exitQgis()
 
 
 def main():
-    write_model(build_model, MODEL_PATH)
+    write_model(build_model, MODEL_PATH, (build_radar_model, RADAR_MODEL_PATH))
 
 
 if __name__ == "__main__":

@@ -335,11 +335,63 @@ def generate(output, log=print):
     return scene
 
 
+RADAR_FILES = [f"{t}_radar_{name}.tif" for t in TRACKS for name in (
+    "reference_slc", "secondary_slc", "incidence", "heading", "latitude", "longitude")]
+
+
+def make_radar_geometry(output, log=print):
+    """The tracks of :func:`generate` (already in ``output``) as radar-geometry rasters without
+    CRS, as ISCE2 or GAMMA deliver them: ``<track>_radar_{reference_slc, secondary_slc,
+    incidence, heading}.tif`` (identity geotransform) with ``<track>_radar_latitude.tif`` and
+    ``_longitude.tif`` (float64 degrees, WGS 84: each pixel centre of the track's affine ground
+    geotransform), named in the rasters' metadata (``geolocation_latitude``/``_longitude``) so
+    that displacement:geocode needs only the file (docs/geocode.md)."""
+    from osgeo import gdal
+
+    out = Path(output)
+    crs = crs_from_epsg(EPSG)
+    identity = (0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+    rows, cols = SHAPE
+    r, c = np.mgrid[0:rows, 0:cols].astype(np.float64)
+    for track in TRACKS:
+        ds = gdal.Open(str(out / f"{track}_reference_slc.tif"))
+        x, y = pixel_ground(ds.GetGeoTransform(), r, c)
+        ds = None
+        lon, lat = transform_xy(x, y, crs, wgs84_wkt())
+        geo = {}
+        for key, values in (("latitude", lat), ("longitude", lon)):
+            path = out / f"{track}_radar_{key}.tif"
+            dst = gdal.GetDriverByName("GTiff").Create(str(path), cols, rows, 1, gdal.GDT_Float64,
+                                                       ["TILED=YES", "COMPRESS=DEFLATE"])
+            dst.GetRasterBand(1).WriteArray(values)
+            dst.GetRasterBand(1).SetDescription(key)
+            dst.GetRasterBand(1).SetMetadata({"units": "degree", "quantity": key})
+            dst = None
+            geo[f"geolocation_{key}"] = str(path.resolve())
+        for name in ("reference_slc", "secondary_slc", "incidence", "heading"):
+            src = gdal.Open(str(out / f"{track}_{name}.tif"))
+            band = src.GetRasterBand(1)
+            meta = dict(src.GetMetadata(), **geo)
+            meta["geometry"] = ("radar (rows = azimuth along flight, columns = slant range), no "
+                                "CRS; latitude/longitude rasters (scripts/make_sample_data.py)")
+            write_array(str(out / f"{track}_radar_{name}.tif"), band.ReadAsArray(), identity, "",
+                        descriptions=[band.GetDescription()], band_metadata=[band.GetMetadata()],
+                        metadata=meta)
+            band = src = None
+    log(f"  radar geometry: {', '.join(RADAR_FILES)}")
+    return [out / name for name in RADAR_FILES]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", default="demo_output/data/earthquake")
+    parser.add_argument("--radar-geometry", action="store_true",
+                        help="also write the tracks in radar geometry with latitude/longitude "
+                             "rasters (for displacement:geocode)")
     args = parser.parse_args()
     generate(args.output)
+    if args.radar_geometry:
+        make_radar_geometry(args.output)
 
 
 if __name__ == "__main__":

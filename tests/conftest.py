@@ -66,6 +66,21 @@ def provider(qgis_app, qgis_processing):
     yield instance
 
 
+@pytest.fixture(scope="session")
+def earthquake_scene(tmp_path_factory):
+    """(make_sample_data module, folder, scene description): the demo's synthetic earthquake
+    (scripts/make_sample_data.py), generated once per session for every test that uses it."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_sample_data",
+                                                  REPO / "scripts" / "make_sample_data.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path_factory.mktemp("earthquake_scene")
+    description = module.generate(out, log=lambda *_: None)
+    return module, out, description
+
+
 def recording_feedback():
     """A ``QgsProcessingFeedback`` that keeps what the algorithm logs: ``.lines`` (info)
     and ``.warnings``."""

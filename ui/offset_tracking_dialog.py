@@ -72,11 +72,14 @@ class OffsetTrackingSettings:
     search_y: int = 8
     step_x: int = 32
     step_y: int = 32
+    preset: int = 0       # PRESET option: 0 accurate, 1 fast
+    image_type: int = 0   # IMAGE_TYPE option: 0 auto, 1 SLC, 2 SAR amplitude, 3 optical
 
 
 def offset_tracking_parameters(s: OffsetTrackingSettings, outputs=None) -> dict:
     """Processing parameters of ``displacement:offset_tracking`` (REFERENCE, SECONDARY,
-    BAND_REFERENCE, BAND_SECONDARY, WINDOW_X/Y, SEARCH_X/Y, STEP_X/Y plus ``outputs``).
+    BAND_REFERENCE, BAND_SECONDARY, WINDOW_X/Y, SEARCH_X/Y, STEP_X/Y, PRESET, IMAGE_TYPE
+    plus ``outputs``).
     Raises ValueError for missing images or a grid that does not fit."""
     if not s.reference or not s.secondary:
         raise ValueError("choose a reference and a secondary image")
@@ -86,6 +89,7 @@ def offset_tracking_parameters(s: OffsetTrackingSettings, outputs=None) -> dict:
         "WINDOW_X": int(s.window_x), "WINDOW_Y": int(s.window_y),
         "SEARCH_X": int(s.search_x), "SEARCH_Y": int(s.search_y),
         "STEP_X": int(s.step_x), "STEP_Y": int(s.step_y),
+        "PRESET": int(s.preset), "IMAGE_TYPE": int(s.image_type),
     }
     params.update(outputs or {})
     return params
@@ -157,6 +161,15 @@ class OffsetTrackingDialog(GuidedRunMixin, QDialog):
             form.addRow(label, spin)
         for spin in (self.band_reference, self.band_secondary):
             spin.setRange(1, 9999)
+        # the algorithm's own option lists (PRESET, IMAGE_TYPE), in its option order
+        from ..processing_provider.offset_tracking import IMAGE_TYPE_LABELS, PRESET_LABELS
+
+        self.preset_combo, self.image_type_combo = QComboBox(), QComboBox()
+        for combo, labels, label in ((self.preset_combo, PRESET_LABELS, "Speed preset"),
+                                     (self.image_type_combo, IMAGE_TYPE_LABELS, "Image type")):
+            combo.addItems(labels)
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+            form.addRow(label, combo)
         left.addLayout(form)
         self.estimate_label = QLabel()
         self.estimate_label.setWordWrap(True)
@@ -191,7 +204,8 @@ class OffsetTrackingDialog(GuidedRunMixin, QDialog):
             reference=layer_path(self.reference_combo.currentLayer()) or "",
             secondary=layer_path(self.secondary_combo.currentLayer()) or "",
             band_reference=self.band_reference.value(), band_secondary=self.band_secondary.value(),
-            **values)
+            preset=self.preset_combo.currentIndex(),
+            image_type=self.image_type_combo.currentIndex(), **values)
 
     def set_values(self, **values):
         """Set window/search/step spin boxes by name (``window_x=32`` ...)."""

@@ -164,6 +164,8 @@ class Product:
         self.reference_date = reference_date
         self.has_geotransform = has_geotransform
         self.primary = primary
+        #: radar geometry: where the geolocation is (core/geocode.py metadata items)
+        self.geolocation: Dict[str, str] = {}
 
     def __repr__(self) -> str:
         names = ", ".join(layer.name for layer in self.layers)

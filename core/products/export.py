@@ -41,6 +41,7 @@ def dataset_metadata(product: Product) -> Dict[str, str]:
             "source": os.path.abspath(product.path) if not product.path.startswith("/vsi")
             else product.path}
     meta.update(product.geometry.as_metadata())
+    meta.update(product.geolocation)
     if product.reference_point:
         meta["reference_point"] = ",".join(
             f"{k}={v}" for k, v in sorted(product.reference_point.items()))

@@ -138,6 +138,28 @@ def _find_los(path: str, width: int, height: int) -> Optional[str]:
     return None
 
 
+def _find_latlon(path: str, width: int, height: int) -> Dict[str, str]:
+    """geocode metadata items naming the ``lat.rdr``/``lon.rdr`` of a radar image's grid
+    (same folders as :func:`_find_los`; the ISCE2 ``.vrt`` when present, else the image GDAL's
+    ISCE driver opens with its ``.xml``)."""
+    from ..geocode import LATITUDE_KEY, LONGITUDE_KEY
+    folder = os.path.dirname(os.path.abspath(path))
+    for sub in ("", "..", os.path.join("..", "geom_reference"), os.path.join("..", "geom_master"),
+                os.path.join("..", "..", "geom_reference")):
+        for suffix in (".rdr", ".rdr.full"):
+            found = {}
+            for key, name in ((LATITUDE_KEY, "lat"), (LONGITUDE_KEY, "lon")):
+                candidate = os.path.normpath(os.path.join(folder, sub, name + suffix))
+                if is_isce2(candidate):
+                    info = read_isce_xml(candidate)
+                    if (int(info.get("width", -1)), int(info.get("length", -1))) == (width, height):
+                        vrt = candidate + ".vrt"
+                        found[key] = vrt if os.path.exists(vrt) else candidate
+            if len(found) == 2:
+                return found
+    return {}
+
+
 def _los_layers(los_path, width, height, dtype, bands, scheme, auxiliary=False):
     inc = binary_reader(los_path, width, height, dtype, bands, scheme, nodata=0.0, band_map=[1])
     az_raw = binary_reader(los_path, width, height, dtype, bands, scheme, band_map=[2])
@@ -245,5 +267,8 @@ def open_isce2(path: str) -> Product:
     ref = pair[0] if pair else None
     if isinstance(ref, _dt.date):
         meta["reference_date"] = ref.isoformat()
-    return Product(path, "ISCE2", role, width, height, gt, wkt, layers, geometry, meta,
-                   reference_date=ref, has_geotransform=has_gt)
+    product = Product(path, "ISCE2", role, width, height, gt, wkt, layers, geometry, meta,
+                      reference_date=ref, has_geotransform=has_gt)
+    if not has_gt:
+        product.geolocation = _find_latlon(path, width, height)
+    return product

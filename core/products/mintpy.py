@@ -337,6 +337,24 @@ def open_mintpy(path: str, mask: bool = True) -> Product:
                                                     .replace("geo_", ""))
     if any(h5paths[n].startswith("/" + HDFEOS) for n in names):
         primary = "displacement"
-    return Product(path, "MintPy", product_type, width, height, gt, wkt, layers, geometry, atr,
-                   reference_point=ref_point, reference_date=ref_date, has_geotransform=has_gt,
-                   primary=primary)
+    product = Product(path, "MintPy", product_type, width, height, gt, wkt, layers, geometry, atr,
+                      reference_point=ref_point, reference_date=ref_date, has_geotransform=has_gt,
+                      primary=primary)
+    if not has_gt:
+        product.geolocation = _radar_geolocation(path, width, height)
+    return product
+
+
+def _radar_geolocation(path: str, width: int, height: int) -> Dict[str, str]:
+    """geocode metadata items naming the latitude/longitude datasets (GDAL HDF5 subdatasets)
+    of the file itself or of its geometryRadar.h5."""
+    from ..geocode import LATITUDE_KEY, LONGITUDE_KEY
+    for candidate in (path, _find_geometry_file(path, width, height)):
+        if not candidate:
+            continue
+        with open_h5(candidate) as f:
+            if all(k in f and f[k].shape == (height, width) for k in ("latitude", "longitude")):
+                full = os.path.abspath(candidate)
+                return {LATITUDE_KEY: f'HDF5:"{full}"://latitude',
+                        LONGITUDE_KEY: f'HDF5:"{full}"://longitude'}
+    return {}

@@ -266,7 +266,7 @@ def test_offset_tracking_parameters_pure():
     assert od.offset_tracking_parameters(s, {"OUTPUT": "/o.tif"}) == {
         "REFERENCE": "/r.tif", "SECONDARY": "/s.tif", "BAND_REFERENCE": 1, "BAND_SECONDARY": 2,
         "WINDOW_X": 32, "WINDOW_Y": 16, "SEARCH_X": 8, "SEARCH_Y": 4, "STEP_X": 16, "STEP_Y": 8,
-        "OUTPUT": "/o.tif"}
+        "PRESET": 0, "IMAGE_TYPE": 0, "OUTPUT": "/o.tif"}
     with pytest.raises(ValueError, match="reference"):
         od.offset_tracking_parameters(od.OffsetTrackingSettings())
 
@@ -282,7 +282,7 @@ class FakeOffsetTracking(QgsProcessingAlgorithm):
         for name in ("REFERENCE", "SECONDARY"):
             self.addParameter(QgsProcessingParameterRasterLayer(name, name))
         for name in ("BAND_REFERENCE", "BAND_SECONDARY", "WINDOW_X", "WINDOW_Y", "SEARCH_X",
-                     "SEARCH_Y", "STEP_X", "STEP_Y"):
+                     "SEARCH_Y", "STEP_X", "STEP_Y", "PRESET", "IMAGE_TYPE"):
             self.addParameter(QgsProcessingParameterNumber(name, name))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
@@ -436,3 +436,22 @@ def test_offset_tracking_dialog_runs_the_algorithm_on_its_previewed_grid(
     assert np.nanmedian(dx) == pytest.approx(3.0, abs=0.05)
     assert np.nanmedian(dy) == pytest.approx(2.0, abs=0.05)
     dialog.deleteLater()
+
+
+def test_offset_tracking_dialog_offers_the_speed_preset_and_image_type(registered):
+    """PRESET and IMAGE_TYPE: the dialog lists the algorithm's own options, in its order,
+    defaults to theirs, and passes the chosen ones to the run."""
+    alg = registered.algorithmById(od.ALGORITHM_ID)
+    dialog = od.OffsetTrackingDialog(runner=lambda *a: None, measure=lambda *key: 0.001)
+    for combo, name in ((dialog.preset_combo, "PRESET"), (dialog.image_type_combo, "IMAGE_TYPE")):
+        definition = alg.parameterDefinition(name)
+        assert [combo.itemText(i) for i in range(combo.count())] == definition.options()
+        assert combo.currentIndex() == definition.defaultValue()
+    dialog.preset_combo.setCurrentIndex(1)       # fast
+    dialog.image_type_combo.setCurrentIndex(3)   # optical
+    s = dialog.settings()
+    s.reference, s.secondary = "/r.tif", "/s.tif"
+    params = od.offset_tracking_parameters(s)
+    assert (params["PRESET"], params["IMAGE_TYPE"]) == (1, 3)
+    assert alg.parameterDefinition("PRESET").options()[1].startswith("Fast")
+    assert alg.parameterDefinition("IMAGE_TYPE").options()[3].startswith("Optical")

@@ -75,6 +75,10 @@ def test_load_unload_reload_leaves_no_duplicates(qgis_iface, qgis_app, qgis_proc
         assert len(live) == 1 and len(live[0].actions()) == 1
         assert plugin.tool_button.defaultAction().text() == "Displacement Inspector"
         assert [a for a in plugin.tool_menu.actions() if not a.isSeparator()] == plugin.actions
+        # one section per group: each group's algorithms together under a single heading
+        sections = [a.text() for a in plugin.tool_menu.actions() if a.isSeparator() and a.text()]
+        groups = {a.group() for a in _providers()[0].algorithms()}
+        assert len(sections) == len(set(sections)) and groups <= set(sections), sections
         # distinct icons per family: every algorithm's icon is its own or its group's
         icons = {a.svgIconPath() for a in _providers()[0].algorithms()}
         assert len(icons) >= 6 and all(os.path.exists(p) for p in icons)

@@ -472,3 +472,370 @@ def test_layer_sources_are_traced_to_their_files(tmp_path, source, expected):
         (tmp_path / name).write_bytes(b"x")
     path, layer = base_module._source_file(source.format(d=tmp_path))
     assert (path and os.path.basename(path), layer) == expected
+
+
+# --- the point-dataset algorithms (load_points, points_velocity, points_rereference,
+# points_to_grid): a 9-point EGMS CSV and its GeoPackage, and one file per bad class ---------
+PT_DATES = [dt.date(2020, 1, 3) + dt.timedelta(days=12 * k) for k in range(6)]
+
+
+def _write_point_inputs(src):
+    """``pts.csv`` (EGMS), ``pts.gpkg`` (the same points loaded), ``pts_nocrs.gpkg`` and
+    the bad point files, in ``src``."""
+    from displacement_toolkit.core import points as P
+    from displacement_toolkit.core import synthetic_points as S
+
+    pts = S.synthetic_points(9, PT_DATES, (4.0e6, 2.8e6, 4.0003e6, 2.8003e6), S.laea_europe(),
+                             35.0, -12.0, lambda x, y: 2.0 + 0 * x, lambda x, y: -5.0 + 0 * y, 0.0,
+                             seed=2)
+    S.write_egms_csv(str(src / "pts.csv"), pts)
+    fields = [("pid", "text"), ("velocity", "real")] + [(P.date_field(d), "real") for d in PT_DATES]
+    meta = {"units": "mm", "reference_date": PT_DATES[0].isoformat()}
+    for name, crs, scale in (("pts", S.laea_europe(), 1.0), ("pts_nocrs", "", 1.0),
+                             ("pts_nan", S.laea_europe(), np.nan)):
+        with P.PointWriter(str(src / f"{name}.gpkg"), crs, fields, "points", meta) as w:
+            w.write(pts.x, pts.y, {"pid": list(pts.pid), "velocity": pts.velocity * scale,
+                                   **{P.date_field(d): pts.series[:, k] * scale
+                                      for k, d in enumerate(PT_DATES)}})
+            w.commit()
+    with P.PointWriter(str(src / "pts_nofields.gpkg"), S.laea_europe(), [("pid", "text")],
+                       "points", meta) as w:
+        w.write(pts.x, pts.y, {"pid": list(pts.pid)})
+        w.commit()
+    text = (src / "pts.csv").read_text()
+    header, first = text.splitlines()[:2]
+    (src / "pts_empty.csv").write_bytes(b"")
+    (src / "pts_empty.gpkg").write_bytes(b"")
+    (src / "pts_garbled.csv").write_bytes(bytes(range(256)) * 4)
+    (src / "pts_truncated.csv").write_text(header + "\n" + first[:len(first) // 2])
+    (src / "pts_nocols.csv").write_text("name,value\nA,1\nB,2\n")
+    (src / "pts_allempty.csv").write_text(
+        "\n".join([header] + [re.sub(r"[^,]+", "", first)] * 3) + "\n")
+    data = (src / "pts.gpkg").read_bytes()
+    (src / "pts_truncated.gpkg").write_bytes(data[:len(data) // 3])
+
+
+@pytest.fixture(scope="module")
+def point_template(tmp_path_factory):
+    src = tmp_path_factory.mktemp("bad_points") / "in"
+    src.mkdir()
+    _write_point_inputs(src)
+    write_array(str(src / "los.tif"), _field(), GT, UTM33N, band_metadata=[{"units": "m"}])
+    return src
+
+
+@pytest.fixture
+def pscene(point_template, tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    shutil.copytree(point_template, src)
+    out.mkdir()
+    s = {"in": src, "out": out}
+    for name in os.listdir(src):
+        s[name] = str(src / name)
+    return s
+
+
+def _load_points(s):
+    return {"INPUT": s["pts.csv"], "OUTPUT": _o(s, "pts.gpkg")}
+
+
+def _points_velocity(s):
+    return {"INPUT": s["pts.gpkg"], "START_DATE": PT_DATES[0].isoformat(),
+            "END_DATE": PT_DATES[-1].isoformat(), "OUTPUT": _o(s, "vel.gpkg")}
+
+
+def _points_rereference(s):
+    return {"INPUT": s["pts.gpkg"], "REFERENCE_POINT": "4000150,2800150 [EPSG:3035]",
+            "REFERENCE_RADIUS": 1000.0, "OUTPUT": _o(s, "reref.gpkg")}
+
+
+def _points_to_grid(s):
+    return {"INPUT": s["pts.gpkg"], "CELL_SIZE": 100.0, "OUTPUT": _o(s, "grid.tif"),
+            "COUNT": _o(s, "count.tif")}
+
+
+# name: (parameters, outputs)
+POINT_ALGORITHMS = {
+    "load_points": (_load_points, ["OUTPUT"]),
+    "points_velocity": (_points_velocity, ["OUTPUT"]),
+    "points_rereference": (_points_rereference, ["OUTPUT"]),
+    "points_to_grid": (_points_to_grid, ["OUTPUT", "COUNT"]),
+}
+#: the bad files given as INPUT: load_points reads CSVs, the others point layers
+POINT_BAD = {
+    "load_points": {"missing": "absent.csv", "empty": "pts_empty.csv", "non_csv": "los.tif",
+                    "garbled": "pts_garbled.csv", "truncated": "pts_truncated.csv",
+                    "no_columns": "pts_nocols.csv", "all_empty": "pts_allempty.csv"},
+    "layer": {"missing": "absent.gpkg", "empty": "pts_empty.gpkg", "non_vector": "los.tif",
+              "garbled": "pts_garbled.csv", "truncated": "pts_truncated.gpkg",
+              "no_columns": "pts_nofields.gpkg", "all_empty": "pts_nan.gpkg"},
+}
+POINT_CASES = [(a, k) for a in sorted(POINT_ALGORITHMS)
+               for k in POINT_BAD["load_points" if a == "load_points" else "layer"]]
+
+
+@pytest.mark.parametrize("algorithm", sorted(POINT_ALGORITHMS))
+def test_points_good_inputs_run(provider, pscene, algorithm):
+    make, outputs = POINT_ALGORITHMS[algorithm]
+    result, _ = _run_checked(algorithm, make(pscene), pscene, expect_error=False)
+    for name in outputs:
+        assert os.path.getsize(result[name]) > 0
+
+
+@pytest.mark.parametrize("algorithm, kind", POINT_CASES)
+def test_points_bad_input(provider, pscene, algorithm, kind):
+    make, _ = POINT_ALGORITHMS[algorithm]
+    params = make(pscene)
+    name = POINT_BAD["load_points" if algorithm == "load_points" else "layer"][kind]
+    params["INPUT"] = str(pscene["in"] / name)
+    match = {("points_to_grid", "no_columns"): r"FIELD = 'velocity': the point layer has no such",
+             ("points_rereference", "all_empty"): r"REFERENCE_POINT = .*have no value",
+             ("load_points", "all_empty"): r"INPUT \(pts_allempty\.csv\).*empty coordinates",
+             }.get((algorithm, kind), {
+                 "missing": r"INPUT = .*does not exist", "empty": r"INPUT = .*empty",
+                 "no_columns": r"INPUT = .*(X_FIELD column|no date fields|neither a velocity)",
+                 "all_empty": r"INPUT = .*(is empty \(NaN\)|values empty)",
+                 "garbled": r"INPUT\b.*(not a text \(UTF-8\) CSV|cannot open it)",
+             }.get(kind, r"INPUT\b.*(cannot|not a|damaged|truncated)"))
+    _run_checked(algorithm, params, pscene, match=match)
+
+
+@pytest.mark.parametrize("algorithm, target", [("load_points", "pts.csv")] + [
+    (a, "pts.gpkg") for a in sorted(POINT_ALGORITHMS)])
+def test_points_output_equal_to_an_input_is_refused(provider, pscene, algorithm, target):
+    """A GeoPackage (or the grid) written over the input CSV or GeoPackage (issue 16 item 1)."""
+    make, outputs = POINT_ALGORITHMS[algorithm]
+    params = dict(make(pscene), INPUT=pscene[target])
+    params[outputs[0]] = pscene[target]
+    _run_checked(algorithm, params, pscene, match=rf"{outputs[0]} = .* is INPUT, an input")
+
+
+def test_points_two_outputs_on_one_path_are_refused(provider, pscene):
+    params = _points_to_grid(pscene)
+    params["COUNT"] = params["OUTPUT"]
+    _run_checked("points_to_grid", params, pscene, match=r"(OUTPUT and COUNT|COUNT and OUTPUT) both write")
+
+
+@pytest.mark.parametrize("algorithm", sorted(POINT_ALGORITHMS))
+def test_points_read_only_output_folder_is_refused(provider, pscene, algorithm, monkeypatch):
+    make, outputs = POINT_ALGORITHMS[algorithm]
+    params = make(pscene)
+    locked = pscene["out"] / "locked"
+    locked.mkdir()
+    os.chmod(locked, stat.S_IRUSR | stat.S_IXUSR)
+    if os.geteuid() == 0:
+        real_access = os.access
+        monkeypatch.setattr(base_module.os, "access", lambda p, mode: real_access(p, mode) and not (
+            mode & os.W_OK and os.path.realpath(p) == os.path.realpath(locked)))
+    for name in outputs:
+        params[name] = str(locked / os.path.basename(params[name]))
+    try:
+        _, message = _run_checked(algorithm, params, pscene,
+                                  match=rf"({'|'.join(outputs)}) = .*not writable")
+    finally:
+        os.chmod(locked, stat.S_IRWXU)
+    assert _files(locked) == {}
+
+
+@pytest.mark.parametrize("algorithm", ["points_rereference", "points_to_grid", "points_velocity"])
+def test_point_layer_without_crs(provider, pscene, algorithm):
+    """A layer without CRS: the metre-based algorithms refuse it naming INPUT and the CRS;
+    the velocity (no geometry involved) is computed."""
+    make, _ = POINT_ALGORITHMS[algorithm]
+    params = dict(make(pscene), INPUT=pscene["pts_nocrs.gpkg"])
+    if algorithm == "points_velocity":
+        _run_checked(algorithm, params, pscene, expect_error=False)
+    else:
+        _run_checked(algorithm, params, pscene, match=r"INPUT = .*the point layer has no CRS")
+
+
+# --- displacement:geocode: a 24 x 24 raster in radar geometry (no CRS) placed by LATITUDE
+# and LONGITUDE rasters, and one file per bad class (radar geometry too, so that the bad
+# class, not the CRS, is what the run meets) ------------------------------------------------
+LON0, LAT0, STEP = -155.30, 19.40, 0.0003      # degrees; 0.0003 deg ~ 31 m north, 33 m east
+RADAR = (0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+
+
+def _radar_lonlat(n=N):
+    rr, cc = np.mgrid[0:n, 0:n] + 0.5
+    return LON0 + STEP * (cc + 0.1 * rr), LAT0 - STEP * (rr - 0.05 * cc)
+
+
+def _radar_value(lon, lat):
+    """Linear in lon/lat: bilinear geocoding reproduces it inside the footprint."""
+    return 1000.0 * (lon - LON0) - 400.0 * (lat - LAT0)
+
+
+def _radar_raster(path, values, data_type=gdal.GDT_Float32, nodata=None, compress=True):
+    options = ["COMPRESS=DEFLATE"] if compress else []
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), values.shape[1], values.shape[0], 1,
+                                              data_type, options)
+    band = ds.GetRasterBand(1)
+    if nodata is not None:
+        band.SetNoDataValue(nodata)
+    band.WriteArray(values)
+    ds = None
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def geocode_template(tmp_path_factory):
+    src = tmp_path_factory.mktemp("bad_geocode") / "in"
+    src.mkdir()
+    lon, lat = _radar_lonlat()
+    _radar_raster(src / "radar.tif", _radar_value(lon, lat).astype(np.float32))
+    _radar_raster(src / "lat.tif", lat, gdal.GDT_Float64)
+    _radar_raster(src / "lon.tif", lon, gdal.GDT_Float64)
+    _radar_raster(src / "lat_nan.tif", np.full((N, N), np.nan))
+    _radar_raster(src / "lat_small.tif", _radar_lonlat(N - 4)[1], gdal.GDT_Float64)
+    _radar_raster(src / "lon_small.tif", _radar_lonlat(N - 4)[0], gdal.GDT_Float64)
+    (src / "empty.tif").write_bytes(b"")
+    (src / "text.tif").write_text("station,lon,lat\nA,1,2\n")
+    (src / "annotation.xml").write_text("<product><adsHeader/></product>\n")
+    _radar_raster(src / "all_nan.tif", np.full((N, N), np.nan, np.float32))
+    _radar_raster(src / "nodata.tif", np.full((N, N), -9999, np.int16), gdal.GDT_Int16, -9999)
+    noise = np.random.default_rng(1).normal(size=(N, N)).astype(np.float32)
+    _radar_raster(src / "truncated.tif", noise, compress=False)
+    data = (src / "truncated.tif").read_bytes()
+    (src / "truncated.tif").write_bytes(data[:len(data) - 4 * N * N + 100])   # header kept
+    return src
+
+
+@pytest.fixture
+def gscene(geocode_template, tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    shutil.copytree(geocode_template, src)
+    out.mkdir()
+    s = {"in": src, "out": out}
+    for name in os.listdir(src):
+        s[os.path.splitext(name)[0]] = str(src / name)
+    s["bad"] = {"missing": str(src / "missing.tif"), "empty": s["empty"], "non_raster": s["text"],
+                "truncated": s["truncated"], "all_nan": s["all_nan"], "nodata_only": s["nodata"]}
+    return s
+
+
+def _geocode(s):
+    return {"INPUT": s["radar"], "LATITUDE": s["lat"], "LONGITUDE": s["lon"],
+            "OUTPUT": _o(s, "geo.tif")}
+
+
+def test_geocode_good_inputs_run(provider, gscene):
+    """The baseline: the linear field comes back at the output pixel centres (WGS 84)."""
+    feedback = recording_feedback()
+    result, _ = _run_checked("geocode", _geocode(gscene), gscene, expect_error=False,
+                             feedback=feedback)
+    got = read_block(result["OUTPUT"]).astype(np.float64)
+    ds = gdal.Open(result["OUTPUT"])
+    gt = ds.GetGeoTransform()
+    ds = None
+    lon, lat = np.meshgrid(gt[0] + (np.arange(got.shape[1]) + 0.5) * gt[1],
+                           gt[3] + (np.arange(got.shape[0]) + 0.5) * gt[5])
+    valid = np.isfinite(got)
+    assert 0.5 < valid.mean() < 1.0
+    # inside the hull of the geolocated pixel centres (radar positions 0.5 .. N - 0.5; the
+    # outer half pixel repeats the edge value), the linear field is reproduced
+    a, b = (lon - LON0) / STEP, (LAT0 - lat) / STEP       # a = c + 0.1 r, b = r - 0.05 c
+    col = (a - 0.1 * b) / 1.005
+    row = b + 0.05 * col
+    inside = (col > 0.5) & (col < N - 0.5) & (row > 0.5) & (row < N - 0.5)
+    assert inside.sum() > 400 and valid[inside].all()
+    assert np.abs(got - _radar_value(lon, lat))[inside].max() < 1e-3
+    assert any(re.search(r"\d+ valid pixels of \d+", line) for line in feedback.lines)
+
+
+@pytest.mark.parametrize("kind", BAD_FILES)
+def test_geocode_bad_input(provider, gscene, kind):
+    params = dict(_geocode(gscene), INPUT=gscene["bad"][kind])
+    match = {"truncated": r"INPUT\b.*truncated\.tif.*(damaged|IReadBlock failed)",
+             "all_nan": r"INPUT \(all_nan\.tif\): every value is nodata or NaN",
+             "nodata_only": r"INPUT \(nodata\.tif\): every value is nodata or NaN"}.get(kind, "INPUT")
+    _run_checked("geocode", params, gscene, match=match)
+
+
+@pytest.mark.parametrize("parameter, kind, match", [
+    ("LATITUDE", "missing", r"LATITUDE\b"),
+    ("LONGITUDE", "missing", r"LONGITUDE\b"),
+    ("LATITUDE", "lat_nan", r"LATITUDE\b.*(NaN|nodata|no valid)"),
+    ("LATITUDE", "lat_small", r"LATITUDE is 20 x 20 pixels but LONGITUDE is 24 x 24"),
+    ("LONGITUDE", "lat_small", r"LATITUDE is 24 x 24 pixels but LONGITUDE is 20 x 20"),
+    ("LATITUDE", "truncated", r"LATITUDE\b.*truncated\.tif"),
+])
+def test_geocode_bad_geolocation(provider, gscene, parameter, kind, match):
+    bad = str(gscene["in"] / "missing.tif") if kind == "missing" else gscene[kind]
+    params = dict(_geocode(gscene), **{parameter: bad})
+    _run_checked("geocode", params, gscene, match=match)
+
+
+def test_geocode_geolocation_of_another_size_than_input_is_refused(provider, gscene):
+    """A 20 x 20 LATITUDE/LONGITUDE pair for a 24 x 24 INPUT without radar_pixel_geotransform
+    (e.g. the geometry of a multilooked grid): where INPUT's pixels are is unknown."""
+    params = dict(_geocode(gscene), LATITUDE=gscene["lat_small"], LONGITUDE=gscene["lon_small"])
+    _run_checked("geocode", params, gscene,
+                 match=r"LATITUDE/LONGITUDE are 20 x 20 pixels but INPUT is 24 x 24.*"
+                       r"radar_pixel_geotransform")
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"LONGITUDE": None}, r"Geolocation given: LATITUDE\. latitude and longitude rasters go "
+                          r"together: give both"),
+    ({"LATITUDE": None}, r"Geolocation given: LONGITUDE\. latitude and longitude rasters go"),
+    ({"ANNOTATION": "annotation"}, r"Geolocation given: LATITUDE, LONGITUDE, ANNOTATION\. give "
+                                   r"exactly one geolocation"),
+    ({"LATITUDE": None, "LONGITUDE": None, "DEM_PAR": "text"},
+     r"Geolocation given: DEM_PAR\. a GAMMA lookup table needs its DEM parameter file"),
+    ({"LATITUDE": None, "LONGITUDE": None, "ANNOTATION": "missing"}, r"ANNOTATION = .*does not exist"),
+    ({"LATITUDE": None, "LONGITUDE": None, "ANNOTATION": "text"}, r"ANNOTATION = .*cannot open it"),
+    ({"LATITUDE": None, "LONGITUDE": None, "ANNOTATION": "empty"}, r"ANNOTATION = .*empty"),
+    ({"LATITUDE": None, "LONGITUDE": None, "LOOKUP_TABLE": "text"},
+     r"Geolocation given: LOOKUP_TABLE\. a GAMMA lookup table needs its DEM parameter file"),
+    ({"LATITUDE": None, "LONGITUDE": None, "ANNOTATION": "annotation"},
+     r"ANNOTATION = .*geolocationGrid has 0 points"),
+    ({"LATITUDE": None, "LONGITUDE": None, "LOOKUP_TABLE": "empty", "DEM_PAR": "text"},
+     r"DEM_PAR = .*GAMMA DEM parameter 'width' is missing"),
+])
+def test_geocode_bad_geolocation_files(provider, gscene, change, match):
+    """A half pair, two geolocations, and the other geolocation files missing or not what
+    they claim to be (a text file as annotation, DEM .par or lookup table)."""
+    params = _geocode(gscene)
+    for name, key in change.items():
+        if key is None:
+            params.pop(name)
+        else:
+            params[name] = gscene["bad"]["missing"] if key == "missing" else gscene[key]
+    _run_checked("geocode", params, gscene, match=match)
+
+
+@pytest.mark.parametrize("target", ["INPUT", "LATITUDE", "LONGITUDE"])
+def test_geocode_output_equal_to_an_input_is_refused(provider, gscene, target):
+    params = _geocode(gscene)
+    params["OUTPUT"] = params[target]
+    _run_checked("geocode", params, gscene, match=rf"OUTPUT = .* is {target}, an input")
+
+
+def test_geocode_read_only_output_folder_is_refused(provider, gscene, monkeypatch):
+    locked = gscene["out"] / "locked"
+    locked.mkdir()
+    os.chmod(locked, stat.S_IRUSR | stat.S_IXUSR)
+    if os.geteuid() == 0:
+        real_access = os.access
+        monkeypatch.setattr(base_module.os, "access", lambda p, mode: real_access(p, mode) and not (
+            mode & os.W_OK and os.path.realpath(p) == os.path.realpath(locked)))
+    params = dict(_geocode(gscene), OUTPUT=str(locked / "geo.tif"))
+    try:
+        _, message = _run_checked("geocode", params, gscene, match=r"OUTPUT = .*not writable")
+    finally:
+        os.chmod(locked, stat.S_IRWXU)
+    assert _files(locked) == {}
+    assert "partial" not in message
+
+
+def test_geocode_beyond_the_size_limit_is_refused(provider, gscene, monkeypatch):
+    monkeypatch.setenv(MAX_VALUES_ENV, "3")
+    _run_checked("geocode", _geocode(gscene), gscene, match=MAX_VALUES_ENV)
+
+
+def test_geocode_tiny_resolution_is_refused(provider, gscene):
+    """RESOLUTION = 0.001 m on a ~750 m footprint plans ~10^12 pixels: refused up front."""
+    params = dict(_geocode(gscene), RESOLUTION=0.001)
+    _run_checked("geocode", params, gscene,
+                 match=r"RESOLUTION = 0\.001 m: the target grid would have \d{6} x \d{6} pixels")

@@ -53,3 +53,24 @@ def test_scheduler_setting_and_environment_send_the_work_to_the_cluster(provider
             ProcessingConfig.setSettingValue(SCHEDULER_SETTING, "")
             provider.refreshAlgorithms()
     assert execution.scheduler_address() is None
+
+
+def test_provider_unload_tolerates_a_setting_already_removed(qgis_processing):
+    """QGIS may unload a provider after its setting is gone (seen at desktop exit as
+    ``KeyError: 'DISPLACEMENT_TOOLKIT_SCHEDULER'`` in a Python error dialog): unload never raises."""
+    from processing.core.ProcessingConfig import ProcessingConfig
+
+    from displacement_toolkit.processing_provider.provider import SCHEDULER_SETTING, DisplacementProvider
+
+    saved = ProcessingConfig.settings.get(SCHEDULER_SETTING)
+    provider = DisplacementProvider()
+    try:
+        assert provider.load()
+        assert SCHEDULER_SETTING in ProcessingConfig.settings
+        provider.unload()
+        assert SCHEDULER_SETTING not in ProcessingConfig.settings
+        provider.unload()   # the setting is already gone
+        assert SCHEDULER_SETTING not in ProcessingConfig.settings
+    finally:
+        if saved is not None:
+            ProcessingConfig.addSetting(saved)

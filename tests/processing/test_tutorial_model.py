@@ -22,11 +22,8 @@ def _load(path, name):
 
 
 @pytest.fixture(scope="module")
-def scene(tmp_path_factory):
-    module = _load(REPO / "scripts" / "make_sample_data.py", "make_sample_data")
-    out = tmp_path_factory.mktemp("earthquake_model")
-    module.generate(out, log=lambda *_: None)
-    return module, out
+def scene(earthquake_scene):
+    return earthquake_scene[:2]
 
 
 def _model(provider):

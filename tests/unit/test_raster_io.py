@@ -254,3 +254,26 @@ def test_band_descriptions_and_layer_titles_carry_units_dates_and_reference(tmp_
         "2016-07-23", "2016-08-04"]
     assert rio.layer_title(info) == (
         "LOS displacement 2016-07-23 to 2016-08-04, re-referenced at 155.31 W 19.29 N")
+
+
+def test_writer_stores_exact_statistics_beyond_the_sample(tmp_path):
+    """The band statistics the file carries (gdalinfo -stats, QGIS layer properties) are those
+    of every finite pixel, not of the styling sample: one extreme pixel among 90 000 counts,
+    and the mean and standard deviation are numbers."""
+    rng = np.random.default_rng(3)
+    values = rng.normal(20.0, 10.0, (300, 300)).astype(np.float32)
+    values[5, 7], values[250, 3] = -500.0, 800.0
+    values[:, 299] = np.nan
+    path = str(tmp_path / "big.tif")
+    with rio.RasterWriter(path, 300, 300, GT, WKT) as w:
+        for r0, n in rio.iter_blocks(300, 64):
+            w.write(1, r0, values[r0:r0 + n])
+        st = w.stats(1)
+    finite = values[np.isfinite(values)].astype(np.float64)
+    assert st["min"] == -500.0 and st["max"] == 800.0
+    ds = gdal.Open(path)
+    smin, smax, smean, sstd = ds.GetRasterBand(1).GetStatistics(False, False)
+    ds = None
+    assert (smin, smax) == (-500.0, 800.0)
+    assert smean == pytest.approx(finite.mean(), rel=1e-9)
+    assert sstd == pytest.approx(finite.std(), rel=1e-9)

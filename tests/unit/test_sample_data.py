@@ -33,11 +33,8 @@ def _load_script():
 
 
 @pytest.fixture(scope="module")
-def scene(tmp_path_factory):
-    module = _load_script()
-    out = tmp_path_factory.mktemp("earthquake")
-    description = module.generate(out, log=lambda *_: None)
-    return module, out, description
+def scene(earthquake_scene):
+    return earthquake_scene
 
 
 def test_every_documented_file_is_written_with_its_shape(scene):
