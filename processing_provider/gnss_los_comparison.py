@@ -172,6 +172,7 @@ class GnssLosComparison(DisplacementAlgorithm):
                 _value(result.insar_spread[i]), int(result.n_pixels[i]), _value(result.residual[i]),
                 result.status[i], "mm/yr"])
             sink.addFeature(f, QgsFeatureSink.Flag.FastInsert)
+        del sink   # flush and close the file now, before it is styled and loaded
         common.style_point_output(self, dest_id, context, "residual",
                                   [_value(r) for r in result.residual], "mm/yr", "GNSS LOS residual")
         results = {"OUTPUT": dest_id, "N": st["n"], "BIAS": _value(st["bias"]), "RMSE": _value(st["rmse"]),

@@ -213,6 +213,7 @@ class GnssTimeseriesComparison(DisplacementAlgorithm):
             f.setAttributes([name, float(result.lon[i]), float(result.lat[i]), int(s["n"]), _mm(s["bias"]),
                              _mm(s["rmse"]), _num(s["r"]), result.status[i], "mm"])
             sink.addFeature(f, QgsFeatureSink.Flag.FastInsert)
+        del sink   # flush and close the file now, before it is styled and loaded
         common.style_point_output(self, dest_id, context, "bias",
                                   [_mm(s["bias"]) for s in result.station_stats], "mm",
                                   "GNSS time-series bias")
@@ -234,6 +235,7 @@ class GnssTimeseriesComparison(DisplacementAlgorithm):
                                          _mm(result.insar_los[i, k]), _mm(result.insar_spread[i, k]),
                                          int(result.n_pixels[i, k]), _mm(result.residual[i, k]), "mm"])
                         table.addFeature(f, QgsFeatureSink.Flag.FastInsert)
+                del table   # flush and close the file now
                 results["OUTPUT_TABLE"] = table_id
         if report_path:
             self.track_output(report_path)

@@ -323,6 +323,7 @@ class OffsetTracking(DisplacementAlgorithm):
             f.setAttributes([float(result.dx[i, j]), float(result.dy[i, j]), float(mag[i, j]),
                              float(direction[i, j]), float(result.snr[i, j])])
             sink.addFeature(f, QgsFeatureSink.Flag.FastInsert)
+        del sink   # flush and close the file now, before it is styled and loaded
         style_vector_output(dest_id, context,
                             arrow_renderer(float(mag[valid].max()) if valid[0].size else 1.0),
                             "Offset vectors", ["magnitude", "direction"])
