@@ -18,7 +18,6 @@ BENCH_FRAME_SCALE (default 1.0) scales both sides.  Writes benchmarks/results/fr
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -76,6 +75,8 @@ def write_pair(folder):
 
 
 def _child(spec):
+    from benchmarks.bench_scaling import peak_rss_mib
+
     os.environ.pop("DISPLACEMENT_TOOLKIT_SCHEDULER", None)
     from displacement_toolkit.core import execution as X
     from displacement_toolkit.core import offset_tracking as OT
@@ -88,7 +89,7 @@ def _child(spec):
     started = time.perf_counter()
     res = OT.track_offsets(spec["ref"], spec["sec"], p, engine=engine)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    peak = peak_rss_mib()
     print(json.dumps({"seconds": seconds, "peak_mib": peak, "windows": int(res.dx.size),
                       "valid": int(np.isfinite(res.dx).sum()),
                       "median_dx": float(np.nanmedian(res.dx)),
@@ -122,9 +123,9 @@ def main():
                                       "address": cluster.address})
                 print(kind, results[kind], flush=True)
 
-            def peak():
-                import resource as r
-                return r.getrusage(r.RUSAGE_SELF).ru_maxrss / 1024.0
+            def peak():   # runs on the workers: self-contained
+                with open("/proc/self/status") as f:
+                    return next(int(x.split()[1]) / 1024.0 for x in f if x.startswith("VmHWM:"))
 
             with Client(cluster.address, timeout=30, set_as_default=False) as client:
                 worker_peaks = sorted(client.run(peak).values())

@@ -4,7 +4,7 @@
 Each algorithm runs on the same synthetic scene three ways, one after another, best of
 REPEATS: local with 1 thread, local with 2 threads, and a local Dask cluster of 2 worker
 processes with 1 thread each (scheduler and workers on this machine, tests/dask_cluster.py).
-Every run is in a fresh process so that its peak memory (ru_maxrss) is its own; the workers'
+Every run is in a fresh process so that its peak memory (VmHWM) is its own; the workers'
 peaks are asked from them.  The outputs of every run are compared with the 1-thread run
 (bit-identical expected).
 
@@ -36,6 +36,17 @@ sys.path.insert(0, str(REPO))
 SCALE = float(os.environ.get("BENCH_SCALING_SIZE", "1.0"))
 REPEATS = int(os.environ.get("BENCH_SCALING_REPEATS", "2"))
 GT = (500000.0, 30.0, 0.0, 4000000.0, 0.0, -30.0)
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process since it started (VmHWM, MiB).  Not ru_maxrss,
+    which Linux keeps across exec: a child started from a large parent would report the
+    parent's peak."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
 
 
 def _n(size):
@@ -128,11 +139,9 @@ def run_one(algorithm, args, engine_kind, out_folder, address=None):
 
 def _child(spec):
     """Entry of a measuring subprocess: run, print JSON (seconds, paths, peak RSS MiB)."""
-    import resource
-
     seconds, paths = run_one(spec["algorithm"], spec["args"], spec["engine"], spec["out"],
                              spec.get("address"))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    peak = peak_rss_mib()
     print(json.dumps({"seconds": seconds, "paths": paths, "peak_mib": peak}))
 
 
@@ -158,10 +167,9 @@ def _same(paths_a, paths_b):
 def _worker_peaks(address):
     from distributed import Client
 
-    def peak():
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    def peak():   # runs on the workers: self-contained
+        with open("/proc/self/status") as f:
+            return next(int(x.split()[1]) / 1024.0 for x in f if x.startswith("VmHWM:"))
 
     with Client(address, timeout=30, set_as_default=False) as client:
         return sorted(client.run(peak).values())
@@ -203,7 +211,7 @@ def main():
         f"of {REPEATS}. `benchmarks/bench_scaling.py`: each algorithm on 1 local thread, 2 local "
         "threads and a local Dask cluster of 2 worker processes (1 thread each); the caller "
         "writes the outputs (DEFLATE GeoTIFF) in every case. Peak memory is the calling "
-        "process's (ru_maxrss).\n",
+        "process's (VmHWM).\n",
         "| algorithm | 1 thread | 2 threads | speed-up | Dask, 2 workers | speed-up | peak MiB "
         "(1 thread / 2 threads / Dask client) | outputs identical |",
         "|---|---|---|---|---|---|---|---|",

@@ -366,42 +366,58 @@ _readers = threading.local()
 
 
 class _OwnPixels:
-    def __init__(self, path, band):
+    """Any band of one open dataset, on its own pixels."""
+
+    def __init__(self, path):
         from .raster_io import open_raster
 
         self._ds = open_raster(path)
-        self.band = band
 
-    def read(self, row, rows):
+    def read(self, band, row, rows):
         from .raster_io import read_block
 
-        return read_block(self._ds, self.band, row, 0, rows)
+        return read_block(self._ds, band, row, 0, rows)
+
+
+class _Band:
+    def __init__(self, dataset: _OwnPixels, band: int):
+        self.dataset, self.band = dataset, band
+
+    def read(self, row, rows):
+        return self.dataset.read(self.band, row, rows)
+
+
+#: Readers kept per thread (a time series of many dates on many grids); beyond, the cache
+#: starts again.
+MAX_CACHED_READERS = 512
 
 
 def _reader(source: BandSource):
-    """A reader for ``source`` kept per thread, keyed also by the file's size and mtime so
-    that a file rewritten at the same path between runs is never read from a stale cache."""
+    """A reader for ``source`` kept per thread: one open dataset per file (all its bands
+    share GDAL's block cache), one warped reader per (file, band, grid, resampling).  Keyed
+    also by the file's size and mtime, so that a file rewritten at the same path between
+    runs is never read from a stale cache."""
     try:
         stat = os.stat(source.path)
         stamp = (stat.st_size, stat.st_mtime_ns)
     except OSError:
         stamp = None   # /vsi paths, URLs: no cache stamp
     cache = getattr(_readers, "cache", None)
-    if cache is None:
+    if cache is None or len(cache) > MAX_CACHED_READERS:
         cache = _readers.cache = {}
+    if source.grid is None:
+        key = (source.path, stamp)
+        dataset = cache.get(key)
+        if dataset is None:
+            dataset = cache[key] = _OwnPixels(source.path)
+        return _Band(dataset, source.band)
     key = (source.path, source.band, source.grid, source.resampling, stamp)
     reader = cache.get(key)
     if reader is None:
-        if len(cache) > 32:
-            cache.clear()
-        if source.grid is None:
-            reader = _OwnPixels(source.path, source.band)
-        else:
-            from .grid import GridReader
+        from .grid import GridReader
 
-            reader = GridReader(source.path, source.grid, band=source.band,
-                                resampling=source.resampling)
-        cache[key] = reader
+        reader = cache[key] = GridReader(source.path, source.grid, band=source.band,
+                                         resampling=source.resampling)
     return reader
 
 

@@ -109,6 +109,20 @@ def test_sources_carry_absolute_paths_for_workers_in_other_folders(tmp_path, mon
     assert X.BandSource("/vsimem/x.tif").path == "/vsimem/x.tif"
 
 
+def test_the_bands_of_one_file_share_one_open_dataset(tmp_path):
+    """A 40-date series in one file: every band is read through one dataset per thread (the
+    cache once held a reader per band and was emptied beyond 32, reopening the file for every
+    block: 7x slower velocity fits)."""
+    path = str(tmp_path / "series.tif")
+    write_array(path, np.arange(40 * 16, dtype=np.float32).reshape(40, 4, 4), GT,
+                crs_from_epsg(32605))
+    X.release_readers()
+    readers = [X._reader(X.BandSource(path, b)) for b in range(1, 41)]
+    assert len({id(r.dataset) for r in readers}) == 1
+    assert [float(X.BandSource(path, b).read(0, 4)[0, 0]) for b in (1, 40)] == [0.0, 624.0]
+    X.release_readers()
+
+
 def test_cached_reader_sees_a_file_rewritten_at_the_same_path(tmp_path):
     path = str(tmp_path / "a.tif")
     write_array(path, np.ones((8, 8), np.float32), GT, crs_from_epsg(32605))
