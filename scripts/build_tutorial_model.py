@@ -23,37 +23,37 @@ RADAR_MODEL_PATH = REPO / "docs" / "models" / "earthquake_decomposition_radar.mo
 RADAR_MODEL_NAME = "earthquake_decomposition_radar"
 
 
-def build_model():
-    """The model as a QgsProcessingModelAlgorithm (QGIS must be initialised)."""
-    from qgis.core import (
-        QgsProcessingModelAlgorithm,
-        QgsProcessingModelChildAlgorithm,
-        QgsProcessingModelChildParameterSource as Source,
-        QgsProcessingModelOutput,
-        QgsProcessingModelParameter,
-        QgsProcessingParameterCrs,
-        QgsProcessingParameterNumber,
-        QgsProcessingParameterRasterLayer,
-    )
+def _new_model(name, description):
+    """An empty model and its ``add_param(definition, x, y)``."""
+    from qgis.core import QgsProcessingModelAlgorithm, QgsProcessingModelParameter
     from qgis.PyQt.QtCore import QPointF
 
-    model = QgsProcessingModelAlgorithm(MODEL_NAME, MODEL_GROUP)
-    model.setHelpContent({
-        "ALG_DESC": "Offset tracking of an ascending and a descending Sentinel-1 SLC pair, then "
-                    "decomposition of the range and azimuth offsets (metres) into east, north and "
-                    "up. See docs/tutorial.md.",
-    })
+    model = QgsProcessingModelAlgorithm(name, MODEL_GROUP)
+    model.setHelpContent({"ALG_DESC": description})
 
     def add_param(definition, x, y):
         model.addModelParameter(definition, QgsProcessingModelParameter(definition.name()))
         model.parameterComponent(definition.name()).setPosition(QPointF(x, y))
 
+    return model, add_param
+
+
+def _add_track_rasters(add_param, rasters):
+    """One raster parameter per track and ``(key, what)`` of ``rasters``; returns the next y."""
+    from qgis.core import QgsProcessingParameterRasterLayer
+
     y = 60.0
     for track, label in (("asc", "Ascending"), ("desc", "Descending")):
-        for key, what in (("reference", "reference SLC"), ("secondary", "secondary SLC"),
-                          ("incidence", "incidence (degrees)"), ("heading", "heading (degrees)")):
+        for key, what in rasters:
             add_param(QgsProcessingParameterRasterLayer(f"{track}_{key}", f"{label} {what}"), 120.0, y)
             y += 60.0
+    return y
+
+
+def _add_decomposition_settings(add_param, y):
+    """The offsets' 1-sigma and the output grid (resolution, CRS) as model parameters."""
+    from qgis.core import QgsProcessingParameterCrs, QgsProcessingParameterNumber
+
     number = QgsProcessingParameterNumber.Type.Double
     add_param(QgsProcessingParameterNumber("sigma_range", "1-sigma of range offsets (m)", number,
                                            0.014, False, 0.0), 120.0, y)
@@ -64,34 +64,49 @@ def build_model():
     add_param(QgsProcessingParameterCrs("grid_crs", "Output grid CRS",
                                         "EPSG:32611"), 120.0, y + 180.0)
 
-    for i, track in enumerate(("asc", "desc")):
-        child = QgsProcessingModelChildAlgorithm("displacement:offset_tracking")
-        child.setChildId(f"{track}_offsets")
-        child.setDescription(f"Offset tracking ({'ascending' if track == 'asc' else 'descending'})")
-        child.setPosition(QPointF(480.0, 150.0 + 300.0 * i))
-        child.addParameterSources("REFERENCE", [Source.fromModelParameter(f"{track}_reference")])
-        child.addParameterSources("SECONDARY", [Source.fromModelParameter(f"{track}_secondary")])
-        for key, value in (("WINDOW_X", 64), ("WINDOW_Y", 64), ("SEARCH_X", 8), ("SEARCH_Y", 8),
-                           ("STEP_X", 32), ("STEP_Y", 32), ("PIXEL_SIZE_X", 2.3),
-                           ("PIXEL_SIZE_Y", 14.0)):
-            child.addParameterSources(key, [Source.fromStaticValue(value)])
-        # the offsets in metres are not model outputs: the model then writes them to temporary
-        # files because the decomposition uses them (qgis_process does not apply defaults of
-        # model outputs in QGIS 3.22, so final outputs would have to be given explicitly)
-        model.addChildAlgorithm(child)
+
+def _add_offset_tracking(model, track, i, spacing):
+    """The offset-tracking child of one track (the tutorial's settings)."""
+    from qgis.core import QgsProcessingModelChildAlgorithm
+    from qgis.core import QgsProcessingModelChildParameterSource as Source
+    from qgis.PyQt.QtCore import QPointF
+
+    child = QgsProcessingModelChildAlgorithm("displacement:offset_tracking")
+    child.setChildId(f"{track}_offsets")
+    child.setDescription(f"Offset tracking ({'ascending' if track == 'asc' else 'descending'})")
+    child.setPosition(QPointF(480.0, 150.0 + spacing * i))
+    child.addParameterSources("REFERENCE", [Source.fromModelParameter(f"{track}_reference")])
+    child.addParameterSources("SECONDARY", [Source.fromModelParameter(f"{track}_secondary")])
+    for key, value in (("WINDOW_X", 64), ("WINDOW_Y", 64), ("SEARCH_X", 8), ("SEARCH_Y", 8),
+                       ("STEP_X", 32), ("STEP_Y", 32), ("PIXEL_SIZE_X", 2.3),
+                       ("PIXEL_SIZE_Y", 14.0)):
+        child.addParameterSources(key, [Source.fromStaticValue(value)])
+    # the offsets in metres are not model outputs: the model then writes them to temporary
+    # files because the decomposition uses them (qgis_process does not apply defaults of
+    # model outputs in QGIS 3.22, so final outputs would have to be given explicitly)
+    model.addChildAlgorithm(child)
+
+
+def _add_decomposition(model, position, observation, incidence, heading):
+    """The decompose child (range and azimuth offsets of both tracks, weighted by their
+    1-sigma, on the model's grid) and the model outputs east, north, up, sigma; the sources
+    of each track's observations and angles come from ``observation(track, what)``,
+    ``incidence(track)`` and ``heading(track)``."""
+    from qgis.core import QgsProcessingModelChildAlgorithm, QgsProcessingModelOutput
+    from qgis.core import QgsProcessingModelChildParameterSource as Source
+    from qgis.PyQt.QtCore import QPointF
 
     dec = QgsProcessingModelChildAlgorithm("displacement:decompose")
     dec.setChildId("decompose")
     dec.setDescription("Decompose into east, north, up")
-    dec.setPosition(QPointF(840.0, 300.0))
+    dec.setPosition(QPointF(*position))
     slot = 1
     for track in ("asc", "desc"):
-        for kind, out_name, sigma in ((1, "OUTPUT_X_METRES", "sigma_range"),
-                                      (2, "OUTPUT_Y_METRES", "sigma_azimuth")):
-            dec.addParameterSources(f"OBS_{slot}", [Source.fromChildOutput(f"{track}_offsets", out_name)])
+        for kind, what, sigma in ((1, "range", "sigma_range"), (2, "azimuth", "sigma_azimuth")):
+            dec.addParameterSources(f"OBS_{slot}", [observation(track, what)])
             dec.addParameterSources(f"KIND_{slot}", [Source.fromStaticValue(kind)])
-            dec.addParameterSources(f"INCIDENCE_{slot}", [Source.fromModelParameter(f"{track}_incidence")])
-            dec.addParameterSources(f"HEADING_{slot}", [Source.fromModelParameter(f"{track}_heading")])
+            dec.addParameterSources(f"INCIDENCE_{slot}", [incidence(track)])
+            dec.addParameterSources(f"HEADING_{slot}", [heading(track)])
             dec.addParameterSources(f"SIGMA_VALUE_{slot}", [Source.fromModelParameter(sigma)])
             slot += 1
     for key, value in (("ANGLE_CONVENTION", 0), ("LOOK_DIRECTION", 0), ("COMPONENTS", 2), ("GRID", 2)):
@@ -113,66 +128,51 @@ def build_model():
     return model
 
 
+def build_model():
+    """The model as a QgsProcessingModelAlgorithm (QGIS must be initialised)."""
+    from qgis.core import QgsProcessingModelChildParameterSource as Source
+
+    model, add_param = _new_model(
+        MODEL_NAME, "Offset tracking of an ascending and a descending Sentinel-1 SLC pair, then "
+                    "decomposition of the range and azimuth offsets (metres) into east, north and "
+                    "up. See docs/tutorial.md.")
+    y = _add_track_rasters(add_param, (("reference", "reference SLC"), ("secondary", "secondary SLC"),
+                                       ("incidence", "incidence (degrees)"),
+                                       ("heading", "heading (degrees)")))
+    _add_decomposition_settings(add_param, y)
+    for i, track in enumerate(("asc", "desc")):
+        _add_offset_tracking(model, track, i, 300.0)
+    out_names = {"range": "OUTPUT_X_METRES", "azimuth": "OUTPUT_Y_METRES"}
+    return _add_decomposition(
+        model, (840.0, 300.0),
+        lambda track, what: Source.fromChildOutput(f"{track}_offsets", out_names[what]),
+        lambda track: Source.fromModelParameter(f"{track}_incidence"),
+        lambda track: Source.fromModelParameter(f"{track}_heading"))
+
+
 def build_radar_model():
     """The model for SLCs in radar geometry (no CRS): offset tracking of each pair ->
     displacement:geocode of the range and azimuth offsets (metres) and of the incidence and
     heading rasters with the track's latitude/longitude rasters, onto the output grid (CRS and
     resolution) -> decomposition (docs/geocode.md)."""
-    from qgis.core import (
-        QgsProcessingModelAlgorithm,
-        QgsProcessingModelChildAlgorithm,
-        QgsProcessingModelChildParameterSource as Source,
-        QgsProcessingModelOutput,
-        QgsProcessingModelParameter,
-        QgsProcessingParameterCrs,
-        QgsProcessingParameterNumber,
-        QgsProcessingParameterRasterLayer,
-    )
+    from qgis.core import QgsProcessingModelChildAlgorithm
+    from qgis.core import QgsProcessingModelChildParameterSource as Source
     from qgis.PyQt.QtCore import QPointF
 
-    model = QgsProcessingModelAlgorithm(RADAR_MODEL_NAME, MODEL_GROUP)
-    model.setHelpContent({
-        "ALG_DESC": "Offset tracking of an ascending and a descending SLC pair in radar geometry, "
-                    "geocoding of the offsets (metres), incidence and heading with each track's "
-                    "latitude/longitude rasters, then decomposition into east, north and up. "
-                    "See docs/geocode.md.",
-    })
-
-    def add_param(definition, x, y):
-        model.addModelParameter(definition, QgsProcessingModelParameter(definition.name()))
-        model.parameterComponent(definition.name()).setPosition(QPointF(x, y))
-
-    y = 60.0
-    for track, label in (("asc", "Ascending"), ("desc", "Descending")):
-        for key, what in (("reference", "reference SLC"), ("secondary", "secondary SLC"),
-                          ("incidence", "incidence (degrees, radar geometry)"),
-                          ("heading", "heading (degrees, radar geometry)"),
-                          ("latitude", "latitude of the SLC pixels"),
-                          ("longitude", "longitude of the SLC pixels")):
-            add_param(QgsProcessingParameterRasterLayer(f"{track}_{key}", f"{label} {what}"), 120.0, y)
-            y += 60.0
-    number = QgsProcessingParameterNumber.Type.Double
-    add_param(QgsProcessingParameterNumber("sigma_range", "1-sigma of range offsets (m)", number,
-                                           0.014, False, 0.0), 120.0, y)
-    add_param(QgsProcessingParameterNumber("sigma_azimuth", "1-sigma of azimuth offsets (m)",
-                                           number, 0.084, False, 0.0), 120.0, y + 60.0)
-    add_param(QgsProcessingParameterNumber("grid_resolution", "Output grid resolution (m)", number,
-                                           100.0, False, 1.0), 120.0, y + 120.0)
-    add_param(QgsProcessingParameterCrs("grid_crs", "Output grid CRS",
-                                        "EPSG:32611"), 120.0, y + 180.0)
-
+    model, add_param = _new_model(
+        RADAR_MODEL_NAME,
+        "Offset tracking of an ascending and a descending SLC pair in radar geometry, "
+        "geocoding of the offsets (metres), incidence and heading with each track's "
+        "latitude/longitude rasters, then decomposition into east, north and up. "
+        "See docs/geocode.md.")
+    y = _add_track_rasters(add_param, (("reference", "reference SLC"), ("secondary", "secondary SLC"),
+                                       ("incidence", "incidence (degrees, radar geometry)"),
+                                       ("heading", "heading (degrees, radar geometry)"),
+                                       ("latitude", "latitude of the SLC pixels"),
+                                       ("longitude", "longitude of the SLC pixels")))
+    _add_decomposition_settings(add_param, y)
     for i, track in enumerate(("asc", "desc")):
-        child = QgsProcessingModelChildAlgorithm("displacement:offset_tracking")
-        child.setChildId(f"{track}_offsets")
-        child.setDescription(f"Offset tracking ({'ascending' if track == 'asc' else 'descending'})")
-        child.setPosition(QPointF(480.0, 150.0 + 500.0 * i))
-        child.addParameterSources("REFERENCE", [Source.fromModelParameter(f"{track}_reference")])
-        child.addParameterSources("SECONDARY", [Source.fromModelParameter(f"{track}_secondary")])
-        for key, value in (("WINDOW_X", 64), ("WINDOW_Y", 64), ("SEARCH_X", 8), ("SEARCH_Y", 8),
-                           ("STEP_X", 32), ("STEP_Y", 32), ("PIXEL_SIZE_X", 2.3),
-                           ("PIXEL_SIZE_Y", 14.0)):
-            child.addParameterSources(key, [Source.fromStaticValue(value)])
-        model.addChildAlgorithm(child)
+        _add_offset_tracking(model, track, i, 500.0)
         for j, (what, source) in enumerate((
                 ("range", Source.fromChildOutput(f"{track}_offsets", "OUTPUT_X_METRES")),
                 ("azimuth", Source.fromChildOutput(f"{track}_offsets", "OUTPUT_Y_METRES")),
@@ -190,39 +190,13 @@ def build_radar_model():
             geo.addParameterSources("RESAMPLING", [Source.fromStaticValue(1)])
             model.addChildAlgorithm(geo)
 
-    dec = QgsProcessingModelChildAlgorithm("displacement:decompose")
-    dec.setChildId("decompose")
-    dec.setDescription("Decompose into east, north, up")
-    dec.setPosition(QPointF(1200.0, 400.0))
-    slot = 1
-    for track in ("asc", "desc"):
-        for kind, what, sigma in ((1, "range", "sigma_range"), (2, "azimuth", "sigma_azimuth")):
-            dec.addParameterSources(f"OBS_{slot}",
-                                    [Source.fromChildOutput(f"{track}_geocode_{what}", "OUTPUT")])
-            dec.addParameterSources(f"KIND_{slot}", [Source.fromStaticValue(kind)])
-            dec.addParameterSources(f"INCIDENCE_{slot}",
-                                    [Source.fromChildOutput(f"{track}_geocode_incidence", "OUTPUT")])
-            dec.addParameterSources(f"HEADING_{slot}",
-                                    [Source.fromChildOutput(f"{track}_geocode_heading", "OUTPUT")])
-            dec.addParameterSources(f"SIGMA_VALUE_{slot}", [Source.fromModelParameter(sigma)])
-            slot += 1
-    for key, value in (("ANGLE_CONVENTION", 0), ("LOOK_DIRECTION", 0), ("COMPONENTS", 2), ("GRID", 2)):
-        dec.addParameterSources(key, [Source.fromStaticValue(value)])
-    dec.addParameterSources("GRID_RESOLUTION", [Source.fromModelParameter("grid_resolution")])
-    dec.addParameterSources("GRID_CRS", [Source.fromModelParameter("grid_crs")])
-    outputs = {}
-    for out_name, name in (("OUTPUT_EAST", "east"), ("OUTPUT_NORTH", "north"), ("OUTPUT_UP", "up"),
-                           ("OUTPUT_SIGMA", "sigma")):
-        output = QgsProcessingModelOutput(name, name)
-        output.setChildId("decompose")
-        output.setChildOutputName(out_name)
-        outputs[name] = output
-    dec.setModelOutputs(outputs)
-    model.addChildAlgorithm(dec)
-    _static_defaults(model)
-    model.updateDestinationParameters()
-    _keep_output_names(model)
-    return model
+    def geocoded(name):
+        return lambda track: Source.fromChildOutput(f"{track}_geocode_{name}", "OUTPUT")
+
+    return _add_decomposition(
+        model, (1200.0, 400.0),
+        lambda track, what: Source.fromChildOutput(f"{track}_geocode_{what}", "OUTPUT"),
+        geocoded("incidence"), geocoded("heading"))
 
 
 def _keep_output_names(model):
