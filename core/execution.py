@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import threading
+from abc import ABC, abstractmethod
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -83,16 +84,18 @@ def engine_from_environment(scheduler: Optional[str] = None, threads: Optional[i
     return LocalEngine(threads or local_worker_count())
 
 
-class _Engine:
-    """Common part: ordered results with a bounded number of tasks in flight."""
+class _Engine(ABC):
+    """Common part: ordered results with a bounded number of tasks in flight; the engines
+    implement :meth:`describe`, ``_submit``, ``_wait`` and ``_cancel``."""
 
     workers = 1
 
     def __init__(self):
         self.tasks_by_worker: Counter = Counter()
 
-    def describe(self) -> str:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abstractmethod
+    def describe(self) -> str:
+        """Where the tasks run, for the log."""
 
     @property
     def in_flight(self) -> int:
@@ -142,20 +145,25 @@ class _Engine:
             self._close(abandon=not finished)
 
     # engine-specific parts
+    @abstractmethod
     def _open(self):
-        pass
+        """Get ready to take tasks (a thread pool, a client connection)."""
 
+    @abstractmethod
     def _close(self, abandon=False):
-        pass
+        """Release what :meth:`_open` took; ``abandon``: do not wait for running tasks."""
 
-    def _submit(self, function, task):  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abstractmethod
+    def _submit(self, function, task):
+        """Start ``function(task)``; return a handle for :meth:`_wait`."""
 
-    def _wait(self, handle, monitor):  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abstractmethod
+    def _wait(self, handle, monitor):
+        """``(worker name, result)`` of a handle, checking ``monitor`` for cancel meanwhile."""
 
-    def _cancel(self, handles):  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abstractmethod
+    def _cancel(self, handles):
+        """Cancel the tasks of ``handles`` not yet collected."""
 
 
 def zip_tasks(engine, function: Callable, tasks: Iterable, monitor: Optional[Monitor] = None):
@@ -271,6 +279,7 @@ class DaskEngine(_Engine):
         self._client = None
         self.workers = 1
         self.worker_addresses = []
+        self._threads = 0
 
     def describe(self) -> str:
         self.connect()
@@ -300,8 +309,6 @@ class DaskEngine(_Engine):
         self.workers = len(workers)
         self._threads = sum(int(w.get("nthreads", 1)) for w in workers.values())
         return client
-
-    _threads = 0
 
     def _open(self):
         self.connect()
