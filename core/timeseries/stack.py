@@ -19,7 +19,6 @@ from ..execution import (
     LocalEngine,
     engine_from_environment,
     local_worker_count,
-    release_readers,
 )
 from ..raster_io import (
     RasterError,
@@ -27,6 +26,7 @@ from ..raster_io import (
     block_rows,
     open_raster,
     raster_info,
+    read_block,
 )
 from ..units import normalize_unit
 
@@ -70,7 +70,7 @@ class Stack:
     Attributes: ``epochs`` (sorted by date when dated), ``width``, ``height``,
     ``geotransform``, ``crs_wkt``, ``units``, ``quantity``, ``reference_date``
     (or None), ``metadata`` (dataset metadata of the first source), ``sources``
-    (input paths).  :meth:`read` and :meth:`window_reader` return float32 with NaN
+    (input paths).  :meth:`read` and :meth:`read_block` return float32 with NaN
     nodata.
     """
 
@@ -87,6 +87,7 @@ class Stack:
         self.metadata = dict(metadata or {})
         self.sources = list(sources)
         self.units_assumed = units_assumed
+        self._datasets: Dict[str, gdal.Dataset] = {}
 
     @property
     def dates(self) -> List[Optional[_dt.date]]:
@@ -104,14 +105,35 @@ class Stack:
     def has_implicit_reference(self) -> bool:
         return any(e.implicit for e in self.epochs)
 
+    def _ds(self, path: str) -> gdal.Dataset:
+        ds = self._datasets.get(path)
+        if ds is None:
+            ds = open_raster(path)
+            self._datasets[path] = ds
+        return ds
+
     def read(self, index: int, row: int = 0, rows: Optional[int] = None) -> np.ndarray:
         """Rows ``row .. row+rows-1`` of epoch ``index`` (0-based): float32 (rows, width)."""
         rows = self.height - row if rows is None else rows
-        return self.window_reader([index]).read(row, rows)[0]
+        epoch = self.epochs[index]
+        if epoch.implicit:
+            return np.zeros((rows, self.width), dtype=np.float32)
+        if epoch.product is not None:
+            return epoch.product.read(epoch.layer, epoch.band, row, 0, rows, self.width)
+        block = read_block(self._ds(epoch.path), epoch.band, row, 0, rows, self.width)
+        if np.iscomplexobj(block):
+            raise RasterError(f"{epoch.path!r} band {epoch.band} is complex: a time series "
+                              "holds real displacements")
+        return block
+
+    def read_block(self, indices: Optional[Sequence[int]], row: int, rows: int) -> np.ndarray:
+        """Epochs ``indices`` (default all) of rows ``row .. row+rows-1``: (len, rows, width)."""
+        indices = range(self.count) if indices is None else indices
+        return np.stack([self.read(i, row, rows) for i in indices])
 
     def window_reader(self, indices: Optional[Sequence[int]] = None) -> "EpochsReader":
         """A picklable reader of epochs ``indices`` (default all) for the engine's workers
-        (core.execution)."""
+        (core.execution): same values as :meth:`read_block`."""
         indices = range(self.count) if indices is None else indices
         sources = []
         for i in indices:
@@ -135,7 +157,7 @@ class Stack:
         return block_rows(self.width, 8 * max(1, layers), STACK_BLOCK_BYTES)
 
     def close(self) -> None:
-        release_readers()   # the files this thread opened to read the stack
+        self._datasets.clear()
 
     def span(self) -> str:
         """``2016-07-11 .. 2016-09-21 (6 dates)``."""
