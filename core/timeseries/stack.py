@@ -70,7 +70,7 @@ class Stack:
     Attributes: ``epochs`` (sorted by date when dated), ``width``, ``height``,
     ``geotransform``, ``crs_wkt``, ``units``, ``quantity``, ``reference_date``
     (or None), ``metadata`` (dataset metadata of the first source), ``sources``
-    (input paths).  :meth:`read` and :meth:`read_block` return float32 with NaN
+    (input paths).  :meth:`read` and :meth:`window_reader` return float32 with NaN
     nodata.
     """
 
@@ -126,14 +126,9 @@ class Stack:
                               "holds real displacements")
         return block
 
-    def read_block(self, indices: Optional[Sequence[int]], row: int, rows: int) -> np.ndarray:
-        """Epochs ``indices`` (default all) of rows ``row .. row+rows-1``: (len, rows, width)."""
-        indices = range(self.count) if indices is None else indices
-        return np.stack([self.read(i, row, rows) for i in indices])
-
     def window_reader(self, indices: Optional[Sequence[int]] = None) -> "EpochsReader":
         """A picklable reader of epochs ``indices`` (default all) for the engine's workers
-        (core.execution): same values as :meth:`read_block`."""
+        (core.execution): same values as :meth:`read`."""
         indices = range(self.count) if indices is None else indices
         sources = []
         for i in indices:
