@@ -370,7 +370,12 @@ class ArraySource:
 
 
 class RasterSource:
-    """One band of a GDAL raster read strip by strip (nodata as NaN)."""
+    """One band of a GDAL raster read strip by strip (nodata as NaN).
+
+    Each read drops the file's blocks from GDAL's block cache (process-wide, by default 5 %
+    of the memory) once the rows are copied out: the tasks read every row once or twice,
+    in order, so the cache would only hold gigabytes of a frame that nothing reads again,
+    next to the oversampled rows that :func:`memory_bound` counts."""
 
     def __init__(self, path: str, band: int = 1):
         from .raster_io import open_raster, raster_info
@@ -382,35 +387,69 @@ class RasterSource:
 
     def read(self, row: int, rows: int) -> np.ndarray:
         from .raster_io import read_block
-        return read_block(self.ds, self.band, row, 0, rows, self.width)
+        block = read_block(self.ds, self.band, row, 0, rows, self.width)
+        self.ds.FlushCache()
+        return block
 
 
 # ------------------------------------------------------------------ coarse pass
 
-def _reduce(src, factor: int, monitor=None) -> np.ndarray:
-    """Amplitude averaged over factor x factor blocks (NaN if any sample is nodata)."""
-    h, w = src.height // factor, src.width // factor
-    out = np.full((h, w), np.nan, np.float32)
-    rows_per = max(1, (4 * 1024 * 1024) // max(1, src.width * factor)) * factor
-    for r0 in range(0, h * factor, rows_per):
-        n = min(rows_per, h * factor - r0)
-        blk = np.abs(src.read(r0, n)[:, :w * factor]).astype(np.float32)
-        blk[blk == 0] = np.nan
-        out[r0 // factor:(r0 + n) // factor] = blk.reshape(n // factor, factor, w, factor).mean(axis=(1, 3))
-        if monitor is not None:
-            monitor.update((r0 + n) / float(h * factor))
+#: Image rows per task of the coarse pass's reduction: a multiple of :data:`COARSE_FACTOR`
+#: and of the usual tile heights (256, 512), so that the tasks read whole tiles.
+REDUCE_ROWS = 512
+
+
+@dataclass(frozen=True)
+class _ReduceTask:
+    """Rows ``row .. row + rows - 1`` of image ``which`` (0 reference, 1 secondary) to reduce
+    ``factor`` times in an engine worker."""
+
+    image: "ImageSpec"
+    which: int
+    row: int
+    rows: int
+    factor: int
+
+
+def _reduce_rows(task: _ReduceTask) -> np.ndarray:
+    """Amplitude of the task's rows averaged over factor x factor blocks (NaN if any sample
+    is nodata): ``(rows / factor, width // factor)`` float32."""
+    src, f = task.image.open(), task.factor
+    w = src.width // f
+    blk = np.abs(src.read(task.row, task.rows)[:, :w * f]).astype(np.float32)
+    blk[blk == 0] = np.nan
+    return blk.reshape(task.rows // f, f, w, f).mean(axis=(1, 3))
+
+
+def reduced_images(images: Sequence["ImageSpec"], shape_hw, factor: int, engine, monitor=None
+                   ) -> List[np.ndarray]:
+    """The amplitudes of ``images`` (all ``shape_hw``) averaged over factor x factor blocks,
+    read and reduced in tasks of :data:`REDUCE_ROWS` rows on ``engine`` (the caller only
+    assembles the reduced rows, 1 / (2 factor**2) of the bytes read for complex images)."""
+    h, w = int(shape_hw[0]) // factor * factor, int(shape_hw[1]) // factor
+    rows = max(factor, REDUCE_ROWS // factor * factor)
+    tasks = [_ReduceTask(image, k, r0, min(rows, h - r0), factor)
+             for k, image in enumerate(images) for r0 in range(0, h, rows)]
+    out = [np.full((h // factor, w), np.nan, np.float32) for _ in images]
+    mon = ensure_monitor(monitor)
+    for done, (task, block) in enumerate(zip_tasks(engine, _reduce_rows, tasks, mon), 1):
+        out[task.which][task.row // factor:(task.row + task.rows) // factor] = block
+        mon.update(done / len(tasks))
     return out
 
 
-def coarse_offsets(ref_src, sec_src, p: TrackingParameters, monitor=None
+def coarse_offsets(reference: "ImageSpec", secondary: "ImageSpec", shape_hw,
+                   p: TrackingParameters, monitor=None, engine=None
                    ) -> Tuple[np.ndarray, np.ndarray]:
     """Integer gross offsets (pixels) at every window of the fine grid from a pass on
-    images reduced ``COARSE_FACTOR`` times (amplitude averages): window ``COARSE_WINDOW``,
-    search ``±COARSE_SEARCH`` reduced pixels (±64 pixels), median-filtered, gaps filled."""
+    images (``shape_hw``) reduced ``COARSE_FACTOR`` times (amplitude averages, read and
+    reduced on ``engine``: :func:`reduced_images`; default local threads): window
+    ``COARSE_WINDOW``, search ``±COARSE_SEARCH`` reduced pixels (±64 pixels),
+    median-filtered, gaps filled."""
     f = COARSE_FACTOR
     mon = ensure_monitor(monitor)
-    ref = _reduce(ref_src, f, mon.sub(0.0, 0.4))
-    sec = _reduce(sec_src, f, mon.sub(0.4, 0.8))
+    ref, sec = reduced_images((reference, secondary), shape_hw, f,
+                              engine or LocalEngine(correlation_threads()), mon.sub(0.0, 0.8))
     h, w = ref.shape
     gx0, gy0 = int(round(p.gross_x / f)), int(round(p.gross_y / f))
     win_x = min(COARSE_WINDOW, max(8, w - 2 * COARSE_SEARCH))
@@ -420,7 +459,7 @@ def coarse_offsets(ref_src, sec_src, p: TrackingParameters, monitor=None
     cp = TrackingParameters(window_x=win_x, window_y=win_y, search_x=srch_x, search_y=srch_y,
                             step_x=COARSE_STEP, step_y=COARSE_STEP, gross_x=gx0, gross_y=gy0,
                             coarse_search=False, oversample=1, correlation_oversample=4)
-    fine_cols, fine_rows = output_grid(ref_src.width, ref_src.height, p)
+    fine_cols, fine_rows = output_grid(int(shape_hw[1]), int(shape_hw[0]), p)
     try:
         cp.validate(w, h)
     except ValueError:
@@ -581,12 +620,15 @@ def _window_batches(ref_img: OversampledRows, sec_img: OversampledRows, p: Track
         yield _joined(pending)
 
 
-#: Image rows per offset-tracking task (core.execution) when there are enough: several
-#: oversampling blocks, so that the blocks neighbouring tasks share (computed by both) stay a
-#: small part of the work; fewer on small images so that every worker gets tasks.
+#: Most image rows per offset-tracking task (core.execution): several oversampling blocks,
+#: so that the blocks neighbouring tasks share (computed by both) stay a small part of the
+#: work.
 TASK_ROWS = 2048
-#: Tasks per worker aimed at on small images (load balance).
-TASKS_PER_WORKER = 3
+#: Tasks per worker thread aimed at (load balance: the last tasks finish together).
+TASKS_PER_WORKER = 4
+#: Fewest image rows per task when splitting for balance: two oversampling blocks, so that
+#: the blocks computed twice at task borders cost at most about a tenth of the oversampling.
+MIN_TASK_ROWS = 2 * BLOCK_ROWS
 
 
 @dataclass(frozen=True)
@@ -636,13 +678,23 @@ def _track_tile(task: _TileTask) -> Dict[str, object]:
             "correlated": correlator.correlated, "search_border": correlator.search_border}
 
 
-def _task_windows(n_rows: int, step: int, workers: int) -> int:
-    """Window rows per task (see :data:`TASK_ROWS`, :data:`TASKS_PER_WORKER`)."""
-    by_size = max(1, TASK_ROWS // max(1, int(step)))
-    if workers <= 1:                   # nothing to balance: fewer, larger tasks and batches
-        return by_size
-    by_balance = max(1, -(-n_rows // (TASKS_PER_WORKER * max(1, workers))))
-    return min(by_size, by_balance)
+def task_ranges(n_rows: int, step: int, workers: int) -> List[Tuple[int, int]]:
+    """``(first, stop)`` window rows of the tasks of a tracking run: every row in exactly
+    one task, in order, sizes differing by at most one row.  As many tasks as needed for
+    at most :data:`TASK_ROWS` image rows each, more for balance when there are several
+    workers (:data:`TASKS_PER_WORKER` per worker thread, no task below
+    :data:`MIN_TASK_ROWS` image rows), rounded up to a multiple of the workers so that
+    they get equal shares."""
+    n_rows, step, workers = int(n_rows), max(1, int(step)), max(1, int(workers))
+    if n_rows <= 0:
+        return []
+    count = -(-n_rows // max(1, TASK_ROWS // step))
+    if workers > 1:
+        most = max(1, n_rows // max(1, -(-MIN_TASK_ROWS // step)))   # rows >= MIN_TASK_ROWS
+        count = max(count, min(TASKS_PER_WORKER * workers, most))
+        count = min(n_rows, -(-count // workers) * workers)
+    bounds = [i * n_rows // count for i in range(count + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
 
 
 def _track(ref_spec: ImageSpec, sec_spec: ImageSpec, shape_hw, is_complex: bool,
@@ -664,10 +716,9 @@ def _track(ref_spec: ImageSpec, sec_spec: ImageSpec, shape_hw, is_complex: bool,
     p = dataclasses.replace(p, oversample=factor,
                             batch=int(p.batch) * max(1, int(p.oversample) // factor))
     mon = ensure_monitor(monitor)
-    per_task = _task_windows(shape[0], p.step_y, engine.workers)
-    tasks = (_TileTask(ref_spec, sec_spec, p, is_complex, rows_top[i:i + per_task], cols_top,
-                       gx[i:i + per_task], gy[i:i + per_task], i)
-             for i in range(0, shape[0], per_task))
+    tasks = (_TileTask(ref_spec, sec_spec, p, is_complex, rows_top[a:b], cols_top, gx[a:b],
+                       gy[a:b], a)
+             for a, b in task_ranges(shape[0], p.step_y, engine.workers))
     merged = _Correlator(p, is_complex, gx, gy)
     # one BLAS thread per task whatever the engine (Dask workers do the same, core.execution),
     # so that the batched matrix products round alike and every engine gives the same offsets
@@ -790,22 +841,23 @@ def track_offsets(reference, secondary, params: Optional[TrackingParameters] = N
             "ISCE2 geo2rdr/resamp or SNAP Back-Geocoding)")
     p.validate(ref.width, ref.height)
     mon = ensure_monitor(monitor)
-    gross = None
-    coarse = (0.0, 0.0)
-    if p.coarse_search:
-        with sfft.set_workers(WORKERS):
-            gross = coarse_offsets(ref, sec, p, mon.sub(0.0, 0.15))
-        coarse = (float(np.median(gross[0])), float(np.median(gross[1])))
-        mon.info(f"coarse pass: median gross offset x {coarse[0]:.0f} px, y {coarse[1]:.0f} px")
-        fine = mon.sub(0.15, 1.0)
-    else:
-        fine = mon
     specs = [ImageSpec(array=image) if isinstance(image, np.ndarray) else ImageSpec(image, band)
              for image, band in ((reference, reference_band), (secondary, secondary_band))]
     run = engine or engine_from_environment(threads=tracking_threads(ref.width, p))
     if isinstance(run, DaskEngine) and any(spec.array is not None for spec in specs):
         run = LocalEngine(tracking_threads(ref.width, p))   # arrays stay on this machine
-    fine.info(f"work runs on: {run.describe()}")
+    mon.info(f"work runs on: {run.describe()}")
+    gross = None
+    coarse = (0.0, 0.0)
+    if p.coarse_search:
+        with sfft.set_workers(WORKERS):
+            gross = coarse_offsets(specs[0], specs[1], (ref.height, ref.width), p,
+                                   mon.sub(0.0, 0.15), run)
+        coarse = (float(np.median(gross[0])), float(np.median(gross[1])))
+        mon.info(f"coarse pass: median gross offset x {coarse[0]:.0f} px, y {coarse[1]:.0f} px")
+        fine = mon.sub(0.15, 1.0)
+    else:
+        fine = mon
     res = _track(specs[0], specs[1], (ref.height, ref.width), ref.is_complex or sec.is_complex,
                  p, gross, fine, run)
     fine.info(f"work done: {run.summary()}")
