@@ -92,6 +92,7 @@ class _Engine(ABC):
 
     def __init__(self):
         self.tasks_by_worker: Counter = Counter()
+        self._monitor: Optional[Monitor] = None   # of the current map, for cancel_point
 
     @abstractmethod
     def describe(self) -> str:
@@ -115,6 +116,7 @@ class _Engine(ABC):
         :class:`~.progress.OperationCancelled` (pending tasks cancelled) when the monitor
         says so, and re-raises the first task error."""
         mon = ensure_monitor(monitor)
+        self._monitor = mon
         self.tasks_by_worker = Counter()
         pending = deque()
         self._open()
@@ -212,9 +214,27 @@ def _traced(function: Callable, task):
     return f"{socket.gethostname()}:{os.getpid()}", function(task)
 
 
-def _traced_thread(function: Callable, task):
-    """Run one task on a local thread and name the thread."""
-    return threading.current_thread().name, function(task)
+_running = threading.local()
+
+
+def cancel_point() -> None:
+    """Call between the units of work of a long task (e.g. every batch): on the local engine
+    it raises :class:`~.progress.OperationCancelled` when the caller's monitor says cancel,
+    so a cancelled run stops computing within a unit instead of finishing its running tasks;
+    elsewhere (a Dask worker, whose cancelled tasks' results are dropped) it does nothing."""
+    monitor = getattr(_running, "monitor", None)
+    if monitor is not None:
+        monitor.check()
+
+
+def _traced_thread(function: Callable, task, monitor: Optional[Monitor] = None):
+    """Run one task on a local thread (``monitor`` for :func:`cancel_point`) and name the
+    thread."""
+    _running.monitor = monitor
+    try:
+        return threading.current_thread().name, function(task)
+    finally:
+        _running.monitor = None
 
 
 class LocalEngine(_Engine):
@@ -243,12 +263,12 @@ class LocalEngine(_Engine):
     def _submit(self, function, task):
         if self._pool is None:
             return (function, task)   # one worker: run when waited for, in this thread
-        return self._pool.submit(_traced_thread, function, task)
+        return self._pool.submit(_traced_thread, function, task, self._monitor)
 
     def _wait(self, handle, monitor):
         if isinstance(handle, tuple):
             monitor.check()
-            return _traced_thread(*handle)
+            return _traced_thread(*handle, monitor)
         while True:
             monitor.check()
             try:

@@ -53,8 +53,8 @@ from scipy import fft as sfft
 from scipy import ndimage
 
 from . import fast_correlation
-from .execution import (DaskEngine, LocalEngine, engine_from_environment, local_worker_count,
-                        portable_path, zip_tasks)
+from .execution import (DaskEngine, LocalEngine, cancel_point, engine_from_environment,
+                        local_worker_count, portable_path, zip_tasks)
 from .oversampled_intensity import (BLOCK_ROWS, TILE, TILES_PER_BATCH, OversampledRows)
 from .progress import ensure_monitor
 from .window_correlation import correlate_batch
@@ -268,8 +268,12 @@ def memory_bound(width: int, p: TrackingParameters, threads: Optional[int] = Non
     ``(window_y + 2 search_y + coarse spread) / BLOCK_ROWS + 1`` for the secondary), the row
     strips copied from them, the temporaries of one block computation (raw rows, padded
     copies, ``TILES_PER_BATCH`` oversampled complex tiles) and the spectra and window sums of
-    one batch (about 16 float32 arrays of the oversampled search frame per window).  The
-    coarse pass's 4x reduced images (width x height / 16 x 4 B each) are not included."""
+    one batch (about 16 float32 arrays of the oversampled search frame per window), and the
+    file blocks GDAL holds while one read is copied out (:data:`READ_BLOCK_ROWS` rows twice;
+    :class:`RasterSource` drops them after each read, so GDAL's block cache holds no more).
+    A task of the coarse pass's reduction holds less (:data:`REDUCE_ROWS` rows).  The coarse
+    pass's 4x reduced images on the caller (width x height / 16 x 4 B each) are not
+    included."""
     threads = tracking_threads(width, p) if threads is None else max(1, int(threads))
     return int(threads * _task_memory(width, p))
 
@@ -283,7 +287,14 @@ def _task_memory(width: int, p: TrackingParameters) -> int:
     strips = o * o * (p.window_y + sec_rows) * w * 4 + (p.window_y + sec_rows) * w * 9
     compute = TILE * (w + TILE) * 8 * 4 + TILES_PER_BATCH * (o * TILE) ** 2 * 8 * 3
     frame = o * o * (p.window_y + 2 * p.search_y) * (p.window_x + 2 * p.search_x)
-    return int(n_blocks * block + strips + compute + p.batch * frame * 4 * 16)
+    read = 2 * READ_BLOCK_ROWS * w * 8
+    return int(n_blocks * block + strips + compute + p.batch * frame * 4 * 16 + read)
+
+
+#: Rows of the file blocks (tiles) assumed held by GDAL during one read, for
+#: :func:`memory_bound`: the tile height of Cloud-Optimized GeoTIFFs (512) and the largest
+#: usual one; stripped files (ENVI, ISCE2 binaries, most SLC GeoTIFFs) hold less.
+READ_BLOCK_ROWS = 512
 
 
 #: Working memory (bytes) the local threads of a tracking run may hold together: fewer
@@ -624,10 +635,11 @@ def _window_batches(ref_img: OversampledRows, sec_img: OversampledRows, p: Track
 #: so that the blocks neighbouring tasks share (computed by both) stay a small part of the
 #: work.
 TASK_ROWS = 2048
-#: Tasks per worker thread aimed at (load balance: the last tasks finish together).
-TASKS_PER_WORKER = 4
+#: Tasks a run is split into at least, for balance: 8 share evenly between 1, 2, 4 or 8
+#: worker threads, so the last tasks finish together.
+BALANCE_TASKS = 8
 #: Fewest image rows per task when splitting for balance: two oversampling blocks, so that
-#: the blocks computed twice at task borders cost at most about a tenth of the oversampling.
+#: the blocks computed twice at task borders stay a small part of the oversampling.
 MIN_TASK_ROWS = 2 * BLOCK_ROWS
 
 
@@ -673,26 +685,28 @@ def _track_tile(task: _TileTask) -> Dict[str, object]:
     with sfft.set_workers(1):
         for batch in _window_batches(ref_img, sec_img, p, task.rows_top, task.cols_top,
                                      task.gross_x, task.gross_y, ensure_monitor(None)):
+            cancel_point()
             correlator.submit(*batch)
     return {"out": correlator.out, "centroids": correlator.centroids,
             "correlated": correlator.correlated, "search_border": correlator.search_border}
 
 
-def task_ranges(n_rows: int, step: int, workers: int) -> List[Tuple[int, int]]:
+def task_ranges(n_rows: int, step: int) -> List[Tuple[int, int]]:
     """``(first, stop)`` window rows of the tasks of a tracking run: every row in exactly
     one task, in order, sizes differing by at most one row.  As many tasks as needed for
-    at most :data:`TASK_ROWS` image rows each, more for balance when there are several
-    workers (:data:`TASKS_PER_WORKER` per worker thread, no task below
-    :data:`MIN_TASK_ROWS` image rows), rounded up to a multiple of the workers so that
-    they get equal shares."""
-    n_rows, step, workers = int(n_rows), max(1, int(step)), max(1, int(workers))
+    at most :data:`TASK_ROWS` image rows each, at least :data:`BALANCE_TASKS` when the
+    image has rows for tasks of :data:`MIN_TASK_ROWS`, and an even count.
+
+    The split depends on the image only, never on the engine: the windows of a task are
+    correlated in batches that follow on from one another across rows, so another split
+    would give other batches and offsets different in the last bits; with the same split
+    every engine (1 or more threads, a Dask cluster) gives the same offsets bit for bit."""
+    n_rows, step = int(n_rows), max(1, int(step))
     if n_rows <= 0:
         return []
-    count = -(-n_rows // max(1, TASK_ROWS // step))
-    if workers > 1:
-        most = max(1, n_rows // max(1, -(-MIN_TASK_ROWS // step)))   # rows >= MIN_TASK_ROWS
-        count = max(count, min(TASKS_PER_WORKER * workers, most))
-        count = min(n_rows, -(-count // workers) * workers)
+    most = n_rows // max(1, -(-MIN_TASK_ROWS // step))           # tasks of MIN_TASK_ROWS
+    count = max(-(-n_rows // max(1, TASK_ROWS // step)), min(BALANCE_TASKS, most))
+    count = min(n_rows, count + count % 2) if count > 1 else count
     bounds = [i * n_rows // count for i in range(count + 1)]
     return list(zip(bounds[:-1], bounds[1:]))
 
@@ -718,7 +732,7 @@ def _track(ref_spec: ImageSpec, sec_spec: ImageSpec, shape_hw, is_complex: bool,
     mon = ensure_monitor(monitor)
     tasks = (_TileTask(ref_spec, sec_spec, p, is_complex, rows_top[a:b], cols_top, gx[a:b],
                        gy[a:b], a)
-             for a, b in task_ranges(shape[0], p.step_y, engine.workers))
+             for a, b in task_ranges(shape[0], p.step_y))
     merged = _Correlator(p, is_complex, gx, gy)
     # one BLAS thread per task whatever the engine (Dask workers do the same, core.execution),
     # so that the batched matrix products round alike and every engine gives the same offsets

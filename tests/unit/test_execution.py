@@ -3,6 +3,7 @@ Dask cluster (scheduler + 2 worker processes), including a worker killed mid-run
 
 import datetime as dt
 import os
+import threading
 import time
 
 import numpy as np
@@ -76,6 +77,28 @@ def test_local_engine_cancel_stops_within_a_second():
         for _ in engine.map(slow, range(1000), Monitor(is_cancelled=is_cancelled)):
             pass
     assert time.monotonic() - cancel_at[0] < 1.0
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_running_tasks_stop_at_their_next_cancel_point(threads):
+    steps = []
+    cancel = threading.Event()
+
+    def long_task(x):
+        for _ in range(200):               # 2 s of work in units of 10 ms
+            X.cancel_point()
+            steps.append(x)
+            time.sleep(0.01)
+            if len(steps) == 20:
+                cancel.set()
+        return x
+
+    with pytest.raises(OperationCancelled):
+        list(X.LocalEngine(threads).map(long_task, range(4), Monitor(is_cancelled=cancel.is_set)))
+    done = len(steps)
+    time.sleep(0.1)
+    assert 20 <= done <= 20 + 2 * threads and len(steps) == done   # nothing runs on
+    X.cancel_point()                       # outside a task: no monitor, nothing raised
 
 
 def test_task_error_is_raised_to_the_caller():

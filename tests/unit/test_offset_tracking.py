@@ -273,3 +273,88 @@ def test_direction_convention():
     assert ot.offset_direction(1.0, 0.0) == pytest.approx(90.0)
     assert ot.offset_direction(0.0, 1.0) == pytest.approx(180.0)
     assert ot.offset_direction(0.0, -1.0) == pytest.approx(0.0)
+
+
+def test_task_ranges_cover_every_window_row_once_in_balanced_tasks():
+    for n_rows in (1, 2, 7, 15, 16, 17, 120, 404, 1000, 5000):
+        for step in (8, 32, 64):
+            ranges = ot.task_ranges(n_rows, step)
+            rows = [r for a, b in ranges for r in range(a, b)]
+            assert rows == list(range(n_rows)), (n_rows, step)
+            sizes = [b - a for a, b in ranges]
+            assert max(sizes) - min(sizes) <= 1
+            assert max(sizes) * step <= max(ot.TASK_ROWS, step)
+            assert len(ranges) in (1, n_rows) or len(ranges) % 2 == 0   # 2 workers: even
+            by_size = -(-n_rows // (ot.TASK_ROWS // step))
+            if len(ranges) > by_size + 1:                 # split further for balance only
+                assert len(ranges) <= ot.BALANCE_TASKS
+                assert min(sizes) * step >= ot.MIN_TASK_ROWS - step
+            if n_rows // -(-ot.MIN_TASK_ROWS // step) >= ot.BALANCE_TASKS:
+                assert len(ranges) >= ot.BALANCE_TASKS
+    # a frame (13 000 rows, step 32 -> 404 window rows): 8 tasks of 50-51 window rows
+    assert [b - a for a, b in ot.task_ranges(404, 32)] == [50, 51] * 4
+    assert ot.task_ranges(0, 32) == []
+
+
+def test_many_small_tasks_give_the_same_offsets_on_one_and_two_threads(tmp_path, monkeypatch):
+    from displacement_toolkit.core.execution import LocalEngine
+    from displacement_toolkit.core.raster_io import write_array
+
+    ref, sec = s.speckle_pair((352, 448), 0.4, -0.3, coherence=0.9, seed=3)
+    paths = [str(tmp_path / "ref.tif"), str(tmp_path / "sec.tif")]
+    for path, image in zip(paths, (ref, sec)):
+        write_array(path, image.astype(np.complex64), (0, 1, 0, 0, 0, -1), "")
+    p = ot.TrackingParameters(window_x=32, window_y=32, step_x=16, step_y=16,
+                              snr_threshold=5.0)
+    monkeypatch.setattr(ot, "TASK_ROWS", 10 ** 6)
+    monkeypatch.setattr(ot, "REDUCE_ROWS", 10 ** 6)
+    single = ot.track_offsets(*paths, p, engine=LocalEngine(1))   # one task
+    monkeypatch.setattr(ot, "TASK_ROWS", 48)        # 3 window rows per task
+    monkeypatch.setattr(ot, "REDUCE_ROWS", 12)      # 3 reduced rows per coarse task
+    runs = []
+    for threads in (1, 2):
+        engine = LocalEngine(threads)
+        runs.append(ot.track_offsets(*paths, p, engine=engine))
+        assert engine.summary().startswith("8 tasks") and len(engine.tasks_by_worker) == threads
+    # the same split on every engine: the same offsets bit for bit
+    for k in ("dx", "dy", "peak", "snr", "sigma_x", "sigma_y", "centroids"):
+        np.testing.assert_array_equal(getattr(runs[1], k), getattr(runs[0], k))
+    assert runs[1].removed == runs[0].removed == single.removed
+    # another split gives other batches of windows: the float32 rounding only
+    for k in ("dx", "dy", "peak"):
+        np.testing.assert_allclose(getattr(runs[0], k), getattr(single, k), rtol=0, atol=1e-5)
+    assert np.nanmedian(runs[0].dx) == pytest.approx(0.4, abs=0.02)
+
+
+def test_coarse_reduction_in_tasks_is_the_block_mean_of_the_amplitude(monkeypatch):
+    from displacement_toolkit.core.execution import LocalEngine
+
+    rng = np.random.default_rng(4)
+    image = (rng.normal(size=(50, 37)) + 1j * rng.normal(size=(50, 37))).astype(np.complex64)
+    image[13, 5] = 0                     # nodata: the reduced pixel (3, 1) is NaN
+    image[41, 30] = np.nan               # (10, 7)
+    monkeypatch.setattr(ot, "REDUCE_ROWS", 8)         # 7 tasks, the last one 4 rows
+    reduced, = ot.reduced_images([ot.ImageSpec(array=image)], image.shape, 4, LocalEngine(2))
+    assert reduced.shape == (12, 9)
+    for i in range(12):
+        for j in range(9):
+            block = np.abs(image[4 * i:4 * i + 4, 4 * j:4 * j + 4].astype(np.complex128))
+            if (i, j) in ((3, 1), (10, 7)):
+                assert np.isnan(reduced[i, j])
+            else:
+                assert reduced[i, j] == pytest.approx(block.mean(), rel=1e-6)
+
+
+def test_raster_reads_leave_nothing_in_gdal_block_cache(tmp_path):
+    from osgeo import gdal
+
+    from displacement_toolkit.core.raster_io import write_array
+
+    path = str(tmp_path / "slc.tif")
+    image = np.ones((300, 200), np.complex64)
+    write_array(path, image, (0, 1, 0, 0, 0, -1), "")
+    before = gdal.GetCacheUsed()
+    source = ot.RasterSource(path)
+    for row in range(0, 300, 60):
+        np.testing.assert_array_equal(source.read(row, 60), image[row:row + 60])
+    assert gdal.GetCacheUsed() == before
