@@ -427,9 +427,14 @@ def _reduce_rows(task: _ReduceTask) -> np.ndarray:
     is nodata): ``(rows / factor, width // factor)`` float32."""
     src, f = task.image.open(), task.factor
     w = src.width // f
-    blk = np.abs(src.read(task.row, task.rows)[:, :w * f]).astype(np.float32)
-    blk[blk == 0] = np.nan
-    return blk.reshape(task.rows // f, f, w, f).mean(axis=(1, 3))
+    amp = np.abs(src.read(task.row, task.rows)[:, :w * f]).astype(np.float32, copy=False)
+    np.copyto(amp, np.float32(np.nan), where=amp == 0)
+    # whole-array sums (numpy releases the GIL in them: tasks on threads run in parallel)
+    rows = amp.reshape(task.rows // f, f, w * f).sum(axis=1)
+    total = rows[:, 0::f].copy()
+    for k in range(1, f):
+        total += rows[:, k::f]
+    return total / np.float32(f * f)
 
 
 def reduced_images(images: Sequence["ImageSpec"], shape_hw, factor: int, engine, monitor=None
@@ -476,8 +481,10 @@ def coarse_offsets(reference: "ImageSpec", secondary: "ImageSpec", shape_hw,
     except ValueError:
         z = np.zeros((fine_rows.size, fine_cols.size), np.int64)
         return z + int(p.gross_x), z + int(p.gross_y)
+    # not oversampled: tasks share no costly block, so the small reduced images are split
+    # into BALANCE_TASKS tasks too (the pass runs on the caller's threads)
     res = _track(ImageSpec(array=ref), ImageSpec(array=sec), ref.shape, False, cp, None,
-                 mon.sub(0.8, 1.0), LocalEngine(correlation_threads()))
+                 mon.sub(0.8, 1.0), LocalEngine(correlation_threads()), min_task_rows=1)
     good = np.isfinite(res.dx) & (res.peak > 0.2)
     if not good.any():
         z = np.zeros((fine_rows.size, fine_cols.size), np.int64)
@@ -691,11 +698,11 @@ def _track_tile(task: _TileTask) -> Dict[str, object]:
             "correlated": correlator.correlated, "search_border": correlator.search_border}
 
 
-def task_ranges(n_rows: int, step: int) -> List[Tuple[int, int]]:
+def task_ranges(n_rows: int, step: int, min_rows: int = MIN_TASK_ROWS) -> List[Tuple[int, int]]:
     """``(first, stop)`` window rows of the tasks of a tracking run: every row in exactly
     one task, in order, sizes differing by at most one row.  As many tasks as needed for
     at most :data:`TASK_ROWS` image rows each, at least :data:`BALANCE_TASKS` when the
-    image has rows for tasks of :data:`MIN_TASK_ROWS`, and an even count.
+    image has rows for tasks of ``min_rows`` image rows, and an even count.
 
     The split depends on the image only, never on the engine: the windows of a task are
     correlated in batches that follow on from one another across rows, so another split
@@ -704,7 +711,7 @@ def task_ranges(n_rows: int, step: int) -> List[Tuple[int, int]]:
     n_rows, step = int(n_rows), max(1, int(step))
     if n_rows <= 0:
         return []
-    most = n_rows // max(1, -(-MIN_TASK_ROWS // step))           # tasks of MIN_TASK_ROWS
+    most = n_rows // max(1, -(-int(min_rows) // step))             # tasks of min_rows
     count = max(-(-n_rows // max(1, TASK_ROWS // step)), min(BALANCE_TASKS, most))
     count = min(n_rows, count + count % 2) if count > 1 else count
     bounds = [i * n_rows // count for i in range(count + 1)]
@@ -712,7 +719,8 @@ def task_ranges(n_rows: int, step: int) -> List[Tuple[int, int]]:
 
 
 def _track(ref_spec: ImageSpec, sec_spec: ImageSpec, shape_hw, is_complex: bool,
-           p: TrackingParameters, gross_xy, monitor, engine) -> TrackingResult:
+           p: TrackingParameters, gross_xy, monitor, engine, min_task_rows: int = MIN_TASK_ROWS
+           ) -> TrackingResult:
     height, width = shape_hw
     cols_top = window_tops(width, p.window_x, p.search_x, p.step_x)
     rows_top = window_tops(height, p.window_y, p.search_y, p.step_y)
@@ -732,7 +740,7 @@ def _track(ref_spec: ImageSpec, sec_spec: ImageSpec, shape_hw, is_complex: bool,
     mon = ensure_monitor(monitor)
     tasks = (_TileTask(ref_spec, sec_spec, p, is_complex, rows_top[a:b], cols_top, gx[a:b],
                        gy[a:b], a)
-             for a, b in task_ranges(shape[0], p.step_y))
+             for a, b in task_ranges(shape[0], p.step_y, min_task_rows))
     merged = _Correlator(p, is_complex, gx, gy)
     # one BLAS thread per task whatever the engine (Dask workers do the same, core.execution),
     # so that the batched matrix products round alike and every engine gives the same offsets
