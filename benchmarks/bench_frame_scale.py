@@ -11,7 +11,9 @@ search +-8, coarse pass on).  Accuracy is not the point here (benchmarks/bench_o
 measures it); the median offsets are checked against the shift.
 
 Runs (each in its own process: peak RSS is that run's): local with DISPLACEMENT_TOOLKIT_THREADS
-= 1 and = 2, and the 2-worker cluster (1 thread each; the workers' peaks asked from them).
+= 1 and = 2, and the 2-worker cluster (1 thread each; the workers' peaks and CPU times asked from
+them).  The CPU time of every run is reported next to its wall time: the machine may be shared,
+and a wall time far above CPU time / threads means the run waited for the processor.
 BENCH_FRAME_SCALE (default 1.0) scales both sides.  Writes benchmarks/results/frame_scale.md.
 """
 
@@ -86,11 +88,13 @@ def _child(spec):
     else:
         engine = X.LocalEngine(int(spec["kind"][-1]))
     p = OT.TrackingParameters(snr_threshold=5.0)
-    started = time.perf_counter()
+    load = os.getloadavg()[0]
+    started, cpu = time.perf_counter(), time.process_time()
     res = OT.track_offsets(spec["ref"], spec["sec"], p, engine=engine)
     seconds = time.perf_counter() - started
     peak = peak_rss_mib()
-    print(json.dumps({"seconds": seconds, "peak_mib": peak, "windows": int(res.dx.size),
+    print(json.dumps({"seconds": seconds, "cpu_s": time.process_time() - cpu, "load": load,
+                      "peak_mib": peak, "windows": int(res.dx.size),
                       "valid": int(np.isfinite(res.dx).sum()),
                       "median_dx": float(np.nanmedian(res.dx)),
                       "median_dy": float(np.nanmedian(res.dy)),
@@ -127,8 +131,13 @@ def main():
                 with open("/proc/self/status") as f:
                     return next(int(x.split()[1]) / 1024.0 for x in f if x.startswith("VmHWM:"))
 
+            def cpu():    # the worker process's CPU time (idle during the local runs)
+                import time
+                return time.process_time()
+
             with Client(cluster.address, timeout=30, set_as_default=False) as client:
                 worker_peaks = sorted(client.run(peak).values())
+                results["dask2"]["cpu_s"] += sum(client.run(cpu).values())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     one = results["local1"]["seconds"]
@@ -140,15 +149,16 @@ def main():
         f"{FRAME_COLS} samples (CFloat32 GeoTIFFs, {2 * FRAME_ROWS * FRAME_COLS * 8 / 2**30:.1f} "
         f"GiB, written in {write_s:.0f} s), shift {SHIFT_X} / {SHIFT_Y} px, offset_tracking "
         "defaults (64 x 64 windows, step 32, search +-8, coarse pass).\n",
-        "| run | time | windows/s | speed-up | peak memory of the caller | median dx / dy (px) | "
-        "tasks |",
-        "|---|---|---|---|---|---|---|",
+        "| run | time | windows/s | speed-up | CPU time (all processes) | load average before | "
+        "peak memory of the caller | median dx / dy (px) | tasks |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     names = {"local1": "local, 1 thread", "local2": "local, 2 threads",
              "dask2": "Dask, 2 workers x 1 thread"}
     for kind, r in results.items():
         lines.append(f"| {names[kind]} | {r['seconds']:.0f} s | {r['windows'] / r['seconds']:.0f} | "
-                     f"{one / r['seconds']:.2f}x | {r['peak_mib']:.0f} MiB | "
+                     f"{one / r['seconds']:.2f}x | {r['cpu_s']:.0f} s | {r['load']:.1f} | "
+                     f"{r['peak_mib']:.0f} MiB | "
                      f"{r['median_dx']:.3f} / {r['median_dy']:.3f} | {r['tasks']} |")
     lines.append(f"\n{results['local1']['windows']} windows, {results['local1']['valid']} valid. "
                  f"Peak memory of the two Dask workers: "
