@@ -388,6 +388,16 @@ def iter_blocks(height: int, rows_per_block: int) -> Iterator[Tuple[int, int]]:
         yield start, min(rows_per_block, height - start)
 
 
+def compression_threads_option(threads: Optional[int] = None) -> List[str]:
+    """GeoTIFF creation option compressing tiles on ``threads`` threads (default: the local
+    engine's, ``DISPLACEMENT_TOOLKIT_THREADS`` or every core).  The tiles are compressed when
+    GDAL flushes them, in parallel with the caller; with one thread, nothing is added."""
+    from .execution import local_worker_count
+
+    count = local_worker_count() if threads is None else int(threads)
+    return [f"NUM_THREADS={count}"] if count > 1 else []
+
+
 class RasterWriter:
     """Write a float32 GeoTIFF block by block; commit atomically on success.
 
@@ -402,7 +412,8 @@ class RasterWriter:
     Leaving the ``with`` block because of an exception (including
     :class:`~.progress.OperationCancelled`) deletes the temporary file and
     leaves no output.  ``stats(band)`` gives min, max and percentiles of the
-    values written (from a bounded random sample).
+    values written (from a bounded random sample).  ``threads``: how many threads compress
+    the tiles (:func:`compression_threads_option`).
     """
 
     def __init__(
@@ -417,6 +428,7 @@ class RasterWriter:
         band_metadata: Optional[Sequence[Dict[str, str]]] = None,
         metadata: Optional[Dict[str, str]] = None,
         data_type: int = gdal.GDT_Float32,
+        threads: Optional[int] = None,
     ):
         if width <= 0 or height <= 0:
             raise RasterError(f"cannot write an empty raster ({width} x {height}) to {path!r}")
@@ -435,6 +447,7 @@ class RasterWriter:
             options.append("INTERLEAVE=BAND")
         if data_type in (gdal.GDT_Float32, gdal.GDT_Float64):
             options.append("PREDICTOR=3")
+        options += compression_threads_option(threads)
         self._ds = driver.Create(self._tmp, int(width), int(height), int(bands), data_type, options)
         if self._ds is None:
             raise RasterError(f"cannot create {path!r}")
