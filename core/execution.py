@@ -46,8 +46,6 @@ IN_FLIGHT_PER_WORKER = 2
 #: Memory one task may hold (its inputs as read, its results): the memory in flight is at
 #: most this times :attr:`_Engine.in_flight`.  Heavy numerics inside a task go in chunks.
 TASK_BYTES = 64 * 1024 * 1024
-#: Rows of the tiles this toolkit writes (raster_io.GTIFF_OPTIONS): tasks are cut on them.
-TILE_ROWS = 256
 
 _default_scheduler: Optional[str] = None
 
@@ -75,17 +73,20 @@ def local_worker_count() -> int:
     return count
 
 
-def task_rows(height: int, row_bytes: int, workers: int = 1, tile_rows: int = TILE_ROWS,
+def task_rows(height: int, row_bytes: int, workers: int = 1, tile_rows: Optional[int] = None,
               budget: int = TASK_BYTES) -> int:
     """Rows of one row-block task: as many as ``budget`` bytes hold at ``row_bytes`` per row,
-    cut on ``tile_rows`` when at least one tile row fits, and no more than an even share of
-    ``height`` among ``workers`` (rounded up to tiles).
+    cut on ``tile_rows`` (default: the tiles this toolkit writes, raster_io.TILE_SIZE) when at
+    least one tile row fits, and no more than an even share of ``height`` among ``workers``
+    (rounded up to tiles).
 
     Cut on the tiles, every tile of a tiled input and of the outputs belongs to one task: a
     tile shared by two tasks on two threads is decompressed by each (each thread has its
     own datasets), and a tile completed by one task can be compressed at once."""
+    from .raster_io import TILE_SIZE
+
     rows = max(1, int(budget // max(1, int(row_bytes))))
-    tile_rows = max(1, int(tile_rows))
+    tile_rows = max(1, int(TILE_SIZE if tile_rows is None else tile_rows))
     if rows >= tile_rows:
         rows -= rows % tile_rows
         share = -(-int(height) // max(1, int(workers)))

@@ -41,10 +41,13 @@ DEFAULT_BLOCK_BYTES = 32 * 1024 * 1024
 #: Number of values kept per band to estimate percentiles for styling.
 STAT_SAMPLE_SIZE = 65536
 
+#: Side of the square tiles of every GeoTIFF this toolkit writes (pixels).
+TILE_SIZE = 256
+
 GTIFF_OPTIONS = (
     "TILED=YES",
-    "BLOCKXSIZE=256",
-    "BLOCKYSIZE=256",
+    f"BLOCKXSIZE={TILE_SIZE}",
+    f"BLOCKYSIZE={TILE_SIZE}",
     "COMPRESS=DEFLATE",
     "BIGTIFF=IF_SAFER",
 )
