@@ -490,7 +490,13 @@ class RasterWriter:
         block = np.asarray(block)
         if block.ndim != 2:
             raise RasterError("blocks must be 2-D arrays")
-        self._ds.GetRasterBand(band).WriteArray(block, col, row)
+        target = self._ds.GetRasterBand(band)
+        target.WriteArray(block, col, row)
+        end = row + block.shape[0]
+        if col == 0 and block.shape[1] == self.width and (end % TILE_SIZE == 0 or end == self.height):
+            # a row of tiles is complete: compress it now, on the compression threads while
+            # the engine computes the next blocks, instead of holding it in GDAL's cache
+            target.FlushCache()
         self._written[band - 1] += block.size
         if np.iscomplexobj(block):
             block = np.abs(block)
