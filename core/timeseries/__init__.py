@@ -65,6 +65,7 @@ from .velocity import (  # noqa: F401
     acquisition_seconds,
     FitResult,
     fit_pixels,
+    validity_patterns,
     VelocityResult,
     VelocityModel,
     velocity_model,
