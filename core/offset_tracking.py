@@ -270,7 +270,9 @@ def memory_bound(width: int, p: TrackingParameters, threads: Optional[int] = Non
     copies, ``TILES_PER_BATCH`` oversampled complex tiles) and the spectra and window sums of
     one batch (about 16 float32 arrays of the oversampled search frame per window), and the
     file blocks GDAL holds while one read is copied out (:data:`READ_BLOCK_ROWS` rows twice;
-    :class:`RasterSource` drops them after each read, so GDAL's block cache holds no more).
+    :class:`RasterSource` drops them after each read, so GDAL's block cache holds no more),
+    or the rows of blocks the two images' :class:`RasterSource` keep and the one being read
+    (at most :data:`STRIP_BYTES` each), whichever is larger.
     A task of the coarse pass's reduction holds less (:data:`REDUCE_ROWS` rows).  The coarse
     pass's 4x reduced images on the caller (width x height / 16 x 4 B each) are not
     included."""
@@ -287,7 +289,9 @@ def _task_memory(width: int, p: TrackingParameters) -> int:
     strips = o * o * (p.window_y + sec_rows) * w * 4 + (p.window_y + sec_rows) * w * 9
     compute = TILE * (w + TILE) * 8 * 4 + TILES_PER_BATCH * (o * TILE) ** 2 * 8 * 3
     frame = o * o * (p.window_y + 2 * p.search_y) * (p.window_x + 2 * p.search_x)
-    read = 2 * READ_BLOCK_ROWS * w * 8
+    # a read across two rows of tiles, or (RasterSource.strip_rows) the rows kept for both
+    # images and the one being read
+    read = max(2 * READ_BLOCK_ROWS * w * 8, 3 * min(STRIP_BYTES, READ_BLOCK_ROWS * w * 8))
     return int(n_blocks * block + strips + compute + p.batch * frame * 4 * 16 + read)
 
 
@@ -380,13 +384,20 @@ class ArraySource:
         return self.array[row:row + rows]
 
 
+#: Largest row of file blocks (bytes) a :class:`RasterSource` keeps between reads.
+STRIP_BYTES = 48 * 2 ** 20
+
+
 class RasterSource:
     """One band of a GDAL raster read strip by strip (nodata as NaN).
 
     Each read drops the file's blocks from GDAL's block cache (process-wide, by default 5 %
     of the memory) once the rows are copied out: the tasks read every row once or twice,
     in order, so the cache would only hold gigabytes of a frame that nothing reads again,
-    next to the oversampled rows that :func:`memory_bound` counts."""
+    next to the oversampled rows that :func:`memory_bound` counts.  So that a compressed
+    tile read by two consecutive reads is not decompressed twice, the last row of whole
+    blocks read is kept when it holds at most :data:`STRIP_BYTES` (tiles of 64 rows or
+    more; strips of a few rows are read as asked)."""
 
     def __init__(self, path: str, band: int = 1):
         from .raster_io import open_raster, raster_info
@@ -395,12 +406,31 @@ class RasterSource:
         self.band = int(band)
         self.height, self.width = self.info.height, self.info.width
         self.is_complex = self.info.is_complex(self.band)
+        block_rows = int(self.ds.GetRasterBand(self.band).GetBlockSize()[1])
+        item = 8 if self.is_complex else 4
+        self.strip_rows = block_rows if 64 <= block_rows and \
+            block_rows * self.width * item <= STRIP_BYTES else 0
+        self._strip: Tuple[int, Optional[np.ndarray]] = (-1, None)
 
-    def read(self, row: int, rows: int) -> np.ndarray:
+    def _read(self, row: int, rows: int) -> np.ndarray:
         from .raster_io import read_block
         block = read_block(self.ds, self.band, row, 0, rows, self.width)
         self.ds.FlushCache()
         return block
+
+    def read(self, row: int, rows: int) -> np.ndarray:
+        n = self.strip_rows
+        if not n:
+            return self._read(row, rows)
+        parts, r = [], row
+        while r < row + rows:
+            first = r // n * n
+            if self._strip[0] != first:
+                self._strip = (first, self._read(first, min(n, self.height - first)))
+            stop = min(row + rows, first + n)
+            parts.append(self._strip[1][r - first:stop - first])
+            r = stop
+        return np.concatenate(parts) if len(parts) > 1 else parts[0].copy()
 
 
 # ------------------------------------------------------------------ coarse pass

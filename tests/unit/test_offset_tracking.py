@@ -345,16 +345,28 @@ def test_coarse_reduction_in_tasks_is_the_block_mean_of_the_amplitude(monkeypatc
                 assert reduced[i, j] == pytest.approx(block.mean(), rel=1e-6)
 
 
-def test_raster_reads_leave_nothing_in_gdal_block_cache(tmp_path):
+def test_raster_reads_leave_nothing_in_gdal_block_cache(tmp_path, monkeypatch):
     from osgeo import gdal
 
-    from displacement_toolkit.core.raster_io import write_array
+    from displacement_toolkit.core.raster_io import TILE_SIZE, write_array
 
-    path = str(tmp_path / "slc.tif")
-    image = np.ones((300, 200), np.complex64)
+    path = str(tmp_path / "slc.tif")          # DEFLATE tiles of TILE_SIZE rows
+    rng = np.random.default_rng(2)
+    image = (rng.normal(size=(600, 200)) + 1j * rng.normal(size=(600, 200))).astype(np.complex64)
     write_array(path, image, (0, 1, 0, 0, 0, -1), "")
     before = gdal.GetCacheUsed()
     source = ot.RasterSource(path)
-    for row in range(0, 300, 60):
-        np.testing.assert_array_equal(source.read(row, 60), image[row:row + 60])
+    assert source.strip_rows == TILE_SIZE == 256
+    reads = []
+    read = source._read
+    monkeypatch.setattr(source, "_read", lambda row, rows: reads.append(row) or read(row, rows))
+    for row in range(0, 600, 70):                 # reads across the rows of tiles
+        rows = min(70, 600 - row)
+        np.testing.assert_array_equal(source.read(row, rows), image[row:row + rows])
+    assert reads == [0, 256, 512]                 # every row of tiles read (decompressed) once
+    assert gdal.GetCacheUsed() == before
+    monkeypatch.setattr(ot, "STRIP_BYTES", 1000)  # rows of tiles too large to keep: as asked
+    source = ot.RasterSource(path)
+    assert source.strip_rows == 0
+    np.testing.assert_array_equal(source.read(250, 20), image[250:270])
     assert gdal.GetCacheUsed() == before
