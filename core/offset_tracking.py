@@ -709,15 +709,17 @@ def limited_gradient(values: np.ndarray, axis: int, spacing: float) -> np.ndarra
     0, and 0 where a neighbour is missing.  Smooth fields keep their slope; at a step (a
     fault) one side is flat, so the slope there is 0 instead of half the step."""
     d = np.diff(values, axis=axis) / float(spacing)
-    edge = list(d.shape)
-    edge[axis] = 1
-    gap = np.full(edge, np.nan)
-    back = np.concatenate([gap, d], axis=axis)
-    fwd = np.concatenate([d, gap], axis=axis)
-    with np.errstate(invalid="ignore"):
-        same = np.sign(back) == np.sign(fwd)
-        slope = np.where(same, np.sign(back) * np.minimum(np.abs(back), np.abs(fwd)), 0.0)
-    return np.where(np.isfinite(back) & np.isfinite(fwd), slope, 0.0)
+    # backward and forward differences at every sample, NaN where the neighbour is missing
+    back = np.full(values.shape, np.nan)
+    fwd = np.full(values.shape, np.nan)
+    inner = [slice(None)] * values.ndim
+    inner[axis] = slice(1, None)
+    back[tuple(inner)] = d
+    inner[axis] = slice(None, -1)
+    fwd[tuple(inner)] = d
+    sign = np.sign(back)
+    # a NaN difference has a NaN sign, equal to nothing: the slope there is 0
+    return np.where(sign == np.sign(fwd), sign * np.minimum(np.abs(back), np.abs(fwd)), 0.0)
 
 
 def correct_strain(dx: np.ndarray, dy: np.ndarray, centroids: np.ndarray, step_x: float,

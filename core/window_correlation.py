@@ -98,14 +98,27 @@ def _dft_eval(spectrum: np.ndarray, cy: np.ndarray, cx: np.ndarray, offsets: np.
     spectrum: (B, Ny, Nx//2+1) of a (Ny, Nx) frame; the lags are ``(cy + offsets[j],
     cx + offsets[l])`` in samples, cy, cx: (B,), offsets: (J,).  Returns (B, J, J)."""
     fy, fx, wx = _half_spectrum_frequencies(*shape)
+    offset_y, offset_x = _offset_phasors(shape[0], shape[1], tuple(float(v) for v in offsets))
     # phasors exp(2 pi i f (c + offset)) = exp(2 pi i f c) exp(2 pi i f offset): one complex
     # exponential per window and frequency; complex64 like the spectrum
     ey = (np.exp(2j * np.pi * cy[:, None] * fy[None, :])[:, None, :] *
-          np.exp(2j * np.pi * offsets[:, None] * fy[None, :])[None]).astype(np.complex64)
+          offset_y[None]).astype(np.complex64)
     ex = ((np.exp(2j * np.pi * cx[:, None] * fx[None, :]) * wx)[:, :, None] *
-          np.exp(2j * np.pi * fx[:, None] * offsets[None, :])[None]).astype(np.complex64)
+          offset_x[None]).astype(np.complex64)
     out = np.matmul(np.matmul(ey, spectrum), ex)                            # (B, J, J)
     return out.real.astype(np.float64)
+
+
+@lru_cache(maxsize=16)
+def _offset_phasors(ny: int, nx: int, offsets: Tuple[float, ...]) -> Tuple[np.ndarray, np.ndarray]:
+    """The window-independent factors ``exp(2 pi i f offset)`` of :func:`_dft_eval`: (J, Ny)
+    along y and (Nx//2+1, J) along x (read-only: shared by every batch of a frame size)."""
+    fy, fx, _wx = _half_spectrum_frequencies(ny, nx)
+    offsets = np.asarray(offsets)
+    along_y = np.exp(2j * np.pi * offsets[:, None] * fy[None, :])
+    along_x = np.exp(2j * np.pi * fx[:, None] * offsets[None, :])
+    along_y.flags.writeable = along_x.flags.writeable = False
+    return along_y, along_x
 
 
 @lru_cache(maxsize=8)
@@ -132,18 +145,30 @@ def _dft_lags(spectrum: np.ndarray, lags_y, lags_x, shape: Tuple[int, int]) -> n
     return out.real.astype(np.float64)
 
 
-def _window_variance(both: np.ndarray, wy: np.ndarray, wx: np.ndarray) -> np.ndarray:
-    """Weighted variance sum ``E - S**2 / W`` of ``s`` under the windows ``wy[:, j] wx[:, l]``
-    (E, S, W = sums of w s**2, w s, w).
+def _window_variance(both: np.ndarray, hy: int, hx: int, edge: float, lags_y: int,
+                     lags_x: int) -> np.ndarray:
+    """Weighted variance sum ``E - S**2 / W`` of ``s`` under the (hy, hx) taper shifted by
+    ``0 .. lags_y - 1`` and ``0 .. lags_x - 1`` samples (E, S, W = sums of w s**2, w s, w).
 
-    both: (2B, Ny, Nx) float32, ``s**2`` stacked on ``s``; wy: (Ny, J), wx: (Nx, L).
-    Returns (B, J, L) float64."""
+    both: (2B, Ny, Nx) float32, ``s**2`` stacked on ``s``.  Returns (B, lags_y, lags_x)
+    float64."""
     b2, ny, nx = both.shape
     b = b2 // 2
+    wy, wx, wsum = _variance_windows(ny, nx, hy, hx, edge, lags_y, lags_x)
     t = (both.reshape(-1, nx) @ wx).reshape(b2, ny, -1)                      # (2B, Ny, L)
     sums = np.matmul(wy.T, t).astype(np.float64)                            # (2B, J, L)
-    wsum = wy.sum(axis=0).astype(np.float64)[:, None] * wx.sum(axis=0)[None, :]
     return sums[:b] - sums[b:] ** 2 / wsum
+
+
+@lru_cache(maxsize=8)
+def _variance_windows(ny: int, nx: int, hy: int, hx: int, edge: float, lags_y: int,
+                      lags_x: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The shifted tapers of :func:`_window_variance` along y (Ny, J) and x (Nx, L)
+    (:func:`_lag_windows`) and their weight sums W (J, L), float64."""
+    wy, wx = _lag_windows(ny, hy, edge, lags_y), _lag_windows(nx, hx, edge, lags_x)
+    wsum = wy.sum(axis=0).astype(np.float64)[:, None] * wx.sum(axis=0)[None, :]
+    wsum.flags.writeable = False
+    return wy, wx, wsum
 
 
 @lru_cache(maxsize=8)
@@ -170,6 +195,19 @@ def _keys_weights(t: np.ndarray, n: int) -> np.ndarray:
     near = (1.5 * x - 2.5) * x * x + 1.0
     far = ((-0.5 * x + 2.5) * x - 4.0) * x + 2.0
     return np.where(x < 1.0, near, np.where(x < 2.0, far, 0.0))
+
+
+def _interpolated_variance(var: np.ndarray, cy: np.ndarray, cx: np.ndarray,
+                          offsets: np.ndarray) -> np.ndarray:
+    """The window variance (B, J, L) at the fractional lags ``(cy + offsets[j], cx +
+    offsets[l])`` by cubic convolution (:func:`_keys_weights`): (B, P, P)."""
+    ty, tx = cy[:, None] + offsets[None, :], cx[:, None] + offsets[None, :]
+    if var.shape[1] == var.shape[2]:       # one call for both axes (square search ranges)
+        both = _keys_weights(np.concatenate([ty, tx]), var.shape[1])
+        wy, wx = both[:cy.size], both[cy.size:]
+    else:
+        wy, wx = _keys_weights(ty, var.shape[1]), _keys_weights(tx, var.shape[2])
+    return np.matmul(np.matmul(wy, var), np.swapaxes(wx, 1, 2))
 
 
 def _ncc(num: np.ndarray, var: np.ndarray, rnorm: np.ndarray) -> np.ndarray:
@@ -210,8 +248,7 @@ def _newton_step(c: np.ndarray):
     return uy, ux, f00 + 0.5 * (gy * uy + gx * ux), hyy, hxx
 
 
-def information_centroids(ref_chips: np.ndarray, taper_y: np.ndarray, taper_x: np.ndarray,
-                          factor: int) -> np.ndarray:
+def information_centroids(ref_chips: np.ndarray, edge: float, factor: int) -> np.ndarray:
     """Where in each window its offsets are measured, relative to the window centre (pixels).
 
     The correlation weighs each part of the window by the information it carries on the
@@ -219,20 +256,11 @@ def information_centroids(ref_chips: np.ndarray, taper_y: np.ndarray, taper_x: n
     Under an offset that varies across the window, dx is the offset at the centroid of the
     x-information and dy at that of the y-information, which can lie most of a pixel from the
     window centre on speckle.  Returns (B, 4): x and y of the dx centroid, x and y of the dy
-    centroid, in pixels from the window centre (+x right, +y down).  ``taper_y``, ``taper_x``:
-    the profiles of the separable window taper."""
+    centroid, in pixels from the window centre (+x right, +y down).  ``edge``: the cosine
+    edges (samples) of the separable window taper (:func:`_taper`)."""
     r = np.asarray(ref_chips, dtype=np.float32)
     b, hy, hx = r.shape
-    # sample k lies at pixel index k / factor of the window (oversampling keeps the original
-    # samples at k = 0, factor, ...); the window centre is at index (w - 1) / 2
-    ux = (np.arange(hx) - (hx - factor) / 2.0) / factor
-    uy = (np.arange(hy) - (hy - factor) / 2.0) / factor
-    # the taper is separable: the weighted sums (1 and the position, along x then y) are two
-    # matrix products per gradient; central differences on the interior samples
-    ty = np.asarray(taper_y, dtype=np.float64)
-    tx = np.asarray(taper_x, dtype=np.float64)
-    wx = np.stack([tx, tx * ux], axis=1).astype(np.float32)            # (hx, 2)
-    wy = np.stack([ty, ty * uy], axis=1)                                # (hy, 2)
+    wx, wy = _centroid_weights(hy, hx, edge, factor)
     out = np.empty((b, 4))
     for k, (grad, wxk, wyk) in enumerate((
             (r[:, :, 2:] - r[:, :, :-2], wx[1:hx - 1], wy),            # x: (B, hy, hx - 2)
@@ -244,6 +272,25 @@ def information_centroids(ref_chips: np.ndarray, taper_y: np.ndarray, taper_x: n
         out[:, 2 * k] = sums[:, 1, 0] / total
         out[:, 2 * k + 1] = sums[:, 0, 1] / total
     return out
+
+
+@lru_cache(maxsize=8)
+def _centroid_weights(hy: int, hx: int, edge: float, factor: int
+                      ) -> Tuple[np.ndarray, np.ndarray]:
+    """The weights of :func:`information_centroids`: the taper and the taper times the
+    position (pixels from the window centre), (hx, 2) float32 along x and (hy, 2) float64
+    along y."""
+    ty, tx, _w2, _wsum = _taper(hy, hx, edge)
+    # sample k lies at pixel index k / factor of the window (oversampling keeps the original
+    # samples at k = 0, factor, ...); the window centre is at index (w - 1) / 2
+    ux = (np.arange(hx) - (hx - factor) / 2.0) / factor
+    uy = (np.arange(hy) - (hy - factor) / 2.0) / factor
+    # the taper is separable: the weighted sums (1 and the position, along x then y) are two
+    # matrix products per gradient; central differences on the interior samples
+    wx = np.stack([tx, tx * ux], axis=1).astype(np.float32)
+    wy = np.stack([ty, ty * uy], axis=1)
+    wx.flags.writeable = wy.flags.writeable = False
+    return wx, wy
 
 
 def cross_spectrum(tapered_ref: np.ndarray, search: np.ndarray, frame: Tuple[int, int]
@@ -280,9 +327,9 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     # FFT frame: zero-padded to a fast length
     fy_n, fx_n = sfft.next_fast_len(ny, real=True), sfft.next_fast_len(nx, real=True)
     edge = TAPER_PIXELS * o
-    ty, tx, w2, wsum0 = _taper(hy, hx, edge)
+    _ty, _tx, w2, wsum0 = _taper(hy, hx, edge)
     w2flat = w2.ravel()
-    centroids = information_centroids(r, ty, tx, o)
+    centroids = information_centroids(r, edge, o)
     r0 = r - ((r.reshape(b, -1) @ w2flat) / wsum0)[:, None, None]
     rnorm = ((r0 * r0).reshape(b, -1) @ w2flat).astype(np.float64)
     # search chips: mean removed (conditioning of the float32 window sums; NCC unchanged),
@@ -294,8 +341,7 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     spectrum = cross_spectrum(w2 * r0, s, (fy_n, fx_n))
     # weighted variance of the search chip under the shifted window at every lag of whole
     # samples (exact sums); fractional lags interpolate it (smooth: only the taper edges move)
-    var = _window_variance(both, _lag_windows(ny, hy, edge, 2 * sfy + 1),
-                           _lag_windows(nx, hx, edge, 2 * sfx + 1))          # (B, 2sfy+1, 2sfx+1)
+    var = _window_variance(both, hy, hx, edge, 2 * sfy + 1, 2 * sfx + 1)  # (B, 2sfy+1, 2sfx+1)
     # whole-pixel lags
     q = o
     num = _dft_lags(spectrum, range(0, 2 * sfy + 1, q), range(0, 2 * sfx + 1, q), (fy_n, fx_n))
@@ -325,10 +371,8 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     grid = np.array([-1.0, 0.0, 1.0])
     for d in steps:
         num = _dft_eval(spectrum, cy, cx, d * grid, (fy_n, fx_n))
-        var_t = np.matmul(
-            np.matmul(_keys_weights(cy[:, None] + d * grid[None, :], var.shape[1]), var),
-            np.swapaxes(_keys_weights(cx[:, None] + d * grid[None, :], var.shape[2]), 1, 2))
-        uy, ux, peak, hyy, hxx = _newton_step(_ncc(num, var_t, rnorm))
+        uy, ux, peak, hyy, hxx = _newton_step(_ncc(num, _interpolated_variance(var, cy, cx, d * grid),
+                                                   rnorm))
         cy = cy + d * uy
         cx = cx + d * ux
         curv_y = -hyy / (d * d) * o * o        # per pixel^2
