@@ -213,14 +213,16 @@ class OversampledRows:
         if k in self.blocks:
             return self.blocks[k]
         f, rows, core, m = self.factor, self.block_rows, self.core_x, MARGIN
-        raw = self._read(k * rows - m, (k + 1) * rows + m)              # (rows + 2m, width)
-        bad = ~np.isfinite(raw) | (raw == 0)
         if f == 1 and not self.is_complex:
-            # nothing to interpolate: the samples as they are (windows touching the invalid
-            # ones are discarded by the caller, so their value never counts)
-            block = (np.where(bad, 0, raw)[m:m + rows].astype(np.float32), bad[m:m + rows].copy())
+            # nothing to interpolate, so no margin: the samples as they are (windows touching
+            # the invalid ones are discarded by the caller, so their value never counts)
+            raw = self._read(k * rows, (k + 1) * rows)
+            bad = ~np.isfinite(raw) | (raw == 0)
+            block = (np.where(bad, np.float32(0), raw), bad)
             self.blocks[k] = block
             return block
+        raw = self._read(k * rows - m, (k + 1) * rows + m)              # (rows + 2m, width)
+        bad = ~np.isfinite(raw) | (raw == 0)
         n_tiles = -(-self.width // core)
         padded = np.zeros((rows + 2 * m, n_tiles * core + 2 * m), raw.dtype)
         padded_bad = np.ones(padded.shape, bool)

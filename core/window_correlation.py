@@ -210,6 +210,43 @@ def _interpolated_variance(var: np.ndarray, cy: np.ndarray, cx: np.ndarray,
     return np.matmul(np.matmul(wy, var), np.swapaxes(wx, 1, 2))
 
 
+@lru_cache(maxsize=16)
+def _lattice_tables(ny: int, nx: int, var_y: int, var_x: int, spacing: float
+                    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Tables of :func:`_lattice_stage` for lags ``m * spacing`` (m = 0, 1, ... up to the
+    largest lag of the variance grid, one more each side): the DFT phasors of
+    :func:`_dft_eval` along y (M, Ny) and x (Nx//2+1, M, the Hermitian weights included),
+    complex64, and the cubic-convolution weights (:func:`_keys_weights`) along y (M, var_y)
+    and x (M, var_x)."""
+    fy, fx, wx = _half_spectrum_frequencies(ny, nx)
+    lags = np.arange(-1, int(round(max(var_y, var_x) / spacing)) + 2) * spacing
+    phasor_y = np.exp(2j * np.pi * lags[:, None] * fy[None, :]).astype(np.complex64)
+    phasor_x = (np.exp(2j * np.pi * fx[:, None] * lags[None, :]) * wx[:, None]).astype(np.complex64)
+    weights_y = _keys_weights(lags[None, :], var_y)[0]
+    weights_x = _keys_weights(lags[None, :], var_x)[0]
+    for table in (phasor_y, phasor_x, weights_y, weights_x):
+        table.flags.writeable = False
+    return phasor_y, phasor_x, weights_y, weights_x
+
+
+def _lattice_stage(spectrum: np.ndarray, var: np.ndarray, cy: np.ndarray, cx: np.ndarray,
+                   spacing: float, shape: Tuple[int, int]):
+    """One zoom stage on the lattice of multiples of ``spacing``: the centres ``cy``, ``cx``
+    moved to the nearest lattice lag, and the correlation (:func:`_dft_eval`) and window
+    variance (:func:`_interpolated_variance`) on the 3 x 3 lattice lags around them, from
+    :func:`_lattice_tables`.  Returns (cy, cx, num, var), num and var (B, 3, 3)."""
+    phasor_y, phasor_x, weights_y, weights_x = _lattice_tables(
+        shape[0], shape[1], var.shape[1], var.shape[2], float(spacing))
+    # table row of lag m * spacing is m + 1; the stencil takes m - 1 .. m + 1
+    my = np.rint(cy / spacing).astype(np.intp)
+    mx = np.rint(cx / spacing).astype(np.intp)
+    stencil = np.arange(3)
+    rows_y, rows_x = my[:, None] + stencil, mx[:, None] + stencil             # (B, 3)
+    num = np.matmul(np.matmul(phasor_y[rows_y], spectrum), np.swapaxes(phasor_x[:, rows_x], 0, 1))
+    var_t = np.matmul(np.matmul(weights_y[rows_y], var), np.swapaxes(weights_x[rows_x], 1, 2))
+    return my * spacing, mx * spacing, num.real.astype(np.float64), var_t
+
+
 def _ncc(num: np.ndarray, var: np.ndarray, rnorm: np.ndarray) -> np.ndarray:
     out = num / np.sqrt(np.maximum(var, 1e-30) * rnorm[:, None, None])
     out[~np.isfinite(out)] = -2.0
@@ -308,16 +345,22 @@ def cross_spectrum(tapered_ref: np.ndarray, search: np.ndarray, frame: Tuple[int
 
 def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
                     search_y: int, factor: int, correlation_oversample: int,
-                    is_complex: bool, zoom_steps: Optional[Sequence[float]] = None
-                    ) -> Dict[str, np.ndarray]:
+                    is_complex: bool, zoom_steps: Optional[Sequence[float]] = None,
+                    on_lattice: bool = False) -> Dict[str, np.ndarray]:
     """Offsets of a batch of windows from oversampled detected chips (module docstring).
 
     ref_chips: (B, f wy, f wx); sec_chips: (B, f (wy + 2 search_y), f (wx + 2 search_x)),
     float32, finite.  ``zoom_steps``: the spacings (oversampled samples) of the 3 x 3 zoom
     stages; by default 1/2, 1/8 and ``f / correlation_oversample`` (the fast preset uses fewer:
-    :mod:`.fast_correlation`).  Returns dx, dy (pixels, relative to the chips' zero lag), peak
-    (NCC), snr, sigma_x, sigma_y, ``edge`` (peak on the border of the search range:
-    unreliable) and ``centroids`` (:func:`information_centroids`)."""
+    :mod:`.fast_correlation`).  ``on_lattice``: centre the last stage's grid on the nearest
+    multiple of its spacing instead of the previous estimate, so that its DFT phasors and
+    interpolation weights come from tables (:func:`_lattice_tables`) instead of being computed
+    per window (the fast preset; the earlier, coarser stages are not moved: half a spacing
+    of 1/2 sample off the oversampled speckle peak, their quadratic fit fails).
+
+    Returns dx, dy (pixels, relative to the chips' zero lag), peak (NCC), snr, sigma_x,
+    sigma_y, ``edge`` (peak on the border of the search range: unreliable) and ``centroids``
+    (:func:`information_centroids`)."""
     o = int(factor)
     r = np.asarray(ref_chips, dtype=np.float32)
     s = np.asarray(sec_chips, dtype=np.float32)
@@ -369,10 +412,13 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     steps = [d for d in (0.5, 0.125) if d > fine] + [fine] if zoom_steps is None else \
         [float(d) for d in zoom_steps]
     grid = np.array([-1.0, 0.0, 1.0])
-    for d in steps:
-        num = _dft_eval(spectrum, cy, cx, d * grid, (fy_n, fx_n))
-        uy, ux, peak, hyy, hxx = _newton_step(_ncc(num, _interpolated_variance(var, cy, cx, d * grid),
-                                                   rnorm))
+    for stage, d in enumerate(steps, 1):
+        if on_lattice and stage == len(steps):
+            cy, cx, num, var_t = _lattice_stage(spectrum, var, cy, cx, d, (fy_n, fx_n))
+        else:
+            num = _dft_eval(spectrum, cy, cx, d * grid, (fy_n, fx_n))
+            var_t = _interpolated_variance(var, cy, cx, d * grid)
+        uy, ux, peak, hyy, hxx = _newton_step(_ncc(num, var_t, rnorm))
         cy = cy + d * uy
         cx = cx + d * ux
         curv_y = -hyy / (d * d) * o * o        # per pixel^2
