@@ -256,13 +256,13 @@ def _ncc(num: np.ndarray, var: np.ndarray, rnorm: np.ndarray) -> np.ndarray:
 def _axis_parabola_steps(c: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """Vertex of the parabola through the centre row and column of 3 x 3 samples (B, 3, 3)
     of spacing 1, per axis, clipped to +-0.5 (0 where the samples are not concave)."""
-    steps = []
-    for lo, mid, hi in ((c[:, 0, 1], c[:, 1, 1], c[:, 2, 1]), (c[:, 1, 0], c[:, 1, 1], c[:, 1, 2])):
-        curv = hi - 2 * mid + lo
-        concave = curv < 0
-        step = np.where(concave, -(hi - lo) / (2 * np.where(concave, curv, -1.0)), 0.0)
-        steps.append(_clip(step, -0.5, 0.5))
-    return steps[0], steps[1]
+    # both axes at once: (B, 2) samples below, at and above the centre along y and x
+    lo, mid, hi = c[:, (0, 1), (1, 0)], c[:, 1, 1][:, None], c[:, (2, 1), (1, 2)]
+    curv = hi - 2 * mid + lo
+    concave = curv < 0
+    step = _clip(np.where(concave, -(hi - lo) / (2 * np.where(concave, curv, -1.0)), 0.0),
+                 -0.5, 0.5)
+    return step[:, 0], step[:, 1]
 
 
 def _newton_step(c: np.ndarray):
@@ -421,8 +421,7 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
         uy, ux, peak, hyy, hxx = _newton_step(_ncc(num, var_t, rnorm))
         cy = cy + d * uy
         cx = cx + d * ux
-        curv_y = -hyy / (d * d) * o * o        # per pixel^2
-        curv_x = -hxx / (d * d) * o * o
+        curvature = -np.stack([hyy, hxx]) / (d * d) * o * o        # y, x; per pixel^2
     # peak within half an oversampled sample of the search border (or beyond): unreliable
     edge_hit = ~((cy >= 0.5) & (cy <= 2 * sfy - 0.5) & (cx >= 0.5) & (cx <= 2 * sfx - 0.5))
     dy = (cy - sfy) / o
@@ -432,8 +431,8 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     npix = float(hy * hx) / (o * o)
     k_sig = SIGMA_CALIBRATION if is_complex else SIGMA_CALIBRATION_REAL
     with np.errstate(divide="ignore", invalid="ignore"):
-        sig_y = np.maximum(np.sqrt(k_sig * (1.0 - rho) / (npix * np.abs(curv_y))), SIGMA_FLOOR)
-        sig_x = np.maximum(np.sqrt(k_sig * (1.0 - rho) / (npix * np.abs(curv_x))), SIGMA_FLOOR)
+        sig_y, sig_x = np.maximum(np.sqrt(k_sig * (1.0 - rho) / (npix * np.abs(curvature))),
+                                  SIGMA_FLOOR)
         snr = peak / np.maximum(mean_far, 1e-12)
     return {"dx": dx, "dy": dy, "peak": peak, "snr": snr, "sigma_x": sig_x, "sigma_y": sig_y,
             "edge": edge_hit, "centroids": centroids}
