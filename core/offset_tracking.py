@@ -497,7 +497,9 @@ class _Correlator:
         self.correlate = fast_correlation.correlate_batch_fast if p.preset == "fast" else \
             correlate_batch
         self.gross_x, self.gross_y = gross_x, gross_y
-        self.out = {k: np.full(gross_x.shape, np.nan) for k in self.FIELDS}
+        #: the :data:`FIELDS` stacked (one array to fill per batch), and by name (views)
+        self.values = np.full((len(self.FIELDS),) + gross_x.shape, np.nan)
+        self.out = dict(zip(self.FIELDS, self.values))
         self.centroids = np.zeros((4,) + gross_x.shape)
         #: windows correlated, and those whose peak lay on the border of the search range
         self.correlated = 0
@@ -511,11 +513,12 @@ class _Correlator:
         good = ~res["edge"] & np.isfinite(res["dx"]) & np.isfinite(res["dy"])
         self.correlated += int(good.size)
         self.search_border += int(good.size - np.count_nonzero(good))
-        i, jj, sel = ii[good], jj[good], np.nonzero(good)[0]
-        self.out["dx"][i, jj] = res["dx"][sel] + self.gross_x[i, jj]
-        self.out["dy"][i, jj] = res["dy"][sel] + self.gross_y[i, jj]
-        for k in ("peak", "snr", "sigma_x", "sigma_y"):
-            self.out[k][i, jj] = res[k][sel]
+        sel = np.nonzero(good)[0]
+        i, jj = ii[sel], jj[sel]
+        values = np.stack([res[k][sel] for k in self.FIELDS])
+        values[0] += self.gross_x[i, jj]
+        values[1] += self.gross_y[i, jj]
+        self.values[:, i, jj] = values
         self.centroids[:, i, jj] = res["centroids"][sel].T
 
 
@@ -636,7 +639,7 @@ def _track_tile(task: _TileTask) -> Dict[str, object]:
         for batch in _window_batches(ref_img, sec_img, p, task.rows_top, task.cols_top,
                                      task.gross_x, task.gross_y, ensure_monitor(None)):
             correlator.submit(*batch)
-    return {"out": correlator.out, "centroids": correlator.centroids,
+    return {"values": correlator.values, "centroids": correlator.centroids,
             "correlated": correlator.correlated, "search_border": correlator.search_border}
 
 
@@ -678,8 +681,7 @@ def _track(ref_spec: ImageSpec, sec_spec: ImageSpec, shape_hw, is_complex: bool,
     with _single_threaded_blas():
         for task, tile in zip_tasks(engine, _track_tile, tasks, mon):
             rows = slice(task.first, task.first + task.rows_top.size)
-            for key in merged.out:
-                merged.out[key][rows] = tile["out"][key]
+            merged.values[:, rows] = tile["values"]
             merged.centroids[:, rows] = tile["centroids"]
             merged.correlated += tile["correlated"]
             merged.search_border += tile["search_border"]
