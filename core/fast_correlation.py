@@ -54,6 +54,18 @@ def correlation_factor(preset: str, oversample: int, is_complex: bool) -> int:
     return 1 if check_preset(preset) == "fast" and not is_complex else int(oversample)
 
 
+def fast_batch(batch: int, n_cols: int) -> int:
+    """Windows per batch of the fast preset on rows of ``n_cols`` windows: ``batch`` rounded
+    to whole rows, or to equal parts of a row longer than it, so that a batch is the chips of
+    one group of rows as cut (:func:`.offset_tracking._window_batches`) instead of pieces of
+    rows joined by one more copy of every chip (a tenth of the run on the 768 x 768 scenes of
+    benchmarks/bench_offset_tracking_fast.py)."""
+    batch, n_cols = max(1, int(batch)), max(1, int(n_cols))
+    if n_cols <= batch:
+        return max(1, round(batch / n_cols)) * n_cols
+    return -(-n_cols // -(-n_cols // batch))
+
+
 def correlate_batch_fast(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
                          search_y: int, factor: int, correlation_oversample: int,
                          is_complex: bool) -> Dict[str, np.ndarray]:

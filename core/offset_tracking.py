@@ -668,8 +668,10 @@ def _track(ref_spec: ImageSpec, sec_spec: ImageSpec, shape_hw, is_complex: bool,
     # smaller, batches f times larger (fewer array calls per window; larger batches measured
     # slower, their temporaries leaving the processor's caches)
     factor = fast_correlation.correlation_factor(p.preset, p.oversample, is_complex)
-    p = dataclasses.replace(p, oversample=factor,
-                            batch=int(p.batch) * max(1, int(p.oversample) // factor))
+    batch = int(p.batch) * max(1, int(p.oversample) // factor)
+    if p.preset == "fast":
+        batch = fast_correlation.fast_batch(batch, cols_top.size)
+    p = dataclasses.replace(p, oversample=factor, batch=batch)
     mon = ensure_monitor(monitor)
     per_task = _task_windows(shape[0], p.step_y, engine.workers)
     tasks = (_TileTask(ref_spec, sec_spec, p, is_complex, rows_top[i:i + per_task], cols_top,
