@@ -73,4 +73,5 @@ def correlate_batch_fast(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x:
     (:data:`FAST_ZOOM_STEPS`; ``correlation_oversample`` is not used)."""
     steps = FAST_ZOOM_STEPS["complex" if is_complex else "real"]
     return correlate_batch(ref_chips, sec_chips, search_x, search_y, factor,
-                           correlation_oversample, is_complex, zoom_steps=steps, on_lattice=True)
+                           correlation_oversample, is_complex, zoom_steps=steps,
+                           on_lattice=not is_complex)
