@@ -557,8 +557,8 @@ def _window_batches(ref_img: OversampledRows, sec_img: OversampledRows, p: Track
     for a, b in _row_groups(rows_top, n_c, batch, wy, ref_img.block_rows):
         r_lo = int(rows_top[a])
         ref_vals, ref_bad = ref_img.rows(r_lo, int(rows_top[b - 1]) + wy)
-        s_lo = min(int(rows_top[i]) + int(gy[i].min()) for i in range(a, b)) - p.search_y
-        s_hi = max(int(rows_top[i]) + int(gy[i].max()) for i in range(a, b)) - p.search_y + sh
+        s_lo = int((rows_top[a:b] + gy[a:b].min(axis=1)).min()) - p.search_y
+        s_hi = int((rows_top[a:b] + gy[a:b].max(axis=1)).max()) - p.search_y + sh
         sec_vals, sec_bad = sec_img.rows(s_lo, s_hi)
         ii, jj = np.divmod(np.arange((b - a) * n_c), n_c)
         ii += a
