@@ -270,19 +270,20 @@ def _newton_step(c: np.ndarray):
     estimate: the step to its maximum (uy, ux, in grid spacings, clipped to +-4; toward the
     best sample when the fit is not concave), the value there and the curvatures hyy, hxx."""
     f00 = c[:, 1, 1]
-    fy1, fy_1 = c[:, 2, 1], c[:, 0, 1]
-    fx1, fx_1 = c[:, 1, 2], c[:, 1, 0]
+    # both axes at once: (B, 2) samples above and below the centre along y and x
+    hi, lo = c[:, (2, 1), (1, 2)], c[:, (0, 1), (1, 0)]
     fxy = (c[:, 2, 2] - c[:, 2, 0] - c[:, 0, 2] + c[:, 0, 0]) / 4.0
-    gy, gx = (fy1 - fy_1) / 2.0, (fx1 - fx_1) / 2.0
-    hyy, hxx = fy1 - 2 * f00 + fy_1, fx1 - 2 * f00 + fx_1
-    det = hyy * hxx - fxy * fxy
-    ok = (det > 0) & (hyy < 0)
-    uy = np.where(ok, -(hxx * gy - fxy * gx) / np.where(ok, det, 1.0), 0.0)
-    ux = np.where(ok, -(hyy * gx - fxy * gy) / np.where(ok, det, 1.0), 0.0)
-    j, l_ = np.unravel_index(c.reshape(c.shape[0], -1).argmax(axis=1), (3, 3))
-    uy = np.where(ok, _clip(uy, -4.0, 4.0), j - 1.0)
-    ux = np.where(ok, _clip(ux, -4.0, 4.0), l_ - 1.0)
-    return uy, ux, f00 + 0.5 * (gy * uy + gx * ux), hyy, hxx
+    g = (hi - lo) / 2.0                                   # gradient (gy, gx)
+    h = hi - 2 * f00[:, None] + lo                        # curvatures (hyy, hxx)
+    det = h[:, 0] * h[:, 1] - fxy * fxy
+    ok = (det > 0) & (h[:, 0] < 0)
+    # Newton step -H^-1 g: uy = -(hxx gy - fxy gx) / det, ux = -(hyy gx - fxy gy) / det
+    cross = h[:, ::-1] * g - fxy[:, None] * g[:, ::-1]
+    u = np.where(ok[:, None], -cross / np.where(ok, det, 1.0)[:, None], 0.0)
+    best = np.stack(np.unravel_index(c.reshape(c.shape[0], -1).argmax(axis=1), (3, 3)), axis=1)
+    u = np.where(ok[:, None], _clip(u, -4.0, 4.0), best - 1.0)
+    uy, ux = u[:, 0], u[:, 1]
+    return uy, ux, f00 + 0.5 * (g[:, 0] * uy + g[:, 1] * ux), h[:, 0], h[:, 1]
 
 
 def information_centroids(ref_chips: np.ndarray, edge: float, factor: int) -> np.ndarray:
