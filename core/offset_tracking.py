@@ -825,17 +825,20 @@ def track_offsets(reference, secondary, params: Optional[TrackingParameters] = N
     bad = ~valid
     for name, threshold, values in (("snr", p.snr_threshold, res.snr),
                                     ("peak", p.peak_threshold, res.peak)):
-        mask = ~bad & ~(values >= threshold) if threshold > 0 else np.zeros_like(bad)
-        res.removed[name] = int(mask.sum())
-        bad |= mask
-    mask = np.zeros_like(bad)
+        res.removed[name] = 0
+        if threshold > 0:
+            mask = ~bad & ~(values >= threshold)
+            res.removed[name] = int(mask.sum())
+            bad |= mask
+    res.removed["outliers"] = 0
     if p.outlier_threshold > 0:
         mask = ~bad & filter_outliers(np.where(bad, np.nan, res.dx),
                                       np.where(bad, np.nan, res.dy), p.outlier_threshold)
-    res.removed["outliers"] = int(mask.sum())
-    bad |= mask
-    for k in ("dx", "dy", "peak", "snr", "sigma_x", "sigma_y"):
-        getattr(res, k)[bad] = np.nan
+        res.removed["outliers"] = int(mask.sum())
+        bad |= mask
+    if bad.any():
+        for k in ("dx", "dy", "peak", "snr", "sigma_x", "sigma_y"):
+            getattr(res, k)[bad] = np.nan
     if p.strain_correction and res.centroids is not None:
         res.dx, res.dy = correct_strain(res.dx, res.dy, res.centroids, p.step_x, p.step_y)
     if p.ramp != "none":
