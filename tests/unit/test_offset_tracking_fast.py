@@ -137,3 +137,20 @@ def test_fast_batches_are_whole_rows_or_equal_parts_of_a_row():
     np.testing.assert_allclose(whole.dx, split.dx, atol=1e-5)
     np.testing.assert_allclose(whole.dy, split.dy, atol=1e-5)
     assert np.max(np.abs(whole.dx - 0.3)) < 0.005 and np.max(np.abs(whole.dy + 0.6)) < 0.005
+
+
+def test_rows_at_the_original_sampling_are_the_samples_and_their_invalid_mask():
+    # the fast preset reads real images at factor 1: the samples as they are (float32) and
+    # an invalid mask for NaN, exact zeros and rows outside the image
+    from displacement_toolkit.core.oversampled_intensity import OversampledRows
+    image = np.random.default_rng(2).uniform(1.0, 2.0, (50, 30))
+    image[3, 4], image[7, 8] = np.nan, 0.0
+    rows = OversampledRows(ot.ArraySource(image), 1, False)
+    values, invalid = rows.rows(-2, 10)
+    assert values.dtype == np.float32 and values.shape == (12, 30) and invalid.shape == (12, 30)
+    np.testing.assert_array_equal(values[2:][~invalid[2:]],
+                                  image[:10][~invalid[2:]].astype(np.float32))
+    assert invalid[:2].all() and invalid[5, 4] and invalid[9, 8] and invalid.sum() == 62
+    values, invalid = rows.rows(45, 52)                # across the bottom edge
+    assert invalid[5:].all() and not invalid[:5].any()
+    np.testing.assert_array_equal(values[:5], image[45:].astype(np.float32))
