@@ -70,7 +70,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 
 from . import geometry
-from .execution import BandSource, engine_from_environment, zip_tasks
+from .execution import BandSource, engine_from_environment, task_rows, zip_tasks
 
 #: Observation kinds (see the module docstring for signs).
 KINDS = ("los", "range_offset", "azimuth_offset")
@@ -666,14 +666,15 @@ class _Input:
             else self.source.resampling
 
     def read(self, row, rows):
+        """Rows ``row .. row+rows-1`` on the grid (float32), or the constant."""
         if self.source is not None:
-            return self.source.read(row, rows).astype(np.float64).ravel()
+            return self.source.read(row, rows)
         return self.value
 
 
 @dataclass(frozen=True)
 class _DecompositionTask:
-    """One row block of :func:`decompose`."""
+    """One row block of :func:`decompose`, solved in chunks of ``chunk_rows`` rows."""
 
     row: int
     rows: int
@@ -686,21 +687,60 @@ class _DecompositionTask:
     weighted: bool
     max_condition: float
     partial: bool
+    chunk_rows: int = 1
 
 
-def _decompose_block(task: _DecompositionTask):
-    """The weighted least-squares solution of one block (:func:`solve_columns`)."""
-    cols, ys, sigmas = [], [], []
-    for kind, (src, inc, head, sig) in zip(task.kinds, task.inputs):
-        ys.append(src.read(task.row, task.rows))
-        a = inc.read(task.row, task.rows) if inc is not None else 0.0
-        vec = observation_unit_vector(kind, a, head.read(task.row, task.rows), task.convention,
-                                      task.look)
-        cols.append(_design_row(vec, task.basis))
-        if sig is not None:
-            sigmas.append(sig.read(task.row, task.rows))
-    return solve_columns(cols, ys, sigmas if task.weighted else None, task.max_condition,
-                         task.rows * task.width, partial=task.partial)
+@dataclass
+class _BlockSolution:
+    """What a task sends back: float32 (rows, width) rasters and the block's counts."""
+
+    components: list
+    sigmas: list
+    residual: np.ndarray
+    count: np.ndarray      # observations used, NaN where not solved
+    partial: int = 0
+    missing: int = 0
+    ill_conditioned: int = 0
+    solved: int = 0
+
+
+def _decompose_block(task: _DecompositionTask) -> _BlockSolution:
+    """The weighted least-squares solution of one block (:func:`solve_columns`): every input
+    read once for the whole block, the solution in chunks of rows (bounded memory)."""
+    blocks = [[None if x is None else x.read(task.row, task.rows) for x in obs]
+              for obs in task.inputs]
+    m = task.basis.shape[0]
+    shape = (task.rows, task.width)
+    out = _BlockSolution([np.empty(shape, np.float32) for _ in range(m)],
+                         [np.empty(shape, np.float32) for _ in range(m)],
+                         np.empty(shape, np.float32), np.empty(shape, np.float32))
+
+    def rows_of(value, part):
+        return value[part].astype(np.float64).ravel() if np.ndim(value) else value
+
+    for c0 in range(0, task.rows, task.chunk_rows):
+        part = slice(c0, min(task.rows, c0 + task.chunk_rows))
+        cols, ys, sigmas = [], [], []
+        for kind, (value, inc, head, sig) in zip(task.kinds, blocks):
+            ys.append(rows_of(value, part))
+            a = rows_of(inc, part) if inc is not None else 0.0
+            vec = observation_unit_vector(kind, a, rows_of(head, part), task.convention, task.look)
+            cols.append(_design_row(vec, task.basis))
+            if sig is not None:
+                sigmas.append(rows_of(sig, part))
+        n_rows = part.stop - part.start
+        res = solve_columns(cols, ys, sigmas if task.weighted else None, task.max_condition,
+                            n_rows * task.width, partial=task.partial)
+        for j in range(m):
+            out.components[j][part] = res.x[:, j].reshape(n_rows, task.width)
+            out.sigmas[j][part] = res.sigma[:, j].reshape(n_rows, task.width)
+        out.residual[part] = res.residual.reshape(n_rows, task.width)
+        out.count[part] = np.where(res.solved, res.used, np.nan).reshape(n_rows, task.width)
+        out.partial += int((res.solved & (res.used < len(task.kinds))).sum())
+        out.missing += int(res.missing.sum())
+        out.ill_conditioned += int(res.ill_conditioned.sum())
+        out.solved += int(res.solved.sum())
+    return out
 
 
 def decompose(
@@ -828,7 +868,7 @@ def _decompose_blocks(observations, inputs, outputs, spec, model, components, ba
                       RasterWriter, notes, coverage="all", engine=None):
     n, m = len(observations), len(components)
     width, height = spec.width, spec.height
-    rows_per_block = max(1, int(block_pixels) // max(1, width))
+    chunk_rows = max(1, int(block_pixels) // max(1, width))
     sigma_units = unit if weighted else "1"
     meta = {"model": model, "components": ",".join(components), "angle_convention": convention,
             "look_direction": look, "max_condition": repr(float(max_condition)),
@@ -883,31 +923,30 @@ def _decompose_blocks(observations, inputs, outputs, spec, model, components, ba
 
         run = engine or engine_from_environment()
         mon.info(f"work runs on: {run.describe()}")
-        tasks = (_DecompositionTask(r0, min(rows_per_block, height - r0), width,
-                                    tuple(o.kind for o in observations), tuple(inputs),
-                                    convention, look, basis, weighted, float(max_condition),
-                                    coverage == "any")
-                 for r0 in range(0, height, rows_per_block))
+        # a task holds every input (float32) of its rows and its float32 results
+        from .raster_io import iter_blocks
+
+        rows = task_rows(height, 4 * width * (4 * n + 2 * m + 2), run.workers)
+        tasks = (_DecompositionTask(r0, n_rows, width, tuple(o.kind for o in observations),
+                                    tuple(inputs), convention, look, basis, weighted,
+                                    float(max_condition), coverage == "any", chunk_rows)
+                 for r0, n_rows in iter_blocks(height, rows))
         for task, res in zip_tasks(run, _decompose_block, tasks, mon):
-            r0, rows = task.row, task.rows
-            P = rows * width
-            summary.pixels += P
-            summary.partial += int((res.solved & (res.used < n)).sum())
-            summary.missing += int(res.missing.sum())
-            summary.ill_conditioned += int(res.ill_conditioned.sum())
-            summary.solved += int(res.solved.sum())
+            summary.pixels += task.rows * width
+            summary.partial += res.partial
+            summary.missing += res.missing
+            summary.ill_conditioned += res.ill_conditioned
+            summary.solved += res.solved
             for j, comp in enumerate(components):
                 if comp in writers:
-                    writers[comp].write(1, r0, res.x[:, j].reshape(rows, width).astype(np.float32))
+                    writers[comp].write(1, task.row, res.components[j])
                 if "sigma" in writers:
-                    writers["sigma"].write(j + 1, r0,
-                                           res.sigma[:, j].reshape(rows, width).astype(np.float32))
+                    writers["sigma"].write(j + 1, task.row, res.sigmas[j])
             if "residual" in writers:
-                writers["residual"].write(1, r0, res.residual.reshape(rows, width).astype(np.float32))
+                writers["residual"].write(1, task.row, res.residual)
             if "count" in writers:
-                writers["count"].write(1, r0, np.where(res.solved, res.used, np.nan)
-                                       .reshape(rows, width).astype(np.float32))
-            mon.update((r0 + rows) / height)
+                writers["count"].write(1, task.row, res.count)
+            mon.update((task.row + task.rows) / height)
         mon.info(f"work done: {run.summary()}")
 
         if summary.solved == 0:

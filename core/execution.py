@@ -43,6 +43,10 @@ POLL_SECONDS = 0.2
 #: Tasks in flight per worker: enough to keep every worker busy, few enough to bound memory.
 IN_FLIGHT_PER_WORKER = 2
 
+#: Memory one task may hold (its inputs as read, its results): the memory in flight is at
+#: most this times :attr:`_Engine.in_flight`.  Heavy numerics inside a task go in chunks.
+TASK_BYTES = 64 * 1024 * 1024
+
 _default_scheduler: Optional[str] = None
 
 
@@ -67,6 +71,27 @@ def local_worker_count() -> int:
     if count < 1:
         raise ValueError(f"{THREADS_ENV}={value!r}: give a whole number of threads (1 or more)")
     return count
+
+
+def task_rows(height: int, row_bytes: int, workers: int = 1, tile_rows: Optional[int] = None,
+              budget: int = TASK_BYTES) -> int:
+    """Rows of one row-block task: as many as ``budget`` bytes hold at ``row_bytes`` per row,
+    cut on ``tile_rows`` (default: the tiles this toolkit writes, raster_io.TILE_SIZE) when at
+    least one tile row fits, and no more than an even share of ``height`` among ``workers``
+    (rounded up to tiles).
+
+    Cut on the tiles, every tile of a tiled input and of the outputs belongs to one task: a
+    tile shared by two tasks on two threads is decompressed by each (each thread has its
+    own datasets), and a tile completed by one task can be compressed at once."""
+    from .raster_io import TILE_SIZE
+
+    rows = max(1, int(budget // max(1, int(row_bytes))))
+    tile_rows = max(1, int(TILE_SIZE if tile_rows is None else tile_rows))
+    if rows >= tile_rows:
+        rows -= rows % tile_rows
+        share = -(-int(height) // max(1, int(workers)))
+        rows = min(rows, -(-share // tile_rows) * tile_rows)
+    return max(1, min(rows, int(height)))
 
 
 def scheduler_address() -> Optional[str]:

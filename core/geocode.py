@@ -785,10 +785,14 @@ def _geoloc_path(input_path, info, geo, transform, output_path, crs, resolution,
     # errorThreshold 0: the exact geolocation inverse at every output pixel.  GDAL's default
     # approximation (0.125 source pixel, linear along output rows) moved values by up to
     # 0.05 window in a band of rows on the test geometry (docs/geocode.md)
-    extra = {"geoloc": True, "errorThreshold": float(error_threshold)}
+    # one warping thread: each further thread would clone the geolocation transformer,
+    # rebuilding its backmap, and outside the thread-local CPL_TMPDIR set below
+    extra = {"geoloc": True, "errorThreshold": float(error_threshold),
+             "warpOptions": ["WRITE_FLUSH=YES"]}
     if any(info.is_complex(b) for b in range(1, info.band_count + 1)):
-        from .raster_io import GTIFF_OPTIONS       # no floating-point predictor for complex
-        extra.update(outputType=gdal.GDT_CFloat32, creationOptions=list(GTIFF_OPTIONS))
+        from .raster_io import GTIFF_OPTIONS, compression_threads_option   # no float predictor
+        extra.update(outputType=gdal.GDT_CFloat32,
+                     creationOptions=list(GTIFF_OPTIONS) + compression_threads_option())
     # GDAL keeps the backmap of large geolocation arrays in temporary files, by default in the
     # current directory (that of QGIS, or read-only): put them in the work folder
     previous = gdal.GetThreadLocalConfigOption("CPL_TMPDIR", None)

@@ -41,9 +41,11 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 from osgeo import gdal, osr
 
+from .execution import local_worker_count
 from .progress import OperationCancelled, ensure_monitor
 from .raster_io import (
     GTIFF_OPTIONS,
+    compression_threads_option,
     RasterError,
     RasterInfo,
     check_band,
@@ -613,11 +615,15 @@ def warp_to_grid(
             return 0
         return 1
 
-    extra = {"format": "GTiff", "creationOptions": list(GTIFF_OPTIONS) + ["PREDICTOR=3"],
-             "callback": _progress,
+    threads = local_worker_count()
+    extra = {"format": "GTiff", "callback": _progress,
+             "creationOptions": list(GTIFF_OPTIONS) + ["PREDICTOR=3"]
+             + compression_threads_option(threads),
              # small chunks, each written (compressed) before the next: the progress callback,
-             # which honours cancel, then runs at least every second (docs/safety.md)
-             "warpMemoryLimit": WARP_CHUNK_BYTES, "warpOptions": ["WRITE_FLUSH=YES"]}
+             # which honours cancel, then runs at least every second (docs/safety.md);
+             # GDAL's own threads (the local engine's count) warp each chunk and compress it
+             "warpMemoryLimit": WARP_CHUNK_BYTES,
+             "warpOptions": ["WRITE_FLUSH=YES"] + ([f"NUM_THREADS={threads}"] if threads > 1 else [])}
     extra.update(warp_extra or {})
     options = warp_options(src, grid, resampling, **extra)
     out, error = _run_warp(tmp, src, options)

@@ -41,10 +41,13 @@ DEFAULT_BLOCK_BYTES = 32 * 1024 * 1024
 #: Number of values kept per band to estimate percentiles for styling.
 STAT_SAMPLE_SIZE = 65536
 
+#: Side of the square tiles of every GeoTIFF this toolkit writes (pixels).
+TILE_SIZE = 256
+
 GTIFF_OPTIONS = (
     "TILED=YES",
-    "BLOCKXSIZE=256",
-    "BLOCKYSIZE=256",
+    f"BLOCKXSIZE={TILE_SIZE}",
+    f"BLOCKYSIZE={TILE_SIZE}",
     "COMPRESS=DEFLATE",
     "BIGTIFF=IF_SAFER",
 )
@@ -388,6 +391,16 @@ def iter_blocks(height: int, rows_per_block: int) -> Iterator[Tuple[int, int]]:
         yield start, min(rows_per_block, height - start)
 
 
+def compression_threads_option(threads: Optional[int] = None) -> List[str]:
+    """GeoTIFF creation option compressing tiles on ``threads`` threads (default: the local
+    engine's, ``DISPLACEMENT_TOOLKIT_THREADS`` or every core).  The tiles are compressed when
+    GDAL flushes them, in parallel with the caller; with one thread, nothing is added."""
+    from .execution import local_worker_count
+
+    count = local_worker_count() if threads is None else int(threads)
+    return [f"NUM_THREADS={count}"] if count > 1 else []
+
+
 class RasterWriter:
     """Write a float32 GeoTIFF block by block; commit atomically on success.
 
@@ -402,7 +415,8 @@ class RasterWriter:
     Leaving the ``with`` block because of an exception (including
     :class:`~.progress.OperationCancelled`) deletes the temporary file and
     leaves no output.  ``stats(band)`` gives min, max and percentiles of the
-    values written (from a bounded random sample).
+    values written (from a bounded random sample).  ``threads``: how many threads compress
+    the tiles (:func:`compression_threads_option`).
     """
 
     def __init__(
@@ -417,6 +431,7 @@ class RasterWriter:
         band_metadata: Optional[Sequence[Dict[str, str]]] = None,
         metadata: Optional[Dict[str, str]] = None,
         data_type: int = gdal.GDT_Float32,
+        threads: Optional[int] = None,
     ):
         if width <= 0 or height <= 0:
             raise RasterError(f"cannot write an empty raster ({width} x {height}) to {path!r}")
@@ -435,6 +450,7 @@ class RasterWriter:
             options.append("INTERLEAVE=BAND")
         if data_type in (gdal.GDT_Float32, gdal.GDT_Float64):
             options.append("PREDICTOR=3")
+        options += compression_threads_option(threads)
         self._ds = driver.Create(self._tmp, int(width), int(height), int(bands), data_type, options)
         if self._ds is None:
             raise RasterError(f"cannot create {path!r}")
@@ -474,7 +490,13 @@ class RasterWriter:
         block = np.asarray(block)
         if block.ndim != 2:
             raise RasterError("blocks must be 2-D arrays")
-        self._ds.GetRasterBand(band).WriteArray(block, col, row)
+        target = self._ds.GetRasterBand(band)
+        target.WriteArray(block, col, row)
+        end = row + block.shape[0]
+        if col == 0 and block.shape[1] == self.width and (end % TILE_SIZE == 0 or end == self.height):
+            # a row of tiles is complete: compress it now, on the compression threads while
+            # the engine computes the next blocks, instead of holding it in GDAL's cache
+            target.FlushCache()
         self._written[band - 1] += block.size
         if np.iscomplexobj(block):
             block = np.abs(block)

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 from .stack import (  # noqa: F401
     RASTER_EXTENSIONS,
-    STACK_BLOCK_BYTES,
     COMMON_GRID_HINT,
     Epoch,
     Stack,
@@ -65,6 +64,7 @@ from .velocity import (  # noqa: F401
     acquisition_seconds,
     FitResult,
     fit_pixels,
+    validity_patterns,
     VelocityResult,
     VelocityModel,
     velocity_model,

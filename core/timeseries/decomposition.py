@@ -13,14 +13,15 @@ import numpy as np
 from .. import dates as _dates
 from .. import validation
 from ..execution import (
+    TASK_BYTES,
     BandSource,
     engine_from_environment,
+    task_rows,
     zip_tasks,
 )
 from ..progress import ensure_monitor
 from ..raster_io import (
     RasterWriter,
-    block_rows,
     iter_blocks,
     raster_info,
 )
@@ -28,7 +29,6 @@ from .stack import (
     EpochsReader,
     open_stack,
     Stack,
-    STACK_BLOCK_BYTES,
     _band_meta,
 )
 
@@ -258,18 +258,19 @@ def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
                  for d in targets], dict(meta))
         run = engine or engine_from_environment()
         monitor.info(f"work runs on: {run.describe()}")
-        n_layers = sum(st.count for st in stacks) + 6 * T
-        rows = max(1, block_rows(grid.width, 8 * n_layers, STACK_BLOCK_BYTES) // run.in_flight)
+        # a task holds every layer of its rows as read (float32) and its float32 results
+        layers = sum(st.count for st in stacks) + 3 * sum(k == "raster" for k, _ in geoms) \
+            + len(writers) * T
+        rows = task_rows(grid.height, 4 * layers * grid.width, run.workers)
         tracks_data = tuple((tuple(st.dates), rd, f) for st, rd, f in zip(stacks, readers, factors))
         tasks = (_SeriesDecompositionTask(r0, n, grid.width, tracks_data, tuple(targets),
                                           tuple(geoms), basis, tuple(sig_obs), use_sigma,
-                                          max_cond, coverage == "any")
+                                          max_cond, coverage == "any", tuple(writers))
                  for r0, n in iter_blocks(grid.height, rows))
         for task, blocks in zip_tasks(run, _decompose_series_block, tasks, monitor):
             for key, w in writers.items():
                 for t in range(T):
-                    w.write(t + 1, task.row,
-                            blocks[key][t].reshape(task.rows, grid.width).astype(np.float32))
+                    w.write(t + 1, task.row, blocks[key][t])
             monitor.update((task.row + task.rows) / grid.height)
         monitor.info(f"work done: {run.summary()}")
         for key, w in writers.items():
@@ -297,16 +298,20 @@ class _SeriesDecompositionTask:
     use_sigma: bool = False
     max_condition: float = 0.0
     partial: bool = False
+    outputs: tuple = ("east", "up", "sigma_east", "sigma_up")
+
+
+#: Bytes per pixel and target date the solution of a chunk holds (float64 observations of
+#: each track, the design matrix and the solutions).
+SOLVE_BYTES = 96
 
 
 def _decompose_series_block(task: _SeriesDecompositionTask) -> Dict[str, np.ndarray]:
-    """East, up and their sigmas of one block: arrays (dates, pixels) per output key."""
-    from .. import decomposition as dec
-
-    P = task.rows * task.width
-    T = len(task.targets)
-    obs = np.empty((T, P, len(task.tracks)))
-    for k, (dates, epochs, factor) in enumerate(task.tracks):
+    """The outputs asked for (east, up, their sigmas) of one block: float32 arrays (dates,
+    rows, width) per output key.  Every layer is read once for the block; the solution goes
+    in chunks of rows."""
+    tracks = []
+    for dates, epochs, factor in task.tracks:
         layers = list(epochs.read(task.row, task.rows))
         implicit = [source is None for source in epochs.sources]
         if any(implicit):
@@ -314,16 +319,34 @@ def _decompose_series_block(task: _SeriesDecompositionTask) -> Dict[str, np.ndar
             covered = np.any([np.isfinite(v) for v, i in zip(layers, implicit) if not i], axis=0)
             zero = np.where(covered, 0.0, np.nan).astype(np.float32)
             layers = [zero if i else v for v, i in zip(layers, implicit)]
-        cube = np.stack(layers).reshape(len(dates), P).astype(np.float64) * factor
-        series = interpolate_in_time(list(dates), cube, list(task.targets))
+        tracks.append((dates, np.stack(layers), factor))
+    geometries = [(kind, tuple(float(c) for c in g) if kind == "const"
+                   else tuple(r.read(task.row, task.rows) for r in g))
+                  for kind, g in task.geometries]
+    T = len(task.targets)
+    out = {key: np.empty((T, task.rows, task.width), dtype=np.float32) for key in task.outputs}
+    chunk = max(1, TASK_BYTES // (SOLVE_BYTES * T * task.width))
+    for c0 in range(0, task.rows, chunk):
+        part = slice(c0, min(task.rows, c0 + chunk))
+        solution = _solve_series_chunk(task, tracks, geometries, part)
+        for key in task.outputs:
+            out[key][:, part] = solution[key].reshape(T, part.stop - part.start, task.width)
+    return out
+
+
+def _solve_series_chunk(task, tracks, geometries, part) -> Dict[str, np.ndarray]:
+    """East, up and their sigmas (dates, pixels) of the rows ``part`` of a block."""
+    from .. import decomposition as dec
+
+    P = (part.stop - part.start) * task.width
+    T = len(task.targets)
+    obs = np.empty((T, P, len(tracks)))
+    for k, (dates, cube, factor) in enumerate(tracks):
+        values = cube[:, part].reshape(len(dates), P).astype(np.float64) * factor
+        series = interpolate_in_time(list(dates), values, list(task.targets))
         obs[:, :, k] = series - series[0]
-    vecs = []
-    for kind, g in task.geometries:
-        if kind == "const":
-            vecs.append(tuple(float(c) for c in g))
-        else:
-            vecs.append(tuple(r.read(task.row, task.rows).reshape(P).astype(np.float64)
-                              for r in g))
+    vecs = [g if kind == "const" else tuple(r[part].reshape(P).astype(np.float64) for r in g)
+            for kind, g in geometries]
     G = dec.design_matrix(dec.stack_unit_vectors(vecs, P), task.basis)
     out = {key: np.empty((T, P)) for key in ("east", "up", "sigma_east", "sigma_up")}
     for t in range(T):

@@ -12,6 +12,8 @@ import numpy as np
 
 from .. import dates as _dates
 from ..execution import (
+    TASK_BYTES,
+    task_rows,
     zip_tasks,
 )
 from ..progress import ensure_monitor
@@ -178,12 +180,10 @@ def fit_pixels(A: np.ndarray, Y: np.ndarray, max_patterns: int = MAX_PATTERNS,
     if not enough.any():
         return FitResult(coef, sigma, rms, count, 0)
     cols = np.flatnonzero(enough)
-    packed = np.packbits(valid[:, cols], axis=0)  # (ceil(n/8), P') bytes
-    keys, inverse, sizes = np.unique(packed.T, axis=0, return_inverse=True, return_counts=True)
-    inverse = np.asarray(inverse).reshape(-1)
-    grouped = np.ones(keys.shape[0], dtype=bool) if keys.shape[0] <= max_patterns \
+    inverse, sizes, order = validity_patterns(valid[:, cols])
+    patterns = sizes.size
+    grouped = np.ones(patterns, dtype=bool) if patterns <= max_patterns \
         else sizes >= max(1, int(min_group))
-    order = np.argsort(inverse, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(sizes)])
     for k in np.flatnonzero(grouped):
         members = cols[order[bounds[k]:bounds[k + 1]]]
@@ -204,7 +204,35 @@ def fit_pixels(A: np.ndarray, Y: np.ndarray, max_patterns: int = MAX_PATTERNS,
     rest = cols[~grouped[inverse]]
     if rest.size:
         _normal_equations(A, Y[:, rest], valid[:, rest], rest, coef, sigma, rms)
-    return FitResult(coef, sigma, rms, count, int(keys.shape[0]))
+    return FitResult(coef, sigma, rms, count, int(patterns))
+
+
+def validity_patterns(valid: np.ndarray):
+    """Group the pixels (columns of ``valid``, (n, P) bool) by their pattern of valid
+    acquisitions: ``(inverse, sizes, order)`` with ``inverse[j]`` the group of pixel j,
+    ``sizes[k]`` the pixels of group k and ``order`` the pixels sorted by group (increasing
+    pixel index within a group), so group k is ``order[sum(sizes[:k]) : sum(sizes[:k+1])]``.
+
+    Each pattern is packed into 64-bit words and the words are sorted as integers (numpy
+    sorts integers without holding the GIL, unlike the row-wise ``np.unique(axis=0)``, so
+    blocks fitted on several threads run in parallel)."""
+    n, P = valid.shape
+    packed = np.packbits(valid, axis=0)                            # (ceil(n/8), P) bytes
+    padding = (-packed.shape[0]) % 8
+    if padding:
+        packed = np.concatenate([packed, np.zeros((padding, P), dtype=np.uint8)])
+    words = np.ascontiguousarray(packed.T).view(np.uint64)         # (P, words)
+    if words.shape[1] == 1:
+        order = np.argsort(words[:, 0], kind="stable")
+    else:
+        order = np.lexsort(words.T[::-1])                          # stable, first word first
+    ranked = words[order]
+    changes = np.any(ranked[1:] != ranked[:-1], axis=1)
+    inverse = np.empty(P, dtype=np.intp)
+    inverse[order] = np.concatenate([[0], np.cumsum(changes)])
+    starts = np.flatnonzero(np.concatenate([[True], changes]))
+    sizes = np.diff(np.append(starts, P))
+    return inverse, sizes, order
 
 
 def _normal_equations(A, Y, valid, idx, coef, sigma, rms) -> None:
@@ -351,7 +379,6 @@ def timeseries_velocity(stack: Stack, start, end, velocity_path: str,
     model = velocity_model(stack.dates, start, end, seasonal, steps, time_axis, step_rule, seconds)
     a, b, used, used_dates = model.start, model.end, model.indices, model.dates
     step_days, A, names = model.steps, model.A, model.names
-    p = len(names)
     vunit = f"{stack.units}/yr"
     meta = _base_metadata(stack, "displacement_toolkit timeseries_velocity")
     meta.update({
@@ -393,8 +420,8 @@ def timeseries_velocity(stack: Stack, start, end, velocity_path: str,
                 [f"{label} ({unit})" for label in labels],
                 [_band_meta(unit, quantity, extra) for extra in extras], dict(meta))
         run = engine_for_stack(engine, stack, monitor)
-        # the fit holds ~6 (n, P) arrays; every task in flight holds one block
-        rows = max(1, stack.block_rows(6 * len(used) + 4 * p) // run.in_flight)
+        # a task holds its block of the series (float32); the fit goes in chunks of pixels
+        rows = task_rows(stack.height, 4 * len(used) * stack.width, run.workers)
         valid_pixels = 0
         tasks = (_VelocityTask(r0, n, stack.window_reader(used), A, tuple(step_rows), seasonal)
                  for r0, n in iter_blocks(stack.height, rows))
@@ -402,8 +429,7 @@ def timeseries_velocity(stack: Stack, start, end, velocity_path: str,
             valid_pixels += int(np.isfinite(blocks["velocity"][0]).sum())
             for key, w in writers.items():
                 for band, values in enumerate(blocks[key], start=1):
-                    w.write(band, task.row, values.reshape(task.rows, stack.width)
-                            .astype(np.float32))
+                    w.write(band, task.row, values.reshape(task.rows, stack.width))
             monitor.update((task.row + task.rows) / stack.height)
         monitor.info(f"work done: {run.summary()}")
         for key, w in writers.items():
@@ -428,12 +454,28 @@ class _VelocityTask:
     seasonal: bool = False
 
 
+#: Bytes per pixel and acquisition the fit holds (~6 float64 (n, P) arrays).
+FIT_BYTES = 48
+
+
 def _velocity_block(task: _VelocityTask) -> Dict[str, list]:
-    """The fitted terms of one block, per output (flattened pixels)."""
+    """The fitted terms of one block, per output (float32, flattened pixels); the fit goes
+    in chunks of pixels that hold about TASK_BYTES."""
     Y = task.epochs.read(task.row, task.rows).reshape(len(task.epochs.sources), -1)
-    fit = fit_pixels(task.A, Y)
-    blocks = {"velocity": [fit.coef[1]], "sigma": [fit.sigma[1]], "rms": [fit.rms],
-              "steps": [fit.coef[i] for i in task.step_rows]}
-    if task.seasonal:
-        blocks["amplitude"] = [np.hypot(fit.coef[2], fit.coef[3])]
+    n, pixels = Y.shape
+    bands = {"velocity": 1, "sigma": 1, "rms": 1, "steps": len(task.step_rows),
+             "amplitude": 1 if task.seasonal else 0}
+    blocks = {key: [np.empty(pixels, dtype=np.float32) for _ in range(count)]
+              for key, count in bands.items()}
+    chunk = max(1, TASK_BYTES // (FIT_BYTES * (n + task.A.shape[1])))
+    for c0 in range(0, pixels, chunk):
+        part = slice(c0, min(pixels, c0 + chunk))
+        fit = fit_pixels(task.A, Y[:, part])
+        blocks["velocity"][0][part] = fit.coef[1]
+        blocks["sigma"][0][part] = fit.sigma[1]
+        blocks["rms"][0][part] = fit.rms
+        for out, i in zip(blocks["steps"], task.step_rows):
+            out[part] = fit.coef[i]
+        if task.seasonal:
+            blocks["amplitude"][0][part] = np.hypot(fit.coef[2], fit.coef[3])
     return blocks

@@ -102,6 +102,30 @@ def test_unreachable_scheduler_is_a_clear_error(monkeypatch):
         list(engine.map(_square, range(3)))
 
 
+@pytest.mark.parametrize("height,row_bytes,workers,expected", [
+    (6000, 6000 * 24, 2, 256),        # 466 rows fit: cut down to one row of tiles
+    (1500, 240_000, 2, 256),          # 279 rows fit
+    (1500, 4000, 2, 768),             # everything fits: an even share per worker, on tiles
+    (1500, 4000, 1, 1500),
+    (100, 4000, 2, 100),              # smaller than a tile: one task
+    (10_000, 1_000_000, 2, 67),       # less than a tile fits: the budget wins
+])
+def test_task_rows_are_cut_on_tiles_within_the_budget(height, row_bytes, workers, expected):
+    rows = X.task_rows(height, row_bytes, workers)
+    assert rows == expected
+    assert rows * row_bytes <= X.TASK_BYTES or rows == 1
+
+
+def test_outputs_are_compressed_on_the_engine_threads(monkeypatch):
+    from displacement_toolkit.core.raster_io import compression_threads_option
+
+    monkeypatch.setenv(X.THREADS_ENV, "1")
+    assert compression_threads_option() == []
+    monkeypatch.setenv(X.THREADS_ENV, "3")
+    assert compression_threads_option() == ["NUM_THREADS=3"]
+    assert compression_threads_option(2) == ["NUM_THREADS=2"]
+
+
 def test_sources_carry_absolute_paths_for_workers_in_other_folders(tmp_path, monkeypatch):
     write_array(str(tmp_path / "rel.tif"), np.ones((4, 4), np.float32), GT, crs_from_epsg(32605))
     monkeypatch.chdir(tmp_path)

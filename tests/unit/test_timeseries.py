@@ -80,6 +80,25 @@ def test_velocity_sigma_matches_the_textbook_formula_and_monte_carlo():
     assert np.mean(fit.sigma[1]) == pytest.approx(predicted, rel=0.05)
 
 
+@pytest.mark.parametrize("acquisitions", [7, 40, 64, 65, 150])
+def test_validity_patterns_group_exactly_the_pixels_with_the_same_valid_acquisitions(acquisitions):
+    rng = np.random.default_rng(acquisitions)
+    # a few patterns shared by many pixels, and patterns differing in one acquisition only
+    base = rng.random((acquisitions, 6)) < 0.7
+    valid = base[:, rng.integers(0, 6, 2000)]
+    flips = rng.integers(0, 2000, 300)
+    valid[rng.integers(0, acquisitions, 300), flips] ^= True
+    inverse, sizes, order = ts.validity_patterns(valid)
+    expected = {}
+    for j in range(valid.shape[1]):
+        expected.setdefault(valid[:, j].tobytes(), []).append(j)
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    groups = [order[bounds[k]:bounds[k + 1]].tolist() for k in range(sizes.size)]
+    assert sorted(groups) == sorted(expected.values())      # same partition, members ascending
+    for k, members in enumerate(groups):
+        assert (inverse[members] == k).all()
+
+
 def test_nan_patterns_are_handled_per_pixel_by_both_solvers():
     rng = np.random.default_rng(2)
     dates = _dates("2020-01-01", 12, 30)
