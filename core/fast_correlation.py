@@ -20,9 +20,13 @@ Opt. Lett. 33, 156: the band-limited interpolation of the correlation, not a pol
 of its peak, so it does not lock onto whole pixels), and a 2-D quadratic fit of those nine
 samples (a Newton step) gives the peak.  On real images one stage of spacing 1/8 pixel around
 the parabola's estimate leaves a quadratic-model error well below the noise (measured in
-docs/offset_tracking.md, "Fast preset").  SNR, correlation peak, 1-sigma, the search-border
-flag and the information centroids are computed as in the accurate preset, so the masks and
-outputs behave the same.
+docs/offset_tracking.md, "Fast preset").  That stage is centred on the 1/8-pixel lag nearest
+the estimate (at most 1/16 pixel from it), so its DFT phasors and interpolation weights come
+from per-frame tables instead of per-window exponentials (``on_lattice`` of
+:func:`.window_correlation.correlate_batch`); its batches are whole rows of windows
+(:func:`fast_batch`).  SNR, correlation peak, 1-sigma, the search-border flag and the
+information centroids are computed as in the accurate preset, so the masks and outputs
+behave the same.
 """
 
 from __future__ import annotations
