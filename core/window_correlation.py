@@ -122,7 +122,7 @@ def _offset_phasors(ny: int, nx: int, offsets: Tuple[float, ...]) -> Tuple[np.nd
 
 
 @lru_cache(maxsize=8)
-def _lag_phasors(ny: int, nx: int, lags_y: Tuple[int, ...], lags_x: Tuple[int, ...]
+def _lag_phasors(ny: int, nx: int, lags_y: range, lags_x: range
                  ) -> Tuple[np.ndarray, np.ndarray]:
     """DFT kernels of :func:`_dft_lags`: (J, Ny) and (Nx//2+1, L), complex64, the Hermitian
     weights and the 1 / (Ny Nx) normalisation in the second."""
@@ -133,13 +133,13 @@ def _lag_phasors(ny: int, nx: int, lags_y: Tuple[int, ...], lags_x: Tuple[int, .
     return ey, ex
 
 
-def _dft_lags(spectrum: np.ndarray, lags_y, lags_x, shape: Tuple[int, int]) -> np.ndarray:
-    """Real circular correlation at the same lags (samples) for every window, from rfft2
-    cross spectra (B, Ny, Nx//2+1) of (Ny, Nx) frames: two large matrix products.
-    Returns (B, J, L) float64."""
+def _dft_lags(spectrum: np.ndarray, lags_y: range, lags_x: range, shape: Tuple[int, int]
+              ) -> np.ndarray:
+    """Real circular correlation at the same lags (samples, ranges of whole samples) for
+    every window, from rfft2 cross spectra (B, Ny, Nx//2+1) of (Ny, Nx) frames: two large
+    matrix products.  Returns (B, J, L) float64."""
     b, ny, nxh = spectrum.shape
-    ey, ex = _lag_phasors(shape[0], shape[1], tuple(int(v) for v in lags_y),
-                          tuple(int(v) for v in lags_x))
+    ey, ex = _lag_phasors(shape[0], shape[1], lags_y, lags_x)
     t = np.matmul(ey, spectrum)                                             # (B, J, Nx')
     out = (t.reshape(-1, nxh) @ ex).reshape(b, ey.shape[0], ex.shape[1])
     return out.real.astype(np.float64)
