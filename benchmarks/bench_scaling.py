@@ -12,7 +12,10 @@ Scenes (BENCH_SCALING_SIZE scales them, default 1.0):
 * los_to_vertical: 6000^2 LOS, incidence raster on a 4x coarser grid (resampled per block);
 * decompose: ascending 4000^2 + descending on a shifted 2x coarser grid, sigma constants;
 * timeseries_velocity: 40 dates of 1500^2, seasonal model;
-* timeseries_decompose: two tracks of 16 dates of 1000^2 on different grids and dates.
+* cumulative_displacement (first to last date) and rereference (to the median of a 5 x 5
+  pixel patch at the centre) of the same series;
+* timeseries_decompose: two tracks of 16 dates, 2000^2 and 1000^2 on a shifted 2x coarser
+  grid (the common grid: 1000^2), on different dates.
 Writes benchmarks/results/scaling.md.
 """
 
@@ -92,7 +95,8 @@ def make_scenes(folder):
         "series": write("series.tif", (s, s), noise(0.003), bands=len(days),
                         metas=[{"units": "m", "date": d.isoformat()} for d in days]),
         "start": days[0].isoformat(), "end": days[-1].isoformat()}
-    s = _n(1000)
+    scenes["cumulative_displacement"] = scenes["rereference"] = scenes["timeseries_velocity"]
+    s = _n(2000)
     tracks = []
     for name, first, gt in (("asc", dt.date(2021, 1, 1), GT),
                             ("dsc", dt.date(2021, 1, 4), (GT[0] + 45.0, 60.0, 0, GT[3] - 45.0, 0, -60.0))):
@@ -129,6 +133,19 @@ def run_one(algorithm, args, engine_kind, out_folder, address=None):
         TS.timeseries_velocity(stack, args["start"], args["end"], paths[0], paths[1],
                                seasonal=True, engine=engine)
         stack.close()
+    elif algorithm == "cumulative_displacement":
+        stack = TS.open_stack([args["series"]])
+        paths = [out("cumulative")]
+        TS.cumulative_displacement(stack, args["start"], args["end"], paths[0], engine=engine)
+        stack.close()
+    elif algorithm == "rereference":
+        stack = TS.open_stack([args["series"]])
+        paths = [out("rereferenced")]
+        x = GT[0] + GT[1] * (stack.width // 2 + 0.5)
+        y = GT[3] + GT[5] * (stack.height // 2 + 0.5)
+        TS.rereference(stack, TS.point_reference(stack, x, y, radius=2.0), paths[0],
+                       engine=engine)
+        stack.close()
     else:
         tracks = [TS.Track([args["tracks"][0]], incidence=36.0, heading=-12.0, sigma=0.002),
                   TS.Track([args["tracks"][1]], incidence=41.0, heading=-168.0, sigma=0.002)]
@@ -147,6 +164,12 @@ def _child(spec):
 
 def _measure(spec):
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    # the local runs cap every thread of the process, the outputs' compression included; the
+    # Dask client compresses on this machine's cores while the workers compute
+    env.pop("DISPLACEMENT_TOOLKIT_THREADS", None)
+    threads = {"local1": "1", "local2": "2"}.get(spec["engine"])
+    if threads:
+        env["DISPLACEMENT_TOOLKIT_THREADS"] = threads
     proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)],
                           capture_output=True, text=True, env=env)
     if proc.returncode != 0:
@@ -210,7 +233,8 @@ def main():
         f"load average {load[0]:.1f} at the end; scenes at BENCH_SCALING_SIZE={SCALE:g}, best "
         f"of {REPEATS}. `benchmarks/bench_scaling.py`: each algorithm on 1 local thread, 2 local "
         "threads and a local Dask cluster of 2 worker processes (1 thread each); the caller "
-        "writes the outputs (DEFLATE GeoTIFF) in every case. Peak memory is the calling "
+        "writes the outputs (DEFLATE GeoTIFF, compressed on DISPLACEMENT_TOOLKIT_THREADS threads: "
+        "1 and 2 in the local runs, this machine's cores for the Dask client). Peak memory is the calling "
         "process's (VmHWM).\n",
         "| algorithm | 1 thread | 2 threads | speed-up | Dask, 2 workers | speed-up | peak MiB "
         "(1 thread / 2 threads / Dask client) | outputs identical |",

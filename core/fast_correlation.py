@@ -20,9 +20,13 @@ Opt. Lett. 33, 156: the band-limited interpolation of the correlation, not a pol
 of its peak, so it does not lock onto whole pixels), and a 2-D quadratic fit of those nine
 samples (a Newton step) gives the peak.  On real images one stage of spacing 1/8 pixel around
 the parabola's estimate leaves a quadratic-model error well below the noise (measured in
-docs/offset_tracking.md, "Fast preset").  SNR, correlation peak, 1-sigma, the search-border
-flag and the information centroids are computed as in the accurate preset, so the masks and
-outputs behave the same.
+docs/offset_tracking.md, "Fast preset").  That stage is centred on the 1/8-pixel lag nearest
+the estimate (at most 1/16 pixel from it), so its DFT phasors and interpolation weights come
+from per-frame tables instead of per-window exponentials (``on_lattice`` of
+:func:`.window_correlation.correlate_batch`); its batches are whole rows of windows
+(:func:`fast_batch`).  SNR, correlation peak, 1-sigma, the search-border flag and the
+information centroids are computed as in the accurate preset, so the masks and outputs
+behave the same.
 """
 
 from __future__ import annotations
@@ -54,6 +58,18 @@ def correlation_factor(preset: str, oversample: int, is_complex: bool) -> int:
     return 1 if check_preset(preset) == "fast" and not is_complex else int(oversample)
 
 
+def fast_batch(batch: int, n_cols: int) -> int:
+    """Windows per batch of the fast preset on rows of ``n_cols`` windows: ``batch`` rounded
+    to whole rows, or to equal parts of a row longer than it, so that a batch is the chips of
+    one group of rows as cut (:func:`.offset_tracking._window_batches`) instead of pieces of
+    rows joined by one more copy of every chip (a tenth of the run on the 768 x 768 scenes of
+    benchmarks/bench_offset_tracking_fast.py)."""
+    batch, n_cols = max(1, int(batch)), max(1, int(n_cols))
+    if n_cols <= batch:
+        return max(1, round(batch / n_cols)) * n_cols
+    return -(-n_cols // -(-n_cols // batch))
+
+
 def correlate_batch_fast(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
                          search_y: int, factor: int, correlation_oversample: int,
                          is_complex: bool) -> Dict[str, np.ndarray]:
@@ -61,4 +77,5 @@ def correlate_batch_fast(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x:
     (:data:`FAST_ZOOM_STEPS`; ``correlation_oversample`` is not used)."""
     steps = FAST_ZOOM_STEPS["complex" if is_complex else "real"]
     return correlate_batch(ref_chips, sec_chips, search_x, search_y, factor,
-                           correlation_oversample, is_complex, zoom_steps=steps)
+                           correlation_oversample, is_complex, zoom_steps=steps,
+                           on_lattice=not is_complex)

@@ -457,16 +457,18 @@ def window_grid(width: int, height: int, window_x: int, window_y: int, search_x:
 
 
 def seconds_per_window(window_x: int, window_y: int, search_x: int, search_y: int,
-                       is_complex: bool = False, batch: int = 64, repeats: int = 1) -> float:
+                       is_complex: bool = False, preset: str = "accurate", batch: int = 64,
+                       repeats: int = 1) -> float:
     """Measured time (s) per window of the fine pass of :func:`.offset_tracking.track_offsets`
-    (oversampling, correlation and peak; default settings, steps of half the window, no
-    coarse pass) on random images holding four rows of ``batch / 4`` windows, on this
-    machine: the best of ``repeats`` runs divided by the number of windows."""
+    (oversampling, correlation and peak; default settings but ``preset``, steps of half the
+    window, no coarse pass) on random images holding four rows of ``batch / 4`` windows, on
+    this machine: the best of ``repeats`` runs divided by the number of windows."""
     from .offset_tracking import track_offsets
 
     p = _tracking_parameters(window_x, window_y, search_x, search_y,
                              max(1, int(window_x) // 2), max(1, int(window_y) // 2))
     p.coarse_search = False
+    p.preset = str(preset)
     per_row = max(1, -(-int(batch) // 4))
     width = p.window_x + 2 * p.search_x + (per_row - 1) * p.step_x
     height = p.window_y + 2 * p.search_y + 3 * p.step_y

@@ -319,7 +319,9 @@ def _single_threaded_blas():
     """Context limiting BLAS to one thread (threadpoolctl, optional: without it, a no-op).
 
     The threadpoolctl controller, which inspects every loaded library (about 4 ms, a third of
-    a tracking run on a 100 x 100 pixel image), is made once per process (threadpoolctl 3)."""
+    a tracking run on a 100 x 100 pixel image), is made once per process (threadpoolctl 3);
+    when BLAS runs one thread already (OPENBLAS_NUM_THREADS=1, or inside an outer limit) the
+    context does nothing (the limit costs about a tenth of a millisecond per run)."""
     global _blas_controller
     try:
         from threadpoolctl import ThreadpoolController
@@ -330,8 +332,10 @@ def _single_threaded_blas():
             return contextlib.nullcontext()
         return threadpool_limits(limits=1, user_api="blas")
     if _blas_controller is None:
-        _blas_controller = ThreadpoolController()
-    return _blas_controller.limit(limits=1, user_api="blas")
+        _blas_controller = ThreadpoolController().select(user_api="blas")
+    if all(lib.num_threads == 1 for lib in _blas_controller.lib_controllers):
+        return contextlib.nullcontext()
+    return _blas_controller.limit(limits=1)
 
 
 #: Size (bytes) of the block allocated and freed once per process before correlating
@@ -580,7 +584,9 @@ class _Correlator:
         self.correlate = fast_correlation.correlate_batch_fast if p.preset == "fast" else \
             correlate_batch
         self.gross_x, self.gross_y = gross_x, gross_y
-        self.out = {k: np.full(gross_x.shape, np.nan) for k in self.FIELDS}
+        #: the :data:`FIELDS` stacked (one array to fill per batch), and by name (views)
+        self.values = np.full((len(self.FIELDS),) + gross_x.shape, np.nan)
+        self.out = dict(zip(self.FIELDS, self.values))
         self.centroids = np.zeros((4,) + gross_x.shape)
         #: windows correlated, and those whose peak lay on the border of the search range
         self.correlated = 0
@@ -594,11 +600,12 @@ class _Correlator:
         good = ~res["edge"] & np.isfinite(res["dx"]) & np.isfinite(res["dy"])
         self.correlated += int(good.size)
         self.search_border += int(good.size - np.count_nonzero(good))
-        i, jj, sel = ii[good], jj[good], np.nonzero(good)[0]
-        self.out["dx"][i, jj] = res["dx"][sel] + self.gross_x[i, jj]
-        self.out["dy"][i, jj] = res["dy"][sel] + self.gross_y[i, jj]
-        for k in ("peak", "snr", "sigma_x", "sigma_y"):
-            self.out[k][i, jj] = res[k][sel]
+        sel = np.nonzero(good)[0]
+        i, jj = ii[sel], jj[sel]
+        values = np.stack([res[k][sel] for k in self.FIELDS])
+        values[0] += self.gross_x[i, jj]
+        values[1] += self.gross_y[i, jj]
+        self.values[:, i, jj] = values
         self.centroids[:, i, jj] = res["centroids"][sel].T
 
 
@@ -637,8 +644,8 @@ def _window_batches(ref_img: OversampledRows, sec_img: OversampledRows, p: Track
     for a, b in _row_groups(rows_top, n_c, batch, wy, ref_img.block_rows):
         r_lo = int(rows_top[a])
         ref_vals, ref_bad = ref_img.rows(r_lo, int(rows_top[b - 1]) + wy)
-        s_lo = min(int(rows_top[i]) + int(gy[i].min()) for i in range(a, b)) - p.search_y
-        s_hi = max(int(rows_top[i]) + int(gy[i].max()) for i in range(a, b)) - p.search_y + sh
+        s_lo = int((rows_top[a:b] + gy[a:b].min(axis=1)).min()) - p.search_y
+        s_hi = int((rows_top[a:b] + gy[a:b].max(axis=1)).max()) - p.search_y + sh
         sec_vals, sec_bad = sec_img.rows(s_lo, s_hi)
         ii, jj = np.divmod(np.arange((b - a) * n_c), n_c)
         ii += a
@@ -724,7 +731,7 @@ def _track_tile(task: _TileTask) -> Dict[str, object]:
                                      task.gross_x, task.gross_y, ensure_monitor(None)):
             cancel_point()
             correlator.submit(*batch)
-    return {"out": correlator.out, "centroids": correlator.centroids,
+    return {"values": correlator.values, "centroids": correlator.centroids,
             "correlated": correlator.correlated, "search_border": correlator.search_border}
 
 
@@ -765,8 +772,10 @@ def _track(ref_spec: ImageSpec, sec_spec: ImageSpec, shape_hw, is_complex: bool,
     # smaller, batches f times larger (fewer array calls per window; larger batches measured
     # slower, their temporaries leaving the processor's caches)
     factor = fast_correlation.correlation_factor(p.preset, p.oversample, is_complex)
-    p = dataclasses.replace(p, oversample=factor,
-                            batch=int(p.batch) * max(1, int(p.oversample) // factor))
+    batch = int(p.batch) * max(1, int(p.oversample) // factor)
+    if p.preset == "fast":
+        batch = fast_correlation.fast_batch(batch, cols_top.size)
+    p = dataclasses.replace(p, oversample=factor, batch=batch)
     mon = ensure_monitor(monitor)
     tasks = (_TileTask(ref_spec, sec_spec, p, is_complex, rows_top[a:b], cols_top, gx[a:b],
                        gy[a:b], a)
@@ -777,8 +786,7 @@ def _track(ref_spec: ImageSpec, sec_spec: ImageSpec, shape_hw, is_complex: bool,
     with _single_threaded_blas():
         for task, tile in zip_tasks(engine, _track_tile, tasks, mon):
             rows = slice(task.first, task.first + task.rows_top.size)
-            for key in merged.out:
-                merged.out[key][rows] = tile["out"][key]
+            merged.values[:, rows] = tile["values"]
             merged.centroids[:, rows] = tile["centroids"]
             merged.correlated += tile["correlated"]
             merged.search_border += tile["search_border"]
@@ -812,15 +820,17 @@ def limited_gradient(values: np.ndarray, axis: int, spacing: float) -> np.ndarra
     0, and 0 where a neighbour is missing.  Smooth fields keep their slope; at a step (a
     fault) one side is flat, so the slope there is 0 instead of half the step."""
     d = np.diff(values, axis=axis) / float(spacing)
-    edge = list(d.shape)
-    edge[axis] = 1
-    gap = np.full(edge, np.nan)
-    back = np.concatenate([gap, d], axis=axis)
-    fwd = np.concatenate([d, gap], axis=axis)
-    with np.errstate(invalid="ignore"):
-        same = np.sign(back) == np.sign(fwd)
-        slope = np.where(same, np.sign(back) * np.minimum(np.abs(back), np.abs(fwd)), 0.0)
-    return np.where(np.isfinite(back) & np.isfinite(fwd), slope, 0.0)
+    # backward and forward differences at every sample, NaN where the neighbour is missing
+    back = np.full(values.shape, np.nan)
+    fwd = np.full(values.shape, np.nan)
+    inner = [slice(None)] * values.ndim
+    inner[axis] = slice(1, None)
+    back[tuple(inner)] = d
+    inner[axis] = slice(None, -1)
+    fwd[tuple(inner)] = d
+    sign = np.sign(back)
+    # a NaN difference has a NaN sign, equal to nothing: the slope there is 0
+    return np.where(sign == np.sign(fwd), sign * np.minimum(np.abs(back), np.abs(fwd)), 0.0)
 
 
 def correct_strain(dx: np.ndarray, dy: np.ndarray, centroids: np.ndarray, step_x: float,
@@ -919,17 +929,20 @@ def track_offsets(reference, secondary, params: Optional[TrackingParameters] = N
     bad = ~valid
     for name, threshold, values in (("snr", p.snr_threshold, res.snr),
                                     ("peak", p.peak_threshold, res.peak)):
-        mask = ~bad & ~(values >= threshold) if threshold > 0 else np.zeros_like(bad)
-        res.removed[name] = int(mask.sum())
-        bad |= mask
-    mask = np.zeros_like(bad)
+        res.removed[name] = 0
+        if threshold > 0:
+            mask = ~bad & ~(values >= threshold)
+            res.removed[name] = int(mask.sum())
+            bad |= mask
+    res.removed["outliers"] = 0
     if p.outlier_threshold > 0:
         mask = ~bad & filter_outliers(np.where(bad, np.nan, res.dx),
                                       np.where(bad, np.nan, res.dy), p.outlier_threshold)
-    res.removed["outliers"] = int(mask.sum())
-    bad |= mask
-    for k in ("dx", "dy", "peak", "snr", "sigma_x", "sigma_y"):
-        getattr(res, k)[bad] = np.nan
+        res.removed["outliers"] = int(mask.sum())
+        bad |= mask
+    if bad.any():
+        for k in ("dx", "dy", "peak", "snr", "sigma_x", "sigma_y"):
+            getattr(res, k)[bad] = np.nan
     if p.strain_correction and res.centroids is not None:
         res.dx, res.dy = correct_strain(res.dx, res.dy, res.centroids, p.step_x, p.step_y)
     if p.ramp != "none":

@@ -203,8 +203,11 @@ class OversampledRows:
     def _read(self, row0: int, row1: int) -> np.ndarray:
         """Rows row0..row1-1 at full width, NaN outside the image."""
         dtype = np.complex64 if self.is_complex else np.float32
-        out = np.full((row1 - row0, self.width), np.nan, dtype=dtype)
-        a, b = max(row0, 0), min(row1, self.height)
+        out = np.empty((row1 - row0, self.width), dtype=dtype)
+        a = min(max(row0, 0), row1)
+        b = max(min(row1, self.height), a)
+        out[:a - row0] = np.nan
+        out[b - row0:] = np.nan
         if b > a:
             out[a - row0:b - row0] = self.source.read(a, b - a)
         return out
@@ -213,14 +216,16 @@ class OversampledRows:
         if k in self.blocks:
             return self.blocks[k]
         f, rows, core, m = self.factor, self.block_rows, self.core_x, MARGIN
-        raw = self._read(k * rows - m, (k + 1) * rows + m)              # (rows + 2m, width)
-        bad = ~np.isfinite(raw) | (raw == 0)
         if f == 1 and not self.is_complex:
-            # nothing to interpolate: the samples as they are (windows touching the invalid
-            # ones are discarded by the caller, so their value never counts)
-            block = (np.where(bad, 0, raw)[m:m + rows].astype(np.float32), bad[m:m + rows].copy())
+            # nothing to interpolate, so no margin: the samples as they are, invalid ones
+            # included (windows touching them are discarded by the caller, so their value
+            # never counts)
+            raw = self._read(k * rows, (k + 1) * rows)
+            block = (raw, ~np.isfinite(raw) | (raw == 0))
             self.blocks[k] = block
             return block
+        raw = self._read(k * rows - m, (k + 1) * rows + m)              # (rows + 2m, width)
+        bad = ~np.isfinite(raw) | (raw == 0)
         n_tiles = -(-self.width // core)
         padded = np.zeros((rows + 2 * m, n_tiles * core + 2 * m), raw.dtype)
         padded_bad = np.ones(padded.shape, bool)

@@ -98,18 +98,31 @@ def _dft_eval(spectrum: np.ndarray, cy: np.ndarray, cx: np.ndarray, offsets: np.
     spectrum: (B, Ny, Nx//2+1) of a (Ny, Nx) frame; the lags are ``(cy + offsets[j],
     cx + offsets[l])`` in samples, cy, cx: (B,), offsets: (J,).  Returns (B, J, J)."""
     fy, fx, wx = _half_spectrum_frequencies(*shape)
+    offset_y, offset_x = _offset_phasors(shape[0], shape[1], tuple(float(v) for v in offsets))
     # phasors exp(2 pi i f (c + offset)) = exp(2 pi i f c) exp(2 pi i f offset): one complex
     # exponential per window and frequency; complex64 like the spectrum
     ey = (np.exp(2j * np.pi * cy[:, None] * fy[None, :])[:, None, :] *
-          np.exp(2j * np.pi * offsets[:, None] * fy[None, :])[None]).astype(np.complex64)
+          offset_y[None]).astype(np.complex64)
     ex = ((np.exp(2j * np.pi * cx[:, None] * fx[None, :]) * wx)[:, :, None] *
-          np.exp(2j * np.pi * fx[:, None] * offsets[None, :])[None]).astype(np.complex64)
+          offset_x[None]).astype(np.complex64)
     out = np.matmul(np.matmul(ey, spectrum), ex)                            # (B, J, J)
     return out.real.astype(np.float64)
 
 
+@lru_cache(maxsize=16)
+def _offset_phasors(ny: int, nx: int, offsets: Tuple[float, ...]) -> Tuple[np.ndarray, np.ndarray]:
+    """The window-independent factors ``exp(2 pi i f offset)`` of :func:`_dft_eval`: (J, Ny)
+    along y and (Nx//2+1, J) along x (read-only: shared by every batch of a frame size)."""
+    fy, fx, _wx = _half_spectrum_frequencies(ny, nx)
+    offsets = np.asarray(offsets)
+    along_y = np.exp(2j * np.pi * offsets[:, None] * fy[None, :])
+    along_x = np.exp(2j * np.pi * fx[:, None] * offsets[None, :])
+    along_y.flags.writeable = along_x.flags.writeable = False
+    return along_y, along_x
+
+
 @lru_cache(maxsize=8)
-def _lag_phasors(ny: int, nx: int, lags_y: Tuple[int, ...], lags_x: Tuple[int, ...]
+def _lag_phasors(ny: int, nx: int, lags_y: range, lags_x: range
                  ) -> Tuple[np.ndarray, np.ndarray]:
     """DFT kernels of :func:`_dft_lags`: (J, Ny) and (Nx//2+1, L), complex64, the Hermitian
     weights and the 1 / (Ny Nx) normalisation in the second."""
@@ -120,30 +133,42 @@ def _lag_phasors(ny: int, nx: int, lags_y: Tuple[int, ...], lags_x: Tuple[int, .
     return ey, ex
 
 
-def _dft_lags(spectrum: np.ndarray, lags_y, lags_x, shape: Tuple[int, int]) -> np.ndarray:
-    """Real circular correlation at the same lags (samples) for every window, from rfft2
-    cross spectra (B, Ny, Nx//2+1) of (Ny, Nx) frames: two large matrix products.
-    Returns (B, J, L) float64."""
+def _dft_lags(spectrum: np.ndarray, lags_y: range, lags_x: range, shape: Tuple[int, int]
+              ) -> np.ndarray:
+    """Real circular correlation at the same lags (samples, ranges of whole samples) for
+    every window, from rfft2 cross spectra (B, Ny, Nx//2+1) of (Ny, Nx) frames: two large
+    matrix products.  Returns (B, J, L) float64."""
     b, ny, nxh = spectrum.shape
-    ey, ex = _lag_phasors(shape[0], shape[1], tuple(int(v) for v in lags_y),
-                          tuple(int(v) for v in lags_x))
+    ey, ex = _lag_phasors(shape[0], shape[1], lags_y, lags_x)
     t = np.matmul(ey, spectrum)                                             # (B, J, Nx')
     out = (t.reshape(-1, nxh) @ ex).reshape(b, ey.shape[0], ex.shape[1])
     return out.real.astype(np.float64)
 
 
-def _window_variance(both: np.ndarray, wy: np.ndarray, wx: np.ndarray) -> np.ndarray:
-    """Weighted variance sum ``E - S**2 / W`` of ``s`` under the windows ``wy[:, j] wx[:, l]``
-    (E, S, W = sums of w s**2, w s, w).
+def _window_variance(both: np.ndarray, hy: int, hx: int, edge: float, lags_y: int,
+                     lags_x: int) -> np.ndarray:
+    """Weighted variance sum ``E - S**2 / W`` of ``s`` under the (hy, hx) taper shifted by
+    ``0 .. lags_y - 1`` and ``0 .. lags_x - 1`` samples (E, S, W = sums of w s**2, w s, w).
 
-    both: (2B, Ny, Nx) float32, ``s**2`` stacked on ``s``; wy: (Ny, J), wx: (Nx, L).
-    Returns (B, J, L) float64."""
+    both: (2B, Ny, Nx) float32, ``s**2`` stacked on ``s``.  Returns (B, lags_y, lags_x)
+    float64."""
     b2, ny, nx = both.shape
     b = b2 // 2
+    wy, wx, wsum = _variance_windows(ny, nx, hy, hx, edge, lags_y, lags_x)
     t = (both.reshape(-1, nx) @ wx).reshape(b2, ny, -1)                      # (2B, Ny, L)
     sums = np.matmul(wy.T, t).astype(np.float64)                            # (2B, J, L)
-    wsum = wy.sum(axis=0).astype(np.float64)[:, None] * wx.sum(axis=0)[None, :]
     return sums[:b] - sums[b:] ** 2 / wsum
+
+
+@lru_cache(maxsize=8)
+def _variance_windows(ny: int, nx: int, hy: int, hx: int, edge: float, lags_y: int,
+                      lags_x: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The shifted tapers of :func:`_window_variance` along y (Ny, J) and x (Nx, L)
+    (:func:`_lag_windows`) and their weight sums W (J, L), float64."""
+    wy, wx = _lag_windows(ny, hy, edge, lags_y), _lag_windows(nx, hx, edge, lags_x)
+    wsum = wy.sum(axis=0).astype(np.float64)[:, None] * wx.sum(axis=0)[None, :]
+    wsum.flags.writeable = False
+    return wy, wx, wsum
 
 
 @lru_cache(maxsize=8)
@@ -172,6 +197,56 @@ def _keys_weights(t: np.ndarray, n: int) -> np.ndarray:
     return np.where(x < 1.0, near, np.where(x < 2.0, far, 0.0))
 
 
+def _interpolated_variance(var: np.ndarray, cy: np.ndarray, cx: np.ndarray,
+                          offsets: np.ndarray) -> np.ndarray:
+    """The window variance (B, J, L) at the fractional lags ``(cy + offsets[j], cx +
+    offsets[l])`` by cubic convolution (:func:`_keys_weights`): (B, P, P)."""
+    ty, tx = cy[:, None] + offsets[None, :], cx[:, None] + offsets[None, :]
+    if var.shape[1] == var.shape[2]:       # one call for both axes (square search ranges)
+        both = _keys_weights(np.concatenate([ty, tx]), var.shape[1])
+        wy, wx = both[:cy.size], both[cy.size:]
+    else:
+        wy, wx = _keys_weights(ty, var.shape[1]), _keys_weights(tx, var.shape[2])
+    return np.matmul(np.matmul(wy, var), np.swapaxes(wx, 1, 2))
+
+
+@lru_cache(maxsize=16)
+def _lattice_tables(ny: int, nx: int, var_y: int, var_x: int, spacing: float
+                    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Tables of :func:`_lattice_stage` for lags ``m * spacing`` (m = 0, 1, ... up to the
+    largest lag of the variance grid, one more each side): the DFT phasors of
+    :func:`_dft_eval` along y (M, Ny) and x (Nx//2+1, M, the Hermitian weights included),
+    complex64, and the cubic-convolution weights (:func:`_keys_weights`) along y (M, var_y)
+    and x (M, var_x)."""
+    fy, fx, wx = _half_spectrum_frequencies(ny, nx)
+    lags = np.arange(-1, int(round(max(var_y, var_x) / spacing)) + 2) * spacing
+    phasor_y = np.exp(2j * np.pi * lags[:, None] * fy[None, :]).astype(np.complex64)
+    phasor_x = (np.exp(2j * np.pi * fx[:, None] * lags[None, :]) * wx[:, None]).astype(np.complex64)
+    weights_y = _keys_weights(lags[None, :], var_y)[0]
+    weights_x = _keys_weights(lags[None, :], var_x)[0]
+    for table in (phasor_y, phasor_x, weights_y, weights_x):
+        table.flags.writeable = False
+    return phasor_y, phasor_x, weights_y, weights_x
+
+
+def _lattice_stage(spectrum: np.ndarray, var: np.ndarray, cy: np.ndarray, cx: np.ndarray,
+                   spacing: float, shape: Tuple[int, int]):
+    """One zoom stage on the lattice of multiples of ``spacing``: the centres ``cy``, ``cx``
+    moved to the nearest lattice lag, and the correlation (:func:`_dft_eval`) and window
+    variance (:func:`_interpolated_variance`) on the 3 x 3 lattice lags around them, from
+    :func:`_lattice_tables`.  Returns (cy, cx, num, var), num and var (B, 3, 3)."""
+    phasor_y, phasor_x, weights_y, weights_x = _lattice_tables(
+        shape[0], shape[1], var.shape[1], var.shape[2], float(spacing))
+    # table row of lag m * spacing is m + 1; the stencil takes m - 1 .. m + 1
+    my = np.rint(cy / spacing).astype(np.intp)
+    mx = np.rint(cx / spacing).astype(np.intp)
+    stencil = np.arange(3)
+    rows_y, rows_x = my[:, None] + stencil, mx[:, None] + stencil             # (B, 3)
+    num = np.matmul(np.matmul(phasor_y[rows_y], spectrum), np.swapaxes(phasor_x[:, rows_x], 0, 1))
+    var_t = np.matmul(np.matmul(weights_y[rows_y], var), np.swapaxes(weights_x[rows_x], 1, 2))
+    return my * spacing, mx * spacing, num.real.astype(np.float64), var_t
+
+
 def _ncc(num: np.ndarray, var: np.ndarray, rnorm: np.ndarray) -> np.ndarray:
     out = num / np.sqrt(np.maximum(var, 1e-30) * rnorm[:, None, None])
     out[~np.isfinite(out)] = -2.0
@@ -181,13 +256,13 @@ def _ncc(num: np.ndarray, var: np.ndarray, rnorm: np.ndarray) -> np.ndarray:
 def _axis_parabola_steps(c: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """Vertex of the parabola through the centre row and column of 3 x 3 samples (B, 3, 3)
     of spacing 1, per axis, clipped to +-0.5 (0 where the samples are not concave)."""
-    steps = []
-    for lo, mid, hi in ((c[:, 0, 1], c[:, 1, 1], c[:, 2, 1]), (c[:, 1, 0], c[:, 1, 1], c[:, 1, 2])):
-        curv = hi - 2 * mid + lo
-        concave = curv < 0
-        step = np.where(concave, -(hi - lo) / (2 * np.where(concave, curv, -1.0)), 0.0)
-        steps.append(_clip(step, -0.5, 0.5))
-    return steps[0], steps[1]
+    # both axes at once: (B, 2) samples below, at and above the centre along y and x
+    lo, mid, hi = c[:, (0, 1), (1, 0)], c[:, 1, 1][:, None], c[:, (2, 1), (1, 2)]
+    curv = hi - 2 * mid + lo
+    concave = curv < 0
+    step = _clip(np.where(concave, -(hi - lo) / (2 * np.where(concave, curv, -1.0)), 0.0),
+                 -0.5, 0.5)
+    return step[:, 0], step[:, 1]
 
 
 def _newton_step(c: np.ndarray):
@@ -195,23 +270,23 @@ def _newton_step(c: np.ndarray):
     estimate: the step to its maximum (uy, ux, in grid spacings, clipped to +-4; toward the
     best sample when the fit is not concave), the value there and the curvatures hyy, hxx."""
     f00 = c[:, 1, 1]
-    fy1, fy_1 = c[:, 2, 1], c[:, 0, 1]
-    fx1, fx_1 = c[:, 1, 2], c[:, 1, 0]
+    # both axes at once: (B, 2) samples above and below the centre along y and x
+    hi, lo = c[:, (2, 1), (1, 2)], c[:, (0, 1), (1, 0)]
     fxy = (c[:, 2, 2] - c[:, 2, 0] - c[:, 0, 2] + c[:, 0, 0]) / 4.0
-    gy, gx = (fy1 - fy_1) / 2.0, (fx1 - fx_1) / 2.0
-    hyy, hxx = fy1 - 2 * f00 + fy_1, fx1 - 2 * f00 + fx_1
-    det = hyy * hxx - fxy * fxy
-    ok = (det > 0) & (hyy < 0)
-    uy = np.where(ok, -(hxx * gy - fxy * gx) / np.where(ok, det, 1.0), 0.0)
-    ux = np.where(ok, -(hyy * gx - fxy * gy) / np.where(ok, det, 1.0), 0.0)
-    j, l_ = np.unravel_index(c.reshape(c.shape[0], -1).argmax(axis=1), (3, 3))
-    uy = np.where(ok, _clip(uy, -4.0, 4.0), j - 1.0)
-    ux = np.where(ok, _clip(ux, -4.0, 4.0), l_ - 1.0)
-    return uy, ux, f00 + 0.5 * (gy * uy + gx * ux), hyy, hxx
+    g = (hi - lo) / 2.0                                   # gradient (gy, gx)
+    h = hi - 2 * f00[:, None] + lo                        # curvatures (hyy, hxx)
+    det = h[:, 0] * h[:, 1] - fxy * fxy
+    ok = (det > 0) & (h[:, 0] < 0)
+    # Newton step -H^-1 g: uy = -(hxx gy - fxy gx) / det, ux = -(hyy gx - fxy gy) / det
+    cross = h[:, ::-1] * g - fxy[:, None] * g[:, ::-1]
+    u = np.where(ok[:, None], -cross / np.where(ok, det, 1.0)[:, None], 0.0)
+    best = np.stack(np.unravel_index(c.reshape(c.shape[0], -1).argmax(axis=1), (3, 3)), axis=1)
+    u = np.where(ok[:, None], _clip(u, -4.0, 4.0), best - 1.0)
+    uy, ux = u[:, 0], u[:, 1]
+    return uy, ux, f00 + 0.5 * (g[:, 0] * uy + g[:, 1] * ux), h[:, 0], h[:, 1]
 
 
-def information_centroids(ref_chips: np.ndarray, taper_y: np.ndarray, taper_x: np.ndarray,
-                          factor: int) -> np.ndarray:
+def information_centroids(ref_chips: np.ndarray, edge: float, factor: int) -> np.ndarray:
     """Where in each window its offsets are measured, relative to the window centre (pixels).
 
     The correlation weighs each part of the window by the information it carries on the
@@ -219,20 +294,11 @@ def information_centroids(ref_chips: np.ndarray, taper_y: np.ndarray, taper_x: n
     Under an offset that varies across the window, dx is the offset at the centroid of the
     x-information and dy at that of the y-information, which can lie most of a pixel from the
     window centre on speckle.  Returns (B, 4): x and y of the dx centroid, x and y of the dy
-    centroid, in pixels from the window centre (+x right, +y down).  ``taper_y``, ``taper_x``:
-    the profiles of the separable window taper."""
+    centroid, in pixels from the window centre (+x right, +y down).  ``edge``: the cosine
+    edges (samples) of the separable window taper (:func:`_taper`)."""
     r = np.asarray(ref_chips, dtype=np.float32)
     b, hy, hx = r.shape
-    # sample k lies at pixel index k / factor of the window (oversampling keeps the original
-    # samples at k = 0, factor, ...); the window centre is at index (w - 1) / 2
-    ux = (np.arange(hx) - (hx - factor) / 2.0) / factor
-    uy = (np.arange(hy) - (hy - factor) / 2.0) / factor
-    # the taper is separable: the weighted sums (1 and the position, along x then y) are two
-    # matrix products per gradient; central differences on the interior samples
-    ty = np.asarray(taper_y, dtype=np.float64)
-    tx = np.asarray(taper_x, dtype=np.float64)
-    wx = np.stack([tx, tx * ux], axis=1).astype(np.float32)            # (hx, 2)
-    wy = np.stack([ty, ty * uy], axis=1)                                # (hy, 2)
+    wx, wy = _centroid_weights(hy, hx, edge, factor)
     out = np.empty((b, 4))
     for k, (grad, wxk, wyk) in enumerate((
             (r[:, :, 2:] - r[:, :, :-2], wx[1:hx - 1], wy),            # x: (B, hy, hx - 2)
@@ -244,6 +310,25 @@ def information_centroids(ref_chips: np.ndarray, taper_y: np.ndarray, taper_x: n
         out[:, 2 * k] = sums[:, 1, 0] / total
         out[:, 2 * k + 1] = sums[:, 0, 1] / total
     return out
+
+
+@lru_cache(maxsize=8)
+def _centroid_weights(hy: int, hx: int, edge: float, factor: int
+                      ) -> Tuple[np.ndarray, np.ndarray]:
+    """The weights of :func:`information_centroids`: the taper and the taper times the
+    position (pixels from the window centre), (hx, 2) float32 along x and (hy, 2) float64
+    along y."""
+    ty, tx, _w2, _wsum = _taper(hy, hx, edge)
+    # sample k lies at pixel index k / factor of the window (oversampling keeps the original
+    # samples at k = 0, factor, ...); the window centre is at index (w - 1) / 2
+    ux = (np.arange(hx) - (hx - factor) / 2.0) / factor
+    uy = (np.arange(hy) - (hy - factor) / 2.0) / factor
+    # the taper is separable: the weighted sums (1 and the position, along x then y) are two
+    # matrix products per gradient; central differences on the interior samples
+    wx = np.stack([tx, tx * ux], axis=1).astype(np.float32)
+    wy = np.stack([ty, ty * uy], axis=1)
+    wx.flags.writeable = wy.flags.writeable = False
+    return wx, wy
 
 
 def cross_spectrum(tapered_ref: np.ndarray, search: np.ndarray, frame: Tuple[int, int]
@@ -261,16 +346,22 @@ def cross_spectrum(tapered_ref: np.ndarray, search: np.ndarray, frame: Tuple[int
 
 def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
                     search_y: int, factor: int, correlation_oversample: int,
-                    is_complex: bool, zoom_steps: Optional[Sequence[float]] = None
-                    ) -> Dict[str, np.ndarray]:
+                    is_complex: bool, zoom_steps: Optional[Sequence[float]] = None,
+                    on_lattice: bool = False) -> Dict[str, np.ndarray]:
     """Offsets of a batch of windows from oversampled detected chips (module docstring).
 
     ref_chips: (B, f wy, f wx); sec_chips: (B, f (wy + 2 search_y), f (wx + 2 search_x)),
     float32, finite.  ``zoom_steps``: the spacings (oversampled samples) of the 3 x 3 zoom
     stages; by default 1/2, 1/8 and ``f / correlation_oversample`` (the fast preset uses fewer:
-    :mod:`.fast_correlation`).  Returns dx, dy (pixels, relative to the chips' zero lag), peak
-    (NCC), snr, sigma_x, sigma_y, ``edge`` (peak on the border of the search range:
-    unreliable) and ``centroids`` (:func:`information_centroids`)."""
+    :mod:`.fast_correlation`).  ``on_lattice``: centre the last stage's grid on the nearest
+    multiple of its spacing instead of the previous estimate, so that its DFT phasors and
+    interpolation weights come from tables (:func:`_lattice_tables`) instead of being computed
+    per window (the fast preset; the earlier, coarser stages are not moved: half a spacing
+    of 1/2 sample off the oversampled speckle peak, their quadratic fit fails).
+
+    Returns dx, dy (pixels, relative to the chips' zero lag), peak (NCC), snr, sigma_x,
+    sigma_y, ``edge`` (peak on the border of the search range: unreliable) and ``centroids``
+    (:func:`information_centroids`)."""
     o = int(factor)
     r = np.asarray(ref_chips, dtype=np.float32)
     s = np.asarray(sec_chips, dtype=np.float32)
@@ -280,9 +371,9 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     # FFT frame: zero-padded to a fast length
     fy_n, fx_n = sfft.next_fast_len(ny, real=True), sfft.next_fast_len(nx, real=True)
     edge = TAPER_PIXELS * o
-    ty, tx, w2, wsum0 = _taper(hy, hx, edge)
+    _ty, _tx, w2, wsum0 = _taper(hy, hx, edge)
     w2flat = w2.ravel()
-    centroids = information_centroids(r, ty, tx, o)
+    centroids = information_centroids(r, edge, o)
     r0 = r - ((r.reshape(b, -1) @ w2flat) / wsum0)[:, None, None]
     rnorm = ((r0 * r0).reshape(b, -1) @ w2flat).astype(np.float64)
     # search chips: mean removed (conditioning of the float32 window sums; NCC unchanged),
@@ -294,8 +385,7 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     spectrum = cross_spectrum(w2 * r0, s, (fy_n, fx_n))
     # weighted variance of the search chip under the shifted window at every lag of whole
     # samples (exact sums); fractional lags interpolate it (smooth: only the taper edges move)
-    var = _window_variance(both, _lag_windows(ny, hy, edge, 2 * sfy + 1),
-                           _lag_windows(nx, hx, edge, 2 * sfx + 1))          # (B, 2sfy+1, 2sfx+1)
+    var = _window_variance(both, hy, hx, edge, 2 * sfy + 1, 2 * sfx + 1)  # (B, 2sfy+1, 2sfx+1)
     # whole-pixel lags
     q = o
     num = _dft_lags(spectrum, range(0, 2 * sfy + 1, q), range(0, 2 * sfx + 1, q), (fy_n, fx_n))
@@ -323,16 +413,16 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     steps = [d for d in (0.5, 0.125) if d > fine] + [fine] if zoom_steps is None else \
         [float(d) for d in zoom_steps]
     grid = np.array([-1.0, 0.0, 1.0])
-    for d in steps:
-        num = _dft_eval(spectrum, cy, cx, d * grid, (fy_n, fx_n))
-        var_t = np.matmul(
-            np.matmul(_keys_weights(cy[:, None] + d * grid[None, :], var.shape[1]), var),
-            np.swapaxes(_keys_weights(cx[:, None] + d * grid[None, :], var.shape[2]), 1, 2))
+    for stage, d in enumerate(steps, 1):
+        if on_lattice and stage == len(steps):
+            cy, cx, num, var_t = _lattice_stage(spectrum, var, cy, cx, d, (fy_n, fx_n))
+        else:
+            num = _dft_eval(spectrum, cy, cx, d * grid, (fy_n, fx_n))
+            var_t = _interpolated_variance(var, cy, cx, d * grid)
         uy, ux, peak, hyy, hxx = _newton_step(_ncc(num, var_t, rnorm))
         cy = cy + d * uy
         cx = cx + d * ux
-        curv_y = -hyy / (d * d) * o * o        # per pixel^2
-        curv_x = -hxx / (d * d) * o * o
+        curvature = -np.stack([hyy, hxx]) / (d * d) * o * o        # y, x; per pixel^2
     # peak within half an oversampled sample of the search border (or beyond): unreliable
     edge_hit = ~((cy >= 0.5) & (cy <= 2 * sfy - 0.5) & (cx >= 0.5) & (cx <= 2 * sfx - 0.5))
     dy = (cy - sfy) / o
@@ -342,8 +432,8 @@ def correlate_batch(ref_chips: np.ndarray, sec_chips: np.ndarray, search_x: int,
     npix = float(hy * hx) / (o * o)
     k_sig = SIGMA_CALIBRATION if is_complex else SIGMA_CALIBRATION_REAL
     with np.errstate(divide="ignore", invalid="ignore"):
-        sig_y = np.maximum(np.sqrt(k_sig * (1.0 - rho) / (npix * np.abs(curv_y))), SIGMA_FLOOR)
-        sig_x = np.maximum(np.sqrt(k_sig * (1.0 - rho) / (npix * np.abs(curv_x))), SIGMA_FLOOR)
+        sig_y, sig_x = np.maximum(np.sqrt(k_sig * (1.0 - rho) / (npix * np.abs(curvature))),
+                                  SIGMA_FLOOR)
         snr = peak / np.maximum(mean_far, 1e-12)
     return {"dx": dx, "dy": dy, "peak": peak, "snr": snr, "sigma_x": sig_x, "sigma_y": sig_y,
             "edge": edge_hit, "centroids": centroids}

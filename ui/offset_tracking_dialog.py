@@ -170,6 +170,7 @@ class OffsetTrackingDialog(GuidedRunMixin, QDialog):
             combo.addItems(labels)
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
             form.addRow(label, combo)
+        self.preset_combo.currentIndexChanged.connect(self.update_preview)   # time per window
         left.addLayout(form)
         self.estimate_label = QLabel()
         self.estimate_label.setWordWrap(True)
@@ -217,7 +218,10 @@ class OffsetTrackingDialog(GuidedRunMixin, QDialog):
         return offset_tracking_parameters(self.settings(), outputs)
 
     def _seconds_each(self, s, is_complex):
-        key = (s.window_x, s.window_y, s.search_x, s.search_y, bool(is_complex))
+        from ..core.offset_tracking import PRESETS
+
+        key = (s.window_x, s.window_y, s.search_x, s.search_y, bool(is_complex),
+               PRESETS[s.preset])
         if key not in self._timing:
             self._timing[key] = self.measure(*key)
         return self._timing[key]

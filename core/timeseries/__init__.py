@@ -36,7 +36,6 @@ from __future__ import annotations
 
 from .stack import (  # noqa: F401
     RASTER_EXTENSIONS,
-    STACK_BLOCK_BYTES,
     COMMON_GRID_HINT,
     Epoch,
     Stack,

@@ -8,6 +8,7 @@ from typing import Dict
 import numpy as np
 
 from ..execution import (
+    task_rows,
     zip_tasks,
 )
 from ..progress import ensure_monitor
@@ -79,10 +80,10 @@ def cumulative_displacement(stack: Stack, start, end, output: str, monitor=None,
         "date": s1.date.isoformat(), "reference_date": s0.date.isoformat(),
         "convention": _convention(stack)})
     desc = f"displacement {s0.date.isoformat()} to {s1.date.isoformat()} ({stack.units})"
-    rows = stack.block_rows(3)
     with RasterWriter(output, stack.width, stack.height, stack.geotransform, stack.crs_wkt, 1,
                       [desc], [band_meta], meta) as w:
         run = engine_for_stack(engine, stack, monitor)
+        rows = task_rows(stack.height, 12 * stack.width, run.workers)   # two dates, a difference
         pair = stack.window_reader([s0.index, s1.index])
         tasks = (_BlockTask(r0, n, pair) for r0, n in iter_blocks(stack.height, rows))
         for task, difference in zip_tasks(run, _later_minus_earlier, tasks, monitor):

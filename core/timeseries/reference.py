@@ -11,6 +11,7 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 
 from ..execution import (
+    task_rows,
     zip_tasks,
 )
 from ..progress import ensure_monitor
@@ -276,12 +277,12 @@ def rereference(stack: Stack, reference: Reference, output: str, monitor=None,
         m["reference_value"] = repr(reference.values[i])
         band_meta.append(m)
         descs.append(e.description or (e.date.isoformat() if e.date else os.path.basename(e.path)))
-    rows = stack.block_rows(2)
     total = max(1, len(keep) * stack.height)
     done = 0
     with RasterWriter(output, stack.width, stack.height, stack.geotransform, stack.crs_wkt,
                       len(keep), descs, band_meta, meta) as w:
         run = engine_for_stack(engine, stack, monitor)
+        rows = task_rows(stack.height, 8 * stack.width, run.workers)    # a date, its result
         tasks = ((out_band, _BlockTask(r0, n, stack.window_reader([i]), reference.values[i]))
                  for out_band, i in enumerate(keep, start=1)
                  for r0, n in iter_blocks(stack.height, rows))

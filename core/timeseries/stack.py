@@ -23,7 +23,6 @@ from ..execution import (
 from ..raster_io import (
     RasterError,
     RasterInfo,
-    block_rows,
     open_raster,
     raster_info,
     read_block,
@@ -36,10 +35,6 @@ osr.UseExceptions()
 
 #: Raster file extensions taken from a folder given as a time series.
 RASTER_EXTENSIONS = (".tif", ".tiff", ".vrt", ".img", ".nc")
-
-#: Default memory budget of one block of a stack (all dates), in bytes.
-STACK_BLOCK_BYTES = 64 * 1024 * 1024
-
 
 COMMON_GRID_HINT = ("resample them onto one grid first with displacement:common_grid "
                     "(Displacement Toolkit > common grid)")
@@ -146,10 +141,6 @@ class Stack:
         """True when some epochs are read by a product reader (e.g. MintPy HDF5), which
         cannot be sent to another process."""
         return any(e.product is not None for e in self.epochs)
-
-    def block_rows(self, layers: int) -> int:
-        """Rows per block for ``layers`` float64 layers within :data:`STACK_BLOCK_BYTES`."""
-        return block_rows(self.width, 8 * max(1, layers), STACK_BLOCK_BYTES)
 
     def close(self) -> None:
         self._datasets.clear()

@@ -296,11 +296,12 @@ def test_offset_tracking_dialog_preview_and_estimate(make_raster, qgis_new_proje
     layers = [QgsRasterLayer(p, n, "gdal") for p, n in ((ref, "ref"), (sec, "sec"))]
     for layer in layers:
         QgsProject.instance().addMapLayer(layer)
-    calls = []
+    calls, measured = [], []
     alg = FakeOffsetTracking()
     alg.initAlgorithm()
     dialog = od.OffsetTrackingDialog(runner=lambda a, p, done: calls.append((a, p)),
-                                     measure=lambda *key: 0.002, lookup=lambda _id: alg)
+                                     measure=lambda *key: measured.append(key) or 0.002,
+                                     lookup=lambda _id: alg)
     dialog.reference_combo.setLayer(layers[0])
     dialog.secondary_combo.setLayer(layers[1])
     dialog.set_values(window_x=32, window_y=32, search_x=8, search_y=8, step_x=40, step_y=30)
@@ -312,6 +313,10 @@ def test_offset_tracking_dialog_preview_and_estimate(make_raster, qgis_new_proje
     assert e.windows == 16 and e.output_bytes == 16 * od.OUTPUT_BANDS * 4
     assert e.seconds == pytest.approx(16 * 0.002 * inspection.RUN_TIME_OVERHEAD)
     assert "16 windows (4 rows × 4 columns)" in dialog.estimate_label.text()
+    assert measured[-1] == (32, 32, 8, 8, False, "accurate")
+    # the time per window is measured again for the preset chosen
+    dialog.preset_combo.setCurrentIndex(1)
+    assert measured[-1] == (32, 32, 8, 8, False, "fast")
     # the preview is the image at full resolution (smaller than the preview size),
     # with the window outlines drawn in yellow: left edge of window (24, 24) at column 8
     image = dialog.preview_image

@@ -100,3 +100,57 @@ def test_unknown_preset_is_refused():
     ref, sec = s.amplitude_pair((128, 128), 0.2, 0.1, seed=1)
     with pytest.raises(ValueError, match="PRESET = 'quick': use one of accurate, fast"):
         ot.track_offsets(ref, sec, dataclasses.replace(FAST, preset="quick"))
+
+
+def test_lattice_zoom_stage_equals_the_direct_evaluation_on_lattice_centres():
+    # the fast preset's last zoom stage takes its DFT phasors and cubic weights from tables
+    # of lags on the lattice of its spacing; at centres on that lattice it must give the
+    # correlation and window variance of the per-window evaluation of the accurate preset
+    from displacement_toolkit.core import window_correlation as wc
+    rng = np.random.default_rng(4)
+    for frame, lags, spacing in (((40, 40), 9, 0.125), ((80, 96), 17, 0.125), ((80, 80), 17, 0.5)):
+        spectrum = (rng.normal(size=(6, frame[0], frame[1] // 2 + 1)) +
+                    1j * rng.normal(size=(6, frame[0], frame[1] // 2 + 1))).astype(np.complex64)
+        var = rng.uniform(1.0, 2.0, (6, lags, lags))
+        cy, cx = (np.round(rng.uniform(0.6, lags - 1.6, (2, 6)) / spacing) * spacing)
+        offsets = spacing * np.array([-1.0, 0.0, 1.0])
+        qy, qx, num, var_t = wc._lattice_stage(spectrum, var, cy + 0.4 * spacing,
+                                               cx - 0.4 * spacing, spacing, frame)
+        np.testing.assert_array_equal(qy, cy)          # moved to the nearest lattice lag
+        np.testing.assert_array_equal(qx, cx)
+        np.testing.assert_allclose(num, wc._dft_eval(spectrum, cy, cx, offsets, frame),
+                                   rtol=1e-5, atol=1e-5 * np.abs(num).max())
+        np.testing.assert_allclose(var_t, wc._interpolated_variance(var, cy, cx, offsets),
+                                   rtol=1e-12)
+
+
+def test_fast_batches_are_whole_rows_or_equal_parts_of_a_row():
+    assert fc.fast_batch(64, 22) == 66              # three rows of 22 windows
+    assert fc.fast_batch(64, 4) == 64               # sixteen rows of four
+    assert fc.fast_batch(64, 40) == 80              # two rows of 40
+    assert fc.fast_batch(64, 100) == 50             # a row of 100 in two halves
+    assert fc.fast_batch(64, 64) == 64 and fc.fast_batch(64, 1) == 64
+    # the offsets do not depend on how the windows are batched beyond rounding
+    ref, sec = s.amplitude_pair((160, 300), 0.3, -0.6, kind="smooth", seed=5)
+    whole = ot.track_offsets(ref, sec, FAST)
+    split = ot.track_offsets(ref, sec, dataclasses.replace(FAST, batch=3))
+    np.testing.assert_allclose(whole.dx, split.dx, atol=1e-5)
+    np.testing.assert_allclose(whole.dy, split.dy, atol=1e-5)
+    assert np.max(np.abs(whole.dx - 0.3)) < 0.005 and np.max(np.abs(whole.dy + 0.6)) < 0.005
+
+
+def test_rows_at_the_original_sampling_are_the_samples_and_their_invalid_mask():
+    # the fast preset reads real images at factor 1: the samples as they are (float32) and
+    # an invalid mask for NaN, exact zeros and rows outside the image
+    from displacement_toolkit.core.oversampled_intensity import OversampledRows
+    image = np.random.default_rng(2).uniform(1.0, 2.0, (50, 30))
+    image[3, 4], image[7, 8] = np.nan, 0.0
+    rows = OversampledRows(ot.ArraySource(image), 1, False)
+    values, invalid = rows.rows(-2, 10)
+    assert values.dtype == np.float32 and values.shape == (12, 30) and invalid.shape == (12, 30)
+    np.testing.assert_array_equal(values[2:][~invalid[2:]],
+                                  image[:10][~invalid[2:]].astype(np.float32))
+    assert invalid[:2].all() and invalid[5, 4] and invalid[9, 8] and invalid.sum() == 62
+    values, invalid = rows.rows(45, 52)                # across the bottom edge
+    assert invalid[5:].all() and not invalid[:5].any()
+    np.testing.assert_array_equal(values[:5], image[45:].astype(np.float32))
