@@ -428,7 +428,11 @@ class _OwnPixels:
     def read(self, band, row, rows):
         from .raster_io import read_block
 
-        return read_block(self._ds, band, row, 0, rows)
+        block = read_block(self._ds, band, row, 0, rows)
+        # tasks are cut on the tiles, so no other task reads these tiles again: drop them
+        # from GDAL's cache (bounded memory, and less contention on its lock between threads)
+        self._ds.GetRasterBand(band).FlushCache()
+        return block
 
 
 class _Band:
