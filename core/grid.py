@@ -754,11 +754,10 @@ class GridReader:
         if self._ds is None:
             raise ValueError("the GridReader is closed")
         block = read_block(self._ds, self._band_index, row, 0, rows, self.grid.width)
-        # the rows are read once, block after block: drop them (and the source's tiles) from
-        # GDAL's cache, which stays small and is not contended between threads
+        # the rows are read once, block after block: drop them from GDAL's cache (for a
+        # warped read, the warped rows only: the next rows resample some of the same source
+        # tiles, which stay cached)
         self._ds.GetRasterBand(self._band_index).FlushCache()
-        if self._src is not self._ds:
-            self._src.GetRasterBand(self.band).FlushCache()
         if np.iscomplexobj(block):
             raise RasterError(f"{self.path!r} band {self.band} is complex; GridReader reads real bands")
         return block
