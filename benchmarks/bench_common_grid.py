@@ -6,8 +6,8 @@ DEFLATE like every toolkit raster, 1 % NaN), the second shifted by half a pixel.
 resampled to a 60 m grid (2x coarser, area-weighted average) on their intersection:
 
 * toolkit: ``plan_grid`` + ``warp_to_grid`` for each raster (what the algorithm runs);
-* peer: the ``gdalwarp`` executable with the same bounds, resolution, resampling, nodata and
-  creation options, for each raster, in the same run.
+* peer: the ``gdalwarp`` executable with the same bounds, resolution, resampling, nodata,
+  creation options and warping threads, for each raster, in the same run.
 
 Target (issue 5): toolkit <= 1.5 x gdalwarp.  Also checks that the values are identical.
 The big temporary files are deleted afterwards.  Writes benchmarks/results/common_grid.md.
@@ -31,7 +31,9 @@ sys.path.insert(0, str(REPO / ".build" / "plugins"))
 from osgeo import gdal  # noqa: E402
 
 from displacement_toolkit.core import grid as G  # noqa: E402
-from displacement_toolkit.core.raster_io import GTIFF_OPTIONS, RasterWriter, crs_from_epsg  # noqa: E402
+from displacement_toolkit.core.execution import local_worker_count  # noqa: E402
+from displacement_toolkit.core.raster_io import (  # noqa: E402
+    GTIFF_OPTIONS, RasterWriter, compression_threads_option, crs_from_epsg)
 
 SIZE = int(os.environ.get("BENCH_COMMON_GRID_SIZE", "10000"))
 CRS = crs_from_epsg(32633)
@@ -59,8 +61,10 @@ def _gdalwarp(src, dst, grid):
     cmd = ["gdalwarp", "-q", "-overwrite", "-te", repr(xmin), repr(ymin), repr(xmax), repr(ymax),
            "-tr", repr(rx), repr(ry), "-r", "average", "-srcnodata", "nan", "-dstnodata", "nan",
            "-ot", "Float32", "-of", "GTiff"]
-    for opt in list(GTIFF_OPTIONS) + ["PREDICTOR=3"]:
+    for opt in list(GTIFF_OPTIONS) + ["PREDICTOR=3"] + compression_threads_option():
         cmd += ["-co", opt]
+    if local_worker_count() > 1:   # the warping threads warp_to_grid uses
+        cmd += ["-wo", f"NUM_THREADS={local_worker_count()}"]
     subprocess.run(cmd + [src, dst], check=True)
     return cmd
 

@@ -40,7 +40,7 @@ from osgeo import gdal  # noqa: E402
 from displacement_toolkit.core import decomposition as dec  # noqa: E402
 from displacement_toolkit.core import geometry as g  # noqa: E402
 from displacement_toolkit.core.raster_io import (  # noqa: E402
-    GTIFF_OPTIONS, RasterWriter, crs_from_epsg, read_block)
+    GTIFF_OPTIONS, RasterWriter, compression_threads_option, crs_from_epsg, read_block)
 
 SIZE = int(os.environ.get("BENCH_DECOMPOSE_SIZE", "4000"))
 CRS = crs_from_epsg(32633)
@@ -99,7 +99,7 @@ def gdal_read_write(inputs, out_bands, folder):
     ds_in = [gdal.Open(p) for p in inputs]
     out = gdal.GetDriverByName("GTiff").Create(
         os.path.join(folder, "gdal_copy.tif"), SIZE, SIZE, out_bands, gdal.GDT_Float32,
-        list(GTIFF_OPTIONS) + ["PREDICTOR=3"])
+        list(GTIFF_OPTIONS) + ["PREDICTOR=3"] + compression_threads_option())
     out.SetGeoTransform(GT)
     out.SetProjection(CRS)
     for r0 in range(0, SIZE, ROWS_PER_BLOCK * 4):
@@ -189,7 +189,7 @@ def main():
     gdal.Warp(os.path.join(folder, "warped.tif"), p["desc_shift"], outputBounds=(
         GT[0], GT[3] + GT[5] * SIZE, GT[0] + GT[1] * SIZE, GT[3]), xRes=30, yRes=30,
         resampleAlg="bilinear", dstNodata="nan", srcNodata="nan", outputType=gdal.GDT_Float32,
-        creationOptions=list(GTIFF_OPTIONS) + ["PREDICTOR=3"])
+        creationOptions=list(GTIFF_OPTIONS) + ["PREDICTOR=3"] + compression_threads_option())
     t_warp = time.perf_counter() - t0
     t_gdal_s = gdal_read_write([os.path.join(folder, "asc_const.tif"), p["desc_shift"]], 3, folder) + t_warp
     t_dec_s, ss = timed_decompose(obs_s, {"east": "es.tif", "up": "us.tif", "sigma": "ss.tif"},

@@ -32,6 +32,7 @@ from osgeo import gdal  # noqa: E402
 from displacement_toolkit.core.los import los_to_direction  # noqa: E402
 from displacement_toolkit.core.raster_io import (  # noqa: E402
     GTIFF_OPTIONS,
+    compression_threads_option,
     RasterWriter,
     crs_from_epsg,
     read_block,
@@ -61,7 +62,8 @@ def _gdal_floor(inputs, out):
     """Read every input in ROWS-row blocks and write the first one to a new GeoTIFF."""
     src = [gdal.Open(p) for p in inputs]
     drv = gdal.GetDriverByName("GTiff")
-    dst = drv.Create(out, SIZE, SIZE, 1, gdal.GDT_Float32, list(GTIFF_OPTIONS) + ["PREDICTOR=3"])
+    dst = drv.Create(out, SIZE, SIZE, 1, gdal.GDT_Float32,
+                     list(GTIFF_OPTIONS) + ["PREDICTOR=3"] + compression_threads_option())
     dst.SetGeoTransform(GT)
     dst.SetProjection(CRS)
     dst.GetRasterBand(1).SetNoDataValue(float("nan"))
