@@ -23,6 +23,7 @@ checked at least every :data:`POLL_SECONDS` while waiting; pending tasks are the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from abc import ABC, abstractmethod
@@ -231,6 +232,30 @@ def _prepare_worker() -> None:
     threadpool_limits(limits=1, user_api="blas")
 
 
+_blas_controller = None
+
+
+def single_threaded_blas():
+    """Context limiting BLAS to one thread (threadpoolctl, optional: without it, a no-op).
+
+    The engine's threads (and a Dask worker's) already run tasks in parallel: BLAS threads on
+    top of them only compete for the same cores (two local threads of the velocity fit with
+    two BLAS threads each took 12 s instead of 2.4 s), and one thread per task makes matrix
+    products round alike on every engine.  The threadpoolctl controller, which inspects every
+    loaded library (about 4 ms), is made once per process; when BLAS runs one thread already
+    (OPENBLAS_NUM_THREADS=1, or inside an outer limit) the context does nothing."""
+    global _blas_controller
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return contextlib.nullcontext()
+    if _blas_controller is None:
+        _blas_controller = ThreadpoolController().select(user_api="blas")
+    if all(lib.num_threads == 1 for lib in _blas_controller.lib_controllers):
+        return contextlib.nullcontext()
+    return _blas_controller.limit(limits=1)
+
+
 def _traced(function: Callable, task):
     """Run one task and say where it ran (host:pid), so the log can report the workers."""
     import socket
@@ -275,6 +300,8 @@ class LocalEngine(_Engine):
                f"(cap with {THREADS_ENV}; a cluster with {SCHEDULER_ENV}=tcp://host:port)"
 
     def _open(self):
+        self._blas = single_threaded_blas()    # one BLAS thread per task, as on the workers
+        self._blas.__enter__()
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="displacement") \
             if self.workers > 1 else None
 
@@ -284,6 +311,7 @@ class LocalEngine(_Engine):
             self._pool = None
         else:
             release_readers()   # inline: do not keep the inputs open in the caller's thread
+        self._blas.__exit__(None, None, None)
 
     def _submit(self, function, task):
         if self._pool is None:

@@ -41,7 +41,6 @@ area, or whose search area leaves the image, give NaN.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import re
@@ -54,7 +53,7 @@ from scipy import ndimage
 
 from . import fast_correlation
 from .execution import (DaskEngine, LocalEngine, cancel_point, engine_from_environment,
-                        local_worker_count, portable_path, zip_tasks)
+                        local_worker_count, portable_path, single_threaded_blas, zip_tasks)
 from .oversampled_intensity import (BLOCK_ROWS, TILE, TILES_PER_BATCH, OversampledRows)
 from .progress import ensure_monitor
 from .window_correlation import correlate_batch
@@ -310,32 +309,6 @@ def tracking_threads(width: int, p: TrackingParameters) -> int:
     """Local threads of a tracking run: :func:`correlation_threads`, fewer when their tasks
     would hold more than :data:`MEMORY_BUDGET` together (at least one)."""
     return max(1, min(correlation_threads(), MEMORY_BUDGET // max(1, _task_memory(width, p))))
-
-
-_blas_controller = None
-
-
-def _single_threaded_blas():
-    """Context limiting BLAS to one thread (threadpoolctl, optional: without it, a no-op).
-
-    The threadpoolctl controller, which inspects every loaded library (about 4 ms, a third of
-    a tracking run on a 100 x 100 pixel image), is made once per process (threadpoolctl 3);
-    when BLAS runs one thread already (OPENBLAS_NUM_THREADS=1, or inside an outer limit) the
-    context does nothing (the limit costs about a tenth of a millisecond per run)."""
-    global _blas_controller
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            return contextlib.nullcontext()
-        return threadpool_limits(limits=1, user_api="blas")
-    if _blas_controller is None:
-        _blas_controller = ThreadpoolController().select(user_api="blas")
-    if all(lib.num_threads == 1 for lib in _blas_controller.lib_controllers):
-        return contextlib.nullcontext()
-    return _blas_controller.limit(limits=1)
 
 
 #: Size (bytes) of the block allocated and freed once per process before correlating
@@ -783,7 +756,7 @@ def _track(ref_spec: ImageSpec, sec_spec: ImageSpec, shape_hw, is_complex: bool,
     merged = _Correlator(p, is_complex, gx, gy)
     # one BLAS thread per task whatever the engine (Dask workers do the same, core.execution),
     # so that the batched matrix products round alike and every engine gives the same offsets
-    with _single_threaded_blas():
+    with single_threaded_blas():
         for task, tile in zip_tasks(engine, _track_tile, tasks, mon):
             rows = slice(task.first, task.first + task.rows_top.size)
             merged.values[:, rows] = tile["values"]

@@ -149,6 +149,23 @@ def test_outputs_are_compressed_on_the_engine_threads(monkeypatch):
     assert compression_threads_option(2) == ["NUM_THREADS=2"]
 
 
+def _blas_threads(_task):
+    from threadpoolctl import threadpool_info
+
+    return max(lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_local_tasks_run_with_one_blas_thread(threads):
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert _blas_threads(None) == 2
+        seen = list(X.LocalEngine(threads).map(_blas_threads, range(4)))
+        assert seen == [1, 1, 1, 1]        # the engine's threads do not each start BLAS threads
+        assert _blas_threads(None) == 2    # and the limit ends with the run
+
+
 def test_sources_carry_absolute_paths_for_workers_in_other_folders(tmp_path, monkeypatch):
     write_array(str(tmp_path / "rel.tif"), np.ones((4, 4), np.float32), GT, crs_from_epsg(32605))
     monkeypatch.chdir(tmp_path)
