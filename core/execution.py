@@ -74,12 +74,11 @@ def local_worker_count() -> int:
     return count
 
 
-def task_rows(height: int, row_bytes: int, workers: int = 1, tile_rows: Optional[int] = None,
-              budget: int = TASK_BYTES) -> int:
+def task_rows(height: int, row_bytes: int, workers: int = 1, budget: int = TASK_BYTES) -> int:
     """Rows of one row-block task: as many as ``budget`` bytes hold at ``row_bytes`` per row,
-    cut on ``tile_rows`` (default: the tiles this toolkit writes, raster_io.TILE_SIZE) when at
-    least one tile row fits, and no more than an even share of ``height`` among ``workers``
-    (rounded up to tiles).
+    cut on the tiles this toolkit writes (raster_io.TILE_SIZE rows) when at least one row of
+    tiles fits, and no more than an even share of ``height`` among ``workers`` (rounded up to
+    tiles).
 
     Cut on the tiles, every tile of a tiled input and of the outputs belongs to one task: a
     tile shared by two tasks on two threads is decompressed by each (each thread has its
@@ -87,11 +86,10 @@ def task_rows(height: int, row_bytes: int, workers: int = 1, tile_rows: Optional
     from .raster_io import TILE_SIZE
 
     rows = max(1, int(budget // max(1, int(row_bytes))))
-    tile_rows = max(1, int(TILE_SIZE if tile_rows is None else tile_rows))
-    if rows >= tile_rows:
-        rows -= rows % tile_rows
+    if rows >= TILE_SIZE:
+        rows -= rows % TILE_SIZE
         share = -(-int(height) // max(1, int(workers)))
-        rows = min(rows, -(-share // tile_rows) * tile_rows)
+        rows = min(rows, -(-share // TILE_SIZE) * TILE_SIZE)
     return max(1, min(rows, int(height)))
 
 
@@ -225,11 +223,7 @@ def _prepare_worker() -> None:
         get_worker()
     except (ImportError, ValueError):
         return   # not in a Dask worker
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return
-    threadpool_limits(limits=1, user_api="blas")
+    single_threaded_blas().__enter__()   # for the life of the worker process
 
 
 _blas_controller = None
@@ -240,7 +234,7 @@ def single_threaded_blas():
 
     The engine's threads (and a Dask worker's) already run tasks in parallel: BLAS threads on
     top of them only compete for the same cores (two local threads of the velocity fit with
-    two BLAS threads each took 12 s instead of 2.4 s), and one thread per task makes matrix
+    two BLAS threads each took 12.3 s instead of 2.3 s), and one thread per task makes matrix
     products round alike on every engine.  The threadpoolctl controller, which inspects every
     loaded library (about 4 ms), is made once per process; when BLAS runs one thread already
     (OPENBLAS_NUM_THREADS=1, or inside an outer limit) the context does nothing."""
@@ -248,7 +242,11 @@ def single_threaded_blas():
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:
-        return contextlib.nullcontext()
+        try:
+            from threadpoolctl import threadpool_limits   # threadpoolctl 2
+        except ImportError:
+            return contextlib.nullcontext()
+        return threadpool_limits(limits=1, user_api="blas")
     if _blas_controller is None:
         _blas_controller = ThreadpoolController().select(user_api="blas")
     if all(lib.num_threads == 1 for lib in _blas_controller.lib_controllers):

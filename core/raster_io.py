@@ -419,8 +419,8 @@ class RasterWriter:
     Leaving the ``with`` block because of an exception (including
     :class:`~.progress.OperationCancelled`) deletes the temporary file and
     leaves no output.  ``stats(band)`` gives min, max and percentiles of the
-    values written (from a bounded random sample).  ``threads``: how many threads compress
-    the tiles (:func:`compression_threads_option`).
+    values written (from a bounded random sample).  The tiles are compressed on the local
+    engine's threads (:func:`compression_threads_option`).
     """
 
     def __init__(
@@ -435,7 +435,6 @@ class RasterWriter:
         band_metadata: Optional[Sequence[Dict[str, str]]] = None,
         metadata: Optional[Dict[str, str]] = None,
         data_type: int = gdal.GDT_Float32,
-        threads: Optional[int] = None,
     ):
         if width <= 0 or height <= 0:
             raise RasterError(f"cannot write an empty raster ({width} x {height}) to {path!r}")
@@ -454,7 +453,7 @@ class RasterWriter:
             options.append("INTERLEAVE=BAND")
         if data_type in (gdal.GDT_Float32, gdal.GDT_Float64):
             options.append("PREDICTOR=3")
-        options += compression_threads_option(threads)
+        options += compression_threads_option()
         self._ds = driver.Create(self._tmp, int(width), int(height), int(bands), data_type, options)
         if self._ds is None:
             raise RasterError(f"cannot create {path!r}")
