@@ -454,11 +454,8 @@ class _OwnPixels:
     def read(self, band, row, rows):
         from .raster_io import read_block
 
-        block = read_block(self._ds, band, row, 0, rows)
-        # tasks are cut on the tiles, so no other task reads these tiles again: drop them
-        # from GDAL's cache (bounded memory, and less contention on its lock between threads)
-        self._ds.GetRasterBand(band).FlushCache()
-        return block
+        # tasks are cut on the tiles, so no other task reads these tiles again
+        return read_block(self._ds, band, row, 0, rows, read_once=True)
 
 
 class _Band:

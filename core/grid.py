@@ -753,11 +753,10 @@ class GridReader:
                              f"(0..{self.grid.height - 1})")
         if self._ds is None:
             raise ValueError("the GridReader is closed")
-        block = read_block(self._ds, self._band_index, row, 0, rows, self.grid.width)
-        # the rows are read once, block after block: drop them from GDAL's cache (for a
-        # warped read, the warped rows only: the next rows resample some of the same source
-        # tiles, which stay cached)
-        self._ds.GetRasterBand(self._band_index).FlushCache()
+        # rows are read block after block: the warped rows once (the next rows resample some
+        # of the same source tiles, which stay cached)
+        block = read_block(self._ds, self._band_index, row, 0, rows, self.grid.width,
+                           read_once=True)
         if np.iscomplexobj(block):
             raise RasterError(f"{self.path!r} band {self.band} is complex; GridReader reads real bands")
         return block

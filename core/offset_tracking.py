@@ -391,9 +391,8 @@ class RasterSource:
 
     def _read(self, row: int, rows: int) -> np.ndarray:
         from .raster_io import read_block
-        block = read_block(self.ds, self.band, row, 0, rows, self.width)
-        self.ds.FlushCache()
-        return block
+
+        return read_block(self.ds, self.band, row, 0, rows, self.width, read_once=True)
 
     def read(self, row: int, rows: int) -> np.ndarray:
         n = self.strip_rows

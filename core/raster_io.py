@@ -195,6 +195,7 @@ def read_block(
     col: int = 0,
     rows: Optional[int] = None,
     cols: Optional[int] = None,
+    read_once: bool = False,
 ) -> np.ndarray:
     """Read a window of one band with nodata as NaN.
 
@@ -202,7 +203,9 @@ def read_block(
     as ``complex64`` with nodata samples set to ``nan+nanj``.  Integer data
     are converted after the nodata comparison, so a nodata of 0 in a
     ``UInt16`` band still becomes NaN.  ``rows``/``cols`` default to the rest
-    of the raster.
+    of the raster.  ``read_once``: the band's blocks are dropped from GDAL's block cache
+    after the read (readers going block after block through a raster that nothing reads
+    again: the cache stays small and is not contended between threads).
     """
     ds = path_or_ds if isinstance(path_or_ds, gdal.Dataset) else open_raster(path_or_ds)
     if not 1 <= band <= ds.RasterCount:
@@ -211,6 +214,8 @@ def read_block(
     rows = ds.RasterYSize - row if rows is None else rows
     cols = ds.RasterXSize - col if cols is None else cols
     raw, error = _read(b, ds, band, col, row, cols, rows)
+    if read_once:
+        b.FlushCache()
     if error is not None:
         b = ds = path_or_ds = None   # no GDAL object in the traceback's frames
         raise error
