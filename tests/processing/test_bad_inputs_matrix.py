@@ -93,10 +93,9 @@ def template(tmp_path_factory):
     return _write_inputs(src)
 
 
-@pytest.fixture
-def scene(template, tmp_path):
-    """A fresh copy of the inputs in ``in/`` and an empty ``out/``: paths by key, ``bad``
-    holds one file per bad class."""
+def _raster_scene(template, tmp_path):
+    """A fresh copy of the raster inputs of ``template`` in ``in/`` and an empty ``out/``:
+    paths by key (file name without extension), ``bad`` holds one file per bad class."""
     src, out = tmp_path / "in", tmp_path / "out"
     shutil.copytree(template, src)
     out.mkdir()
@@ -106,6 +105,11 @@ def scene(template, tmp_path):
     s["bad"] = {"missing": str(src / "missing.tif"), "empty": s["empty"], "non_raster": s["text"],
                 "truncated": s["truncated"], "all_nan": s["all_nan"], "nodata_only": s["nodata"]}
     return s
+
+
+@pytest.fixture
+def scene(template, tmp_path):
+    return _raster_scene(template, tmp_path)
 
 
 def _write_inputs(src):
@@ -703,15 +707,7 @@ def geocode_template(tmp_path_factory):
 
 @pytest.fixture
 def gscene(geocode_template, tmp_path):
-    src, out = tmp_path / "in", tmp_path / "out"
-    shutil.copytree(geocode_template, src)
-    out.mkdir()
-    s = {"in": src, "out": out}
-    for name in os.listdir(src):
-        s[os.path.splitext(name)[0]] = str(src / name)
-    s["bad"] = {"missing": str(src / "missing.tif"), "empty": s["empty"], "non_raster": s["text"],
-                "truncated": s["truncated"], "all_nan": s["all_nan"], "nodata_only": s["nodata"]}
-    return s
+    return _raster_scene(geocode_template, tmp_path)
 
 
 def _geocode(s):
