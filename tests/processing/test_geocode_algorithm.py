@@ -3,7 +3,6 @@
 decompose on the demo's earthquake scene in radar geometry, against the Okada truth."""
 
 import importlib.util
-import math
 
 import numpy as np
 import pytest
@@ -17,6 +16,7 @@ from displacement_toolkit.processing_provider.geocode import Geocode
 from displacement_toolkit.processing_provider.offset_tracking import OffsetTracking
 
 from ..conftest import REPO, run_algorithm
+from .test_tutorial_model import _check_against_truth
 
 IDENTITY = (0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 MODEL = REPO / "docs" / "models" / "earthquake_decomposition_radar.model3"
@@ -169,21 +169,5 @@ def test_radar_model_matches_the_builder_and_recovers_the_truth(provider, scene,
             safe = "".join(ch if ch.isalnum() else "_" for ch in p.name())
             params[p.name()] = str(tmp_path / f"{safe}.tif")
     results = run_algorithm(model, params)
-    s, c = math.sin(math.radians(30.0)), math.cos(math.radians(30.0))
-    fe, fn = module.fault_centre()
-    # the same limits as the tutorial model on the georeferenced SLCs
-    # (tests/processing/test_tutorial_model.py)
-    for comp, limit in {"east": 0.03, "north": 0.10, "up": 0.03}.items():
-        ds = gdal.Open(results[f"decompose:{comp}"])
-        arr = ds.GetRasterBand(1).ReadAsArray().astype(float)
-        gt = ds.GetGeoTransform()
-        ds = None
-        rows, cols = np.mgrid[0:arr.shape[0], 0:arr.shape[1]] + 0.5
-        x, y = gt[0] + cols * gt[1], gt[3] + rows * gt[5]
-        truth = module.ground_displacement(x, y)[("east", "north", "up").index(comp)]
-        far = np.abs(-(x - fe) * c + (y - fn) * s) > 800.0
-        ok = far & np.isfinite(arr)
-        assert ok.sum() > 500
-        err = float(np.sqrt(np.mean((arr[ok] - truth[ok]) ** 2)))
-        assert err < limit, (comp, err)
-        assert abs(gt[1] - 100.0) < 1e-9
+    # the same truth and limits as the tutorial model on the georeferenced SLCs
+    _check_against_truth(module, results)
