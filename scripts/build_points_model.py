@@ -26,7 +26,6 @@ def build_model():
         QgsProcessingModelAlgorithm,
         QgsProcessingModelChildAlgorithm,
         QgsProcessingModelChildParameterSource as Source,
-        QgsProcessingModelOutput,
         QgsProcessingModelParameter,
         QgsProcessingParameterNumber,
         QgsProcessingParameterVectorLayer,
@@ -82,16 +81,10 @@ def build_model():
         dec.addParameterSources(f"HEADING_BAND_{slot}", [Source.fromStaticValue(2)])
     for key, value in (("ANGLE_CONVENTION", 3), ("COMPONENTS", 0)):
         dec.addParameterSources(key, [Source.fromStaticValue(value)])
-    outputs = {}
-    for out_name, name in (("OUTPUT_EAST", "east"), ("OUTPUT_UP", "up")):
-        output = QgsProcessingModelOutput(name, name)
-        output.setChildId("decompose")
-        output.setChildOutputName(out_name)
-        outputs[name] = output
-    dec.setModelOutputs(outputs)
-    model.addChildAlgorithm(dec)
-    from build_tutorial_model import _static_defaults
+    from build_tutorial_model import _name_outputs, _static_defaults
 
+    _name_outputs(dec, (("OUTPUT_EAST", "east"), ("OUTPUT_UP", "up")))
+    model.addChildAlgorithm(dec)
     _static_defaults(model)
     model.updateDestinationParameters()
     return model

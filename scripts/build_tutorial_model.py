@@ -92,7 +92,7 @@ def _add_decomposition(model, position, observation, incidence, heading):
     1-sigma, on the model's grid) and the model outputs east, north, up, sigma; the sources
     of each track's observations and angles come from ``observation(track, what)``,
     ``incidence(track)`` and ``heading(track)``."""
-    from qgis.core import QgsProcessingModelChildAlgorithm, QgsProcessingModelOutput
+    from qgis.core import QgsProcessingModelChildAlgorithm
     from qgis.core import QgsProcessingModelChildParameterSource as Source
     from qgis.PyQt.QtCore import QPointF
 
@@ -113,14 +113,8 @@ def _add_decomposition(model, position, observation, incidence, heading):
         dec.addParameterSources(key, [Source.fromStaticValue(value)])
     dec.addParameterSources("GRID_RESOLUTION", [Source.fromModelParameter("grid_resolution")])
     dec.addParameterSources("GRID_CRS", [Source.fromModelParameter("grid_crs")])
-    outputs = {}
-    for out_name, name in (("OUTPUT_EAST", "east"), ("OUTPUT_NORTH", "north"), ("OUTPUT_UP", "up"),
-                           ("OUTPUT_SIGMA", "sigma")):
-        output = QgsProcessingModelOutput(name, name)
-        output.setChildId("decompose")
-        output.setChildOutputName(out_name)
-        outputs[name] = output
-    dec.setModelOutputs(outputs)
+    _name_outputs(dec, (("OUTPUT_EAST", "east"), ("OUTPUT_NORTH", "north"), ("OUTPUT_UP", "up"),
+                        ("OUTPUT_SIGMA", "sigma")))
     model.addChildAlgorithm(dec)
     _static_defaults(model)
     model.updateDestinationParameters()
@@ -197,6 +191,19 @@ def build_radar_model():
         model, (1200.0, 400.0),
         lambda track, what: Source.fromChildOutput(f"{track}_geocode_{what}", "OUTPUT"),
         geocoded("incidence"), geocoded("heading"))
+
+
+def _name_outputs(child, pairs):
+    """Make the ``(child output, model output name)`` pairs of ``child`` model outputs."""
+    from qgis.core import QgsProcessingModelOutput
+
+    outputs = {}
+    for out_name, name in pairs:
+        output = QgsProcessingModelOutput(name, name)
+        output.setChildId(child.childId())
+        output.setChildOutputName(out_name)
+        outputs[name] = output
+    child.setModelOutputs(outputs)
 
 
 def _keep_output_names(model):
