@@ -16,6 +16,7 @@ from displacement_toolkit.processing_provider.geocode import Geocode
 from displacement_toolkit.processing_provider.offset_tracking import OffsetTracking
 
 from ..conftest import REPO, run_algorithm
+from ..unit.test_geocode import write_float64
 from .test_tutorial_model import _check_against_truth
 
 IDENTITY = (0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
@@ -29,14 +30,6 @@ def _load(path, name):
     return module
 
 
-def _float64(path, array):
-    ds = gdal.GetDriverByName("GTiff").Create(str(path), array.shape[1], array.shape[0], 1,
-                                              gdal.GDT_Float64)
-    ds.GetRasterBand(1).WriteArray(array)
-    ds = None
-    return str(path)
-
-
 @pytest.fixture
 def radar(tmp_path):
     g = RadarGeometry(120, 150, range_pixel=150.0, azimuth_pixel=120.0, skew=10.0)
@@ -46,7 +39,7 @@ def radar(tmp_path):
                       ["LOS 2021-04-01", "LOS 2021-04-13"],
                       [{"units": "mm", "quantity": "los_displacement", "date": d}
                        for d in ("2021-04-01", "2021-04-13")])
-    return g, src, _float64(tmp_path / "lat.tif", lat), _float64(tmp_path / "lon.tif", lon)
+    return g, src, write_float64(tmp_path / "lat.tif", lat), write_float64(tmp_path / "lon.tif", lon)
 
 
 def test_geocode_algorithm_with_latitude_longitude(provider, radar, tmp_path):
