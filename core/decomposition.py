@@ -71,6 +71,7 @@ import numpy as np
 
 from . import geometry
 from .execution import BandSource, engine_from_environment, task_rows, zip_tasks
+from .tiles import TileLayout
 
 #: Observation kinds (see the module docstring for signs).
 KINDS = ("los", "range_offset", "azimuth_offset")
@@ -688,11 +689,15 @@ class _DecompositionTask:
     max_condition: float
     partial: bool
     chunk_rows: int = 1
+    tiles: Optional[TileLayout] = None   # the outputs' tiles: written results compressed here
+    components: tuple = ()               # names of the solved components, in order
+    written: frozenset = frozenset()     # the outputs written ("east", "sigma", ...)
 
 
 @dataclass
 class _BlockSolution:
-    """What a task sends back: float32 (rows, width) rasters and the block's counts."""
+    """What a task sends back: float32 (rows, width) rasters (packed by the task's
+    :class:`~.tiles.TileLayout` when written, None when not) and the block's counts."""
 
     components: list
     sigmas: list
@@ -740,6 +745,13 @@ def _decompose_block(task: _DecompositionTask) -> _BlockSolution:
         out.missing += int(res.missing.sum())
         out.ill_conditioned += int(res.ill_conditioned.sum())
         out.solved += int(res.solved.sum())
+    if task.tiles is not None:
+        def pack(raster, name):
+            return task.tiles.pack(raster, task.row) if name in task.written else None
+
+        out.components = [pack(c, name) for c, name in zip(out.components, task.components)]
+        out.sigmas = [pack(c, "sigma") for c in out.sigmas]
+        out.residual, out.count = pack(out.residual, "residual"), pack(out.count, "count")
     return out
 
 
@@ -929,7 +941,9 @@ def _decompose_blocks(observations, inputs, outputs, spec, model, components, ba
         rows = task_rows(height, 4 * width * (4 * n + 2 * m + 2), run.workers)
         tasks = (_DecompositionTask(r0, n_rows, width, tuple(o.kind for o in observations),
                                     tuple(inputs), convention, look, basis, weighted,
-                                    float(max_condition), coverage == "any", chunk_rows)
+                                    float(max_condition), coverage == "any", chunk_rows,
+                                    TileLayout(width, height, rows), tuple(components),
+                                    frozenset(writers))
                  for r0, n_rows in iter_blocks(height, rows))
         for task, res in zip_tasks(run, _decompose_block, tasks, mon):
             summary.pixels += task.rows * width

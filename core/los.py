@@ -45,6 +45,7 @@ from .raster_io import (
     raster_info,
 )
 from . import validation
+from .tiles import TileLayout
 from .units import is_velocity_unit, normalize_unit, unit_factor
 
 #: Radar wavelengths in metres (c / centre frequency, c = 299 792 458 m/s).
@@ -230,6 +231,7 @@ class _ProjectionTask:
     geometry: tuple                     # sorted (name, value) pairs of project_los's keywords
     out_factor: float
     keep_los: bool
+    tiles: TileLayout                   # the outputs' tiles: results are compressed here
 
 
 def _project_block(task: _ProjectionTask):
@@ -243,7 +245,8 @@ def _project_block(task: _ProjectionTask):
                                     **dict(task.geometry))
     if task.out_factor != 1.0:
         projected = projected * np.float32(task.out_factor)
-    return (np.asarray(projected, dtype=np.float32), d_los if task.keep_los else None,
+    return (task.tiles.pack(np.asarray(projected, dtype=np.float32), task.row),
+            task.tiles.pack(d_los, task.row) if task.keep_los else None,
             int(np.count_nonzero(masked)))
 
 
@@ -435,7 +438,8 @@ def los_to_direction(
         tasks = (_ProjectionTask(r0, n, BandSource(input_path, band, scale=to_metres), reader,
                                  None if reader is not None else constant_theta, direction,
                                  float(max_amplification), tuple(sorted(geometry.items())),
-                                 out_factor, los_writer is not None)
+                                 out_factor, los_writer is not None,
+                                 TileLayout(info.width, info.height, rows))
                  for r0, n in iter_blocks(info.height, rows))
         for task, (projected, d_los, masked) in zip_tasks(run, _project_block, tasks, mon):
             masked_total += masked

@@ -425,7 +425,10 @@ class RasterWriter:
     :class:`~.progress.OperationCancelled`) deletes the temporary file and
     leaves no output.  ``stats(band)`` gives min, max and percentiles of the
     values written (from a bounded random sample).  The tiles are compressed on the local
-    engine's threads (:func:`compression_threads_option`).
+    engine's threads (:func:`compression_threads_option`), or already in the tasks that
+    computed them: a float32 output whose first write is a :class:`~.tiles.EncodedRows`
+    only has compressed tiles appended (core.tiles), and every later block must then come
+    compressed or cover whole rows of tiles.
     """
 
     def __init__(
@@ -450,28 +453,46 @@ class RasterWriter:
         os.makedirs(folder, exist_ok=True)
         remove_stale_partials(self.path)
         self._tmp = partial_path(self.path)
-        driver = gdal.GetDriverByName("GTiff")
-        options = list(GTIFF_OPTIONS)
-        if int(bands) > 1:
-            # bands are written (and usually read) one at a time: with the default pixel
-            # interleave every band access would decompress the tiles of all bands
-            options.append("INTERLEAVE=BAND")
-        if data_type in (gdal.GDT_Float32, gdal.GDT_Float64):
-            options.append("PREDICTOR=3")
-        options += compression_threads_option()
-        self._ds = driver.Create(self._tmp, int(width), int(height), int(bands), data_type, options)
-        if self._ds is None:
-            raise RasterError(f"cannot create {path!r}")
-        self._ds.SetGeoTransform(tuple(float(v) for v in geotransform))
-        if crs_wkt:
-            self._ds.SetProjection(crs_wkt)
-        if metadata:
-            self._ds.SetMetadata({str(k): str(v) for k, v in metadata.items()})
         self.width, self.height, self.bands = int(width), int(height), int(bands)
         self._is_float = data_type in (
             gdal.GDT_Float32, gdal.GDT_Float64, gdal.GDT_CFloat32, gdal.GDT_CFloat64)
-        for i in range(bands):
-            b = self._ds.GetRasterBand(i + 1)
+        self._layout = (tuple(float(v) for v in geotransform), crs_wkt, descriptions,
+                        band_metadata, metadata)
+        self._data_type = data_type
+        self._ds = self._create(sparse=False)
+        self._tile_file = None   # the compressed tiles' file, once the first ones came
+        self._samples: List[List[np.ndarray]] = [[] for _ in range(bands)]
+        self._valid: List[int] = [0] * bands
+        # exact running min, max, sum and sum of squares of the finite values (float64)
+        self._moments = np.tile([np.inf, -np.inf, 0.0, 0.0], (bands, 1))
+        self._written: List[int] = [0] * bands
+        self._closed = False
+
+    def _create(self, sparse: bool) -> gdal.Dataset:
+        """Create the temporary file with its grid, nodata, descriptions and metadata.
+        ``sparse``: no tile is written at closing (the tasks' compressed tiles follow)."""
+        geotransform, crs_wkt, descriptions, band_metadata, metadata = self._layout
+        options = list(GTIFF_OPTIONS)
+        if self.bands > 1:
+            # bands are written (and usually read) one at a time: with the default pixel
+            # interleave every band access would decompress the tiles of all bands
+            options.append("INTERLEAVE=BAND")
+        if self._data_type in (gdal.GDT_Float32, gdal.GDT_Float64):
+            options.append("PREDICTOR=3")
+        if sparse:
+            options.append("SPARSE_OK=TRUE")
+        options += compression_threads_option()
+        ds = gdal.GetDriverByName("GTiff").Create(self._tmp, self.width, self.height,
+                                                  self.bands, self._data_type, options)
+        if ds is None:
+            raise RasterError(f"cannot create {self.path!r}")
+        ds.SetGeoTransform(geotransform)
+        if crs_wkt:
+            ds.SetProjection(crs_wkt)
+        if metadata:
+            ds.SetMetadata({str(k): str(v) for k, v in metadata.items()})
+        for i in range(self.bands):
+            b = ds.GetRasterBand(i + 1)
             if self._is_float:
                 b.SetNoDataValue(float("nan"))
             meta = band_metadata[i] if band_metadata and i < len(band_metadata) else None
@@ -480,24 +501,26 @@ class RasterWriter:
             if text:
                 b.SetDescription(text)
             if meta:
-                b.SetMetadata({str(k): str(v) for k, v in band_metadata[i].items()})
-                units = band_metadata[i].get("units")
+                b.SetMetadata({str(k): str(v) for k, v in meta.items()})
+                units = meta.get("units")
                 if units:
                     b.SetUnitType(str(units))
-        self._rng = np.random.default_rng(0)
-        self._samples: List[List[np.ndarray]] = [[] for _ in range(bands)]
-        self._sampled: List[int] = [0] * bands
-        self._valid: List[int] = [0] * bands
-        # exact running min, max, sum and sum of squares of the finite values (float64)
-        self._moments = np.tile([np.inf, -np.inf, 0.0, 0.0], (bands, 1))
-        self._written: List[int] = [0] * bands
-        self._closed = False
+        return ds
 
-    def write(self, band: int, row: int, block: np.ndarray, col: int = 0) -> None:
-        """Write ``block`` (2-D) into ``band`` (1-based) at (``row``, ``col``)."""
+    def write(self, band: int, row: int, block, col: int = 0) -> None:
+        """Write ``block`` (2-D, or the :class:`~.tiles.EncodedRows` of a task) into ``band``
+        (1-based) at (``row``, ``col``)."""
+        from .tiles import EncodedRows, encode_rows, summarize
+
+        if isinstance(block, EncodedRows):
+            self._add_tiles(band, block)
+            return
         block = np.asarray(block)
         if block.ndim != 2:
             raise RasterError("blocks must be 2-D arrays")
+        if self._tile_file is not None:
+            self._add_tiles(band, encode_rows(block, row, self.width, self.height))
+            return
         target = self._ds.GetRasterBand(band)
         target.WriteArray(block, col, row)
         end = row + block.shape[0]
@@ -505,54 +528,78 @@ class RasterWriter:
             # a row of tiles is complete: compress it now, on the compression threads while
             # the engine computes the next blocks, instead of holding it in GDAL's cache
             target.FlushCache()
-        self._written[band - 1] += block.size
-        if np.iscomplexobj(block):
-            block = np.abs(block)
-        if self._is_float:
-            finite = block[np.isfinite(block)]
-        else:
-            finite = block.ravel()
-        self._valid[band - 1] += finite.size
-        if finite.size:
-            m, as64 = self._moments[band - 1], finite.astype(np.float64)
-            m[:] = (min(m[0], as64.min()), max(m[1], as64.max()),
-                    m[2] + as64.sum(), m[3] + np.dot(as64, as64))
-            quota = max(1, STAT_SAMPLE_SIZE * block.size // max(1, self.width * self.height))
-            take = finite if finite.size <= quota else self._rng.choice(finite, quota, replace=False)
-            self._samples[band - 1].append(np.asarray(take, dtype=np.float64))
+        quota = max(1, STAT_SAMPLE_SIZE * block.size // max(1, self.width * self.height))
+        self._add_summary(band, block.size, summarize(block, quota, (row, col)))
+
+    def _add_tiles(self, band: int, rows) -> None:
+        from .tiles import TileFile
+
+        if self._tile_file is None:
+            if self._data_type != gdal.GDT_Float32 or any(self._written):
+                raise RasterError(f"{self.path!r}: compressed tiles can only start a float32 "
+                                  "output")
+            # again, without GDAL's empty tiles: only the header and an empty tile index
+            self._ds = None
+            remove_raster(self._tmp)
+            self._ds = self._create(sparse=True)
+            self._ds = None
+            self._tile_file = TileFile(self._tmp, self.width, self.height, self.bands)
+        if rows.width != self.width:
+            raise RasterError(f"{self.path!r}: tiles of a {rows.width}-column raster, not "
+                              f"{self.width}")
+        self._tile_file.add(band, rows)
+        self._add_summary(band, rows.rows * rows.width, rows.summary)
+
+    def _add_summary(self, band: int, size: int, summary) -> None:
+        """Count a block of ``size`` values with its :class:`~.tiles.BlockSummary`."""
+        self._written[band - 1] += size
+        self._valid[band - 1] += summary.valid
+        if summary.valid:
+            m = self._moments[band - 1]
+            m[:] = (min(m[0], summary.minimum), max(m[1], summary.maximum),
+                    m[2] + summary.total, m[3] + summary.squares)
+            self._samples[band - 1].append(summary.sample)
 
     def valid_count(self, band: int) -> int:
         """How many finite values were written to ``band`` so far."""
         return self._valid[band - 1]
 
-    def stats(self, band: int) -> Dict[str, float]:
-        """min, max, mean, std (exact) and p2, p98, abs_p98 (from a sample) and the valid
-        count of the values written to ``band``."""
-        parts = self._samples[band - 1]
-        if not parts:
-            return {"valid": 0}
-        values = np.concatenate(parts)
-        p2, p98 = np.percentile(values, [2, 98])
+    def exact_stats(self, band: int) -> Dict[str, float]:
+        """The valid count and the exact min, max, mean and std of the values written to
+        ``band`` (what the file's statistics hold)."""
         n = self._valid[band - 1]
+        if not n:
+            return {"valid": 0}
         vmin, vmax, total, squares = self._moments[band - 1]
         mean = total / n
-        return {
-            "valid": n,
-            "min": float(vmin),
-            "max": float(vmax),
-            "mean": float(mean),
-            "std": float(np.sqrt(max(squares / n - mean * mean, 0.0))),
-            "p2": float(p2),
-            "p98": float(p98),
-            "abs_p98": float(np.percentile(np.abs(values), 98)),
-        }
+        return {"valid": n, "min": float(vmin), "max": float(vmax), "mean": float(mean),
+                "std": float(np.sqrt(max(squares / n - mean * mean, 0.0)))}
+
+    def stats(self, band: int) -> Dict[str, float]:
+        """:meth:`exact_stats` and p2, p98, abs_p98 (from a sample) of the values written to
+        ``band``."""
+        stats = self.exact_stats(band)
+        if not stats["valid"]:
+            return stats
+        values = np.concatenate(self._samples[band - 1])
+        p2, p98 = np.percentile(values, [2, 98])
+        return dict(stats, p2=float(p2), p98=float(p98),
+                    abs_p98=float(np.percentile(np.abs(values), 98)))
 
     def commit(self) -> str:
         """Flush, close and move the finished file to its final path."""
         if self._closed:
             return self.path
+        if self._tile_file is not None:
+            missing = self._tile_file.missing()
+            if missing:
+                self.abort()
+                raise RasterError(f"{self.path!r}: {missing} tiles were never written")
+            self._tile_file.close()
+            self._tile_file = None
+            self._ds = gdal.Open(self._tmp, gdal.GA_Update)   # for the statistics
         for i in range(self.bands):
-            st = self.stats(i + 1)
+            st = self.exact_stats(i + 1)
             if st.get("valid"):
                 self._ds.GetRasterBand(i + 1).SetStatistics(
                     st["min"], st["max"], st["mean"], st["std"])
@@ -568,6 +615,9 @@ class RasterWriter:
         """Close and delete the temporary file; nothing is left behind."""
         if self._closed:
             return
+        if self._tile_file is not None:
+            self._tile_file.close(commit=False)
+            self._tile_file = None
         self._ds = None
         self._closed = True
         remove_raster(self._tmp)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict
 
-import numpy as np
-
 from ..execution import (
     task_rows,
     zip_tasks,
@@ -16,6 +14,7 @@ from ..raster_io import (
     RasterWriter,
     iter_blocks,
 )
+from ..tiles import TileLayout
 from .stack import (
     check_date_range,
     engine_for_stack,
@@ -39,9 +38,9 @@ class CumulativeResult:
     stats: Dict[str, float]
 
 
-def _later_minus_earlier(task: _BlockTask) -> np.ndarray:
+def _later_minus_earlier(task: _BlockTask):
     first, second = task.epochs.read(task.row, task.rows)
-    return second - first
+    return task.packed(second - first)
 
 
 def cumulative_displacement(stack: Stack, start, end, output: str, monitor=None,
@@ -85,7 +84,8 @@ def cumulative_displacement(stack: Stack, start, end, output: str, monitor=None,
         run = engine_for_stack(engine, stack, monitor)
         rows = task_rows(stack.height, 12 * stack.width, run.workers)   # two dates, a difference
         pair = stack.window_reader([s0.index, s1.index])
-        tasks = (_BlockTask(r0, n, pair) for r0, n in iter_blocks(stack.height, rows))
+        tiles = TileLayout(stack.width, stack.height, rows)
+        tasks = (_BlockTask(r0, n, pair, tiles=tiles) for r0, n in iter_blocks(stack.height, rows))
         for task, difference in zip_tasks(run, _later_minus_earlier, tasks, monitor):
             w.write(1, task.row, difference)
             monitor.update((task.row + task.rows) / stack.height)

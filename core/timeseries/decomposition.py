@@ -25,6 +25,7 @@ from ..raster_io import (
     iter_blocks,
     raster_info,
 )
+from ..tiles import TileLayout
 from .stack import (
     EpochsReader,
     open_stack,
@@ -265,7 +266,8 @@ def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
         tracks_data = tuple((tuple(st.dates), rd, f) for st, rd, f in zip(stacks, readers, factors))
         tasks = (_SeriesDecompositionTask(r0, n, grid.width, tracks_data, tuple(targets),
                                           tuple(geoms), basis, tuple(sig_obs), use_sigma,
-                                          max_cond, coverage == "any", tuple(writers))
+                                          max_cond, coverage == "any", tuple(writers),
+                                          TileLayout(grid.width, grid.height, rows))
                  for r0, n in iter_blocks(grid.height, rows))
         for task, blocks in zip_tasks(run, _decompose_series_block, tasks, monitor):
             for key, w in writers.items():
@@ -299,6 +301,7 @@ class _SeriesDecompositionTask:
     max_condition: float = 0.0
     partial: bool = False
     outputs: tuple = ("east", "up", "sigma_east", "sigma_up")
+    tiles: Optional[TileLayout] = None   # the outputs' tiles: results are compressed here
 
 
 #: Bytes per pixel and target date the solution of a chunk holds (float64 observations of
@@ -306,10 +309,10 @@ class _SeriesDecompositionTask:
 SOLVE_BYTES = 96
 
 
-def _decompose_series_block(task: _SeriesDecompositionTask) -> Dict[str, np.ndarray]:
-    """The outputs asked for (east, up, their sigmas) of one block: float32 arrays (dates,
-    rows, width) per output key.  Every layer is read once for the block; the solution goes
-    in chunks of rows."""
+def _decompose_series_block(task: _SeriesDecompositionTask) -> Dict[str, list]:
+    """The outputs asked for (east, up, their sigmas) of one block: per output key, one
+    float32 (rows, width) raster per date, packed by the task's tiles.  Every layer is read
+    once for the block; the solution goes in chunks of rows."""
     tracks = []
     for dates, epochs, factor in task.tracks:
         layers = list(epochs.read(task.row, task.rows))
@@ -331,7 +334,9 @@ def _decompose_series_block(task: _SeriesDecompositionTask) -> Dict[str, np.ndar
         solution = _solve_series_chunk(task, tracks, geometries, part)
         for key in task.outputs:
             out[key][:, part] = solution[key].reshape(T, part.stop - part.start, task.width)
-    return out
+    if task.tiles is None:
+        return {key: list(rasters) for key, rasters in out.items()}
+    return {key: [task.tiles.pack(r, task.row) for r in rasters] for key, rasters in out.items()}
 
 
 def _solve_series_chunk(task, tracks, geometries, part) -> Dict[str, np.ndarray]:
@@ -340,18 +345,21 @@ def _solve_series_chunk(task, tracks, geometries, part) -> Dict[str, np.ndarray]
 
     P = (part.stop - part.start) * task.width
     T = len(task.targets)
-    obs = np.empty((T, P, len(tracks)))
-    for k, (dates, cube, factor) in enumerate(tracks):
+    obs = []   # per track: (dates, pixels), zero at the first date
+    for dates, cube, factor in tracks:
         values = cube[:, part].reshape(len(dates), P).astype(np.float64) * factor
         series = interpolate_in_time(list(dates), values, list(task.targets))
-        obs[:, :, k] = series - series[0]
-    vecs = [g if kind == "const" else tuple(r[part].reshape(P).astype(np.float64) for r in g)
+        obs.append(series - series[0])
+    # design-matrix columns: scalars for a constant geometry, so that only the observations
+    # are whole-array operations (dec.solve_columns)
+    cols = [dec._design_row(g if kind == "const" else
+                            tuple(r[part].reshape(P).astype(np.float64) for r in g), task.basis)
             for kind, g in geometries]
-    G = dec.design_matrix(dec.stack_unit_vectors(vecs, P), task.basis)
     out = {key: np.empty((T, P)) for key in ("east", "up", "sigma_east", "sigma_up")}
     for t in range(T):
-        sigma = np.array([s[t] for s in task.sigmas]) if task.use_sigma else None
-        res = dec.solve_wls(G, obs[t], sigma, task.max_condition, partial=task.partial)
+        sigma = [float(s[t]) for s in task.sigmas] if task.use_sigma else None
+        res = dec.solve_columns(cols, [series[t] for series in obs], sigma, task.max_condition,
+                                P, partial=task.partial)
         out["east"][t], out["up"][t] = res.x[:, 0], res.x[:, 1]
         out["sigma_east"][t], out["sigma_up"][t] = res.sigma[:, 0], res.sigma[:, 1]
     return out

@@ -23,6 +23,7 @@ from ..raster_io import (
     transform_xy,
     wgs84_wkt,
 )
+from ..tiles import TileLayout
 from .stack import (
     engine_for_stack,
     Stack,
@@ -283,7 +284,9 @@ def rereference(stack: Stack, reference: Reference, output: str, monitor=None,
                       len(keep), descs, band_meta, meta) as w:
         run = engine_for_stack(engine, stack, monitor)
         rows = task_rows(stack.height, 8 * stack.width, run.workers)    # a date, its result
-        tasks = ((out_band, _BlockTask(r0, n, stack.window_reader([i]), reference.values[i]))
+        tiles = TileLayout(stack.width, stack.height, rows)
+        tasks = ((out_band, _BlockTask(r0, n, stack.window_reader([i]), reference.values[i],
+                                       tiles))
                  for out_band, i in enumerate(keep, start=1)
                  for r0, n in iter_blocks(stack.height, rows))
         for (out_band, task), block in zip_tasks(run, _band_task, tasks, monitor):

@@ -27,6 +27,7 @@ from ..raster_io import (
     raster_info,
     read_block,
 )
+from ..tiles import TileLayout
 from ..units import normalize_unit
 
 gdal.UseExceptions()
@@ -461,8 +462,12 @@ class _BlockTask:
     rows: int
     epochs: EpochsReader
     value: float = 0.0
+    tiles: Optional[TileLayout] = None   # the output's tiles: the result is compressed here
+
+    def packed(self, block: np.ndarray):
+        """The task's result as the writer takes it (:meth:`.tiles.TileLayout.pack`)."""
+        return block if self.tiles is None else self.tiles.pack(block, self.row)
 
 
-
-def _minus_value(task: _BlockTask) -> np.ndarray:
-    return task.epochs.read(task.row, task.rows)[0] - np.float32(task.value)
+def _minus_value(task: _BlockTask):
+    return task.packed(task.epochs.read(task.row, task.rows)[0] - np.float32(task.value))

@@ -21,6 +21,7 @@ from ..raster_io import (
     RasterWriter,
     iter_blocks,
 )
+from ..tiles import TileLayout
 from ..units import DAYS_PER_YEAR
 from .stack import (
     check_date_range,
@@ -423,13 +424,15 @@ def timeseries_velocity(stack: Stack, start, end, velocity_path: str,
         # a task holds its block of the series (float32); the fit goes in chunks of pixels
         rows = task_rows(stack.height, 4 * len(used) * stack.width, run.workers)
         valid_pixels = 0
-        tasks = (_VelocityTask(r0, n, stack.window_reader(used), A, tuple(step_rows), seasonal)
+        tiles = TileLayout(stack.width, stack.height, rows)
+        tasks = (_VelocityTask(r0, n, stack.window_reader(used), A, tuple(step_rows), seasonal,
+                               tiles, frozenset(writers))
                  for r0, n in iter_blocks(stack.height, rows))
         for task, blocks in zip_tasks(run, _velocity_block, tasks, monitor):
-            valid_pixels += int(np.isfinite(blocks["velocity"][0]).sum())
+            valid_pixels += blocks["valid"]
             for key, w in writers.items():
                 for band, values in enumerate(blocks[key], start=1):
-                    w.write(band, task.row, values.reshape(task.rows, stack.width))
+                    w.write(band, task.row, values)
             monitor.update((task.row + task.rows) / stack.height)
         monitor.info(f"work done: {run.summary()}")
         for key, w in writers.items():
@@ -452,6 +455,8 @@ class _VelocityTask:
     A: np.ndarray = field(compare=False)
     step_rows: tuple = ()
     seasonal: bool = False
+    tiles: Optional[TileLayout] = None   # the outputs' tiles: written results compressed here
+    written: frozenset = frozenset({"velocity"})   # the outputs written
 
 
 #: Bytes per pixel and acquisition the fit holds (~6 float64 (n, P) arrays).
@@ -459,8 +464,9 @@ FIT_BYTES = 48
 
 
 def _velocity_block(task: _VelocityTask) -> Dict[str, list]:
-    """The fitted terms of one block, per output (float32, flattened pixels); the fit goes
-    in chunks of pixels that hold about TASK_BYTES."""
+    """The fitted terms of one block per written output (float32 (rows, width) rasters,
+    packed by the task's tiles) and ``valid``, the pixels with a velocity; the fit goes in
+    chunks of pixels that hold about TASK_BYTES."""
     Y = task.epochs.read(task.row, task.rows).reshape(len(task.epochs.sources), -1)
     n, pixels = Y.shape
     bands = {"velocity": 1, "sigma": 1, "rms": 1, "steps": len(task.step_rows),
@@ -478,4 +484,9 @@ def _velocity_block(task: _VelocityTask) -> Dict[str, list]:
             out[part] = fit.coef[i]
         if task.seasonal:
             blocks["amplitude"][0][part] = np.hypot(fit.coef[2], fit.coef[3])
-    return blocks
+    results = {"valid": int(np.isfinite(blocks["velocity"][0]).sum())}
+    for key in task.written:
+        rasters = [b.reshape(task.rows, -1) for b in blocks[key]]
+        results[key] = rasters if task.tiles is None else \
+            [task.tiles.pack(r, task.row) for r in rasters]
+    return results

@@ -131,12 +131,14 @@ def test_unreachable_scheduler_is_a_clear_error(monkeypatch):
     (1500, 4000, 2, 768),             # everything fits: an even share per worker, on tiles
     (1500, 4000, 1, 1500),
     (100, 4000, 2, 100),              # smaller than a tile: one task
-    (10_000, 1_000_000, 2, 67),       # less than a tile fits: the budget wins
+    (1000, 376_000, 2, 256),          # 178 rows fit: one row of tiles within two budgets
+    (10_000, 1_000_000, 2, 67),       # less than half a tile fits: the budget wins
 ])
 def test_task_rows_are_cut_on_tiles_within_the_budget(height, row_bytes, workers, expected):
     rows = X.task_rows(height, row_bytes, workers)
     assert rows == expected
-    assert rows * row_bytes <= X.TASK_BYTES or rows == 1
+    assert rows * row_bytes <= X.TASK_BYTES or rows == 1 or \
+        (rows == 256 and rows * row_bytes <= X.TILE_ROW_STRETCH * X.TASK_BYTES)
 
 
 def test_outputs_are_compressed_on_the_engine_threads(monkeypatch):
