@@ -41,6 +41,9 @@ SCHEDULER_ENV = "DISPLACEMENT_TOOLKIT_SCHEDULER"
 THREADS_ENV = "DISPLACEMENT_TOOLKIT_THREADS"
 #: How often (seconds) cancel is checked while a block is being computed.
 POLL_SECONDS = 0.2
+#: How long (seconds) the result of a finished cluster task may take to arrive before cancel
+#: is checked again.
+RESULT_SECONDS = 60.0
 #: Tasks in flight per worker: enough to keep every worker busy, few enough to bound memory.
 IN_FLIGHT_PER_WORKER = 2
 
@@ -405,10 +408,17 @@ class DaskEngine(_Engine):
     def _wait(self, handle, monitor):
         from distributed import TimeoutError as DaskTimeout
 
+        # wait for the task to finish, then fetch its result in one go: a result() that times
+        # out drops the transfer and the next one starts it again (a 57 MB result was then
+        # serialised by its worker over and over)
+        finished = threading.Event()
+        handle.add_done_callback(lambda _: finished.set())
         while True:
             monitor.check()
+            if not finished.wait(POLL_SECONDS):
+                continue
             try:
-                return handle.result(timeout=POLL_SECONDS)
+                return handle.result(timeout=RESULT_SECONDS)
             except (DaskTimeout, FutureTimeout, TimeoutError):
                 continue
 
