@@ -2,10 +2,11 @@
 
 A block-wise core function describes each block as a small picklable *task* (input paths,
 a row window, parameters) and hands a module-level function and the tasks to an *engine*;
-the engine returns the results in task order and the caller writes them.  So the reading
-and the numerics of every block run in the engine's workers, the writing stays with the
-caller (one writer per output file, bounded memory: at most a few blocks in flight per
-worker), and the same code runs in QGIS, a script, or on a cluster.
+the engine returns the results in task order and the caller writes them.  So the reading,
+the numerics and the compression of every block run in the engine's workers (a task packs
+its results as compressed tiles, core.tiles), the caller only appends them (one writer per
+output file, bounded memory: at most a few blocks in flight per worker), and the same code
+runs in QGIS, a script, or on a cluster.
 
 Engines
 -------

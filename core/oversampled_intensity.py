@@ -231,7 +231,8 @@ class OversampledRows:
         padded_bad = np.ones(padded.shape, bool)
         padded[:, m:m + self.width] = np.where(bad, 0, raw)
         padded_bad[:, m:m + self.width] = bad
-        values = np.empty((f * rows, f * n_tiles * core), np.float32)
+        # the block at the image's width (the last tile is cut): no copy of the block after
+        values = np.empty((f * rows, f * self.width), np.float32)
         for t0 in range(0, n_tiles, TILES_PER_BATCH):
             idx = np.arange(t0, min(n_tiles, t0 + TILES_PER_BATCH))
             cols = idx[:, None] * core + np.arange(core + 2 * m)[None, :]    # (n, core + 2m)
@@ -240,7 +241,9 @@ class OversampledRows:
             det = detect_tiles(tiles, tbad, f, self.is_complex)[:, f * m:f * (m + rows),
                                                                  f * m:f * (m + core)]
             for i, t in enumerate(idx):
-                values[:, f * t * core:f * (t + 1) * core] = det[i]
-        block = (values[:, :f * self.width].copy(), bad[m:m + rows].copy())
+                start = f * t * core
+                stop = min(start + f * core, f * self.width)
+                values[:, start:stop] = det[i][:, :stop - start]
+        block = (values, bad[m:m + rows].copy())
         self.blocks[k] = block
         return block
