@@ -51,30 +51,25 @@ class BlockSummary:
 
 
 def summarize(block: np.ndarray, quota: int, seed: Tuple[int, int]) -> BlockSummary:
-    """Summary of ``block`` (moduli of complex values).  The sample holds the finite values
-    at ``quota`` random positions (with replacement) drawn with ``seed`` (the block's first
-    row and column: the same block gives the same sample whichever thread, process or
-    machine summarises it), or all of them when the block has no more than ``quota`` values;
-    so every block contributes in proportion to its valid values."""
+    """Summary of ``block`` (moduli of complex values), with a sample of ``quota`` of its
+    finite values (drawn with replacement, with ``seed``: the block's first row and column,
+    so the same block gives the same sample whichever thread, process or machine summarises
+    it), or all of them when it has no more.  Counting finite values, not positions, keeps a
+    sparse raster's sample as large as its valid values allow."""
     block = np.asarray(block)
     if np.iscomplexobj(block):
         block = np.abs(block)
     values = block.ravel()
-    floating = values.dtype.kind == "f"
-    finite = values[np.isfinite(values)] if floating else values
-    summary = BlockSummary()
-    if finite.size:
-        as64 = finite.astype(np.float64)
-        summary = BlockSummary(int(as64.size), float(as64.min()), float(as64.max()),
-                               float(as64.sum()), float(np.dot(as64, as64)))
-    if summary.valid:
-        if values.size > quota:
-            positions = np.random.default_rng(seed).integers(0, values.size, max(1, int(quota)))
-            values = values[np.sort(positions)]
-        if floating:
-            values = values[np.isfinite(values)]
-        summary.sample = values.astype(np.float64)
-    return summary
+    finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
+    if not finite.size:
+        return BlockSummary()
+    as64 = finite.astype(np.float64)
+    sample = finite
+    if finite.size > quota:
+        sample = finite[np.sort(np.random.default_rng(seed).integers(0, finite.size,
+                                                                     max(1, int(quota))))]
+    return BlockSummary(int(as64.size), float(as64.min()), float(as64.max()), float(as64.sum()),
+                        float(np.dot(as64, as64)), sample.astype(np.float64))
 
 
 @dataclass
