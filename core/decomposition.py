@@ -70,7 +70,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 
 from . import geometry
-from .execution import BandSource, engine_from_environment, task_rows, zip_tasks
+from .execution import BandSource, engine_from_environment, task_windows, zip_tasks
 from .tiles import TileLayout
 
 #: Observation kinds (see the module docstring for signs).
@@ -666,16 +666,18 @@ class _Input:
         return None if self.source.grid.matches(raster_info(self.source.path)) \
             else self.source.resampling
 
-    def read(self, row, rows):
-        """Rows ``row .. row+rows-1`` on the grid (float32), or the constant."""
+    def read(self, row, rows, col=0, cols=None):
+        """Rows ``row .. row+rows-1`` (columns ``col`` .. ``col+cols-1``) on the grid
+        (float32), or the constant."""
         if self.source is not None:
-            return self.source.read(row, rows)
+            return self.source.read(row, rows, col, cols)
         return self.value
 
 
 @dataclass(frozen=True)
 class _DecompositionTask:
-    """One row block of :func:`decompose`, solved in chunks of ``chunk_rows`` rows."""
+    """One block of :func:`decompose` (rows, and ``width`` columns from ``col``), solved in
+    chunks of ``chunk_rows`` rows."""
 
     row: int
     rows: int
@@ -692,6 +694,7 @@ class _DecompositionTask:
     tiles: Optional[TileLayout] = None   # the outputs' tiles: written results compressed here
     components: tuple = ()               # names of the solved components, in order
     written: frozenset = frozenset()     # the outputs written ("east", "sigma", ...)
+    col: int = 0                         # the block's first column
 
 
 @dataclass
@@ -712,8 +715,8 @@ class _BlockSolution:
 def _decompose_block(task: _DecompositionTask) -> _BlockSolution:
     """The weighted least-squares solution of one block (:func:`solve_columns`): every input
     read once for the whole block, the solution in chunks of rows (bounded memory)."""
-    blocks = [[None if x is None else x.read(task.row, task.rows) for x in obs]
-              for obs in task.inputs]
+    blocks = [[None if x is None else x.read(task.row, task.rows, task.col, task.width)
+               for x in obs] for obs in task.inputs]
     m = task.basis.shape[0]
     shape = (task.rows, task.width)
     out = _BlockSolution([np.empty(shape, np.float32) for _ in range(m)],
@@ -747,7 +750,7 @@ def _decompose_block(task: _DecompositionTask) -> _BlockSolution:
         out.solved += int(res.solved.sum())
     if task.tiles is not None:
         def pack(raster, name):
-            return task.tiles.pack(raster, task.row) if name in task.written else None
+            return task.tiles.pack(raster, task.row, task.col) if name in task.written else None
 
         out.components = [pack(c, name) for c, name in zip(out.components, task.components)]
         out.sigmas = [pack(c, "sigma") for c in out.sigmas]
@@ -880,7 +883,6 @@ def _decompose_blocks(observations, inputs, outputs, spec, model, components, ba
                       RasterWriter, notes, coverage="all", engine=None):
     n, m = len(observations), len(components)
     width, height = spec.width, spec.height
-    chunk_rows = max(1, int(block_pixels) // max(1, width))
     sigma_units = unit if weighted else "1"
     meta = {"model": model, "components": ",".join(components), "angle_convention": convention,
             "look_direction": look, "max_condition": repr(float(max_condition)),
@@ -935,32 +937,31 @@ def _decompose_blocks(observations, inputs, outputs, spec, model, components, ba
 
         run = engine or engine_from_environment()
         mon.info(f"work runs on: {run.describe()}")
-        # a task holds every input (float32) of its rows and its float32 results
-        from .raster_io import iter_blocks
-
-        rows = task_rows(height, 4 * width * (4 * n + 2 * m + 2), run.workers)
-        tasks = (_DecompositionTask(r0, n_rows, width, tuple(o.kind for o in observations),
+        # a task holds every input (float32) of its pixels and its float32 results
+        windows = task_windows(height, width, 4 * (4 * n + 2 * m + 2), run.workers)
+        tiles = TileLayout(width, height, windows[0][1] if len(windows) > 1 else height)
+        tasks = (_DecompositionTask(r0, n_rows, cols, tuple(o.kind for o in observations),
                                     tuple(inputs), convention, look, basis, weighted,
-                                    float(max_condition), coverage == "any", chunk_rows,
-                                    TileLayout(width, height, rows), tuple(components),
-                                    frozenset(writers))
-                 for r0, n_rows in iter_blocks(height, rows))
+                                    float(max_condition), coverage == "any",
+                                    max(1, int(block_pixels) // cols), tiles, tuple(components),
+                                    frozenset(writers), c0)
+                 for r0, n_rows, c0, cols in windows)
         for task, res in zip_tasks(run, _decompose_block, tasks, mon):
-            summary.pixels += task.rows * width
+            summary.pixels += task.rows * task.width
             summary.partial += res.partial
             summary.missing += res.missing
             summary.ill_conditioned += res.ill_conditioned
             summary.solved += res.solved
             for j, comp in enumerate(components):
                 if comp in writers:
-                    writers[comp].write(1, task.row, res.components[j])
+                    writers[comp].write(1, task.row, res.components[j], task.col)
                 if "sigma" in writers:
-                    writers["sigma"].write(j + 1, task.row, res.sigmas[j])
+                    writers["sigma"].write(j + 1, task.row, res.sigmas[j], task.col)
             if "residual" in writers:
-                writers["residual"].write(1, task.row, res.residual)
+                writers["residual"].write(1, task.row, res.residual, task.col)
             if "count" in writers:
-                writers["count"].write(1, task.row, res.count)
-            mon.update((task.row + task.rows) / height)
+                writers["count"].write(1, task.row, res.count, task.col)
+            mon.update(summary.pixels / (width * height))
         mon.info(f"work done: {run.summary()}")
 
         if summary.solved == 0:

@@ -106,6 +106,23 @@ def task_rows(height: int, row_bytes: int, workers: int = 1, budget: int = TASK_
     return max(1, min(rows, int(height)))
 
 
+def task_windows(height: int, width: int, pixel_bytes: int, workers: int = 1,
+                 budget: int = TASK_BYTES):
+    """``(row, rows, col, cols)`` of the tasks over a ``width`` x ``height`` grid at
+    ``pixel_bytes`` per pixel: full-width blocks of :func:`task_rows` when they cover whole
+    rows of tiles; when even one row of tiles exceeds :data:`TILE_ROW_STRETCH` budgets (a
+    continental grid), one row of tiles by as many whole tile columns as the budget holds,
+    so that every task still compresses its outputs' tiles (core.tiles)."""
+    from .raster_io import TILE_SIZE, iter_blocks
+
+    rows = task_rows(height, int(pixel_bytes) * int(width), workers, budget)
+    if rows % TILE_SIZE == 0 or rows >= height:
+        return [(r0, n, 0, int(width)) for r0, n in iter_blocks(height, rows)]
+    cols = max(TILE_SIZE, int(budget) // (int(pixel_bytes) * TILE_SIZE) // TILE_SIZE * TILE_SIZE)
+    return [(r0, n, c0, min(cols, int(width) - c0)) for r0, n in iter_blocks(height, TILE_SIZE)
+            for c0 in range(0, int(width), cols)]
+
+
 def scheduler_address() -> Optional[str]:
     """The Dask scheduler to use: ``DISPLACEMENT_TOOLKIT_SCHEDULER``, else the default set
     by :func:`set_default_scheduler`, else ``None`` (local threads)."""
@@ -452,9 +469,10 @@ class BandSource:
     def __post_init__(self):
         object.__setattr__(self, "path", portable_path(self.path))
 
-    def read(self, row: int, rows: int) -> np.ndarray:
-        """Rows ``row .. row+rows-1`` as float32 with NaN nodata (resampled when gridded)."""
-        block = _reader(self).read(row, rows)
+    def read(self, row: int, rows: int, col: int = 0, cols: Optional[int] = None) -> np.ndarray:
+        """Rows ``row .. row+rows-1`` (columns ``col`` .. ``col+cols-1``, default to the last)
+        as float32 with NaN nodata (resampled when gridded)."""
+        block = _reader(self).read(row, rows, col, cols)
         if self.scale != 1.0:
             block = block * np.float32(self.scale)
         return block
@@ -471,19 +489,19 @@ class _OwnPixels:
 
         self._ds = open_raster(path)
 
-    def read(self, band, row, rows):
+    def read(self, band, row, rows, col=0, cols=None):
         from .raster_io import read_block
 
         # tasks are cut on the tiles, so no other task reads these tiles again
-        return read_block(self._ds, band, row, 0, rows, read_once=True)
+        return read_block(self._ds, band, row, col, rows, cols, read_once=True)
 
 
 class _Band:
     def __init__(self, dataset: _OwnPixels, band: int):
         self.dataset, self.band = dataset, band
 
-    def read(self, row, rows):
-        return self.dataset.read(self.band, row, rows)
+    def read(self, row, rows, col=0, cols=None):
+        return self.dataset.read(self.band, row, rows, col, cols)
 
 
 #: Readers kept per thread (a time series of many dates on many grids); beyond, the cache

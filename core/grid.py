@@ -746,17 +746,21 @@ class GridReader:
             self._ds = self._vrt
             self._band_index = 1
 
-    def read(self, row: int, rows: int) -> np.ndarray:
-        """Rows ``row .. row+rows-1`` of the resampled band: float32 ``(rows, grid.width)``."""
+    def read(self, row: int, rows: int, col: int = 0, cols: Optional[int] = None) -> np.ndarray:
+        """Rows ``row .. row+rows-1`` of the resampled band, columns ``col`` .. ``col+cols-1``
+        (default: to the grid's last): float32 ``(rows, cols)``."""
+        cols = self.grid.width - col if cols is None else int(cols)
         if row < 0 or rows <= 0 or row + rows > self.grid.height:
             raise ValueError(f"rows {row}..{row + rows - 1} are outside the grid "
                              f"(0..{self.grid.height - 1})")
+        if col < 0 or cols <= 0 or col + cols > self.grid.width:
+            raise ValueError(f"columns {col}..{col + cols - 1} are outside the grid "
+                             f"(0..{self.grid.width - 1})")
         if self._ds is None:
             raise ValueError("the GridReader is closed")
         # rows are read block after block: the warped rows once (the next rows resample some
         # of the same source tiles, which stay cached)
-        block = read_block(self._ds, self._band_index, row, 0, rows, self.grid.width,
-                           read_once=True)
+        block = read_block(self._ds, self._band_index, row, col, rows, cols, read_once=True)
         if np.iscomplexobj(block):
             raise RasterError(f"{self.path!r} band {self.band} is complex; GridReader reads real bands")
         return block

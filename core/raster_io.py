@@ -519,7 +519,7 @@ class RasterWriter:
         if block.ndim != 2:
             raise RasterError("blocks must be 2-D arrays")
         if self._tile_file is not None:
-            self._add_tiles(band, encode_rows(block, row, self.width, self.height))
+            self._add_tiles(band, encode_rows(block, row, self.width, self.height, col))
             return
         target = self._ds.GetRasterBand(band)
         target.WriteArray(block, col, row)
@@ -544,9 +544,9 @@ class RasterWriter:
             self._ds = self._create(sparse=True)
             self._ds = None
             self._tile_file = TileFile(self._tmp, self.width, self.height, self.bands)
-        if rows.width != self.width:
-            raise RasterError(f"{self.path!r}: tiles of a {rows.width}-column raster, not "
-                              f"{self.width}")
+        if rows.col + rows.width > self.width:
+            raise RasterError(f"{self.path!r}: tiles of columns {rows.col}.."
+                              f"{rows.col + rows.width}, beyond its {self.width}")
         self._tile_file.add(band, rows)
         self._add_summary(band, rows.rows * rows.width, rows.summary)
 

@@ -74,10 +74,11 @@ def summarize(block: np.ndarray, quota: int, seed: Tuple[int, int]) -> BlockSumm
 
 @dataclass
 class EncodedRows:
-    """Rows ``row`` .. ``row + rows`` of a float32 output band (full width), as the
-    compressed tiles of its rows of tiles, with the :class:`BlockSummary` of their values.
-    The tiles are ``data[offset:offset + size]`` for the ``(offset, size)`` of ``spans``
-    (row-major): ``data`` is the whole in-memory GeoTIFF, not copied tile by tile."""
+    """Rows ``row`` .. ``row + rows`` and columns ``col`` .. ``col + width`` of a float32
+    output band, as the compressed tiles they cover, with the :class:`BlockSummary` of their
+    values.  The tiles are ``data[offset:offset + size]`` for the ``(offset, size)`` of
+    ``spans`` (row-major): ``data`` is the whole in-memory GeoTIFF, not copied tile by
+    tile."""
 
     row: int
     rows: int
@@ -85,6 +86,7 @@ class EncodedRows:
     data: bytes
     spans: List[Tuple[int, int]]
     summary: BlockSummary
+    col: int = 0
 
 
 @dataclass(frozen=True)
@@ -104,31 +106,37 @@ class TileLayout:
 
         return self.step % TILE_SIZE == 0 or self.step >= self.height
 
-    def pack(self, block: np.ndarray, row: int) -> Union[np.ndarray, EncodedRows]:
-        """``block`` (rows from ``row``) as the writer takes it: compressed when aligned."""
+    def pack(self, block: np.ndarray, row: int, col: int = 0) -> Union[np.ndarray, EncodedRows]:
+        """``block`` (from ``row``, ``col``) as the writer takes it: compressed when
+        aligned."""
         if not self.aligned:
             return block
-        return encode_rows(block, row, self.width, self.height)
+        return encode_rows(block, row, self.width, self.height, col)
 
 
 _vsimem_names = itertools.count()
 
 
-def encode_rows(block: np.ndarray, row: int, width: int, height: int) -> EncodedRows:
-    """Compress ``block`` (full-width rows from ``row``, on a row of tiles, ending on one or
-    at ``height``) into the tiles GDAL writes for a float32 output of this toolkit."""
+def encode_rows(block: np.ndarray, row: int, width: int, height: int,
+                col: int = 0) -> EncodedRows:
+    """Compress ``block`` (from ``row``, ``col`` of a ``width`` x ``height`` float32 output:
+    starting on a tile and ending on one or at the raster's edge) into the tiles GDAL writes
+    for an output of this toolkit."""
     from .raster_io import GTIFF_OPTIONS, STAT_SAMPLE_SIZE, TILE_SIZE, RasterError
 
     block = np.asarray(block)
-    rows = block.shape[0]
-    if block.ndim != 2 or block.shape[1] != width or row % TILE_SIZE \
-            or (rows % TILE_SIZE and row + rows != height):
-        raise RasterError(f"rows {row}..{row + rows} of a {width} x {height} raster do not "
-                          "cover whole rows of tiles")
+    if block.ndim != 2:
+        raise RasterError("blocks must be 2-D arrays")
+    rows, cols = block.shape
+    if row % TILE_SIZE or col % TILE_SIZE or col + cols > width \
+            or (rows % TILE_SIZE and row + rows != height) \
+            or (cols % TILE_SIZE and col + cols != width):
+        raise RasterError(f"rows {row}..{row + rows}, columns {col}..{col + cols} of a "
+                          f"{width} x {height} raster do not cover whole rows of tiles")
     path = f"/vsimem/displacement_toolkit_tiles_{os.getpid()}_{threading.get_ident()}_" \
            f"{next(_vsimem_names)}.tif"
     dataset = gdal.GetDriverByName("GTiff").Create(
-        path, width, rows, 1, gdal.GDT_Float32, list(GTIFF_OPTIONS) + ["PREDICTOR=3"])
+        path, cols, rows, 1, gdal.GDT_Float32, list(GTIFF_OPTIONS) + ["PREDICTOR=3"])
     try:
         dataset.GetRasterBand(1).WriteArray(block.astype(np.float32, copy=False))
         dataset = None   # compresses every tile
@@ -147,8 +155,8 @@ def encode_rows(block: np.ndarray, row: int, width: int, height: int) -> Encoded
     if not all(sizes):
         raise RasterError(f"GDAL left a tile of rows {row}..{row + rows} unwritten")
     quota = max(1, STAT_SAMPLE_SIZE * block.size // max(1, width * height))
-    return EncodedRows(row, rows, width, data, list(zip(offsets.tolist(), sizes.tolist())),
-                       summarize(block, quota, (row, 0)))
+    return EncodedRows(row, rows, cols, data, list(zip(offsets.tolist(), sizes.tolist())),
+                       summarize(block, quota, (row, col)), col)
 
 
 @dataclass
@@ -264,12 +272,17 @@ class TileFile:
         """Append the tiles of ``rows`` to ``band`` (1-based)."""
         from .raster_io import TILE_SIZE
 
-        if rows.row % TILE_SIZE or len(rows.spans) != -(-rows.rows // TILE_SIZE) * self.across:
-            raise ValueError(f"rows {rows.row}..{rows.row + rows.rows} do not come as whole "
-                             "rows of tiles of this raster")
-        first = (band - 1) * self.per_band + (rows.row // TILE_SIZE) * self.across
+        down, across = -(-rows.rows // TILE_SIZE), -(-rows.width // TILE_SIZE)
+        first_col = rows.col // TILE_SIZE
+        if rows.row % TILE_SIZE or rows.col % TILE_SIZE or len(rows.spans) != down * across \
+                or first_col + across > self.across:
+            raise ValueError(f"rows {rows.row}..{rows.row + rows.rows}, columns {rows.col}.."
+                             f"{rows.col + rows.width} do not come as whole tiles of this "
+                             "raster")
+        first = (band - 1) * self.per_band + (rows.row // TILE_SIZE) * self.across + first_col
         data = memoryview(rows.data)
-        for index, (offset, size) in enumerate(rows.spans, first):
+        for k, (offset, size) in enumerate(rows.spans):
+            index = first + (k // across) * self.across + k % across
             self.offsets[index], self.sizes[index] = self._end, size
             self._file.write(data[offset:offset + size])
             self._end += size

@@ -168,21 +168,23 @@ class EpochsReader:
     width: int
     sources: tuple
 
-    def read(self, row: int, rows: int) -> np.ndarray:
-        """(epochs, rows, width) float32 with NaN nodata."""
-        out = np.empty((len(self.sources), rows, self.width), dtype=np.float32)
+    def read(self, row: int, rows: int, col: int = 0, cols: Optional[int] = None) -> np.ndarray:
+        """(epochs, rows, cols) float32 with NaN nodata, from column ``col`` (default: every
+        column)."""
+        cols = self.width - col if cols is None else int(cols)
+        out = np.empty((len(self.sources), rows, cols), dtype=np.float32)
         for k, source in enumerate(self.sources):
             if source is None:
                 out[k] = 0.0
             elif isinstance(source, BandSource):
-                block = source.read(row, rows)
+                block = source.read(row, rows, col, cols)
                 if np.iscomplexobj(block):
                     raise RasterError(f"{source.path!r} band {source.band} is complex: a time "
                                       "series holds real displacements")
                 out[k] = block
             else:
                 product, layer, band = source
-                out[k] = product.read(layer, band, row, 0, rows, self.width)
+                out[k] = product.read(layer, band, row, col, rows, cols)
         return out
 
 

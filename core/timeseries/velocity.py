@@ -13,13 +13,12 @@ import numpy as np
 from .. import dates as _dates
 from ..execution import (
     TASK_BYTES,
-    task_rows,
+    task_windows,
     zip_tasks,
 )
 from ..progress import ensure_monitor
 from ..raster_io import (
     RasterWriter,
-    iter_blocks,
 )
 from ..tiles import TileLayout
 from ..units import DAYS_PER_YEAR
@@ -422,18 +421,20 @@ def timeseries_velocity(stack: Stack, start, end, velocity_path: str,
                 [_band_meta(unit, quantity, extra) for extra in extras], dict(meta))
         run = engine_for_stack(engine, stack, monitor)
         # a task holds its block of the series (float32); the fit goes in chunks of pixels
-        rows = task_rows(stack.height, 4 * len(used) * stack.width, run.workers)
-        valid_pixels = 0
-        tiles = TileLayout(stack.width, stack.height, rows)
+        windows = task_windows(stack.height, stack.width, 4 * len(used), run.workers)
+        valid_pixels = done = 0
+        tiles = TileLayout(stack.width, stack.height,
+                           windows[0][1] if len(windows) > 1 else stack.height)
         tasks = (_VelocityTask(r0, n, stack.window_reader(used), A, tuple(step_rows), seasonal,
-                               tiles, frozenset(writers))
-                 for r0, n in iter_blocks(stack.height, rows))
+                               tiles, frozenset(writers), c0, cols)
+                 for r0, n, c0, cols in windows)
         for task, blocks in zip_tasks(run, _velocity_block, tasks, monitor):
             valid_pixels += blocks["valid"]
             for key, w in writers.items():
                 for band, values in enumerate(blocks[key], start=1):
-                    w.write(band, task.row, values)
-            monitor.update((task.row + task.rows) / stack.height)
+                    w.write(band, task.row, values, task.col)
+            done += task.rows * task.cols
+            monitor.update(done / (stack.width * stack.height))
         monitor.info(f"work done: {run.summary()}")
         for key, w in writers.items():
             stats[key] = w.stats(1)
@@ -457,6 +458,8 @@ class _VelocityTask:
     seasonal: bool = False
     tiles: Optional[TileLayout] = None   # the outputs' tiles: written results compressed here
     written: frozenset = frozenset({"velocity"})   # the outputs written
+    col: int = 0                         # the block's columns: col .. col + cols - 1
+    cols: Optional[int] = None           # (None: to the last)
 
 
 #: Bytes per pixel and acquisition the fit holds (~6 float64 (n, P) arrays).
@@ -467,7 +470,8 @@ def _velocity_block(task: _VelocityTask) -> Dict[str, list]:
     """The fitted terms of one block per written output (float32 (rows, width) rasters,
     packed by the task's tiles) and ``valid``, the pixels with a velocity; the fit goes in
     chunks of pixels that hold about TASK_BYTES."""
-    Y = task.epochs.read(task.row, task.rows).reshape(len(task.epochs.sources), -1)
+    Y = task.epochs.read(task.row, task.rows, task.col, task.cols).reshape(
+        len(task.epochs.sources), -1)
     n, pixels = Y.shape
     bands = {"velocity": 1, "sigma": 1, "rms": 1, "steps": len(task.step_rows),
              "amplitude": 1 if task.seasonal else 0}
@@ -488,5 +492,5 @@ def _velocity_block(task: _VelocityTask) -> Dict[str, list]:
     for key in task.written:
         rasters = [b.reshape(task.rows, -1) for b in blocks[key]]
         results[key] = rasters if task.tiles is None else \
-            [task.tiles.pack(r, task.row) for r in rasters]
+            [task.tiles.pack(r, task.row, task.col) for r in rasters]
     return results

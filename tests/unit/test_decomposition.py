@@ -626,3 +626,60 @@ def test_coverage_any_solves_the_union_with_the_observations_each_pixel_has(tmp_
     with pytest.raises(ValueError, match="coverage"):
         d.decompose(obs, {"up": str(tmp_path / "x.tif")}, coverage="some")
     assert not (tmp_path / "x.tif").exists()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_grid_too_wide_for_a_row_of_tiles_goes_in_tiles_of_columns(tmp_path, monkeypatch, threads):
+    """A grid so wide that one row of tiles exceeds two task budgets (a continental grid) is
+    cut in tasks of 256 x 256 pixels, which still compress their outputs: the same outputs as
+    full-width tasks, bit for bit, and the truth of a linear field, with a per-pixel incidence
+    resampled onto a shifted grid."""
+    from displacement_toolkit.core import execution as X
+    from displacement_toolkit.core import tiles
+    from displacement_toolkit.core.raster_io import raster_info
+
+    shape = (300, 700)
+    gt_a = (X0, 30.0, 0.0, Y0, 0.0, -30.0)
+    gt_d = (X0 + 10.0, 30.0, 0.0, Y0 - 10.0, 0.0, -30.0)
+    inc_a = np.linspace(30, 46, shape[1])[None].repeat(shape[0], 0).astype(np.float32)
+    inc_path = str(tmp_path / "inc_asc.tif")
+    write_array(inc_path, inc_a, gt_a, UTM33)
+    asc, _ = _los_raster(tmp_path, "asc.tif", gt_a, shape, inc_a.astype(np.float64), -12.0,
+                         north=False)
+    desc, _ = _los_raster(tmp_path, "desc.tif", gt_d, shape, 39.0, -168.0, north=False)
+    obs = [d.Observation(asc, incidence=inc_path, heading=-12.0, sigma=0.003),
+           d.Observation(desc, incidence=39.0, heading=-168.0, sigma=0.004)]
+    windows, packed = [], []
+    small_budget = lambda *a, **k: windows.append(X.task_windows(*a, budget=2 ** 20)) \
+        or windows[-1]  # noqa: E731
+    encode = tiles.encode_rows
+    monkeypatch.setattr(tiles, "encode_rows",
+                        lambda block, row, width, height, col=0:
+                        packed.append((row, col)) or encode(block, row, width, height, col))
+    runs = {}
+    for name, cut in (("columns", small_budget), ("rows", X.task_windows)):
+        monkeypatch.setattr(d, "task_windows", cut)
+        out = {k: str(tmp_path / f"{name}_{k}.tif") for k in ("east", "up", "sigma")}
+        runs[name] = d.decompose(obs, out, "east_up", engine=X.LocalEngine(threads))
+    assert windows[0] == [(r, min(256, 300 - r), c, min(256, 700 - c))
+                          for r in (0, 256) for c in (0, 256, 512)]
+    # every block compressed in its task (the full-width run: one block at (0, 0))
+    assert set(packed) == {(r, c) for r in (0, 256) for c in (0, 256, 512)}
+    for key in ("east", "up", "sigma"):
+        a, b = runs["columns"].outputs[key], runs["rows"].outputs[key]
+        for band in range(1, raster_info(a).band_count + 1):
+            assert np.array_equal(read_block(a, band), read_block(b, band), equal_nan=True)
+    for key, bands in runs["rows"].stats.items():   # summed over other blocks: same to rounding
+        for cut, whole in zip(runs["columns"].stats[key], bands):
+            assert [cut[k] for k in ("valid", "min", "max")] == \
+                [whole[k] for k in ("valid", "min", "max")]
+            assert cut["mean"] == pytest.approx(whole["mean"], rel=1e-12)
+            assert cut["std"] == pytest.approx(whole["std"], rel=1e-9)
+    x, y = _centres(runs["columns"].grid.geotransform, runs["columns"].grid.shape)
+    e, _, u = _truth(x, y)
+    east, up = _read(runs["columns"].outputs["east"]), _read(runs["columns"].outputs["up"])
+    inner = np.isfinite(east)
+    inner[0], inner[:, 0], inner[-1], inner[:, -1] = False, False, False, False   # the edges
+    assert inner.mean() > 0.95                  # resample the shifted track from one side only
+    assert east[inner] == pytest.approx(e[inner], abs=3e-7)   # bilinear of a linear field
+    assert up[inner] == pytest.approx(u[inner], abs=3e-7)

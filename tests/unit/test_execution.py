@@ -349,3 +349,20 @@ def test_a_worker_killed_mid_run_has_its_tasks_recomputed(tmp_path):
                                monitor=Monitor(is_cancelled=cancelled))
         assert time.monotonic() - started[3] < 1.0
         assert not out.exists() and not list(tmp_path.glob(".cancelled.tif*"))
+
+
+def test_task_windows_cut_tiles_of_columns_only_when_a_row_of_tiles_is_too_wide():
+    # a 6000-column grid at 56 bytes per pixel: full-width rows of tiles (as task_rows)
+    assert X.task_windows(1000, 6000, 56, 2) == [(0, 256, 0, 6000), (256, 256, 0, 6000),
+                                                 (512, 256, 0, 6000), (768, 232, 0, 6000)]
+    # a continental 40 000-column grid: one row of tiles is 573 MB, over two 64 MiB budgets;
+    # tasks of one row of tiles by 4 608 columns (66 MB at most), the last one narrower
+    windows = X.task_windows(600, 40_000, 56, 2)
+    assert windows[:2] == [(0, 256, 0, 4608), (0, 256, 4608, 4608)]
+    assert windows[-1] == (512, 88, 36_864, 3136)
+    covered = np.zeros((600, 40_000), bool)
+    for row, rows, col, cols in windows:
+        assert row % 256 == 0 and col % 256 == 0 and rows * cols * 56 <= X.TASK_BYTES
+        assert not covered[row:row + rows, col:col + cols].any()
+        covered[row:row + rows, col:col + cols] = True
+    assert covered.all()

@@ -640,3 +640,39 @@ def test_rereferencing_a_mintpy_series_replaces_its_reference_point(tmp_path):
     assert info.metadata["reference_date"] == "2020-01-01"
     for b in range(5):
         assert read_block(out.path, b + 1) == pytest.approx(cube[b] - cube[b][3, 4], abs=1e-7)
+
+
+def test_velocity_of_a_stack_too_wide_for_a_row_of_tiles_goes_in_tiles_of_columns(tmp_path,
+                                                                                   monkeypatch):
+    """A stack so wide that one row of tiles of all its dates exceeds two task budgets (an
+    EGMS-sized mosaic) is fitted in tasks of 256 x 256 pixels: the same outputs as
+    full-width tasks, bit for bit, and the known velocity field."""
+    from displacement_toolkit.core import execution as X
+    from displacement_toolkit.core.timeseries import velocity as V
+
+    dates = _dates("2019-01-03", 12, 20)
+    t = ts.years_since(dates, dates[0])
+    rows, cols = 300, 600
+    vfield = np.linspace(-0.04, 0.03, rows * cols).reshape(rows, cols)
+    cube = np.stack([vfield * tk + 0.004 * np.cos(2 * np.pi * tk) for tk in t])
+    cube[:, 10:20, 300:320] = np.nan
+    stack = ts.open_stack([_write_series(tmp_path / "wide.tif", cube, dates)])
+    windows = []
+    runs = {}
+    for name, budget in (("columns", 2 ** 20), ("rows", X.TASK_BYTES)):
+        monkeypatch.setattr(V, "task_windows", lambda *a, b=budget, **k: windows.append(
+            X.task_windows(*a, budget=b)) or windows[-1])
+        runs[name] = ts.timeseries_velocity(stack, dates[0], dates[-1],
+                                            str(tmp_path / f"{name}_v.tif"),
+                                            str(tmp_path / f"{name}_s.tif"), seasonal=True,
+                                            engine=X.LocalEngine(2))
+    assert windows[0] == [(r, min(256, rows - r), c, min(256, cols - c))
+                          for r in (0, 256) for c in (0, 256, 512)]
+    assert windows[1] == [(0, 256, 0, cols), (256, 44, 0, cols)]   # full-width, two workers
+    for key in ("velocity", "sigma"):
+        assert np.array_equal(read_block(runs["columns"].paths[key]),
+                              read_block(runs["rows"].paths[key]), equal_nan=True)
+    v = read_block(runs["columns"].paths["velocity"])
+    assert np.isnan(v[10:20, 300:320]).all() and runs["columns"].valid_pixels == rows * cols - 200
+    ok = np.isfinite(v)
+    assert v[ok] == pytest.approx(vfield[ok].astype(np.float32), abs=2e-6)
