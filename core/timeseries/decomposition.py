@@ -16,13 +16,12 @@ from ..execution import (
     TASK_BYTES,
     BandSource,
     engine_from_environment,
-    task_rows,
+    task_windows,
     zip_tasks,
 )
 from ..progress import ensure_monitor
 from ..raster_io import (
     RasterWriter,
-    iter_blocks,
     raster_info,
 )
 from ..tiles import TileLayout
@@ -262,18 +261,21 @@ def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
         # a task holds every layer of its rows as read (float32) and its float32 results
         layers = sum(st.count for st in stacks) + 3 * sum(k == "raster" for k, _ in geoms) \
             + len(writers) * T
-        rows = task_rows(grid.height, 4 * layers * grid.width, run.workers)
+        windows = task_windows(grid.height, grid.width, 4 * layers, run.workers)
+        tiles = TileLayout(grid.width, grid.height,
+                           windows[0][1] if len(windows) > 1 else grid.height)
         tracks_data = tuple((tuple(st.dates), rd, f) for st, rd, f in zip(stacks, readers, factors))
-        tasks = (_SeriesDecompositionTask(r0, n, grid.width, tracks_data, tuple(targets),
+        tasks = (_SeriesDecompositionTask(r0, n, cols, tracks_data, tuple(targets),
                                           tuple(geoms), basis, tuple(sig_obs), use_sigma,
-                                          max_cond, coverage == "any", tuple(writers),
-                                          TileLayout(grid.width, grid.height, rows))
-                 for r0, n in iter_blocks(grid.height, rows))
+                                          max_cond, coverage == "any", tuple(writers), tiles, c0)
+                 for r0, n, c0, cols in windows)
+        done = 0
         for task, blocks in zip_tasks(run, _decompose_series_block, tasks, monitor):
             for key, w in writers.items():
                 for t in range(T):
-                    w.write(t + 1, task.row, blocks[key][t])
-            monitor.update((task.row + task.rows) / grid.height)
+                    w.write(t + 1, task.row, blocks[key][t], task.col)
+            done += task.rows * task.width
+            monitor.update(done / (grid.width * grid.height))
         monitor.info(f"work done: {run.summary()}")
         for key, w in writers.items():
             stats[key] = w.stats(T)   # the last date: the largest displacements
@@ -302,6 +304,7 @@ class _SeriesDecompositionTask:
     partial: bool = False
     outputs: tuple = ("east", "up", "sigma_east", "sigma_up")
     tiles: Optional[TileLayout] = None   # the outputs' tiles: results are compressed here
+    col: int = 0                         # the block's first column (``width`` columns)
 
 
 #: Bytes per pixel and target date the solution of a chunk holds (float64 observations of
@@ -315,7 +318,7 @@ def _decompose_series_block(task: _SeriesDecompositionTask) -> Dict[str, list]:
     once for the block; the solution goes in chunks of rows."""
     tracks = []
     for dates, epochs, factor in task.tracks:
-        layers = list(epochs.read(task.row, task.rows))
+        layers = list(epochs.read(task.row, task.rows, task.col, task.width))
         implicit = [source is None for source in epochs.sources]
         if any(implicit):
             # the implicit reference epoch: zero where the track has data, NaN outside
@@ -324,7 +327,7 @@ def _decompose_series_block(task: _SeriesDecompositionTask) -> Dict[str, list]:
             layers = [zero if i else v for v, i in zip(layers, implicit)]
         tracks.append((dates, np.stack(layers), factor))
     geometries = [(kind, tuple(float(c) for c in g) if kind == "const"
-                   else tuple(r.read(task.row, task.rows) for r in g))
+                   else tuple(r.read(task.row, task.rows, task.col, task.width) for r in g))
                   for kind, g in task.geometries]
     T = len(task.targets)
     out = {key: np.empty((T, task.rows, task.width), dtype=np.float32) for key in task.outputs}
@@ -336,7 +339,8 @@ def _decompose_series_block(task: _SeriesDecompositionTask) -> Dict[str, list]:
             out[key][:, part] = solution[key].reshape(T, part.stop - part.start, task.width)
     if task.tiles is None:
         return {key: list(rasters) for key, rasters in out.items()}
-    return {key: [task.tiles.pack(r, task.row) for r in rasters] for key, rasters in out.items()}
+    return {key: [task.tiles.pack(r, task.row, task.col) for r in rasters]
+            for key, rasters in out.items()}
 
 
 def _solve_series_chunk(task, tracks, geometries, part) -> Dict[str, np.ndarray]:

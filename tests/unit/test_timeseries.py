@@ -676,3 +676,37 @@ def test_velocity_of_a_stack_too_wide_for_a_row_of_tiles_goes_in_tiles_of_column
     assert np.isnan(v[10:20, 300:320]).all() and runs["columns"].valid_pixels == rows * cols - 200
     ok = np.isfinite(v)
     assert v[ok] == pytest.approx(vfield[ok].astype(np.float32), abs=2e-6)
+
+
+def test_series_decomposition_on_a_grid_too_wide_for_a_row_of_tiles(tmp_path, monkeypatch):
+    """timeseries_decompose on a grid whose rows of tiles exceed two task budgets goes in
+    tasks of 256 x 256 pixels: the same outputs as full-width tasks, bit for bit, on a track
+    resampled from a grid half a pixel off."""
+    from displacement_toolkit.core import execution as X
+    from displacement_toolkit.core.timeseries import decomposition as TD
+
+    east, up = _enu_history("seasonal")
+    rows, cols = 300, 520
+    cc = np.arange(cols)[None, :] * np.ones((rows, 1))
+    gt_a = (500000.0, 30.0, 0.0, 4000000.0, 0.0, -30.0)
+    gt_d = (500015.0, 30.0, 0.0, 3999985.0, 0.0, -30.0)
+    a, _, _ = _track(tmp_path, "asc", ASC, "2020-01-03", 12, 8, east, up, gt_a, 1.0 + 0.001 * cc)
+    d, _, _ = _track(tmp_path, "desc", DESC, "2020-01-08", 12, 8, east, up, gt_d,
+                     1.0 + 0.001 * (cc + 0.5))
+    tracks = [ts.Track([a], *ASC, sigma=0.004), ts.Track([d], *DESC, sigma=0.004)]
+    windows, runs = [], {}
+    for name, budget in (("columns", 2 ** 20), ("rows", X.TASK_BYTES)):
+        monkeypatch.setattr(TD, "task_windows", lambda *a, b=budget, **k: windows.append(
+            X.task_windows(*a, budget=b)) or windows[-1])
+        runs[name] = ts.timeseries_decompose(
+            tracks, str(tmp_path / f"{name}_e.tif"), str(tmp_path / f"{name}_u.tif"),
+            str(tmp_path / f"{name}_se.tif"), engine=X.LocalEngine(2))
+    width, height = runs["rows"].grid.width, runs["rows"].grid.height
+    assert len(windows[0]) == -(-height // 256) * -(-width // 256) and len(windows[1]) <= 2
+    assert width > 512 and {c for _, _, c, _ in windows[0]} == {0, 256, 512}
+    for key in ("east", "up", "sigma_east"):
+        a_path, b_path = runs["columns"].paths[key], runs["rows"].paths[key]
+        for band in range(1, raster_info(a_path).band_count + 1):
+            assert np.array_equal(read_block(a_path, band), read_block(b_path, band),
+                                  equal_nan=True)
+    assert np.isfinite(read_block(runs["columns"].paths["east"], 5)[2:-2, 2:-2]).all()
