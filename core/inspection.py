@@ -499,20 +499,29 @@ class OffsetTrackingEstimate:
 #: Factor on the fine-pass correlation time for reading, the coarse pass, filters and writing.
 RUN_TIME_OVERHEAD = 1.3
 
+#: What each local thread beyond the first adds to offset tracking, as a share of one: two
+#: threads tracked a Sentinel-1 swath-sized pair 1.64x and 1.72x as fast as one
+#: (docs/scaling.md, runs E and F of benchmarks/bench_frame_scale.py).
+ADDED_THREAD_SPEED = 0.68
+
 
 def estimate_offset_tracking(width: int, height: int, window_x: int, window_y: int,
                              search_x: int, search_y: int, step_x: int, step_y: int,
                              output_bands: int = 3, seconds_each: Optional[float] = None,
                              overhead: float = RUN_TIME_OVERHEAD,
-                             is_complex: bool = False) -> OffsetTrackingEstimate:
+                             is_complex: bool = False, threads: int = 1) -> OffsetTrackingEstimate:
     """Number of windows (= output pixels), output size (uncompressed float32 bytes, an
     upper bound of the compressed GeoTIFF) and run time (s): windows x measured time per
-    window (:func:`seconds_per_window` unless ``seconds_each`` is given) x ``overhead``."""
+    window on one thread (:func:`seconds_per_window` unless ``seconds_each`` is given) x
+    ``overhead``, divided by the speed-up of ``threads`` local threads
+    (1 + :data:`ADDED_THREAD_SPEED` per thread beyond the first)."""
     grid = window_grid(width, height, window_x, window_y, search_x, search_y, step_x, step_y)
     if seconds_each is None:
         seconds_each = seconds_per_window(window_x, window_y, search_x, search_y, is_complex)
     size = grid.count * int(output_bands) * 4
-    return OffsetTrackingEstimate(grid.count, grid.shape, size, grid.count * seconds_each * overhead)
+    speed_up = 1.0 + ADDED_THREAD_SPEED * (max(1, int(threads)) - 1)
+    return OffsetTrackingEstimate(grid.count, grid.shape, size,
+                                  grid.count * seconds_each * overhead / speed_up)
 
 
 def format_bytes(n: float) -> str:

@@ -226,6 +226,16 @@ class OffsetTrackingDialog(GuidedRunMixin, QDialog):
             self._timing[key] = self.measure(*key)
         return self._timing[key]
 
+    @staticmethod
+    def _threads(s, width):
+        """The local threads a run of these settings gets (fewer than the cores on very wide
+        images: core.offset_tracking.tracking_threads)."""
+        from ..core.offset_tracking import PRESETS, TrackingParameters, tracking_threads
+
+        return tracking_threads(width, TrackingParameters(
+            window_x=s.window_x, window_y=s.window_y, search_x=s.search_x,
+            search_y=s.search_y, step_x=s.step_x, step_y=s.step_y, preset=PRESETS[s.preset]))
+
     # ---------------------------------------------------------------- preview
     def update_preview(self, *_args):
         s = self.settings()
@@ -242,10 +252,12 @@ class OffsetTrackingDialog(GuidedRunMixin, QDialog):
                 self.band_secondary.setMaximum(raster_info(s.secondary).band_count)
             self.grid = window_grid(info.width, info.height, s.window_x, s.window_y, s.search_x,
                                     s.search_y, s.step_x, s.step_y)
+            threads = self._threads(s, info.width)
             self.estimate = estimate_offset_tracking(
                 info.width, info.height, s.window_x, s.window_y, s.search_x, s.search_y,
                 s.step_x, s.step_y, output_bands=OUTPUT_BANDS,
-                seconds_each=self._seconds_each(s, info.is_complex(s.band_reference)))
+                seconds_each=self._seconds_each(s, info.is_complex(s.band_reference)),
+                threads=threads)
         except (ValueError, RasterError) as exc:
             self.estimate_label.setText(f"<b>{exc}</b>")
             self._draw(s, info)
@@ -257,7 +269,7 @@ class OffsetTrackingDialog(GuidedRunMixin, QDialog):
             f"{e.windows} windows ({e.grid_shape[0]} rows × {e.grid_shape[1]} columns); output "
             f"{e.grid_shape[1]} × {e.grid_shape[0]} pixels × {OUTPUT_BANDS} bands ≈ "
             f"{format_bytes(e.output_bytes)} uncompressed; estimated run time {run_time} "
-            "on this machine.")
+            f"on this machine ({threads} thread{'s' if threads != 1 else ''}).")
         self._draw(s, info)
 
     def _draw(self, s, info):

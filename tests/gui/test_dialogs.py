@@ -289,7 +289,8 @@ class FakeOffsetTracking(QgsProcessingAlgorithm):
         return {}
 
 
-def test_offset_tracking_dialog_preview_and_estimate(make_raster, qgis_new_project):
+def test_offset_tracking_dialog_preview_and_estimate(make_raster, qgis_new_project, monkeypatch):
+    monkeypatch.setenv("DISPLACEMENT_TOOLKIT_THREADS", "2")   # the run's local threads
     rng = np.random.default_rng(1)
     ref = make_raster(rng.random((150, 200)).astype(np.float32), "ref.tif")
     sec = make_raster(rng.random((150, 200)).astype(np.float32), "sec.tif")
@@ -311,8 +312,11 @@ def test_offset_tracking_dialog_preview_and_estimate(make_raster, qgis_new_proje
     np.testing.assert_array_equal(dialog.grid.rows, [24, 54, 84, 114])
     e = dialog.estimate
     assert e.windows == 16 and e.output_bytes == 16 * od.OUTPUT_BANDS * 4
-    assert e.seconds == pytest.approx(16 * 0.002 * inspection.RUN_TIME_OVERHEAD)
+    # the one-thread time over the measured speed-up of two threads
+    assert e.seconds == pytest.approx(16 * 0.002 * inspection.RUN_TIME_OVERHEAD
+                                      / (1 + inspection.ADDED_THREAD_SPEED))
     assert "16 windows (4 rows × 4 columns)" in dialog.estimate_label.text()
+    assert "on this machine (2 threads)" in dialog.estimate_label.text()
     assert measured[-1] == (32, 32, 8, 8, False, "accurate")
     # the time per window is measured again for the preset chosen
     dialog.preset_combo.setCurrentIndex(1)

@@ -238,6 +238,10 @@ def test_offset_tracking_estimate():
     assert e.windows == 24 and e.grid_shape == (6, 4)
     assert e.output_bytes == 24 * 3 * 4
     assert e.seconds == pytest.approx(24 * 0.01 * 2.0)
+    # two local threads: 1.68 times as fast, the measured speed-up of a swath-sized pair
+    two = ins.estimate_offset_tracking(100, 60, 32, 16, 4, 2, 16, 8, seconds_each=0.01,
+                                       overhead=2.0, threads=2)
+    assert two.seconds == pytest.approx(24 * 0.01 * 2.0 / 1.68)
     real = ins.seconds_per_window(32, 32, 8, 8, batch=4, repeats=1)
     cplx = ins.seconds_per_window(32, 32, 8, 8, is_complex=True, batch=4, repeats=1)
     assert 0 < real < 1 and 0 < cplx < 1
