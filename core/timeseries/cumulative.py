@@ -6,13 +6,12 @@ from dataclasses import dataclass
 from typing import Dict
 
 from ..execution import (
-    task_rows,
+    task_windows,
     zip_tasks,
 )
 from ..progress import ensure_monitor
 from ..raster_io import (
     RasterWriter,
-    iter_blocks,
 )
 from ..tiles import TileLayout
 from .stack import (
@@ -39,7 +38,7 @@ class CumulativeResult:
 
 
 def _later_minus_earlier(task: _BlockTask):
-    first, second = task.epochs.read(task.row, task.rows)
+    first, second = task.read()
     return task.packed(second - first)
 
 
@@ -82,13 +81,18 @@ def cumulative_displacement(stack: Stack, start, end, output: str, monitor=None,
     with RasterWriter(output, stack.width, stack.height, stack.geotransform, stack.crs_wkt, 1,
                       [desc], [band_meta], meta) as w:
         run = engine_for_stack(engine, stack, monitor)
-        rows = task_rows(stack.height, 12 * stack.width, run.workers)   # two dates, a difference
+        # two dates and their difference
+        windows = task_windows(stack.height, stack.width, 12, run.workers)
         pair = stack.window_reader([s0.index, s1.index])
-        tiles = TileLayout(stack.width, stack.height, rows)
-        tasks = (_BlockTask(r0, n, pair, tiles=tiles) for r0, n in iter_blocks(stack.height, rows))
+        tiles = TileLayout(stack.width, stack.height,
+                           windows[0][1] if len(windows) > 1 else stack.height)
+        tasks = (_BlockTask(r0, n, pair, tiles=tiles, col=c0, cols=cols)
+                 for r0, n, c0, cols in windows)
+        done = 0
         for task, difference in zip_tasks(run, _later_minus_earlier, tasks, monitor):
-            w.write(1, task.row, difference)
-            monitor.update((task.row + task.rows) / stack.height)
+            w.write(1, task.row, difference, task.col)
+            done += task.rows * task.cols
+            monitor.update(done / (stack.width * stack.height))
         monitor.info(f"work done: {run.summary()}")
         stats = w.stats(1)
     return CumulativeResult(w.path, s0, s1, stack.units, stats)

@@ -11,13 +11,12 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 
 from ..execution import (
-    task_rows,
+    task_windows,
     zip_tasks,
 )
 from ..progress import ensure_monitor
 from ..raster_io import (
     RasterWriter,
-    iter_blocks,
     map_to_pixel,
     transform_geometry,
     transform_xy,
@@ -278,20 +277,21 @@ def rereference(stack: Stack, reference: Reference, output: str, monitor=None,
         m["reference_value"] = repr(reference.values[i])
         band_meta.append(m)
         descs.append(e.description or (e.date.isoformat() if e.date else os.path.basename(e.path)))
-    total = max(1, len(keep) * stack.height)
+    total = max(1, len(keep) * stack.height * stack.width)
     done = 0
     with RasterWriter(output, stack.width, stack.height, stack.geotransform, stack.crs_wkt,
                       len(keep), descs, band_meta, meta) as w:
         run = engine_for_stack(engine, stack, monitor)
-        rows = task_rows(stack.height, 8 * stack.width, run.workers)    # a date, its result
-        tiles = TileLayout(stack.width, stack.height, rows)
+        windows = task_windows(stack.height, stack.width, 8, run.workers)   # a date, its result
+        tiles = TileLayout(stack.width, stack.height,
+                           windows[0][1] if len(windows) > 1 else stack.height)
         tasks = ((out_band, _BlockTask(r0, n, stack.window_reader([i]), reference.values[i],
-                                       tiles))
+                                       tiles, c0, cols))
                  for out_band, i in enumerate(keep, start=1)
-                 for r0, n in iter_blocks(stack.height, rows))
+                 for r0, n, c0, cols in windows)
         for (out_band, task), block in zip_tasks(run, _band_task, tasks, monitor):
-            w.write(out_band, task.row, block)
-            done += task.rows
+            w.write(out_band, task.row, block, task.col)
+            done += task.rows * task.cols
             monitor.update(done / total)
         monitor.info(f"work done: {run.summary()}")
         stats = [w.stats(b) for b in range(1, len(keep) + 1)]

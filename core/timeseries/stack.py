@@ -458,18 +458,25 @@ def engine_for_stack(engine, stack: Stack, monitor):
 
 @dataclass(frozen=True)
 class _BlockTask:
-    """A row block of some epochs (:class:`EpochsReader`) and an optional constant."""
+    """A block of some epochs (:class:`EpochsReader`; rows, and ``cols`` columns from
+    ``col``, None: to the last) and an optional constant."""
 
     row: int
     rows: int
     epochs: EpochsReader
     value: float = 0.0
     tiles: Optional[TileLayout] = None   # the output's tiles: the result is compressed here
+    col: int = 0
+    cols: Optional[int] = None
+
+    def read(self) -> np.ndarray:
+        """(epochs, rows, cols) of the block."""
+        return self.epochs.read(self.row, self.rows, self.col, self.cols)
 
     def packed(self, block: np.ndarray):
         """The task's result as the writer takes it (:meth:`.tiles.TileLayout.pack`)."""
-        return block if self.tiles is None else self.tiles.pack(block, self.row)
+        return block if self.tiles is None else self.tiles.pack(block, self.row, self.col)
 
 
 def _minus_value(task: _BlockTask):
-    return task.packed(task.epochs.read(task.row, task.rows)[0] - np.float32(task.value))
+    return task.packed(task.read()[0] - np.float32(task.value))

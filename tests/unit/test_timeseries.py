@@ -710,3 +710,42 @@ def test_series_decomposition_on_a_grid_too_wide_for_a_row_of_tiles(tmp_path, mo
             assert np.array_equal(read_block(a_path, band), read_block(b_path, band),
                                   equal_nan=True)
     assert np.isfinite(read_block(runs["columns"].paths["east"], 5)[2:-2, 2:-2]).all()
+
+
+def test_cumulative_and_rereference_of_a_stack_too_wide_for_a_row_of_tiles(tmp_path, monkeypatch):
+    """cumulative_displacement and rereference of a stack whose rows of tiles exceed two task
+    budgets go in tasks of 256 x 256 pixels: the same outputs as full-width tasks, bit for
+    bit, and the expected values."""
+    from displacement_toolkit.core import execution as X
+    from displacement_toolkit.core.timeseries import cumulative as C
+    from displacement_toolkit.core.timeseries import reference as R
+
+    dates = _dates("2020-01-05", 12, 3)
+    rng = np.random.default_rng(5)
+    cube = rng.normal(0.0, 0.01, (3, 300, 600))
+    cube[1, 5:9, 400:410] = np.nan
+    stack = ts.open_stack([_write_series(tmp_path / "wide.tif", cube, dates)])
+    reference = ts.point_reference(stack, GT[0] + 30.0 * 100.5, GT[3] - 30.0 * 50.5)
+    windows, outputs = [], {}
+    for name, budget in (("columns", 2 ** 19), ("rows", X.TASK_BYTES)):
+        cut = lambda *a, b=budget, **k: windows.append(X.task_windows(*a, budget=b)) \
+            or windows[-1]  # noqa: E731
+        monkeypatch.setattr(C, "task_windows", cut)
+        monkeypatch.setattr(R, "task_windows", cut)
+        outputs[name] = (
+            ts.cumulative_displacement(stack, dates[0], dates[-1], str(tmp_path / f"{name}_c.tif"),
+                                       engine=X.LocalEngine(2)).path,
+            ts.rereference(stack, reference, str(tmp_path / f"{name}_r.tif"),
+                           engine=X.LocalEngine(2)).path)
+    assert windows[0] == windows[1] == [(r, min(256, 300 - r), c, min(256, 600 - c))
+                                        for r in (0, 256) for c in (0, 256, 512)]
+    assert all(w[0][3] == 600 for w in windows[2:])     # full width with the whole budget
+    c_cols, r_cols = outputs["columns"]
+    c_rows, r_rows = outputs["rows"]
+    assert np.array_equal(read_block(c_cols), read_block(c_rows), equal_nan=True)
+    assert np.allclose(read_block(c_cols), (cube[2] - cube[0]).astype(np.float32), atol=1e-7)
+    for band in (1, 2, 3):
+        cut, whole = read_block(r_cols, band), read_block(r_rows, band)
+        assert np.array_equal(cut, whole, equal_nan=True)
+        assert np.isnan(cut[5:9, 400:410]).all() == (band == 2)
+        assert cut[50, 100] == 0.0        # the reference pixel is zero after re-referencing
