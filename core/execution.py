@@ -56,7 +56,7 @@ TASK_BYTES = 64 * 1024 * 1024
 #: leaves its outputs' compression to the caller (core.tiles) and shares input tiles with the
 #: next task.  ``timeseries_decompose`` of the scaling benchmark (94 float32 layers of 1000
 #: columns, 178 rows in the budget): 9.4-9.5 s on one thread and 6.2-6.5 s on two in tasks
-#: of 178 rows, 8.4-9.1 s and 5.7-5.9 s in tasks of 256.
+#: of 178 rows, 8.4-9.1 s and 5.6-5.9 s in tasks of 256.
 TILE_ROW_STRETCH = 2
 
 _default_scheduler: Optional[str] = None
@@ -427,7 +427,7 @@ class DaskEngine(_Engine):
         from distributed import TimeoutError as DaskTimeout
 
         # wait for the task to finish, then fetch its result in one go: a result() that times
-        # out drops the transfer and the next one starts it again (a 57 MB result was then
+        # out drops the transfer and the next one starts it again (a 63 MB result was then
         # serialised by its worker over and over)
         finished = threading.Event()
         handle.add_done_callback(lambda _: finished.set())
