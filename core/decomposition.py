@@ -939,7 +939,7 @@ def _decompose_blocks(observations, inputs, outputs, spec, model, components, ba
         mon.info(f"work runs on: {run.describe()}")
         # a task holds every input (float32) of its pixels and its float32 results
         windows = task_windows(height, width, 4 * (4 * n + 2 * m + 2), run.workers)
-        tiles = TileLayout(width, height, windows[0][1] if len(windows) > 1 else height)
+        tiles = TileLayout(width, height)
         tasks = (_DecompositionTask(r0, n_rows, cols, tuple(o.kind for o in observations),
                                     tuple(inputs), convention, look, basis, weighted,
                                     float(max_condition), coverage == "any",

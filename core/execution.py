@@ -111,8 +111,9 @@ def task_windows(height: int, width: int, pixel_bytes: int, workers: int = 1,
     """``(row, rows, col, cols)`` of the tasks over a ``width`` x ``height`` grid at
     ``pixel_bytes`` per pixel: full-width blocks of :func:`task_rows` when they cover whole
     rows of tiles; when even one row of tiles exceeds :data:`TILE_ROW_STRETCH` budgets (a
-    continental grid), one row of tiles by as many whole tile columns as the budget holds,
-    so that every task still compresses its outputs' tiles (core.tiles)."""
+    continental grid), one row of tiles by as many whole tile columns as the budget holds.
+    Every window starts on a tile and ends on one or at the grid's edge, so that its task
+    compresses its outputs' tiles (core.tiles.TileLayout with its default step)."""
     from .raster_io import TILE_SIZE, iter_blocks
 
     rows = task_rows(height, int(pixel_bytes) * int(width), workers, budget)

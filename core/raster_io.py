@@ -426,7 +426,7 @@ class RasterWriter:
     leaves no output.  ``stats(band)`` gives min, max and percentiles of the
     values written (from a bounded random sample).  The tiles are compressed on the local
     engine's threads (:func:`compression_threads_option`), or already in the tasks that
-    computed them: a float32 output whose first write is a :class:`~.tiles.EncodedRows`
+    computed them: a float32 output whose first write is a :class:`~.tiles.EncodedTiles`
     only has compressed tiles appended (core.tiles), and every later block must then come
     compressed or cover whole rows of tiles.
     """
@@ -508,18 +508,18 @@ class RasterWriter:
         return ds
 
     def write(self, band: int, row: int, block, col: int = 0) -> None:
-        """Write ``block`` (2-D, or the :class:`~.tiles.EncodedRows` of a task) into ``band``
+        """Write ``block`` (2-D, or the :class:`~.tiles.EncodedTiles` of a task) into ``band``
         (1-based) at (``row``, ``col``)."""
-        from .tiles import EncodedRows, encode_rows, summarize
+        from .tiles import EncodedTiles, encode_tiles, summarize
 
-        if isinstance(block, EncodedRows):
+        if isinstance(block, EncodedTiles):
             self._add_tiles(band, block)
             return
         block = np.asarray(block)
         if block.ndim != 2:
             raise RasterError("blocks must be 2-D arrays")
         if self._tile_file is not None:
-            self._add_tiles(band, encode_rows(block, row, self.width, self.height, col))
+            self._add_tiles(band, encode_tiles(block, row, self.width, self.height, col))
             return
         target = self._ds.GetRasterBand(band)
         target.WriteArray(block, col, row)
@@ -531,7 +531,7 @@ class RasterWriter:
         quota = max(1, STAT_SAMPLE_SIZE * block.size // max(1, self.width * self.height))
         self._add_summary(band, block.size, summarize(block, quota, (row, col)))
 
-    def _add_tiles(self, band: int, rows) -> None:
+    def _add_tiles(self, band: int, encoded) -> None:
         from .tiles import TileFile
 
         if self._tile_file is None:
@@ -544,11 +544,11 @@ class RasterWriter:
             self._ds = self._create(sparse=True)
             self._ds = None
             self._tile_file = TileFile(self._tmp, self.width, self.height, self.bands)
-        if rows.col + rows.width > self.width:
-            raise RasterError(f"{self.path!r}: tiles of columns {rows.col}.."
-                              f"{rows.col + rows.width}, beyond its {self.width}")
-        self._tile_file.add(band, rows)
-        self._add_summary(band, rows.rows * rows.width, rows.summary)
+        if encoded.col + encoded.width > self.width:
+            raise RasterError(f"{self.path!r}: tiles of columns {encoded.col}.."
+                              f"{encoded.col + encoded.width}, beyond its {self.width}")
+        self._tile_file.add(band, encoded)
+        self._add_summary(band, encoded.rows * encoded.width, encoded.summary)
 
     def _add_summary(self, band: int, size: int, summary) -> None:
         """Count a block of ``size`` values with its :class:`~.tiles.BlockSummary`."""

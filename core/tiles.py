@@ -5,10 +5,10 @@ and summing the statistics of every block were the caller's serial part (``reref
 the scaling benchmark spent 4.3 s of its 6.8 s in them on one thread, and two threads waited
 for it).  Here a task packs each result it returns:
 
-* :meth:`TileLayout.pack` compresses a block of whole rows of tiles with GDAL itself (an
+* :meth:`TileLayout.pack` compresses a block of whole tiles with GDAL itself (an
   in-memory GeoTIFF with the outputs' creation options, so the bytes are those GDAL would
   have written) and summarises its values (:func:`summarize`); the task returns an
-  :class:`EncodedRows`, compressed bytes instead of four bytes per value over a cluster's
+  :class:`EncodedTiles`, compressed bytes instead of four bytes per value over a cluster's
   network;
 * :class:`TileFile` then only appends those bytes to the output and, at the end, points the
   TIFF's tile index (TileOffsets, TileByteCounts; TIFF 6.0 section 15, BigTIFF) at them.
@@ -29,6 +29,8 @@ from typing import BinaryIO, Dict, List, Tuple, Union
 
 import numpy as np
 from osgeo import gdal
+
+from .raster_io import GTIFF_OPTIONS, STAT_SAMPLE_SIZE, TILE_SIZE, RasterError
 
 #: TIFF tags of the tile index.
 TILE_OFFSETS, TILE_BYTE_COUNTS = 324, 325
@@ -73,7 +75,7 @@ def summarize(block: np.ndarray, quota: int, seed: Tuple[int, int]) -> BlockSumm
 
 
 @dataclass
-class EncodedRows:
+class EncodedTiles:
     """Rows ``row`` .. ``row + rows`` and columns ``col`` .. ``col + width`` of a float32
     output band, as the compressed tiles they cover, with the :class:`BlockSummary` of their
     values.  The tiles are ``data[offset:offset + size]`` for the ``(offset, size)`` of
@@ -94,36 +96,33 @@ class TileLayout:
     """The tiles of a ``width`` x ``height`` float32 output written by row blocks of
     ``step`` rows.  When the blocks start on rows of tiles and cover whole ones (``step`` a
     multiple of the tile size, or one block), :meth:`pack` compresses each block in the task
-    that computed it; otherwise it returns the block, and the caller's writer compresses."""
+    that computed it; otherwise it returns the block, and the caller's writer compresses.
+    The default step suits the blocks of :func:`.execution.task_windows`, whole tiles."""
 
     width: int
     height: int
-    step: int
+    step: int = TILE_SIZE
 
     @property
     def aligned(self) -> bool:
-        from .raster_io import TILE_SIZE
-
         return self.step % TILE_SIZE == 0 or self.step >= self.height
 
-    def pack(self, block: np.ndarray, row: int, col: int = 0) -> Union[np.ndarray, EncodedRows]:
+    def pack(self, block: np.ndarray, row: int, col: int = 0) -> Union[np.ndarray, EncodedTiles]:
         """``block`` (from ``row``, ``col``) as the writer takes it: compressed when
         aligned."""
         if not self.aligned:
             return block
-        return encode_rows(block, row, self.width, self.height, col)
+        return encode_tiles(block, row, self.width, self.height, col)
 
 
 _vsimem_names = itertools.count()
 
 
-def encode_rows(block: np.ndarray, row: int, width: int, height: int,
-                col: int = 0) -> EncodedRows:
+def encode_tiles(block: np.ndarray, row: int, width: int, height: int,
+                col: int = 0) -> EncodedTiles:
     """Compress ``block`` (from ``row``, ``col`` of a ``width`` x ``height`` float32 output:
     starting on a tile and ending on one or at the raster's edge) into the tiles GDAL writes
     for an output of this toolkit."""
-    from .raster_io import GTIFF_OPTIONS, STAT_SAMPLE_SIZE, TILE_SIZE, RasterError
-
     block = np.asarray(block)
     if block.ndim != 2:
         raise RasterError("blocks must be 2-D arrays")
@@ -155,7 +154,7 @@ def encode_rows(block: np.ndarray, row: int, width: int, height: int,
     if not all(sizes):
         raise RasterError(f"GDAL left a tile of rows {row}..{row + rows} unwritten")
     quota = max(1, STAT_SAMPLE_SIZE * block.size // max(1, width * height))
-    return EncodedRows(row, rows, cols, data, list(zip(offsets.tolist(), sizes.tolist())),
+    return EncodedTiles(row, rows, cols, data, list(zip(offsets.tolist(), sizes.tolist())),
                        summarize(block, quota, (row, col)), col)
 
 
@@ -259,8 +258,6 @@ class TileFile:
     band after band)."""
 
     def __init__(self, path: str, width: int, height: int, bands: int):
-        from .raster_io import TILE_SIZE
-
         self.across = -(-int(width) // TILE_SIZE)
         self.per_band = self.across * -(-int(height) // TILE_SIZE)
         self.offsets = np.zeros(self.per_band * int(bands), dtype=np.uint64)
@@ -268,20 +265,18 @@ class TileFile:
         self._file = open(path, "r+b")
         self._end = self._file.seek(0, 2)
 
-    def add(self, band: int, rows: EncodedRows) -> None:
-        """Append the tiles of ``rows`` to ``band`` (1-based)."""
-        from .raster_io import TILE_SIZE
-
-        down, across = -(-rows.rows // TILE_SIZE), -(-rows.width // TILE_SIZE)
-        first_col = rows.col // TILE_SIZE
-        if rows.row % TILE_SIZE or rows.col % TILE_SIZE or len(rows.spans) != down * across \
-                or first_col + across > self.across:
-            raise ValueError(f"rows {rows.row}..{rows.row + rows.rows}, columns {rows.col}.."
-                             f"{rows.col + rows.width} do not come as whole tiles of this "
-                             "raster")
-        first = (band - 1) * self.per_band + (rows.row // TILE_SIZE) * self.across + first_col
-        data = memoryview(rows.data)
-        for k, (offset, size) in enumerate(rows.spans):
+    def add(self, band: int, encoded: EncodedTiles) -> None:
+        """Append the tiles of ``encoded`` to ``band`` (1-based)."""
+        down, across = -(-encoded.rows // TILE_SIZE), -(-encoded.width // TILE_SIZE)
+        first_col = encoded.col // TILE_SIZE
+        if encoded.row % TILE_SIZE or encoded.col % TILE_SIZE \
+                or len(encoded.spans) != down * across or first_col + across > self.across:
+            raise ValueError(f"rows {encoded.row}..{encoded.row + encoded.rows}, columns "
+                             f"{encoded.col}..{encoded.col + encoded.width} do not come as "
+                             "whole tiles of this raster")
+        first = (band - 1) * self.per_band + (encoded.row // TILE_SIZE) * self.across + first_col
+        data = memoryview(encoded.data)
+        for k, (offset, size) in enumerate(encoded.spans):
             index = first + (k // across) * self.across + k % across
             self.offsets[index], self.sizes[index] = self._end, size
             self._file.write(data[offset:offset + size])

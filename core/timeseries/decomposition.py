@@ -262,8 +262,7 @@ def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
         layers = sum(st.count for st in stacks) + 3 * sum(k == "raster" for k, _ in geoms) \
             + len(writers) * T
         windows = task_windows(grid.height, grid.width, 4 * layers, run.workers)
-        tiles = TileLayout(grid.width, grid.height,
-                           windows[0][1] if len(windows) > 1 else grid.height)
+        tiles = TileLayout(grid.width, grid.height)
         tracks_data = tuple((tuple(st.dates), rd, f) for st, rd, f in zip(stacks, readers, factors))
         tasks = (_SeriesDecompositionTask(r0, n, cols, tracks_data, tuple(targets),
                                           tuple(geoms), basis, tuple(sig_obs), use_sigma,

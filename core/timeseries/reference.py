@@ -283,8 +283,7 @@ def rereference(stack: Stack, reference: Reference, output: str, monitor=None,
                       len(keep), descs, band_meta, meta) as w:
         run = engine_for_stack(engine, stack, monitor)
         windows = task_windows(stack.height, stack.width, 8, run.workers)   # a date, its result
-        tiles = TileLayout(stack.width, stack.height,
-                           windows[0][1] if len(windows) > 1 else stack.height)
+        tiles = TileLayout(stack.width, stack.height)
         tasks = ((out_band, _BlockTask(r0, n, stack.window_reader([i]), reference.values[i],
                                        tiles, c0, cols))
                  for out_band, i in enumerate(keep, start=1)

@@ -423,8 +423,7 @@ def timeseries_velocity(stack: Stack, start, end, velocity_path: str,
         # a task holds its block of the series (float32); the fit goes in chunks of pixels
         windows = task_windows(stack.height, stack.width, 4 * len(used), run.workers)
         valid_pixels = done = 0
-        tiles = TileLayout(stack.width, stack.height,
-                           windows[0][1] if len(windows) > 1 else stack.height)
+        tiles = TileLayout(stack.width, stack.height)
         tasks = (_VelocityTask(r0, n, stack.window_reader(used), A, tuple(step_rows), seasonal,
                                tiles, frozenset(writers), c0, cols)
                  for r0, n, c0, cols in windows)

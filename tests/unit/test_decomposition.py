@@ -652,8 +652,8 @@ def test_grid_too_wide_for_a_row_of_tiles_goes_in_tiles_of_columns(tmp_path, mon
     windows, packed = [], []
     small_budget = lambda *a, **k: windows.append(X.task_windows(*a, budget=2 ** 20)) \
         or windows[-1]  # noqa: E731
-    encode = tiles.encode_rows
-    monkeypatch.setattr(tiles, "encode_rows",
+    encode = tiles.encode_tiles
+    monkeypatch.setattr(tiles, "encode_tiles",
                         lambda block, row, width, height, col=0:
                         packed.append((row, col)) or encode(block, row, width, height, col))
     runs = {}

@@ -100,7 +100,7 @@ def test_blocks_that_would_misplace_tiles_are_refused(tmp_path):
     data = _scene()
     layout = tiles.TileLayout(WIDTH, HEIGHT, 512)
     with pytest.raises(rio.RasterError, match="whole rows of tiles"):
-        tiles.encode_rows(data[0, 100:612], 100, WIDTH, HEIGHT)
+        tiles.encode_tiles(data[0, 100:612], 100, WIDTH, HEIGHT)
     writer = rio.RasterWriter(str(tmp_path / "mixed.tif"), WIDTH, HEIGHT, GT, WKT, 1)
     writer.write(1, 0, data[0, :512])                       # GDAL's path first ...
     with pytest.raises(rio.RasterError, match="can only start"):
@@ -138,7 +138,7 @@ def test_tile_index_is_written_in_classic_and_bigtiff_files(tmp_path, bigtiff):
     assert not offsets.any() and not sizes.any()   # GDAL wrote an empty index
     target = tiles.TileFile(path, WIDTH, HEIGHT, 1)
     for row in (512, 0):                            # any order
-        target.add(1, tiles.encode_rows(data[row:row + 512], row, WIDTH, HEIGHT))
+        target.add(1, tiles.encode_tiles(data[row:row + 512], row, WIDTH, HEIGHT))
     assert target.missing() == 0
     target.close()
     assert np.array_equal(rio.read_block(path), data)
