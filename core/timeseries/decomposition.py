@@ -269,7 +269,9 @@ def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
                                           max_cond, coverage == "any", tuple(writers), tiles, c0)
                  for r0, n, c0, cols in windows)
         done = 0
-        for task, blocks in zip_tasks(run, _decompose_series_block, tasks, monitor):
+        # a track on a finer grid is resampled from source tiles that a task shares with the next
+        for task, blocks in zip_tasks(run, _decompose_series_block, tasks, monitor,
+                                      neighbours=True):
             for key, w in writers.items():
                 for t in range(T):
                     w.write(t + 1, task.row, blocks[key][t], task.col)

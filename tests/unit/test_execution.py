@@ -43,6 +43,29 @@ def test_local_engine_returns_results_in_task_order(threads):
     assert sum(engine.tasks_by_worker.values()) == 25
 
 
+def _thread_name(x):
+    time.sleep(0.01)
+    return x, threading.current_thread().name
+
+
+def test_neighbouring_tasks_run_in_runs_on_one_thread():
+    """Tasks that share input tiles with the next: runs of IN_FLIGHT_PER_WORKER consecutive
+    tasks on one thread, the runs taking turns over the threads, results in task order."""
+    engine = X.LocalEngine(2)
+    results = list(engine.map(_thread_name, range(12), neighbours=True))
+    assert [x for x, _ in results] == list(range(12))
+    runs = [{name for _, name in results[k:k + X.IN_FLIGHT_PER_WORKER]}
+            for k in range(0, 12, X.IN_FLIGHT_PER_WORKER)]
+    assert all(len(names) == 1 for names in runs)
+    assert [names.pop() for names in runs] == [results[0][1], results[X.IN_FLIGHT_PER_WORKER][1]] * 3
+    assert results[0][1] != results[X.IN_FLIGHT_PER_WORKER][1]
+    assert sum(engine.tasks_by_worker.values()) == 12
+    with pytest.raises(ValueError, match="task 3 failed"):
+        list(engine.map(_fails_on_three, range(10), neighbours=True))
+    # the next map without neighbours takes one shared queue again
+    assert list(engine.map(_square, range(5))) == [0, 1, 4, 9, 16]
+
+
 def test_local_engine_keeps_at_most_two_tasks_per_thread_in_flight():
     pulled = []
 
