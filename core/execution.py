@@ -330,7 +330,8 @@ class LocalEngine(_Engine):
     two tasks share are decompressed once, by the thread that runs both.  The queues are
     static: meant for tasks of alike cost.  ``timeseries_decompose`` of the scaling
     benchmark (its 2000^2 track resampled to 1000^2, four tasks of 256 rows) took
-    4.64-4.73 s on two threads this way and 4.97-5.41 s from one shared queue."""
+    4.58-4.92 s on two threads this way and 4.79-5.41 s from one shared queue (seven runs
+    of each, in turn)."""
 
     def __init__(self, workers: int = 1):
         super().__init__()
