@@ -28,18 +28,18 @@ Conventions (docs/conventions.md, "Phase sign conventions" and "Line of sight"):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
 
-from .execution import BandSource, engine_from_environment, zip_tasks
+from .execution import BandSource, engine_from_environment, task_windows, zip_tasks
 from .geometry import heading_to_los_azimuth, los_unit_vector
 from .progress import ensure_monitor
 from .raster_io import (
     RasterWriter,
-    block_rows,
     check_band,
     iter_blocks,
     raster_info,
@@ -219,10 +219,13 @@ def geometry_from_metadata(metadata: Dict[str, str]) -> Dict[str, object]:
 
 @dataclass(frozen=True)
 class _ProjectionTask:
-    """One row block of :func:`los_to_direction` (picklable: runs in any engine worker)."""
+    """One block of :func:`los_to_direction`: rows ``row`` .. ``row + rows - 1``, columns
+    ``col`` .. ``col + width - 1`` (picklable: runs in any engine worker)."""
 
     row: int
     rows: int
+    col: int
+    width: int
     los: BandSource                     # the input, scaled to metres (or m/yr)
     incidence: Optional[BandSource]     # incidence raster in degrees, or None for ...
     constant_theta: Optional[float]     # ... a constant incidence (degrees)
@@ -236,17 +239,17 @@ class _ProjectionTask:
 
 def _project_block(task: _ProjectionTask):
     """(projection in the output unit, LOS in metres or None, pixels masked) of one block."""
-    d_los = task.los.read(task.row, task.rows)
+    d_los = task.los.read(task.row, task.rows, task.col, task.width)
     if task.incidence is not None:
-        theta = task.incidence.read(task.row, task.rows)
+        theta = task.incidence.read(task.row, task.rows, task.col, task.width)
     else:
         theta = np.float32(task.constant_theta)
     projected, masked = project_los(d_los, theta, task.direction, task.max_amplification,
                                     **dict(task.geometry))
     if task.out_factor != 1.0:
         projected = projected * np.float32(task.out_factor)
-    return (task.tiles.pack(np.asarray(projected, dtype=np.float32), task.row),
-            task.tiles.pack(d_los, task.row) if task.keep_los else None,
+    return (task.tiles.pack(np.asarray(projected, dtype=np.float32), task.row, task.col),
+            task.tiles.pack(d_los, task.row, task.col) if task.keep_los else None,
             int(np.count_nonzero(masked)))
 
 
@@ -340,6 +343,31 @@ def _output_metadata(quantity, direction, m, out_unit, in_unit, source, max_ampl
     return desc, q_out, meta
 
 
+def _project_blocks(template: _ProjectionTask, info, rows_per_block: Optional[int], run,
+                    out_writer: RasterWriter, los_writer: Optional[RasterWriter], mon) -> int:
+    """Run ``template``'s projection over the raster in tasks on ``run`` and write the
+    results; return the pixels masked.  Tasks are :func:`~.execution.task_windows` (whole
+    tiles, in tiles of columns on very wide rasters: a task holds 24 bytes per pixel), or
+    full-width blocks of ``rows_per_block`` rows when given."""
+    if rows_per_block:
+        windows = [(r0, n, 0, info.width) for r0, n in iter_blocks(info.height, rows_per_block)]
+        tiles = TileLayout(info.width, info.height, rows_per_block)
+    else:
+        windows = task_windows(info.height, info.width, 24, run.workers)
+        tiles = TileLayout(info.width, info.height)
+    tasks = (dataclasses.replace(template, row=r0, rows=n, col=c0, width=cols, tiles=tiles)
+             for r0, n, c0, cols in windows)
+    masked_total, done = 0, 0
+    for task, (projected, d_los, masked) in zip_tasks(run, _project_block, tasks, mon):
+        masked_total += masked
+        out_writer.write(1, task.row, projected, task.col)
+        if los_writer is not None:
+            los_writer.write(1, task.row, d_los, task.col)
+        done += task.rows * task.width
+        mon.update(done / (info.width * info.height))
+    return masked_total
+
+
 def los_to_direction(
     input_path: str,
     output_path: str,
@@ -419,8 +447,6 @@ def los_to_direction(
         meta["heading_deg"] = f"{float(heading_deg):g}"
         meta["look_direction"] = look_direction
 
-    rows = rows_per_block or max(1, min(info.height, (block_rows(info.width, 24) // 256) * 256 or 256))
-    masked_total = 0
     out_writer = RasterWriter(output_path, info.width, info.height, info.geotransform, info.crs_wkt,
                               descriptions=[desc], band_metadata=[meta])
     los_writer = None
@@ -435,18 +461,11 @@ def los_to_direction(
                                 "phase_convention": meta["phase_convention"]}])
         run = engine or engine_from_environment()
         mon.info(f"work runs on: {run.describe()}")
-        tasks = (_ProjectionTask(r0, n, BandSource(input_path, band, scale=to_metres), reader,
-                                 None if reader is not None else constant_theta, direction,
-                                 float(max_amplification), tuple(sorted(geometry.items())),
-                                 out_factor, los_writer is not None,
-                                 TileLayout(info.width, info.height, rows))
-                 for r0, n in iter_blocks(info.height, rows))
-        for task, (projected, d_los, masked) in zip_tasks(run, _project_block, tasks, mon):
-            masked_total += masked
-            out_writer.write(1, task.row, projected)
-            if los_writer is not None:
-                los_writer.write(1, task.row, d_los)
-            mon.update((task.row + task.rows) / info.height)
+        task = _ProjectionTask(0, 0, 0, 0, BandSource(input_path, band, scale=to_metres), reader,
+                               None if reader is not None else constant_theta, direction,
+                               float(max_amplification), tuple(sorted(geometry.items())),
+                               out_factor, los_writer is not None, None)
+        masked_total = _project_blocks(task, info, rows_per_block, run, out_writer, los_writer, mon)
         mon.info(f"work done: {run.summary()}")
         stats = out_writer.stats(1)
         los_stats = los_writer.stats(1) if los_writer is not None else None

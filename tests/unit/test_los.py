@@ -246,3 +246,56 @@ def test_geometry_from_metadata_skips_bad_items():
                                     "geometry_incidence": "abc", "geometry_look_direction": "Left"})
     assert got == {"wavelength": 0.0555, "look_direction": "left"}
     assert L.geometry_from_metadata({}) == {}
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_raster_too_wide_for_a_row_of_tiles_goes_in_tiles_of_columns(write, tmp_path,
+                                                                     monkeypatch, threads):
+    """A raster so wide that one row of tiles exceeds two task budgets is projected in tasks
+    of 256 x 256 pixels (bounded memory at any width), each compressing its outputs: the
+    same projection and LOS outputs as full-width tasks, bit for bit, and the truth
+    LOS / cos(incidence) with the incidence raster on a 4x coarser grid resampled per task."""
+    from displacement_toolkit.core import execution as X
+    from displacement_toolkit.core import tiles
+
+    height, width = 300, 700
+    phase = np.linspace(-20.0, 20.0, height * width).reshape(height, width).astype(np.float32)
+    phase[7, 300] = np.nan
+    inp = write("phase.tif", phase)
+    # the incidence grows eastward by 0.05 deg per pixel of a 4x coarser grid that covers the
+    # input: bilinear resampling of this linear field is exact inside the coarse centres
+    coarse = 30.0 + 0.05 * np.arange(width // 4 + 1)
+    inc = write("inc.tif", np.repeat(coarse[None], height // 4 + 1, 0),
+                gt=(GT[0], 120.0, 0.0, GT[3], 0.0, -120.0))
+    windows, packed = [], []
+    small_budget = lambda *a, **k: windows.append(X.task_windows(*a, budget=2 ** 20)) \
+        or windows[-1]  # noqa: E731
+    encode = tiles.encode_tiles
+    monkeypatch.setattr(tiles, "encode_tiles",
+                        lambda block, row, width, height, col=0:
+                        packed.append((row, col)) or encode(block, row, width, height, col))
+    runs = {}
+    for name, cut in (("columns", small_budget), ("rows", X.task_windows)):
+        monkeypatch.setattr(L, "task_windows", cut)
+        out, los = str(tmp_path / f"{name}_up.tif"), str(tmp_path / f"{name}_los.tif")
+        runs[name] = (L.los_to_direction(inp, out, quantity="phase", wavelength=S1,
+                                         incidence=inc, los_output_path=los,
+                                         engine=X.LocalEngine(threads)), out, los)
+    assert windows[0] == [(r, min(256, height - r), c, min(256, width - c))
+                          for r in (0, 256) for c in (0, 256, 512)]
+    # every block of both outputs compressed in its task (the full-width run: blocks at col 0)
+    assert {(r, c) for r in (0, 256) for c in (0, 256, 512)} <= set(packed)
+    (cut, up_c, los_c), (whole, up_w, los_w) = runs["columns"], runs["rows"]
+    for a, b in ((up_c, up_w), (los_c, los_w)):
+        assert np.array_equal(read_block(a), read_block(b), equal_nan=True)
+    assert [cut["stats"][k] for k in ("valid", "min", "max")] == \
+        [whole["stats"][k] for k in ("valid", "min", "max")]
+    assert cut["stats"]["mean"] == pytest.approx(whole["stats"]["mean"], rel=1e-12)
+    los_m = L.phase_to_los(phase.astype(np.float64), S1)
+    up = read_block(up_c)
+    assert np.isnan(up[7, 300]) and np.isfinite(up).sum() == phase.size - 1
+    assert np.allclose(read_block(los_c), los_m, rtol=1e-6, atol=1e-9, equal_nan=True)
+    theta = 30.0 + 0.05 * ((np.arange(width) + 0.5) / 4 - 0.5)     # at the pixel centres
+    inner = np.s_[:, 2:]                                            # inside the coarse centres
+    truth = los_m / np.cos(np.radians(theta))[None, :]
+    assert np.allclose(up[inner], truth[inner], rtol=1e-5, atol=1e-8, equal_nan=True)
