@@ -6,6 +6,8 @@ import pytest
 from displacement_toolkit.core import decomposition as d
 from displacement_toolkit.core import geometry as g
 
+from ..tile_tasks import tile_column_tasks
+
 # Worked Sentinel-1 example, numbers from MintPy 1.6.4 (get_unit_vector4component_of_interest)
 ASC_VEC = (-0.546973, -0.116263, 0.829038)   # theta 34, heading -12
 DESC_VEC = (0.615568, -0.130843, 0.777146)   # theta 39, heading -168
@@ -635,7 +637,6 @@ def test_grid_too_wide_for_a_row_of_tiles_goes_in_tiles_of_columns(tmp_path, mon
     full-width tasks, bit for bit, and the truth of a linear field, with a per-pixel incidence
     resampled onto a shifted grid."""
     from displacement_toolkit.core import execution as X
-    from displacement_toolkit.core import tiles
     from displacement_toolkit.core.raster_io import raster_info
 
     shape = (300, 700)
@@ -649,13 +650,7 @@ def test_grid_too_wide_for_a_row_of_tiles_goes_in_tiles_of_columns(tmp_path, mon
     desc, _ = _los_raster(tmp_path, "desc.tif", gt_d, shape, 39.0, -168.0, north=False)
     obs = [d.Observation(asc, incidence=inc_path, heading=-12.0, sigma=0.003),
            d.Observation(desc, incidence=39.0, heading=-168.0, sigma=0.004)]
-    windows, packed = [], []
-    small_budget = lambda *a, **k: windows.append(X.task_windows(*a, budget=2 ** 20)) \
-        or windows[-1]  # noqa: E731
-    encode = tiles.encode_tiles
-    monkeypatch.setattr(tiles, "encode_tiles",
-                        lambda block, row, width, height, col=0:
-                        packed.append((row, col)) or encode(block, row, width, height, col))
+    windows, packed, small_budget = tile_column_tasks(monkeypatch)
     runs = {}
     for name, cut in (("columns", small_budget), ("rows", X.task_windows)):
         monkeypatch.setattr(d, "task_windows", cut)

@@ -16,6 +16,8 @@ from displacement_toolkit.core.raster_io import (
     write_array,
 )
 
+from ..tile_tasks import tile_column_tasks
+
 UTM = crs_from_epsg(32633)
 GT = (500000.0, 30.0, 0.0, 4000000.0, 0.0, -30.0)
 S1 = 0.05546576
@@ -256,7 +258,6 @@ def test_raster_too_wide_for_a_row_of_tiles_goes_in_tiles_of_columns(write, tmp_
     same projection and LOS outputs as full-width tasks, bit for bit, and the truth
     LOS / cos(incidence) with the incidence raster on a 4x coarser grid resampled per task."""
     from displacement_toolkit.core import execution as X
-    from displacement_toolkit.core import tiles
 
     height, width = 300, 700
     phase = np.linspace(-20.0, 20.0, height * width).reshape(height, width).astype(np.float32)
@@ -267,13 +268,7 @@ def test_raster_too_wide_for_a_row_of_tiles_goes_in_tiles_of_columns(write, tmp_
     coarse = 30.0 + 0.05 * np.arange(width // 4 + 1)
     inc = write("inc.tif", np.repeat(coarse[None], height // 4 + 1, 0),
                 gt=(GT[0], 120.0, 0.0, GT[3], 0.0, -120.0))
-    windows, packed = [], []
-    small_budget = lambda *a, **k: windows.append(X.task_windows(*a, budget=2 ** 20)) \
-        or windows[-1]  # noqa: E731
-    encode = tiles.encode_tiles
-    monkeypatch.setattr(tiles, "encode_tiles",
-                        lambda block, row, width, height, col=0:
-                        packed.append((row, col)) or encode(block, row, width, height, col))
+    windows, packed, small_budget = tile_column_tasks(monkeypatch)
     runs = {}
     for name, cut in (("columns", small_budget), ("rows", X.task_windows)):
         monkeypatch.setattr(L, "task_windows", cut)
