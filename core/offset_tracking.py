@@ -488,9 +488,12 @@ def coarse_offsets(reference: "ImageSpec", secondary: "ImageSpec", shape_hw,
         z = np.zeros((fine_rows.size, fine_cols.size), np.int64)
         return z + int(p.gross_x), z + int(p.gross_y)
     # not oversampled: tasks share no costly block, so the small reduced images are split
-    # into BALANCE_TASKS tasks too (the pass runs on the caller's threads)
+    # into BALANCE_TASKS tasks too; they are arrays in memory, so they stay on this machine:
+    # on the local engine's threads (a run capped to one thread stays on one), else on the
+    # local threads of a cluster's client
+    local = engine if isinstance(engine, LocalEngine) else LocalEngine(correlation_threads())
     res = _track(ImageSpec(array=ref), ImageSpec(array=sec), ref.shape, False, cp, None,
-                 mon.sub(0.8, 1.0), LocalEngine(correlation_threads()), min_task_rows=1)
+                 mon.sub(0.8, 1.0), local, min_task_rows=1)
     good = np.isfinite(res.dx) & (res.peak > 0.2)
     if not good.any():
         z = np.zeros((fine_rows.size, fine_cols.size), np.int64)

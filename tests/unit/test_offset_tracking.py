@@ -326,6 +326,42 @@ def test_many_small_tasks_give_the_same_offsets_on_one_and_two_threads(tmp_path,
     assert np.nanmedian(runs[0].dx) == pytest.approx(0.4, abs=0.02)
 
 
+def test_a_run_on_one_thread_keeps_its_coarse_pass_on_that_thread(monkeypatch):
+    """The engine given to track_offsets runs every task, the coarse pass's too: a run capped
+    to one thread (a benchmark's baseline, a busy machine) does not start other threads for
+    its coarse pass; a two-thread engine runs it on its two threads."""
+    import threading
+
+    from displacement_toolkit.core import execution as X
+
+    ref, sec = s.speckle_pair((384, 448), 9.4, -6.6, coherence=0.9, seed=5)
+    p = ot.TrackingParameters(window_x=32, window_y=32, step_x=32, step_y=32, search_x=4,
+                              search_y=4, coarse_search=True)
+    monkeypatch.setattr(ot, "WORKERS", 2)          # the machine's threads: two
+    ran_on = []
+    traced = X._traced_thread
+
+    def recording(function, task, monitor=None):
+        ran_on.append((function.__name__, threading.current_thread().name))
+        return traced(function, task, monitor)
+
+    monkeypatch.setattr(X, "_traced_thread", recording)
+    results = {}
+    for threads in (1, 2):
+        ran_on.clear()
+        results[threads] = ot.track_offsets(ref, sec, p, engine=X.LocalEngine(threads))
+        names = {name for _, name in ran_on}
+        assert {f for f, _ in ran_on} == {"_reduce_rows", "_track_tile"}
+        if threads == 1:
+            assert names == {threading.current_thread().name}
+        else:
+            assert len(names) == 2 and threading.current_thread().name not in names
+    for res in results.values():
+        assert res.coarse_offset == (9.0, -7.0)     # whole pixels nearest the shift
+        assert np.nanmedian(res.dx) == pytest.approx(9.4, abs=0.02)
+        assert np.nanmedian(res.dy) == pytest.approx(-6.6, abs=0.02)
+
+
 def test_coarse_reduction_in_tasks_is_the_block_mean_of_the_amplitude(monkeypatch):
     from displacement_toolkit.core.execution import LocalEngine
 
