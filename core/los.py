@@ -234,7 +234,7 @@ class _ProjectionTask:
     geometry: tuple                     # sorted (name, value) pairs of project_los's keywords
     out_factor: float
     keep_los: bool
-    tiles: TileLayout                   # the outputs' tiles: results are compressed here
+    tiles: Optional[TileLayout]         # the outputs' tiles: results are compressed here
 
 
 def _project_block(task: _ProjectionTask):
@@ -461,11 +461,14 @@ def los_to_direction(
                                 "phase_convention": meta["phase_convention"]}])
         run = engine or engine_from_environment()
         mon.info(f"work runs on: {run.describe()}")
-        task = _ProjectionTask(0, 0, 0, 0, BandSource(input_path, band, scale=to_metres), reader,
-                               None if reader is not None else constant_theta, direction,
-                               float(max_amplification), tuple(sorted(geometry.items())),
-                               out_factor, los_writer is not None, None)
-        masked_total = _project_blocks(task, info, rows_per_block, run, out_writer, los_writer, mon)
+        template = _ProjectionTask(          # every task: its window and tiles filled in
+            row=0, rows=0, col=0, width=0, los=BandSource(input_path, band, scale=to_metres),
+            incidence=reader, constant_theta=None if reader is not None else constant_theta,
+            direction=direction, max_amplification=float(max_amplification),
+            geometry=tuple(sorted(geometry.items())), out_factor=out_factor,
+            keep_los=los_writer is not None, tiles=None)
+        masked_total = _project_blocks(template, info, rows_per_block, run, out_writer,
+                                       los_writer, mon)
         mon.info(f"work done: {run.summary()}")
         stats = out_writer.stats(1)
         los_stats = los_writer.stats(1) if los_writer is not None else None
