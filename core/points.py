@@ -782,6 +782,7 @@ class LoadResult:
     shifted: bool
     velocity_computed: bool
     dropped: int
+    unlocated: int = 0      # rows kept without coordinates (no geometry; analyses skip them)
 
 
 def orbit_direction(track_angles: np.ndarray = None, los_east: np.ndarray = None) -> str:
@@ -954,4 +955,4 @@ def _write_points(src: PointSource, output: str, ref_index: Optional[int],
         writer.abort()
         raise
     return LoadResult(path, writer.count, list(src.dates), ref_day, meta, shifted,
-                      not has_velocity, dropped)
+                      not has_velocity, dropped, writer.count - located)

@@ -79,6 +79,9 @@ class LoadPoints(DisplacementAlgorithm):
         feedback.pushInfo(f"{res.count} points, reference date {res.reference_date}"
                           f"{' (series shifted to it)' if res.shifted else ''}"
                           f"{f'; {res.dropped} points had no value on it' if res.dropped else ''}")
+        if res.unlocated:
+            feedback.pushWarning(f"{res.unlocated} of {res.count} rows have no coordinates: they "
+                                 "are kept without a geometry, and the point analyses skip them")
         for key in ("orbit_direction", "track", "level", "component", "los_flipped",
                     "velocity_source"):
             if key in res.metadata:

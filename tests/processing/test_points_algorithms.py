@@ -12,7 +12,7 @@ from displacement_toolkit.core import points as P
 from displacement_toolkit.core import synthetic_points as S
 from displacement_toolkit.core.raster_io import raster_info, read_block
 
-from ..conftest import UTM33N, run_algorithm
+from ..conftest import UTM33N, recording_feedback, run_algorithm
 
 D0 = dt.date(2019, 1, 6)
 BOUNDS = (4.0e6, 2.8e6, 4.004e6, 2.804e6)          # EPSG:3035 metres, 4 km x 4 km
@@ -54,6 +54,26 @@ def test_load_points_egms(tracks, tmp_path):
             "INPUT": S.write_generic_csv(str(tmp_path / "g.csv"), pts), "FORMAT": 4,
             "OUTPUT": str(tmp_path / "g.gpkg")})
     assert not (tmp_path / "g.gpkg").exists()
+
+
+def test_load_points_warns_of_rows_without_coordinates(tracks, tmp_path):
+    """A CSV whose rows lack a coordinate loads, with a warning that counts them."""
+    import csv
+
+    _, pts = tracks["asc"]
+    path = S.write_generic_csv(str(tmp_path / "g.csv"), pts)
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    rows[5][1] = rows[9][2] = ""                       # x of one row, y of another
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    feedback = recording_feedback()
+    res = run_algorithm("displacement:load_points", {
+        "INPUT": path, "FORMAT": 4, "X_FIELD": "x", "Y_FIELD": "y", "PID_FIELD": "id",
+        "CRS": "EPSG:3035", "OUTPUT": str(tmp_path / "g.gpkg")}, feedback)
+    assert res["POINTS"] == 1600
+    assert feedback.warnings == ["2 of 1600 rows have no coordinates: they are kept without a "
+                                 "geometry, and the point analyses skip them"]
 
 
 @pytest.mark.parametrize("time_axis,step_rule", [(0, 0), (1, 1)])

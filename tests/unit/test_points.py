@@ -144,6 +144,31 @@ def test_geographic_cell_size_in_metres():
     assert g.geotransform[1] * k * np.cos(np.radians(60.005)) == pytest.approx(100.0)
 
 
+def test_rows_without_coordinates_are_kept_counted_and_skipped_by_the_analyses(tmp_path, track):
+    """Rows with an empty x or y are loaded without a geometry and counted in ``unlocated``
+    (the algorithm warns with that count); gridding skips them."""
+    import csv
+
+    path = S.write_generic_csv(str(tmp_path / "gen.csv"), track, units="mm")
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    for i, cols in ((3, (1,)), (10, (2,)), (20, (1, 2))):    # rows after the header
+        for c in cols:
+            rows[i + 1][c] = ""
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    src, res, layer = _load(tmp_path, path, x_field="x", y_field="y", crs="EPSG:3035",
+                            pid_field="id")
+    assert res.count == len(track.pid) and res.unlocated == 3
+    x, y = layer.xy()
+    missing = ~(np.isfinite(x) & np.isfinite(y))
+    assert np.flatnonzero(missing).tolist() == [3, 10, 20]
+    assert np.allclose(_series(layer)[3], track.series[3] - track.series[3, 0], atol=1e-9)
+    grid = A.grid_for_points(x, y, layer.crs_wkt, 1000.0)
+    gridded = A.points_to_grid(layer, grid, "velocity", str(tmp_path / "v.tif"))
+    assert gridded.points_used == len(track.pid) - 3
+
+
 def test_empty_cells_and_a_zero_date_contradicted_later(tmp_path, track):
     """Empty cells are no data; a date that is zero in the first chunk but not later is not
     taken as the reference: the file is scanned again and shifted to the first date."""
