@@ -690,8 +690,8 @@ class _DecompositionTask:
     weighted: bool
     max_condition: float
     partial: bool
+    tiles: TileLayout                    # the outputs' tiles: written results compressed here
     chunk_rows: int = 1
-    tiles: Optional[TileLayout] = None   # the outputs' tiles: written results compressed here
     components: tuple = ()               # names of the solved components, in order
     written: frozenset = frozenset()     # the outputs written ("east", "sigma", ...)
     col: int = 0                         # the block's first column
@@ -748,13 +748,12 @@ def _decompose_block(task: _DecompositionTask) -> _BlockSolution:
         out.missing += int(res.missing.sum())
         out.ill_conditioned += int(res.ill_conditioned.sum())
         out.solved += int(res.solved.sum())
-    if task.tiles is not None:
-        def pack(raster, name):
-            return task.tiles.pack(raster, task.row, task.col) if name in task.written else None
+    def pack(raster, name):
+        return task.tiles.pack(raster, task.row, task.col) if name in task.written else None
 
-        out.components = [pack(c, name) for c, name in zip(out.components, task.components)]
-        out.sigmas = [pack(c, "sigma") for c in out.sigmas]
-        out.residual, out.count = pack(out.residual, "residual"), pack(out.count, "count")
+    out.components = [pack(c, name) for c, name in zip(out.components, task.components)]
+    out.sigmas = [pack(c, "sigma") for c in out.sigmas]
+    out.residual, out.count = pack(out.residual, "residual"), pack(out.count, "count")
     return out
 
 
@@ -942,8 +941,8 @@ def _decompose_blocks(observations, inputs, outputs, spec, model, components, ba
         tiles = TileLayout(width, height)
         tasks = (_DecompositionTask(r0, n_rows, cols, tuple(o.kind for o in observations),
                                     tuple(inputs), convention, look, basis, weighted,
-                                    float(max_condition), coverage == "any",
-                                    max(1, int(block_pixels) // cols), tiles, tuple(components),
+                                    float(max_condition), coverage == "any", tiles,
+                                    max(1, int(block_pixels) // cols), tuple(components),
                                     frozenset(writers), c0)
                  for r0, n_rows, c0, cols in windows)
         for task, res in zip_tasks(run, _decompose_block, tasks, mon):

@@ -85,7 +85,7 @@ def cumulative_displacement(stack: Stack, start, end, output: str, monitor=None,
         windows = task_windows(stack.height, stack.width, 12, run.workers)
         pair = stack.window_reader([s0.index, s1.index])
         tiles = TileLayout(stack.width, stack.height)
-        tasks = (_BlockTask(r0, n, pair, tiles=tiles, col=c0, cols=cols)
+        tasks = (_BlockTask(r0, n, pair, tiles, col=c0, cols=cols)
                  for r0, n, c0, cols in windows)
         done = 0
         for task, difference in zip_tasks(run, _later_minus_earlier, tasks, monitor):

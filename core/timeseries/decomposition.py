@@ -265,8 +265,9 @@ def timeseries_decompose(tracks: Sequence[Track], east_path: str, up_path: str,
         tiles = TileLayout(grid.width, grid.height)
         tracks_data = tuple((tuple(st.dates), rd, f) for st, rd, f in zip(stacks, readers, factors))
         tasks = (_SeriesDecompositionTask(r0, n, cols, tracks_data, tuple(targets),
-                                          tuple(geoms), basis, tuple(sig_obs), use_sigma,
-                                          max_cond, coverage == "any", tuple(writers), tiles, c0)
+                                          tuple(geoms), basis, tiles, tuple(sig_obs),
+                                          use_sigma, max_cond, coverage == "any",
+                                          tuple(writers), c0)
                  for r0, n, c0, cols in windows)
         done = 0
         # a track on a finer grid is resampled from source tiles that a task shares with the next
@@ -299,12 +300,12 @@ class _SeriesDecompositionTask:
     targets: tuple
     geometries: tuple   # per track: ("const", unit vector) or ("raster", three BandSources)
     basis: np.ndarray = field(compare=False)
+    tiles: TileLayout                    # the outputs' tiles: results are compressed here
     sigmas: tuple = ()
     use_sigma: bool = False
     max_condition: float = 0.0
     partial: bool = False
     outputs: tuple = ("east", "up", "sigma_east", "sigma_up")
-    tiles: Optional[TileLayout] = None   # the outputs' tiles: results are compressed here
     col: int = 0                         # the block's first column (``width`` columns)
 
 
@@ -338,8 +339,6 @@ def _decompose_series_block(task: _SeriesDecompositionTask) -> Dict[str, list]:
         solution = _solve_series_chunk(task, tracks, geometries, part)
         for key in task.outputs:
             out[key][:, part] = solution[key].reshape(T, part.stop - part.start, task.width)
-    if task.tiles is None:
-        return {key: list(rasters) for key, rasters in out.items()}
     return {key: [task.tiles.pack(r, task.row, task.col) for r in rasters]
             for key, rasters in out.items()}
 

@@ -284,8 +284,8 @@ def rereference(stack: Stack, reference: Reference, output: str, monitor=None,
         run = engine_for_stack(engine, stack, monitor)
         windows = task_windows(stack.height, stack.width, 8, run.workers)   # a date, its result
         tiles = TileLayout(stack.width, stack.height)
-        tasks = ((out_band, _BlockTask(r0, n, stack.window_reader([i]), reference.values[i],
-                                       tiles, c0, cols))
+        tasks = ((out_band, _BlockTask(r0, n, stack.window_reader([i]), tiles,
+                                       reference.values[i], c0, cols))
                  for out_band, i in enumerate(keep, start=1)
                  for r0, n, c0, cols in windows)
         for (out_band, task), block in zip_tasks(run, _band_task, tasks, monitor):

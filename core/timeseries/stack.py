@@ -464,8 +464,8 @@ class _BlockTask:
     row: int
     rows: int
     epochs: EpochsReader
+    tiles: TileLayout                    # the output's tiles: the result is compressed here
     value: float = 0.0
-    tiles: Optional[TileLayout] = None   # the output's tiles: the result is compressed here
     col: int = 0
     cols: Optional[int] = None
 
@@ -475,7 +475,7 @@ class _BlockTask:
 
     def packed(self, block: np.ndarray):
         """The task's result as the writer takes it (:meth:`.tiles.TileLayout.pack`)."""
-        return block if self.tiles is None else self.tiles.pack(block, self.row, self.col)
+        return self.tiles.pack(block, self.row, self.col)
 
 
 def _minus_value(task: _BlockTask):

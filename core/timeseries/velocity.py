@@ -424,8 +424,8 @@ def timeseries_velocity(stack: Stack, start, end, velocity_path: str,
         windows = task_windows(stack.height, stack.width, 4 * len(used), run.workers)
         valid_pixels = done = 0
         tiles = TileLayout(stack.width, stack.height)
-        tasks = (_VelocityTask(r0, n, stack.window_reader(used), A, tuple(step_rows), seasonal,
-                               tiles, frozenset(writers), c0, cols)
+        tasks = (_VelocityTask(r0, n, stack.window_reader(used), A, tiles, tuple(step_rows),
+                               seasonal, frozenset(writers), c0, cols)
                  for r0, n, c0, cols in windows)
         for task, blocks in zip_tasks(run, _velocity_block, tasks, monitor):
             valid_pixels += blocks["valid"]
@@ -453,9 +453,9 @@ class _VelocityTask:
     rows: int
     epochs: EpochsReader
     A: np.ndarray = field(compare=False)
+    tiles: TileLayout                    # the outputs' tiles: written results compressed here
     step_rows: tuple = ()
     seasonal: bool = False
-    tiles: Optional[TileLayout] = None   # the outputs' tiles: written results compressed here
     written: frozenset = frozenset({"velocity"})   # the outputs written
     col: int = 0                         # the block's columns: col .. col + cols - 1
     cols: Optional[int] = None           # (None: to the last)
@@ -489,7 +489,6 @@ def _velocity_block(task: _VelocityTask) -> Dict[str, list]:
             blocks["amplitude"][0][part] = np.hypot(fit.coef[2], fit.coef[3])
     results = {"valid": int(np.isfinite(blocks["velocity"][0]).sum())}
     for key in task.written:
-        rasters = [b.reshape(task.rows, -1) for b in blocks[key]]
-        results[key] = rasters if task.tiles is None else \
-            [task.tiles.pack(r, task.row, task.col) for r in rasters]
+        results[key] = [task.tiles.pack(b.reshape(task.rows, -1), task.row, task.col)
+                        for b in blocks[key]]
     return results
